@@ -1,0 +1,2 @@
+//! Path-engine benchmarks (placeholder until the engine lands).
+fn main() {}

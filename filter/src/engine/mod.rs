@@ -1,0 +1,2 @@
+//! Path engine.
+#![forbid(unsafe_code)]

@@ -1,0 +1,214 @@
+//! The NDIS 6.30 functions an LWF imports, declared once.
+//!
+//! On Windows they resolve to ndis.sys: through `ndis.lib` in the WDK build (wdk-build adds it), and
+//! through a `raw-dylib` import in the Linux cross build of the `.sys`. On a Linux host they resolve
+//! at link time to the `#[no_mangle]` definitions of the NDIS emulator (crate `ndis-emu`).
+#![allow(
+    non_snake_case,
+    clippy::missing_safety_doc,
+    clippy::doc_markdown,
+    clippy::wildcard_imports
+)]
+
+use super::types::*;
+use core::ffi::c_void;
+
+#[cfg_attr(
+    all(windows, not(feature = "wdk")),
+    link(name = "ndis.sys", kind = "raw-dylib", modifiers = "+verbatim")
+)]
+unsafe extern "system" {
+    // Driver level.
+    /// Registers the filter driver's characteristics with NDIS (PASSIVE_LEVEL).
+    pub fn NdisFRegisterFilterDriver(
+        DriverObject: *mut DRIVER_OBJECT,
+        FilterDriverContext: NDIS_HANDLE,
+        FilterDriverCharacteristics: *mut NDIS_FILTER_DRIVER_CHARACTERISTICS,
+        NdisFilterDriverHandle: *mut NDIS_HANDLE,
+    ) -> NDIS_STATUS;
+    /// Deregisters the filter driver (PASSIVE_LEVEL).
+    pub fn NdisFDeregisterFilterDriver(NdisFilterDriverHandle: NDIS_HANDLE);
+    /// The NDIS version, major in the high word.
+    pub fn NdisGetVersion() -> u32;
+    /// Creates a control device object.
+    pub fn NdisRegisterDeviceEx(
+        NdisObjectHandle: NDIS_HANDLE,
+        DeviceObjectAttributes: *mut NDIS_DEVICE_OBJECT_ATTRIBUTES,
+        pDeviceObject: *mut *mut DEVICE_OBJECT,
+        NdisDeviceHandle: *mut NDIS_HANDLE,
+    ) -> NDIS_STATUS;
+    /// Deletes a control device object.
+    pub fn NdisDeregisterDeviceEx(NdisDeviceHandle: NDIS_HANDLE);
+    /// The reserved extension of a control device object.
+    pub fn NdisGetDeviceReservedExtension(DeviceObject: *mut DEVICE_OBJECT) -> *mut c_void;
+    /// Allocates nonpaged memory.
+    pub fn NdisAllocateMemoryWithTagPriority(
+        NdisHandle: NDIS_HANDLE,
+        Length: u32,
+        Tag: u32,
+        Priority: EX_POOL_PRIORITY,
+    ) -> *mut c_void;
+    /// Frees memory from `NdisAllocateMemoryWithTagPriority`.
+    pub fn NdisFreeMemory(VirtualAddress: *mut c_void, Length: u32, MemoryFlags: u32);
+
+    // Per filter module.
+    /// Sets the module context; only inside FilterAttach (PASSIVE_LEVEL).
+    pub fn NdisFSetAttributes(
+        NdisFilterHandle: NDIS_HANDLE,
+        FilterModuleContext: NDIS_HANDLE,
+        FilterAttributes: *mut NDIS_FILTER_ATTRIBUTES,
+    ) -> NDIS_STATUS;
+    /// Sends NBLs down the stack.
+    pub fn NdisFSendNetBufferLists(
+        NdisFilterHandle: NDIS_HANDLE,
+        NetBufferList: *mut NET_BUFFER_LIST,
+        PortNumber: NDIS_PORT_NUMBER,
+        SendFlags: u32,
+    );
+    /// Completes NBLs that came down through FilterSendNetBufferLists.
+    pub fn NdisFSendNetBufferListsComplete(
+        NdisFilterHandle: NDIS_HANDLE,
+        NetBufferList: *mut NET_BUFFER_LIST,
+        SendCompleteFlags: u32,
+    );
+    /// Indicates received NBLs up the stack.
+    pub fn NdisFIndicateReceiveNetBufferLists(
+        NdisFilterHandle: NDIS_HANDLE,
+        NetBufferLists: *mut NET_BUFFER_LIST,
+        PortNumber: NDIS_PORT_NUMBER,
+        NumberOfNetBufferLists: u32,
+        ReceiveFlags: u32,
+    );
+    /// Returns received NBLs to the driver below.
+    pub fn NdisFReturnNetBufferLists(
+        NdisFilterHandle: NDIS_HANDLE,
+        NetBufferLists: *mut NET_BUFFER_LIST,
+        ReturnFlags: u32,
+    );
+    /// Cancels sends with the given cancel id below this module.
+    pub fn NdisFCancelSendNetBufferLists(NdisFilterHandle: NDIS_HANDLE, CancelId: *mut c_void);
+    /// Sends an OID request down.
+    pub fn NdisFOidRequest(
+        NdisFilterHandle: NDIS_HANDLE,
+        OidRequest: *mut NDIS_OID_REQUEST,
+    ) -> NDIS_STATUS;
+    /// Completes an OID request that FilterOidRequest pended.
+    pub fn NdisFOidRequestComplete(
+        NdisFilterHandle: NDIS_HANDLE,
+        OidRequest: *mut NDIS_OID_REQUEST,
+        Status: NDIS_STATUS,
+    );
+    /// Cancels an OID request below this module.
+    pub fn NdisFCancelOidRequest(NdisFilterHandle: NDIS_HANDLE, RequestId: *mut c_void);
+    /// Allocates a clone of an OID request for forwarding.
+    pub fn NdisAllocateCloneOidRequest(
+        SourceHandle: NDIS_HANDLE,
+        OidRequest: *mut NDIS_OID_REQUEST,
+        PoolTag: u32,
+        CloneOidRequest: *mut *mut NDIS_OID_REQUEST,
+    ) -> NDIS_STATUS;
+    /// Frees a cloned OID request.
+    pub fn NdisFreeCloneOidRequest(SourceHandle: NDIS_HANDLE, OidRequest: *mut NDIS_OID_REQUEST);
+    /// Indicates a status up the stack.
+    pub fn NdisFIndicateStatus(
+        NdisFilterHandle: NDIS_HANDLE,
+        StatusIndication: *mut NDIS_STATUS_INDICATION,
+    );
+    /// Forwards a network PnP event down.
+    pub fn NdisFNetPnPEvent(
+        NdisFilterHandle: NDIS_HANDLE,
+        NetPnPEventNotification: *mut NET_PNP_EVENT_NOTIFICATION,
+    ) -> NDIS_STATUS;
+    /// Forwards a device PnP event down.
+    pub fn NdisFDevicePnPEventNotify(
+        NdisFilterHandle: NDIS_HANDLE,
+        NetDevicePnPEvent: *mut NET_DEVICE_PNP_EVENT,
+    );
+    /// Completes a pause that FilterPause pended.
+    pub fn NdisFPauseComplete(NdisFilterHandle: NDIS_HANDLE);
+    /// Completes a restart that FilterRestart pended (PASSIVE_LEVEL).
+    pub fn NdisFRestartComplete(NdisFilterHandle: NDIS_HANDLE, Status: NDIS_STATUS);
+    /// Asks NDIS to pause and restart this module (to re-read options).
+    pub fn NdisFRestartFilter(NdisFilterHandle: NDIS_HANDLE) -> NDIS_STATUS;
+    /// Registers optional handlers from FilterSetModuleOptions (PASSIVE_LEVEL).
+    pub fn NdisSetOptionalHandlers(
+        NdisHandle: NDIS_HANDLE,
+        OptionalHandlers: *mut NDIS_DRIVER_OPTIONAL_HANDLERS,
+    ) -> NDIS_STATUS;
+
+    // NBLs, pools, clones and contexts.
+    /// Creates an NBL pool.
+    pub fn NdisAllocateNetBufferListPool(
+        NdisHandle: NDIS_HANDLE,
+        Parameters: *mut NET_BUFFER_LIST_POOL_PARAMETERS,
+    ) -> NDIS_HANDLE;
+    /// Frees an NBL pool (all its NBLs must be freed).
+    pub fn NdisFreeNetBufferListPool(PoolHandle: NDIS_HANDLE);
+    /// Allocates an NBL without NET_BUFFERs.
+    pub fn NdisAllocateNetBufferList(
+        PoolHandle: NDIS_HANDLE,
+        ContextSize: u16,
+        ContextBackFill: u16,
+    ) -> *mut NET_BUFFER_LIST;
+    /// Allocates an NBL with one NET_BUFFER over the given MDL chain.
+    pub fn NdisAllocateNetBufferAndNetBufferList(
+        PoolHandle: NDIS_HANDLE,
+        ContextSize: u16,
+        ContextBackFill: u16,
+        MdlChain: *mut MDL,
+        DataOffset: u32,
+        DataLength: usize,
+    ) -> *mut NET_BUFFER_LIST;
+    /// Frees an NBL from `NdisAllocateNetBufferList*`.
+    pub fn NdisFreeNetBufferList(NetBufferList: *mut NET_BUFFER_LIST);
+    /// Clones an NBL (new NBL and NET_BUFFERs over the same data).
+    pub fn NdisAllocateCloneNetBufferList(
+        OriginalNetBufferList: *mut NET_BUFFER_LIST,
+        NetBufferListPoolHandle: NDIS_HANDLE,
+        NetBufferPoolHandle: NDIS_HANDLE,
+        AllocateCloneFlags: u32,
+    ) -> *mut NET_BUFFER_LIST;
+    /// Frees a clone; the flags must equal those it was allocated with.
+    pub fn NdisFreeCloneNetBufferList(
+        CloneNetBufferList: *mut NET_BUFFER_LIST,
+        FreeCloneFlags: u32,
+    );
+    /// Pushes a context area onto an NBL's context stack.
+    pub fn NdisAllocateNetBufferListContext(
+        NetBufferList: *mut NET_BUFFER_LIST,
+        ContextSize: u16,
+        ContextBackFill: u16,
+        PoolTag: u32,
+    ) -> NDIS_STATUS;
+    /// Pops a context area.
+    pub fn NdisFreeNetBufferListContext(NetBufferList: *mut NET_BUFFER_LIST, ContextSize: u16);
+    /// Copies the send out-of-band info from one NBL to another.
+    pub fn NdisCopySendNetBufferListInfo(
+        DestNetBufferList: *mut NET_BUFFER_LIST,
+        SrcNetBufferList: *mut NET_BUFFER_LIST,
+    ) -> NDIS_STATUS;
+    /// Moves a NET_BUFFER's data start back (into backfill), allocating an MDL if needed.
+    pub fn NdisRetreatNetBufferDataStart(
+        NetBuffer: *mut NET_BUFFER,
+        DataOffsetDelta: u32,
+        DataBackFill: u32,
+        AllocateMdlHandler: *mut c_void,
+    ) -> NDIS_STATUS;
+    /// Moves a NET_BUFFER's data start forward.
+    pub fn NdisAdvanceNetBufferDataStart(
+        NetBuffer: *mut NET_BUFFER,
+        DataOffsetDelta: u32,
+        FreeMdl: BOOLEAN,
+        FreeMdlHandler: *mut c_void,
+    );
+    /// A contiguous view of the first bytes of a NET_BUFFER's data.
+    pub fn NdisGetDataBuffer(
+        NetBuffer: *mut NET_BUFFER,
+        BytesNeeded: u32,
+        Storage: *mut c_void,
+        AlignMultiple: u32,
+        AlignOffset: u32,
+    ) -> *mut c_void;
+    /// The pool an NBL came from.
+    pub fn NdisGetPoolFromNetBufferList(NetBufferList: *mut NET_BUFFER_LIST) -> NDIS_HANDLE;
+}

@@ -1,0 +1,1 @@
+//! NDIS emulator.
