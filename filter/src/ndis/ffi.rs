@@ -212,3 +212,23 @@ unsafe extern "system" {
     /// The pool an NBL came from.
     pub fn NdisGetPoolFromNetBufferList(NetBufferList: *mut NET_BUFFER_LIST) -> NDIS_HANDLE;
 }
+
+#[cfg_attr(
+    all(windows, not(feature = "wdk")),
+    link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
+)]
+unsafe extern "system" {
+    /// Allocates per-driver-object storage keyed by a client address; the I/O manager frees it
+    /// with the driver object. Lets unload find the driver's state without a global.
+    pub fn IoAllocateDriverObjectExtension(
+        DriverObject: *mut DRIVER_OBJECT,
+        ClientIdentificationAddress: *mut c_void,
+        DriverObjectExtensionSize: u32,
+        DriverObjectExtension: *mut *mut c_void,
+    ) -> NDIS_STATUS;
+    /// Finds storage allocated by `IoAllocateDriverObjectExtension`.
+    pub fn IoGetDriverObjectExtension(
+        DriverObject: *mut DRIVER_OBJECT,
+        ClientIdentificationAddress: *mut c_void,
+    ) -> *mut c_void;
+}

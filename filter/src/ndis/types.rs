@@ -38,10 +38,45 @@ pub type EX_POOL_PRIORITY = i32;
 /// `NET_PNP_EVENT_CODE` enumeration.
 pub type NET_PNP_EVENT_CODE = i32;
 
-/// The kernel's `DRIVER_OBJECT`; the filter only passes its address through.
+/// `DRIVER_UNLOAD` routine stored in `DRIVER_OBJECT::DriverUnload`.
+pub type DriverUnloadRoutine = unsafe extern "system" fn(DriverObject: *mut DRIVER_OBJECT);
+
+/// Number of IRP major function slots (`IRP_MJ_MAXIMUM_FUNCTION + 1`).
+pub const IRP_MJ_COUNT: usize = 28;
+
+/// The kernel's `DRIVER_OBJECT` (x64, size 0x150). The filter writes only `DriverUnload`.
 #[repr(C)]
 pub struct DRIVER_OBJECT {
-    _opaque: [u8; 0],
+    /// `IO_TYPE_DRIVER` (4) (0x00).
+    pub Type: i16,
+    /// Size of this structure (0x02).
+    pub Size: i16,
+    /// First device object the driver created (0x08).
+    pub DeviceObject: *mut DEVICE_OBJECT,
+    /// Flags (0x10).
+    pub Flags: u32,
+    /// Image base (0x18).
+    pub DriverStart: *mut c_void,
+    /// Image size (0x20).
+    pub DriverSize: u32,
+    /// Loader entry (0x28).
+    pub DriverSection: *mut c_void,
+    /// Driver extension owned by the I/O manager (0x30).
+    pub DriverExtension: *mut c_void,
+    /// `\Driver\<service>` (0x38).
+    pub DriverName: UNICODE_STRING,
+    /// Registry hardware database path (0x48).
+    pub HardwareDatabase: *mut UNICODE_STRING,
+    /// Fast I/O table (0x50).
+    pub FastIoDispatch: *mut c_void,
+    /// DriverEntry (0x58).
+    pub DriverInit: *mut c_void,
+    /// StartIo routine (0x60).
+    pub DriverStartIo: *mut c_void,
+    /// Unload routine, set by DriverEntry (0x68).
+    pub DriverUnload: Option<DriverUnloadRoutine>,
+    /// IRP dispatch table (0x70).
+    pub MajorFunction: [*mut c_void; IRP_MJ_COUNT],
 }
 
 /// The kernel's `DEVICE_OBJECT`; opaque to the filter.
@@ -725,6 +760,27 @@ mod layout_tests {
         assert_eq!(offset_of!(GUID, Data2), 4);
         assert_eq!(offset_of!(GUID, Data3), 6);
         assert_eq!(offset_of!(GUID, Data4), 8);
+    }
+
+    #[test]
+    fn driver_object() {
+        // [WDM] wdm.h order, natural alignment
+        type D = DRIVER_OBJECT;
+        assert_eq!(size_of::<D>(), 0x150);
+        assert_eq!(offset_of!(D, Size), 2);
+        assert_eq!(offset_of!(D, DeviceObject), 8);
+        assert_eq!(offset_of!(D, Flags), 0x10);
+        assert_eq!(offset_of!(D, DriverStart), 0x18);
+        assert_eq!(offset_of!(D, DriverSize), 0x20);
+        assert_eq!(offset_of!(D, DriverSection), 0x28);
+        assert_eq!(offset_of!(D, DriverExtension), 0x30);
+        assert_eq!(offset_of!(D, DriverName), 0x38);
+        assert_eq!(offset_of!(D, HardwareDatabase), 0x48);
+        assert_eq!(offset_of!(D, FastIoDispatch), 0x50);
+        assert_eq!(offset_of!(D, DriverInit), 0x58);
+        assert_eq!(offset_of!(D, DriverStartIo), 0x60);
+        assert_eq!(offset_of!(D, DriverUnload), 0x68);
+        assert_eq!(offset_of!(D, MajorFunction), 0x70);
     }
 
     #[test]
