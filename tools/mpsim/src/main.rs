@@ -1,1 +1,2 @@
+//! mpsim (placeholder).
 fn main() {}

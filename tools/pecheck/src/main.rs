@@ -1,0 +1,2 @@
+//! pecheck (placeholder).
+fn main() {}
