@@ -1,0 +1,137 @@
+//! Per-CPU counter shards and per-CPU scheduler state.
+//!
+//! Each shard belongs to one processor index. Only calls carrying that index write it, and calls
+//! carrying the same index never run at the same time (the caller's contract), so the shard is
+//! updated with relaxed loads and stores instead of locked read-modify-writes. Any CPU may read any
+//! shard (statistics, tick); it sees each counter's old or new value.
+
+use alloc::boxed::Box;
+
+use super::sync::{AtomicI64, AtomicU32, AtomicU64, Ordering, local_add, zeroed_i64, zeroed_u64};
+
+/// Send / completion counters of one path on one CPU.
+#[derive(Default)]
+pub struct PathCounters {
+    /// NBLs handed to the path.
+    pub sent_nbls: AtomicU64,
+    /// Bytes handed to the path.
+    pub sent_bytes: AtomicU64,
+    /// NBLs completed successfully.
+    pub done_nbls: AtomicU64,
+    /// Bytes completed successfully.
+    pub done_bytes: AtomicU64,
+    /// NBLs completed with an error.
+    pub failed_nbls: AtomicU64,
+    /// Bytes completed with an error.
+    pub failed_bytes: AtomicU64,
+}
+
+/// Totals of [`PathCounters`] over all CPUs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CounterTotals {
+    /// NBLs handed to the path.
+    pub sent_nbls: u64,
+    /// Bytes handed to the path.
+    pub sent_bytes: u64,
+    /// NBLs completed successfully.
+    pub completed_nbls: u64,
+    /// Bytes completed successfully.
+    pub completed_bytes: u64,
+    /// NBLs completed with an error.
+    pub failed_nbls: u64,
+    /// Bytes completed with an error.
+    pub failed_bytes: u64,
+}
+
+impl CounterTotals {
+    /// NBLs in flight (sent and not yet completed).
+    pub fn inflight_nbls(&self) -> u64 {
+        self.sent_nbls.saturating_sub(self.completed_nbls + self.failed_nbls)
+    }
+
+    /// Bytes in flight.
+    pub fn inflight_bytes(&self) -> u64 {
+        self.sent_bytes.saturating_sub(self.completed_bytes + self.failed_bytes)
+    }
+}
+
+/// One CPU's shard: counters per path plus scheduler state for the policy.
+#[repr(align(64))]
+pub struct CpuShard {
+    /// Counters, one entry per path.
+    pub counters: Box<[PathCounters]>,
+    /// Policy cursor (round robin position, DRR current path).
+    pub cursor: AtomicU32,
+    /// Eligible mask this CPU's scheduler state was built for (reset when it changes).
+    pub mask_seen: AtomicU32,
+    /// Policy scheduler state per path (DRR deficit, WRR credit, virtual finish time).
+    pub sched: Box<[AtomicI64]>,
+    /// Policy accumulators per path (speed-share: busy nanoseconds).
+    pub aux: Box<[AtomicU64]>,
+}
+
+impl CpuShard {
+    /// A zeroed shard for `paths` paths.
+    pub fn new(paths: usize) -> Self {
+        Self {
+            counters: (0..paths).map(|_| PathCounters::default()).collect(),
+            cursor: AtomicU32::new(0),
+            mask_seen: AtomicU32::new(0),
+            sched: zeroed_i64(paths),
+            aux: zeroed_u64(paths),
+        }
+    }
+
+    /// Records a send.
+    #[inline]
+    pub fn count_send(&self, path: usize, len: u32) {
+        if let Some(c) = self.counters.get(path) {
+            local_add(&c.sent_nbls, 1);
+            local_add(&c.sent_bytes, u64::from(len));
+        }
+    }
+
+    /// Records a completion.
+    #[inline]
+    pub fn count_complete(&self, path: usize, len: u32, ok: bool) {
+        if let Some(c) = self.counters.get(path) {
+            if ok {
+                local_add(&c.done_nbls, 1);
+                local_add(&c.done_bytes, u64::from(len));
+            } else {
+                local_add(&c.failed_nbls, 1);
+                local_add(&c.failed_bytes, u64::from(len));
+            }
+        }
+    }
+
+    /// Resets the scheduler state if the eligible mask changed since this CPU last selected.
+    /// Returns whether it did.
+    #[inline]
+    pub fn sync_mask(&self, mask: u32) -> bool {
+        if self.mask_seen.load(Ordering::Relaxed) == mask {
+            return false;
+        }
+        for s in &*self.sched {
+            s.store(0, Ordering::Relaxed);
+        }
+        self.mask_seen.store(mask, Ordering::Relaxed);
+        true
+    }
+}
+
+/// Sums the counters of `path` over `shards`.
+pub fn totals(shards: &[CpuShard], path: usize) -> CounterTotals {
+    let mut t = CounterTotals::default();
+    for s in shards {
+        if let Some(c) = s.counters.get(path) {
+            t.sent_nbls = t.sent_nbls.wrapping_add(c.sent_nbls.load(Ordering::Relaxed));
+            t.sent_bytes = t.sent_bytes.wrapping_add(c.sent_bytes.load(Ordering::Relaxed));
+            t.completed_nbls = t.completed_nbls.wrapping_add(c.done_nbls.load(Ordering::Relaxed));
+            t.completed_bytes = t.completed_bytes.wrapping_add(c.done_bytes.load(Ordering::Relaxed));
+            t.failed_nbls = t.failed_nbls.wrapping_add(c.failed_nbls.load(Ordering::Relaxed));
+            t.failed_bytes = t.failed_bytes.wrapping_add(c.failed_bytes.load(Ordering::Relaxed));
+        }
+    }
+    t
+}

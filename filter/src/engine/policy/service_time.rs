@@ -1,0 +1,42 @@
+//! Service time (dm-multipath's default selector): the eligible path minimising
+//! `(in-flight bytes + len) / relative throughput`, where the relative throughput is the admin
+//! weight. Compared by cross-multiplication (no division); ties rotate.
+
+use super::super::mask::rotation;
+use super::super::sync::Ordering;
+use super::super::types::SendRequest;
+use super::{Choice, HotCtx, Policy};
+
+/// The service-time policy.
+pub struct ServiceTime;
+
+impl Policy for ServiceTime {
+    #[inline]
+    fn select(&self, ctx: &HotCtx<'_>, req: &SendRequest, _now_ns: u64) -> Choice {
+        let cur = ctx.shard.cursor.load(Ordering::Relaxed) as usize;
+        let len = u64::from(req.len);
+        // Best so far as (work, weight): work / weight is the estimated service time.
+        let mut best: Option<(usize, u128, u128)> = None;
+        for p in rotation(ctx.mask, cur) {
+            let path = &ctx.paths[p];
+            let work = u128::from(path.inflight_bytes.load(Ordering::Relaxed) + len);
+            let weight = u128::from(path.weight.load(Ordering::Relaxed).max(1));
+            match best {
+                Some((_, bw, bwt)) if work * bwt >= bw * weight => {}
+                _ => best = Some((p, work, weight)),
+            }
+        }
+        match best {
+            Some((p, _, _)) => {
+                #[allow(clippy::cast_possible_truncation)] // p < 16
+                ctx.shard.cursor.store(p as u32, Ordering::Relaxed);
+                Choice::Path(p)
+            }
+            None => Choice::NoPath,
+        }
+    }
+
+    fn tracks_inflight(&self) -> bool {
+        true
+    }
+}

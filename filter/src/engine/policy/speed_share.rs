@@ -1,0 +1,206 @@
+//! Speed share (the design's dynamic balancer): each path gets a share of the bytes proportional to
+//! its measured transfer speed.
+//!
+//! Measurement. On every successful completion the path's busy time is extended by the part of the
+//! NBL's service that did not overlap the previous completion on that path:
+//! `busy += now - max(now - latency, last_completion)`. For a path that serves its queue in order
+//! this is exactly `len / speed`, whether the path is idle or backlogged. `tick` sums bytes and
+//! busy time over the CPUs and folds `bytes / busy` into an EWMA whose half-life is measured in
+//! busy time: `est = est * 2^(-busy/H) + sample * (1 - 2^(-busy/H))`.
+//!
+//! Shares. `tick` normalises the estimates into Q16 weights and publishes them on a
+//! [`ShareBoard`]. A path with no completion for `stale_after_ns` gets at least the probe share,
+//! so a path whose estimate is stale (or was learned while it was slow) still carries some traffic
+//! and its speed is re-learned.
+//!
+//! Selection (per CPU, no shared writes): byte-weighted smooth weighted round robin (default) or
+//! earliest virtual finish time; see docs/engine.md for the choice and the measured comparison.
+
+use alloc::boxed::Box;
+
+use super::super::config::{PathConfig, ShareScheduler, SpeedShareConfig};
+use super::super::counters;
+use super::super::ewma::{decay_q32, ewma_mix};
+use super::super::mask::{Bits, bit};
+use super::super::shares::{SHARE_ONE, ShareBoard, inverse_of, weight_of};
+use super::super::sync::{AtomicU64, Ordering, local_add, zeroed_u64};
+use super::super::types::{Completion, CompletionStatus, MAX_PATHS, SendRequest};
+use super::{Choice, HotCtx, Policy, TickCtx};
+
+/// Speed assumed for a path whose link speed is unknown: 1 Gbit/s, in bytes per second.
+const DEFAULT_BYTES_PER_S: u64 = 125_000_000;
+/// Lengths charged to the scheduler are clamped to this (16 MiB).
+const MAX_CHARGE: u64 = 1 << 24;
+
+/// The speed-share policy.
+pub struct SpeedShare {
+    cfg: SpeedShareConfig,
+    board: ShareBoard,
+    /// Estimated speed, bytes per second.
+    estimate: Box<[AtomicU64]>,
+    last_bytes: Box<[AtomicU64]>,
+    last_busy: Box<[AtomicU64]>,
+    last_measured: Box<[AtomicU64]>,
+}
+
+impl SpeedShare {
+    /// Set-up: estimates start at the configured link speeds.
+    pub fn new(paths: &[PathConfig], cfg: SpeedShareConfig) -> Self {
+        let n = paths.len();
+        let estimate = zeroed_u64(n);
+        for (e, p) in estimate.iter().zip(paths) {
+            let bps = if p.link_speed_bps == 0 { DEFAULT_BYTES_PER_S } else { (p.link_speed_bps / 8).max(1) };
+            e.store(bps, Ordering::Relaxed);
+        }
+        let mut weights = [0u32; MAX_PATHS];
+        normalise(&estimate, &mut weights[..n]);
+        Self {
+            cfg,
+            board: ShareBoard::new(&weights[..n]),
+            estimate,
+            last_bytes: zeroed_u64(n),
+            last_busy: zeroed_u64(n),
+            last_measured: zeroed_u64(n),
+        }
+    }
+
+    /// The published Q16 weights (shares = weight / sum of weights).
+    pub fn weights(&self, out: &mut [u32]) {
+        self.board.weights(out);
+    }
+
+    /// Estimated speed of `path`, bytes per second.
+    pub fn estimate(&self, path: usize) -> Option<u64> {
+        self.estimate.get(path).map(|e| e.load(Ordering::Relaxed))
+    }
+
+    #[inline]
+    fn select_wrr(ctx: &HotCtx<'_>, entries: &[AtomicU64], len: i64) -> Choice {
+        let credit = &ctx.shard.sched;
+        let mut total = 0i64;
+        let mut best = None;
+        let mut best_credit = i64::MIN;
+        for p in Bits(ctx.mask) {
+            let w = i64::try_from(weight_of(entries[p].load(Ordering::Relaxed))).unwrap_or(1);
+            let c = credit[p].load(Ordering::Relaxed) + w * len;
+            credit[p].store(c, Ordering::Relaxed);
+            total += w;
+            if c > best_credit {
+                best_credit = c;
+                best = Some(p);
+            }
+        }
+        match best {
+            Some(p) => {
+                credit[p].store(best_credit - total * len, Ordering::Relaxed);
+                Choice::Path(p)
+            }
+            None => Choice::NoPath,
+        }
+    }
+
+    #[inline]
+    fn select_eft(ctx: &HotCtx<'_>, entries: &[AtomicU64], len: u64) -> Choice {
+        let vft = &ctx.shard.sched;
+        let mut best = None;
+        let mut best_finish = 0u64;
+        for p in Bits(ctx.mask) {
+            let inv = inverse_of(entries[p].load(Ordering::Relaxed));
+            // Virtual finish times wrap; they stay within 2^62 of each other, so compare by
+            // signed difference.
+            #[allow(clippy::cast_sign_loss)]
+            let f = (vft[p].load(Ordering::Relaxed) as u64).wrapping_add(len * inv);
+            #[allow(clippy::cast_possible_wrap)]
+            let earlier = (f.wrapping_sub(best_finish) as i64) < 0;
+            if best.is_none() || earlier {
+                best = Some(p);
+                best_finish = f;
+            }
+        }
+        match best {
+            Some(p) => {
+                #[allow(clippy::cast_possible_wrap)]
+                vft[p].store(best_finish as i64, Ordering::Relaxed);
+                Choice::Path(p)
+            }
+            None => Choice::NoPath,
+        }
+    }
+}
+
+/// Q16 weights proportional to the estimates (at least 1 each).
+fn normalise(estimate: &[AtomicU64], out: &mut [u32]) {
+    let total: u128 = estimate.iter().map(|e| u128::from(e.load(Ordering::Relaxed))).sum();
+    for (o, e) in out.iter_mut().zip(estimate) {
+        let w = (u128::from(e.load(Ordering::Relaxed)) * u128::from(SHARE_ONE))
+            .checked_div(total)
+            .unwrap_or(1);
+        *o = u32::try_from(w).unwrap_or(SHARE_ONE).max(1);
+    }
+}
+
+impl Policy for SpeedShare {
+    #[inline]
+    fn select(&self, ctx: &HotCtx<'_>, req: &SendRequest, _now_ns: u64) -> Choice {
+        ctx.shard.sync_mask(ctx.mask);
+        let entries = self.board.current();
+        let len = u64::from(req.len).clamp(1, MAX_CHARGE);
+        match self.cfg.scheduler {
+            ShareScheduler::SmoothWrr => {
+                Self::select_wrr(ctx, entries, i64::try_from(len).unwrap_or(1))
+            }
+            ShareScheduler::EarliestFinish => Self::select_eft(ctx, entries, len),
+        }
+    }
+
+    #[inline]
+    fn on_complete(&self, ctx: &HotCtx<'_>, c: &Completion, now_ns: u64) {
+        if c.status != CompletionStatus::Ok {
+            return;
+        }
+        let p = c.path.index();
+        let (Some(path), Some(busy)) = (ctx.paths.get(p), ctx.shard.aux.get(p)) else { return };
+        let last = path.last_done_ns.load(Ordering::Relaxed);
+        let start = now_ns.saturating_sub(c.latency_ns).max(last);
+        if now_ns > last {
+            path.last_done_ns.store(now_ns, Ordering::Relaxed);
+        }
+        local_add(busy, now_ns.saturating_sub(start));
+    }
+
+    fn tick(&self, ctx: &TickCtx<'_>, now_ns: u64) {
+        let n = self.estimate.len();
+        for p in 0..n {
+            let bytes = counters::totals(ctx.shards, p).completed_bytes;
+            let busy: u64 = ctx
+                .shards
+                .iter()
+                .filter_map(|s| s.aux.get(p))
+                .fold(0u64, |a, b| a.wrapping_add(b.load(Ordering::Relaxed)));
+            let d_bytes = bytes.wrapping_sub(self.last_bytes[p].swap(bytes, Ordering::Relaxed));
+            let d_busy = busy.wrapping_sub(self.last_busy[p].swap(busy, Ordering::Relaxed));
+            if d_busy == 0 || d_bytes == 0 {
+                continue;
+            }
+            let sample = u128::from(d_bytes) * 1_000_000_000 / u128::from(d_busy);
+            let sample = u64::try_from(sample).unwrap_or(u64::MAX).max(1);
+            let decay = decay_q32(d_busy, self.cfg.half_life_ns);
+            let old = self.estimate[p].load(Ordering::Relaxed);
+            self.estimate[p].store(ewma_mix(old, sample, decay).max(1), Ordering::Relaxed);
+            self.last_measured[p].store(now_ns, Ordering::Relaxed);
+        }
+        let mut weights = [0u32; MAX_PATHS];
+        normalise(&self.estimate, &mut weights[..n]);
+        let floor = u32::try_from(u64::from(self.cfg.probe_share_ppm) * u64::from(SHARE_ONE) / 1_000_000)
+            .unwrap_or(1)
+            .max(1);
+        for (p, w) in weights[..n].iter_mut().enumerate() {
+            let stale = now_ns.saturating_sub(self.last_measured[p].load(Ordering::Relaxed))
+                > self.cfg.stale_after_ns;
+            if stale && ctx.mask & bit(p) != 0 {
+                *w = (*w).max(floor);
+            }
+        }
+        self.board.publish(&weights[..n]);
+    }
+}

@@ -1,0 +1,260 @@
+//! OID requests: the originals the filter receives from above and the clones it forwards below.
+//!
+//! The forwarding protocol (NDIS "Filtering OID Requests"; reference §2):
+//! 1. [`FilterHandle::clone_oid_request`] — `NdisAllocateCloneOidRequest`, copy `RequestId`, and
+//!    stash the original in the clone's `SourceReserved[0]`. The original moves into the clone.
+//! 2. [`FilterHandle::forward_oid_request`] — `NdisFOidRequest(clone)`. If it does not pend, no
+//!    completion callback follows and the clone comes straight back; if it pends, NDIS owns the
+//!    clone until FilterOidRequestComplete hands it back
+//!    ([`ClonedOidRequest::from_completion`]).
+//! 3. [`FilterHandle::finish_oid_clone`] — copy the result counters into the original, free the
+//!    clone, and get the original back, to return its status (synchronous case) or to complete it
+//!    once with [`FilterHandle::complete_oid_request`] (pending case).
+//!
+//! [`OidRequest`] and [`ClonedOidRequest`] are move-only: each request is completed or freed
+//! exactly once because the value that allows it is consumed by doing it.
+
+use super::consts::{
+    MPFILTER_POOL_TAG, NDIS_REQUEST_METHOD, NDIS_REQUEST_QUERY_INFORMATION,
+    NDIS_REQUEST_QUERY_STATISTICS, NDIS_REQUEST_SET_INFORMATION, NDIS_STATUS_PENDING,
+    NDIS_STATUS_SUCCESS,
+};
+use super::handle::FilterHandle;
+use super::imports;
+use super::types::{NDIS_OID, NDIS_OID_REQUEST, NDIS_REQUEST_TYPE, NDIS_STATUS};
+use core::ffi::c_void;
+use core::fmt;
+use core::ptr::{self, NonNull};
+
+/// The `RequestId` of an OID request, used to cancel it; only compared and forwarded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestId(*mut c_void);
+
+impl RequestId {
+    /// Wraps the raw id NDIS passed.
+    pub const fn from_raw(id: *mut c_void) -> Self {
+        Self(id)
+    }
+    /// The raw id.
+    pub const fn as_raw(self) -> *mut c_void {
+        self.0
+    }
+}
+
+/// An OID request an overlying driver sent through FilterOidRequest. The filter must either
+/// return a non-PENDING status from FilterOidRequest, or return PENDING and complete it exactly
+/// once with [`FilterHandle::complete_oid_request`].
+#[must_use = "an OID request from above must be answered: return its status or complete it"]
+pub struct OidRequest(NonNull<NDIS_OID_REQUEST>);
+
+/// A clone of an [`OidRequest`] allocated by this filter, carrying the original.
+#[must_use = "a cloned OID request must be forwarded or finished, or it leaks with its original"]
+pub struct ClonedOidRequest {
+    clone: NonNull<NDIS_OID_REQUEST>,
+    /// The original, as stashed in the clone's `SourceReserved[0]`.
+    original: NonNull<NDIS_OID_REQUEST>,
+}
+
+/// The result of forwarding a clone with `NdisFOidRequest`.
+#[must_use]
+#[derive(Debug)]
+pub enum OidForward {
+    /// The request pends below; the clone comes back through FilterOidRequestComplete.
+    Pending,
+    /// The drivers below completed the request synchronously; no completion callback follows.
+    Completed(ClonedOidRequest, NDIS_STATUS),
+}
+
+fn oid_of(p: NonNull<NDIS_OID_REQUEST>) -> NDIS_OID {
+    // SAFETY: the request is live while its wrapper exists; `Oid` is at the same offset in all
+    // three union variants, so reading it through the query variant is valid for every type.
+    unsafe { (*p.as_ptr()).DATA.QUERY_INFORMATION.Oid }
+}
+
+fn request_type_of(p: NonNull<NDIS_OID_REQUEST>) -> NDIS_REQUEST_TYPE {
+    // SAFETY: the request is live while its wrapper exists.
+    unsafe { (*p.as_ptr()).RequestType }
+}
+
+impl OidRequest {
+    /// Takes charge of a request passed to FilterOidRequest; `None` for NULL.
+    ///
+    /// # Safety
+    /// `p` must be NULL or the request NDIS passed to the running FilterOidRequest, which stays
+    /// valid until the filter completes it (or returns a non-PENDING status).
+    pub(crate) unsafe fn from_raw(p: *mut NDIS_OID_REQUEST) -> Option<Self> {
+        NonNull::new(p).map(Self)
+    }
+
+    /// The OID.
+    pub fn oid(&self) -> NDIS_OID {
+        oid_of(self.0)
+    }
+
+    /// `NdisRequestQueryInformation`, `...SetInformation`, `...Method`…
+    pub fn request_type(&self) -> NDIS_REQUEST_TYPE {
+        request_type_of(self.0)
+    }
+
+    /// The caller's `RequestId`.
+    pub fn request_id(&self) -> RequestId {
+        // SAFETY: the request is live while its wrapper exists.
+        RequestId(unsafe { (*self.0.as_ptr()).RequestId })
+    }
+}
+
+impl fmt::Debug for OidRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OidRequest")
+            .field("at", &self.0)
+            .field("oid", &format_args!("{:#010x}", self.oid()))
+            .finish()
+    }
+}
+
+impl ClonedOidRequest {
+    /// Takes back a clone from FilterOidRequestComplete. `None` for NULL, or for a request that
+    /// carries no original (not a clone of this filter: the filter originates no OIDs, so NDIS
+    /// completing such a request to it would be an NDIS bug, and it is left alone).
+    ///
+    /// # Safety
+    /// `p` must be NULL or the request NDIS passed to the running FilterOidRequestComplete.
+    pub(crate) unsafe fn from_completion(p: *mut NDIS_OID_REQUEST) -> Option<Self> {
+        let clone = NonNull::new(p)?;
+        // SAFETY: the request is live during the completion callback.
+        let original = unsafe { (*clone.as_ptr()).SourceReserved[0] };
+        let original = NonNull::new(original.cast::<NDIS_OID_REQUEST>())?;
+        Some(Self { clone, original })
+    }
+
+    /// The OID.
+    pub fn oid(&self) -> NDIS_OID {
+        oid_of(self.clone)
+    }
+}
+
+impl fmt::Debug for ClonedOidRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClonedOidRequest")
+            .field("at", &self.clone)
+            .field("original", &self.original)
+            .finish()
+    }
+}
+
+/// Copies what the drivers below reported into the original: the byte counters of the request
+/// type, and the structure revision they support.
+fn copy_results(clone: NonNull<NDIS_OID_REQUEST>, original: NonNull<NDIS_OID_REQUEST>) {
+    // Both requests are live and distinct (the clone is the filter's own allocation), and the
+    // union variant read is the one selected by `RequestType`, which the clone copied.
+    let (c, o) = (clone.as_ptr(), original.as_ptr());
+    match request_type_of(clone) {
+        NDIS_REQUEST_QUERY_INFORMATION | NDIS_REQUEST_QUERY_STATISTICS => {
+            // SAFETY: see above; query variant.
+            let q = unsafe { (*c).DATA.QUERY_INFORMATION };
+            // SAFETY: see above; query variant of the original.
+            let oq = unsafe { &mut (*o).DATA.QUERY_INFORMATION };
+            oq.BytesWritten = q.BytesWritten;
+            oq.BytesNeeded = q.BytesNeeded;
+        }
+        NDIS_REQUEST_SET_INFORMATION => {
+            // SAFETY: see above; set variant.
+            let s = unsafe { (*c).DATA.SET_INFORMATION };
+            // SAFETY: see above; set variant of the original.
+            let os = unsafe { &mut (*o).DATA.SET_INFORMATION };
+            os.BytesRead = s.BytesRead;
+            os.BytesNeeded = s.BytesNeeded;
+        }
+        NDIS_REQUEST_METHOD => {
+            // SAFETY: see above; method variant.
+            let m = unsafe { (*c).DATA.METHOD_INFORMATION };
+            // SAFETY: see above; method variant of the original.
+            let om = unsafe { &mut (*o).DATA.METHOD_INFORMATION };
+            om.OutputBufferLength = m.OutputBufferLength;
+            om.BytesWritten = m.BytesWritten;
+            om.BytesRead = m.BytesRead;
+            om.BytesNeeded = m.BytesNeeded;
+        }
+        // An unknown type has no counters we could interpret; the status alone answers it.
+        _ => {}
+    }
+    // SAFETY: see above; a plain byte field.
+    let revision = unsafe { (*c).SupportedRevision };
+    // SAFETY: see above.
+    unsafe { (*o).SupportedRevision = revision };
+}
+
+impl FilterHandle {
+    /// `NdisAllocateCloneOidRequest`, then `RequestId` copied and the original stashed in the
+    /// clone's `SourceReserved[0]`. On failure the original comes back with the status to return.
+    pub fn clone_oid_request(
+        self,
+        original: OidRequest,
+    ) -> Result<ClonedOidRequest, (OidRequest, NDIS_STATUS)> {
+        let mut clone: *mut NDIS_OID_REQUEST = ptr::null_mut();
+        // SAFETY: the handle is live and the original valid (wrapper invariants); NDIS writes the
+        // clone pointer to the local.
+        let status = unsafe {
+            imports::NdisAllocateCloneOidRequest(
+                self.as_raw(),
+                original.0.as_ptr(),
+                MPFILTER_POOL_TAG,
+                &raw mut clone,
+            )
+        };
+        let clone = match NonNull::new(clone) {
+            Some(c) if status == NDIS_STATUS_SUCCESS => c,
+            // A NULL clone with SUCCESS would be an NDIS bug; answer it as a resource failure.
+            _ if status == NDIS_STATUS_SUCCESS => {
+                return Err((original, super::consts::NDIS_STATUS_RESOURCES));
+            }
+            _ => return Err((original, status)),
+        };
+        let id = original.request_id();
+        // SAFETY: `clone` is a fresh allocation of ours, not yet shared with anyone.
+        unsafe { (*clone.as_ptr()).RequestId = id.as_raw() };
+        // SAFETY: as above; the original travels inside the clone from now on.
+        unsafe { (*clone.as_ptr()).SourceReserved[0] = original.0.as_ptr().cast::<c_void>() };
+        Ok(ClonedOidRequest {
+            clone,
+            original: original.0,
+        })
+    }
+
+    /// `NdisFOidRequest(clone)`.
+    pub fn forward_oid_request(self, clone: ClonedOidRequest) -> OidForward {
+        // SAFETY: the handle is live and the clone is ours; on PENDING NDIS keeps it until
+        // FilterOidRequestComplete.
+        let status = unsafe { imports::NdisFOidRequest(self.as_raw(), clone.clone.as_ptr()) };
+        if status == NDIS_STATUS_PENDING {
+            OidForward::Pending
+        } else {
+            OidForward::Completed(clone, status)
+        }
+    }
+
+    /// Copies the results into the original, frees the clone (`NdisFreeCloneOidRequest`) and
+    /// returns the original.
+    pub fn finish_oid_clone(self, clone: ClonedOidRequest) -> OidRequest {
+        copy_results(clone.clone, clone.original);
+        // SAFETY: the clone was allocated by NdisAllocateCloneOidRequest on this handle and is
+        // back in our hands; it is freed exactly once because `clone` is consumed.
+        unsafe { imports::NdisFreeCloneOidRequest(self.as_raw(), clone.clone.as_ptr()) };
+        OidRequest(clone.original)
+    }
+
+    /// `NdisFOidRequestComplete`: completes an original for which FilterOidRequest returned
+    /// PENDING.
+    pub fn complete_oid_request(self, original: OidRequest, status: NDIS_STATUS) {
+        // SAFETY: the handle is live; the original is valid until this completion, which happens
+        // once because `original` is consumed.
+        unsafe { imports::NdisFOidRequestComplete(self.as_raw(), original.0.as_ptr(), status) }
+    }
+
+    /// `NdisFCancelOidRequest`: asks the drivers below to cancel the request with this id (the
+    /// clone carries the original's id).
+    pub fn cancel_oid_request(self, id: RequestId) {
+        // SAFETY: the handle is live; the id is an opaque value NDIS only compares.
+        unsafe { imports::NdisFCancelOidRequest(self.as_raw(), id.as_raw()) }
+    }
+}

@@ -1,0 +1,482 @@
+//! Scenario tests of the path engine: configuration validation, every policy, the state machine,
+//! quota deferral, flowlet affinity and the path table.
+
+use mpfilter::engine::{
+    Attention, Completion, CompletionStatus, ConfigError, Failback, FlowKey, GroupConfig, HashLayer,
+    MS, PathConfig, PathEvent, PathGroup, PathId, PathState, PolicyConfig, QuotaConfig, Reason, Role,
+    Selection, SendError, SendRequest, ShareScheduler, SpeedShareConfig, TargetKey, US,
+};
+
+fn pid(i: usize) -> PathId {
+    PathId::new(i).unwrap()
+}
+
+fn paths(n: usize) -> Vec<PathConfig> {
+    vec![PathConfig::default(); n]
+}
+
+fn cfg(n: usize, policy: PolicyConfig) -> GroupConfig {
+    let mut c = GroupConfig::new(paths(n), policy);
+    c.flowlet.gap_ns = 0;
+    c.cpus = 2;
+    c
+}
+
+fn req(flow: u64, len: u32) -> SendRequest {
+    SendRequest { flow: FlowKey { l2: flow, l34: flow }, len, target: TargetKey(7), cpu: 0 }
+}
+
+fn pick(g: &PathGroup, r: &SendRequest, now: u64) -> usize {
+    match g.select(r, now) {
+        Selection::Path(p) => p.index(),
+        other => panic!("expected a path, got {other:?}"),
+    }
+}
+
+fn send_complete(g: &PathGroup, r: &SendRequest, now: u64) -> usize {
+    let p = pick(g, r, now);
+    g.on_send(pid(p), r, now);
+    let c = Completion {
+        path: pid(p),
+        len: r.len,
+        target: r.target,
+        cpu: r.cpu,
+        status: CompletionStatus::Ok,
+        latency_ns: 1_000,
+    };
+    g.on_complete(&c, now + 1_000);
+    p
+}
+
+#[test]
+fn config_errors_are_reported_not_panics() {
+    let mut c = cfg(0, PolicyConfig::RoundRobin);
+    assert_eq!(PathGroup::new(c.clone()).err(), Some(ConfigError::NoPaths));
+    c.paths = paths(17);
+    assert_eq!(PathGroup::new(c.clone()).err(), Some(ConfigError::TooManyPaths { count: 17 }));
+    c.paths = paths(2);
+    c.paths[1].weight = 0;
+    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::Weight { .. })));
+    c.paths[1].weight = 1;
+    c.paths[0].quota_bytes = 0;
+    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::Quota { .. })));
+    c.paths[0].quota_bytes = 1500;
+    c.flowlet.gap_ns = 500 * US;
+    c.flowlet.table_entries = 1000;
+    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::FlowTable { .. })));
+    c.flowlet.table_entries = 1024;
+    c.cpus = 0;
+    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::Cpus { .. })));
+    c.cpus = 4;
+    c.up_delay_ns = u64::MAX;
+    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::Duration { .. })));
+    c.up_delay_ns = 0;
+    c.probe_miss_max = 0;
+    assert_eq!(PathGroup::new(c.clone()).err(), Some(ConfigError::ProbeMissMax));
+    c.probe_miss_max = 3;
+    c.policy = PolicyConfig::SpeedShare(SpeedShareConfig { half_life_ns: 0, ..Default::default() });
+    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::HalfLife { .. })));
+    c.policy = PolicyConfig::SpeedShare(SpeedShareConfig { probe_share_ppm: 0, ..Default::default() });
+    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::ProbeShare { .. })));
+    c.policy = PolicyConfig::Quota(QuotaConfig { target_slots: 3, ..Default::default() });
+    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::TargetSlots { .. })));
+    c.flap.max_failures = 9;
+    c.policy = PolicyConfig::RoundRobin;
+    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::FlapFailures { .. })));
+    c.flap.max_failures = 3;
+    assert!(PathGroup::new(c).is_ok());
+    // Display texts are informative.
+    let text = ConfigError::Cpus { cpus: 0 }.to_string();
+    assert!(text.contains("cpus"));
+}
+
+#[test]
+fn runtime_setters_validate() {
+    let mut g = PathGroup::new(cfg(2, PolicyConfig::WeightedPaths)).unwrap();
+    assert!(g.set_weight(pid(0), 0).is_err());
+    assert!(g.set_weight(pid(5), 1).is_err());
+    assert!(g.set_quota(pid(0), 0).is_err());
+    g.set_weight(pid(0), 5).unwrap();
+    g.set_quota(pid(1), 9000).unwrap();
+    assert_eq!(g.path_info(pid(0)).unwrap().weight, 5);
+    assert_eq!(g.path_info(pid(1)).unwrap().quota_bytes, 9000);
+}
+
+#[test]
+fn failover_prefers_priority_then_standby() {
+    let mut c = cfg(3, PolicyConfig::FailoverOnly);
+    c.paths[0].priority = 5;
+    c.paths[1].priority = 1;
+    c.paths[2].role = Role::Standby;
+    c.failback = Failback::Immediate;
+    c.up_delay_ns = 0;
+    let mut g = PathGroup::new(c).unwrap();
+    let r = req(1, 100);
+    assert_eq!(pick(&g, &r, 0), 1);
+    g.event(pid(1), PathEvent::LinkDown, 10);
+    assert_eq!(pick(&g, &r, 10), 0);
+    g.event(pid(0), PathEvent::LinkDown, 20);
+    assert_eq!(pick(&g, &r, 20), 2, "standby only once no active path remains");
+    let t = g.event(pid(1), PathEvent::LinkUp, 30).unwrap();
+    assert_eq!((t.from, t.to), (PathState::Failed, PathState::Active));
+    assert_eq!(pick(&g, &r, 30), 1);
+    g.event(pid(2), PathEvent::LinkDown, 40);
+    g.event(pid(1), PathEvent::LinkDown, 40);
+    assert_eq!(g.select(&r, 40), Selection::NoPath);
+}
+
+#[test]
+fn round_robin_rotates() {
+    let g = PathGroup::new(cfg(3, PolicyConfig::RoundRobin)).unwrap();
+    let r = req(1, 100);
+    let picks: Vec<usize> = (0..6).map(|_| pick(&g, &r, 0)).collect();
+    assert_eq!(picks, [1, 2, 0, 1, 2, 0]);
+}
+
+#[test]
+fn weighted_paths_lowest_weight_wins() {
+    let mut c = cfg(3, PolicyConfig::WeightedPaths);
+    c.paths[0].weight = 10;
+    c.paths[1].weight = 3;
+    c.paths[2].weight = 3;
+    let g = PathGroup::new(c).unwrap();
+    let r = req(1, 100);
+    let picks: Vec<usize> = (0..4).map(|_| pick(&g, &r, 0)).collect();
+    assert!(picks.iter().all(|&p| p == 1 || p == 2));
+    assert!(picks.contains(&1) && picks.contains(&2), "ties share the load");
+}
+
+#[test]
+fn least_queue_and_blocks_follow_inflight() {
+    for policy in [PolicyConfig::LeastQueueDepth, PolicyConfig::LeastBlocks, PolicyConfig::ServiceTime] {
+        let g = PathGroup::new(cfg(2, policy)).unwrap();
+        let r = req(1, 1000);
+        // Load path 0 and 1 alternately; they stay balanced.
+        let mut count = [0u32; 2];
+        for _ in 0..10 {
+            let p = pick(&g, &r, 0);
+            g.on_send(pid(p), &r, 0);
+            count[p] += 1;
+        }
+        assert_eq!(count, [5, 5], "{policy:?}");
+        let info = g.path_info(pid(0)).unwrap();
+        assert_eq!(info.counters.inflight_nbls(), 5);
+        assert_eq!(info.counters.inflight_bytes(), 5000);
+        // Complete everything on path 1: it becomes the least loaded.
+        for _ in 0..5 {
+            let c = Completion {
+                path: pid(1),
+                len: 1000,
+                target: r.target,
+                cpu: 1,
+                status: CompletionStatus::Ok,
+                latency_ns: 10,
+            };
+            g.on_complete(&c, 10);
+        }
+        assert_eq!(pick(&g, &r, 20), 1, "{policy:?}");
+    }
+}
+
+#[test]
+fn service_time_weights_throughput() {
+    let mut c = cfg(2, PolicyConfig::ServiceTime);
+    c.paths[0].weight = 3;
+    c.paths[1].weight = 1;
+    let g = PathGroup::new(c).unwrap();
+    let r = req(1, 1000);
+    let mut count = [0u32; 2];
+    for _ in 0..40 {
+        let p = pick(&g, &r, 0);
+        g.on_send(pid(p), &r, 0);
+        count[p] += 1;
+    }
+    assert_eq!(count, [30, 10]);
+}
+
+#[test]
+fn address_hash_is_stable_and_minimal_on_failure() {
+    for layer in [HashLayer::Layer2, HashLayer::Layer34] {
+        let mut c = cfg(4, PolicyConfig::AddressHash(layer));
+        c.failback = Failback::Immediate;
+        let mut g = PathGroup::new(c).unwrap();
+        let before: Vec<usize> = (0..200).map(|f| pick(&g, &req(f * 7919, 64), 0)).collect();
+        let again: Vec<usize> = (0..200).map(|f| pick(&g, &req(f * 7919, 64), 0)).collect();
+        assert_eq!(before, again);
+        let mut used = [false; 4];
+        for &p in &before {
+            used[p] = true;
+        }
+        assert!(used.iter().all(|&u| u), "hash spreads flows");
+        g.event(pid(2), PathEvent::LinkDown, 1);
+        let after: Vec<usize> = (0..200).map(|f| pick(&g, &req(f * 7919, 64), 1)).collect();
+        for (b, a) in before.iter().zip(&after) {
+            if *b != 2 {
+                assert_eq!(a, b, "flows on surviving paths do not move");
+            } else {
+                assert_ne!(*a, 2);
+            }
+        }
+    }
+}
+
+#[test]
+fn quota_defers_at_outstanding_max() {
+    let mut c = cfg(2, PolicyConfig::Quota(QuotaConfig { max_outstanding_per_target: 2, target_slots: 16 }));
+    c.paths[0].quota_bytes = 3000;
+    c.paths[1].quota_bytes = 3000;
+    let g = PathGroup::new(c).unwrap();
+    let r = req(1, 1500);
+    let mut sel = Vec::new();
+    for _ in 0..4 {
+        let p = pick(&g, &r, 0);
+        g.on_send(pid(p), &r, 0);
+        sel.push(p);
+    }
+    sel.sort_unstable();
+    assert_eq!(sel, [0, 0, 1, 1]);
+    assert_eq!(g.select(&r, 0), Selection::Defer);
+    assert_eq!(g.outstanding(r.target, pid(0)), Some(2));
+    // Another target is not limited by this one (different slot with this key set).
+    let other = SendRequest { target: TargetKey(12345), ..r };
+    assert!(matches!(g.select(&other, 0), Selection::Path(_)));
+    if let Selection::Path(p) = g.select(&other, 0) {
+        g.cancel(p, &other);
+    }
+    let c = Completion { path: pid(1), len: 1500, target: r.target, cpu: 0, status: CompletionStatus::Ok, latency_ns: 5 };
+    g.on_complete(&c, 1);
+    assert_eq!(pick(&g, &r, 2), 1);
+}
+
+#[test]
+fn quota_byte_shares_follow_quotas() {
+    let mut c = cfg(3, PolicyConfig::Quota(QuotaConfig { max_outstanding_per_target: 0, target_slots: 1 }));
+    c.paths[0].quota_bytes = 1000;
+    c.paths[1].quota_bytes = 2000;
+    c.paths[2].quota_bytes = 7000;
+    let g = PathGroup::new(c).unwrap();
+    let mut bytes = [0u64; 3];
+    for i in 0..20_000u32 {
+        let r = req(1, 64 + (i * 37) % 9000);
+        let p = pick(&g, &r, 0);
+        bytes[p] += u64::from(r.len);
+    }
+    let total: u64 = bytes.iter().sum();
+    for (b, q) in bytes.iter().zip([0.1, 0.2, 0.7]) {
+        let share = *b as f64 / total as f64;
+        assert!((share - q).abs() / q < 0.01, "share {share} vs {q}");
+    }
+}
+
+#[test]
+fn speed_share_learns_speeds() {
+    let mut c = cfg(2, PolicyConfig::SpeedShare(SpeedShareConfig { half_life_ns: MS, ..Default::default() }));
+    c.paths[0].link_speed_bps = 1_000_000_000;
+    c.paths[1].link_speed_bps = 1_000_000_000;
+    let mut g = PathGroup::new(c).unwrap();
+    let w = g.share_weights().unwrap();
+    assert!(w[0].abs_diff(w[1]) <= 1);
+    // Path 0 completes 1500 bytes per 1.2 us (10 Gbit/s), path 1 per 12 us (1 Gbit/s).
+    let mut now = 0u64;
+    for _ in 0..50 {
+        for k in 1..=100 {
+            let c0 = Completion { path: pid(0), len: 1500, target: TargetKey(0), cpu: 0, status: CompletionStatus::Ok, latency_ns: 1_200 };
+            g.on_complete(&c0, now + 1_200 * k);
+        }
+        for k in 1..=10 {
+            // Backlogged: each waited behind the previous one (latency longer than service).
+            let c1 = Completion { path: pid(1), len: 1500, target: TargetKey(0), cpu: 1, status: CompletionStatus::Ok, latency_ns: 30_000 };
+            g.on_complete(&c1, now + 12_000 * k);
+        }
+        now += 120_000;
+        g.tick(now);
+    }
+    let w = g.share_weights().unwrap();
+    let share0 = f64::from(w[0]) / f64::from(w[0] + w[1]);
+    assert!((share0 - 10.0 / 11.0).abs() < 0.02, "share {share0}");
+    let info = g.path_info(pid(0)).unwrap();
+    assert!(info.measured_speed_bps.unwrap() > 9_000_000_000);
+}
+
+#[test]
+fn speed_share_schedulers_split_bytes_by_share() {
+    for sched in [ShareScheduler::SmoothWrr, ShareScheduler::EarliestFinish] {
+        let mut c = cfg(3, PolicyConfig::SpeedShare(SpeedShareConfig { scheduler: sched, ..Default::default() }));
+        c.paths[0].link_speed_bps = 1_000_000_000;
+        c.paths[1].link_speed_bps = 2_000_000_000;
+        c.paths[2].link_speed_bps = 5_000_000_000;
+        let g = PathGroup::new(c).unwrap();
+        let mut bytes = [0u64; 3];
+        for i in 0..30_000u32 {
+            let r = req(u64::from(i), 64 + (i * 131) % 1500);
+            bytes[pick(&g, &r, 0)] += u64::from(r.len);
+        }
+        let total: u64 = bytes.iter().sum();
+        for (b, s) in bytes.iter().zip([0.125, 0.25, 0.625]) {
+            let share = *b as f64 / total as f64;
+            assert!((share - s).abs() / s < 0.01, "{sched:?}: {share} vs {s}");
+        }
+    }
+}
+
+#[test]
+fn down_delay_and_hold_down() {
+    let mut c = cfg(2, PolicyConfig::RoundRobin);
+    c.down_delay_ns = 100 * MS;
+    c.up_delay_ns = 50 * MS;
+    c.failback = Failback::Deferred { delay_ns: 2_000 * MS };
+    let mut g = PathGroup::new(c).unwrap();
+    assert_eq!(g.event(pid(0), PathEvent::LinkDown, 0), None, "down-delay pending");
+    assert_eq!(g.event(pid(0), PathEvent::LinkUp, 50 * MS), None, "bounce absorbed");
+    g.event(pid(0), PathEvent::LinkDown, 100 * MS);
+    assert!(g.tick(150 * MS).is_empty());
+    let t = g.tick(200 * MS);
+    let t = t.iter().next().unwrap();
+    assert_eq!((t.to, t.reason), (PathState::Failed, Reason::LinkDown));
+    assert_eq!(g.eligible_mask(), 0b10);
+    let t = g.event(pid(0), PathEvent::LinkUp, 300 * MS).unwrap();
+    assert_eq!((t.to, t.reason), (PathState::Recovering, Reason::LinkUp));
+    assert!(g.tick(2_299 * MS).is_empty(), "deferred failback holds the path down");
+    let t = g.tick(2_300 * MS);
+    let t = t.iter().next().unwrap();
+    assert_eq!((t.to, t.reason), (PathState::Active, Reason::HoldDownElapsed));
+    assert_eq!(g.eligible_mask(), 0b11);
+    let info = g.path_info(pid(0)).unwrap();
+    assert_eq!(info.last_transition.reason, Reason::HoldDownElapsed);
+    assert_eq!(info.transitions, 3);
+}
+
+#[test]
+fn manual_failback_needs_reinstate_unless_alone() {
+    let mut c = cfg(2, PolicyConfig::FailoverOnly);
+    c.failback = Failback::Manual;
+    c.up_delay_ns = 10 * MS;
+    let mut g = PathGroup::new(c).unwrap();
+    g.event(pid(0), PathEvent::ShimPathFailed, 0);
+    g.event(pid(0), PathEvent::ShimPathRecovered, MS);
+    assert!(g.tick(100 * MS).is_empty());
+    assert_eq!(g.state(pid(0)), Some(PathState::Recovering));
+    let t = g.event(pid(0), PathEvent::AdminReinstate, 200 * MS).unwrap();
+    assert_eq!((t.to, t.reason), (PathState::Active, Reason::AdminReinstate));
+    // Without approval, a recovered path is released when it is the only one left.
+    g.event(pid(0), PathEvent::ShimPathFailed, 300 * MS);
+    g.event(pid(0), PathEvent::ShimPathRecovered, 301 * MS);
+    g.event(pid(1), PathEvent::AdminFail, 302 * MS);
+    let ts = g.tick(400 * MS);
+    let t = ts.iter().next().unwrap();
+    assert_eq!((t.path, t.to, t.reason), (pid(0), PathState::Active, Reason::NoOtherPath));
+}
+
+#[test]
+fn flapping_path_becomes_marginal_then_stable() {
+    let mut c = cfg(2, PolicyConfig::RoundRobin);
+    c.failback = Failback::Immediate;
+    c.up_delay_ns = 0;
+    c.flap.max_failures = 3;
+    c.flap.window_ns = 10_000 * MS;
+    c.flap.stable_ns = 5_000 * MS;
+    let mut g = PathGroup::new(c).unwrap();
+    for k in 0..2 {
+        g.event(pid(0), PathEvent::LinkDown, k * 100 * MS);
+        let t = g.event(pid(0), PathEvent::LinkUp, k * 100 * MS + 10 * MS).unwrap();
+        assert_eq!(t.to, PathState::Active);
+    }
+    g.event(pid(0), PathEvent::LinkDown, 300 * MS);
+    let t = g.event(pid(0), PathEvent::LinkUp, 310 * MS).unwrap();
+    assert_eq!((t.to, t.reason), (PathState::Marginal, Reason::FlapDamped));
+    assert_eq!(g.eligible_mask(), 0b10, "marginal not used while an active path exists");
+    g.event(pid(1), PathEvent::AdminFail, 400 * MS);
+    assert_eq!(g.eligible_mask(), 0b01, "marginal is the last resort");
+    assert!(g.tick(5_000 * MS).is_empty());
+    let ts = g.tick(5_310 * MS);
+    let t = ts.iter().next().unwrap();
+    assert_eq!((t.to, t.reason), (PathState::Active, Reason::MarginalStable));
+}
+
+#[test]
+fn send_errors_fail_path_and_are_forgiven() {
+    let mut c = cfg(2, PolicyConfig::RoundRobin);
+    c.errors.threshold = 3;
+    c.errors.window_ns = 100 * MS;
+    c.errors.recovery_ns = 1_000 * MS;
+    c.failback = Failback::Immediate;
+    c.up_delay_ns = 0;
+    let mut g = PathGroup::new(c).unwrap();
+    let err = |s| Completion { path: pid(0), len: 100, target: TargetKey(0), cpu: 0, status: CompletionStatus::Error(s), latency_ns: 1 };
+    assert_eq!(g.on_complete(&err(SendError::Resources), 1), Attention::None, "not counted");
+    assert_eq!(g.on_complete(&err(SendError::Failure), 2), Attention::None);
+    assert_eq!(g.on_complete(&err(SendError::Failure), 3), Attention::None);
+    assert_eq!(g.on_complete(&err(SendError::MediaDisconnected), 4), Attention::EvaluateHealth);
+    let ts = g.tick(5);
+    let t = ts.iter().next().unwrap();
+    assert_eq!((t.to, t.reason), (PathState::Failed, Reason::SendErrors));
+    assert!(g.tick(500 * MS).is_empty());
+    let ts = g.tick(1_000 * MS + 5);
+    let t = ts.iter().next().unwrap();
+    assert_eq!((t.from, t.to, t.reason), (PathState::Failed, PathState::Active, Reason::ErrorsForgiven));
+    // Errors spread over several windows do not trip.
+    for k in 0..6 {
+        g.on_complete(&err(SendError::Failure), 2_000 * MS + k * 60 * MS);
+        g.tick(2_000 * MS + k * 60 * MS + 1);
+    }
+    assert_eq!(g.state(pid(0)), Some(PathState::Active));
+}
+
+#[test]
+fn probes_and_member_events() {
+    let mut c = cfg(2, PolicyConfig::RoundRobin);
+    c.failback = Failback::Immediate;
+    c.up_delay_ns = 0;
+    c.probe_miss_max = 2;
+    let mut g = PathGroup::new(c).unwrap();
+    assert_eq!(g.event(pid(0), PathEvent::ProbeLost, 1), None);
+    let t = g.event(pid(0), PathEvent::ProbeLost, 2).unwrap();
+    assert_eq!((t.to, t.reason), (PathState::Failed, Reason::ProbeLost));
+    let t = g.event(pid(0), PathEvent::ProbeAnswered, 3).unwrap();
+    assert_eq!((t.to, t.reason), (PathState::Active, Reason::ProbeAnswered));
+    let t = g.event(pid(1), PathEvent::MemberPaused, 4).unwrap();
+    assert_eq!(t.reason, Reason::MemberPaused);
+    g.event(pid(1), PathEvent::MemberDetached, 5);
+    assert_eq!(g.event(pid(1), PathEvent::MemberRestarted, 6), None, "still detached");
+    let t = g.event(pid(1), PathEvent::MemberAttached, 7).unwrap();
+    assert_eq!(t.to, PathState::Active);
+    assert_eq!(g.event(pid(9), PathEvent::LinkDown, 8), None, "unknown path ignored");
+}
+
+#[test]
+fn flowlet_keeps_path_within_gap_and_moves_after() {
+    let mut c = cfg(4, PolicyConfig::RoundRobin);
+    c.flowlet.gap_ns = 500 * US;
+    c.flowlet.table_entries = 1024;
+    c.failback = Failback::Immediate;
+    let mut g = PathGroup::new(c).unwrap();
+    let r = req(42, 1500);
+    let first = pick(&g, &r, 0);
+    let mut now = 0;
+    for _ in 0..100 {
+        now += 400 * US;
+        assert_eq!(pick(&g, &r, now), first);
+    }
+    now += 1_000 * US;
+    let second = pick(&g, &r, now);
+    assert_ne!(second, first, "round robin re-places the flow after a gap");
+    g.event(pid(second), PathEvent::LinkDown, now + 1);
+    let third = pick(&g, &r, now + 2);
+    assert_ne!(third, second, "moves at once when its path fails");
+}
+
+#[test]
+fn path_info_counts() {
+    let g = PathGroup::new(cfg(2, PolicyConfig::RoundRobin)).unwrap();
+    for i in 0..10 {
+        send_complete(&g, &req(i, 100), i * 10);
+    }
+    let a = g.path_info(pid(0)).unwrap();
+    let b = g.path_info(pid(1)).unwrap();
+    assert_eq!(a.counters.sent_nbls + b.counters.sent_nbls, 10);
+    assert_eq!(a.counters.completed_bytes + b.counters.completed_bytes, 1000);
+    assert_eq!(a.counters.inflight_nbls(), 0);
+    assert_eq!(a.state, PathState::Active);
+    assert_eq!(a.last_transition.reason, Reason::Initial);
+    assert!(g.path_info(pid(3)).is_none());
+}

@@ -1,0 +1,123 @@
+//! Configuration of an emulator run: the seed, the randomisation switches, the adapters and
+//! their traffic.
+
+use crate::sched::Nanos;
+
+/// Seeded randomisation of what NDIS leaves open.
+#[derive(Clone, Debug)]
+pub struct Randomization {
+    /// Largest number of NBLs the miniport completes in one FilterSendNetBufferListsComplete
+    /// (1 = one at a time); each batch size is drawn from 1..=this.
+    pub max_completion_batch: usize,
+    /// Shuffle the NBLs within each completion batch.
+    pub reorder_completions: bool,
+    /// Percentage of OIDs the miniport completes asynchronously (PENDING).
+    pub oid_pending_percent: u8,
+    /// Percentage of receive indications made with NDIS_RECEIVE_FLAGS_RESOURCES.
+    pub resources_percent: u8,
+    /// Percentage of sends, receives, completions and returns made at DISPATCH_LEVEL (the rest
+    /// at PASSIVE_LEVEL, which NDIS also allows).
+    pub dispatch_percent: u8,
+    /// Longest time the protocol keeps received NBLs before returning them.
+    pub max_return_delay: Nanos,
+}
+
+impl Default for Randomization {
+    fn default() -> Self {
+        Randomization {
+            max_completion_batch: 16,
+            reorder_completions: true,
+            oid_pending_percent: 50,
+            resources_percent: 10,
+            dispatch_percent: 70,
+            max_return_delay: 20_000,
+        }
+    }
+}
+
+/// Emulator-wide settings.
+#[derive(Clone, Debug)]
+pub struct EmuConfig {
+    /// The seed: a run is a function of it and the rest of the configuration.
+    pub seed: u64,
+    /// The randomisation switches.
+    pub random: Randomization,
+    /// Safety net: the most events one `run_*` call processes before it declares a hang.
+    pub max_events_per_run: u64,
+    /// Virtual time NDIS waits for a pended pause or restart (and a protocol for its sends)
+    /// before the run is declared hung.
+    pub lifecycle_timeout: Nanos,
+    /// Send one NBL into the module while it is Pausing and while it is Paused, to check it is
+    /// completed with NDIS_STATUS_PAUSED.
+    pub pause_probes: bool,
+}
+
+impl Default for EmuConfig {
+    fn default() -> Self {
+        EmuConfig {
+            seed: 1,
+            random: Randomization::default(),
+            max_events_per_run: 50_000_000,
+            lifecycle_timeout: 50_000_000,
+            pause_probes: true,
+        }
+    }
+}
+
+/// One virtual adapter (its miniport).
+#[derive(Clone, Debug)]
+pub struct AdapterConfig {
+    /// Instance name, e.g. `Ethernet 0`.
+    pub name: String,
+    /// Permanent and current MAC address.
+    pub mac: [u8; 6],
+    /// Link speed in bits per second (both directions).
+    pub link_speed_bps: u64,
+    /// Interface index of the miniport.
+    pub if_index: u32,
+}
+
+impl AdapterConfig {
+    /// A 10 Gbit/s adapter with a locally administered MAC derived from `index`.
+    pub fn numbered(index: u8) -> Self {
+        AdapterConfig {
+            name: format!("Ethernet {index}"),
+            mac: [0x02, 0x00, 0x5E, 0x10, 0x00, index],
+            link_speed_bps: 10_000_000_000,
+            if_index: 10 + u32::from(index),
+        }
+    }
+}
+
+/// Traffic one adapter carries.
+#[derive(Clone, Debug)]
+pub struct TrafficConfig {
+    /// NBLs the protocol sends.
+    pub tx_nbls: u64,
+    /// NBLs the miniport delivers to the protocol.
+    pub rx_nbls: u64,
+    /// Longest chain per send or receive indication.
+    pub max_chain: usize,
+    /// Frame length range (bytes, Ethernet header included).
+    pub frame_len: (usize, usize),
+    /// Most NBLs the protocol has outstanding (and the miniport has indicated) at a time.
+    pub window: usize,
+    /// Time between the protocol's send attempts.
+    pub send_interval: Nanos,
+    /// Time between the miniport's receive indications.
+    pub rx_interval: Nanos,
+}
+
+impl Default for TrafficConfig {
+    fn default() -> Self {
+        TrafficConfig {
+            tx_nbls: 1000,
+            rx_nbls: 1000,
+            max_chain: 32,
+            frame_len: (60, 200),
+            window: 512,
+            send_interval: 2_000,
+            rx_interval: 2_000,
+        }
+    }
+}

@@ -1,0 +1,488 @@
+//! NBL memory as ndis.sys lays it out: an NBL with 29 info slots (0x180 bytes, larger than the
+//! 24-slot declaration a 6.30 filter compiles against), its NET_BUFFER and MDL, and the frame
+//! buffer, in one allocation; plus the header snapshots used to prove nobody touched an NBL it
+//! did not own.
+//!
+//! This is the emulator's FFI edge for NBL memory: every raw access to an NBL, NET_BUFFER, MDL or
+//! context goes through a function here.
+
+use core::ffi::c_void;
+use core::mem::{offset_of, size_of};
+use core::ptr;
+use mpfilter::ndis::types::{
+    MDL, NDIS_HANDLE, NET_BUFFER, NET_BUFFER_LIST, NET_BUFFER_LIST_CONTEXT,
+};
+use std::alloc::Layout;
+
+/// Info slots ndis.sys itself allocates per NBL on x64 (27 public + 2 wrapper slots).
+pub const NDIS_INFO_SLOTS: usize = 29;
+/// Size of the header part of an emulator NBL (0x90 + 29 * 8, rounded to 16).
+pub const NBL_ALLOC_SIZE: usize = 0x180;
+/// Bytes of backfill in front of every frame the emulator builds.
+pub const FRAME_BACKFILL: usize = 64;
+/// Capacity of an emulator frame buffer.
+pub const FRAME_CAPACITY: usize = 2048;
+
+/// One NET_BUFFER with the MDLs a clone needed of its own.
+pub struct NbPart {
+    /// The NET_BUFFER (boxed so its address is stable).
+    pub nb: Box<NbCell>,
+    /// MDLs this part owns (empty when the clone shares the original's MDLs).
+    pub mdls: Vec<Box<MdlCell>>,
+}
+
+/// A NET_BUFFER at a stable, 16-aligned address.
+#[repr(C, align(16))]
+pub struct NbCell(pub NET_BUFFER);
+
+/// An MDL at a stable address.
+#[repr(C, align(16))]
+pub struct MdlCell(pub MDL);
+
+/// An NBL allocation: the NBL as ndis.sys sizes it, then its first NET_BUFFER and MDL. The NBL's
+/// address is the block's address.
+#[repr(C, align(16))]
+pub struct NblBlock {
+    /// The declared part (24 info slots).
+    pub nbl: NET_BUFFER_LIST,
+    /// Info slots 24..29 that ndis.sys has and a 6.30 declaration does not.
+    pub extra_info: [*mut c_void; NDIS_INFO_SLOTS - 24],
+    pad: u64,
+    /// The embedded NET_BUFFER (used by pools that allocate one).
+    pub nb: NET_BUFFER,
+    /// The embedded MDL describing `data`.
+    pub mdl: MDL,
+    /// Frame buffer of emulator-built NBLs.
+    pub data: Option<Box<[u8]>>,
+    /// NET_BUFFERs of a clone.
+    pub parts: Vec<NbPart>,
+    /// The preallocated context area of the pool, if any.
+    pub prealloc_ctx: *mut NET_BUFFER_LIST_CONTEXT,
+}
+
+const _: () = assert!(offset_of!(NblBlock, nb) == NBL_ALLOC_SIZE);
+const _: () = assert!(size_of::<NET_BUFFER_LIST>() == 0x150);
+
+fn zeroed_nbl() -> NET_BUFFER_LIST {
+    // SAFETY: NET_BUFFER_LIST is plain data (raw pointers and integers); all-zero is valid.
+    unsafe { core::mem::zeroed() }
+}
+fn zeroed_nb() -> NET_BUFFER {
+    // SAFETY: NET_BUFFER is plain data; all-zero is valid.
+    unsafe { core::mem::zeroed() }
+}
+fn zeroed_mdl() -> MDL {
+    // SAFETY: MDL is plain data; all-zero is valid.
+    unsafe { core::mem::zeroed() }
+}
+
+/// Layout of a context area of `size` data bytes.
+pub fn ctx_layout(size: usize) -> Layout {
+    Layout::from_size_align(size_of::<NET_BUFFER_LIST_CONTEXT>() + size.max(1), 16)
+        .unwrap_or(Layout::new::<NET_BUFFER_LIST_CONTEXT>())
+}
+
+/// Allocates a context area of `size` bytes with `offset` already in use from the top.
+pub fn alloc_ctx(
+    size: u16,
+    offset: u16,
+    next: *mut NET_BUFFER_LIST_CONTEXT,
+) -> *mut NET_BUFFER_LIST_CONTEXT {
+    let layout = ctx_layout(usize::from(size));
+    // SAFETY: the layout has a non-zero size.
+    let p = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<NET_BUFFER_LIST_CONTEXT>();
+    if p.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: p is a fresh allocation large and aligned enough for the header.
+    unsafe {
+        p.write(NET_BUFFER_LIST_CONTEXT {
+            Next: next,
+            Size: size,
+            Offset: offset,
+            Padding0: 0,
+            ContextData: [],
+        });
+    }
+    p
+}
+
+/// Frees a context area from [`alloc_ctx`].
+///
+/// # Safety
+/// `p` came from `alloc_ctx` and is not used afterwards.
+pub unsafe fn free_ctx(p: *mut NET_BUFFER_LIST_CONTEXT) {
+    // SAFETY: the caller guarantees p is a live context area; its Size gives the layout.
+    let size = unsafe { (*p).Size };
+    // SAFETY: allocated by alloc_ctx with exactly this layout.
+    unsafe { std::alloc::dealloc(p.cast(), ctx_layout(usize::from(size))) };
+}
+
+impl NblBlock {
+    /// A fresh block for `pool`, with a frame buffer if `with_frame`, one NET_BUFFER if `with_nb`
+    /// and a preallocated context area of `ctx_size` bytes.
+    pub fn create(pool: NDIS_HANDLE, with_frame: bool, with_nb: bool, ctx_size: u16) -> *mut NblBlock {
+        let mut b = Box::new(NblBlock {
+            nbl: zeroed_nbl(),
+            extra_info: [ptr::null_mut(); NDIS_INFO_SLOTS - 24],
+            pad: 0,
+            nb: zeroed_nb(),
+            mdl: zeroed_mdl(),
+            data: with_frame.then(|| vec![0u8; FRAME_CAPACITY].into_boxed_slice()),
+            parts: Vec::new(),
+            prealloc_ctx: if ctx_size > 0 {
+                alloc_ctx(ctx_size, ctx_size, ptr::null_mut())
+            } else {
+                ptr::null_mut()
+            },
+        });
+        b.nbl.NdisPoolHandle = pool;
+        if let Some(data) = b.data.as_mut() {
+            let va = data.as_mut_ptr();
+            b.mdl.MappedSystemVa = va.cast();
+            b.mdl.StartVa = ((va as usize) & !0xFFF) as *mut c_void;
+            b.mdl.ByteOffset = u32::try_from((va as usize) & 0xFFF).unwrap_or(0);
+            b.mdl.ByteCount = u32::try_from(FRAME_CAPACITY).unwrap_or(0);
+            b.mdl.Size = i16::try_from(size_of::<MDL>()).unwrap_or(0);
+            // MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL
+            b.mdl.MdlFlags = 0x1 | 0x4;
+        }
+        let raw = Box::into_raw(b);
+        // SAFETY: raw is the live block just leaked; wire its self-references.
+        let blk = unsafe { &mut *raw };
+        blk.nbl.Context = blk.prealloc_ctx;
+        if with_nb {
+            blk.nbl.FirstNetBuffer = &raw mut blk.nb;
+            blk.nb.NdisPoolHandle = pool;
+        }
+        raw
+    }
+
+    /// Frees a block from [`NblBlock::create`] (and its preallocated context).
+    ///
+    /// # Safety
+    /// `b` came from `create`, is not used afterwards and nothing else frees it.
+    pub unsafe fn destroy(b: *mut NblBlock) {
+        // SAFETY: the caller hands over the unique owner of the block.
+        let blk = unsafe { Box::from_raw(b) };
+        if !blk.prealloc_ctx.is_null() {
+            // SAFETY: the prealloc context was allocated by alloc_ctx for this block only.
+            unsafe { free_ctx(blk.prealloc_ctx) };
+        }
+    }
+}
+
+/// Borrows the block behind an NBL the emulator allocated.
+///
+/// # Safety
+/// `nbl` is a live NBL of an emulator pool, and no other reference to the block is alive.
+pub unsafe fn block<'a>(nbl: usize) -> &'a mut NblBlock {
+    // SAFETY: per the contract, nbl is the address of a live NblBlock.
+    unsafe { &mut *(nbl as *mut NblBlock) }
+}
+
+/// Resets a block for reuse from its pool's free list; `with_nb` re-attaches the embedded
+/// NET_BUFFER.
+///
+/// # Safety
+/// As for [`block`].
+pub unsafe fn reset(nbl: usize, with_nb: bool) {
+    // SAFETY: forwarded contract.
+    let b = unsafe { block(nbl) };
+    let pool = b.nbl.NdisPoolHandle;
+    b.nbl = zeroed_nbl();
+    b.extra_info = [ptr::null_mut(); NDIS_INFO_SLOTS - 24];
+    b.nbl.NdisPoolHandle = pool;
+    b.parts.clear();
+    if !b.prealloc_ctx.is_null() {
+        // SAFETY: the prealloc context belongs to this block.
+        let ctx = unsafe { &mut *b.prealloc_ctx };
+        ctx.Offset = ctx.Size;
+        ctx.Next = ptr::null_mut();
+    }
+    b.nbl.Context = b.prealloc_ctx;
+    if with_nb {
+        let nb_pool = b.nb.NdisPoolHandle;
+        b.nb = zeroed_nb();
+        b.nb.NdisPoolHandle = nb_pool;
+        b.nbl.FirstNetBuffer = &raw mut b.nb;
+    }
+}
+
+/// The `Next` link of a live NBL.
+///
+/// # Safety
+/// `nbl` is a live NBL (emulator-allocated).
+pub unsafe fn next(nbl: usize) -> usize {
+    // SAFETY: per the contract the NBL is live and readable.
+    unsafe { (*(nbl as *const NET_BUFFER_LIST)).Next as usize }
+}
+
+/// Sets the `Next` link.
+///
+/// # Safety
+/// As for [`next`].
+pub unsafe fn set_next(nbl: usize, next: usize) {
+    // SAFETY: per the contract the NBL is live and writable.
+    unsafe { (*(nbl as *mut NET_BUFFER_LIST)).Next = next as *mut NET_BUFFER_LIST };
+}
+
+/// Borrows a live NBL's declared header.
+///
+/// # Safety
+/// As for [`next`]; the reference must not outlive a call into the filter.
+pub unsafe fn nbl_mut<'a>(nbl: usize) -> &'a mut NET_BUFFER_LIST {
+    // SAFETY: per the contract the NBL is live.
+    unsafe { &mut *(nbl as *mut NET_BUFFER_LIST) }
+}
+
+/// Bytes of the header a snapshot covers: the declared fields plus all 29 info slots.
+pub const SNAP_LEN: usize = 0x90 + NDIS_INFO_SLOTS * 8;
+
+/// What a snapshot leaves out.
+#[derive(Clone, Copy)]
+pub enum SnapMask {
+    /// Only `Next` (the chain) may change: the NBL is with someone else.
+    WhileAway,
+    /// The owner's own changes are allowed: Next, Status, Scratch, NdisReserved, MiniportReserved.
+    Handback,
+}
+
+/// A copy of an NBL header and its first NET_BUFFER's data description.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Snap {
+    hdr: [u8; SNAP_LEN],
+    nb: [usize; 6],
+    ctx_offset: u32,
+}
+
+impl Snap {
+    /// An all-zero snapshot (placeholder before the first real one).
+    pub const EMPTY: Snap = Snap {
+        hdr: [0; SNAP_LEN],
+        nb: [0; 6],
+        ctx_offset: 0,
+    };
+}
+
+fn blank(hdr: &mut [u8; SNAP_LEN], from: usize, len: usize) {
+    hdr[from..from + len].fill(0);
+}
+
+/// Takes a snapshot of a live emulator NBL.
+///
+/// # Safety
+/// `nbl` is a live emulator NBL (so `SNAP_LEN` bytes are readable); its FirstNetBuffer and
+/// Context, if not null, point at live structures.
+pub unsafe fn snapshot(nbl: usize, mask: SnapMask) -> Snap {
+    let mut s = Snap::EMPTY;
+    // SAFETY: emulator NBLs are NBL_ALLOC_SIZE >= SNAP_LEN bytes.
+    unsafe { ptr::copy_nonoverlapping(nbl as *const u8, s.hdr.as_mut_ptr(), SNAP_LEN) };
+    blank(&mut s.hdr, offset_of!(NET_BUFFER_LIST, Next), 8);
+    if let SnapMask::Handback = mask {
+        blank(&mut s.hdr, offset_of!(NET_BUFFER_LIST, Status), 4);
+        blank(&mut s.hdr, offset_of!(NET_BUFFER_LIST, Scratch), 8);
+        blank(&mut s.hdr, offset_of!(NET_BUFFER_LIST, NdisReserved), 16);
+        blank(&mut s.hdr, offset_of!(NET_BUFFER_LIST, MiniportReserved), 16);
+    }
+    // SAFETY: per the contract.
+    let n = unsafe { nbl_mut(nbl) };
+    if !n.FirstNetBuffer.is_null() {
+        // SAFETY: FirstNetBuffer of a live NBL points at a live NET_BUFFER (contract).
+        let nb = unsafe { &*n.FirstNetBuffer };
+        // SAFETY: reading the union as the pointer-sized variant; both are plain integers.
+        let len = unsafe { nb.DataLength.DataLength } as usize;
+        s.nb = [
+            nb.Next as usize,
+            nb.CurrentMdl as usize,
+            nb.CurrentMdlOffset as usize,
+            len,
+            nb.MdlChain as usize,
+            nb.DataOffset as usize,
+        ];
+    }
+    if !n.Context.is_null() {
+        // SAFETY: Context of a live NBL points at a live context area (contract).
+        s.ctx_offset = u32::from(unsafe { (*n.Context).Offset });
+    }
+    s
+}
+
+/// Which part of two snapshots differs, if any.
+pub fn diff(a: &Snap, b: &Snap) -> Option<String> {
+    if a == b {
+        return None;
+    }
+    const FIELDS: &[(&str, usize, usize)] = &[
+        ("Next", 0x00, 8),
+        ("FirstNetBuffer", 0x08, 8),
+        ("Context", 0x10, 8),
+        ("ParentNetBufferList", 0x18, 8),
+        ("NdisPoolHandle", 0x20, 8),
+        ("NdisReserved", 0x30, 16),
+        ("ProtocolReserved", 0x40, 32),
+        ("MiniportReserved", 0x60, 16),
+        ("Scratch", 0x70, 8),
+        ("SourceHandle", 0x78, 8),
+        ("NblFlags", 0x80, 4),
+        ("ChildRefCount", 0x84, 4),
+        ("Flags", 0x88, 4),
+        ("Status", 0x8C, 4),
+    ];
+    for (name, off, len) in FIELDS {
+        if a.hdr[*off..off + len] != b.hdr[*off..off + len] {
+            return Some(format!("NET_BUFFER_LIST.{name} changed"));
+        }
+    }
+    for slot in 0..NDIS_INFO_SLOTS {
+        let off = 0x90 + slot * 8;
+        if a.hdr[off..off + 8] != b.hdr[off..off + 8] {
+            return Some(format!("NetBufferListInfo[{slot}] changed"));
+        }
+    }
+    const NB: [&str; 6] = [
+        "Next",
+        "CurrentMdl",
+        "CurrentMdlOffset",
+        "DataLength",
+        "MdlChain",
+        "DataOffset",
+    ];
+    for (i, name) in NB.iter().enumerate() {
+        if a.nb[i] != b.nb[i] {
+            return Some(format!("NET_BUFFER.{name} changed"));
+        }
+    }
+    if a.ctx_offset != b.ctx_offset {
+        return Some("context Offset changed".to_string());
+    }
+    Some("header bytes changed".to_string())
+}
+
+/// Where the context stack of a live NBL stands: (top area, its Offset).
+///
+/// # Safety
+/// As for [`snapshot`].
+pub unsafe fn context_mark(nbl: usize) -> (usize, u16) {
+    // SAFETY: per the contract.
+    let n = unsafe { nbl_mut(nbl) };
+    if n.Context.is_null() {
+        (0, 0)
+    } else {
+        // SAFETY: Context points at a live area (contract).
+        (n.Context as usize, unsafe { (*n.Context).Offset })
+    }
+}
+
+/// Writes an Ethernet frame into the block's own buffer and points its NET_BUFFER at it.
+///
+/// # Safety
+/// `nbl` is a live emulator block created `with_frame` and `with_nb`.
+pub unsafe fn write_frame(nbl: usize, frame: impl FnOnce(&mut [u8]) -> usize) {
+    // SAFETY: forwarded contract.
+    let b = unsafe { block(nbl) };
+    let Some(data) = b.data.as_mut() else { return };
+    let len = frame(&mut data[FRAME_BACKFILL..]);
+    b.nb.MdlChain = &raw mut b.mdl;
+    b.nb.CurrentMdl = &raw mut b.mdl;
+    b.nb.DataOffset = u32::try_from(FRAME_BACKFILL).unwrap_or(0);
+    b.nb.CurrentMdlOffset = b.nb.DataOffset;
+    b.nb.DataLength.stDataLength = len;
+    b.nbl.FirstNetBuffer = &raw mut b.nb;
+}
+
+/// Copies up to `out.len()` bytes of a NET_BUFFER's data (following its MDL chain) into `out`;
+/// returns the NET_BUFFER's DataLength and the number of bytes copied.
+///
+/// # Safety
+/// `nb` is null or a live NET_BUFFER whose MDLs describe readable memory.
+pub unsafe fn read_nb(nb: *const NET_BUFFER, out: &mut [u8]) -> (usize, usize) {
+    if nb.is_null() {
+        return (0, 0);
+    }
+    // SAFETY: per the contract nb is live.
+    let nb = unsafe { &*nb };
+    // SAFETY: the union's ULONG view is what NDIS reads.
+    let total = unsafe { nb.DataLength.DataLength } as usize;
+    let mut mdl = nb.CurrentMdl.cast_const();
+    let mut skip = nb.CurrentMdlOffset as usize;
+    let mut copied = 0;
+    let want = total.min(out.len());
+    let mut hops = 0;
+    while copied < want && !mdl.is_null() && hops < 64 {
+        hops += 1;
+        // SAFETY: MDLs in a live NET_BUFFER's chain are live (contract).
+        let m = unsafe { &*mdl };
+        let count = m.ByteCount as usize;
+        if skip < count && !m.MappedSystemVa.is_null() {
+            let n = (count - skip).min(want - copied);
+            // SAFETY: the MDL describes `count` readable bytes at MappedSystemVa.
+            unsafe {
+                ptr::copy_nonoverlapping(
+                    m.MappedSystemVa.cast::<u8>().add(skip),
+                    out.as_mut_ptr().add(copied),
+                    n,
+                );
+            }
+            copied += n;
+            skip = 0;
+        } else {
+            skip -= count.min(skip);
+        }
+        mdl = m.Next;
+    }
+    (total, copied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_is_laid_out_like_ndis_sys() {
+        let b = NblBlock::create(ptr::null_mut(), true, true, 32);
+        let a = b as usize;
+        // SAFETY: fresh block, destroyed below.
+        unsafe {
+            let n = nbl_mut(a);
+            assert_eq!(n.FirstNetBuffer as usize, a + NBL_ALLOC_SIZE);
+            assert!(!n.Context.is_null());
+            assert_eq!((*n.Context).Offset, 32);
+            write_frame(a, |buf| {
+                buf[..4].copy_from_slice(&[1, 2, 3, 4]);
+                60
+            });
+            let mut out = [0u8; 8];
+            let (total, copied) = read_nb(nbl_mut(a).FirstNetBuffer, &mut out);
+            assert_eq!((total, copied), (60, 8));
+            assert_eq!(&out[..4], &[1, 2, 3, 4]);
+            let s1 = snapshot(a, SnapMask::WhileAway);
+            nbl_mut(a).Next = 0x1000 as *mut _;
+            assert!(diff(&s1, &snapshot(a, SnapMask::WhileAway)).is_none());
+            nbl_mut(a).SourceHandle = 0x2000 as *mut _;
+            assert_eq!(
+                diff(&s1, &snapshot(a, SnapMask::WhileAway)).as_deref(),
+                Some("NET_BUFFER_LIST.SourceHandle changed")
+            );
+            let s2 = snapshot(a, SnapMask::Handback);
+            nbl_mut(a).Status = 5;
+            nbl_mut(a).Scratch = 0x10 as *mut _;
+            assert!(diff(&s2, &snapshot(a, SnapMask::Handback)).is_none());
+            (*a.cast_ptr()).extra_info[4] = 0x30 as *mut _;
+            assert_eq!(
+                diff(&s2, &snapshot(a, SnapMask::Handback)).as_deref(),
+                Some("NetBufferListInfo[28] changed")
+            );
+            NblBlock::destroy(b);
+        }
+    }
+
+    trait CastPtr {
+        fn cast_ptr(self) -> *mut NblBlock;
+    }
+    impl CastPtr for usize {
+        fn cast_ptr(self) -> *mut NblBlock {
+            self as *mut NblBlock
+        }
+    }
+}

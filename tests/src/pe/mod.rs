@@ -1,0 +1,56 @@
+//! Loads a real `mpfilter.sys` (PE32+, x64) into this Linux process and runs it under the emulator.
+//!
+//! - [`image`] — maps the sections, applies the base relocations, binds every import to an
+//!   `extern "win64"` function of the emulator, and sets page protections (RX, R, RW).
+//! - [`kernel`] — the ntoskrnl.exe functions the driver's runtime imports (pool, bug check, CRT
+//!   memory routines, `__chkstk`, `DbgPrint`).
+//! - [`bugcheck`] — what `KeBugCheckEx` does here: records the bug check and freezes the calling
+//!   thread (a stopped machine), which [`bugcheck::run_guarded`] turns into an `Err` for the test.
+//!
+//! Only x86_64 Linux can execute the image (the win64 calling convention is native there).
+
+pub mod bugcheck;
+pub mod image;
+pub mod kernel;
+
+pub use bugcheck::{BugCheck, run_guarded};
+pub use image::{LoadError, LoadedImage};
+
+use crate::abi::Export;
+use mpfilter::ndis::types::{DRIVER_OBJECT, NDIS_STATUS, UNICODE_STRING};
+use std::path::Path;
+
+/// A loaded driver's `DriverEntry`, Microsoft x64 convention.
+pub type Win64DriverEntry =
+    unsafe extern "win64" fn(*mut DRIVER_OBJECT, *mut UNICODE_STRING) -> NDIS_STATUS;
+
+/// A driver image loaded and ready for its `DriverEntry` to be called. The image must outlive every
+/// call into it: keep this until the driver has unloaded.
+#[derive(Debug)]
+pub struct LoadedDriver {
+    /// The mapping (unmapped on drop).
+    pub image: LoadedImage,
+    /// Its entry point, which is also its exported `DriverEntry`.
+    pub entry: Win64DriverEntry,
+}
+
+/// Reads and loads the driver at `path`, binding its imports against `tables`, and finds its
+/// `DriverEntry` (which must be both the PE entry point and an export of that name).
+///
+/// # Errors
+/// The file cannot be read, or [`LoadedImage::load`] fails, or the entry point is not `DriverEntry`.
+pub fn load_driver_with(path: &Path, tables: &[&[Export]]) -> Result<LoadedDriver, LoadError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| LoadError::Io(format!("cannot read {}: {e}", path.display())))?;
+    let image = LoadedImage::load(&bytes, tables)?;
+    if image.export("DriverEntry") != Some(image.entry()) {
+        return Err(LoadError::Malformed(
+            "the entry point is not the exported DriverEntry".into(),
+        ));
+    }
+    // SAFETY: the entry point is the image's exported DriverEntry, compiled as
+    // `extern "system"` for x86_64-pc-windows-msvc, which is the win64 convention; the image is
+    // mapped executable for as long as `LoadedDriver` lives.
+    let entry = unsafe { std::mem::transmute::<*const (), Win64DriverEntry>(image.entry()) };
+    Ok(LoadedDriver { image, entry })
+}

@@ -1,0 +1,270 @@
+//! The rules the emulator enforces, each with a stable name, and the records of breaking them.
+//!
+//! Every rule comes from `shared/reference/ndis-lwf-facts.md` §2 (source tags as there);
+//! `docs/ndis-rules.md` tabulates them with the test that proves each one is caught.
+
+use crate::sched::Nanos;
+use std::fmt;
+
+macro_rules! rules {
+    ($( $(#[$m:meta])* $v:ident => $name:literal, $source:literal, $meaning:literal; )*) => {
+        /// A rule of the NDIS contract the emulator checks.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Rule {
+            $( $(#[$m])* #[doc = $meaning] $v, )*
+        }
+
+        impl Rule {
+            /// Every rule, in documentation order.
+            pub const ALL: &'static [Rule] = &[$(Rule::$v),*];
+
+            /// The stable name, e.g. `send.complete-twice`.
+            pub fn name(self) -> &'static str {
+                match self { $(Rule::$v => $name,)* }
+            }
+
+            /// What the rule requires, in one sentence.
+            pub fn meaning(self) -> &'static str {
+                match self { $(Rule::$v => $meaning,)* }
+            }
+
+            /// Where the rule comes from (reference source tags).
+            pub fn source(self) -> &'static str {
+                match self { $(Rule::$v => $source,)* }
+            }
+
+            /// The rule with this stable name.
+            pub fn from_name(name: &str) -> Option<Rule> {
+                Rule::ALL.iter().copied().find(|r| r.name() == name)
+            }
+        }
+    };
+}
+
+rules! {
+    DriverCharacteristics => "driver.characteristics", "[DDI NdisFRegisterFilterDriver][DOC:data-bypass-mode]",
+        "NdisFRegisterFilterDriver gets a rev-2 (or later) characteristics header of type 0x8B with Attach, Detach, Pause and Restart handlers, SendComplete whenever Send is set and Return whenever Receive is set, and is called once, at PASSIVE_LEVEL.";
+    HandleInvalid => "handle.invalid", "[DDI]",
+        "Every NDIS call passes a handle NDIS gave the driver (driver, module, pool, device) and the right kind of handle for that call.";
+    AttachNoSetAttributes => "attach.no-set-attributes", "[DDI FilterAttach][DOC:attaching-a-filter-module]",
+        "FilterAttach that returns NDIS_STATUS_SUCCESS must have called NdisFSetAttributes.";
+    AttachSetAttributesOutside => "attach.set-attributes-outside-attach", "[DDI NdisFSetAttributes][XDP]",
+        "NdisFSetAttributes is called only from inside FilterAttach, once, for the module being attached.";
+    StateSendNotRunning => "state.send-not-running", "[DOC:filter-module-states-and-operations]",
+        "NdisFSendNetBufferLists is called only while the module is Running.";
+    StateIndicateNotRunning => "state.indicate-not-running", "[DOC:filter-module-states-and-operations]",
+        "NdisFIndicateReceiveNetBufferLists is called only while the module is Running.";
+    SendPausedStatus => "send.paused-status", "[DOC:pausing-a-filter-module]",
+        "NBLs arriving in FilterSendNetBufferLists while the module is not Running are completed at once with NDIS_STATUS_PAUSED.";
+    PauseFailed => "pause.failed", "[DOC:filter-module-states-and-operations]",
+        "FilterPause cannot fail: it returns NDIS_STATUS_SUCCESS or NDIS_STATUS_PENDING.";
+    PauseOutstanding => "pause.outstanding-nbls", "[DOC:pausing-a-filter-module][SO]",
+        "A pause completes (SUCCESS from FilterPause or NdisFPauseComplete) only when the module has no sends below, no indications above and holds no NBLs.";
+    PauseCompleteNotPending => "pause.complete-not-pending", "[DDI NdisFPauseComplete]",
+        "NdisFPauseComplete is called once, only for a pause for which FilterPause returned (or is about to return) NDIS_STATUS_PENDING.";
+    PauseNeverCompleted => "pause.never-completed", "[DDI FilterPause]",
+        "A pause that returned NDIS_STATUS_PENDING is completed with NdisFPauseComplete once the module's outstanding NBLs come back.";
+    RestartCompleteNotPending => "restart.complete-not-pending", "[DDI NdisFRestartComplete]",
+        "NdisFRestartComplete is called once, only for a restart for which FilterRestart returned NDIS_STATUS_PENDING.";
+    RestartNeverCompleted => "restart.never-completed", "[DDI FilterRestart]",
+        "A restart that returned NDIS_STATUS_PENDING is completed with NdisFRestartComplete.";
+    IrqlDispatchFlagMismatch => "irql.dispatch-flag-mismatch", "[DOC:dispatch-irql-tracking]",
+        "The DISPATCH_LEVEL bit of send, send-complete, receive and return flags is set exactly when the caller runs at DISPATCH_LEVEL.";
+    IrqlPassiveOnly => "irql.passive-only", "[DDI req.irql]",
+        "PASSIVE_LEVEL-only functions (register/deregister, NdisFSetAttributes, NdisRegisterDeviceEx, NdisSetOptionalHandlers, NdisFRestartComplete) are not called at DISPATCH_LEVEL.";
+    SendCompleteTwice => "send.complete-twice", "[DOC:sending-data-from-a-filter-driver][SO]",
+        "Each NBL from above is completed exactly once with NdisFSendNetBufferListsComplete.";
+    SendCompleteWrongModule => "send.complete-wrong-module", "[DOC:sending-data-from-a-filter-driver][SO]",
+        "An NBL from above is completed on the same module handle whose FilterSendNetBufferLists received it.";
+    SendCompleteOwnNbl => "send.complete-own-nbl", "[SO]",
+        "The filter never completes upward an NBL it originated (its own pool NBLs and clones).";
+    SendCompleteNotOwned => "send.complete-not-owned", "[DOC:sending-data-from-a-filter-driver]",
+        "NdisFSendNetBufferListsComplete is called only for NBLs the filter holds (not ones still below it, indicated up, or received from below).";
+    SendNotOwned => "send.not-owned", "[DDI NdisFSendNetBufferLists]",
+        "NdisFSendNetBufferLists is called only with NBLs the filter holds: from its FilterSendNetBufferLists, or its own, and not already below.";
+    SendTouchedWhilePending => "send.touched-while-pending", "[DOC:sending-data-from-a-filter-driver]",
+        "After NdisFSendNetBufferLists the caller does not modify the NBL until it comes back in FilterSendNetBufferListsComplete.";
+    NblUnknown => "nbl.unknown", "[DDI]",
+        "Every NBL passed to NDIS is a live NBL that NDIS allocated (never freed, never a caller-made structure).";
+    NblSourceHandleModified => "nbl.source-handle-modified", "[DDI NdisFSendNetBufferLists, NdisFIndicateReceiveNetBufferLists]",
+        "SourceHandle of an NBL another driver originated is never changed.";
+    NblSourceHandleNotFilter => "nbl.source-handle-not-filter", "[DDI NdisFSendNetBufferLists, NdisFIndicateReceiveNetBufferLists]",
+        "An NBL the filter originates (pool NBL or clone) carries SourceHandle = the sending module's NdisFilterHandle.";
+    NblModifiedOnHandback => "nbl.modified-on-handback", "[WDS comments]",
+        "An NBL from another driver is handed back (completed up, returned down) unmodified except for Next, Status, Scratch and the reserved areas of NDIS and the miniport.";
+    NblContextNotRestored => "nbl.context-not-restored", "[DDI NdisAllocateNetBufferListContext]",
+        "Contexts a filter pushes onto another driver's NBL are popped before the NBL is handed back.";
+    RecvCountMismatch => "recv.count-mismatch", "[DDI NdisFIndicateReceiveNetBufferLists]",
+        "NumberOfNetBufferLists equals the length of the indicated chain.";
+    RecvReturnResources => "recv.return-resources", "[DOC:receiving-data-in-a-filter-driver]",
+        "NBLs indicated with NDIS_RECEIVE_FLAGS_RESOURCES are never returned with NdisFReturnNetBufferLists.";
+    RecvResourcesChainNotRestored => "recv.resources-chain-not-restored", "[DOC:receiving-data-in-a-filter-driver]",
+        "With NDIS_RECEIVE_FLAGS_RESOURCES the filter restores the original chain before FilterReceiveNetBufferLists returns.";
+    RecvResourcesIndicatedWithoutFlag => "recv.resources-indicated-without-flag", "[DOC:receiving-data-in-a-filter-driver]",
+        "An NBL received with NDIS_RECEIVE_FLAGS_RESOURCES is indicated up only with that flag, so ownership is back before the callback returns.";
+    RecvReturnTwice => "recv.return-twice", "[DOC:receiving-data-in-a-filter-driver]",
+        "Each NBL received without RESOURCES is returned exactly once.";
+    RecvReturnWrongModule => "recv.return-wrong-module", "[DOC:receiving-data-in-a-filter-driver]",
+        "A received NBL is returned on the module handle whose FilterReceiveNetBufferLists got it.";
+    RecvReturnNotOwned => "recv.return-not-owned", "[DOC:receiving-data-in-a-filter-driver]",
+        "NdisFReturnNetBufferLists is called only for NBLs received from below that the filter holds (not its own, not ones indicated up and not yet returned).";
+    RecvIndicateNotOwned => "recv.indicate-not-owned", "[DDI NdisFIndicateReceiveNetBufferLists]",
+        "NdisFIndicateReceiveNetBufferLists is called only with NBLs the filter holds (received from below or its own), not ones already indicated.";
+    RecvTouchedWhileIndicated => "recv.touched-while-indicated", "[DOC:receiving-data-in-a-filter-driver]",
+        "After indicating an NBL up, the filter does not modify it until FilterReturnNetBufferLists gives it back.";
+    OidOriginalForwarded => "oid.original-forwarded", "[DOC:filtering-oid-requests][WDS]",
+        "An OID request from above is never passed to NdisFOidRequest; the filter forwards a clone.";
+    OidCompleteTwice => "oid.complete-twice", "[WDS]",
+        "An OID request from above is completed exactly once.";
+    OidCompleteNotPending => "oid.complete-not-pending", "[NDL][WDS]",
+        "NdisFOidRequestComplete is called only for a request whose FilterOidRequest returned NDIS_STATUS_PENDING.";
+    OidCompleteOwnRequest => "oid.complete-own-request", "[DOC:filtering-oid-requests]",
+        "A request the filter originated (or a clone) is never completed upward with NdisFOidRequestComplete.";
+    OidCompleteWrongModule => "oid.complete-wrong-module", "[DOC:filtering-oid-requests]",
+        "An OID request is completed on the module handle whose FilterOidRequest received it.";
+    OidNeverCompleted => "oid.never-completed", "[WDS]",
+        "FilterOidRequest that returned NDIS_STATUS_PENDING is followed by NdisFOidRequestComplete before the module is paused for detach.";
+    OidCloneFreeInvalid => "oid.clone-free-invalid", "[DDI NdisFreeCloneOidRequest]",
+        "NdisFreeCloneOidRequest frees a live clone from NdisAllocateCloneOidRequest that is not still below the filter, on the handle that allocated it.";
+    OidBadState => "oid.bad-state", "[DOC:filter-module-states-and-operations]",
+        "NdisFOidRequest is not called while the module is Attaching or Detached.";
+    StatusBadState => "status.bad-state", "[DOC:filter-module-states-and-operations]",
+        "NdisFIndicateStatus is not called while the module is Attaching or Detached.";
+    StatusSourceHandle => "status.source-handle", "[DOC:filter-module-status-indications]",
+        "A status indication the filter originates has SourceHandle = its NdisFilterHandle.";
+    CloneFreeFlagsMismatch => "clone.free-flags-mismatch", "[DDI][WDKH]",
+        "NdisFreeCloneNetBufferList gets the same flags the clone was allocated with.";
+    CloneParentCompletedWithChildren => "clone.parent-completed-with-children", "[DOC:relationships-between-net-buffer-list-generations]",
+        "A cloned NBL's children are freed before the parent is completed or returned.";
+    CloneParentPassedOn => "clone.parent-passed-on", "[DOC:relationships-between-net-buffer-list-generations]",
+        "While it has live clones, a parent NBL is kept, never sent down or indicated up.";
+    CloneFreeNotClone => "clone.free-not-clone", "[DDI NdisFreeCloneNetBufferList]",
+        "NdisFreeCloneNetBufferList is used only on live clones the filter holds; NdisFreeNetBufferList never on a clone.";
+    NblFreeInvalid => "nbl.free-invalid", "[DDI NdisFreeNetBufferList]",
+        "NdisFreeNetBufferList frees only a live, pool-allocated NBL the filter holds (not one below, above, or already freed).";
+    PoolFreeOutstanding => "pool.free-with-outstanding", "[DDI NdisFreeNetBufferListPool]",
+        "An NBL pool is freed only after every NBL allocated from it was freed.";
+    ContextFreeInvalid => "context.free-invalid", "[DDI NdisFreeNetBufferListContext]",
+        "NdisFreeNetBufferListContext frees no more than was allocated on that NBL's context stack.";
+    MemoryFreeInvalid => "memory.free-invalid", "[DDI NdisFreeMemory]",
+        "NdisFreeMemory frees only live memory from NdisAllocateMemoryWithTagPriority.";
+    LeakHeldNbl => "leak.held-nbl", "[DOC:detaching-a-filter-module]",
+        "At detach the module holds no NBL from above or below and none is outstanding below or above it.";
+    LeakNbl => "leak.nbl", "[DOC:detaching-a-filter-module]",
+        "Every NBL and clone the driver allocated is freed by detach (module pools) or unload (driver pools).";
+    LeakPool => "leak.pool", "[DOC:detaching-a-filter-module]",
+        "Every NBL pool is freed by detach (module handle) or unload (driver handle).";
+    LeakOidClone => "leak.oid-clone", "[WDS]",
+        "Every OID clone is freed with NdisFreeCloneOidRequest by detach.";
+    LeakContext => "leak.context", "[DDI NdisFreeNetBufferListContext]",
+        "A pool NBL is freed with only the context its pool preallocates (pushed contexts popped first).";
+    LeakMemory => "leak.memory", "[DDI NdisFreeMemory]",
+        "Memory from NdisAllocateMemoryWithTagPriority is freed by unload.";
+    LeakDevice => "leak.device", "[WDS device.c]",
+        "A control device from NdisRegisterDeviceEx is deregistered by unload.";
+    LeakRegistration => "leak.registration", "[WDS filter.c]",
+        "DriverUnload calls NdisFDeregisterFilterDriver.";
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a violation or leak is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// A NET_BUFFER_LIST at this address.
+    Nbl(usize),
+    /// An NDIS handle (driver, module, pool, device).
+    Handle(usize),
+    /// An NDIS_OID_REQUEST at this address.
+    Request(usize),
+    /// Memory at this address.
+    Memory(usize),
+    /// The driver as a whole.
+    Driver,
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::Nbl(a) => write!(f, "NBL {a:#x}"),
+            Subject::Handle(a) => write!(f, "handle {a:#x}"),
+            Subject::Request(a) => write!(f, "OID request {a:#x}"),
+            Subject::Memory(a) => write!(f, "memory {a:#x}"),
+            Subject::Driver => f.write_str("driver"),
+        }
+    }
+}
+
+/// One broken rule: the run halts at the first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The rule.
+    pub rule: Rule,
+    /// What it is about.
+    pub subject: Subject,
+    /// The NDIS function the driver called (or `-` when the emulator found it by itself).
+    pub call: &'static str,
+    /// The filter callback the emulator was in when it happened (`-` outside any).
+    pub callback: String,
+    /// Virtual time.
+    pub at: Nanos,
+    /// Specifics.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[{}] {} in {} via {} at {} ns: {}",
+            self.rule, self.subject, self.callback, self.call, self.at, self.detail
+        )
+    }
+}
+
+/// Something still allocated or held when the driver said it was done with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leak {
+    /// The leak rule (`leak.*`).
+    pub rule: Rule,
+    /// What leaked.
+    pub subject: Subject,
+    /// When it was found, e.g. `detach adapter 0` or `unload`.
+    pub phase: String,
+    /// Specifics.
+    pub detail: String,
+}
+
+impl fmt::Display for Leak {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[{}] {} at {}: {}",
+            self.rule, self.subject, self.phase, self.detail
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rule;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_are_unique_stable_and_round_trip() {
+        let mut seen = HashSet::new();
+        for r in Rule::ALL {
+            assert!(seen.insert(r.name()), "duplicate {}", r.name());
+            assert_eq!(Rule::from_name(r.name()), Some(*r));
+            assert!(r.name().contains('.'));
+            assert!(!r.meaning().is_empty() && !r.source().is_empty());
+        }
+        assert_eq!(Rule::SendCompleteTwice.name(), "send.complete-twice");
+        assert_eq!(Rule::from_name("no.such-rule"), None);
+    }
+}

@@ -1,0 +1,73 @@
+//! What flowed where: per-adapter and per-module counters.
+
+/// Counters of one adapter's stack, as the emulated protocol and miniport saw them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AdapterStats {
+    /// NBLs the protocol sent (pause probes excluded).
+    pub tx_sent: u64,
+    /// Bytes the protocol sent.
+    pub tx_sent_bytes: u64,
+    /// NBLs completed back to the protocol (all statuses, probes excluded).
+    pub tx_completed: u64,
+    /// Of those, with NDIS_STATUS_SUCCESS.
+    pub tx_completed_ok: u64,
+    /// NBLs sent to the filter while it was not Running (pause probes).
+    pub probes_sent: u64,
+    /// Probes completed with NDIS_STATUS_PAUSED.
+    pub probes_paused: u64,
+    /// Frames the miniport put on the wire.
+    pub wire_tx_frames: u64,
+    /// Bytes the miniport put on the wire.
+    pub wire_tx_bytes: u64,
+    /// Frames the miniport found malformed.
+    pub wire_tx_bad: u64,
+    /// NBLs the miniport indicated.
+    pub rx_indicated: u64,
+    /// Of those, in RESOURCES indications.
+    pub rx_indicated_resources: u64,
+    /// NBLs returned to the miniport (or reclaimed after a RESOURCES indication).
+    pub rx_reclaimed: u64,
+    /// NBLs the protocol received.
+    pub rx_received: u64,
+    /// Bytes the protocol received.
+    pub rx_received_bytes: u64,
+    /// Received frames the protocol found malformed.
+    pub rx_bad: u64,
+    /// Received NBLs the protocol returned.
+    pub rx_returned_by_protocol: u64,
+    /// OIDs the protocol issued.
+    pub oids_issued: u64,
+    /// OIDs the filter completed synchronously.
+    pub oids_completed_sync: u64,
+    /// OIDs the filter pended and completed later.
+    pub oids_completed_pending: u64,
+    /// OIDs completed with a status other than SUCCESS.
+    pub oids_failed: u64,
+    /// OIDs the miniport answered synchronously.
+    pub mp_oids_sync: u64,
+    /// OIDs the miniport pended.
+    pub mp_oids_pending: u64,
+    /// Status indications the protocol received.
+    pub status_indications: u64,
+    /// Net PnP events the miniport received.
+    pub pnp_events: u64,
+}
+
+/// Lifecycle counters of one filter module.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModuleStats {
+    /// FilterAttach calls.
+    pub attaches: u64,
+    /// FilterRestart calls.
+    pub restarts: u64,
+    /// Restarts that returned PENDING.
+    pub restarts_pending: u64,
+    /// FilterPause calls.
+    pub pauses: u64,
+    /// Pauses that returned PENDING.
+    pub pauses_pending: u64,
+    /// FilterDetach calls.
+    pub detaches: u64,
+    /// NdisFRestartFilter requests.
+    pub restart_requests: u64,
+}

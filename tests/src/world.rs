@@ -1,0 +1,644 @@
+//! The emulator's state: one `World` per thread, found by the exported NDIS functions (which take
+//! no emulator argument) through a thread-local.
+//!
+//! Nothing here calls into a driver. The rule: take what is needed out of the world, drop the
+//! borrow, then call the driver (it re-enters through the exports).
+
+use crate::callbacks::Handlers;
+use crate::config::{AdapterConfig, EmuConfig};
+use crate::irql::Irql;
+use crate::nblmem::{self, NblBlock, Snap};
+use crate::rng::Rng;
+use crate::rules::{Leak, Rule, Subject, Violation};
+use crate::sched::{Nanos, Scheduler};
+use crate::stats::{AdapterStats, ModuleStats};
+use mpfilter::ndis::types::{
+    DRIVER_OBJECT, NDIS_FILTER_ATTACH_PARAMETERS, NDIS_OID_REQUEST, NDIS_STATUS_INDICATION,
+    NET_BUFFER_LIST_CONTEXT, UNICODE_STRING,
+};
+use std::alloc::Layout;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+
+thread_local! {
+    static WORLD: RefCell<Option<Box<World>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on this thread's world; `None` if there is none (or it is already borrowed, which
+/// would be an emulator bug, never a reason to panic across an FFI boundary).
+pub(crate) fn with<R>(f: impl FnOnce(&mut World) -> R) -> Option<R> {
+    WORLD.with(|c| {
+        let mut b = c.try_borrow_mut().ok()?;
+        let w = b.as_mut()?;
+        Some(f(w))
+    })
+}
+
+/// Installs a world on this thread; false if one is already there.
+pub(crate) fn install(w: Box<World>) -> bool {
+    WORLD.with(|c| {
+        let mut b = c.borrow_mut();
+        if b.is_some() {
+            return false;
+        }
+        *b = Some(w);
+        true
+    })
+}
+
+/// Removes this thread's world.
+pub(crate) fn uninstall() -> Option<Box<World>> {
+    WORLD.with(|c| c.borrow_mut().take())
+}
+
+/// A small heap token whose address serves as an NDIS handle (unique across parallel emulators).
+pub(crate) struct Token(Box<[u64; 2]>);
+
+impl Token {
+    pub(crate) fn new() -> Self {
+        Token(Box::new([0x4E44_4953_4841_4E44, 0]))
+    }
+    pub(crate) fn addr(&self) -> usize {
+        std::ptr::from_ref(&*self.0) as usize
+    }
+}
+
+/// What an NDIS handle refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HandleKind {
+    Driver,
+    Module(usize),
+    Pool,
+    Device,
+    Miniport(usize),
+    Protocol(usize),
+}
+
+/// How an NBL reached the filter that holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Came {
+    /// From the protocol above through FilterSendNetBufferLists.
+    Above,
+    /// From the miniport below through FilterReceiveNetBufferLists.
+    Below,
+    /// Allocated by the filter (pool NBL or clone).
+    Own,
+}
+
+/// Where an NBL is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NState {
+    /// In its pool's free list.
+    Free,
+    /// With the emulated protocol or miniport.
+    Emu,
+    /// Held by the filter (module known unless the filter allocated it).
+    Filter { module: Option<usize>, came: Came },
+    /// Sent below by the filter through `module`.
+    Below { module: usize, came: Came },
+    /// Indicated above by the filter through `module`.
+    Up { module: usize, came: Came, resources: bool },
+    /// Lent to the filter for the duration of a RESOURCES receive callback.
+    Resources { module: usize },
+}
+
+/// Who allocated an NBL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// The emulated protocol of an adapter (a send).
+    ProtoTx(usize),
+    /// The emulated miniport of an adapter (a receive).
+    MpRx(usize),
+    /// A filter pool.
+    Pool,
+    /// A filter clone of `parent`, allocated with `flags`.
+    Clone { parent: usize, flags: u32 },
+}
+
+/// The emulator's record of one NBL.
+pub(crate) struct NblTrack {
+    pub pool: usize,
+    pub origin: Origin,
+    pub state: NState,
+    /// SourceHandle when it entered the filter (others' NBLs).
+    pub source: usize,
+    /// Header when it entered the filter (others' NBLs): compared on handback.
+    pub entry_snap: Snap,
+    /// Header when the filter sent or indicated it away: compared when it comes back.
+    pub away_snap: Snap,
+    /// Context stack position at entry (others' NBLs) or allocation (pool NBLs).
+    pub ctx_mark: (usize, u16),
+    /// Sent to the filter while the module was not Running (must complete with PAUSED).
+    pub probe: bool,
+}
+
+/// An NBL pool.
+pub(crate) struct Pool {
+    pub token: Token,
+    /// Driver or module handle that allocated it; 0 for emulator pools.
+    pub owner: usize,
+    pub with_frame: bool,
+    pub with_nb: bool,
+    pub ctx_size: u16,
+    pub free: VecDeque<usize>,
+    pub all: Vec<usize>,
+    pub live: usize,
+    pub freed: bool,
+}
+
+impl Pool {
+    pub(crate) fn new(owner: usize, with_frame: bool, with_nb: bool, ctx_size: u16) -> Self {
+        Pool {
+            token: Token::new(),
+            owner,
+            with_frame,
+            with_nb,
+            ctx_size,
+            free: VecDeque::new(),
+            all: Vec::new(),
+            live: 0,
+            freed: false,
+        }
+    }
+}
+
+/// Module states of [DOC:filter-module-states-and-operations].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModState {
+    /// Not attached.
+    Detached,
+    /// Inside FilterAttach.
+    Attaching,
+    /// Attached, paused.
+    Paused,
+    /// Restart in progress.
+    Restarting,
+    /// Running: data may flow.
+    Running,
+    /// Pause in progress.
+    Pausing,
+}
+
+/// Progress of a pause or restart that may pend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    Idle,
+    /// The handler is running.
+    InCallback,
+    /// The handler completed the operation early (before returning PENDING).
+    CompletedEarly,
+    /// The handler returned PENDING.
+    Pending,
+}
+
+/// Attach parameters with the strings they point at.
+pub(crate) struct AttachStore {
+    pub params: NDIS_FILTER_ATTACH_PARAMETERS,
+    pub strings: Vec<(UNICODE_STRING, Vec<u16>)>,
+}
+
+/// A filter module: the driver's instance on one adapter.
+pub(crate) struct Module {
+    pub token: Token,
+    pub ctx: usize,
+    pub state: ModState,
+    pub pause: Op,
+    pub restart: Op,
+    pub restart_status: i32,
+    pub attrs_set: bool,
+    pub attach: Option<Box<AttachStore>>,
+    pub stats: ModuleStats,
+}
+
+/// The emulated miniport of an adapter.
+pub(crate) struct Miniport {
+    pub token: Token,
+    pub pool: usize,
+    pub running: bool,
+    pub tx_queue: VecDeque<usize>,
+    pub tx_busy: bool,
+    pub batch: Vec<usize>,
+    pub rx_outstanding: usize,
+    /// Indicated and neither received by the protocol nor reclaimed yet.
+    pub rx_inflight: u64,
+    pub rx_seq: u64,
+    pub packet_filter: u32,
+}
+
+/// The emulated protocol bound above an adapter's stack.
+pub(crate) struct Protocol {
+    pub token: Token,
+    pub pool: usize,
+    pub running: bool,
+    pub outstanding: usize,
+    pub tx_seq: u64,
+    pub oid_busy: bool,
+    pub oids_to_issue: u32,
+}
+
+/// One adapter: protocol → filter module → miniport.
+pub(crate) struct Adapter {
+    pub cfg: AdapterConfig,
+    pub module: Module,
+    pub mp: Miniport,
+    pub proto: Protocol,
+    pub stats: AdapterStats,
+    pub traffic: crate::config::TrafficConfig,
+    /// Receives still to deliver (counted when the protocol gets them).
+    pub rx_target: u64,
+    /// Sends still to make.
+    pub tx_target: u64,
+    pub tx_ticking: bool,
+    pub rx_ticking: bool,
+}
+
+/// State of an OID request from the emulated protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OrigState {
+    InFilter,
+    Pending,
+    DoneSync,
+    Done,
+}
+
+/// An OID request issued by the emulated protocol.
+pub(crate) struct OrigOid {
+    pub req: Box<OidStore>,
+    pub adapter: usize,
+    pub state: OrigState,
+}
+
+/// An OID request with its information buffer.
+#[repr(C)]
+pub(crate) struct OidStore {
+    pub req: NDIS_OID_REQUEST,
+    pub buf: [u8; 64],
+}
+
+/// A request the filter passed below (at the miniport).
+#[derive(Clone, Copy)]
+pub(crate) struct OidBelow {
+    pub adapter: usize,
+    pub gen: u64,
+}
+
+/// An OID clone the filter allocated.
+pub(crate) struct OidClone {
+    pub owner: usize,
+    pub adapter: Option<usize>,
+}
+
+/// A control device.
+pub(crate) struct Device {
+    pub object: Box<[u64; 8]>,
+    pub ext: Box<[u128]>,
+}
+
+/// The registered filter driver.
+pub(crate) struct Driver {
+    pub token: Token,
+    pub ctx: usize,
+    pub handlers: Handlers,
+    pub deregistered: bool,
+}
+
+/// Emulator events.
+pub(crate) enum Event {
+    ProtoSendTick(usize),
+    MpRxTick(usize),
+    TxDone(usize),
+    Complete(usize, Vec<usize>),
+    ProtoReturn(usize, Vec<usize>),
+    OidComplete { adapter: usize, req: usize, gen: u64, status: i32 },
+    ProtoOidTick(usize),
+    RestartFilter(usize),
+    Status(usize),
+}
+
+/// A callback the emulator is inside.
+#[derive(Clone, Copy)]
+pub(crate) struct Frame {
+    pub name: &'static str,
+    pub adapter: Option<usize>,
+}
+
+/// Everything one emulator instance knows.
+pub(crate) struct World {
+    pub cfg: EmuConfig,
+    pub sched: Scheduler<Event>,
+    pub rng: Rng,
+    pub irql: Irql,
+    pub frames: Vec<Frame>,
+    pub halted: bool,
+    pub violations: Vec<Violation>,
+    pub leaks: Vec<Leak>,
+    pub driver_object: Box<DRIVER_OBJECT>,
+    pub registry_path: Box<(UNICODE_STRING, Vec<u16>)>,
+    pub entry_abi: Option<crate::abi::Abi>,
+    pub driver: Option<Driver>,
+    pub register_calls: u32,
+    pub drv_ext: Vec<(usize, usize, Layout)>,
+    pub adapters: Vec<Adapter>,
+    pub handles: HashMap<usize, HandleKind>,
+    pub nbls: HashMap<usize, NblTrack>,
+    pub pools: HashMap<usize, Pool>,
+    pub children: HashMap<usize, u32>,
+    pub ctx_areas: HashMap<usize, ()>,
+    pub memory: HashMap<usize, (Layout, u32)>,
+    pub devices: HashMap<usize, Device>,
+    pub orig_oids: HashMap<usize, OrigOid>,
+    pub done_oids: VecDeque<usize>,
+    pub oid_below: HashMap<usize, OidBelow>,
+    pub oid_clones: HashMap<usize, OidClone>,
+    pub oid_gen: u64,
+    pub clone_pool: usize,
+    pub delivering_status: usize,
+    pub status_store: Option<Box<(NDIS_STATUS_INDICATION, mpfilter::ndis::types::NDIS_LINK_STATE)>>,
+    pub scratch: Vec<u8>,
+    pub cancelled: std::collections::HashSet<usize>,
+    pub delivered: std::collections::HashSet<usize>,
+    pub retreat_mdls: HashMap<usize, Box<(nblmem::MdlCell, Vec<u8>)>>,
+}
+
+impl World {
+    pub(crate) fn new(cfg: EmuConfig) -> Box<World> {
+        // SAFETY: DRIVER_OBJECT is plain data (pointers, integers, an Option of a fn pointer,
+        // whose all-zero pattern is None); all-zero is valid.
+        let mut d: Box<DRIVER_OBJECT> = Box::new(unsafe { core::mem::zeroed() });
+        d.Type = 4;
+        d.Size = i16::try_from(size_of::<DRIVER_OBJECT>()).unwrap_or(0);
+        let path: Vec<u16> = "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\mpfilter"
+            .encode_utf16()
+            .collect();
+        let len = u16::try_from(path.len() * 2).unwrap_or(0);
+        let mut rp = Box::new((
+            UNICODE_STRING {
+                Length: len,
+                MaximumLength: len,
+                Buffer: std::ptr::null_mut(),
+            },
+            path,
+        ));
+        rp.0.Buffer = rp.1.as_mut_ptr();
+        let rng = Rng::new(cfg.seed);
+        let mut w = Box::new(World {
+            cfg,
+            sched: Scheduler::default(),
+            rng,
+            irql: Irql::Passive,
+            frames: Vec::new(),
+            halted: false,
+            violations: Vec::new(),
+            leaks: Vec::new(),
+            driver_object: d,
+            registry_path: rp,
+            entry_abi: None,
+            driver: None,
+            register_calls: 0,
+            drv_ext: Vec::new(),
+            adapters: Vec::new(),
+            handles: HashMap::new(),
+            nbls: HashMap::new(),
+            pools: HashMap::new(),
+            children: HashMap::new(),
+            ctx_areas: HashMap::new(),
+            memory: HashMap::new(),
+            devices: HashMap::new(),
+            orig_oids: HashMap::new(),
+            done_oids: VecDeque::new(),
+            oid_below: HashMap::new(),
+            oid_clones: HashMap::new(),
+            oid_gen: 0,
+            clone_pool: 0,
+            delivering_status: 0,
+            status_store: None,
+            scratch: vec![0; nblmem::FRAME_CAPACITY],
+            cancelled: std::collections::HashSet::new(),
+            delivered: std::collections::HashSet::new(),
+            retreat_mdls: HashMap::new(),
+        });
+        w.clone_pool = w.new_pool(0, false, false, 0);
+        w
+    }
+
+    pub(crate) fn traffic(&self, a: usize) -> &crate::config::TrafficConfig {
+        &self.adapters[a].traffic
+    }
+
+    pub(crate) fn cfg_lifecycle_timeout(&self) -> Nanos {
+        self.cfg.lifecycle_timeout
+    }
+
+    pub(crate) fn now(&self) -> Nanos {
+        self.sched.now()
+    }
+
+    /// The callback the emulator is in, for violation records.
+    pub(crate) fn where_(&self) -> String {
+        match self.frames.last() {
+            None => "-".to_string(),
+            Some(Frame {
+                name,
+                adapter: Some(a),
+            }) => format!("{name} [adapter {a}]"),
+            Some(Frame { name, adapter: None }) => (*name).to_string(),
+        }
+    }
+
+    /// Records a violation and halts the run.
+    pub(crate) fn violate(
+        &mut self,
+        rule: Rule,
+        subject: Subject,
+        call: &'static str,
+        detail: impl Into<String>,
+    ) {
+        if self.violations.len() < 32 {
+            let v = Violation {
+                rule,
+                subject,
+                call,
+                callback: self.where_(),
+                at: self.now(),
+                detail: detail.into(),
+            };
+            self.violations.push(v);
+        }
+        self.halted = true;
+    }
+
+    /// Records a leak.
+    pub(crate) fn leak(&mut self, rule: Rule, subject: Subject, phase: &str, detail: impl Into<String>) {
+        self.leaks.push(Leak {
+            rule,
+            subject,
+            phase: phase.to_string(),
+            detail: detail.into(),
+        });
+    }
+
+    /// Registers a new pool and returns its handle.
+    pub(crate) fn new_pool(&mut self, owner: usize, with_frame: bool, with_nb: bool, ctx: u16) -> usize {
+        let p = Pool::new(owner, with_frame, with_nb, ctx);
+        let h = p.token.addr();
+        self.handles.insert(h, HandleKind::Pool);
+        self.pools.insert(h, p);
+        h
+    }
+
+    /// Takes an NBL from a pool (creating blocks as needed); the caller sets origin and state.
+    pub(crate) fn pool_alloc(&mut self, pool: usize, origin: Origin) -> Option<usize> {
+        let p = self.pools.get_mut(&pool)?;
+        let nbl = if let Some(n) = p.free.pop_front() {
+            // SAFETY: blocks on the free list are live emulator blocks nobody else references.
+            unsafe { nblmem::reset(n, p.with_nb) };
+            n
+        } else {
+            let b = NblBlock::create(pool as *mut _, p.with_frame, p.with_nb, p.ctx_size);
+            p.all.push(b as usize);
+            b as usize
+        };
+        p.live += 1;
+        // SAFETY: nbl is a live block just taken from the pool.
+        let mark = unsafe { nblmem::context_mark(nbl) };
+        self.nbls.insert(
+            nbl,
+            NblTrack {
+                pool,
+                origin,
+                state: NState::Emu,
+                source: 0,
+                entry_snap: Snap::EMPTY,
+                away_snap: Snap::EMPTY,
+                ctx_mark: mark,
+                probe: false,
+            },
+        );
+        Some(nbl)
+    }
+
+    /// Puts an NBL back on its pool's free list (the record stays, as `Free`).
+    pub(crate) fn pool_release(&mut self, nbl: usize) {
+        let Some(t) = self.nbls.get_mut(&nbl) else {
+            return;
+        };
+        t.state = NState::Free;
+        if let Some(p) = self.pools.get_mut(&t.pool) {
+            p.live = p.live.saturating_sub(1);
+            p.free.push_back(nbl);
+        }
+    }
+
+    /// The adapter whose module has this handle.
+    pub(crate) fn module_of(&self, h: usize) -> Option<usize> {
+        match self.handles.get(&h) {
+            Some(HandleKind::Module(a)) => Some(*a),
+            _ => None,
+        }
+    }
+
+    /// Handle of an adapter's module.
+    pub(crate) fn module_handle(&self, a: usize) -> usize {
+        self.adapters[a].module.token.addr()
+    }
+
+    /// Walks a chain of live emulator NBLs starting at `head`; stops (returning the offending
+    /// address) at an unknown or freed NBL, which is never dereferenced.
+    pub(crate) fn walk(&self, head: usize) -> Result<Vec<usize>, (usize, &'static str)> {
+        let mut out = Vec::new();
+        let mut cur = head;
+        let limit = self.nbls.len() + 1;
+        while cur != 0 {
+            match self.nbls.get(&cur) {
+                None => return Err((cur, "not an NBL NDIS allocated")),
+                Some(t) if t.state == NState::Free => {
+                    return Err((cur, "NBL was already freed or completed"));
+                }
+                Some(_) => {}
+            }
+            out.push(cur);
+            if out.len() > limit {
+                return Err((cur, "chain loops"));
+            }
+            // SAFETY: cur is a live emulator NBL (checked above).
+            cur = unsafe { nblmem::next(cur) };
+        }
+        Ok(out)
+    }
+
+    /// Links `nbls` into a chain and returns its head (0 if empty).
+    pub(crate) fn link(nbls: &[usize]) -> usize {
+        for w in nbls.windows(2) {
+            // SAFETY: callers pass live emulator NBLs they own at this point.
+            unsafe { nblmem::set_next(w[0], w[1]) };
+        }
+        if let Some(&last) = nbls.last() {
+            // SAFETY: as above.
+            unsafe { nblmem::set_next(last, 0) };
+        }
+        nbls.first().copied().unwrap_or(0)
+    }
+
+    /// NBLs a module is still responsible for: (held from above, held from below, below, above).
+    pub(crate) fn outstanding(&self, a: usize) -> (usize, usize, usize, usize) {
+        let mut o = (0, 0, 0, 0);
+        for t in self.nbls.values() {
+            match t.state {
+                NState::Filter {
+                    module: Some(m),
+                    came: Came::Above,
+                } if m == a => o.0 += 1,
+                NState::Filter {
+                    module: Some(m),
+                    came: Came::Below,
+                } if m == a => o.1 += 1,
+                NState::Below { module, .. } if module == a => o.2 += 1,
+                NState::Up { module, .. } if module == a => o.3 += 1,
+                _ => {}
+            }
+        }
+        o
+    }
+
+    /// Whether OIDs and status indications are legal on the module.
+    pub(crate) fn oid_state_ok(&self, a: usize) -> bool {
+        !matches!(
+            self.adapters[a].module.state,
+            ModState::Attaching | ModState::Detached
+        )
+    }
+
+    pub(crate) fn ctx_area_alloc(&mut self, size: u16, offset: u16, next: *mut NET_BUFFER_LIST_CONTEXT) -> *mut NET_BUFFER_LIST_CONTEXT {
+        let p = nblmem::alloc_ctx(size, offset, next);
+        self.ctx_areas.insert(p as usize, ());
+        p
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        for p in self.pools.values() {
+            for &b in &p.all {
+                // SAFETY: every block of every pool was created by NblBlock::create and is freed
+                // exactly once, here; the driver is never called again.
+                unsafe { NblBlock::destroy(b as *mut NblBlock) };
+            }
+        }
+        for &c in self.ctx_areas.keys() {
+            // SAFETY: dynamic context areas are owned by the world and freed once, here.
+            unsafe { nblmem::free_ctx(c as *mut NET_BUFFER_LIST_CONTEXT) };
+        }
+        for (&p, &(layout, _)) in &self.memory {
+            // SAFETY: allocated by NdisAllocateMemoryWithTagPriority with this layout.
+            unsafe { std::alloc::dealloc(p as *mut u8, layout) };
+        }
+        for &(_, p, layout) in &self.drv_ext {
+            // SAFETY: allocated by IoAllocateDriverObjectExtension with this layout.
+            unsafe { std::alloc::dealloc(p as *mut u8, layout) };
+        }
+        for &c in self.oid_clones.keys() {
+            // SAFETY: clones are Box<OidStore> leaked by NdisAllocateCloneOidRequest.
+            drop(unsafe { Box::from_raw(c as *mut OidStore) });
+        }
+    }
+}
