@@ -1,10 +1,13 @@
 //! Scenario tests of the path engine: configuration validation, every policy, the state machine,
 //! quota deferral, flowlet affinity and the path table.
+// Floating point is used only to check shares.
+#![allow(clippy::cast_precision_loss)]
 
 use mpfilter::engine::{
-    Attention, Completion, CompletionStatus, ConfigError, Failback, FlowKey, GroupConfig, HashLayer,
-    MS, PathConfig, PathEvent, PathGroup, PathId, PathState, PolicyConfig, QuotaConfig, Reason, Role,
-    Selection, SendError, SendRequest, ShareScheduler, SpeedShareConfig, TargetKey, US,
+    Attention, Completion, CompletionStatus, ConfigError, Failback, FlowKey, GroupConfig,
+    HashLayer, MS, PathConfig, PathEvent, PathGroup, PathId, PathState, PolicyConfig, QuotaConfig,
+    Reason, Role, Selection, SendError, SendRequest, ShareScheduler, SpeedShareConfig, TargetKey,
+    US,
 };
 
 fn pid(i: usize) -> PathId {
@@ -23,7 +26,15 @@ fn cfg(n: usize, policy: PolicyConfig) -> GroupConfig {
 }
 
 fn req(flow: u64, len: u32) -> SendRequest {
-    SendRequest { flow: FlowKey { l2: flow, l34: flow }, len, target: TargetKey(7), cpu: 0 }
+    SendRequest {
+        flow: FlowKey {
+            l2: flow,
+            l34: flow,
+        },
+        len,
+        target: TargetKey(7),
+        cpu: 0,
+    }
 }
 
 fn pick(g: &PathGroup, r: &SendRequest, now: u64) -> usize {
@@ -53,36 +64,78 @@ fn config_errors_are_reported_not_panics() {
     let mut c = cfg(0, PolicyConfig::RoundRobin);
     assert_eq!(PathGroup::new(c.clone()).err(), Some(ConfigError::NoPaths));
     c.paths = paths(17);
-    assert_eq!(PathGroup::new(c.clone()).err(), Some(ConfigError::TooManyPaths { count: 17 }));
+    assert_eq!(
+        PathGroup::new(c.clone()).err(),
+        Some(ConfigError::TooManyPaths { count: 17 })
+    );
     c.paths = paths(2);
     c.paths[1].weight = 0;
-    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::Weight { .. })));
+    assert!(matches!(
+        PathGroup::new(c.clone()),
+        Err(ConfigError::Weight { .. })
+    ));
     c.paths[1].weight = 1;
     c.paths[0].quota_bytes = 0;
-    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::Quota { .. })));
+    assert!(matches!(
+        PathGroup::new(c.clone()),
+        Err(ConfigError::Quota { .. })
+    ));
     c.paths[0].quota_bytes = 1500;
     c.flowlet.gap_ns = 500 * US;
     c.flowlet.table_entries = 1000;
-    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::FlowTable { .. })));
+    assert!(matches!(
+        PathGroup::new(c.clone()),
+        Err(ConfigError::FlowTable { .. })
+    ));
     c.flowlet.table_entries = 1024;
     c.cpus = 0;
-    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::Cpus { .. })));
+    assert!(matches!(
+        PathGroup::new(c.clone()),
+        Err(ConfigError::Cpus { .. })
+    ));
     c.cpus = 4;
     c.up_delay_ns = u64::MAX;
-    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::Duration { .. })));
+    assert!(matches!(
+        PathGroup::new(c.clone()),
+        Err(ConfigError::Duration { .. })
+    ));
     c.up_delay_ns = 0;
     c.probe_miss_max = 0;
-    assert_eq!(PathGroup::new(c.clone()).err(), Some(ConfigError::ProbeMissMax));
+    assert_eq!(
+        PathGroup::new(c.clone()).err(),
+        Some(ConfigError::ProbeMissMax)
+    );
     c.probe_miss_max = 3;
-    c.policy = PolicyConfig::SpeedShare(SpeedShareConfig { half_life_ns: 0, ..Default::default() });
-    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::HalfLife { .. })));
-    c.policy = PolicyConfig::SpeedShare(SpeedShareConfig { probe_share_ppm: 0, ..Default::default() });
-    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::ProbeShare { .. })));
-    c.policy = PolicyConfig::Quota(QuotaConfig { target_slots: 3, ..Default::default() });
-    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::TargetSlots { .. })));
+    c.policy = PolicyConfig::SpeedShare(SpeedShareConfig {
+        half_life_ns: 0,
+        ..Default::default()
+    });
+    assert!(matches!(
+        PathGroup::new(c.clone()),
+        Err(ConfigError::HalfLife { .. })
+    ));
+    c.policy = PolicyConfig::SpeedShare(SpeedShareConfig {
+        probe_share_ppm: 0,
+        ..Default::default()
+    });
+    assert!(matches!(
+        PathGroup::new(c.clone()),
+        Err(ConfigError::ProbeShare { .. })
+    ));
+    c.policy = PolicyConfig::Quota(QuotaConfig {
+        target_slots: 3,
+        ..Default::default()
+    });
+    assert!(matches!(
+        PathGroup::new(c.clone()),
+        Err(ConfigError::TargetSlots { .. })
+    ));
     c.flap.max_failures = 9;
     c.policy = PolicyConfig::RoundRobin;
-    assert!(matches!(PathGroup::new(c.clone()), Err(ConfigError::FlapFailures { .. })));
+    assert!(matches!(
+        PathGroup::new(c.clone()),
+        Err(ConfigError::FlapFailures { .. })
+    ));
     c.flap.max_failures = 3;
     assert!(PathGroup::new(c).is_ok());
     // Display texts are informative.
@@ -116,7 +169,11 @@ fn failover_prefers_priority_then_standby() {
     g.event(pid(1), PathEvent::LinkDown, 10);
     assert_eq!(pick(&g, &r, 10), 0);
     g.event(pid(0), PathEvent::LinkDown, 20);
-    assert_eq!(pick(&g, &r, 20), 2, "standby only once no active path remains");
+    assert_eq!(
+        pick(&g, &r, 20),
+        2,
+        "standby only once no active path remains"
+    );
     let t = g.event(pid(1), PathEvent::LinkUp, 30).unwrap();
     assert_eq!((t.from, t.to), (PathState::Failed, PathState::Active));
     assert_eq!(pick(&g, &r, 30), 1);
@@ -143,12 +200,19 @@ fn weighted_paths_lowest_weight_wins() {
     let r = req(1, 100);
     let picks: Vec<usize> = (0..4).map(|_| pick(&g, &r, 0)).collect();
     assert!(picks.iter().all(|&p| p == 1 || p == 2));
-    assert!(picks.contains(&1) && picks.contains(&2), "ties share the load");
+    assert!(
+        picks.contains(&1) && picks.contains(&2),
+        "ties share the load"
+    );
 }
 
 #[test]
 fn least_queue_and_blocks_follow_inflight() {
-    for policy in [PolicyConfig::LeastQueueDepth, PolicyConfig::LeastBlocks, PolicyConfig::ServiceTime] {
+    for policy in [
+        PolicyConfig::LeastQueueDepth,
+        PolicyConfig::LeastBlocks,
+        PolicyConfig::ServiceTime,
+    ] {
         let g = PathGroup::new(cfg(2, policy)).unwrap();
         let r = req(1, 1000);
         // Load path 0 and 1 alternately; they stay balanced.
@@ -211,10 +275,10 @@ fn address_hash_is_stable_and_minimal_on_failure() {
         g.event(pid(2), PathEvent::LinkDown, 1);
         let after: Vec<usize> = (0..200).map(|f| pick(&g, &req(f * 7919, 64), 1)).collect();
         for (b, a) in before.iter().zip(&after) {
-            if *b != 2 {
-                assert_eq!(a, b, "flows on surviving paths do not move");
-            } else {
+            if *b == 2 {
                 assert_ne!(*a, 2);
+            } else {
+                assert_eq!(a, b, "flows on surviving paths do not move");
             }
         }
     }
@@ -222,7 +286,13 @@ fn address_hash_is_stable_and_minimal_on_failure() {
 
 #[test]
 fn quota_defers_at_outstanding_max() {
-    let mut c = cfg(2, PolicyConfig::Quota(QuotaConfig { max_outstanding_per_target: 2, target_slots: 16 }));
+    let mut c = cfg(
+        2,
+        PolicyConfig::Quota(QuotaConfig {
+            max_outstanding_per_target: 2,
+            target_slots: 16,
+        }),
+    );
     c.paths[0].quota_bytes = 3000;
     c.paths[1].quota_bytes = 3000;
     let g = PathGroup::new(c).unwrap();
@@ -238,19 +308,35 @@ fn quota_defers_at_outstanding_max() {
     assert_eq!(g.select(&r, 0), Selection::Defer);
     assert_eq!(g.outstanding(r.target, pid(0)), Some(2));
     // Another target is not limited by this one (different slot with this key set).
-    let other = SendRequest { target: TargetKey(12345), ..r };
+    let other = SendRequest {
+        target: TargetKey(12345),
+        ..r
+    };
     assert!(matches!(g.select(&other, 0), Selection::Path(_)));
     if let Selection::Path(p) = g.select(&other, 0) {
         g.cancel(p, &other);
     }
-    let c = Completion { path: pid(1), len: 1500, target: r.target, cpu: 0, status: CompletionStatus::Ok, latency_ns: 5 };
+    let c = Completion {
+        path: pid(1),
+        len: 1500,
+        target: r.target,
+        cpu: 0,
+        status: CompletionStatus::Ok,
+        latency_ns: 5,
+    };
     g.on_complete(&c, 1);
     assert_eq!(pick(&g, &r, 2), 1);
 }
 
 #[test]
 fn quota_byte_shares_follow_quotas() {
-    let mut c = cfg(3, PolicyConfig::Quota(QuotaConfig { max_outstanding_per_target: 0, target_slots: 1 }));
+    let mut c = cfg(
+        3,
+        PolicyConfig::Quota(QuotaConfig {
+            max_outstanding_per_target: 0,
+            target_slots: 1,
+        }),
+    );
     c.paths[0].quota_bytes = 1000;
     c.paths[1].quota_bytes = 2000;
     c.paths[2].quota_bytes = 7000;
@@ -270,7 +356,13 @@ fn quota_byte_shares_follow_quotas() {
 
 #[test]
 fn speed_share_learns_speeds() {
-    let mut c = cfg(2, PolicyConfig::SpeedShare(SpeedShareConfig { half_life_ns: MS, ..Default::default() }));
+    let mut c = cfg(
+        2,
+        PolicyConfig::SpeedShare(SpeedShareConfig {
+            half_life_ns: MS,
+            ..Default::default()
+        }),
+    );
     c.paths[0].link_speed_bps = 1_000_000_000;
     c.paths[1].link_speed_bps = 1_000_000_000;
     let mut g = PathGroup::new(c).unwrap();
@@ -280,12 +372,26 @@ fn speed_share_learns_speeds() {
     let mut now = 0u64;
     for _ in 0..50 {
         for k in 1..=100 {
-            let c0 = Completion { path: pid(0), len: 1500, target: TargetKey(0), cpu: 0, status: CompletionStatus::Ok, latency_ns: 1_200 };
+            let c0 = Completion {
+                path: pid(0),
+                len: 1500,
+                target: TargetKey(0),
+                cpu: 0,
+                status: CompletionStatus::Ok,
+                latency_ns: 1_200,
+            };
             g.on_complete(&c0, now + 1_200 * k);
         }
         for k in 1..=10 {
             // Backlogged: each waited behind the previous one (latency longer than service).
-            let c1 = Completion { path: pid(1), len: 1500, target: TargetKey(0), cpu: 1, status: CompletionStatus::Ok, latency_ns: 30_000 };
+            let c1 = Completion {
+                path: pid(1),
+                len: 1500,
+                target: TargetKey(0),
+                cpu: 1,
+                status: CompletionStatus::Ok,
+                latency_ns: 30_000,
+            };
             g.on_complete(&c1, now + 12_000 * k);
         }
         now += 120_000;
@@ -301,7 +407,13 @@ fn speed_share_learns_speeds() {
 #[test]
 fn speed_share_schedulers_split_bytes_by_share() {
     for sched in [ShareScheduler::SmoothWrr, ShareScheduler::EarliestFinish] {
-        let mut c = cfg(3, PolicyConfig::SpeedShare(SpeedShareConfig { scheduler: sched, ..Default::default() }));
+        let mut c = cfg(
+            3,
+            PolicyConfig::SpeedShare(SpeedShareConfig {
+                scheduler: sched,
+                ..Default::default()
+            }),
+        );
         c.paths[0].link_speed_bps = 1_000_000_000;
         c.paths[1].link_speed_bps = 2_000_000_000;
         c.paths[2].link_speed_bps = 5_000_000_000;
@@ -324,10 +436,20 @@ fn down_delay_and_hold_down() {
     let mut c = cfg(2, PolicyConfig::RoundRobin);
     c.down_delay_ns = 100 * MS;
     c.up_delay_ns = 50 * MS;
-    c.failback = Failback::Deferred { delay_ns: 2_000 * MS };
+    c.failback = Failback::Deferred {
+        delay_ns: 2_000 * MS,
+    };
     let mut g = PathGroup::new(c).unwrap();
-    assert_eq!(g.event(pid(0), PathEvent::LinkDown, 0), None, "down-delay pending");
-    assert_eq!(g.event(pid(0), PathEvent::LinkUp, 50 * MS), None, "bounce absorbed");
+    assert_eq!(
+        g.event(pid(0), PathEvent::LinkDown, 0),
+        None,
+        "down-delay pending"
+    );
+    assert_eq!(
+        g.event(pid(0), PathEvent::LinkUp, 50 * MS),
+        None,
+        "bounce absorbed"
+    );
     g.event(pid(0), PathEvent::LinkDown, 100 * MS);
     assert!(g.tick(150 * MS).is_empty());
     let t = g.tick(200 * MS);
@@ -336,10 +458,16 @@ fn down_delay_and_hold_down() {
     assert_eq!(g.eligible_mask(), 0b10);
     let t = g.event(pid(0), PathEvent::LinkUp, 300 * MS).unwrap();
     assert_eq!((t.to, t.reason), (PathState::Recovering, Reason::LinkUp));
-    assert!(g.tick(2_299 * MS).is_empty(), "deferred failback holds the path down");
+    assert!(
+        g.tick(2_299 * MS).is_empty(),
+        "deferred failback holds the path down"
+    );
     let t = g.tick(2_300 * MS);
     let t = t.iter().next().unwrap();
-    assert_eq!((t.to, t.reason), (PathState::Active, Reason::HoldDownElapsed));
+    assert_eq!(
+        (t.to, t.reason),
+        (PathState::Active, Reason::HoldDownElapsed)
+    );
     assert_eq!(g.eligible_mask(), 0b11);
     let info = g.path_info(pid(0)).unwrap();
     assert_eq!(info.last_transition.reason, Reason::HoldDownElapsed);
@@ -356,15 +484,23 @@ fn manual_failback_needs_reinstate_unless_alone() {
     g.event(pid(0), PathEvent::ShimPathRecovered, MS);
     assert!(g.tick(100 * MS).is_empty());
     assert_eq!(g.state(pid(0)), Some(PathState::Recovering));
-    let t = g.event(pid(0), PathEvent::AdminReinstate, 200 * MS).unwrap();
-    assert_eq!((t.to, t.reason), (PathState::Active, Reason::AdminReinstate));
+    let t = g
+        .event(pid(0), PathEvent::AdminReinstate, 200 * MS)
+        .unwrap();
+    assert_eq!(
+        (t.to, t.reason),
+        (PathState::Active, Reason::AdminReinstate)
+    );
     // Without approval, a recovered path is released when it is the only one left.
     g.event(pid(0), PathEvent::ShimPathFailed, 300 * MS);
     g.event(pid(0), PathEvent::ShimPathRecovered, 301 * MS);
     g.event(pid(1), PathEvent::AdminFail, 302 * MS);
     let ts = g.tick(400 * MS);
     let t = ts.iter().next().unwrap();
-    assert_eq!((t.path, t.to, t.reason), (pid(0), PathState::Active, Reason::NoOtherPath));
+    assert_eq!(
+        (t.path, t.to, t.reason),
+        (pid(0), PathState::Active, Reason::NoOtherPath)
+    );
 }
 
 #[test]
@@ -378,19 +514,28 @@ fn flapping_path_becomes_marginal_then_stable() {
     let mut g = PathGroup::new(c).unwrap();
     for k in 0..2 {
         g.event(pid(0), PathEvent::LinkDown, k * 100 * MS);
-        let t = g.event(pid(0), PathEvent::LinkUp, k * 100 * MS + 10 * MS).unwrap();
+        let t = g
+            .event(pid(0), PathEvent::LinkUp, k * 100 * MS + 10 * MS)
+            .unwrap();
         assert_eq!(t.to, PathState::Active);
     }
     g.event(pid(0), PathEvent::LinkDown, 300 * MS);
     let t = g.event(pid(0), PathEvent::LinkUp, 310 * MS).unwrap();
     assert_eq!((t.to, t.reason), (PathState::Marginal, Reason::FlapDamped));
-    assert_eq!(g.eligible_mask(), 0b10, "marginal not used while an active path exists");
+    assert_eq!(
+        g.eligible_mask(),
+        0b10,
+        "marginal not used while an active path exists"
+    );
     g.event(pid(1), PathEvent::AdminFail, 400 * MS);
     assert_eq!(g.eligible_mask(), 0b01, "marginal is the last resort");
     assert!(g.tick(5_000 * MS).is_empty());
     let ts = g.tick(5_310 * MS);
     let t = ts.iter().next().unwrap();
-    assert_eq!((t.to, t.reason), (PathState::Active, Reason::MarginalStable));
+    assert_eq!(
+        (t.to, t.reason),
+        (PathState::Active, Reason::MarginalStable)
+    );
 }
 
 #[test]
@@ -402,18 +547,35 @@ fn send_errors_fail_path_and_are_forgiven() {
     c.failback = Failback::Immediate;
     c.up_delay_ns = 0;
     let mut g = PathGroup::new(c).unwrap();
-    let err = |s| Completion { path: pid(0), len: 100, target: TargetKey(0), cpu: 0, status: CompletionStatus::Error(s), latency_ns: 1 };
-    assert_eq!(g.on_complete(&err(SendError::Resources), 1), Attention::None, "not counted");
+    let err = |s| Completion {
+        path: pid(0),
+        len: 100,
+        target: TargetKey(0),
+        cpu: 0,
+        status: CompletionStatus::Error(s),
+        latency_ns: 1,
+    };
+    assert_eq!(
+        g.on_complete(&err(SendError::Resources), 1),
+        Attention::None,
+        "not counted"
+    );
     assert_eq!(g.on_complete(&err(SendError::Failure), 2), Attention::None);
     assert_eq!(g.on_complete(&err(SendError::Failure), 3), Attention::None);
-    assert_eq!(g.on_complete(&err(SendError::MediaDisconnected), 4), Attention::EvaluateHealth);
+    assert_eq!(
+        g.on_complete(&err(SendError::MediaDisconnected), 4),
+        Attention::EvaluateHealth
+    );
     let ts = g.tick(5);
     let t = ts.iter().next().unwrap();
     assert_eq!((t.to, t.reason), (PathState::Failed, Reason::SendErrors));
     assert!(g.tick(500 * MS).is_empty());
     let ts = g.tick(1_000 * MS + 5);
     let t = ts.iter().next().unwrap();
-    assert_eq!((t.from, t.to, t.reason), (PathState::Failed, PathState::Active, Reason::ErrorsForgiven));
+    assert_eq!(
+        (t.from, t.to, t.reason),
+        (PathState::Failed, PathState::Active, Reason::ErrorsForgiven)
+    );
     // Errors spread over several windows do not trip.
     for k in 0..6 {
         g.on_complete(&err(SendError::Failure), 2_000 * MS + k * 60 * MS);
@@ -437,10 +599,18 @@ fn probes_and_member_events() {
     let t = g.event(pid(1), PathEvent::MemberPaused, 4).unwrap();
     assert_eq!(t.reason, Reason::MemberPaused);
     g.event(pid(1), PathEvent::MemberDetached, 5);
-    assert_eq!(g.event(pid(1), PathEvent::MemberRestarted, 6), None, "still detached");
+    assert_eq!(
+        g.event(pid(1), PathEvent::MemberRestarted, 6),
+        None,
+        "still detached"
+    );
     let t = g.event(pid(1), PathEvent::MemberAttached, 7).unwrap();
     assert_eq!(t.to, PathState::Active);
-    assert_eq!(g.event(pid(9), PathEvent::LinkDown, 8), None, "unknown path ignored");
+    assert_eq!(
+        g.event(pid(9), PathEvent::LinkDown, 8),
+        None,
+        "unknown path ignored"
+    );
 }
 
 #[test]
@@ -474,7 +644,10 @@ fn path_info_counts() {
     let a = g.path_info(pid(0)).unwrap();
     let b = g.path_info(pid(1)).unwrap();
     assert_eq!(a.counters.sent_nbls + b.counters.sent_nbls, 10);
-    assert_eq!(a.counters.completed_bytes + b.counters.completed_bytes, 1000);
+    assert_eq!(
+        a.counters.completed_bytes + b.counters.completed_bytes,
+        1000
+    );
     assert_eq!(a.counters.inflight_nbls(), 0);
     assert_eq!(a.state, PathState::Active);
     assert_eq!(a.last_transition.reason, Reason::Initial);

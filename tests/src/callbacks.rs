@@ -52,15 +52,18 @@ macro_rules! invoke {
     ($abi:expr, $addr:expr, fn($($t:ty),*) $(-> $r:ty)?, $($a:expr),*) => {{
         match $abi {
             Abi::Host => {
+                // The address was exposed when it was stored (see `addr`).
+                let p = core::ptr::with_exposed_provenance::<()>($addr);
                 // SAFETY: the address is a handler the driver registered with this signature in
                 // the host ABI (non-zero; checked by the caller).
-                let f = unsafe { core::mem::transmute::<usize, unsafe extern "system" fn($($t),*) $(-> $r)?>($addr) };
+                let f = unsafe { core::mem::transmute::<*const (), unsafe extern "system" fn($($t),*) $(-> $r)?>(p) };
                 // SAFETY: calling the driver's handler with arguments NDIS would pass.
                 unsafe { f($($a),*) }
             }
             Abi::Win64 => {
+                let p = core::ptr::with_exposed_provenance::<()>($addr);
                 // SAFETY: as above, for a PE image's win64 handler.
-                let f = unsafe { core::mem::transmute::<usize, unsafe extern "win64" fn($($t),*) $(-> $r)?>($addr) };
+                let f = unsafe { core::mem::transmute::<*const (), unsafe extern "win64" fn($($t),*) $(-> $r)?>(p) };
                 // SAFETY: calling the driver's handler with arguments NDIS would pass.
                 unsafe { f($($a),*) }
             }
@@ -73,8 +76,9 @@ fn addr<T: Copy>(f: Option<T>) -> usize {
     // pointer-sized types are read.
     match f {
         Some(f) if size_of::<T>() == size_of::<usize>() => {
-            // SAFETY: T is a pointer-sized function pointer type (checked above).
-            unsafe { core::mem::transmute_copy::<T, usize>(&f) }
+            // SAFETY: T is a pointer-sized function pointer type (checked above); reading it as
+            // a pointer keeps its provenance, which is then exposed for `invoke!`.
+            unsafe { core::mem::transmute_copy::<T, *const ()>(&f) }.expose_provenance()
         }
         _ => 0,
     }
@@ -140,7 +144,14 @@ impl Handlers {
 /// # Safety
 /// `ctx` is the module context the driver set.
 pub unsafe fn set_module_options(h: &Handlers, ctx: NDIS_HANDLE) -> Option<NDIS_STATUS> {
-    (h.set_module_options != 0).then(|| invoke!(h.abi(), h.set_module_options, fn(NDIS_HANDLE) -> NDIS_STATUS, ctx))
+    (h.set_module_options != 0).then(|| {
+        invoke!(
+            h.abi(),
+            h.set_module_options,
+            fn(NDIS_HANDLE) -> NDIS_STATUS,
+            ctx
+        )
+    })
 }
 
 /// FilterAttach.
@@ -154,7 +165,14 @@ pub unsafe fn attach(
     p: *mut NDIS_FILTER_ATTACH_PARAMETERS,
 ) -> Option<NDIS_STATUS> {
     (h.attach != 0).then(|| {
-        invoke!(h.abi(), h.attach, fn(NDIS_HANDLE, NDIS_HANDLE, *mut NDIS_FILTER_ATTACH_PARAMETERS) -> NDIS_STATUS, module, driver_ctx, p)
+        invoke!(
+            h.abi(),
+            h.attach,
+            fn(NDIS_HANDLE, NDIS_HANDLE, *mut NDIS_FILTER_ATTACH_PARAMETERS) -> NDIS_STATUS,
+            module,
+            driver_ctx,
+            p
+        )
     })
 }
 
@@ -178,7 +196,13 @@ pub unsafe fn restart(
     p: *mut NDIS_FILTER_RESTART_PARAMETERS,
 ) -> Option<NDIS_STATUS> {
     (h.restart != 0).then(|| {
-        invoke!(h.abi(), h.restart, fn(NDIS_HANDLE, *mut NDIS_FILTER_RESTART_PARAMETERS) -> NDIS_STATUS, ctx, p)
+        invoke!(
+            h.abi(),
+            h.restart,
+            fn(NDIS_HANDLE, *mut NDIS_FILTER_RESTART_PARAMETERS) -> NDIS_STATUS,
+            ctx,
+            p
+        )
     })
 }
 
@@ -192,7 +216,13 @@ pub unsafe fn pause(
     p: *mut NDIS_FILTER_PAUSE_PARAMETERS,
 ) -> Option<NDIS_STATUS> {
     (h.pause != 0).then(|| {
-        invoke!(h.abi(), h.pause, fn(NDIS_HANDLE, *mut NDIS_FILTER_PAUSE_PARAMETERS) -> NDIS_STATUS, ctx, p)
+        invoke!(
+            h.abi(),
+            h.pause,
+            fn(NDIS_HANDLE, *mut NDIS_FILTER_PAUSE_PARAMETERS) -> NDIS_STATUS,
+            ctx,
+            p
+        )
     })
 }
 
@@ -200,11 +230,25 @@ pub unsafe fn pause(
 ///
 /// # Safety
 /// Arguments as NDIS passes them.
-pub unsafe fn send(h: &Handlers, ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, port: u32, flags: u32) -> bool {
+pub unsafe fn send(
+    h: &Handlers,
+    ctx: NDIS_HANDLE,
+    nbl: *mut NET_BUFFER_LIST,
+    port: u32,
+    flags: u32,
+) -> bool {
     if h.send == 0 {
         return false;
     }
-    invoke!(h.abi(), h.send, fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, u32, u32), ctx, nbl, port, flags);
+    invoke!(
+        h.abi(),
+        h.send,
+        fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, u32, u32),
+        ctx,
+        nbl,
+        port,
+        flags
+    );
     true
 }
 
@@ -212,11 +256,23 @@ pub unsafe fn send(h: &Handlers, ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, po
 ///
 /// # Safety
 /// Arguments as NDIS passes them.
-pub unsafe fn send_complete(h: &Handlers, ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, flags: u32) -> bool {
+pub unsafe fn send_complete(
+    h: &Handlers,
+    ctx: NDIS_HANDLE,
+    nbl: *mut NET_BUFFER_LIST,
+    flags: u32,
+) -> bool {
     if h.send_complete == 0 {
         return false;
     }
-    invoke!(h.abi(), h.send_complete, fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, u32), ctx, nbl, flags);
+    invoke!(
+        h.abi(),
+        h.send_complete,
+        fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, u32),
+        ctx,
+        nbl,
+        flags
+    );
     true
 }
 
@@ -235,7 +291,16 @@ pub unsafe fn receive(
     if h.receive == 0 {
         return false;
     }
-    invoke!(h.abi(), h.receive, fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, u32, u32, u32), ctx, nbl, port, count, flags);
+    invoke!(
+        h.abi(),
+        h.receive,
+        fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, u32, u32, u32),
+        ctx,
+        nbl,
+        port,
+        count,
+        flags
+    );
     true
 }
 
@@ -243,11 +308,23 @@ pub unsafe fn receive(
 ///
 /// # Safety
 /// Arguments as NDIS passes them.
-pub unsafe fn return_nbls(h: &Handlers, ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, flags: u32) -> bool {
+pub unsafe fn return_nbls(
+    h: &Handlers,
+    ctx: NDIS_HANDLE,
+    nbl: *mut NET_BUFFER_LIST,
+    flags: u32,
+) -> bool {
     if h.return_nbls == 0 {
         return false;
     }
-    invoke!(h.abi(), h.return_nbls, fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, u32), ctx, nbl, flags);
+    invoke!(
+        h.abi(),
+        h.return_nbls,
+        fn(NDIS_HANDLE, *mut NET_BUFFER_LIST, u32),
+        ctx,
+        nbl,
+        flags
+    );
     true
 }
 
@@ -255,19 +332,43 @@ pub unsafe fn return_nbls(h: &Handlers, ctx: NDIS_HANDLE, nbl: *mut NET_BUFFER_L
 ///
 /// # Safety
 /// Arguments as NDIS passes them.
-pub unsafe fn oid_request(h: &Handlers, ctx: NDIS_HANDLE, req: *mut NDIS_OID_REQUEST) -> Option<NDIS_STATUS> {
-    (h.oid_request != 0).then(|| invoke!(h.abi(), h.oid_request, fn(NDIS_HANDLE, *mut NDIS_OID_REQUEST) -> NDIS_STATUS, ctx, req))
+pub unsafe fn oid_request(
+    h: &Handlers,
+    ctx: NDIS_HANDLE,
+    req: *mut NDIS_OID_REQUEST,
+) -> Option<NDIS_STATUS> {
+    (h.oid_request != 0).then(|| {
+        invoke!(
+            h.abi(),
+            h.oid_request,
+            fn(NDIS_HANDLE, *mut NDIS_OID_REQUEST) -> NDIS_STATUS,
+            ctx,
+            req
+        )
+    })
 }
 
 /// FilterOidRequestComplete.
 ///
 /// # Safety
 /// Arguments as NDIS passes them.
-pub unsafe fn oid_complete(h: &Handlers, ctx: NDIS_HANDLE, req: *mut NDIS_OID_REQUEST, status: NDIS_STATUS) -> bool {
+pub unsafe fn oid_complete(
+    h: &Handlers,
+    ctx: NDIS_HANDLE,
+    req: *mut NDIS_OID_REQUEST,
+    status: NDIS_STATUS,
+) -> bool {
     if h.oid_complete == 0 {
         return false;
     }
-    invoke!(h.abi(), h.oid_complete, fn(NDIS_HANDLE, *mut NDIS_OID_REQUEST, NDIS_STATUS), ctx, req, status);
+    invoke!(
+        h.abi(),
+        h.oid_complete,
+        fn(NDIS_HANDLE, *mut NDIS_OID_REQUEST, NDIS_STATUS),
+        ctx,
+        req,
+        status
+    );
     true
 }
 
@@ -275,8 +376,20 @@ pub unsafe fn oid_complete(h: &Handlers, ctx: NDIS_HANDLE, req: *mut NDIS_OID_RE
 ///
 /// # Safety
 /// Arguments as NDIS passes them.
-pub unsafe fn net_pnp(h: &Handlers, ctx: NDIS_HANDLE, ev: *mut NET_PNP_EVENT_NOTIFICATION) -> Option<NDIS_STATUS> {
-    (h.net_pnp != 0).then(|| invoke!(h.abi(), h.net_pnp, fn(NDIS_HANDLE, *mut NET_PNP_EVENT_NOTIFICATION) -> NDIS_STATUS, ctx, ev))
+pub unsafe fn net_pnp(
+    h: &Handlers,
+    ctx: NDIS_HANDLE,
+    ev: *mut NET_PNP_EVENT_NOTIFICATION,
+) -> Option<NDIS_STATUS> {
+    (h.net_pnp != 0).then(|| {
+        invoke!(
+            h.abi(),
+            h.net_pnp,
+            fn(NDIS_HANDLE, *mut NET_PNP_EVENT_NOTIFICATION) -> NDIS_STATUS,
+            ctx,
+            ev
+        )
+    })
 }
 
 /// FilterStatus; false if the driver has none.
@@ -287,7 +400,13 @@ pub unsafe fn status(h: &Handlers, ctx: NDIS_HANDLE, ind: *mut NDIS_STATUS_INDIC
     if h.status == 0 {
         return false;
     }
-    invoke!(h.abi(), h.status, fn(NDIS_HANDLE, *mut NDIS_STATUS_INDICATION), ctx, ind);
+    invoke!(
+        h.abi(),
+        h.status,
+        fn(NDIS_HANDLE, *mut NDIS_STATUS_INDICATION),
+        ctx,
+        ind
+    );
     true
 }
 
@@ -299,7 +418,25 @@ pub unsafe fn cancel_send(h: &Handlers, ctx: NDIS_HANDLE, id: *mut c_void) -> bo
     if h.cancel_send == 0 {
         return false;
     }
-    invoke!(h.abi(), h.cancel_send, fn(NDIS_HANDLE, *mut c_void), ctx, id);
+    invoke!(
+        h.abi(),
+        h.cancel_send,
+        fn(NDIS_HANDLE, *mut c_void),
+        ctx,
+        id
+    );
+    true
+}
+
+/// FilterCancelOidRequest; false if the driver has none.
+///
+/// # Safety
+/// Arguments as NDIS passes them.
+pub unsafe fn cancel_oid(h: &Handlers, ctx: NDIS_HANDLE, id: *mut c_void) -> bool {
+    if h.cancel_oid == 0 {
+        return false;
+    }
+    invoke!(h.abi(), h.cancel_oid, fn(NDIS_HANDLE, *mut c_void), ctx, id);
     true
 }
 

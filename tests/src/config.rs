@@ -20,6 +20,13 @@ pub struct Randomization {
     pub dispatch_percent: u8,
     /// Longest time the protocol keeps received NBLs before returning them.
     pub max_return_delay: Nanos,
+    /// Percentage of send chains the protocol tags with a cancel id and then cancels
+    /// (FilterCancelSendNetBufferLists); NBLs still queued in the miniport complete with
+    /// NDIS_STATUS_SEND_ABORTED.
+    pub send_cancel_percent: u8,
+    /// Percentage of pended OIDs the protocol cancels (FilterCancelOidRequest); a request still
+    /// pending in the miniport completes with NDIS_STATUS_REQUEST_ABORTED.
+    pub oid_cancel_percent: u8,
 }
 
 impl Default for Randomization {
@@ -31,6 +38,8 @@ impl Default for Randomization {
             resources_percent: 10,
             dispatch_percent: 70,
             max_return_delay: 20_000,
+            send_cancel_percent: 0,
+            oid_cancel_percent: 0,
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::nblmem::{self, SnapMask};
 use crate::rules::{Rule, Subject};
 use crate::sched::Nanos;
 use crate::world::{
-    self, AttachStore, Came, Event, Frame, ModState, NState, Op, OidStore, OrigOid, OrigState,
+    self, AttachStore, Came, Event, Frame, ModState, NState, OidStore, Op, OrigOid, OrigState,
     Origin, World,
 };
 use core::ffi::c_void;
@@ -24,15 +24,15 @@ use mpfilter::ndis::consts::{
     NDIS_OBJECT_TYPE_FILTER_RESTART_PARAMETERS, NDIS_OBJECT_TYPE_OID_REQUEST,
     NDIS_OBJECT_TYPE_STATUS_INDICATION, NDIS_OID_REQUEST_REVISION_1,
     NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL, NDIS_RECEIVE_FLAGS_RESOURCES,
-    NDIS_REQUEST_QUERY_INFORMATION, NDIS_REQUEST_SET_INFORMATION,
-    NDIS_RETURN_FLAGS_DISPATCH_LEVEL, NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL,
-    NDIS_SEND_FLAGS_DISPATCH_LEVEL, NDIS_SIZEOF_FILTER_ATTACH_PARAMETERS_REVISION_4,
+    NDIS_REQUEST_QUERY_INFORMATION, NDIS_REQUEST_SET_INFORMATION, NDIS_RETURN_FLAGS_DISPATCH_LEVEL,
+    NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL, NDIS_SEND_FLAGS_DISPATCH_LEVEL,
+    NDIS_SIZEOF_FILTER_ATTACH_PARAMETERS_REVISION_4,
     NDIS_SIZEOF_FILTER_PAUSE_PARAMETERS_REVISION_1,
     NDIS_SIZEOF_FILTER_RESTART_PARAMETERS_REVISION_1, NDIS_SIZEOF_LINK_STATE_REVISION_1,
     NDIS_SIZEOF_OID_REQUEST_REVISION_1, NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
-    NDIS_STATUS_BUFFER_TOO_SHORT, NDIS_STATUS_LINK_STATE, NDIS_STATUS_NOT_SUPPORTED,
-    NDIS_STATUS_PAUSED, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS, NET_EVENT_FILTER_PRE_DETACH,
-    NDIS_STATUS_INDICATION_REVISION_1, OID_802_3_CURRENT_ADDRESS, OID_GEN_CURRENT_PACKET_FILTER,
+    NDIS_STATUS_BUFFER_TOO_SHORT, NDIS_STATUS_INDICATION_REVISION_1, NDIS_STATUS_LINK_STATE,
+    NDIS_STATUS_NOT_SUPPORTED, NDIS_STATUS_PAUSED, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS,
+    NET_EVENT_FILTER_PRE_DETACH, OID_802_3_CURRENT_ADDRESS, OID_GEN_CURRENT_PACKET_FILTER,
     OID_GEN_LINK_SPEED, OID_GEN_MAXIMUM_FRAME_SIZE,
 };
 use mpfilter::ndis::types::{
@@ -130,11 +130,12 @@ fn dispatch(ev: Event) {
         Event::OidComplete {
             adapter,
             req,
-            gen,
+            generation,
             status,
-        } => mp_oid_complete(adapter, req, gen, status),
+        } => mp_oid_complete(adapter, req, generation, status),
         Event::ProtoOidTick(a) => proto_issue_oid(a),
         Event::RestartFilter(a) => restart_filter(a),
+        Event::ProtoOidCancel(a, req) => proto_cancel_oid(a, req),
         Event::Status(a) => mp_status(a),
     }
 }
@@ -155,6 +156,25 @@ fn proto_send_tick(a: usize) {
     if again == Some(true) {
         proto_send(a, false);
     }
+}
+
+/// Tags a chain the protocol is about to send with a fresh cancel id (it will cancel it).
+fn tag_cancel(w: &mut World, a: usize, nbls: &[usize]) -> usize {
+    let id = 0x00CA_0000 + usize::try_from(w.adapters[a].stats.tx_cancels).unwrap_or(0);
+    w.adapters[a].stats.tx_cancels += 1;
+    for &n in nbls {
+        // SAFETY: the protocol's own NBL, not yet handed to the filter.
+        unsafe { nblmem::nbl_mut(n) }.NetBufferListInfo
+            [mpfilter::ndis::consts::NET_BUFFER_LIST_CANCEL_ID] =
+            core::ptr::without_provenance_mut(id);
+        // The entry snapshot must include the cancel id.
+        // SAFETY: n is live.
+        let snap = unsafe { nblmem::snapshot(n, SnapMask::Handback) };
+        if let Some(t) = w.nbls.get_mut(&n) {
+            t.entry_snap = snap;
+        }
+    }
+    id
 }
 
 /// The protocol sends one chain; `probe` sends a single NBL whatever the module state (to check
@@ -220,9 +240,11 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
             ad.tx_target -= n as u64;
         }
         let irql = pick_irql(w);
-        Some((World::link(&nbls), irql))
+        let cancel = (!probe && w.rng.chance(w.cfg.random.send_cancel_percent))
+            .then(|| tag_cancel(w, a, &nbls));
+        Some((World::link(&nbls), irql, cancel))
     });
-    let Some(Some((head, irql))) = plan else {
+    let Some(Some((head, irql, cancel))) = plan else {
         return;
     };
     let flags = if irql.is_dispatch() {
@@ -234,6 +256,12 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
         // SAFETY: ctx is the module context; head a chain of live NBLs now owned by the filter.
         unsafe { callbacks::send(h, ctx, head as *mut _, 0, flags) }
     });
+    if let (Some(true), Some(id)) = (sent, cancel) {
+        call_filter(Some(a), "FilterCancelSendNetBufferLists", irql, |h, ctx| {
+            // SAFETY: ctx is the module context; the id is the one the NBLs carry.
+            unsafe { callbacks::cancel_send(h, ctx, core::ptr::without_provenance_mut(id)) }
+        });
+    }
     if sent == Some(false) {
         // No send handler: NDIS bypasses the filter.
         world::with(|w| {
@@ -271,7 +299,9 @@ fn mp_start_tx(w: &mut World, a: usize) {
         0
     } else {
         // SAFETY: FirstNetBuffer of a live NBL is a live NET_BUFFER.
-        u64::from(unsafe { (*n.FirstNetBuffer).DataLength.DataLength })
+        let nb = unsafe { &*n.FirstNetBuffer };
+        // SAFETY: the ULONG view of the DataLength union.
+        u64::from(unsafe { nb.DataLength.DataLength })
     };
     let speed = w.adapters[a].cfg.link_speed_bps.max(1);
     let ns = ((bytes + 24) * 8 * 1_000_000_000 / speed).max(1);
@@ -287,7 +317,9 @@ fn mp_tx_done(a: usize) {
         };
         wire_check(w, a, nbl);
         w.adapters[a].mp.batch.push(nbl);
-        let target = w.rng.range_usize(1, w.cfg.random.max_completion_batch.max(1));
+        let target = w
+            .rng
+            .range_usize(1, w.cfg.random.max_completion_batch.max(1));
         if w.adapters[a].mp.batch.len() >= target || w.adapters[a].mp.tx_queue.is_empty() {
             let batch = std::mem::take(&mut w.adapters[a].mp.batch);
             let delay = w.rng.range(100, 2_000);
@@ -311,7 +343,9 @@ fn wire_check(w: &mut World, a: usize, nbl: usize) {
         let st = &mut w.adapters[a].stats;
         st.wire_tx_frames += 1;
         st.wire_tx_bytes += total as u64;
-        if let Check::Bad(_) = frames::check(&scratch[..got], total, frames::peer_mac(a), mac, a, DIR_TX) {
+        if let Check::Bad(_) =
+            frames::check(&scratch[..got], total, frames::peer_mac(a), mac, a, DIR_TX)
+        {
             st.wire_tx_bad += 1;
         }
         w.scratch = scratch;
@@ -369,10 +403,15 @@ fn mp_complete(a: usize, mut nbls: Vec<usize>) {
     } else {
         0
     };
-    let delivered = call_filter(Some(a), "FilterSendNetBufferListsComplete", irql, |h, ctx| {
-        // SAFETY: ctx is the module context; the chain is live and owned by the filter again.
-        unsafe { callbacks::send_complete(h, ctx, head as *mut _, flags) }
-    });
+    let delivered = call_filter(
+        Some(a),
+        "FilterSendNetBufferListsComplete",
+        irql,
+        |h, ctx| {
+            // SAFETY: ctx is the module context; the chain is live and owned by the filter again.
+            unsafe { callbacks::send_complete(h, ctx, head as *mut _, flags) }
+        },
+    );
     if delivered == Some(false) {
         // Bypass: NDIS completes straight to the protocol.
         world::with(|w| {
@@ -399,6 +438,8 @@ pub(crate) fn proto_send_completed(w: &mut World, a: usize, nbl: usize) {
         st.tx_completed += 1;
         if status == NDIS_STATUS_SUCCESS {
             st.tx_completed_ok += 1;
+        } else if status == mpfilter::ndis::consts::NDIS_STATUS_SEND_ABORTED {
+            st.tx_completed_aborted += 1;
         }
     }
     w.adapters[a].proto.outstanding = w.adapters[a].proto.outstanding.saturating_sub(1);
@@ -432,7 +473,9 @@ fn mp_indicate(a: usize) {
         if ad.module.state == ModState::Detached || ad.module.state == ModState::Attaching {
             return None;
         }
-        let remaining = ad.rx_target.saturating_sub(ad.stats.rx_received + ad.mp.rx_inflight);
+        let remaining = ad
+            .rx_target
+            .saturating_sub(ad.stats.rx_received + ad.mp.rx_inflight);
         let room = t.window.saturating_sub(ad.mp.rx_outstanding);
         let n = w
             .rng
@@ -534,7 +577,9 @@ fn resources_reclaim(w: &mut World, a: usize, nbls: &[usize]) {
                 Rule::RecvResourcesChainNotRestored,
                 Subject::Nbl(nbl),
                 "-",
-                format!("after FilterReceiveNetBufferLists returned, Next is {next:#x}, was {want:#x}"),
+                format!(
+                    "after FilterReceiveNetBufferLists returned, Next is {next:#x}, was {want:#x}"
+                ),
             );
             return;
         }
@@ -646,9 +691,7 @@ pub(crate) fn proto_receive(w: &mut World, a: usize, nbls: &[usize], resources: 
 fn proto_return(a: usize, nbls: &[usize]) {
     let plan = world::with(|w| {
         for &nbl in nbls {
-            let Some(t) = w.nbls.get(&nbl) else {
-                return None;
-            };
+            let t = w.nbls.get(&nbl)?;
             let NState::Up { module, came, .. } = t.state else {
                 return None;
             };
@@ -691,6 +734,51 @@ fn proto_return(a: usize, nbls: &[usize]) {
 // ---------------------------------------------------------------------------------------------
 // OIDs: protocol → filter → miniport.
 
+/// A fresh OID request of a random kind, as the protocol issues it.
+fn new_protocol_oid(w: &mut World, a: usize) -> Box<OidStore> {
+    // SAFETY: NDIS_OID_REQUEST is plain data; all-zero is valid.
+    let zeroed: NDIS_OID_REQUEST = unsafe { core::mem::zeroed() };
+    let mut store = Box::new(OidStore {
+        req: zeroed,
+        buf: [0; 64],
+    });
+    let kind = w.rng.range(0, 5);
+    let (rt, oid, len) = match kind {
+        0 => (NDIS_REQUEST_QUERY_INFORMATION, OID_GEN_LINK_SPEED, 4),
+        1 => (NDIS_REQUEST_QUERY_INFORMATION, OID_802_3_CURRENT_ADDRESS, 6),
+        2 => (
+            NDIS_REQUEST_SET_INFORMATION,
+            OID_GEN_CURRENT_PACKET_FILTER,
+            4,
+        ),
+        3 => (
+            NDIS_REQUEST_QUERY_INFORMATION,
+            OID_GEN_MAXIMUM_FRAME_SIZE,
+            4,
+        ),
+        4 => (NDIS_REQUEST_QUERY_INFORMATION, OID_802_3_CURRENT_ADDRESS, 2),
+        _ => (NDIS_REQUEST_QUERY_INFORMATION, OID_UNSUPPORTED, 4),
+    };
+    if oid == OID_GEN_CURRENT_PACKET_FILTER {
+        store.buf[..4].copy_from_slice(&0x0000_000Bu32.to_le_bytes());
+    }
+    let buf = store.buf.as_mut_ptr().cast::<c_void>();
+    let r = &mut store.req;
+    r.Header = NDIS_OBJECT_HEADER::new(
+        NDIS_OBJECT_TYPE_OID_REQUEST,
+        NDIS_OID_REQUEST_REVISION_1,
+        NDIS_SIZEOF_OID_REQUEST_REVISION_1,
+    );
+    r.RequestType = rt;
+    r.RequestId = (0x1000 + w.adapters[a].stats.oids_issued) as *mut c_void;
+    r.RequestHandle = w.adapters[a].proto.token.addr() as *mut c_void;
+    // Writing a union field is safe; the set view shares these leading fields.
+    r.DATA.QUERY_INFORMATION.Oid = oid;
+    r.DATA.QUERY_INFORMATION.InformationBuffer = buf;
+    r.DATA.QUERY_INFORMATION.InformationBufferLength = len;
+    store
+}
+
 fn proto_issue_oid(a: usize) {
     let req = world::with(|w| {
         let ad = &w.adapters[a];
@@ -706,52 +794,21 @@ fn proto_issue_oid(a: usize) {
                 w.orig_oids.remove(&old);
             }
         }
-        // SAFETY: NDIS_OID_REQUEST is plain data; all-zero is valid.
-        let mut store = Box::new(OidStore {
-            req: unsafe { core::mem::zeroed() },
-            buf: [0; 64],
-        });
-        let kind = w.rng.range(0, 5);
-        let (rt, oid, len) = match kind {
-            0 => (NDIS_REQUEST_QUERY_INFORMATION, OID_GEN_LINK_SPEED, 4),
-            1 => (NDIS_REQUEST_QUERY_INFORMATION, OID_802_3_CURRENT_ADDRESS, 6),
-            2 => (NDIS_REQUEST_SET_INFORMATION, OID_GEN_CURRENT_PACKET_FILTER, 4),
-            3 => (NDIS_REQUEST_QUERY_INFORMATION, OID_GEN_MAXIMUM_FRAME_SIZE, 4),
-            4 => (NDIS_REQUEST_QUERY_INFORMATION, OID_802_3_CURRENT_ADDRESS, 2),
-            _ => (NDIS_REQUEST_QUERY_INFORMATION, OID_UNSUPPORTED, 4),
-        };
-        if oid == OID_GEN_CURRENT_PACKET_FILTER {
-            store.buf[..4].copy_from_slice(&0x0000_000Bu32.to_le_bytes());
-        }
-        let buf = store.buf.as_mut_ptr().cast::<c_void>();
-        let r = &mut store.req;
-        r.Header = NDIS_OBJECT_HEADER::new(
-            NDIS_OBJECT_TYPE_OID_REQUEST,
-            NDIS_OID_REQUEST_REVISION_1,
-            NDIS_SIZEOF_OID_REQUEST_REVISION_1,
-        );
-        r.RequestType = rt;
-        r.RequestId = (0x1000 + w.adapters[a].stats.oids_issued) as *mut c_void;
-        r.RequestHandle = w.adapters[a].proto.token.addr() as *mut c_void;
-        // SAFETY: writing the union's query view (the set view has the same leading fields).
+        let store = world::Heap::new(*new_protocol_oid(w, a));
+        let p = store.ptr() as usize;
+        // The information buffer pointer must derive from the final home too.
+        // SAFETY: p is the live request; buf is in the same allocation.
         unsafe {
-            r.DATA.QUERY_INFORMATION.Oid = oid;
+            (*store.ptr()).req.DATA.QUERY_INFORMATION.InformationBuffer =
+                (&raw mut (*store.ptr()).buf).cast();
         }
-        // SAFETY: as above.
-        unsafe {
-            r.DATA.QUERY_INFORMATION.InformationBuffer = buf;
-        }
-        // SAFETY: as above.
-        unsafe {
-            r.DATA.QUERY_INFORMATION.InformationBufferLength = len;
-        }
-        let p = std::ptr::from_mut(&mut store.req) as usize;
         w.orig_oids.insert(
             p,
             OrigOid {
                 req: store,
                 adapter: a,
                 state: OrigState::InFilter,
+                cancelled: false,
             },
         );
         let ad = &mut w.adapters[a];
@@ -767,9 +824,17 @@ fn proto_issue_oid(a: usize) {
     })
     .flatten();
     world::with(|w| {
-        let Some(o) = w.orig_oids.get_mut(&req) else { return };
+        let Some(o) = w.orig_oids.get_mut(&req) else {
+            return;
+        };
         match (status, o.state) {
-            (Some(NDIS_STATUS_PENDING), OrigState::InFilter) => o.state = OrigState::Pending,
+            (Some(NDIS_STATUS_PENDING), OrigState::InFilter) => {
+                o.state = OrigState::Pending;
+                if w.rng.chance(w.cfg.random.oid_cancel_percent) {
+                    let d = w.rng.range(100, 5_000);
+                    w.sched.after(d, Event::ProtoOidCancel(a, req));
+                }
+            }
             (Some(NDIS_STATUS_PENDING), _) => {}
             (Some(s), OrigState::InFilter) => {
                 o.state = OrigState::DoneSync;
@@ -789,8 +854,46 @@ fn proto_issue_oid(a: usize) {
     });
 }
 
+/// Whether the protocol got the answer its OID deserved (the miniport's answer, carried back
+/// through the filter's clone).
+fn oid_answer_ok(w: &World, a: usize, req: usize, status: NDIS_STATUS) -> bool {
+    let Some(o) = w.orig_oids.get(&req) else {
+        return false;
+    };
+    // SAFETY: reading the query view of our own request (plain integers and a pointer).
+    let st = o.req.get();
+    // SAFETY: reading the query view of our own request (plain integers and a pointer).
+    let q = unsafe { st.req.DATA.QUERY_INFORMATION };
+    if o.cancelled && status == mpfilter::ndis::consts::NDIS_STATUS_REQUEST_ABORTED {
+        return true;
+    }
+    let cfg = &w.adapters[a].cfg;
+    let word = u32::from_le_bytes([st.buf[0], st.buf[1], st.buf[2], st.buf[3]]);
+    match q.Oid {
+        OID_802_3_CURRENT_ADDRESS if q.InformationBufferLength < 6 => {
+            status == NDIS_STATUS_BUFFER_TOO_SHORT && q.BytesNeeded == 6
+        }
+        OID_802_3_CURRENT_ADDRESS => {
+            status == NDIS_STATUS_SUCCESS && q.BytesWritten == 6 && st.buf[..6] == cfg.mac
+        }
+        OID_GEN_LINK_SPEED => {
+            status == NDIS_STATUS_SUCCESS
+                && q.BytesWritten == 4
+                && u64::from(word) == cfg.link_speed_bps / 100
+        }
+        OID_GEN_MAXIMUM_FRAME_SIZE => {
+            status == NDIS_STATUS_SUCCESS && q.BytesWritten == 4 && word == 1500
+        }
+        OID_GEN_CURRENT_PACKET_FILTER => status == NDIS_STATUS_SUCCESS && q.BytesWritten == 4,
+        _ => status == NDIS_STATUS_NOT_SUPPORTED,
+    }
+}
+
 /// The protocol's OID finished (synchronously or through NdisFOidRequestComplete).
 pub(crate) fn proto_oid_done(w: &mut World, a: usize, req: usize, status: NDIS_STATUS, sync: bool) {
+    if !oid_answer_ok(w, a, req, status) {
+        w.adapters[a].stats.oids_bad_answer += 1;
+    }
     let st = &mut w.adapters[a].stats;
     if sync {
         st.oids_completed_sync += 1;
@@ -812,8 +915,14 @@ pub(crate) fn proto_oid_done(w: &mut World, a: usize, req: usize, status: NDIS_S
 pub(crate) fn mp_oid(w: &mut World, a: usize, req: usize) -> NDIS_STATUS {
     if w.rng.chance(w.cfg.random.oid_pending_percent) {
         w.oid_gen += 1;
-        let gen = w.oid_gen;
-        w.oid_below.insert(req, world::OidBelow { adapter: a, gen });
+        let generation = w.oid_gen;
+        w.oid_below.insert(
+            req,
+            world::OidBelow {
+                adapter: a,
+                generation,
+            },
+        );
         w.adapters[a].stats.mp_oids_pending += 1;
         let d = w.rng.range(1_000, 50_000);
         w.sched.after(
@@ -821,7 +930,7 @@ pub(crate) fn mp_oid(w: &mut World, a: usize, req: usize) -> NDIS_STATUS {
             Event::OidComplete {
                 adapter: a,
                 req,
-                gen,
+                generation,
                 status: NDIS_STATUS_SUCCESS,
             },
         );
@@ -836,11 +945,11 @@ pub(crate) fn mp_oid(w: &mut World, a: usize, req: usize) -> NDIS_STATUS {
 fn mp_oid_answer(w: &mut World, a: usize, req: usize) -> NDIS_STATUS {
     // SAFETY: the request is live: the filter passed it to NdisFOidRequest and may not free it
     // before its completion.
-    let r = unsafe { &mut *(req as *mut NDIS_OID_REQUEST) };
+    let req_ref = unsafe { &mut *(req as *mut NDIS_OID_REQUEST) };
     // SAFETY: the query view's leading fields are shared by the set view.
-    let q = unsafe { &mut r.DATA.QUERY_INFORMATION };
+    let query = unsafe { &mut req_ref.DATA.QUERY_INFORMATION };
     let cfg = &w.adapters[a].cfg;
-    let answer: Option<Vec<u8>> = match q.Oid {
+    let answer: Option<Vec<u8>> = match query.Oid {
         OID_GEN_LINK_SPEED => Some(
             u32::try_from(cfg.link_speed_bps / 100)
                 .unwrap_or(u32::MAX)
@@ -849,49 +958,61 @@ fn mp_oid_answer(w: &mut World, a: usize, req: usize) -> NDIS_STATUS {
         ),
         OID_802_3_CURRENT_ADDRESS => Some(cfg.mac.to_vec()),
         OID_GEN_MAXIMUM_FRAME_SIZE => Some(1500u32.to_le_bytes().to_vec()),
-        OID_GEN_CURRENT_PACKET_FILTER if r.RequestType == NDIS_REQUEST_SET_INFORMATION => {
-            if q.InformationBufferLength < 4 || q.InformationBuffer.is_null() {
-                q.BytesWritten = 0;
-                q.BytesNeeded = 4;
+        OID_GEN_CURRENT_PACKET_FILTER if req_ref.RequestType == NDIS_REQUEST_SET_INFORMATION => {
+            if query.InformationBufferLength < 4 || query.InformationBuffer.is_null() {
+                query.BytesWritten = 0;
+                query.BytesNeeded = 4;
                 return NDIS_STATUS_INVALID_LENGTH;
             }
             let mut v = [0u8; 4];
             // SAFETY: the set buffer holds at least 4 bytes (checked).
-            unsafe { core::ptr::copy_nonoverlapping(q.InformationBuffer.cast::<u8>(), v.as_mut_ptr(), 4) };
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    query.InformationBuffer.cast::<u8>(),
+                    v.as_mut_ptr(),
+                    4,
+                );
+            }
             w.adapters[a].mp.packet_filter = u32::from_le_bytes(v);
-            q.BytesWritten = 4; // BytesRead in the set view
-            q.BytesNeeded = 0;
-            r.SupportedRevision = NDIS_OID_REQUEST_REVISION_1;
+            query.BytesWritten = 4; // BytesRead in the set view
+            query.BytesNeeded = 0;
+            req_ref.SupportedRevision = NDIS_OID_REQUEST_REVISION_1;
             return NDIS_STATUS_SUCCESS;
         }
-        OID_GEN_CURRENT_PACKET_FILTER => Some(w.adapters[a].mp.packet_filter.to_le_bytes().to_vec()),
+        OID_GEN_CURRENT_PACKET_FILTER => {
+            Some(w.adapters[a].mp.packet_filter.to_le_bytes().to_vec())
+        }
         _ => None,
     };
     let Some(bytes) = answer else {
-        q.BytesWritten = 0;
-        q.BytesNeeded = 0;
+        query.BytesWritten = 0;
+        query.BytesNeeded = 0;
         return NDIS_STATUS_NOT_SUPPORTED;
     };
     let need = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-    if q.InformationBufferLength < need || q.InformationBuffer.is_null() {
-        q.BytesWritten = 0;
-        q.BytesNeeded = need;
+    if query.InformationBufferLength < need || query.InformationBuffer.is_null() {
+        query.BytesWritten = 0;
+        query.BytesNeeded = need;
         return NDIS_STATUS_BUFFER_TOO_SHORT;
     }
     // SAFETY: the caller's buffer holds InformationBufferLength >= need bytes.
     unsafe {
-        core::ptr::copy_nonoverlapping(bytes.as_ptr(), q.InformationBuffer.cast::<u8>(), bytes.len());
+        core::ptr::copy_nonoverlapping(
+            bytes.as_ptr(),
+            query.InformationBuffer.cast::<u8>(),
+            bytes.len(),
+        );
     }
-    q.BytesWritten = need;
-    q.BytesNeeded = 0;
-    r.SupportedRevision = NDIS_OID_REQUEST_REVISION_1;
+    query.BytesWritten = need;
+    query.BytesNeeded = 0;
+    req_ref.SupportedRevision = NDIS_OID_REQUEST_REVISION_1;
     NDIS_STATUS_SUCCESS
 }
 
-fn mp_oid_complete(a: usize, req: usize, gen: u64, status: NDIS_STATUS) {
+fn mp_oid_complete(a: usize, req: usize, generation: u64, status: NDIS_STATUS) {
     let go = world::with(|w| {
         match w.oid_below.get(&req) {
-            Some(b) if b.gen == gen && b.adapter == a => {}
+            Some(b) if b.generation == generation && b.adapter == a => {}
             _ => return None,
         }
         w.oid_below.remove(&req);
@@ -907,6 +1028,30 @@ fn mp_oid_complete(a: usize, req: usize, gen: u64, status: NDIS_STATUS) {
         // SAFETY: ctx is the module context; req the filter's own live request.
         unsafe { callbacks::oid_complete(h, ctx, req as *mut NDIS_OID_REQUEST, s) }
     });
+}
+
+/// The protocol cancels one of its pended OIDs (if still pending).
+fn proto_cancel_oid(a: usize, req: usize) {
+    let id = world::with(|w| {
+        let o = w.orig_oids.get_mut(&req)?;
+        if o.state != OrigState::Pending {
+            return None;
+        }
+        o.cancelled = true;
+        let id = o.req.get().req.RequestId;
+        w.adapters[a].stats.oid_cancels += 1;
+        Some(id)
+    });
+    let Some(Some(id)) = id else { return };
+    call_filter(
+        Some(a),
+        "FilterCancelOidRequest",
+        Irql::Passive,
+        |h, ctx| {
+            // SAFETY: ctx is the module context; the id is the pending request's RequestId.
+            unsafe { callbacks::cancel_oid(h, ctx, id) }
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -932,18 +1077,20 @@ fn mp_status(a: usize) {
             AutoNegotiationFlags: 0,
         };
         // SAFETY: NDIS_STATUS_INDICATION is plain data; all-zero is valid.
-        let mut s: Box<(NDIS_STATUS_INDICATION, NDIS_LINK_STATE)> =
-            Box::new((unsafe { core::mem::zeroed() }, ls));
-        s.0.Header = NDIS_OBJECT_HEADER::new(
+        let mut ind: NDIS_STATUS_INDICATION = unsafe { core::mem::zeroed() };
+        ind.Header = NDIS_OBJECT_HEADER::new(
             NDIS_OBJECT_TYPE_STATUS_INDICATION,
             NDIS_STATUS_INDICATION_REVISION_1,
             NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
         );
-        s.0.SourceHandle = w.adapters[a].mp.token.addr() as *mut c_void;
-        s.0.StatusCode = NDIS_STATUS_LINK_STATE;
-        s.0.StatusBuffer = std::ptr::from_mut(&mut s.1).cast();
-        s.0.StatusBufferSize = u32::from(NDIS_SIZEOF_LINK_STATE_REVISION_1);
-        let p = std::ptr::from_mut(&mut s.0) as usize;
+        ind.SourceHandle = w.adapters[a].mp.token.addr() as *mut c_void;
+        ind.StatusCode = NDIS_STATUS_LINK_STATE;
+        ind.StatusBufferSize = u32::from(NDIS_SIZEOF_LINK_STATE_REVISION_1);
+        let s = world::Heap::new((ind, ls));
+        let sp = s.ptr();
+        // SAFETY: sp is the live heap pair; pointers into it derive from its raw pointer.
+        unsafe { (*sp).0.StatusBuffer = (&raw mut (*sp).1).cast() };
+        let p = sp as usize;
         w.status_store = Some(s);
         w.delivering_status = p;
         Some(p)
@@ -973,6 +1120,7 @@ fn ustr(s: &str) -> (UNICODE_STRING, Vec<u16>) {
 }
 
 /// FilterAttach for an adapter's module; true if it attached (now Paused).
+#[allow(clippy::too_many_lines)]
 pub(crate) fn attach(a: usize) -> bool {
     let plan = world::with(|w| {
         let drv = w.driver.as_ref()?;
@@ -982,12 +1130,17 @@ pub(crate) fn attach(a: usize) -> bool {
         }
         let cfg = w.adapters[a].cfg.clone();
         // SAFETY: NDIS_FILTER_ATTACH_PARAMETERS is plain data; all-zero is valid.
+        let zeroed: NDIS_FILTER_ATTACH_PARAMETERS = unsafe { core::mem::zeroed() };
         let mut store = Box::new(AttachStore {
-            params: unsafe { core::mem::zeroed() },
+            params: zeroed,
             strings: vec![
-                ustr(&format!("{{5CBF81BD-5055-47CD-9055-A76B2B4E3{a:03X}}}-{{mpfilter}}-0000")),
+                ustr(&format!(
+                    "{{5CBF81BD-5055-47CD-9055-A76B2B4E3{a:03X}}}-{{mpfilter}}-0000"
+                )),
                 ustr(&cfg.name),
-                ustr(&format!("\\DEVICE\\{{5CBF81BD-5055-47CD-9055-A76B2B4E3{a:03X}}}")),
+                ustr(&format!(
+                    "\\DEVICE\\{{5CBF81BD-5055-47CD-9055-A76B2B4E3{a:03X}}}"
+                )),
             ],
         });
         for s in &mut store.strings {
@@ -1017,7 +1170,9 @@ pub(crate) fn attach(a: usize) -> bool {
         p.LowerIfIndex = cfg.if_index;
         p.LowerIfNetLuid = p.BaseMiniportNetLuid;
         p.BaseMiniportIfConnectorPresent = 1;
-        let pp = &raw mut store.params;
+        let store = world::Heap::new(*store);
+        // SAFETY: the live attach store; the pointer derives from its raw pointer.
+        let pp = unsafe { &raw mut (*store.ptr()).params };
         let m = &mut w.adapters[a].module;
         m.attach = Some(store);
         m.state = ModState::Attaching;
@@ -1031,7 +1186,14 @@ pub(crate) fn attach(a: usize) -> bool {
     };
     let status = call_filter(Some(a), "FilterAttach", Irql::Passive, |h, _| {
         // SAFETY: arguments as NDIS passes them; the parameters live in the module record.
-        unsafe { callbacks::attach(h, handle as *mut c_void, drv_ctx as *mut c_void, params as *mut _) }
+        unsafe {
+            callbacks::attach(
+                h,
+                handle as *mut c_void,
+                drv_ctx as *mut c_void,
+                params as *mut _,
+            )
+        }
     })
     .flatten();
     world::with(|w| {
@@ -1061,6 +1223,7 @@ fn lifecycle_deadline() -> Option<Nanos> {
 }
 
 /// SetModuleOptions + FilterRestart; true if the module is Running.
+#[allow(clippy::too_many_lines)]
 pub(crate) fn restart_module(a: usize) -> bool {
     let ok = world::with(|w| {
         let m = &mut w.adapters[a].module;
@@ -1075,10 +1238,15 @@ pub(crate) fn restart_module(a: usize) -> bool {
     if ok != Some(true) {
         return false;
     }
-    let opt = call_filter(Some(a), "FilterSetModuleOptions", Irql::Passive, |h, ctx| {
-        // SAFETY: ctx is the module context.
-        unsafe { callbacks::set_module_options(h, ctx) }
-    })
+    let opt = call_filter(
+        Some(a),
+        "FilterSetModuleOptions",
+        Irql::Passive,
+        |h, ctx| {
+            // SAFETY: ctx is the module context.
+            unsafe { callbacks::set_module_options(h, ctx) }
+        },
+    )
     .flatten();
     if opt.is_some_and(|s| s != NDIS_STATUS_SUCCESS) {
         world::with(|w| {
@@ -1337,7 +1505,10 @@ fn detach_leaks(w: &mut World, a: usize) {
             Rule::LeakHeldNbl,
             Subject::Handle(h),
             &phase,
-            format!("held from above {}, from below {}, below {}, above {}", o.0, o.1, o.2, o.3),
+            format!(
+                "held from above {}, from below {}, below {}, above {}",
+                o.0, o.1, o.2, o.3
+            ),
         );
     }
     let pools: Vec<(usize, usize)> = w
@@ -1347,9 +1518,19 @@ fn detach_leaks(w: &mut World, a: usize) {
         .map(|(&k, p)| (k, p.live))
         .collect();
     for (p, live) in pools {
-        w.leak(Rule::LeakPool, Subject::Handle(p), &phase, format!("pool of the module not freed ({live} NBLs live)"));
+        w.leak(
+            Rule::LeakPool,
+            Subject::Handle(p),
+            &phase,
+            format!("pool of the module not freed ({live} NBLs live)"),
+        );
         if live > 0 {
-            w.leak(Rule::LeakNbl, Subject::Handle(p), &phase, format!("{live} NBLs of the module's pool not freed"));
+            w.leak(
+                Rule::LeakNbl,
+                Subject::Handle(p),
+                &phase,
+                format!("{live} NBLs of the module's pool not freed"),
+            );
         }
     }
     let clones: Vec<usize> = w
@@ -1359,16 +1540,28 @@ fn detach_leaks(w: &mut World, a: usize) {
         .map(|(&k, _)| k)
         .collect();
     for c in clones {
-        w.leak(Rule::LeakOidClone, Subject::Request(c), &phase, "OID clone not freed");
+        w.leak(
+            Rule::LeakOidClone,
+            Subject::Request(c),
+            &phase,
+            "OID clone not freed",
+        );
     }
     let pending: Vec<usize> = w
         .orig_oids
         .iter()
-        .filter(|(_, o)| o.adapter == a && matches!(o.state, OrigState::Pending | OrigState::InFilter))
+        .filter(|(_, o)| {
+            o.adapter == a && matches!(o.state, OrigState::Pending | OrigState::InFilter)
+        })
         .map(|(&k, _)| k)
         .collect();
     for r in pending {
-        w.leak(Rule::OidNeverCompleted, Subject::Request(r), &phase, "OID request from above pended and never completed");
+        w.leak(
+            Rule::OidNeverCompleted,
+            Subject::Request(r),
+            &phase,
+            "OID request from above pended and never completed",
+        );
     }
 }
 
@@ -1420,7 +1613,10 @@ pub(crate) fn pause_stack(a: usize, probe: bool) -> bool {
     }
     world::with(|w| w.adapters[a].mp.running = false);
     let dl = lifecycle_deadline();
-    run_until(|w| w.adapters[a].mp.rx_outstanding == 0 && w.adapters[a].mp.tx_queue.is_empty(), dl);
+    run_until(
+        |w| w.adapters[a].mp.rx_outstanding == 0 && w.adapters[a].mp.tx_queue.is_empty(),
+        dl,
+    );
     world::with(|w| !w.halted).unwrap_or(false)
 }
 
@@ -1435,6 +1631,7 @@ pub(crate) fn restart_stack(a: usize) -> bool {
 }
 
 /// NdisFRestartFilter's scheduled work: pause the stack and restart it.
+#[allow(clippy::collapsible_match)]
 fn restart_filter(a: usize) {
     let state = world::with(|w| w.adapters[a].module.state);
     match state {
@@ -1473,7 +1670,12 @@ pub(crate) fn unload_leaks(w: &mut World) {
     if let Some(d) = &w.driver
         && !d.deregistered
     {
-        w.leak(Rule::LeakRegistration, Subject::Driver, phase, "DriverUnload did not call NdisFDeregisterFilterDriver");
+        w.leak(
+            Rule::LeakRegistration,
+            Subject::Driver,
+            phase,
+            "DriverUnload did not call NdisFDeregisterFilterDriver",
+        );
     }
     let pools: Vec<(usize, usize)> = w
         .pools
@@ -1482,26 +1684,55 @@ pub(crate) fn unload_leaks(w: &mut World) {
         .map(|(&k, p)| (k, p.live))
         .collect();
     for (p, live) in pools {
-        w.leak(Rule::LeakPool, Subject::Handle(p), phase, format!("NBL pool not freed ({live} NBLs live)"));
+        w.leak(
+            Rule::LeakPool,
+            Subject::Handle(p),
+            phase,
+            format!("NBL pool not freed ({live} NBLs live)"),
+        );
         if live > 0 {
-            w.leak(Rule::LeakNbl, Subject::Handle(p), phase, format!("{live} NBLs not freed"));
+            w.leak(
+                Rule::LeakNbl,
+                Subject::Handle(p),
+                phase,
+                format!("{live} NBLs not freed"),
+            );
         }
     }
     let clone_live = w.pools.get(&w.clone_pool).map_or(0, |p| p.live);
     if clone_live > 0 {
-        w.leak(Rule::LeakNbl, Subject::Handle(w.clone_pool), phase, format!("{clone_live} NBL clones not freed"));
+        w.leak(
+            Rule::LeakNbl,
+            Subject::Handle(w.clone_pool),
+            phase,
+            format!("{clone_live} NBL clones not freed"),
+        );
     }
     let mem: Vec<(usize, usize)> = w.memory.iter().map(|(&k, v)| (k, v.0.size())).collect();
     for (p, size) in mem {
-        w.leak(Rule::LeakMemory, Subject::Memory(p), phase, format!("{size} bytes not freed"));
+        w.leak(
+            Rule::LeakMemory,
+            Subject::Memory(p),
+            phase,
+            format!("{size} bytes not freed"),
+        );
     }
     let devs: Vec<usize> = w.devices.keys().copied().collect();
     for d in devs {
-        w.leak(Rule::LeakDevice, Subject::Handle(d), phase, "control device not deregistered");
+        w.leak(
+            Rule::LeakDevice,
+            Subject::Handle(d),
+            phase,
+            "control device not deregistered",
+        );
     }
     let clones: Vec<usize> = w.oid_clones.keys().copied().collect();
     for c in clones {
-        w.leak(Rule::LeakOidClone, Subject::Request(c), phase, "OID clone not freed");
+        w.leak(
+            Rule::LeakOidClone,
+            Subject::Request(c),
+            phase,
+            "OID clone not freed",
+        );
     }
 }
-

@@ -11,15 +11,30 @@ pub const MIN_FRAME: usize = ETH_HEADER + 10;
 
 /// The MAC of the far end of an adapter's link.
 pub fn peer_mac(adapter: usize) -> [u8; 6] {
-    [0x02, 0x00, 0x5E, 0xFF, 0x00, u8::try_from(adapter & 0xFF).unwrap_or(0)]
+    [
+        0x02,
+        0x00,
+        0x5E,
+        0xFF,
+        0x00,
+        u8::try_from(adapter & 0xFF).unwrap_or(0),
+    ]
 }
 
 fn fill(seq: u64, i: usize) -> u8 {
-    (seq as u8) ^ (i as u8).wrapping_mul(31)
+    seq.to_le_bytes()[0] ^ i.to_le_bytes()[0].wrapping_mul(31)
 }
 
 /// Writes a frame of `len` bytes into `buf`; returns the length written.
-pub fn build(buf: &mut [u8], dst: [u8; 6], src: [u8; 6], seq: u64, adapter: usize, dir: u8, len: usize) -> usize {
+pub fn build(
+    buf: &mut [u8],
+    dst: [u8; 6],
+    src: [u8; 6],
+    seq: u64,
+    adapter: usize,
+    dir: u8,
+    len: usize,
+) -> usize {
     let len = len.clamp(MIN_FRAME, buf.len());
     buf[0..6].copy_from_slice(&dst);
     buf[6..12].copy_from_slice(&src);
@@ -45,7 +60,14 @@ pub enum Check {
 }
 
 /// Checks a frame (`data` holds its first `data.len()` bytes, `total` its full length).
-pub fn check(data: &[u8], total: usize, dst: [u8; 6], src: [u8; 6], adapter: usize, dir: u8) -> Check {
+pub fn check(
+    data: &[u8],
+    total: usize,
+    dst: [u8; 6],
+    src: [u8; 6],
+    adapter: usize,
+    dir: u8,
+) -> Check {
     if data.len() < ETH_HEADER || u16::from_be_bytes([data[12], data[13]]) != ETHERTYPE {
         return Check::Foreign;
     }
@@ -83,8 +105,14 @@ mod tests {
         let n = build(&mut buf, a, b, 77, 1, 0, 100);
         assert_eq!(n, 100);
         assert_eq!(check(&buf[..n], n, a, b, 1, 0), Check::Good(77));
-        assert_eq!(check(&buf[..n], n, b, b, 1, 0), Check::Bad("destination MAC"));
-        assert_eq!(check(&buf[..n], n, a, b, 1, 1), Check::Bad("adapter or direction"));
+        assert_eq!(
+            check(&buf[..n], n, b, b, 1, 0),
+            Check::Bad("destination MAC")
+        );
+        assert_eq!(
+            check(&buf[..n], n, a, b, 1, 1),
+            Check::Bad("adapter or direction")
+        );
         buf[50] ^= 1;
         assert_eq!(check(&buf[..n], n, a, b, 1, 0), Check::Bad("payload"));
         buf[12] = 0x08;

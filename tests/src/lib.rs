@@ -1,5 +1,37 @@
 //! `ndis-emu`: a strict, deterministic NDIS 6 emulator for Linux that hosts the mpfilter LWF.
+//!
+//! - [`emulator::Emulator`] — adapters (miniport + protocol) around one filter driver, driven
+//!   through its lifecycle on a virtual clock with a seeded RNG ([`sched`], [`rng`]).
+//! - [`exports`] — every ndis.sys function the filter imports, plus the ntoskrnl driver-object
+//!   extension routines, for the host ABI and for Win64 PE images ([`abi`]).
+//! - [`rules`] — the rules enforced (stable names), violations and leaks.
+//! - [`scenario`] — library scenarios and their printable reports, shared by tests and `mpsim`.
+//! - [`fault_filter`] — a deliberately breakable LWF proving each rule is caught.
 #![allow(unsafe_code)]
 
 pub mod abi;
+pub mod callbacks;
+pub mod config;
+pub mod emulator;
+mod engine;
+pub mod exports;
+pub mod fault_filter;
+pub mod frames;
+pub mod image;
+pub mod irql;
+mod nblmem;
 pub mod pe;
+pub mod rng;
+pub mod rules;
+pub mod scenario;
+pub mod sched;
+pub mod stats;
+mod world;
+
+pub use callbacks::EntryPoint;
+pub use config::{AdapterConfig, EmuConfig, Randomization, TrafficConfig};
+pub use emulator::{Emulator, LoadError, View};
+pub use image::{DriverImage, LoadedImage};
+pub use rules::{Leak, Rule, Subject, Violation};
+pub use scenario::{PassthroughConfig, ScenarioReport, SmokeConfig};
+pub use world::ModState;

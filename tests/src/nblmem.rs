@@ -28,7 +28,8 @@ pub struct NbPart {
     /// The NET_BUFFER (boxed so its address is stable).
     pub nb: Box<NbCell>,
     /// MDLs this part owns (empty when the clone shares the original's MDLs).
-    pub mdls: Vec<Box<MdlCell>>,
+    #[allow(dead_code, reason = "storage the NET_BUFFER's MdlChain points into")]
+    pub mdls: Vec<MdlCell>,
 }
 
 /// A NET_BUFFER at a stable, 16-aligned address.
@@ -52,8 +53,10 @@ pub struct NblBlock {
     pub nb: NET_BUFFER,
     /// The embedded MDL describing `data`.
     pub mdl: MDL,
-    /// Frame buffer of emulator-built NBLs.
-    pub data: Option<Box<[u8]>>,
+    /// Frame buffer of emulator-built NBLs (FRAME_CAPACITY bytes from `Box<[u8]>`, or null).
+    /// Held as a raw pointer so that moving the block never re-asserts uniqueness over memory the
+    /// MDL (and so the driver) points into.
+    pub data: *mut u8,
     /// NET_BUFFERs of a clone.
     pub parts: Vec<NbPart>,
     /// The preallocated context area of the pool, if any.
@@ -90,6 +93,8 @@ pub fn alloc_ctx(
 ) -> *mut NET_BUFFER_LIST_CONTEXT {
     let layout = ctx_layout(usize::from(size));
     // SAFETY: the layout has a non-zero size.
+    // The layout is 16-aligned (ctx_layout), as NET_BUFFER_LIST_CONTEXT requires.
+    #[allow(clippy::cast_ptr_alignment)]
     let p = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<NET_BUFFER_LIST_CONTEXT>();
     if p.is_null() {
         std::alloc::handle_alloc_error(layout);
@@ -121,14 +126,23 @@ pub unsafe fn free_ctx(p: *mut NET_BUFFER_LIST_CONTEXT) {
 impl NblBlock {
     /// A fresh block for `pool`, with a frame buffer if `with_frame`, one NET_BUFFER if `with_nb`
     /// and a preallocated context area of `ctx_size` bytes.
-    pub fn create(pool: NDIS_HANDLE, with_frame: bool, with_nb: bool, ctx_size: u16) -> *mut NblBlock {
+    pub fn create(
+        pool: NDIS_HANDLE,
+        with_frame: bool,
+        with_nb: bool,
+        ctx_size: u16,
+    ) -> *mut NblBlock {
         let mut b = Box::new(NblBlock {
             nbl: zeroed_nbl(),
             extra_info: [ptr::null_mut(); NDIS_INFO_SLOTS - 24],
             pad: 0,
             nb: zeroed_nb(),
             mdl: zeroed_mdl(),
-            data: with_frame.then(|| vec![0u8; FRAME_CAPACITY].into_boxed_slice()),
+            data: if with_frame {
+                Box::into_raw(vec![0u8; FRAME_CAPACITY].into_boxed_slice()).cast::<u8>()
+            } else {
+                ptr::null_mut()
+            },
             parts: Vec::new(),
             prealloc_ctx: if ctx_size > 0 {
                 alloc_ctx(ctx_size, ctx_size, ptr::null_mut())
@@ -137,8 +151,8 @@ impl NblBlock {
             },
         });
         b.nbl.NdisPoolHandle = pool;
-        if let Some(data) = b.data.as_mut() {
-            let va = data.as_mut_ptr();
+        if !b.data.is_null() {
+            let va = b.data;
             b.mdl.MappedSystemVa = va.cast();
             b.mdl.StartVa = ((va as usize) & !0xFFF) as *mut c_void;
             b.mdl.ByteOffset = u32::try_from((va as usize) & 0xFFF).unwrap_or(0);
@@ -165,6 +179,11 @@ impl NblBlock {
     pub unsafe fn destroy(b: *mut NblBlock) {
         // SAFETY: the caller hands over the unique owner of the block.
         let blk = unsafe { Box::from_raw(b) };
+        if !blk.data.is_null() {
+            let slice = ptr::slice_from_raw_parts_mut(blk.data, FRAME_CAPACITY);
+            // SAFETY: allocated in `create` as a Box<[u8]> of FRAME_CAPACITY bytes; freed once.
+            drop(unsafe { Box::from_raw(slice) });
+        }
         if !blk.prealloc_ctx.is_null() {
             // SAFETY: the prealloc context was allocated by alloc_ctx for this block only.
             unsafe { free_ctx(blk.prealloc_ctx) };
@@ -283,7 +302,11 @@ pub unsafe fn snapshot(nbl: usize, mask: SnapMask) -> Snap {
         blank(&mut s.hdr, offset_of!(NET_BUFFER_LIST, Status), 4);
         blank(&mut s.hdr, offset_of!(NET_BUFFER_LIST, Scratch), 8);
         blank(&mut s.hdr, offset_of!(NET_BUFFER_LIST, NdisReserved), 16);
-        blank(&mut s.hdr, offset_of!(NET_BUFFER_LIST, MiniportReserved), 16);
+        blank(
+            &mut s.hdr,
+            offset_of!(NET_BUFFER_LIST, MiniportReserved),
+            16,
+        );
     }
     // SAFETY: per the contract.
     let n = unsafe { nbl_mut(nbl) };
@@ -308,27 +331,39 @@ pub unsafe fn snapshot(nbl: usize, mask: SnapMask) -> Snap {
     s
 }
 
+/// Named byte ranges of the NBL header, for diff reports.
+const FIELDS: &[(&str, usize, usize)] = &[
+    ("Next", 0x00, 8),
+    ("FirstNetBuffer", 0x08, 8),
+    ("Context", 0x10, 8),
+    ("ParentNetBufferList", 0x18, 8),
+    ("NdisPoolHandle", 0x20, 8),
+    ("NdisReserved", 0x30, 16),
+    ("ProtocolReserved", 0x40, 32),
+    ("MiniportReserved", 0x60, 16),
+    ("Scratch", 0x70, 8),
+    ("SourceHandle", 0x78, 8),
+    ("NblFlags", 0x80, 4),
+    ("ChildRefCount", 0x84, 4),
+    ("Flags", 0x88, 4),
+    ("Status", 0x8C, 4),
+];
+
+/// NET_BUFFER fields a snapshot keeps.
+const NB: [&str; 6] = [
+    "Next",
+    "CurrentMdl",
+    "CurrentMdlOffset",
+    "DataLength",
+    "MdlChain",
+    "DataOffset",
+];
+
 /// Which part of two snapshots differs, if any.
 pub fn diff(a: &Snap, b: &Snap) -> Option<String> {
     if a == b {
         return None;
     }
-    const FIELDS: &[(&str, usize, usize)] = &[
-        ("Next", 0x00, 8),
-        ("FirstNetBuffer", 0x08, 8),
-        ("Context", 0x10, 8),
-        ("ParentNetBufferList", 0x18, 8),
-        ("NdisPoolHandle", 0x20, 8),
-        ("NdisReserved", 0x30, 16),
-        ("ProtocolReserved", 0x40, 32),
-        ("MiniportReserved", 0x60, 16),
-        ("Scratch", 0x70, 8),
-        ("SourceHandle", 0x78, 8),
-        ("NblFlags", 0x80, 4),
-        ("ChildRefCount", 0x84, 4),
-        ("Flags", 0x88, 4),
-        ("Status", 0x8C, 4),
-    ];
     for (name, off, len) in FIELDS {
         if a.hdr[*off..off + len] != b.hdr[*off..off + len] {
             return Some(format!("NET_BUFFER_LIST.{name} changed"));
@@ -340,14 +375,6 @@ pub fn diff(a: &Snap, b: &Snap) -> Option<String> {
             return Some(format!("NetBufferListInfo[{slot}] changed"));
         }
     }
-    const NB: [&str; 6] = [
-        "Next",
-        "CurrentMdl",
-        "CurrentMdlOffset",
-        "DataLength",
-        "MdlChain",
-        "DataOffset",
-    ];
     for (i, name) in NB.iter().enumerate() {
         if a.nb[i] != b.nb[i] {
             return Some(format!("NET_BUFFER.{name} changed"));
@@ -381,8 +408,15 @@ pub unsafe fn context_mark(nbl: usize) -> (usize, u16) {
 pub unsafe fn write_frame(nbl: usize, frame: impl FnOnce(&mut [u8]) -> usize) {
     // SAFETY: forwarded contract.
     let b = unsafe { block(nbl) };
-    let Some(data) = b.data.as_mut() else { return };
-    let len = frame(&mut data[FRAME_BACKFILL..]);
+    if b.data.is_null() {
+        return;
+    }
+    // SAFETY: `data` is the block's FRAME_CAPACITY-byte buffer; the slice is derived from the raw
+    // pointer the MDL also holds, and nothing else accesses the buffer during `frame`.
+    let start = unsafe { b.data.add(FRAME_BACKFILL) };
+    // SAFETY: as above: FRAME_CAPACITY - FRAME_BACKFILL bytes from `start` are the buffer's tail.
+    let buf = unsafe { std::slice::from_raw_parts_mut(start, FRAME_CAPACITY - FRAME_BACKFILL) };
+    let len = frame(buf);
     b.nb.MdlChain = &raw mut b.mdl;
     b.nb.CurrentMdl = &raw mut b.mdl;
     b.nb.DataOffset = u32::try_from(FRAME_BACKFILL).unwrap_or(0);
@@ -416,14 +450,12 @@ pub unsafe fn read_nb(nb: *const NET_BUFFER, out: &mut [u8]) -> (usize, usize) {
         let count = m.ByteCount as usize;
         if skip < count && !m.MappedSystemVa.is_null() {
             let n = (count - skip).min(want - copied);
-            // SAFETY: the MDL describes `count` readable bytes at MappedSystemVa.
-            unsafe {
-                ptr::copy_nonoverlapping(
-                    m.MappedSystemVa.cast::<u8>().add(skip),
-                    out.as_mut_ptr().add(copied),
-                    n,
-                );
-            }
+            // SAFETY: skip < count: inside the MDL's mapped buffer.
+            let src = unsafe { m.MappedSystemVa.cast::<u8>().add(skip) };
+            // SAFETY: copied + n <= out.len().
+            let dst = unsafe { out.as_mut_ptr().add(copied) };
+            // SAFETY: the MDL describes `count` readable bytes at MappedSystemVa; dst has room.
+            unsafe { ptr::copy_nonoverlapping(src, dst, n) };
             copied += n;
             skip = 0;
         } else {
@@ -439,10 +471,12 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::multiple_unsafe_ops_per_block)]
     fn block_is_laid_out_like_ndis_sys() {
         let b = NblBlock::create(ptr::null_mut(), true, true, 32);
         let a = b as usize;
-        // SAFETY: fresh block, destroyed below.
+        // SAFETY: every operation below works on the fresh block `b`, alive until destroyed at the
+        // end, and nothing else references it.
         unsafe {
             let n = nbl_mut(a);
             assert_eq!(n.FirstNetBuffer as usize, a + NBL_ALLOC_SIZE);

@@ -102,6 +102,9 @@ mod tests {
         let mut sorted = v.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, (0..50).collect::<Vec<_>>());
-        assert_ne!(v, sorted, "50 elements shuffled into identity is (practically) impossible");
+        assert_ne!(
+            v, sorted,
+            "50 elements shuffled into identity is (practically) impossible"
+        );
     }
 }

@@ -11,6 +11,10 @@ pub struct AdapterStats {
     pub tx_completed: u64,
     /// Of those, with NDIS_STATUS_SUCCESS.
     pub tx_completed_ok: u64,
+    /// Send chains the protocol cancelled.
+    pub tx_cancels: u64,
+    /// NBLs completed with NDIS_STATUS_SEND_ABORTED.
+    pub tx_completed_aborted: u64,
     /// NBLs sent to the filter while it was not Running (pause probes).
     pub probes_sent: u64,
     /// Probes completed with NDIS_STATUS_PAUSED.
@@ -43,6 +47,10 @@ pub struct AdapterStats {
     pub oids_completed_pending: u64,
     /// OIDs completed with a status other than SUCCESS.
     pub oids_failed: u64,
+    /// Pended OIDs the protocol cancelled.
+    pub oid_cancels: u64,
+    /// OIDs whose status, byte counts or data were not what the miniport answered.
+    pub oids_bad_answer: u64,
     /// OIDs the miniport answered synchronously.
     pub mp_oids_sync: u64,
     /// OIDs the miniport pended.

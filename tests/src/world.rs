@@ -51,6 +51,32 @@ pub(crate) fn uninstall() -> Option<Box<World>> {
     WORLD.with(|c| c.borrow_mut().take())
 }
 
+/// A heap value the driver holds raw pointers into. Kept as the raw pointer `Box::into_raw`
+/// returned, so that moving the owner (into a map, an `Option`) never re-asserts uniqueness over
+/// memory the driver still points at; every pointer handed out derives from [`Heap::ptr`].
+pub(crate) struct Heap<T>(*mut T);
+
+impl<T> Heap<T> {
+    pub(crate) fn new(v: T) -> Self {
+        Heap(Box::into_raw(Box::new(v)))
+    }
+    pub(crate) fn ptr(&self) -> *mut T {
+        self.0
+    }
+    pub(crate) fn get(&self) -> &T {
+        // SAFETY: live until drop; the emulator is single-threaded and the driver does not run
+        // while this shared borrow lives.
+        unsafe { &*self.0 }
+    }
+}
+
+impl<T> Drop for Heap<T> {
+    fn drop(&mut self) {
+        // SAFETY: from Box::into_raw in `new`, freed once, here.
+        drop(unsafe { Box::from_raw(self.0) });
+    }
+}
+
 /// A small heap token whose address serves as an NDIS handle (unique across parallel emulators).
 pub(crate) struct Token(Box<[u64; 2]>);
 
@@ -97,7 +123,11 @@ pub(crate) enum NState {
     /// Sent below by the filter through `module`.
     Below { module: usize, came: Came },
     /// Indicated above by the filter through `module`.
-    Up { module: usize, came: Came, resources: bool },
+    Up {
+        module: usize,
+        came: Came,
+        resources: bool,
+    },
     /// Lent to the filter for the duration of a RESOURCES receive callback.
     Resources { module: usize },
 }
@@ -206,7 +236,7 @@ pub(crate) struct Module {
     pub restart: Op,
     pub restart_status: i32,
     pub attrs_set: bool,
-    pub attach: Option<Box<AttachStore>>,
+    pub attach: Option<Heap<AttachStore>>,
     pub stats: ModuleStats,
 }
 
@@ -263,9 +293,10 @@ pub(crate) enum OrigState {
 
 /// An OID request issued by the emulated protocol.
 pub(crate) struct OrigOid {
-    pub req: Box<OidStore>,
+    pub req: Heap<OidStore>,
     pub adapter: usize,
     pub state: OrigState,
+    pub cancelled: bool,
 }
 
 /// An OID request with its information buffer.
@@ -279,19 +310,18 @@ pub(crate) struct OidStore {
 #[derive(Clone, Copy)]
 pub(crate) struct OidBelow {
     pub adapter: usize,
-    pub gen: u64,
+    pub generation: u64,
 }
 
 /// An OID clone the filter allocated.
 pub(crate) struct OidClone {
     pub owner: usize,
-    pub adapter: Option<usize>,
 }
 
 /// A control device.
 pub(crate) struct Device {
-    pub object: Box<[u64; 8]>,
-    pub ext: Box<[u128]>,
+    pub object: Heap<[u64; 8]>,
+    pub ext: Vec<u128>,
 }
 
 /// The registered filter driver.
@@ -309,9 +339,15 @@ pub(crate) enum Event {
     TxDone(usize),
     Complete(usize, Vec<usize>),
     ProtoReturn(usize, Vec<usize>),
-    OidComplete { adapter: usize, req: usize, gen: u64, status: i32 },
+    OidComplete {
+        adapter: usize,
+        req: usize,
+        generation: u64,
+        status: i32,
+    },
     ProtoOidTick(usize),
     RestartFilter(usize),
+    ProtoOidCancel(usize, usize),
     Status(usize),
 }
 
@@ -332,7 +368,9 @@ pub(crate) struct World {
     pub halted: bool,
     pub violations: Vec<Violation>,
     pub leaks: Vec<Leak>,
-    pub driver_object: Box<DRIVER_OBJECT>,
+    /// The driver object (from `Box::into_raw`, freed on drop): kept as a raw pointer because the
+    /// driver holds one too, and a unique borrow of it would invalidate the driver's.
+    pub driver_object: *mut DRIVER_OBJECT,
     pub registry_path: Box<(UNICODE_STRING, Vec<u16>)>,
     pub entry_abi: Option<crate::abi::Abi>,
     pub driver: Option<Driver>,
@@ -343,7 +381,7 @@ pub(crate) struct World {
     pub nbls: HashMap<usize, NblTrack>,
     pub pools: HashMap<usize, Pool>,
     pub children: HashMap<usize, u32>,
-    pub ctx_areas: HashMap<usize, ()>,
+    pub ctx_areas: std::collections::HashSet<usize>,
     pub memory: HashMap<usize, (Layout, u32)>,
     pub devices: HashMap<usize, Device>,
     pub orig_oids: HashMap<usize, OrigOid>,
@@ -353,11 +391,13 @@ pub(crate) struct World {
     pub oid_gen: u64,
     pub clone_pool: usize,
     pub delivering_status: usize,
-    pub status_store: Option<Box<(NDIS_STATUS_INDICATION, mpfilter::ndis::types::NDIS_LINK_STATE)>>,
+    pub status_store: Option<
+        Heap<(NDIS_STATUS_INDICATION, mpfilter::ndis::types::NDIS_LINK_STATE)>,
+    >,
     pub scratch: Vec<u8>,
     pub cancelled: std::collections::HashSet<usize>,
     pub delivered: std::collections::HashSet<usize>,
-    pub retreat_mdls: HashMap<usize, Box<(nblmem::MdlCell, Vec<u8>)>>,
+    pub retreat_mdls: HashMap<usize, Heap<(nblmem::MdlCell, Vec<u8>)>>,
 }
 
 impl World {
@@ -390,7 +430,7 @@ impl World {
             halted: false,
             violations: Vec::new(),
             leaks: Vec::new(),
-            driver_object: d,
+            driver_object: Box::into_raw(d),
             registry_path: rp,
             entry_abi: None,
             driver: None,
@@ -401,7 +441,7 @@ impl World {
             nbls: HashMap::new(),
             pools: HashMap::new(),
             children: HashMap::new(),
-            ctx_areas: HashMap::new(),
+            ctx_areas: std::collections::HashSet::new(),
             memory: HashMap::new(),
             devices: HashMap::new(),
             orig_oids: HashMap::new(),
@@ -441,7 +481,10 @@ impl World {
                 name,
                 adapter: Some(a),
             }) => format!("{name} [adapter {a}]"),
-            Some(Frame { name, adapter: None }) => (*name).to_string(),
+            Some(Frame {
+                name,
+                adapter: None,
+            }) => (*name).to_string(),
         }
     }
 
@@ -468,7 +511,13 @@ impl World {
     }
 
     /// Records a leak.
-    pub(crate) fn leak(&mut self, rule: Rule, subject: Subject, phase: &str, detail: impl Into<String>) {
+    pub(crate) fn leak(
+        &mut self,
+        rule: Rule,
+        subject: Subject,
+        phase: &str,
+        detail: impl Into<String>,
+    ) {
         self.leaks.push(Leak {
             rule,
             subject,
@@ -478,7 +527,13 @@ impl World {
     }
 
     /// Registers a new pool and returns its handle.
-    pub(crate) fn new_pool(&mut self, owner: usize, with_frame: bool, with_nb: bool, ctx: u16) -> usize {
+    pub(crate) fn new_pool(
+        &mut self,
+        owner: usize,
+        with_frame: bool,
+        with_nb: bool,
+        ctx: u16,
+    ) -> usize {
         let p = Pool::new(owner, with_frame, with_nb, ctx);
         let h = p.token.addr();
         self.handles.insert(h, HandleKind::Pool);
@@ -608,15 +663,22 @@ impl World {
         )
     }
 
-    pub(crate) fn ctx_area_alloc(&mut self, size: u16, offset: u16, next: *mut NET_BUFFER_LIST_CONTEXT) -> *mut NET_BUFFER_LIST_CONTEXT {
+    pub(crate) fn ctx_area_alloc(
+        &mut self,
+        size: u16,
+        offset: u16,
+        next: *mut NET_BUFFER_LIST_CONTEXT,
+    ) -> *mut NET_BUFFER_LIST_CONTEXT {
         let p = nblmem::alloc_ctx(size, offset, next);
-        self.ctx_areas.insert(p as usize, ());
+        self.ctx_areas.insert(p as usize);
         p
     }
 }
 
 impl Drop for World {
     fn drop(&mut self) {
+        // SAFETY: from Box::into_raw in `new`, freed once, here; the driver never runs again.
+        drop(unsafe { Box::from_raw(self.driver_object) });
         for p in self.pools.values() {
             for &b in &p.all {
                 // SAFETY: every block of every pool was created by NblBlock::create and is freed
@@ -624,7 +686,7 @@ impl Drop for World {
                 unsafe { NblBlock::destroy(b as *mut NblBlock) };
             }
         }
-        for &c in self.ctx_areas.keys() {
+        for &c in &self.ctx_areas {
             // SAFETY: dynamic context areas are owned by the world and freed once, here.
             unsafe { nblmem::free_ctx(c as *mut NET_BUFFER_LIST_CONTEXT) };
         }

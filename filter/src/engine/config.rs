@@ -37,7 +37,13 @@ pub struct PathConfig {
 
 impl Default for PathConfig {
     fn default() -> Self {
-        Self { priority: 0, role: Role::Active, weight: 1, quota_bytes: 64 * 1024, link_speed_bps: 0 }
+        Self {
+            priority: 0,
+            role: Role::Active,
+            weight: 1,
+            quota_bytes: 64 * 1024,
+            link_speed_bps: 0,
+        }
     }
 }
 
@@ -85,7 +91,10 @@ pub struct QuotaConfig {
 
 impl Default for QuotaConfig {
     fn default() -> Self {
-        Self { max_outstanding_per_target: 64, target_slots: 64 }
+        Self {
+            max_outstanding_per_target: 64,
+            target_slots: 64,
+        }
     }
 }
 
@@ -200,13 +209,26 @@ impl GroupConfig {
         Self {
             paths,
             policy,
-            failback: Failback::Deferred { delay_ns: 5_000 * MS },
+            failback: Failback::Deferred {
+                delay_ns: 5_000 * MS,
+            },
             up_delay_ns: 500 * MS,
             down_delay_ns: 0,
-            flap: FlapConfig { max_failures: 3, window_ns: 60_000 * MS, stable_ns: 120_000 * MS },
-            errors: ErrorConfig { threshold: 8, window_ns: 1_000 * MS, recovery_ns: 10_000 * MS },
+            flap: FlapConfig {
+                max_failures: 3,
+                window_ns: 60_000 * MS,
+                stable_ns: 120_000 * MS,
+            },
+            errors: ErrorConfig {
+                threshold: 8,
+                window_ns: 1_000 * MS,
+                recovery_ns: 10_000 * MS,
+            },
             probe_miss_max: 3,
-            flowlet: FlowletConfig { gap_ns: 500 * US, table_entries: 4096 },
+            flowlet: FlowletConfig {
+                gap_ns: 500 * US,
+                table_entries: 4096,
+            },
             cpus: 64,
             marginal_last_resort: true,
         }
@@ -235,10 +257,16 @@ impl GroupConfig {
         for (i, p) in self.paths.iter().enumerate() {
             let path = PathId::from_index(i);
             if p.weight == 0 || p.weight > MAX_WEIGHT {
-                return Err(ConfigError::Weight { path, weight: p.weight });
+                return Err(ConfigError::Weight {
+                    path,
+                    weight: p.weight,
+                });
             }
             if p.quota_bytes == 0 || p.quota_bytes > MAX_QUOTA_BYTES {
-                return Err(ConfigError::Quota { path, quota_bytes: p.quota_bytes });
+                return Err(ConfigError::Quota {
+                    path,
+                    quota_bytes: p.quota_bytes,
+                });
             }
         }
         check_delay("up_delay_ns", self.up_delay_ns, false)?;
@@ -247,7 +275,9 @@ impl GroupConfig {
             check_delay("failback delay_ns", delay_ns, false)?;
         }
         if self.flap.max_failures > MAX_FLAP_FAILURES {
-            return Err(ConfigError::FlapFailures { value: self.flap.max_failures });
+            return Err(ConfigError::FlapFailures {
+                value: self.flap.max_failures,
+            });
         }
         if self.flap.max_failures > 0 {
             check_delay("flap.window_ns", self.flap.window_ns, true)?;
@@ -271,15 +301,23 @@ impl GroupConfig {
             return Err(ConfigError::Cpus { cpus: self.cpus });
         }
         match self.policy {
-            PolicyConfig::Quota(q) if !q.target_slots.is_power_of_two() || q.target_slots > 65_536 => {
-                return Err(ConfigError::TargetSlots { slots: q.target_slots });
+            PolicyConfig::Quota(q)
+                if !q.target_slots.is_power_of_two() || q.target_slots > 65_536 =>
+            {
+                return Err(ConfigError::TargetSlots {
+                    slots: q.target_slots,
+                });
             }
             PolicyConfig::SpeedShare(s) => {
                 if s.half_life_ns < US || s.half_life_ns > 60_000 * MS {
-                    return Err(ConfigError::HalfLife { half_life_ns: s.half_life_ns });
+                    return Err(ConfigError::HalfLife {
+                        half_life_ns: s.half_life_ns,
+                    });
                 }
                 if s.probe_share_ppm == 0 || s.probe_share_ppm > 100_000 {
-                    return Err(ConfigError::ProbeShare { ppm: s.probe_share_ppm });
+                    return Err(ConfigError::ProbeShare {
+                        ppm: s.probe_share_ppm,
+                    });
                 }
                 check_delay("speed_share.stale_after_ns", s.stale_after_ns, true)?;
             }
@@ -371,7 +409,9 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Self::NoPaths => f.write_str("a path group needs at least one path"),
-            Self::TooManyPaths { count } => write!(f, "{count} paths given, at most {MAX_PATHS} allowed"),
+            Self::TooManyPaths { count } => {
+                write!(f, "{count} paths given, at most {MAX_PATHS} allowed")
+            }
             Self::Weight { path, weight } => write!(
                 f,
                 "path {}: weight {weight} out of range 1..={MAX_WEIGHT}",
@@ -383,10 +423,16 @@ impl fmt::Display for ConfigError {
                 path.index()
             ),
             Self::Duration { field, value_ns } => {
-                write!(f, "{field} = {value_ns} ns out of range (must be <= {MAX_DELAY_NS} ns and nonzero where required)")
+                write!(
+                    f,
+                    "{field} = {value_ns} ns out of range (must be <= {MAX_DELAY_NS} ns and nonzero where required)"
+                )
             }
             Self::FlapFailures { value } => {
-                write!(f, "flap.max_failures = {value}, at most {MAX_FLAP_FAILURES}")
+                write!(
+                    f,
+                    "flap.max_failures = {value}, at most {MAX_FLAP_FAILURES}"
+                )
             }
             Self::ProbeMissMax => f.write_str("probe_miss_max must be at least 1"),
             Self::FlowTable { entries } => write!(
@@ -395,10 +441,16 @@ impl fmt::Display for ConfigError {
             ),
             Self::Cpus { cpus } => write!(f, "cpus = {cpus} out of range 1..={MAX_CPUS}"),
             Self::TargetSlots { slots } => {
-                write!(f, "target_slots = {slots} must be a power of two in 1..=65536")
+                write!(
+                    f,
+                    "target_slots = {slots} must be a power of two in 1..=65536"
+                )
             }
             Self::HalfLife { half_life_ns } => {
-                write!(f, "speed-share half-life {half_life_ns} ns out of range 1 us..=60 s")
+                write!(
+                    f,
+                    "speed-share half-life {half_life_ns} ns out of range 1 us..=60 s"
+                )
             }
             Self::ProbeShare { ppm } => write!(f, "probe share {ppm} ppm out of range 1..=100000"),
             Self::UnknownPath { index } => write!(f, "path index {index} is not in this group"),

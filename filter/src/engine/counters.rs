@@ -46,12 +46,14 @@ pub struct CounterTotals {
 impl CounterTotals {
     /// NBLs in flight (sent and not yet completed).
     pub fn inflight_nbls(&self) -> u64 {
-        self.sent_nbls.saturating_sub(self.completed_nbls + self.failed_nbls)
+        self.sent_nbls
+            .saturating_sub(self.completed_nbls + self.failed_nbls)
     }
 
     /// Bytes in flight.
     pub fn inflight_bytes(&self) -> u64 {
-        self.sent_bytes.saturating_sub(self.completed_bytes + self.failed_bytes)
+        self.sent_bytes
+            .saturating_sub(self.completed_bytes + self.failed_bytes)
     }
 }
 
@@ -64,8 +66,11 @@ pub struct CpuShard {
     pub cursor: AtomicU32,
     /// Eligible mask this CPU's scheduler state was built for (reset when it changes).
     pub mask_seen: AtomicU32,
-    /// Policy scheduler state per path (DRR deficit, WRR credit, virtual finish time).
+    /// Policy scheduler state, two slots per path: `sched[2p]` (DRR deficit, WRR credit, virtual
+    /// finish time) and `sched[2p + 1]` (speed-share: this CPU's copy of the path's packed share).
     pub sched: Box<[AtomicI64]>,
+    /// Share-board generation this CPU's share copies were taken from.
+    pub gen_seen: AtomicU32,
     /// Policy accumulators per path (speed-share: busy nanoseconds).
     pub aux: Box<[AtomicU64]>,
 }
@@ -77,7 +82,8 @@ impl CpuShard {
             counters: (0..paths).map(|_| PathCounters::default()).collect(),
             cursor: AtomicU32::new(0),
             mask_seen: AtomicU32::new(0),
-            sched: zeroed_i64(paths),
+            sched: zeroed_i64(2 * paths),
+            gen_seen: AtomicU32::new(0),
             aux: zeroed_u64(paths),
         }
     }
@@ -125,12 +131,24 @@ pub fn totals(shards: &[CpuShard], path: usize) -> CounterTotals {
     let mut t = CounterTotals::default();
     for s in shards {
         if let Some(c) = s.counters.get(path) {
-            t.sent_nbls = t.sent_nbls.wrapping_add(c.sent_nbls.load(Ordering::Relaxed));
-            t.sent_bytes = t.sent_bytes.wrapping_add(c.sent_bytes.load(Ordering::Relaxed));
-            t.completed_nbls = t.completed_nbls.wrapping_add(c.done_nbls.load(Ordering::Relaxed));
-            t.completed_bytes = t.completed_bytes.wrapping_add(c.done_bytes.load(Ordering::Relaxed));
-            t.failed_nbls = t.failed_nbls.wrapping_add(c.failed_nbls.load(Ordering::Relaxed));
-            t.failed_bytes = t.failed_bytes.wrapping_add(c.failed_bytes.load(Ordering::Relaxed));
+            t.sent_nbls = t
+                .sent_nbls
+                .wrapping_add(c.sent_nbls.load(Ordering::Relaxed));
+            t.sent_bytes = t
+                .sent_bytes
+                .wrapping_add(c.sent_bytes.load(Ordering::Relaxed));
+            t.completed_nbls = t
+                .completed_nbls
+                .wrapping_add(c.done_nbls.load(Ordering::Relaxed));
+            t.completed_bytes = t
+                .completed_bytes
+                .wrapping_add(c.done_bytes.load(Ordering::Relaxed));
+            t.failed_nbls = t
+                .failed_nbls
+                .wrapping_add(c.failed_nbls.load(Ordering::Relaxed));
+            t.failed_bytes = t
+                .failed_bytes
+                .wrapping_add(c.failed_bytes.load(Ordering::Relaxed));
         }
     }
     t

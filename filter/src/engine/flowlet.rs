@@ -76,7 +76,10 @@ impl FlowTable {
     #[inline]
     pub fn slot(&self, flow_hash: u64) -> Slot {
         let index = usize::try_from(mix64(flow_hash)).unwrap_or(0) & self.index_mask;
-        let value = self.entries.get(index).map_or(0, |e| e.load(Ordering::Acquire));
+        let value = self
+            .entries
+            .get(index)
+            .map_or(0, |e| e.load(Ordering::Acquire));
         Slot { index, value }
     }
 
@@ -111,7 +114,12 @@ impl FlowTable {
     pub fn place(&self, slot: Slot, path: usize, now_ns: u64) -> Result<(), u64> {
         match self.entries.get(slot.index) {
             Some(e) => e
-                .compare_exchange(slot.value, Self::pack(path, now_ns), Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(
+                    slot.value,
+                    Self::pack(path, now_ns),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
                 .map(|_| ()),
             None => Ok(()),
         }

@@ -17,7 +17,7 @@ use super::counters::{self, CpuShard};
 use super::flowlet::FlowTable;
 use super::health::Health;
 use super::mask::bit;
-use super::policy::{AnyPolicy, Choice, HotCtx, Policy, TickCtx};
+use super::policy::{AnyPolicy, Choice, HotCtx, Inflight, Policy, TickCtx};
 use super::sync::{AtomicU32, Ordering};
 use super::table::{PathInfo, PathShared};
 use super::types::{
@@ -32,20 +32,28 @@ struct Shared {
     shards: alloc::boxed::Box<[CpuShard]>,
     flows: Option<FlowTable>,
     policy: AnyPolicy,
-    tracks_inflight: bool,
+    inflight: Inflight,
     error_threshold: u64,
 }
 
 impl Shared {
     #[inline]
     fn shard(&self, cpu: u32) -> &CpuShard {
-        let i = cpu as usize % self.shards.len();
-        &self.shards[i]
+        // No division in the common case (cpu index below the shard count).
+        let cpu = cpu as usize;
+        match self.shards.get(cpu) {
+            Some(s) => s,
+            None => &self.shards[cpu % self.shards.len()],
+        }
     }
 
     #[inline]
     fn ctx(&self, mask: u32, cpu: u32) -> HotCtx<'_> {
-        HotCtx { mask, shard: self.shard(cpu), paths: &self.paths }
+        HotCtx {
+            mask,
+            shard: self.shard(cpu),
+            paths: &self.paths,
+        }
     }
 
     #[inline]
@@ -61,7 +69,11 @@ impl Shared {
         let slot = flows.slot(req.flow.l34);
         if let Some(p) = flows.live_path(slot.value, now_ns, mask) {
             flows.refresh(slot, now_ns);
-            return if self.policy.admit(&ctx, p, req) { path(p) } else { Selection::Defer };
+            return if self.policy.admit(&ctx, p, req) {
+                path(p)
+            } else {
+                Selection::Defer
+            };
         }
         match self.policy.select(&ctx, req, now_ns) {
             Choice::Path(p) => match flows.place(slot, p, now_ns) {
@@ -70,7 +82,11 @@ impl Shared {
                     // Another CPU placed this flow at the same moment: follow it.
                     Some(q) if q != p => {
                         self.policy.release(&ctx, p, req);
-                        if self.policy.admit(&ctx, q, req) { path(q) } else { Selection::Defer }
+                        if self.policy.admit(&ctx, q, req) {
+                            path(q)
+                        } else {
+                            Selection::Defer
+                        }
                     }
                     _ => path(p),
                 },
@@ -85,35 +101,58 @@ impl Shared {
         let Some(ps) = self.paths.get(i) else { return };
         let shard = self.shard(req.cpu);
         shard.count_send(i, req.len);
-        if self.tracks_inflight {
-            ps.inflight_nbls.fetch_add(1, Ordering::Relaxed);
-            ps.inflight_bytes.fetch_add(u64::from(req.len), Ordering::Relaxed);
+        match self.inflight {
+            Inflight::None => {}
+            Inflight::Nbls => {
+                ps.hot.inflight_nbls.fetch_add(1, Ordering::Relaxed);
+            }
+            Inflight::Bytes => {
+                ps.hot
+                    .inflight_bytes
+                    .fetch_add(u64::from(req.len), Ordering::Relaxed);
+            }
         }
-        let ctx = HotCtx { mask: 0, shard, paths: &self.paths };
+        let ctx = HotCtx {
+            mask: 0,
+            shard,
+            paths: &self.paths,
+        };
         self.policy.on_send(&ctx, i, req, now_ns);
     }
 
     #[inline]
     fn on_complete(&self, c: &Completion, now_ns: u64) -> Attention {
         let i = c.path.index();
-        let Some(ps) = self.paths.get(i) else { return Attention::None };
+        let Some(ps) = self.paths.get(i) else {
+            return Attention::None;
+        };
         let shard = self.shard(c.cpu);
         let ok = c.status == CompletionStatus::Ok;
         shard.count_complete(i, c.len, ok);
-        if self.tracks_inflight {
-            let _ = ps.inflight_nbls.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
-            let len = u64::from(c.len);
-            let _ = ps
-                .inflight_bytes
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(len)));
+        // Completions match sends (the caller's contract), so a plain fetch_sub (one locked
+        // instruction); a counter driven below zero by a broken caller reads as 0.
+        match self.inflight {
+            Inflight::None => {}
+            Inflight::Nbls => {
+                ps.hot.inflight_nbls.fetch_sub(1, Ordering::Relaxed);
+            }
+            Inflight::Bytes => {
+                ps.hot
+                    .inflight_bytes
+                    .fetch_sub(u64::from(c.len), Ordering::Relaxed);
+            }
         }
-        let ctx = HotCtx { mask: 0, shard, paths: &self.paths };
+        let ctx = HotCtx {
+            mask: 0,
+            shard,
+            paths: &self.paths,
+        };
         self.policy.on_complete(&ctx, c, now_ns);
         if let CompletionStatus::Error(e) = c.status
             && e.counts_as_path_fault()
             && self.error_threshold > 0
         {
-            let total = ps.errors.fetch_add(1, Ordering::AcqRel) + 1;
+            let total = ps.hot.errors.fetch_add(1, Ordering::AcqRel) + 1;
             if total.wrapping_sub(ps.error_base.load(Ordering::Acquire)) >= self.error_threshold {
                 return Attention::EvaluateHealth;
             }
@@ -227,18 +266,25 @@ impl PathGroup {
             paths,
             shards,
             flows,
-            tracks_inflight: policy.tracks_inflight(),
+            inflight: policy.inflight(),
             policy,
             error_threshold: u64::from(cfg.errors.threshold),
         };
-        let mut g = Self { shared: Arc::new(shared), cfg, health, last_mask: 0 };
+        let mut g = Self {
+            shared: Arc::new(shared),
+            cfg,
+            health,
+            last_mask: 0,
+        };
         g.publish(now_ns);
         Ok(g)
     }
 
     /// A hot-path handle for other CPUs / threads.
     pub fn selector(&self) -> Selector {
-        Selector { shared: Arc::clone(&self.shared) }
+        Selector {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     /// Chooses the path for one NBL. Never returns a path outside the eligible set: the Active
@@ -279,7 +325,9 @@ impl PathGroup {
             return None;
         }
         let reason = self.health[i].apply(ev, now_ns, &self.cfg);
-        if ev == PathEvent::LinkUp || ev == PathEvent::ProbeAnswered || ev == PathEvent::AdminReinstate
+        if ev == PathEvent::LinkUp
+            || ev == PathEvent::ProbeAnswered
+            || ev == PathEvent::AdminReinstate
             || ev == PathEvent::ShimPathRecovered
         {
             self.rebase_errors(i, now_ns);
@@ -325,18 +373,21 @@ impl PathGroup {
 
     fn rebase_errors(&mut self, i: usize, now_ns: u64) {
         let ps = &self.shared.paths[i];
-        ps.error_base.store(ps.errors.load(Ordering::Acquire), Ordering::Release);
+        ps.error_base
+            .store(ps.hot.errors.load(Ordering::Acquire), Ordering::Release);
         self.health[i].error_window_start = now_ns;
     }
 
     fn check_errors(&mut self, i: usize, now_ns: u64) {
         let ps = &self.shared.paths[i];
-        let total = ps.errors.load(Ordering::Acquire);
+        let total = ps.hot.errors.load(Ordering::Acquire);
         let base = ps.error_base.load(Ordering::Acquire);
         if total.wrapping_sub(base) >= u64::from(self.cfg.errors.threshold) {
             self.health[i].trip_errors(now_ns);
             self.rebase_errors(i, now_ns);
-        } else if now_ns.saturating_sub(self.health[i].error_window_start) >= self.cfg.errors.window_ns {
+        } else if now_ns.saturating_sub(self.health[i].error_window_start)
+            >= self.cfg.errors.window_ns
+        {
             self.rebase_errors(i, now_ns);
         }
     }
@@ -358,7 +409,9 @@ impl PathGroup {
         let mut standby = 0u32;
         let mut marginal = 0u32;
         for (i, h) in self.health.iter().enumerate() {
-            self.shared.paths[i].state.store(h.state as u8, Ordering::Release);
+            self.shared.paths[i]
+                .state
+                .store(h.state as u8, Ordering::Release);
             match h.state {
                 PathState::Active => active |= bit(i),
                 PathState::Standby => standby |= bit(i),
@@ -431,7 +484,7 @@ impl PathGroup {
             link_speed_bps: pc.link_speed_bps,
             counters: counters::totals(&self.shared.shards, i),
             measured_speed_bps,
-            send_errors: ps.errors.load(Ordering::Relaxed),
+            send_errors: ps.hot.errors.load(Ordering::Relaxed),
             last_transition: h.last,
             transitions: h.transitions,
         })
@@ -443,7 +496,11 @@ impl PathGroup {
     /// Unknown path or weight outside 1..=[`MAX_WEIGHT`].
     pub fn set_weight(&mut self, path: PathId, weight: u32) -> Result<(), ConfigError> {
         let i = path.index();
-        let pc = self.cfg.paths.get_mut(i).ok_or(ConfigError::UnknownPath { index: i })?;
+        let pc = self
+            .cfg
+            .paths
+            .get_mut(i)
+            .ok_or(ConfigError::UnknownPath { index: i })?;
         if weight == 0 || weight > MAX_WEIGHT {
             return Err(ConfigError::Weight { path, weight });
         }
@@ -458,12 +515,18 @@ impl PathGroup {
     /// Unknown path or quota outside 1..=[`MAX_QUOTA_BYTES`].
     pub fn set_quota(&mut self, path: PathId, quota_bytes: u32) -> Result<(), ConfigError> {
         let i = path.index();
-        let pc = self.cfg.paths.get_mut(i).ok_or(ConfigError::UnknownPath { index: i })?;
+        let pc = self
+            .cfg
+            .paths
+            .get_mut(i)
+            .ok_or(ConfigError::UnknownPath { index: i })?;
         if quota_bytes == 0 || quota_bytes > MAX_QUOTA_BYTES {
             return Err(ConfigError::Quota { path, quota_bytes });
         }
         pc.quota_bytes = quota_bytes;
-        self.shared.paths[i].quota.store(quota_bytes, Ordering::Release);
+        self.shared.paths[i]
+            .quota
+            .store(quota_bytes, Ordering::Release);
         Ok(())
     }
 

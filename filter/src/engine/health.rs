@@ -67,7 +67,13 @@ impl Health {
             failure_count: 0,
             errors_tripped_at: 0,
             error_window_start: now_ns,
-            last: Transition { path: id, from: state, to: state, reason: Reason::Initial, at_ns: now_ns },
+            last: Transition {
+                path: id,
+                from: state,
+                to: state,
+                reason: Reason::Initial,
+                at_ns: now_ns,
+            },
             transitions: 0,
         }
     }
@@ -220,12 +226,16 @@ impl Health {
                     }
                     (PathState::Failed, self.fault_reason())
                 } else if self.state == PathState::Marginal
+                    && self.cond == 0
                     && (self.marginal_since == 0
                         || now_ns.saturating_sub(self.marginal_since) >= cfg.flap.stable_ns)
                 {
                     self.failure_count = 0;
-                    let reason =
-                        if self.marginal_since == 0 { Reason::AdminReinstate } else { Reason::MarginalStable };
+                    let reason = if self.marginal_since == 0 {
+                        Reason::AdminReinstate
+                    } else {
+                        Reason::MarginalStable
+                    };
                     (role_state(self.role), reason)
                 } else {
                     return None;
@@ -236,7 +246,11 @@ impl Health {
                     return None;
                 }
                 self.recovering_since = now_ns;
-                let reason = if matches!(hint, Reason::Initial) { Reason::ErrorsForgiven } else { hint };
+                let reason = if matches!(hint, Reason::Initial) {
+                    Reason::ErrorsForgiven
+                } else {
+                    hint
+                };
                 (PathState::Recovering, reason)
             }
             PathState::Recovering => {
@@ -264,7 +278,13 @@ impl Health {
                 }
             }
         };
-        let t = Transition { path: self.id, from: self.state, to, reason, at_ns: now_ns };
+        let t = Transition {
+            path: self.id,
+            from: self.state,
+            to,
+            reason,
+            at_ns: now_ns,
+        };
         self.state = to;
         self.last = t;
         self.transitions += 1;
@@ -286,7 +306,9 @@ impl Health {
                 Some(t) => {
                     overall = Some(match overall {
                         // A zero hold-down: keep the event's reason rather than the timer's.
-                        Some(o) if t.reason == Reason::HoldDownElapsed => Transition { to: t.to, ..o },
+                        Some(o) if t.reason == Reason::HoldDownElapsed => {
+                            Transition { to: t.to, ..o }
+                        }
                         Some(o) => Transition { from: o.from, ..t },
                         None => t,
                     });

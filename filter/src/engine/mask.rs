@@ -28,7 +28,11 @@ impl Iterator for Bits {
 #[inline]
 pub fn rotation(mask: u32, cur: usize) -> impl Iterator<Item = usize> {
     let cur = cur & 31;
-    let split = if cur >= 31 { u32::MAX } else { (2u32 << cur) - 1 };
+    let split = if cur >= 31 {
+        u32::MAX
+    } else {
+        (2u32 << cur) - 1
+    };
     Bits(mask & !split).chain(Bits(mask & split))
 }
 

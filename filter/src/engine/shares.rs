@@ -29,7 +29,8 @@ pub fn pack(weight: u32) -> u64 {
 /// The weight of a packed entry.
 #[inline]
 pub fn weight_of(entry: u64) -> u64 {
-    (entry & WEIGHT_MASK).max(1)
+    // `pack` stores weights >= 1.
+    entry & WEIGHT_MASK
 }
 
 /// The Q32 reciprocal weight of a packed entry.
@@ -60,7 +61,18 @@ impl ShareBoard {
     /// The currently published slot (packed entries).
     #[inline]
     pub fn current(&self) -> &[AtomicU64] {
-        let g = self.generation.load(Ordering::Acquire);
+        self.slot(self.generation())
+    }
+
+    /// The current generation (`Acquire`: entries of its slot are visible after this load).
+    #[inline]
+    pub fn generation(&self) -> u32 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The slot of generation `g`.
+    #[inline]
+    pub fn slot(&self, g: u32) -> &[AtomicU64] {
         &self.slots[(g & 1) as usize]
     }
 

@@ -164,7 +164,12 @@ mod tests {
 
     fn running() -> PauseGate {
         let g = PauseGate::new();
-        for e in [E::Attach, E::AttachSucceeded, E::Restart, E::RestartSucceeded] {
+        for e in [
+            E::Attach,
+            E::AttachSucceeded,
+            E::Restart,
+            E::RestartSucceeded,
+        ] {
             g.transition(e).unwrap();
         }
         assert_eq!(g.state(), S::Running);

@@ -137,10 +137,7 @@ mod tests {
                 | NDIS_RECEIVE_FLAGS_MORE_NBLS,
         );
         assert!(r.is_dispatch() && r.has_resources());
-        assert_eq!(
-            r.to_return_flags().bits(),
-            NDIS_RETURN_FLAGS_DISPATCH_LEVEL
-        );
+        assert_eq!(r.to_return_flags().bits(), NDIS_RETURN_FLAGS_DISPATCH_LEVEL);
         let p = ReceiveFlags::from_bits(NDIS_RECEIVE_FLAGS_MORE_NBLS);
         assert!(!p.is_dispatch() && !p.has_resources());
         assert_eq!(p.to_return_flags().bits(), 0);

@@ -47,7 +47,9 @@ impl FilterHandle {
         }
         // SAFETY: the handle is live (type invariant) and the chain is owned and non-empty;
         // ownership passes to NDIS, the chain value is consumed.
-        unsafe { imports::NdisFSendNetBufferLists(self.as_raw(), chain.into_raw(), port, flags.bits()) }
+        unsafe {
+            imports::NdisFSendNetBufferLists(self.as_raw(), chain.into_raw(), port, flags.bits());
+        }
     }
 
     /// `NdisFSendNetBufferListsComplete`: gives NBLs that came down through FilterSend back to

@@ -34,6 +34,8 @@ pub mod types;
 mod mock;
 #[cfg(test)]
 mod testkit;
+#[cfg(test)]
+mod trampoline_tests;
 
 // The one place where the import target is chosen: unit tests of this crate get recording doubles
 // with the same signatures; every other build calls the real imports.

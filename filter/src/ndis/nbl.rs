@@ -159,9 +159,10 @@ impl NetBuffer {
 
     /// `NET_BUFFER_DATA_LENGTH`: bytes of used data.
     pub fn data_length(&self) -> u32 {
-        // SAFETY: a plain read of the ULONG member of the `DataLength` union of a live NET_BUFFER;
-        // every bit pattern is a valid u32.
-        unsafe { (*self.0.get()).DataLength.DataLength }
+        // SAFETY: a plain field read of a live NET_BUFFER.
+        let length = unsafe { (*self.0.get()).DataLength };
+        // SAFETY: the ULONG member of the union; every bit pattern is a valid u32.
+        unsafe { length.DataLength }
     }
 
     /// `NET_BUFFER_NEXT_NB`.
@@ -199,6 +200,13 @@ impl Deref for OwnedNbl {
     }
 }
 
+impl OwnedNbl {
+    /// Gives up ownership: the NBL, unlinked.
+    pub fn into_raw(self) -> *mut NET_BUFFER_LIST {
+        self.0.as_ptr()
+    }
+}
+
 impl fmt::Debug for OwnedNbl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
@@ -227,6 +235,7 @@ impl fmt::Debug for NblChain {
         f.debug_struct("NblChain")
             .field("len", &self.len)
             .field("head", &self.head)
+            .field("tail", &self.tail)
             .finish()
     }
 }
@@ -274,6 +283,11 @@ impl NblChain {
         self.head
     }
 
+    /// Ends ownership of a chain received with `NDIS_RECEIVE_FLAGS_RESOURCES`: such NBLs are
+    /// never returned, they go back to the indicator when the receive callback returns (the chain
+    /// must then be linked as it arrived, which `NblChain` keeps unless split).
+    pub fn leave_with_indicator(self) {}
+
     /// Number of NBLs.
     pub const fn len(&self) -> usize {
         self.len
@@ -301,7 +315,7 @@ impl NblChain {
 
     /// Appends one NBL at the tail.
     pub fn push_back(&mut self, nbl: OwnedNbl) {
-        let p = nbl.0.as_ptr();
+        let p = nbl.into_raw();
         // `OwnedNbl` promises `Next == NULL`, so the new tail terminates the chain.
         if self.tail.is_null() {
             self.head = p;
@@ -329,17 +343,18 @@ impl NblChain {
 
     /// Moves all NBLs of `other` to the tail of this chain (O(1)).
     pub fn append(&mut self, other: NblChain) {
-        if other.is_empty() {
+        let (other_head, other_tail, other_len) = (other.head, other.tail, other.len);
+        if other.into_raw().is_null() {
             return;
         }
         if self.tail.is_null() {
-            self.head = other.head;
+            self.head = other_head;
         } else {
             // SAFETY: `tail` is a live NBL owned by this chain; `other` transfers its NBLs.
-            unsafe { (*self.tail).Next = other.head };
+            unsafe { (*self.tail).Next = other_head };
         }
-        self.tail = other.tail;
-        self.len += other.len;
+        self.tail = other_tail;
+        self.len += other_len;
     }
 
     /// Splits the chain in two, keeping the relative order in each: the NBLs for which `pred`
@@ -359,7 +374,7 @@ impl NblChain {
 
     /// Sets `NET_BUFFER_LIST_STATUS` of every NBL.
     pub fn set_status_all(&self, status: NDIS_STATUS) {
-        for nbl in self.iter() {
+        for nbl in self {
             nbl.set_status(status);
         }
     }
@@ -367,6 +382,14 @@ impl NblChain {
     /// Sum of the data lengths of every NET_BUFFER of every NBL.
     pub fn data_length(&self) -> u64 {
         self.iter().map(Nbl::data_length).sum()
+    }
+}
+
+impl<'a> IntoIterator for &'a NblChain {
+    type Item = &'a Nbl;
+    type IntoIter = NblIter<'a>;
+    fn into_iter(self) -> NblIter<'a> {
+        self.iter()
     }
 }
 
@@ -393,3 +416,184 @@ impl<'a> Iterator for NblIter<'a> {
 }
 
 impl ExactSizeIterator for NblIter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    //! Run under Miri: `cargo +nightly miri test -p mpfilter --lib ndis::` (fake heap NBLs only).
+    use super::*;
+    use crate::ndis::consts::{NDIS_STATUS_PAUSED, NDIS_STATUS_SUCCESS};
+    use crate::ndis::testkit::FakeNbls;
+    use std::vec::Vec;
+
+    fn addrs(chain: &NblChain) -> Vec<usize> {
+        chain.iter().map(|n| n.as_raw().addr()).collect()
+    }
+
+    /// Consumes the chain and re-reads it from its raw head, checking the links end where the
+    /// length says.
+    fn relinked(chain: NblChain) -> Vec<usize> {
+        let len = chain.len();
+        // SAFETY: the chain's NBLs are live fake NBLs owned by the test.
+        let again = unsafe { NblChain::from_raw(chain.into_raw()) };
+        assert_eq!(again.len(), len, "links and length disagree");
+        addrs(&again)
+    }
+
+    #[test]
+    fn from_raw_counts_and_iterates_in_order() {
+        let f = FakeNbls::simple(5);
+        // SAFETY: a chain of live fake NBLs.
+        let chain = unsafe { NblChain::from_raw(f.chain()) };
+        assert_eq!(chain.len(), 5);
+        assert!(!chain.is_empty());
+        assert_eq!(chain.iter().len(), 5);
+        assert_eq!(addrs(&chain), f.addrs(0..5));
+        assert_eq!(chain.first().map(|n| n.as_raw().addr()), Some(f.addr(0)));
+        assert_eq!(chain.into_raw(), f.ptr(0));
+    }
+
+    #[test]
+    fn null_is_the_empty_chain() {
+        // SAFETY: NULL is allowed.
+        let chain = unsafe { NblChain::from_raw(ptr::null_mut()) };
+        assert!(chain.is_empty());
+        assert_eq!(chain.len(), 0);
+        assert!(chain.first().is_none());
+        assert_eq!(chain.iter().count(), 0);
+        assert_eq!(chain.data_length(), 0);
+        assert!(chain.into_raw().is_null());
+        assert!(NblChain::default().into_raw().is_null());
+    }
+
+    #[test]
+    fn data_lengths_per_net_buffer_nbl_and_chain() {
+        let f = FakeNbls::new(&[&[60, 1514, 9000], &[], &[42]]);
+        // SAFETY: a chain of live fake NBLs.
+        let chain = unsafe { NblChain::from_raw(f.chain()) };
+        let per_nbl: Vec<u64> = chain.iter().map(Nbl::data_length).collect();
+        assert_eq!(per_nbl, [60 + 1514 + 9000, 0, 42]);
+        let first = chain.first().unwrap();
+        let nbs: Vec<u32> = first.net_buffers().map(NetBuffer::data_length).collect();
+        assert_eq!(nbs, [60, 1514, 9000]);
+        assert_eq!(first.first_net_buffer().unwrap().data_length(), 60);
+        let second = first.next_nbl().unwrap();
+        assert!(second.first_net_buffer().is_none());
+        assert_eq!(second.next_nbl().unwrap().data_length(), 42);
+        assert!(second.next_nbl().unwrap().next_nbl().is_none());
+        assert_eq!(chain.data_length(), 60 + 1514 + 9000 + 42);
+        let _ = chain.into_raw();
+    }
+
+    #[test]
+    fn push_pop_append_keep_links_length_and_tail_consistent() {
+        let f = FakeNbls::simple(6);
+        // SAFETY: chains of live fake NBLs (disjoint ranges).
+        let mut a = unsafe { NblChain::from_raw(f.link(0..3)) };
+        // SAFETY: as above.
+        let b = unsafe { NblChain::from_raw(f.link(3..5)) };
+        // SAFETY: as above.
+        let mut single = unsafe { NblChain::from_raw(f.link(5..6)) };
+        let first = a.pop_front().unwrap();
+        assert_eq!(first.as_raw().addr(), f.addr(0));
+        assert!(first.next_nbl().is_none(), "a popped NBL is unlinked");
+        assert_eq!(a.len(), 2);
+        a.append(b);
+        a.append(NblChain::new());
+        a.push_back(first);
+        a.push_back(single.pop_front().unwrap());
+        assert!(single.pop_front().is_none());
+        assert!(single.is_empty());
+        let expected = [1, 2, 3, 4, 0, 5].map(|i| f.addr(i));
+        assert_eq!(addrs(&a), expected);
+        assert_eq!(relinked(a), expected);
+
+        let mut empty = NblChain::new();
+        // SAFETY: as above.
+        empty.append(unsafe { NblChain::from_raw(f.link(0..2)) });
+        assert_eq!(relinked(empty), f.addrs(0..2));
+    }
+
+    #[test]
+    fn popping_everything_then_pushing_restarts_cleanly() {
+        let fakes = FakeNbls::simple(2);
+        // SAFETY: a chain of live fake NBLs.
+        let mut chain = unsafe { NblChain::from_raw(fakes.chain()) };
+        let first = chain.pop_front().unwrap();
+        let second = chain.pop_front().unwrap();
+        assert!(chain.is_empty() && chain.first().is_none());
+        chain.push_back(second);
+        chain.push_back(first);
+        assert_eq!(relinked(chain), [fakes.addr(1), fakes.addr(0)]);
+        let from_one: NblChain = {
+            // SAFETY: as above.
+            let mut one = unsafe { NblChain::from_raw(fakes.link(0..1)) };
+            one.pop_front().unwrap().into()
+        };
+        assert_eq!(relinked(from_one), [fakes.addr(0)]);
+    }
+
+    #[test]
+    fn split_by_partitions_and_keeps_relative_order() {
+        let f = FakeNbls::new(&[&[1], &[2], &[3], &[4], &[5], &[6], &[7]]);
+        // SAFETY: a chain of live fake NBLs.
+        let chain = unsafe { NblChain::from_raw(f.chain()) };
+        let (odd, even) = chain.split_by(|n| n.data_length() % 2 == 1);
+        assert_eq!(odd.len(), 4);
+        assert_eq!(even.len(), 3);
+        assert_eq!(relinked(odd), [0, 2, 4, 6].map(|i| f.addr(i)));
+        assert_eq!(relinked(even), [1, 3, 5].map(|i| f.addr(i)));
+
+        // SAFETY: as above (relinked gave the NBLs back to the test).
+        let all = unsafe { NblChain::from_raw(f.chain()) };
+        let (none, rest) = all.split_by(|_| false);
+        assert!(none.is_empty() && none.into_raw().is_null());
+        let (every, nothing) = rest.split_by(|_| true);
+        assert_eq!(every.len(), 7);
+        assert!(nothing.is_empty());
+        assert_eq!(relinked(every), f.addrs(0..7));
+    }
+
+    #[test]
+    fn status_source_handle_cancel_id_flags_and_info_slots() {
+        let f = FakeNbls::simple(3);
+        let marker = 0xA5A5_usize;
+        // SAFETY: writing fields of live fake NBLs before handing them over.
+        unsafe {
+            (*f.ptr(1)).SourceHandle = ptr::without_provenance_mut(marker);
+        }
+        // SAFETY: as above.
+        unsafe {
+            (*f.ptr(1)).NetBufferListInfo[NET_BUFFER_LIST_CANCEL_ID] =
+                ptr::without_provenance_mut(77);
+        }
+        // SAFETY: as above.
+        unsafe { (*f.ptr(1)).Flags = 0x1 };
+        // SAFETY: as above.
+        unsafe {
+            (*f.ptr(1)).NetBufferListInfo[MAX_NET_BUFFER_LIST_INFO - 1] =
+                ptr::without_provenance_mut(9);
+        }
+        // SAFETY: a chain of live fake NBLs.
+        let chain = unsafe { NblChain::from_raw(f.chain()) };
+        let second = chain.iter().nth(1).unwrap();
+        assert_eq!(second.source_handle().addr(), marker);
+        assert_eq!(second.cancel_id().as_raw().addr(), 77);
+        assert_eq!(
+            second.cancel_id(),
+            CancelId::from_raw(ptr::without_provenance_mut(77))
+        );
+        assert_eq!(second.flags(), 0x1);
+        assert_eq!(second.info(NET_BUFFER_LIST_CANCEL_ID), Some(77));
+        assert_eq!(second.info(MAX_NET_BUFFER_LIST_INFO - 1), Some(9));
+        assert_eq!(second.info(MAX_NET_BUFFER_LIST_INFO), None);
+        assert_eq!(second.info(usize::MAX), None);
+
+        assert_eq!(second.status(), NDIS_STATUS_SUCCESS);
+        second.set_status(NDIS_STATUS_PAUSED);
+        assert_eq!(f.status(1), NDIS_STATUS_PAUSED);
+        assert_eq!(f.status(0), NDIS_STATUS_SUCCESS);
+        chain.set_status_all(-5);
+        assert!((0..3).all(|i| f.status(i) == -5));
+        let _ = chain.into_raw();
+    }
+}

@@ -6,7 +6,7 @@
 //! 2. [`FilterHandle::forward_oid_request`] — `NdisFOidRequest(clone)`. If it does not pend, no
 //!    completion callback follows and the clone comes straight back; if it pends, NDIS owns the
 //!    clone until FilterOidRequestComplete hands it back
-//!    ([`ClonedOidRequest::from_completion`]).
+//!    (the trampoline turns it back into a [`ClonedOidRequest`]).
 //! 3. [`FilterHandle::finish_oid_clone`] — copy the result counters into the original, free the
 //!    clone, and get the original back, to return its status (synchronous case) or to complete it
 //!    once with [`FilterHandle::complete_oid_request`] (pending case).
@@ -66,9 +66,11 @@ pub enum OidForward {
 }
 
 fn oid_of(p: NonNull<NDIS_OID_REQUEST>) -> NDIS_OID {
-    // SAFETY: the request is live while its wrapper exists; `Oid` is at the same offset in all
-    // three union variants, so reading it through the query variant is valid for every type.
-    unsafe { (*p.as_ptr()).DATA.QUERY_INFORMATION.Oid }
+    // SAFETY: the request is live while its wrapper exists.
+    let data = unsafe { (*p.as_ptr()).DATA };
+    // SAFETY: `Oid` is the first field of all three union variants, so reading it through the
+    // query variant is valid whatever the request type.
+    unsafe { data.QUERY_INFORMATION.Oid }
 }
 
 fn request_type_of(p: NonNull<NDIS_OID_REQUEST>) -> NDIS_REQUEST_TYPE {
@@ -94,6 +96,12 @@ impl OidRequest {
     /// `NdisRequestQueryInformation`, `...SetInformation`, `...Method`…
     pub fn request_type(&self) -> NDIS_REQUEST_TYPE {
         request_type_of(self.0)
+    }
+
+    /// Answers the request synchronously: consumes it and returns the status FilterOidRequest
+    /// must return (NDIS then completes the request itself; no `NdisFOidRequestComplete`).
+    pub fn answer(self, status: NDIS_STATUS) -> NDIS_STATUS {
+        status
     }
 
     /// The caller's `RequestId`.
@@ -145,35 +153,37 @@ impl fmt::Debug for ClonedOidRequest {
 /// Copies what the drivers below reported into the original: the byte counters of the request
 /// type, and the structure revision they support.
 fn copy_results(clone: NonNull<NDIS_OID_REQUEST>, original: NonNull<NDIS_OID_REQUEST>) {
-    // Both requests are live and distinct (the clone is the filter's own allocation), and the
-    // union variant read is the one selected by `RequestType`, which the clone copied.
+    // Both requests are live and distinct (the clone is the filter's own allocation, the original
+    // waits for it), and the union variant used is the one selected by `RequestType`, which the
+    // clone copied from the original.
     let (c, o) = (clone.as_ptr(), original.as_ptr());
+    // SAFETY: see above; a copy of the clone's data union.
+    let from = unsafe { (*c).DATA };
+    // SAFETY: see above; nobody else accesses the original while the filter holds the clone.
+    let to = unsafe { &mut (*o).DATA };
     match request_type_of(clone) {
         NDIS_REQUEST_QUERY_INFORMATION | NDIS_REQUEST_QUERY_STATISTICS => {
-            // SAFETY: see above; query variant.
-            let q = unsafe { (*c).DATA.QUERY_INFORMATION };
-            // SAFETY: see above; query variant of the original.
-            let oq = unsafe { &mut (*o).DATA.QUERY_INFORMATION };
+            // SAFETY: query requests use the query variant (in both requests).
+            let (q, mut oq) = unsafe { (from.QUERY_INFORMATION, to.QUERY_INFORMATION) };
             oq.BytesWritten = q.BytesWritten;
             oq.BytesNeeded = q.BytesNeeded;
+            to.QUERY_INFORMATION = oq;
         }
         NDIS_REQUEST_SET_INFORMATION => {
-            // SAFETY: see above; set variant.
-            let s = unsafe { (*c).DATA.SET_INFORMATION };
-            // SAFETY: see above; set variant of the original.
-            let os = unsafe { &mut (*o).DATA.SET_INFORMATION };
+            // SAFETY: set requests use the set variant.
+            let (s, mut os) = unsafe { (from.SET_INFORMATION, to.SET_INFORMATION) };
             os.BytesRead = s.BytesRead;
             os.BytesNeeded = s.BytesNeeded;
+            to.SET_INFORMATION = os;
         }
         NDIS_REQUEST_METHOD => {
-            // SAFETY: see above; method variant.
-            let m = unsafe { (*c).DATA.METHOD_INFORMATION };
-            // SAFETY: see above; method variant of the original.
-            let om = unsafe { &mut (*o).DATA.METHOD_INFORMATION };
+            // SAFETY: method requests use the method variant.
+            let (m, mut om) = unsafe { (from.METHOD_INFORMATION, to.METHOD_INFORMATION) };
             om.OutputBufferLength = m.OutputBufferLength;
             om.BytesWritten = m.BytesWritten;
             om.BytesRead = m.BytesRead;
             om.BytesNeeded = m.BytesNeeded;
+            to.METHOD_INFORMATION = om;
         }
         // An unknown type has no counters we could interpret; the status alone answers it.
         _ => {}
@@ -186,7 +196,11 @@ fn copy_results(clone: NonNull<NDIS_OID_REQUEST>, original: NonNull<NDIS_OID_REQ
 
 impl FilterHandle {
     /// `NdisAllocateCloneOidRequest`, then `RequestId` copied and the original stashed in the
-    /// clone's `SourceReserved[0]`. On failure the original comes back with the status to return.
+    /// clone's `SourceReserved[0]`.
+    ///
+    /// # Errors
+    /// NDIS could not allocate the clone: the original comes back with the status to answer it
+    /// with.
     pub fn clone_oid_request(
         self,
         original: OidRequest,
@@ -235,20 +249,26 @@ impl FilterHandle {
 
     /// Copies the results into the original, frees the clone (`NdisFreeCloneOidRequest`) and
     /// returns the original.
+    // Taking the token by value is the point: it can only be used once.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn finish_oid_clone(self, clone: ClonedOidRequest) -> OidRequest {
-        copy_results(clone.clone, clone.original);
+        let ClonedOidRequest { clone, original } = clone;
+        copy_results(clone, original);
         // SAFETY: the clone was allocated by NdisAllocateCloneOidRequest on this handle and is
         // back in our hands; it is freed exactly once because `clone` is consumed.
-        unsafe { imports::NdisFreeCloneOidRequest(self.as_raw(), clone.clone.as_ptr()) };
-        OidRequest(clone.original)
+        unsafe { imports::NdisFreeCloneOidRequest(self.as_raw(), clone.as_ptr()) };
+        OidRequest(original)
     }
 
     /// `NdisFOidRequestComplete`: completes an original for which FilterOidRequest returned
     /// PENDING.
+    // Taking the token by value is the point: it can only be used once.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn complete_oid_request(self, original: OidRequest, status: NDIS_STATUS) {
+        let OidRequest(original) = original;
         // SAFETY: the handle is live; the original is valid until this completion, which happens
         // once because `original` is consumed.
-        unsafe { imports::NdisFOidRequestComplete(self.as_raw(), original.0.as_ptr(), status) }
+        unsafe { imports::NdisFOidRequestComplete(self.as_raw(), original.as_ptr(), status) }
     }
 
     /// `NdisFCancelOidRequest`: asks the drivers below to cancel the request with this id (the

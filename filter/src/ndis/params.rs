@@ -4,7 +4,9 @@
 //! Each view carries the lifetime of the callback that received it, so safe code can read it and
 //! pass it on (to `NdisFIndicateStatus`, `NdisFNetPnPEvent`…) but cannot keep it.
 
-use super::consts::{NDIS_OBJECT_TYPE_DEFAULT, NDIS_STATUS_LINK_STATE, NET_EVENT_FILTER_PRE_DETACH};
+use super::consts::{
+    NDIS_OBJECT_TYPE_DEFAULT, NDIS_STATUS_LINK_STATE, NET_EVENT_FILTER_PRE_DETACH,
+};
 use super::types::{
     NDIS_FILTER_ATTACH_PARAMETERS, NDIS_FILTER_PAUSE_PARAMETERS, NDIS_FILTER_RESTART_PARAMETERS,
     NDIS_LINK_STATE, NDIS_PORT_NUMBER, NDIS_STATUS, NDIS_STATUS_INDICATION, NET_DEVICE_PNP_EVENT,
@@ -63,7 +65,7 @@ impl<'a> AttachParameters<'a> {
 /// `NDIS_FILTER_PAUSE_PARAMETERS`.
 pub struct PauseParameters<'a>(Option<&'a NDIS_FILTER_PAUSE_PARAMETERS>);
 
-impl<'a> PauseParameters<'a> {
+impl PauseParameters<'_> {
     /// # Safety
     /// `p` must be NULL or valid for `'a` (the FilterPause call).
     pub(crate) unsafe fn from_raw(p: *const NDIS_FILTER_PAUSE_PARAMETERS) -> Self {
@@ -79,7 +81,7 @@ impl<'a> PauseParameters<'a> {
 /// `NDIS_FILTER_RESTART_PARAMETERS`.
 pub struct RestartParameters<'a>(Option<&'a NDIS_FILTER_RESTART_PARAMETERS>);
 
-impl<'a> RestartParameters<'a> {
+impl RestartParameters<'_> {
     /// # Safety
     /// `p` must be NULL or valid for `'a` (the FilterRestart call).
     pub(crate) unsafe fn from_raw(p: *const NDIS_FILTER_RESTART_PARAMETERS) -> Self {

@@ -50,6 +50,12 @@ const POOL_ALIGNMENT: usize = 16;
 /// to UTF-8, not terminated), column.
 const BUGCHECK_RUST_PANIC: u32 = u32::from_be_bytes(*b"MPFP");
 
+/// An absolute address in the image, so that it always carries a base relocation directory, as
+/// link.exe's /DRIVER images do. Without one (rust-lld omits `.reloc` when all code is
+/// RIP-relative) the image is still relocatable, but nothing would exercise relocation.
+#[used]
+static RELOCATION_ANCHOR: &u32 = &BUGCHECK_RUST_PANIC;
+
 /// The global allocator: nonpaged pool with the driver's tag.
 ///
 /// Blocks needing more than the pool's 16-byte alignment are over-allocated; the pool's own

@@ -163,7 +163,7 @@ impl LoadedImage {
         let size = self.size;
         for s in pe.section_table().iter() {
             let va = s.virtual_address.get(LE) as usize;
-            let vsize = s.virtual_size.get(LE) as usize;
+            let vsize = section_size(s);
             let raw_at = s.pointer_to_raw_data.get(LE) as usize;
             let raw_len = (s.size_of_raw_data.get(LE) as usize).min(vsize);
             let name = String::from_utf8_lossy(s.raw_name()).into_owned();
@@ -184,16 +184,18 @@ impl LoadedImage {
 
     fn relocate(&mut self, pe: &PeFile64<'_>, preferred: u64) -> Result<(), LoadError> {
         let delta = (self.base.as_ptr() as u64).wrapping_sub(preferred);
+        if delta != 0 && pe.nt_headers().file_header().characteristics.get(LE).0 & 1 != 0 {
+            return Err(LoadError::Unsupported(
+                "relocations stripped (RELOCS_STRIPPED)".into(),
+            ));
+        }
+        // No .reloc at all is fine: the image holds no absolute address.
         let Some(mut blocks) = pe
             .data_directories()
             .relocation_blocks(pe.data(), &pe.section_table())
             .map_err(malformed)?
         else {
-            return if delta == 0 {
-                Ok(())
-            } else {
-                Err(LoadError::Unsupported("no base relocations".into()))
-            };
+            return Ok(());
         };
         let size = self.size;
         while let Some(block) = blocks.next().map_err(malformed)? {
@@ -286,7 +288,7 @@ impl LoadedImage {
                 (false, false) => libc::PROT_NONE,
             };
             let va = s.virtual_address.get(LE) as usize;
-            let len = (s.virtual_size.get(LE) as usize).div_ceil(PAGE) * PAGE;
+            let len = section_size(s).div_ceil(PAGE) * PAGE;
             self.mprotect(va, len.min(self.size - va), prot)?;
         }
         Ok(())
@@ -315,6 +317,14 @@ impl Drop for LoadedImage {
     fn drop(&mut self) {
         // SAFETY: the mapping was created by `map_anonymous` with this size and is unmapped once.
         unsafe { libc::munmap(self.base.as_ptr().cast(), self.size) };
+    }
+}
+
+/// A section's size in memory (a VirtualSize of 0 means SizeOfRawData, as the NT loader reads it).
+fn section_size(s: &pe::ImageSectionHeader) -> usize {
+    match s.virtual_size.get(LE) {
+        0 => s.size_of_raw_data.get(LE) as usize,
+        v => v as usize,
     }
 }
 

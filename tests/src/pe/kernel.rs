@@ -80,6 +80,7 @@ pub struct PoolBlock {
 #[derive(Default)]
 struct Pool {
     blocks: BTreeMap<usize, PoolBlock>,
+    allocations: u64,
 }
 
 impl Drop for Pool {
@@ -103,6 +104,11 @@ fn layout(size: usize) -> Layout {
 /// The pool blocks this thread's driver has allocated and not freed (a leak report after unload).
 pub fn outstanding_pool() -> Vec<PoolBlock> {
     POOL.with(|p| p.borrow().blocks.values().copied().collect())
+}
+
+/// How many blocks this thread's driver has allocated in all (freed or not).
+pub fn pool_allocations() -> u64 {
+    POOL.with(|p| p.borrow().allocations)
 }
 
 /// The lines the driver printed with `DbgPrint` on this thread, oldest first.
@@ -132,7 +138,11 @@ unsafe fn pool_allocate(_abi: Abi, flags: u64, size: usize, tag: u32) -> *mut c_
         size,
         tag,
     };
-    POOL.with(|pool| pool.borrow_mut().blocks.insert(block.address, block));
+    POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        pool.allocations += 1;
+        pool.blocks.insert(block.address, block);
+    });
     p.cast()
 }
 

@@ -34,6 +34,25 @@ pub struct LoadedDriver {
     pub entry: Win64DriverEntry,
 }
 
+/// Everything a driver image may import from the emulator: ndis.sys, the ntoskrnl driver-object
+/// extension routines, and this module's kernel runtime.
+pub fn driver_tables() -> [&'static [Export]; 4] {
+    [
+        crate::exports::ndis::EXPORTS,
+        crate::exports::ntos::EXPORTS,
+        kernel::EXPORTS,
+        kernel::ASM_EXPORTS,
+    ]
+}
+
+/// Reads and loads the driver at `path` against [`driver_tables`].
+///
+/// # Errors
+/// As [`load_driver_with`].
+pub fn load_driver(path: &Path) -> Result<LoadedDriver, LoadError> {
+    load_driver_with(path, &driver_tables())
+}
+
 /// Reads and loads the driver at `path`, binding its imports against `tables`, and finds its
 /// `DriverEntry` (which must be both the PE entry point and an export of that name).
 ///

@@ -211,13 +211,20 @@ fn check_dll_characteristics(flags: u16, report: &mut Report) {
 }
 
 fn check_relocations(pe: &PeFile64<'_>, file_flags: u16, report: &mut Report) {
-    let has_dir = pe
+    // A linker writes no .reloc when the code holds no absolute address (all RIP-relative, as
+    // rust-lld's output usually is); such an image loads at any base. What makes an image
+    // unrelocatable is RELOCS_STRIPPED.
+    let relocations = pe
         .data_directory(pe::IMAGE_DIRECTORY_ENTRY_BASERELOC)
-        .is_some_and(|d| d.size.get(LE) != 0);
+        .map_or(0, |d| d.size.get(LE));
     report.expect(
-        has_dir && file_flags & FILE_RELOCS_STRIPPED == 0,
-        "base relocations present".into(),
-        "no base relocations (the kernel must be able to load the driver anywhere)".into(),
+        file_flags & FILE_RELOCS_STRIPPED == 0,
+        if relocations == 0 {
+            "relocatable (RELOCS_STRIPPED clear; position-independent, no .reloc needed)".into()
+        } else {
+            format!("relocatable (RELOCS_STRIPPED clear; {relocations} bytes of base relocations)")
+        },
+        "RELOCS_STRIPPED is set: the kernel could not load the driver at another base".into(),
     );
 }
 

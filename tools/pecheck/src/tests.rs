@@ -173,3 +173,11 @@ fn the_repository_allow_list_parses_and_covers_the_driver_essentials() {
         assert!(list.allows(dll, name), "{dll}!{name}");
     }
 }
+
+#[test]
+fn stripped_relocations_fail() {
+    let image = good().build();
+    let characteristics = image::MACHINE_OFFSET + 18;
+    let image = patch(image, characteristics, &0x0023u16.to_le_bytes());
+    assert!(only_failure(&run(&image)).starts_with("RELOCS_STRIPPED is set"));
+}

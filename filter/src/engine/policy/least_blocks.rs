@@ -1,8 +1,7 @@
 //! Least blocks: the eligible path with the fewest bytes in flight (ties rotate).
 
-use super::super::sync::Ordering;
 use super::super::types::SendRequest;
-use super::{Choice, HotCtx, Policy, argmin_rotating};
+use super::{Choice, HotCtx, Inflight, Policy, argmin_rotating};
 
 /// The least-blocks policy.
 pub struct LeastBlocks;
@@ -10,10 +9,10 @@ pub struct LeastBlocks;
 impl Policy for LeastBlocks {
     #[inline]
     fn select(&self, ctx: &HotCtx<'_>, _req: &SendRequest, _now_ns: u64) -> Choice {
-        argmin_rotating(ctx, |p| ctx.paths[p].inflight_bytes.load(Ordering::Relaxed))
+        argmin_rotating(ctx, |p| ctx.paths[p].inflight_bytes())
     }
 
-    fn tracks_inflight(&self) -> bool {
-        true
+    fn inflight(&self) -> Inflight {
+        Inflight::Bytes
     }
 }

@@ -1,8 +1,7 @@
 //! Least queue depth: the eligible path with the fewest NBLs in flight (ties rotate).
 
-use super::super::sync::Ordering;
 use super::super::types::SendRequest;
-use super::{Choice, HotCtx, Policy, argmin_rotating};
+use super::{Choice, HotCtx, Inflight, Policy, argmin_rotating};
 
 /// The least-queue-depth policy.
 pub struct LeastQueueDepth;
@@ -10,10 +9,10 @@ pub struct LeastQueueDepth;
 impl Policy for LeastQueueDepth {
     #[inline]
     fn select(&self, ctx: &HotCtx<'_>, _req: &SendRequest, _now_ns: u64) -> Choice {
-        argmin_rotating(ctx, |p| ctx.paths[p].inflight_nbls.load(Ordering::Relaxed))
+        argmin_rotating(ctx, |p| ctx.paths[p].inflight_nbls())
     }
 
-    fn tracks_inflight(&self) -> bool {
-        true
+    fn inflight(&self) -> Inflight {
+        Inflight::Nbls
     }
 }

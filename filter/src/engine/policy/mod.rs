@@ -83,10 +83,22 @@ pub trait Policy {
     /// Periodic control-plane work (one caller at a time).
     fn tick(&self, _ctx: &TickCtx<'_>, _now_ns: u64) {}
 
-    /// Whether the group must maintain the shared in-flight counters for this policy.
-    fn tracks_inflight(&self) -> bool {
-        false
+    /// Which shared in-flight counter the group must maintain for this policy.
+    fn inflight(&self) -> Inflight {
+        Inflight::None
     }
+}
+
+/// Shared in-flight counters a policy reads (each costs two locked instructions per NBL, so the
+/// group maintains only the one the policy needs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inflight {
+    /// None.
+    None,
+    /// NBLs in flight per path.
+    Nbls,
+    /// Bytes in flight per path.
+    Bytes,
 }
 
 /// Every policy, for static dispatch.
@@ -177,8 +189,8 @@ impl Policy for AnyPolicy {
     fn tick(&self, ctx: &TickCtx<'_>, now_ns: u64) {
         dispatch!(self, p => p.tick(ctx, now_ns));
     }
-    fn tracks_inflight(&self) -> bool {
-        dispatch!(self, p => p.tracks_inflight())
+    fn inflight(&self) -> Inflight {
+        dispatch!(self, p => p.inflight())
     }
 }
 

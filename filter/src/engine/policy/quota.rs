@@ -33,7 +33,11 @@ pub struct Quota {
 impl Quota {
     /// Set-up: allocates the outstanding table.
     pub fn new(paths: usize, cfg: QuotaConfig) -> Self {
-        let slots = if cfg.max_outstanding_per_target == 0 { 0 } else { cfg.target_slots as usize };
+        let slots = if cfg.max_outstanding_per_target == 0 {
+            0
+        } else {
+            cfg.target_slots as usize
+        };
         Self {
             paths,
             max_outstanding: cfg.max_outstanding_per_target,
@@ -50,7 +54,8 @@ impl Quota {
 
     /// Outstanding NBLs for (target, path) (statistics and tests).
     pub fn outstanding(&self, target: TargetKey, path: usize) -> u32 {
-        self.counter(target, path).map_or(0, |c| c.load(Ordering::Acquire))
+        self.counter(target, path)
+            .map_or(0, |c| c.load(Ordering::Acquire))
     }
 
     /// The configured maximum (0 = unlimited).
@@ -63,7 +68,9 @@ impl Quota {
         if self.max_outstanding == 0 {
             return true;
         }
-        let Some(c) = self.counter(target, path) else { return true };
+        let Some(c) = self.counter(target, path) else {
+            return true;
+        };
         let mut cur = c.load(Ordering::Relaxed);
         loop {
             if cur >= self.max_outstanding {
@@ -82,8 +89,10 @@ impl Quota {
             return;
         }
         if let Some(c) = self.counter(target, path) {
-            // Never below zero even if a caller completes something it did not reserve.
-            let _ = c.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |v| v.checked_sub(1));
+            // One locked instruction; if a caller completed something it never reserved, undo.
+            if c.fetch_sub(1, Ordering::AcqRel) == 0 {
+                c.fetch_add(1, Ordering::AcqRel);
+            }
         }
     }
 }
@@ -98,11 +107,11 @@ impl Policy for Quota {
         shard.sync_mask(ctx.mask);
         let n = self.paths;
         let len = i64::from(req.len).clamp(1, MAX_CHARGE);
-        let deficit = &shard.sched;
+        let deficit = |p: usize| &shard.sched[2 * p];
         let quota = |p: usize| i64::from(ctx.paths[p].quota.load(Ordering::Relaxed).max(1));
         let mut capped = 0u32;
         let take = |p: usize, d: i64| {
-            deficit[p].store(d - len, Ordering::Relaxed);
+            deficit(p).store(d - len, Ordering::Relaxed);
             #[allow(clippy::cast_possible_truncation)] // p < 16
             shard.cursor.store(p as u32, Ordering::Relaxed);
             Choice::Path(p)
@@ -111,7 +120,7 @@ impl Policy for Quota {
         // Stay on the current path while it has credit.
         let cur = (shard.cursor.load(Ordering::Relaxed) as usize) % n.max(1);
         if ctx.mask & bit(cur) != 0 {
-            let d = deficit[cur].load(Ordering::Relaxed);
+            let d = deficit(cur).load(Ordering::Relaxed);
             if d > 0 {
                 if self.reserve(req.target, cur) {
                     return take(cur, d);
@@ -126,8 +135,8 @@ impl Policy for Quota {
                 if ctx.mask & !capped & bit(p) == 0 {
                     continue;
                 }
-                let d = deficit[p].load(Ordering::Relaxed) + quota(p);
-                deficit[p].store(d, Ordering::Relaxed);
+                let d = deficit(p).load(Ordering::Relaxed) + quota(p);
+                deficit(p).store(d, Ordering::Relaxed);
                 if d > 0 {
                     if self.reserve(req.target, p) {
                         return take(p, d);
@@ -142,7 +151,7 @@ impl Policy for Quota {
             let live = ctx.mask & !capped;
             let mut rounds = i64::MAX;
             for p in super::super::mask::Bits(live) {
-                let d = deficit[p].load(Ordering::Relaxed);
+                let d = deficit(p).load(Ordering::Relaxed);
                 let q = quota(p);
                 rounds = rounds.min((1 - d + q - 1) / q);
             }
@@ -152,8 +161,8 @@ impl Policy for Quota {
             let extra = rounds.saturating_sub(1);
             if extra > 0 {
                 for p in super::super::mask::Bits(live) {
-                    let d = deficit[p].load(Ordering::Relaxed);
-                    deficit[p].store(d + extra * quota(p), Ordering::Relaxed);
+                    let d = deficit(p).load(Ordering::Relaxed);
+                    deficit(p).store(d + extra * quota(p), Ordering::Relaxed);
                 }
             }
         }

@@ -5,7 +5,7 @@
 use super::super::mask::rotation;
 use super::super::sync::Ordering;
 use super::super::types::SendRequest;
-use super::{Choice, HotCtx, Policy};
+use super::{Choice, HotCtx, Inflight, Policy};
 
 /// The service-time policy.
 pub struct ServiceTime;
@@ -19,7 +19,7 @@ impl Policy for ServiceTime {
         let mut best: Option<(usize, u128, u128)> = None;
         for p in rotation(ctx.mask, cur) {
             let path = &ctx.paths[p];
-            let work = u128::from(path.inflight_bytes.load(Ordering::Relaxed) + len);
+            let work = u128::from(path.inflight_bytes() + len);
             let weight = u128::from(path.weight.load(Ordering::Relaxed).max(1));
             match best {
                 Some((_, bw, bwt)) if work * bwt >= bw * weight => {}
@@ -36,7 +36,7 @@ impl Policy for ServiceTime {
         }
     }
 
-    fn tracks_inflight(&self) -> bool {
-        true
+    fn inflight(&self) -> Inflight {
+        Inflight::Bytes
     }
 }

@@ -49,7 +49,11 @@ impl SpeedShare {
         let n = paths.len();
         let estimate = zeroed_u64(n);
         for (e, p) in estimate.iter().zip(paths) {
-            let bps = if p.link_speed_bps == 0 { DEFAULT_BYTES_PER_S } else { (p.link_speed_bps / 8).max(1) };
+            let bps = if p.link_speed_bps == 0 {
+                DEFAULT_BYTES_PER_S
+            } else {
+                (p.link_speed_bps / 8).max(1)
+            };
             e.store(bps, Ordering::Relaxed);
         }
         let mut weights = [0u32; MAX_PATHS];
@@ -74,16 +78,35 @@ impl SpeedShare {
         self.estimate.get(path).map(|e| e.load(Ordering::Relaxed))
     }
 
+    /// Refreshes this CPU's copies of the packed shares when the board moved on (or the
+    /// scheduler state was reset). One shared load per selection otherwise.
     #[inline]
-    fn select_wrr(ctx: &HotCtx<'_>, entries: &[AtomicU64], len: i64) -> Choice {
-        let credit = &ctx.shard.sched;
+    fn sync_shares(&self, ctx: &HotCtx<'_>, reset: bool) {
+        let g = self.board.generation();
+        let shard = ctx.shard;
+        if !reset && shard.gen_seen.load(Ordering::Relaxed) == g {
+            return;
+        }
+        for (p, e) in self.board.slot(g).iter().enumerate() {
+            // Packed entries are below 2^53 (see `shares::pack`).
+            #[allow(clippy::cast_possible_wrap)]
+            shard.sched[2 * p + 1].store(e.load(Ordering::Relaxed) as i64, Ordering::Relaxed);
+        }
+        shard.gen_seen.store(g, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn select_wrr(ctx: &HotCtx<'_>, len: i64) -> Choice {
+        let s = &ctx.shard.sched;
         let mut total = 0i64;
         let mut best = None;
         let mut best_credit = i64::MIN;
         for p in Bits(ctx.mask) {
-            let w = i64::try_from(weight_of(entries[p].load(Ordering::Relaxed))).unwrap_or(1);
-            let c = credit[p].load(Ordering::Relaxed) + w * len;
-            credit[p].store(c, Ordering::Relaxed);
+            // Weights are below 2^20 (see `shares::pack`).
+            #[allow(clippy::cast_sign_loss, clippy::cast_possible_wrap)]
+            let w = weight_of(s[2 * p + 1].load(Ordering::Relaxed) as u64) as i64;
+            let c = s[2 * p].load(Ordering::Relaxed) + w * len;
+            s[2 * p].store(c, Ordering::Relaxed);
             total += w;
             if c > best_credit {
                 best_credit = c;
@@ -92,7 +115,7 @@ impl SpeedShare {
         }
         match best {
             Some(p) => {
-                credit[p].store(best_credit - total * len, Ordering::Relaxed);
+                s[2 * p].store(best_credit - total * len, Ordering::Relaxed);
                 Choice::Path(p)
             }
             None => Choice::NoPath,
@@ -100,16 +123,17 @@ impl SpeedShare {
     }
 
     #[inline]
-    fn select_eft(ctx: &HotCtx<'_>, entries: &[AtomicU64], len: u64) -> Choice {
-        let vft = &ctx.shard.sched;
+    fn select_eft(ctx: &HotCtx<'_>, len: u64) -> Choice {
+        let s = &ctx.shard.sched;
         let mut best = None;
         let mut best_finish = 0u64;
         for p in Bits(ctx.mask) {
-            let inv = inverse_of(entries[p].load(Ordering::Relaxed));
+            #[allow(clippy::cast_sign_loss)]
+            let inv = inverse_of(s[2 * p + 1].load(Ordering::Relaxed) as u64);
             // Virtual finish times wrap; they stay within 2^62 of each other, so compare by
             // signed difference.
             #[allow(clippy::cast_sign_loss)]
-            let f = (vft[p].load(Ordering::Relaxed) as u64).wrapping_add(len * inv);
+            let f = (s[2 * p].load(Ordering::Relaxed) as u64).wrapping_add(len * inv);
             #[allow(clippy::cast_possible_wrap)]
             let earlier = (f.wrapping_sub(best_finish) as i64) < 0;
             if best.is_none() || earlier {
@@ -120,7 +144,7 @@ impl SpeedShare {
         match best {
             Some(p) => {
                 #[allow(clippy::cast_possible_wrap)]
-                vft[p].store(best_finish as i64, Ordering::Relaxed);
+                s[2 * p].store(best_finish as i64, Ordering::Relaxed);
                 Choice::Path(p)
             }
             None => Choice::NoPath,
@@ -130,7 +154,10 @@ impl SpeedShare {
 
 /// Q16 weights proportional to the estimates (at least 1 each).
 fn normalise(estimate: &[AtomicU64], out: &mut [u32]) {
-    let total: u128 = estimate.iter().map(|e| u128::from(e.load(Ordering::Relaxed))).sum();
+    let total: u128 = estimate
+        .iter()
+        .map(|e| u128::from(e.load(Ordering::Relaxed)))
+        .sum();
     for (o, e) in out.iter_mut().zip(estimate) {
         let w = (u128::from(e.load(Ordering::Relaxed)) * u128::from(SHARE_ONE))
             .checked_div(total)
@@ -142,14 +169,12 @@ fn normalise(estimate: &[AtomicU64], out: &mut [u32]) {
 impl Policy for SpeedShare {
     #[inline]
     fn select(&self, ctx: &HotCtx<'_>, req: &SendRequest, _now_ns: u64) -> Choice {
-        ctx.shard.sync_mask(ctx.mask);
-        let entries = self.board.current();
+        let reset = ctx.shard.sync_mask(ctx.mask);
+        self.sync_shares(ctx, reset);
         let len = u64::from(req.len).clamp(1, MAX_CHARGE);
         match self.cfg.scheduler {
-            ShareScheduler::SmoothWrr => {
-                Self::select_wrr(ctx, entries, i64::try_from(len).unwrap_or(1))
-            }
-            ShareScheduler::EarliestFinish => Self::select_eft(ctx, entries, len),
+            ShareScheduler::SmoothWrr => Self::select_wrr(ctx, i64::try_from(len).unwrap_or(1)),
+            ShareScheduler::EarliestFinish => Self::select_eft(ctx, len),
         }
     }
 
@@ -159,11 +184,13 @@ impl Policy for SpeedShare {
             return;
         }
         let p = c.path.index();
-        let (Some(path), Some(busy)) = (ctx.paths.get(p), ctx.shard.aux.get(p)) else { return };
-        let last = path.last_done_ns.load(Ordering::Relaxed);
+        let (Some(path), Some(busy)) = (ctx.paths.get(p), ctx.shard.aux.get(p)) else {
+            return;
+        };
+        let last = path.hot.last_done_ns.load(Ordering::Relaxed);
         let start = now_ns.saturating_sub(c.latency_ns).max(last);
         if now_ns > last {
-            path.last_done_ns.store(now_ns, Ordering::Relaxed);
+            path.hot.last_done_ns.store(now_ns, Ordering::Relaxed);
         }
         local_add(busy, now_ns.saturating_sub(start));
     }
@@ -191,9 +218,10 @@ impl Policy for SpeedShare {
         }
         let mut weights = [0u32; MAX_PATHS];
         normalise(&self.estimate, &mut weights[..n]);
-        let floor = u32::try_from(u64::from(self.cfg.probe_share_ppm) * u64::from(SHARE_ONE) / 1_000_000)
-            .unwrap_or(1)
-            .max(1);
+        let floor =
+            u32::try_from(u64::from(self.cfg.probe_share_ppm) * u64::from(SHARE_ONE) / 1_000_000)
+                .unwrap_or(1)
+                .max(1);
         for (p, w) in weights[..n].iter_mut().enumerate() {
             let stale = now_ns.saturating_sub(self.last_measured[p].load(Ordering::Relaxed))
                 > self.cfg.stale_after_ns;

@@ -11,6 +11,8 @@ pub struct WeightedPaths;
 impl Policy for WeightedPaths {
     #[inline]
     fn select(&self, ctx: &HotCtx<'_>, _req: &SendRequest, _now_ns: u64) -> Choice {
-        argmin_rotating(ctx, |p| u64::from(ctx.paths[p].weight.load(Ordering::Relaxed)))
+        argmin_rotating(ctx, |p| {
+            u64::from(ctx.paths[p].weight.load(Ordering::Relaxed))
+        })
     }
 }

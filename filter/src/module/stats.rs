@@ -1,0 +1,120 @@
+//! Per-module counters: relaxed atomics bumped on the data path (no locks, no allocation), read
+//! as a [`ModuleStats`] snapshot.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// A snapshot of one module's counters. Each field is read atomically on its own; the snapshot as
+/// a whole is not a single instant while traffic flows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ModuleStats {
+    /// NBLs from above passed down with `NdisFSendNetBufferLists`.
+    pub send_nbls_forwarded: u64,
+    /// Data bytes of those NBLs.
+    pub send_bytes_forwarded: u64,
+    /// NBLs completed back up (`NdisFSendNetBufferListsComplete`) after the miniport completed them.
+    pub send_nbls_completed: u64,
+    /// NBLs from above completed at once with `NDIS_STATUS_PAUSED` because the module was not
+    /// Running.
+    pub send_nbls_rejected_paused: u64,
+    /// `NdisFCancelSendNetBufferLists` calls forwarded down.
+    pub send_cancels_forwarded: u64,
+    /// NBLs from below indicated up with `NdisFIndicateReceiveNetBufferLists`.
+    pub receive_nbls_indicated: u64,
+    /// Data bytes of those NBLs.
+    pub receive_bytes_indicated: u64,
+    /// Indicated NBLs that came back through FilterReturnNetBufferLists and were returned down.
+    pub receive_nbls_returned: u64,
+    /// NBLs from below not indicated because the module was not Running (returned at once, or
+    /// with RESOURCES simply left to the indicator).
+    pub receive_nbls_rejected_paused: u64,
+    /// OID requests cloned and forwarded down.
+    pub oids_forwarded: u64,
+    /// Forwarded OID requests that completed asynchronously (FilterOidRequestComplete).
+    pub oids_completed_pending: u64,
+    /// OID requests failed because no clone could be allocated.
+    pub oid_clone_failures: u64,
+    /// `NdisFCancelOidRequest` calls forwarded down.
+    pub oid_cancels_forwarded: u64,
+    /// Status indications passed up.
+    pub status_indications: u64,
+    /// Network and device PnP events forwarded down.
+    pub pnp_events_forwarded: u64,
+    /// Pauses (FilterPause calls).
+    pub pauses: u64,
+    /// Pauses that returned PENDING and were completed later with `NdisFPauseComplete`.
+    pub pauses_pended: u64,
+    /// Successful restarts.
+    pub restarts: u64,
+    /// Events NDIS delivered in a state where they are illegal, or completions of more NBLs than
+    /// were out. Always 0 against a correct NDIS.
+    pub protocol_errors: u64,
+}
+
+/// The live counters behind [`ModuleStats`].
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub send_nbls_forwarded: Counter,
+    pub send_bytes_forwarded: Counter,
+    pub send_nbls_completed: Counter,
+    pub send_nbls_rejected_paused: Counter,
+    pub send_cancels_forwarded: Counter,
+    pub receive_nbls_indicated: Counter,
+    pub receive_bytes_indicated: Counter,
+    pub receive_nbls_returned: Counter,
+    pub receive_nbls_rejected_paused: Counter,
+    pub oids_forwarded: Counter,
+    pub oids_completed_pending: Counter,
+    pub oid_clone_failures: Counter,
+    pub oid_cancels_forwarded: Counter,
+    pub status_indications: Counter,
+    pub pnp_events_forwarded: Counter,
+    pub pauses: Counter,
+    pub pauses_pended: Counter,
+    pub restarts: Counter,
+    pub protocol_errors: Counter,
+}
+
+/// One monotonically increasing counter.
+#[derive(Default)]
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n`. Relaxed: counters order nothing.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    /// Adds one.
+    pub fn inc(&self) {
+        self.add(1);
+    }
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Counters {
+    /// Reads every counter.
+    pub fn snapshot(&self) -> ModuleStats {
+        ModuleStats {
+            send_nbls_forwarded: self.send_nbls_forwarded.get(),
+            send_bytes_forwarded: self.send_bytes_forwarded.get(),
+            send_nbls_completed: self.send_nbls_completed.get(),
+            send_nbls_rejected_paused: self.send_nbls_rejected_paused.get(),
+            send_cancels_forwarded: self.send_cancels_forwarded.get(),
+            receive_nbls_indicated: self.receive_nbls_indicated.get(),
+            receive_bytes_indicated: self.receive_bytes_indicated.get(),
+            receive_nbls_returned: self.receive_nbls_returned.get(),
+            receive_nbls_rejected_paused: self.receive_nbls_rejected_paused.get(),
+            oids_forwarded: self.oids_forwarded.get(),
+            oids_completed_pending: self.oids_completed_pending.get(),
+            oid_clone_failures: self.oid_clone_failures.get(),
+            oid_cancels_forwarded: self.oid_cancels_forwarded.get(),
+            status_indications: self.status_indications.get(),
+            pnp_events_forwarded: self.pnp_events_forwarded.get(),
+            pauses: self.pauses.get(),
+            pauses_pended: self.pauses_pended.get(),
+            restarts: self.restarts.get(),
+            protocol_errors: self.protocol_errors.get(),
+        }
+    }
+}

@@ -1,0 +1,480 @@
+//! Recording doubles of the NDIS imports, for this crate's unit tests only (`cfg(test)`).
+//!
+//! Same names and signatures as [`super::ffi`]; `super::imports` points here in test builds. Each
+//! call is appended to a per-thread log that tests inspect; OID clones and driver-object
+//! extensions are real heap allocations tracked here, so tests (and Miri) see leaks and double
+//! frees. Behaviour that NDIS would choose (OID status, allocation failures) comes from a
+//! per-thread [`Config`].
+// The session methods take `&self` only to tie their use to a live session.
+#![allow(non_snake_case, clippy::missing_safety_doc, clippy::unused_self)]
+
+use super::consts::{NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS};
+use super::types::{
+    DRIVER_OBJECT, NDIS_FILTER_ATTRIBUTES, NDIS_FILTER_DRIVER_CHARACTERISTICS, NDIS_HANDLE,
+    NDIS_OID_REQUEST, NDIS_PORT_NUMBER, NDIS_STATUS, NDIS_STATUS_INDICATION, NET_BUFFER_LIST,
+    NET_DEVICE_PNP_EVENT, NET_PNP_EVENT_NOTIFICATION,
+};
+use core::ffi::c_void;
+use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::boxed::Box;
+use std::cell::RefCell;
+use std::vec::Vec;
+
+/// One recorded call. Pointers are recorded as addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Call {
+    Send {
+        handle: usize,
+        nbls: Vec<usize>,
+        port: u32,
+        flags: u32,
+    },
+    SendComplete {
+        handle: usize,
+        nbls: Vec<usize>,
+        flags: u32,
+    },
+    Indicate {
+        handle: usize,
+        nbls: Vec<usize>,
+        port: u32,
+        count: u32,
+        flags: u32,
+    },
+    Return {
+        handle: usize,
+        nbls: Vec<usize>,
+        flags: u32,
+    },
+    CancelSend {
+        handle: usize,
+        id: usize,
+    },
+    IndicateStatus {
+        handle: usize,
+        indication: usize,
+    },
+    NetPnp {
+        handle: usize,
+        event: usize,
+    },
+    DevicePnp {
+        handle: usize,
+        event: usize,
+    },
+    PauseComplete {
+        handle: usize,
+    },
+    RestartComplete {
+        handle: usize,
+        status: NDIS_STATUS,
+    },
+    RestartFilter {
+        handle: usize,
+    },
+    CloneOid {
+        handle: usize,
+        original: usize,
+        clone: *mut NDIS_OID_REQUEST,
+    },
+    OidRequest {
+        handle: usize,
+        request: usize,
+    },
+    FreeCloneOid {
+        handle: usize,
+        request: usize,
+    },
+    OidComplete {
+        handle: usize,
+        request: usize,
+        status: NDIS_STATUS,
+    },
+    CancelOid {
+        handle: usize,
+        id: usize,
+    },
+    SetAttributes {
+        handle: usize,
+        context: NDIS_HANDLE,
+    },
+    Register {
+        driver: usize,
+        context: usize,
+    },
+    Deregister {
+        handle: usize,
+    },
+}
+
+/// What the doubles answer.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    /// Returned by `NdisFOidRequest` (PENDING = the test completes the clone later).
+    pub oid_status: NDIS_STATUS,
+    /// Written into the clone's BytesWritten/BytesRead when `NdisFOidRequest` completes in line.
+    pub oid_bytes: u32,
+    /// `NdisAllocateCloneOidRequest` fails with RESOURCES.
+    pub clone_fails: bool,
+    /// Returned by `NdisFSetAttributes`.
+    pub set_attributes_status: NDIS_STATUS,
+    /// Returned by `NdisFRegisterFilterDriver`.
+    pub register_status: NDIS_STATUS,
+    /// `IoAllocateDriverObjectExtension` fails with this status (SUCCESS = it works).
+    pub extension_status: NDIS_STATUS,
+    /// Returned by `NdisFNetPnPEvent`.
+    pub pnp_status: NDIS_STATUS,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            oid_status: NDIS_STATUS_SUCCESS,
+            oid_bytes: 0,
+            clone_fails: false,
+            set_attributes_status: NDIS_STATUS_SUCCESS,
+            register_status: NDIS_STATUS_SUCCESS,
+            extension_status: NDIS_STATUS_SUCCESS,
+            pnp_status: NDIS_STATUS_SUCCESS,
+        }
+    }
+}
+
+/// The driver handle `NdisFRegisterFilterDriver` hands out.
+pub(crate) const DRIVER_HANDLE: usize = 0xD0_0000;
+
+const EXTENSION_ALIGN: usize = 16;
+
+#[derive(Default)]
+struct State {
+    calls: Vec<Call>,
+    config: Config,
+    live_clones: Vec<usize>,
+    /// (driver object, client id, block, size).
+    extensions: Vec<(usize, usize, *mut u8, usize)>,
+    /// The characteristics of the last registration, copied.
+    characteristics: Option<Box<NDIS_FILTER_DRIVER_CHARACTERISTICS>>,
+}
+
+std::thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+fn record(call: Call) {
+    STATE.with(|s| s.borrow_mut().calls.push(call));
+}
+
+fn config() -> Config {
+    STATE.with(|s| s.borrow().config.clone())
+}
+
+/// The addresses of a NULL-terminated chain.
+fn chain_addresses(mut p: *mut NET_BUFFER_LIST) -> Vec<usize> {
+    let mut out = Vec::new();
+    while !p.is_null() {
+        out.push(p.addr());
+        // SAFETY: the tests only pass chains of live fake NBLs.
+        p = unsafe { (*p).Next };
+    }
+    out
+}
+
+/// Installs `config` and clears the log; frees everything on drop and checks that no OID clone
+/// leaked.
+pub(crate) struct Session(());
+
+impl Session {
+    pub(crate) fn new(config: Config) -> Self {
+        STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            *s = State::default();
+            s.config = config;
+        });
+        Session(())
+    }
+    pub(crate) fn set_config(&self, config: Config) {
+        STATE.with(|s| s.borrow_mut().config = config);
+    }
+    /// Takes the calls recorded so far.
+    pub(crate) fn take_calls(&self) -> Vec<Call> {
+        STATE.with(|s| core::mem::take(&mut s.borrow_mut().calls))
+    }
+    pub(crate) fn live_clones(&self) -> usize {
+        STATE.with(|s| s.borrow().live_clones.len())
+    }
+    /// Calls the closure with the characteristics of the last registration.
+    pub(crate) fn with_characteristics<R>(
+        &self,
+        f: impl FnOnce(&NDIS_FILTER_DRIVER_CHARACTERISTICS) -> R,
+    ) -> Option<R> {
+        STATE.with(|s| s.borrow().characteristics.as_deref().map(f))
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let state = STATE.with(|s| core::mem::take(&mut *s.borrow_mut()));
+        for (_, _, block, size) in state.extensions {
+            let layout = Layout::from_size_align(size.max(1), EXTENSION_ALIGN).unwrap();
+            // SAFETY: allocated below with this layout, freed once.
+            unsafe { dealloc(block, layout) };
+        }
+        if !std::thread::panicking() {
+            assert!(state.live_clones.is_empty(), "OID clones leaked");
+        }
+    }
+}
+
+pub unsafe fn NdisFSendNetBufferLists(
+    h: NDIS_HANDLE,
+    nbl: *mut NET_BUFFER_LIST,
+    port: NDIS_PORT_NUMBER,
+    flags: u32,
+) {
+    record(Call::Send {
+        handle: h.addr(),
+        nbls: chain_addresses(nbl),
+        port,
+        flags,
+    });
+}
+
+pub unsafe fn NdisFSendNetBufferListsComplete(h: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, f: u32) {
+    record(Call::SendComplete {
+        handle: h.addr(),
+        nbls: chain_addresses(nbl),
+        flags: f,
+    });
+}
+
+pub unsafe fn NdisFIndicateReceiveNetBufferLists(
+    h: NDIS_HANDLE,
+    nbl: *mut NET_BUFFER_LIST,
+    port: NDIS_PORT_NUMBER,
+    count: u32,
+    flags: u32,
+) {
+    record(Call::Indicate {
+        handle: h.addr(),
+        nbls: chain_addresses(nbl),
+        port,
+        count,
+        flags,
+    });
+}
+
+pub unsafe fn NdisFReturnNetBufferLists(h: NDIS_HANDLE, nbl: *mut NET_BUFFER_LIST, flags: u32) {
+    record(Call::Return {
+        handle: h.addr(),
+        nbls: chain_addresses(nbl),
+        flags,
+    });
+}
+
+pub unsafe fn NdisFCancelSendNetBufferLists(h: NDIS_HANDLE, id: *mut c_void) {
+    record(Call::CancelSend {
+        handle: h.addr(),
+        id: id.addr(),
+    });
+}
+
+pub unsafe fn NdisFIndicateStatus(h: NDIS_HANDLE, s: *mut NDIS_STATUS_INDICATION) {
+    record(Call::IndicateStatus {
+        handle: h.addr(),
+        indication: s.addr(),
+    });
+}
+
+pub unsafe fn NdisFNetPnPEvent(h: NDIS_HANDLE, e: *mut NET_PNP_EVENT_NOTIFICATION) -> NDIS_STATUS {
+    record(Call::NetPnp {
+        handle: h.addr(),
+        event: e.addr(),
+    });
+    config().pnp_status
+}
+
+pub unsafe fn NdisFDevicePnPEventNotify(h: NDIS_HANDLE, e: *mut NET_DEVICE_PNP_EVENT) {
+    record(Call::DevicePnp {
+        handle: h.addr(),
+        event: e.addr(),
+    });
+}
+
+pub unsafe fn NdisFPauseComplete(h: NDIS_HANDLE) {
+    record(Call::PauseComplete { handle: h.addr() });
+}
+
+pub unsafe fn NdisFRestartComplete(h: NDIS_HANDLE, status: NDIS_STATUS) {
+    record(Call::RestartComplete {
+        handle: h.addr(),
+        status,
+    });
+}
+
+pub unsafe fn NdisFRestartFilter(h: NDIS_HANDLE) -> NDIS_STATUS {
+    record(Call::RestartFilter { handle: h.addr() });
+    NDIS_STATUS_SUCCESS
+}
+
+pub unsafe fn NdisAllocateCloneOidRequest(
+    h: NDIS_HANDLE,
+    original: *mut NDIS_OID_REQUEST,
+    _tag: u32,
+    out: *mut *mut NDIS_OID_REQUEST,
+) -> NDIS_STATUS {
+    if config().clone_fails {
+        return NDIS_STATUS_RESOURCES;
+    }
+    // SAFETY: tests pass a live request; NDIS copies the whole structure into the clone.
+    let copy = unsafe { core::ptr::read(original) };
+    let clone = Box::into_raw(Box::new(copy));
+    STATE.with(|s| s.borrow_mut().live_clones.push(clone.addr()));
+    record(Call::CloneOid {
+        handle: h.addr(),
+        original: original.addr(),
+        clone,
+    });
+    // SAFETY: `out` is the caller's local.
+    unsafe { out.write(clone) };
+    NDIS_STATUS_SUCCESS
+}
+
+pub unsafe fn NdisFOidRequest(h: NDIS_HANDLE, request: *mut NDIS_OID_REQUEST) -> NDIS_STATUS {
+    record(Call::OidRequest {
+        handle: h.addr(),
+        request: request.addr(),
+    });
+    let config = config();
+    if config.oid_status != super::consts::NDIS_STATUS_PENDING {
+        // SAFETY: the clone is live.
+        let data = unsafe { &mut (*request).DATA };
+        // SAFETY: every variant is plain integers and a pointer; query and set share the offsets
+        // of the counters written.
+        let mut q = unsafe { data.QUERY_INFORMATION };
+        q.BytesWritten = config.oid_bytes;
+        q.BytesNeeded = config.oid_bytes + 1;
+        data.QUERY_INFORMATION = q;
+        // SAFETY: as above.
+        unsafe { (*request).SupportedRevision = 1 };
+    }
+    config.oid_status
+}
+
+pub unsafe fn NdisFreeCloneOidRequest(h: NDIS_HANDLE, request: *mut NDIS_OID_REQUEST) {
+    let known = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        let before = s.live_clones.len();
+        s.live_clones.retain(|&c| c != request.addr());
+        before != s.live_clones.len()
+    });
+    assert!(known, "freeing an OID request that is not a live clone");
+    record(Call::FreeCloneOid {
+        handle: h.addr(),
+        request: request.addr(),
+    });
+    // SAFETY: allocated by `NdisAllocateCloneOidRequest` above; freed once (checked).
+    drop(unsafe { Box::from_raw(request) });
+}
+
+pub unsafe fn NdisFOidRequestComplete(
+    h: NDIS_HANDLE,
+    request: *mut NDIS_OID_REQUEST,
+    status: NDIS_STATUS,
+) {
+    record(Call::OidComplete {
+        handle: h.addr(),
+        request: request.addr(),
+        status,
+    });
+}
+
+pub unsafe fn NdisFCancelOidRequest(h: NDIS_HANDLE, id: *mut c_void) {
+    record(Call::CancelOid {
+        handle: h.addr(),
+        id: id.addr(),
+    });
+}
+
+pub unsafe fn NdisFSetAttributes(
+    h: NDIS_HANDLE,
+    context: NDIS_HANDLE,
+    attributes: *mut NDIS_FILTER_ATTRIBUTES,
+) -> NDIS_STATUS {
+    // SAFETY: the caller's local attributes.
+    let header = unsafe { (*attributes).Header };
+    assert_eq!(
+        (header.Type, header.Revision, header.Size),
+        (0x8D, 1, 8),
+        "filter attributes header"
+    );
+    record(Call::SetAttributes {
+        handle: h.addr(),
+        context,
+    });
+    config().set_attributes_status
+}
+
+pub unsafe fn NdisFRegisterFilterDriver(
+    driver: *mut DRIVER_OBJECT,
+    context: NDIS_HANDLE,
+    characteristics: *mut NDIS_FILTER_DRIVER_CHARACTERISTICS,
+    handle: *mut NDIS_HANDLE,
+) -> NDIS_STATUS {
+    record(Call::Register {
+        driver: driver.addr(),
+        context: context.addr(),
+    });
+    // SAFETY: the caller's characteristics; NDIS copies them.
+    let copy = Box::new(unsafe { core::ptr::read(characteristics) });
+    STATE.with(|s| s.borrow_mut().characteristics = Some(copy));
+    let status = config().register_status;
+    if status == NDIS_STATUS_SUCCESS {
+        // SAFETY: the caller's out slot.
+        unsafe { handle.write(core::ptr::without_provenance_mut(DRIVER_HANDLE)) };
+    }
+    status
+}
+
+pub unsafe fn NdisFDeregisterFilterDriver(handle: NDIS_HANDLE) {
+    record(Call::Deregister {
+        handle: handle.addr(),
+    });
+}
+
+pub unsafe fn IoAllocateDriverObjectExtension(
+    driver: *mut DRIVER_OBJECT,
+    client: *mut c_void,
+    size: u32,
+    out: *mut *mut c_void,
+) -> NDIS_STATUS {
+    let status = config().extension_status;
+    if status != NDIS_STATUS_SUCCESS {
+        return status;
+    }
+    let size = size as usize;
+    let layout = Layout::from_size_align(size.max(1), EXTENSION_ALIGN).unwrap();
+    // SAFETY: non-zero size.
+    let block = unsafe { alloc_zeroed(layout) };
+    assert!(!block.is_null());
+    STATE.with(|s| {
+        s.borrow_mut()
+            .extensions
+            .push((driver.addr(), client.addr(), block, size));
+    });
+    // SAFETY: the caller's out slot.
+    unsafe { out.write(block.cast()) };
+    NDIS_STATUS_SUCCESS
+}
+
+pub unsafe fn IoGetDriverObjectExtension(
+    driver: *mut DRIVER_OBJECT,
+    client: *mut c_void,
+) -> *mut c_void {
+    STATE.with(|s| {
+        s.borrow()
+            .extensions
+            .iter()
+            .find(|(d, c, _, _)| *d == driver.addr() && *c == client.addr())
+            .map_or(core::ptr::null_mut(), |&(_, _, block, _)| block.cast())
+    })
+}

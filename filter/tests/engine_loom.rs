@@ -1,0 +1,279 @@
+//! loom model checks of the engine's lock-free pieces. Run with
+//! `RUSTFLAGS="--cfg loom" cargo test -p mpfilter --release --test engine_loom`.
+//!
+//! The engine sources are compiled into this test crate (`#[path]` below); under `--cfg loom` in a
+//! test crate the engine's sync shim (`engine/sync.rs`) uses loom's atomics, so these models check
+//! the real engine code: per-CPU counters and shared in-flight counters, selection against
+//! eligible-set publication, the flow-table entry update race, the quota reservation CAS and the
+//! two-slot share board.
+#![cfg(loom)]
+#![allow(missing_docs)]
+
+extern crate alloc;
+
+#[allow(dead_code, unused_imports, clippy::all, clippy::pedantic)]
+#[path = "../src/engine/mod.rs"]
+mod engine;
+
+use engine::shares::{ShareBoard, weight_of};
+use engine::sync::Ordering;
+use engine::{
+    Completion, CompletionStatus, FlowKey, GroupConfig, PathConfig, PathEvent, PathGroup, PathId,
+    PolicyConfig, QuotaConfig, Selection, SendRequest, SpeedShareConfig, TargetKey, US,
+};
+use loom::sync::Arc;
+use loom::sync::atomic::AtomicBool;
+use loom::thread;
+
+/// Exhaustive exploration (no preemption bound): the models are small enough.
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = None;
+    b.check(f);
+}
+
+fn pid(i: usize) -> PathId {
+    PathId::new(i).unwrap()
+}
+
+fn group(n: usize, policy: PolicyConfig, gap_ns: u64) -> PathGroup {
+    let mut cfg = GroupConfig::new(vec![PathConfig::default(); n], policy);
+    cfg.cpus = 2;
+    cfg.flowlet.gap_ns = gap_ns;
+    cfg.flowlet.table_entries = 16;
+    cfg.failback = engine::Failback::Immediate;
+    cfg.up_delay_ns = 0;
+    PathGroup::new(cfg).unwrap()
+}
+
+fn req(cpu: u32, flow: u64) -> SendRequest {
+    SendRequest {
+        flow: FlowKey {
+            l2: flow,
+            l34: flow,
+        },
+        len: 100,
+        target: TargetKey(1),
+        cpu,
+    }
+}
+
+fn complete(sel: &engine::Selector, p: PathId, r: &SendRequest) {
+    let c = Completion {
+        path: p,
+        len: r.len,
+        target: r.target,
+        cpu: r.cpu,
+        status: CompletionStatus::Ok,
+        latency_ns: 10,
+    };
+    let _ = sel.on_complete(&c, 20);
+}
+
+/// Counters: sends and completions from two CPUs (one completing on the other's CPU) while the
+/// control plane reads the table; totals are exact at the end and in-flight never exceeds sends.
+#[test]
+fn counters_are_exact() {
+    model(|| {
+        let g = group(1, PolicyConfig::LeastQueueDepth, 0);
+        let handles: Vec<_> = (0..2u32)
+            .map(|cpu| {
+                let sel = g.selector();
+                thread::spawn(move || {
+                    let r = req(cpu, 1);
+                    let Selection::Path(p) = sel.select(&r, 1) else {
+                        panic!("no path")
+                    };
+                    sel.on_send(p, &r, 1);
+                    // Complete on the other CPU's shard.
+                    let done = SendRequest { cpu: 1 - cpu, ..r };
+                    complete(&sel, p, &done);
+                })
+            })
+            .collect();
+        let info = g.path_info(pid(0)).unwrap();
+        assert!(info.counters.inflight_nbls() <= 2);
+        for h in handles {
+            h.join().unwrap();
+        }
+        let info = g.path_info(pid(0)).unwrap();
+        assert_eq!(info.counters.sent_nbls, 2);
+        assert_eq!(info.counters.completed_bytes, 200);
+        assert_eq!(info.counters.inflight_nbls(), 0);
+        // The shared in-flight counter the policy reads is back to zero too.
+        let again = g.selector().select(&req(0, 1), 2);
+        assert_eq!(again, Selection::Path(pid(0)));
+    });
+}
+
+/// Selection against publication: once a selecting CPU has observed that the control plane
+/// failed path 0, it never selects path 0; before that it selects either path.
+#[test]
+fn selection_sees_published_failure() {
+    model(|| {
+        let mut g = group(2, PolicyConfig::RoundRobin, 0);
+        let published = Arc::new(AtomicBool::new(false));
+        let sel = g.selector();
+        let flag = Arc::clone(&published);
+        let t = thread::spawn(move || {
+            for _ in 0..2 {
+                let seen = flag.load(Ordering::Acquire);
+                let s = sel.select(&req(0, 1), 5);
+                match s {
+                    Selection::Path(p) => {
+                        assert!(!seen || p.index() == 1, "selected a failed path")
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+        });
+        g.event(pid(0), PathEvent::AdminFail, 5);
+        published.store(true, Ordering::Release);
+        t.join().unwrap();
+        assert_eq!(g.eligible_mask(), 0b10);
+    });
+}
+
+/// Flow-table entry update: two CPUs send the first packets of one flow at the same time; both
+/// end on the same path (the loser of the placement race follows the winner).
+#[test]
+fn flowlet_placement_race_agrees() {
+    model(|| {
+        let g = group(2, PolicyConfig::RoundRobin, 500 * US);
+        // Move CPU 1's round-robin cursor so the two CPUs would choose different paths.
+        let _ = g.select(
+            &SendRequest {
+                cpu: 1,
+                ..req(1, 0)
+            },
+            0,
+        );
+        let flow = 0x5555;
+        let handles: Vec<_> = (0..2u32)
+            .map(|cpu| {
+                let sel = g.selector();
+                thread::spawn(move || match sel.select(&req(cpu, flow), 1_000_000) {
+                    Selection::Path(p) => p,
+                    other => panic!("{other:?}"),
+                })
+            })
+            .collect();
+        let a = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect::<Vec<_>>();
+        assert_eq!(a[0], a[1], "flow split across paths");
+        // And later packets of the flow stay there.
+        assert_eq!(g.select(&req(0, flow), 1_000_100), Selection::Path(a[0]));
+    });
+}
+
+/// Quota reservation: two CPUs race for the last outstanding slot of a target; exactly one wins,
+/// and the count never exceeds the maximum.
+#[test]
+fn quota_reservation_never_exceeds_max() {
+    model(|| {
+        let g = group(
+            1,
+            PolicyConfig::Quota(QuotaConfig {
+                max_outstanding_per_target: 1,
+                target_slots: 1,
+            }),
+            0,
+        );
+        let handles: Vec<_> = (0..2u32)
+            .map(|cpu| {
+                let sel = g.selector();
+                thread::spawn(move || {
+                    let r = req(cpu, 1);
+                    let s = sel.select(&r, 1);
+                    if let Selection::Path(p) = s {
+                        sel.on_send(p, &r, 1);
+                    }
+                    s
+                })
+            })
+            .collect();
+        assert!(g.outstanding(TargetKey(1), pid(0)).unwrap() <= 1);
+        let got: Vec<Selection> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let wins = got
+            .iter()
+            .filter(|s| matches!(s, Selection::Path(_)))
+            .count();
+        assert_eq!(wins, 1, "{got:?}");
+        assert!(got.contains(&Selection::Defer));
+        assert_eq!(g.outstanding(TargetKey(1), pid(0)), Some(1));
+        complete(&g.selector(), pid(0), &req(0, 1));
+        assert_eq!(g.outstanding(TargetKey(1), pid(0)), Some(0));
+    });
+}
+
+/// Share board, one publication: a reader sees either the whole old vector or the whole new one.
+#[test]
+fn share_board_single_publication_is_atomic() {
+    model(|| {
+        let board = Arc::new(ShareBoard::new(&[100, 200]));
+        let b = Arc::clone(&board);
+        let reader = thread::spawn(move || {
+            let cur = b.current();
+            let w: Vec<u64> = cur
+                .iter()
+                .map(|e| weight_of(e.load(Ordering::Relaxed)))
+                .collect();
+            assert!(w == [100, 200] || w == [300, 400], "torn read {w:?}");
+        });
+        board.publish(&[300, 400]);
+        reader.join().unwrap();
+    });
+}
+
+/// Share board, two publications overlapping one read: every value read is a published weight
+/// (possibly mixed across generations, as documented), never garbage or zero.
+#[test]
+fn share_board_values_always_valid() {
+    model(|| {
+        let board = Arc::new(ShareBoard::new(&[100, 200]));
+        let b = Arc::clone(&board);
+        let reader = thread::spawn(move || {
+            let cur = b.current();
+            for (i, e) in cur.iter().enumerate() {
+                let w = weight_of(e.load(Ordering::Relaxed));
+                let allowed = [[100, 300, 500], [200, 400, 600]];
+                assert!(allowed[i].contains(&w), "value {w}");
+            }
+        });
+        board.publish(&[300, 400]);
+        board.publish(&[500, 600]);
+        reader.join().unwrap();
+    });
+}
+
+/// Speed-share selection while tick recomputes and publishes shares: selection never blocks and
+/// always returns an eligible path.
+#[test]
+fn speed_share_tick_vs_select() {
+    model(|| {
+        let mut g = group(2, PolicyConfig::SpeedShare(SpeedShareConfig::default()), 0);
+        let sel = g.selector();
+        let t = thread::spawn(move || {
+            let r = req(1, 1);
+            let Selection::Path(p) = sel.select(&r, 10) else {
+                panic!("no path")
+            };
+            assert!(p.index() < 2);
+        });
+        let c = Completion {
+            path: pid(0),
+            len: 1500,
+            target: TargetKey(0),
+            cpu: 0,
+            status: CompletionStatus::Ok,
+            latency_ns: 1000,
+        };
+        let _ = g.on_complete(&c, 5);
+        let _ = g.tick(10);
+        t.join().unwrap();
+        let w = g.share_weights().unwrap();
+        assert!(w[0] > 0 && w[1] > 0);
+    });
+}

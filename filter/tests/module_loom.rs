@@ -1,0 +1,220 @@
+//! loom model of the pause gate (`mpfilter::module::PauseGate`). Run with
+//! `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=/work/target-filter-loom cargo test -p mpfilter --release --test module_loom`.
+//!
+//! The gate is generic over its atomic word; here it runs on loom's `AtomicU64`, so loom explores
+//! every interleaving (and every weak-memory outcome it models) of the very code the driver runs
+//! on `core::sync::atomic::AtomicU64`.
+//!
+//! Properties checked, for concurrent sends/receives, completions and FilterPause:
+//! - the pause completes exactly once: either FilterPause sees nothing outstanding (returns
+//!   SUCCESS) or exactly one completion/return reports `pause_completed`;
+//! - no NBL is admitted after the pause completed, and the pause never completes while an admitted
+//!   NBL is still out (an admitted sender checks that no pause completion has been published yet,
+//!   so a gate that completed early would fail in some interleaving);
+//! - the module ends Paused with nothing outstanding.
+#![cfg(loom)]
+
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use loom::thread;
+use mpfilter::module::sync::AtomicWord;
+use mpfilter::module::{ModuleEvent, ModuleState, PauseGate};
+
+/// loom's atomic behind the gate's trait.
+struct LoomWord(AtomicU64);
+
+impl AtomicWord for LoomWord {
+    fn new(value: u64) -> Self {
+        LoomWord(AtomicU64::new(value))
+    }
+    fn load(&self, order: Ordering) -> u64 {
+        self.0.load(order)
+    }
+    fn compare_exchange_weak(
+        &self,
+        current: u64,
+        new: u64,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<u64, u64> {
+        self.0.compare_exchange_weak(current, new, success, failure)
+    }
+}
+
+type Gate = PauseGate<LoomWord>;
+
+/// Shared test state: the gate, how many pause completions happened, and whether one has been
+/// published.
+struct World {
+    gate: Gate,
+    completions: AtomicUsize,
+    paused: AtomicBool,
+}
+
+impl World {
+    fn running() -> Arc<World> {
+        let gate = Gate::new();
+        for e in [
+            ModuleEvent::Attach,
+            ModuleEvent::AttachSucceeded,
+            ModuleEvent::Restart,
+            ModuleEvent::RestartSucceeded,
+        ] {
+            gate.transition(e).unwrap();
+        }
+        Arc::new(World {
+            gate,
+            completions: AtomicUsize::new(0),
+            paused: AtomicBool::new(false),
+        })
+    }
+
+    fn complete_pause(&self) {
+        self.completions.fetch_add(1, Ordering::SeqCst);
+        self.paused.store(true, Ordering::SeqCst);
+    }
+
+    /// FilterPause.
+    fn pause(&self) {
+        match self.gate.transition(ModuleEvent::Pause) {
+            Ok(ModuleState::Paused) => self.complete_pause(),
+            Ok(ModuleState::Pausing) => {}
+            other => panic!("pause from Running gave {other:?}"),
+        }
+    }
+
+    /// A send (or receive) of `n` NBLs followed later by its completion (or return).
+    fn send_and_complete(&self, n: u64) {
+        if self.gate.try_enter(n) {
+            assert!(
+                !self.paused.load(Ordering::SeqCst),
+                "admitted, yet the pause already completed"
+            );
+            let leave = self.gate.leave(n);
+            assert!(!leave.underflow);
+            if leave.pause_completed {
+                self.complete_pause();
+            }
+        }
+    }
+
+    /// A completion of `n` NBLs admitted earlier.
+    fn complete(&self, n: u64) {
+        assert!(
+            !self.paused.load(Ordering::SeqCst),
+            "the pause completed while NBLs were out"
+        );
+        let leave = self.gate.leave(n);
+        assert!(!leave.underflow);
+        if leave.pause_completed {
+            self.complete_pause();
+        }
+    }
+
+    fn check_end(&self) {
+        assert_eq!(
+            self.completions.load(Ordering::SeqCst),
+            1,
+            "exactly one completion"
+        );
+        assert_eq!(self.gate.state(), ModuleState::Paused);
+        assert_eq!(self.gate.outstanding(), 0);
+        assert!(!self.gate.try_enter(1), "nothing is admitted once paused");
+    }
+}
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(f);
+}
+
+#[test]
+fn a_send_racing_a_pause() {
+    model(|| {
+        let w = World::running();
+        let sender = {
+            let w = w.clone();
+            thread::spawn(move || w.send_and_complete(2))
+        };
+        w.pause();
+        sender.join().unwrap();
+        w.check_end();
+    });
+}
+
+#[test]
+fn the_last_completion_racing_the_pause() {
+    model(|| {
+        let w = World::running();
+        assert!(w.gate.try_enter(1));
+        let completer = {
+            let w = w.clone();
+            thread::spawn(move || w.complete(1))
+        };
+        w.pause();
+        completer.join().unwrap();
+        w.check_end();
+    });
+}
+
+#[test]
+fn two_completions_racing_each_other_and_the_pause() {
+    model(|| {
+        let w = World::running();
+        assert!(w.gate.try_enter(3));
+        let a = {
+            let w = w.clone();
+            thread::spawn(move || w.complete(1))
+        };
+        let b = {
+            let w = w.clone();
+            thread::spawn(move || w.complete(2))
+        };
+        w.pause();
+        a.join().unwrap();
+        b.join().unwrap();
+        w.check_end();
+    });
+}
+
+#[test]
+fn a_send_and_a_receive_racing_a_pause_with_one_nbl_already_out() {
+    model(|| {
+        let w = World::running();
+        assert!(w.gate.try_enter(1));
+        let sender = {
+            let w = w.clone();
+            thread::spawn(move || w.send_and_complete(1))
+        };
+        let receiver = {
+            let w = w.clone();
+            thread::spawn(move || {
+                w.send_and_complete(2);
+                w.complete(1);
+            })
+        };
+        w.pause();
+        sender.join().unwrap();
+        receiver.join().unwrap();
+        w.check_end();
+    });
+}
+
+#[test]
+fn restart_after_a_raced_pause_admits_again() {
+    model(|| {
+        let w = World::running();
+        let sender = {
+            let w = w.clone();
+            thread::spawn(move || w.send_and_complete(1))
+        };
+        w.pause();
+        sender.join().unwrap();
+        w.check_end();
+        w.gate.transition(ModuleEvent::Restart).unwrap();
+        w.gate.transition(ModuleEvent::RestartSucceeded).unwrap();
+        assert!(w.gate.try_enter(1));
+        assert!(!w.gate.leave(1).pause_completed);
+    });
+}

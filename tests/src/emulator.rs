@@ -1,0 +1,348 @@
+//! The public face of the emulator: build a world of adapters, load a driver into it, drive its
+//! lifecycle and traffic, read what happened.
+//!
+//! An `Emulator` is bound to the thread that made it (its state is that thread's world, which the
+//! exported NDIS functions find without an argument); tests on different threads each have their
+//! own. At most one per thread at a time.
+
+use crate::callbacks::{self, EntryPoint};
+use crate::config::{AdapterConfig, EmuConfig, TrafficConfig};
+use crate::engine;
+use crate::irql::Irql;
+use crate::rules::{Leak, Violation};
+use crate::sched::Nanos;
+use crate::stats::{AdapterStats, ModuleStats};
+use crate::world::{self, Adapter, Frame, Miniport, ModState, Module, Op, Protocol, Token, World};
+use core::marker::PhantomData;
+use mpfilter::ndis::consts::NDIS_STATUS_SUCCESS;
+use std::fmt;
+
+/// Why a driver could not be loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoadError {
+    /// The image could not be prepared (e.g. a PE file failed to map).
+    Image(String),
+    /// DriverEntry returned this failure status.
+    DriverEntry(i32),
+    /// DriverEntry succeeded without registering a filter driver.
+    NotRegistered,
+    /// A driver is already loaded in this emulator.
+    AlreadyLoaded,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Image(s) => write!(f, "image: {s}"),
+            LoadError::DriverEntry(s) => write!(f, "DriverEntry returned {s:#x}"),
+            LoadError::NotRegistered => {
+                f.write_str("DriverEntry did not call NdisFRegisterFilterDriver")
+            }
+            LoadError::AlreadyLoaded => f.write_str("a driver is already loaded"),
+        }
+    }
+}
+
+/// A read-only view of the emulator for run predicates.
+pub struct View<'a>(&'a World);
+
+impl View<'_> {
+    /// Counters of an adapter's stack.
+    pub fn stats(&self, adapter: usize) -> &AdapterStats {
+        &self.0.adapters[adapter].stats
+    }
+    /// The module's state.
+    pub fn module_state(&self, adapter: usize) -> ModState {
+        self.0.adapters[adapter].module.state
+    }
+    /// Virtual time.
+    pub fn now(&self) -> Nanos {
+        self.0.now()
+    }
+}
+
+/// A deterministic NDIS for one driver and a set of adapters.
+pub struct Emulator {
+    _thread_bound: PhantomData<*const ()>,
+}
+
+impl Emulator {
+    /// A new emulator on this thread.
+    ///
+    /// # Panics
+    /// If this thread already has one.
+    pub fn new(cfg: EmuConfig) -> Self {
+        assert!(
+            world::install(World::new(cfg)),
+            "one Emulator per thread at a time"
+        );
+        Emulator {
+            _thread_bound: PhantomData,
+        }
+    }
+
+    fn with<R>(f: impl FnOnce(&mut World) -> R) -> R {
+        world::with(f).expect("the emulator's world is installed on its own thread")
+    }
+
+    /// Adds an adapter (miniport with a protocol bound above it) and returns its index.
+    pub fn add_adapter(&mut self, cfg: AdapterConfig, traffic: TrafficConfig) -> usize {
+        Self::with(|w| {
+            let a = w.adapters.len();
+            let mp_pool = w.new_pool(0, true, true, 0);
+            let proto_pool = w.new_pool(0, true, true, 0);
+            let ad = Adapter {
+                module: Module {
+                    token: Token::new(),
+                    ctx: 0,
+                    state: ModState::Detached,
+                    pause: Op::Idle,
+                    restart: Op::Idle,
+                    restart_status: 0,
+                    attrs_set: false,
+                    attach: None,
+                    stats: ModuleStats::default(),
+                },
+                mp: Miniport {
+                    token: Token::new(),
+                    pool: mp_pool,
+                    running: false,
+                    tx_queue: std::collections::VecDeque::new(),
+                    tx_busy: false,
+                    batch: Vec::new(),
+                    rx_outstanding: 0,
+                    rx_inflight: 0,
+                    rx_seq: 0,
+                    packet_filter: 0,
+                },
+                proto: Protocol {
+                    token: Token::new(),
+                    pool: proto_pool,
+                    running: false,
+                    outstanding: 0,
+                    tx_seq: 0,
+                    oid_busy: false,
+                    oids_to_issue: 0,
+                },
+                stats: AdapterStats::default(),
+                rx_target: traffic.rx_nbls,
+                tx_target: traffic.tx_nbls,
+                traffic,
+                cfg,
+                tx_ticking: false,
+                rx_ticking: false,
+            };
+            w.handles
+                .insert(ad.module.token.addr(), world::HandleKind::Module(a));
+            w.handles
+                .insert(ad.mp.token.addr(), world::HandleKind::Miniport(a));
+            w.handles
+                .insert(ad.proto.token.addr(), world::HandleKind::Protocol(a));
+            w.adapters.push(ad);
+            a
+        })
+    }
+
+    /// Calls DriverEntry (at PASSIVE_LEVEL) with the emulator's driver object.
+    ///
+    /// # Errors
+    /// If DriverEntry fails or does not register a filter driver.
+    pub fn load(&mut self, entry: EntryPoint) -> Result<(), LoadError> {
+        let ptrs = Self::with(|w| {
+            if w.driver.is_some() || w.entry_abi.is_some() {
+                return None;
+            }
+            w.entry_abi = Some(entry.abi());
+            w.frames.push(Frame {
+                name: "DriverEntry",
+                adapter: None,
+            });
+            w.irql = Irql::Passive;
+            let d = w.driver_object;
+            let r = std::ptr::from_mut(&mut w.registry_path.0);
+            Some((d, r))
+        });
+        let Some((d, r)) = ptrs else {
+            return Err(LoadError::AlreadyLoaded);
+        };
+        // SAFETY: a real driver object and registry path owned by the world, alive for the call.
+        let status = unsafe { entry.call(d, r) };
+        Self::with(|w| {
+            w.frames.pop();
+            if status != NDIS_STATUS_SUCCESS {
+                Err(LoadError::DriverEntry(status))
+            } else if w.driver.is_none() {
+                Err(LoadError::NotRegistered)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    /// Starts an adapter's stack: miniport, FilterAttach, SetModuleOptions + FilterRestart,
+    /// protocol. True if the module is Running.
+    pub fn start(&mut self, adapter: usize) -> bool {
+        engine::start_stack(adapter)
+    }
+
+    /// Pauses a stack (protocol, filter, miniport); true if it paused cleanly.
+    pub fn pause(&mut self, adapter: usize) -> bool {
+        let probe = Self::with(|w| w.cfg.pause_probes);
+        engine::pause_stack(adapter, probe)
+    }
+
+    /// Restarts a paused stack (miniport, filter, protocol); true if Running again.
+    pub fn restart(&mut self, adapter: usize) -> bool {
+        engine::restart_stack(adapter)
+    }
+
+    /// Takes a stack down: NetEventFilterPreDetach, pause, FilterDetach, then the detach leak
+    /// check.
+    pub fn stop(&mut self, adapter: usize) {
+        engine::stop_stack(adapter);
+    }
+
+    /// Calls the driver's DriverUnload (at PASSIVE_LEVEL), then the unload leak check.
+    pub fn unload(&mut self) {
+        let plan = Self::with(|w| {
+            let abi = w.entry_abi?;
+            // SAFETY: the world's driver object is live until the world drops.
+            let unload = unsafe { (*w.driver_object).DriverUnload }.map_or(0, |f| f as usize);
+            w.frames.push(Frame {
+                name: "DriverUnload",
+                adapter: None,
+            });
+            Some((abi, unload, w.driver_object))
+        });
+        let Some((abi, unload, d)) = plan else { return };
+        if unload != 0 {
+            // SAFETY: the driver set DriverUnload on this driver object in its own ABI.
+            unsafe { callbacks::driver_unload(abi, unload, d) };
+        }
+        Self::with(|w| {
+            w.frames.pop();
+            if !w.halted {
+                engine::unload_leaks(w);
+            }
+        });
+    }
+
+    /// Adds traffic to an adapter (sends and receives still to make).
+    pub fn add_traffic(&mut self, adapter: usize, tx: u64, rx: u64) {
+        Self::with(|w| {
+            let ad = &mut w.adapters[adapter];
+            ad.tx_target += tx;
+            ad.rx_target += rx;
+            if ad.proto.running && !ad.tx_ticking && ad.tx_target > 0 {
+                ad.tx_ticking = true;
+                w.sched.after(1, world::Event::ProtoSendTick(adapter));
+            }
+            let ad = &mut w.adapters[adapter];
+            if ad.mp.running && !ad.rx_ticking {
+                ad.rx_ticking = true;
+                w.sched.after(1, world::Event::MpRxTick(adapter));
+            }
+        });
+    }
+
+    /// Has the protocol of an adapter issue `count` more OIDs (one at a time, as NDIS serialises
+    /// them).
+    pub fn issue_oids(&mut self, adapter: usize, count: u32) {
+        Self::with(|w| {
+            let p = &mut w.adapters[adapter].proto;
+            p.oids_to_issue += count;
+            if !p.oid_busy {
+                w.sched.after(1, world::Event::ProtoOidTick(adapter));
+            }
+        });
+    }
+
+    /// Sends one NBL into the module whatever its state (a pause probe).
+    pub fn probe_send(&mut self, adapter: usize) {
+        engine::proto_send(adapter, true);
+    }
+
+    /// Runs until `pred` holds; false if the run halted, went idle or spent its budget first.
+    pub fn run_until(&mut self, mut pred: impl FnMut(&View<'_>) -> bool) -> bool {
+        engine::run_until(|w| pred(&View(w)), None)
+    }
+
+    /// Runs for `ns` of virtual time (or until the run halts or goes idle).
+    pub fn run_for(&mut self, ns: Nanos) {
+        let end = Self::with(|w| w.now()) + ns;
+        engine::run_until(|w| w.now() >= end, Some(end));
+    }
+
+    /// Runs until every adapter's traffic and OIDs are done; false if the run halted or hung.
+    pub fn run_until_idle(&mut self) -> bool {
+        engine::run_until(
+            |w| {
+                w.adapters.iter().all(|ad| {
+                    ad.tx_target == 0
+                        && ad.proto.outstanding == 0
+                        && ad.stats.rx_received >= ad.rx_target
+                        && ad.mp.rx_outstanding == 0
+                        && !ad.proto.oid_busy
+                        && ad.proto.oids_to_issue == 0
+                })
+            },
+            None,
+        )
+    }
+
+    /// Counters of an adapter's stack.
+    pub fn stats(&self, adapter: usize) -> AdapterStats {
+        Self::with(|w| w.adapters[adapter].stats.clone())
+    }
+
+    /// Lifecycle counters of an adapter's module.
+    pub fn module_stats(&self, adapter: usize) -> ModuleStats {
+        Self::with(|w| w.adapters[adapter].module.stats.clone())
+    }
+
+    /// State of an adapter's module.
+    pub fn module_state(&self, adapter: usize) -> ModState {
+        Self::with(|w| w.adapters[adapter].module.state)
+    }
+
+    /// The FilterModuleContext the driver set for an adapter's module (0 if none).
+    pub fn module_context(&self, adapter: usize) -> usize {
+        Self::with(|w| w.adapters[adapter].module.ctx)
+    }
+
+    /// The module handle NDIS gave the driver for an adapter.
+    pub fn module_handle(&self, adapter: usize) -> usize {
+        Self::with(|w| w.module_handle(adapter))
+    }
+
+    /// Violations so far (the first one halted the run).
+    pub fn violations(&self) -> Vec<Violation> {
+        Self::with(|w| w.violations.clone())
+    }
+
+    /// Leaks found at detach and unload.
+    pub fn leaks(&self) -> Vec<Leak> {
+        Self::with(|w| w.leaks.clone())
+    }
+
+    /// Whether a violation halted the run.
+    pub fn halted(&self) -> bool {
+        Self::with(|w| w.halted)
+    }
+
+    /// Virtual time.
+    pub fn now(&self) -> Nanos {
+        Self::with(|w| w.now())
+    }
+
+    /// Number of adapters.
+    pub fn adapter_count(&self) -> usize {
+        Self::with(|w| w.adapters.len())
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        drop(world::uninstall());
+    }
+}

@@ -1,0 +1,135 @@
+//! Checks shared by the exported functions.
+
+use crate::rules::{Rule, Subject};
+use crate::world::{HandleKind, NState, Origin, World};
+
+/// PASSIVE_LEVEL-only call: records `irql.passive-only` when called at DISPATCH_LEVEL.
+pub(super) fn passive(w: &mut World, call: &'static str, subject: Subject) -> bool {
+    if w.irql.is_dispatch() {
+        w.violate(
+            Rule::IrqlPassiveOnly,
+            subject,
+            call,
+            "PASSIVE_LEVEL-only function called at DISPATCH_LEVEL",
+        );
+        return false;
+    }
+    true
+}
+
+/// The DISPATCH bit of a data-path call's flags must say what the IRQL is.
+pub(super) fn dispatch_flag(
+    w: &mut World,
+    call: &'static str,
+    flag: bool,
+    subject: Subject,
+) -> bool {
+    if flag != w.irql.is_dispatch() {
+        let irql = w.irql;
+        w.violate(
+            Rule::IrqlDispatchFlagMismatch,
+            subject,
+            call,
+            format!(
+                "DISPATCH_LEVEL flag {} but the caller runs at {irql}",
+                if flag { "set" } else { "clear" }
+            ),
+        );
+        return false;
+    }
+    true
+}
+
+/// The adapter of a module handle, or `handle.invalid`.
+pub(super) fn module(w: &mut World, call: &'static str, h: usize) -> Option<usize> {
+    let a = w.module_of(h);
+    if a.is_none() {
+        let what = match w.handles.get(&h) {
+            Some(k) => format!("a {k:?} handle where a filter module handle is required"),
+            None => "not a handle NDIS gave the driver".to_string(),
+        };
+        w.violate(Rule::HandleInvalid, Subject::Handle(h), call, what);
+    }
+    a
+}
+
+/// Whether a handle is the driver's or one of its modules' (what pools and optional handlers take).
+pub(super) fn driver_or_module(w: &mut World, call: &'static str, h: usize) -> bool {
+    if let Some(HandleKind::Driver | HandleKind::Module(_)) = w.handles.get(&h) {
+        return true;
+    }
+    w.violate(
+        Rule::HandleInvalid,
+        Subject::Handle(h),
+        call,
+        "not the filter driver handle or a filter module handle",
+    );
+    false
+}
+
+/// Walks a chain the driver passed; an unknown or freed NBL is reported with `freed_rule` when it
+/// is a freed NBL of `freed_origin` (e.g. completing a protocol NBL twice), else `nbl.unknown`.
+pub(super) fn chain(
+    w: &mut World,
+    call: &'static str,
+    head: usize,
+    freed_rule: Rule,
+    freed_origin: fn(Origin) -> bool,
+) -> Option<Vec<usize>> {
+    if head == 0 {
+        w.violate(Rule::NblUnknown, Subject::Nbl(0), call, "NULL NBL chain");
+        return None;
+    }
+    match w.walk(head) {
+        Ok(v) => Some(v),
+        Err((bad, why)) => {
+            let freed = w
+                .nbls
+                .get(&bad)
+                .is_some_and(|t| t.state == NState::Free && freed_origin(t.origin));
+            let rule = if freed { freed_rule } else { Rule::NblUnknown };
+            w.violate(rule, Subject::Nbl(bad), call, why);
+            None
+        }
+    }
+}
+
+/// A live clone parent may not be passed on or handed back.
+pub(super) fn no_children(w: &mut World, call: &'static str, nbl: usize, rule: Rule) -> bool {
+    let live = w.children.get(&nbl).copied().unwrap_or(0);
+    if live > 0 {
+        w.violate(
+            rule,
+            Subject::Nbl(nbl),
+            call,
+            format!("{live} clone(s) of this NBL are still live"),
+        );
+        return false;
+    }
+    true
+}
+
+/// A live NBL (known and not freed), or `nbl.unknown`.
+pub(super) fn live_nbl(w: &mut World, call: &'static str, nbl: usize) -> bool {
+    match w.nbls.get(&nbl) {
+        Some(t) if t.state != NState::Free => true,
+        Some(_) => {
+            w.violate(
+                Rule::NblUnknown,
+                Subject::Nbl(nbl),
+                call,
+                "NBL was already freed",
+            );
+            false
+        }
+        None => {
+            w.violate(
+                Rule::NblUnknown,
+                Subject::Nbl(nbl),
+                call,
+                "not an NBL NDIS allocated",
+            );
+            false
+        }
+    }
+}

@@ -1,0 +1,535 @@
+//! Driver- and module-level functions: registration, control devices, memory, attributes,
+//! pause/restart completion, status and PnP.
+
+use super::checks;
+use crate::abi::Abi;
+use crate::callbacks::Handlers;
+use crate::engine;
+use crate::rules::{Rule, Subject};
+use crate::world::{self, Device, Driver, Event, HandleKind, ModState, Op, Token};
+use core::ffi::c_void;
+use mpfilter::ndis::consts::{
+    NDIS_OBJECT_TYPE_FILTER_ATTRIBUTES, NDIS_OBJECT_TYPE_FILTER_DRIVER_CHARACTERISTICS,
+    NDIS_STATUS_FAILURE, NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS,
+};
+use mpfilter::ndis::types::{
+    DEVICE_OBJECT, DRIVER_OBJECT, EX_POOL_PRIORITY, NDIS_DEVICE_OBJECT_ATTRIBUTES,
+    NDIS_DRIVER_OPTIONAL_HANDLERS, NDIS_FILTER_ATTRIBUTES, NDIS_FILTER_DRIVER_CHARACTERISTICS,
+    NDIS_HANDLE, NDIS_STATUS, NDIS_STATUS_INDICATION, NET_DEVICE_PNP_EVENT,
+    NET_PNP_EVENT_NOTIFICATION,
+};
+use std::alloc::Layout;
+
+/// `NdisFRegisterFilterDriver`.
+///
+/// # Safety
+/// `chars` and `out` are null or valid for the sizes NDIS reads and writes.
+pub unsafe fn register(
+    abi: Abi,
+    driver: *mut DRIVER_OBJECT,
+    ctx: NDIS_HANDLE,
+    chars: *mut NDIS_FILTER_DRIVER_CHARACTERISTICS,
+    out: *mut NDIS_HANDLE,
+) -> NDIS_STATUS {
+    const CALL: &str = "NdisFRegisterFilterDriver";
+    let r = world::with(|w| {
+        if !checks::passive(w, CALL, Subject::Driver) {
+            return Err(NDIS_STATUS_FAILURE);
+        }
+        let bad = |w: &mut world::World, why: &str| {
+            w.violate(Rule::DriverCharacteristics, Subject::Driver, CALL, why);
+            Err(NDIS_STATUS_FAILURE)
+        };
+        if driver != w.driver_object {
+            return bad(w, "DriverObject is not the one DriverEntry got");
+        }
+        if w.driver.as_ref().is_some_and(|d| !d.deregistered) {
+            return bad(w, "the driver is already registered");
+        }
+        if chars.is_null() || out.is_null() {
+            return bad(w, "NULL characteristics or handle pointer");
+        }
+        // SAFETY: chars is non-null; its header is always readable.
+        let hdr = unsafe { (*chars).Header };
+        if hdr.Type != NDIS_OBJECT_TYPE_FILTER_DRIVER_CHARACTERISTICS {
+            return bad(w, &format!("header type {:#x}, expected 0x8B", hdr.Type));
+        }
+        let size_ok = match hdr.Revision {
+            2 => hdr.Size >= 0xE0,
+            3 => hdr.Size >= 0xF0,
+            _ => false,
+        };
+        if !size_ok {
+            return bad(
+                w,
+                &format!(
+                    "revision {} size {:#x}: the emulator takes revision 2 (0xE0) or 3 (0xF0)",
+                    hdr.Revision, hdr.Size
+                ),
+            );
+        }
+        // SAFETY: revision 2+ with a matching size: the whole 0xE0-byte structure is readable.
+        let c = unsafe { &*chars };
+        if c.MajorNdisVersion != 6 {
+            return bad(w, &format!("MajorNdisVersion {}", c.MajorNdisVersion));
+        }
+        let h = Handlers::from_characteristics(abi, c);
+        if h.attach == 0 || h.detach == 0 || h.pause == 0 || h.restart == 0 {
+            return bad(
+                w,
+                "Attach, Detach, Pause and Restart handlers are mandatory",
+            );
+        }
+        if (h.send != 0) != (h.send_complete != 0) {
+            return bad(w, "Send and SendComplete handlers come together");
+        }
+        if (h.receive != 0) != (h.return_nbls != 0) {
+            return bad(w, "Receive and Return handlers come together");
+        }
+        let token = Token::new();
+        let handle = token.addr();
+        w.handles.insert(handle, HandleKind::Driver);
+        w.register_calls += 1;
+        w.driver = Some(Driver {
+            token,
+            ctx: ctx as usize,
+            handlers: h,
+            deregistered: false,
+        });
+        Ok(handle)
+    });
+    match r {
+        Some(Ok(handle)) => {
+            // SAFETY: out is non-null (checked) and writable per the contract.
+            unsafe { *out = handle as NDIS_HANDLE };
+            NDIS_STATUS_SUCCESS
+        }
+        Some(Err(s)) => s,
+        None => NDIS_STATUS_FAILURE,
+    }
+}
+
+/// `NdisFDeregisterFilterDriver`: detaches every module still attached, then forgets the driver.
+///
+/// # Safety
+/// None beyond the C contract.
+pub unsafe fn deregister(_abi: Abi, h: NDIS_HANDLE) {
+    const CALL: &str = "NdisFDeregisterFilterDriver";
+    let attached = world::with(|w| {
+        if !checks::passive(w, CALL, Subject::Handle(h as usize)) {
+            return None;
+        }
+        if w
+            .driver
+            .as_ref()
+            .is_none_or(|d| d.deregistered || d.token.addr() != h as usize)
+        {
+            w.violate(
+                Rule::HandleInvalid,
+                Subject::Handle(h as usize),
+                CALL,
+                "not a registered filter driver handle",
+            );
+            return None;
+        }
+        Some(
+            (0..w.adapters.len())
+                .filter(|&a| w.adapters[a].module.state != ModState::Detached)
+                .collect::<Vec<_>>(),
+        )
+    })
+    .flatten();
+    let Some(attached) = attached else { return };
+    for a in attached {
+        engine::stop_stack(a);
+    }
+    world::with(|w| {
+        if let Some(d) = w.driver.as_mut() {
+            d.deregistered = true;
+        }
+    });
+}
+
+/// `NdisGetVersion`: NDIS 6.30.
+///
+/// # Safety
+/// Always safe.
+pub unsafe fn get_version(_abi: Abi) -> u32 {
+    0x0006_001E
+}
+
+/// `NdisRegisterDeviceEx`.
+///
+/// # Safety
+/// Pointers are null or valid as in the C contract.
+pub unsafe fn register_device(
+    _abi: Abi,
+    h: NDIS_HANDLE,
+    attrs: *mut NDIS_DEVICE_OBJECT_ATTRIBUTES,
+    pdev: *mut *mut DEVICE_OBJECT,
+    phandle: *mut NDIS_HANDLE,
+) -> NDIS_STATUS {
+    const CALL: &str = "NdisRegisterDeviceEx";
+    if attrs.is_null() || pdev.is_null() || phandle.is_null() {
+        return NDIS_STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: attrs is non-null and points at the attributes per the contract.
+    let ext_size = unsafe { (*attrs).ExtensionSize } as usize;
+    let r = world::with(|w| {
+        if !checks::passive(w, CALL, Subject::Handle(h as usize)) {
+            return None;
+        }
+        if w.handles.get(&(h as usize)) != Some(&HandleKind::Driver) {
+            w.violate(
+                Rule::HandleInvalid,
+                Subject::Handle(h as usize),
+                CALL,
+                "not the filter driver handle",
+            );
+            return None;
+        }
+        let dev = Device {
+            object: world::Heap::new([0; 8]),
+            ext: vec![0u128; ext_size.div_ceil(16).max(1)],
+        };
+        let obj = dev.object.ptr() as usize;
+        w.handles.insert(obj, HandleKind::Device);
+        w.devices.insert(obj, dev);
+        Some(obj)
+    })
+    .flatten();
+    let Some(obj) = r else {
+        return NDIS_STATUS_FAILURE;
+    };
+    // SAFETY: both out pointers are non-null (checked) and writable per the contract.
+    unsafe { *pdev = obj as *mut DEVICE_OBJECT };
+    // SAFETY: as above.
+    unsafe { *phandle = obj as NDIS_HANDLE };
+    NDIS_STATUS_SUCCESS
+}
+
+/// `NdisDeregisterDeviceEx`.
+///
+/// # Safety
+/// None beyond the C contract.
+pub unsafe fn deregister_device(_abi: Abi, h: NDIS_HANDLE) {
+    const CALL: &str = "NdisDeregisterDeviceEx";
+    world::with(|w| {
+        if !checks::passive(w, CALL, Subject::Handle(h as usize)) {
+            return;
+        }
+        if w.devices.remove(&(h as usize)).is_none() {
+            w.violate(
+                Rule::HandleInvalid,
+                Subject::Handle(h as usize),
+                CALL,
+                "not a registered device handle",
+            );
+            return;
+        }
+        w.handles.remove(&(h as usize));
+    });
+}
+
+/// `NdisGetDeviceReservedExtension`.
+///
+/// # Safety
+/// None beyond the C contract.
+pub unsafe fn device_extension(_abi: Abi, dev: *mut DEVICE_OBJECT) -> *mut c_void {
+    world::with(|w| {
+        w.devices
+            .get_mut(&(dev as usize))
+            .map_or(std::ptr::null_mut(), |d| d.ext.as_mut_ptr().cast())
+    })
+    .unwrap_or(std::ptr::null_mut())
+}
+
+/// `NdisAllocateMemoryWithTagPriority`: filled with 0xCD so reads of uninitialised memory are
+/// deterministic and visible.
+///
+/// # Safety
+/// None beyond the C contract.
+pub unsafe fn alloc_memory(
+    _abi: Abi,
+    h: NDIS_HANDLE,
+    len: u32,
+    tag: u32,
+    _prio: EX_POOL_PRIORITY,
+) -> *mut c_void {
+    const CALL: &str = "NdisAllocateMemoryWithTagPriority";
+    world::with(|w| {
+        if !checks::driver_or_module(w, CALL, h as usize) || len == 0 {
+            return std::ptr::null_mut();
+        }
+        let Ok(layout) = Layout::from_size_align(len as usize, 16) else {
+            return std::ptr::null_mut();
+        };
+        // SAFETY: non-zero size.
+        let p = unsafe { std::alloc::alloc(layout) };
+        if p.is_null() {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: p is a fresh allocation of layout.size() bytes.
+        unsafe { p.write_bytes(0xCD, layout.size()) };
+        w.memory.insert(p as usize, (layout, tag));
+        p.cast()
+    })
+    .unwrap_or(std::ptr::null_mut())
+}
+
+/// `NdisFreeMemory`.
+///
+/// # Safety
+/// None beyond the C contract: unknown addresses are reported, not freed.
+pub unsafe fn free_memory(_abi: Abi, p: *mut c_void, _len: u32, _flags: u32) {
+    const CALL: &str = "NdisFreeMemory";
+    world::with(|w| match w.memory.remove(&(p as usize)) {
+        Some((layout, _)) => {
+            // SAFETY: allocated by alloc_memory with this layout, removed from the table once.
+            unsafe { std::alloc::dealloc(p.cast(), layout) };
+        }
+        None => w.violate(
+            Rule::MemoryFreeInvalid,
+            Subject::Memory(p as usize),
+            CALL,
+            "not live memory from NdisAllocateMemoryWithTagPriority",
+        ),
+    });
+}
+
+/// `NdisFSetAttributes`.
+///
+/// # Safety
+/// `attrs` is null or readable.
+pub unsafe fn set_attributes(
+    _abi: Abi,
+    h: NDIS_HANDLE,
+    ctx: NDIS_HANDLE,
+    attrs: *mut NDIS_FILTER_ATTRIBUTES,
+) -> NDIS_STATUS {
+    const CALL: &str = "NdisFSetAttributes";
+    let hdr = if attrs.is_null() {
+        None
+    } else {
+        // SAFETY: non-null attributes are readable per the contract.
+        Some(unsafe { (*attrs).Header })
+    };
+    world::with(|w| {
+        if !checks::passive(w, CALL, Subject::Handle(h as usize)) {
+            return NDIS_STATUS_FAILURE;
+        }
+        let Some(a) = checks::module(w, CALL, h as usize) else {
+            return NDIS_STATUS_FAILURE;
+        };
+        let m = &w.adapters[a].module;
+        if m.state != ModState::Attaching || m.attrs_set {
+            let why = if m.attrs_set {
+                "called twice in one FilterAttach"
+            } else {
+                "called outside FilterAttach"
+            };
+            w.violate(
+                Rule::AttachSetAttributesOutside,
+                Subject::Handle(h as usize),
+                CALL,
+                why,
+            );
+            return NDIS_STATUS_FAILURE;
+        }
+        match hdr {
+            Some(hd)
+                if hd.Type == NDIS_OBJECT_TYPE_FILTER_ATTRIBUTES
+                    && hd.Revision >= 1
+                    && hd.Size >= 8 => {}
+            _ => return NDIS_STATUS_INVALID_PARAMETER,
+        }
+        let m = &mut w.adapters[a].module;
+        m.ctx = ctx as usize;
+        m.attrs_set = true;
+        NDIS_STATUS_SUCCESS
+    })
+    .unwrap_or(NDIS_STATUS_FAILURE)
+}
+
+/// `NdisFPauseComplete`.
+///
+/// # Safety
+/// None beyond the C contract.
+pub unsafe fn pause_complete(_abi: Abi, h: NDIS_HANDLE) {
+    const CALL: &str = "NdisFPauseComplete";
+    world::with(|w| {
+        let Some(a) = checks::module(w, CALL, h as usize) else {
+            return;
+        };
+        let m = &w.adapters[a].module;
+        if m.state != ModState::Pausing || !matches!(m.pause, Op::InCallback | Op::Pending) {
+            let why = format!("module is {:?}, pause {:?}", m.state, m.pause);
+            w.violate(
+                Rule::PauseCompleteNotPending,
+                Subject::Handle(h as usize),
+                CALL,
+                why,
+            );
+            return;
+        }
+        if !engine::pause_gate_ok(w, a, "NdisFPauseComplete") {
+            return;
+        }
+        let m = &mut w.adapters[a].module;
+        if m.pause == Op::InCallback {
+            m.pause = Op::CompletedEarly;
+        } else {
+            m.pause = Op::Idle;
+            m.state = ModState::Paused;
+        }
+    });
+}
+
+/// `NdisFRestartComplete`.
+///
+/// # Safety
+/// None beyond the C contract.
+pub unsafe fn restart_complete(_abi: Abi, h: NDIS_HANDLE, status: NDIS_STATUS) {
+    const CALL: &str = "NdisFRestartComplete";
+    world::with(|w| {
+        if !checks::passive(w, CALL, Subject::Handle(h as usize)) {
+            return;
+        }
+        let Some(a) = checks::module(w, CALL, h as usize) else {
+            return;
+        };
+        let m = &mut w.adapters[a].module;
+        if m.state != ModState::Restarting || !matches!(m.restart, Op::InCallback | Op::Pending) {
+            let why = format!("module is {:?}, restart {:?}", m.state, m.restart);
+            w.violate(
+                Rule::RestartCompleteNotPending,
+                Subject::Handle(h as usize),
+                CALL,
+                why,
+            );
+            return;
+        }
+        if m.restart == Op::InCallback {
+            m.restart = Op::CompletedEarly;
+            m.restart_status = status;
+        } else {
+            m.restart = Op::Idle;
+            m.state = if status == NDIS_STATUS_SUCCESS {
+                ModState::Running
+            } else {
+                ModState::Paused
+            };
+        }
+    });
+}
+
+/// `NdisFRestartFilter`: schedules pause + SetModuleOptions + restart of the stack.
+///
+/// # Safety
+/// None beyond the C contract.
+pub unsafe fn restart_filter(_abi: Abi, h: NDIS_HANDLE) -> NDIS_STATUS {
+    const CALL: &str = "NdisFRestartFilter";
+    world::with(|w| {
+        let Some(a) = checks::module(w, CALL, h as usize) else {
+            return NDIS_STATUS_FAILURE;
+        };
+        match w.adapters[a].module.state {
+            ModState::Running | ModState::Paused | ModState::Pausing | ModState::Restarting => {
+                w.adapters[a].module.stats.restart_requests += 1;
+                w.sched.after(1_000, Event::RestartFilter(a));
+                NDIS_STATUS_SUCCESS
+            }
+            _ => NDIS_STATUS_FAILURE,
+        }
+    })
+    .unwrap_or(NDIS_STATUS_FAILURE)
+}
+
+/// `NdisSetOptionalHandlers`.
+///
+/// # Safety
+/// None beyond the C contract.
+pub unsafe fn set_optional_handlers(
+    _abi: Abi,
+    h: NDIS_HANDLE,
+    _p: *mut NDIS_DRIVER_OPTIONAL_HANDLERS,
+) -> NDIS_STATUS {
+    const CALL: &str = "NdisSetOptionalHandlers";
+    world::with(|w| {
+        if !checks::passive(w, CALL, Subject::Handle(h as usize))
+            || !checks::driver_or_module(w, CALL, h as usize)
+        {
+            return NDIS_STATUS_FAILURE;
+        }
+        NDIS_STATUS_SUCCESS
+    })
+    .unwrap_or(NDIS_STATUS_FAILURE)
+}
+
+/// `NdisFIndicateStatus`: the protocol counts it.
+///
+/// # Safety
+/// `ind` is null or readable.
+pub unsafe fn indicate_status(_abi: Abi, h: NDIS_HANDLE, ind: *mut NDIS_STATUS_INDICATION) {
+    const CALL: &str = "NdisFIndicateStatus";
+    if ind.is_null() {
+        return;
+    }
+    // SAFETY: non-null indications are readable per the contract.
+    let src = unsafe { (*ind).SourceHandle } as usize;
+    world::with(|w| {
+        let Some(a) = checks::module(w, CALL, h as usize) else {
+            return;
+        };
+        if !w.oid_state_ok(a) {
+            let s = w.adapters[a].module.state;
+            w.violate(
+                Rule::StatusBadState,
+                Subject::Handle(h as usize),
+                CALL,
+                format!("module is {s:?}"),
+            );
+            return;
+        }
+        if ind as usize != w.delivering_status && src != h as usize {
+            w.violate(
+                Rule::StatusSourceHandle,
+                Subject::Handle(h as usize),
+                CALL,
+                format!("filter-originated indication with SourceHandle {src:#x}"),
+            );
+            return;
+        }
+        w.adapters[a].stats.status_indications += 1;
+    });
+}
+
+/// `NdisFNetPnPEvent`: the miniport accepts every event.
+///
+/// # Safety
+/// None beyond the C contract.
+pub unsafe fn net_pnp(
+    _abi: Abi,
+    h: NDIS_HANDLE,
+    _ev: *mut NET_PNP_EVENT_NOTIFICATION,
+) -> NDIS_STATUS {
+    const CALL: &str = "NdisFNetPnPEvent";
+    world::with(|w| {
+        let Some(a) = checks::module(w, CALL, h as usize) else {
+            return NDIS_STATUS_FAILURE;
+        };
+        w.adapters[a].stats.pnp_events += 1;
+        NDIS_STATUS_SUCCESS
+    })
+    .unwrap_or(NDIS_STATUS_RESOURCES)
+}
+
+/// `NdisFDevicePnPEventNotify`.
+///
+/// # Safety
+/// None beyond the C contract.
+pub unsafe fn device_pnp(_abi: Abi, h: NDIS_HANDLE, _ev: *mut NET_DEVICE_PNP_EVENT) {
+    world::with(|w| {
+        checks::module(w, "NdisFDevicePnPEventNotify", h as usize);
+    });
+}

@@ -1,0 +1,13 @@
+//! The functions the emulator exports: ndis.sys and the two ntoskrnl driver-object-extension
+//! routines, each implemented once and exported for both ABIs by [`exports!`](crate::exports).
+//!
+//! Every implementation checks its rules inside the world, records a violation and returns early
+//! (neutralising the call) when one is broken; none of them panics.
+
+mod checks;
+mod datapath;
+mod driver;
+mod nbl;
+pub mod ndis;
+pub mod ntos;
+mod oid;

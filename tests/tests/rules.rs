@@ -1,0 +1,199 @@
+//! One negative test per rule: the fault filter misbehaves in exactly one way and the emulator
+//! must name the rule (as the first violation, which halts the run, or as a leak at detach or
+//! unload). `docs/ndis-rules.md` lists these tests next to the rules.
+
+use ndis_emu::fault_filter::{Fault, image};
+use ndis_emu::scenario::{self, ScenarioReport, SmokeConfig};
+use ndis_emu::{EmuConfig, Emulator, Rule, Subject};
+
+fn run(fault: Fault) -> ScenarioReport {
+    scenario::smoke(&SmokeConfig::default(), image(fault))
+}
+
+/// The first violation is `rule`, with a subject and the callback it happened in.
+fn assert_violation(fault: Fault, rule: &str, callback: Option<&str>) {
+    let r = run(fault);
+    assert_eq!(r.first_rule(), Some(rule), "{fault:?}:\n{r}");
+    assert!(!r.finished, "a violation halts the run");
+    let v = &r.violations[0];
+    if let Some(cb) = callback {
+        assert!(
+            v.callback.starts_with(cb),
+            "{fault:?}: violation in {}, expected {cb}\n{r}",
+            v.callback
+        );
+    }
+    if let Subject::Nbl(a) | Subject::Handle(a) | Subject::Request(a) | Subject::Memory(a) =
+        v.subject
+    {
+        assert_ne!(a, usize::MAX);
+    }
+}
+
+/// No violation, and the leak report names `rule`.
+fn assert_leak(fault: Fault, rule: &str) {
+    let r = run(fault);
+    assert!(r.violations.is_empty(), "{fault:?}:\n{r}");
+    assert!(
+        r.leaks.iter().any(|l| l.rule.name() == rule),
+        "{fault:?}: no {rule} leak\n{r}"
+    );
+}
+
+macro_rules! violation_tests {
+    ($($name:ident: $fault:ident => $rule:literal in $cb:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                assert_violation(Fault::$fault, $rule, $cb);
+            }
+        )*
+        const VIOLATION_CASES: &[(Fault, &str)] = &[$((Fault::$fault, $rule)),*];
+    };
+}
+
+macro_rules! leak_tests {
+    ($($name:ident: $fault:ident => $rule:literal;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                assert_leak(Fault::$fault, $rule);
+            }
+        )*
+        const LEAK_CASES: &[(Fault, &str)] = &[$((Fault::$fault, $rule)),*];
+    };
+}
+
+violation_tests! {
+    rule_driver_characteristics: BadCharacteristics => "driver.characteristics" in Some("DriverEntry");
+    rule_handle_invalid: BogusHandle => "handle.invalid" in Some("FilterSendNetBufferLists");
+    rule_attach_no_set_attributes: SkipSetAttributes => "attach.no-set-attributes" in None;
+    rule_attach_set_attributes_outside_attach: SetAttributesOutsideAttach => "attach.set-attributes-outside-attach" in Some("FilterRestart");
+    rule_state_send_not_running: SendWhileNotRunning => "state.send-not-running" in Some("FilterSendNetBufferLists");
+    rule_state_indicate_not_running: IndicateWhileNotRunning => "state.indicate-not-running" in Some("FilterReceiveNetBufferLists");
+    rule_send_paused_status: CompletePausedWithSuccess => "send.paused-status" in Some("FilterSendNetBufferLists");
+    rule_pause_failed: PauseFails => "pause.failed" in None;
+    rule_pause_outstanding_nbls: PauseSuccessWithOutstanding => "pause.outstanding-nbls" in None;
+    rule_pause_complete_not_pending: PauseCompleteWhenNotPending => "pause.complete-not-pending" in Some("FilterRestart");
+    rule_pause_never_completed: PauseNeverCompletes => "pause.never-completed" in None;
+    rule_restart_complete_not_pending: RestartCompleteWhenNotPending => "restart.complete-not-pending" in None;
+    rule_restart_never_completed: RestartNeverCompletes => "restart.never-completed" in None;
+    rule_irql_dispatch_flag_mismatch: DispatchFlagMismatch => "irql.dispatch-flag-mismatch" in Some("FilterSendNetBufferLists");
+    rule_irql_passive_only: PassiveOnlyAtDispatch => "irql.passive-only" in Some("FilterSendNetBufferListsComplete");
+    rule_send_complete_twice: CompleteTwice => "send.complete-twice" in Some("FilterSendNetBufferListsComplete");
+    rule_send_complete_wrong_module: CompleteOnWrongModule => "send.complete-wrong-module" in Some("FilterSendNetBufferListsComplete");
+    rule_send_complete_own_nbl: CompleteOwnNbl => "send.complete-own-nbl" in Some("FilterSendNetBufferLists");
+    rule_send_complete_not_owned: CompleteWhileBelow => "send.complete-not-owned" in Some("FilterSendNetBufferLists");
+    rule_send_not_owned: SendTwice => "send.not-owned" in Some("FilterSendNetBufferLists");
+    rule_send_touched_while_pending: TouchWhileBelow => "send.touched-while-pending" in None;
+    rule_nbl_unknown: SendUnknownNbl => "nbl.unknown" in Some("FilterSendNetBufferLists");
+    rule_nbl_source_handle_modified: ChangeSourceHandle => "nbl.source-handle-modified" in Some("FilterSendNetBufferLists");
+    rule_nbl_source_handle_not_filter: OwnNblWithoutSourceHandle => "nbl.source-handle-not-filter" in Some("FilterSendNetBufferLists");
+    rule_nbl_modified_on_handback: ModifyBeforeHandback => "nbl.modified-on-handback" in Some("FilterSendNetBufferListsComplete");
+    rule_nbl_context_not_restored: LeaveContextPushed => "nbl.context-not-restored" in Some("FilterSendNetBufferListsComplete");
+    rule_recv_count_mismatch: WrongNblCount => "recv.count-mismatch" in Some("FilterReceiveNetBufferLists");
+    rule_recv_return_resources: ReturnResourcesNbl => "recv.return-resources" in Some("FilterReceiveNetBufferLists");
+    rule_recv_resources_chain_not_restored: BreakResourcesChain => "recv.resources-chain-not-restored" in None;
+    rule_recv_resources_indicated_without_flag: IndicateResourcesWithoutFlag => "recv.resources-indicated-without-flag" in Some("FilterReceiveNetBufferLists");
+    rule_recv_return_twice: ReturnTwice => "recv.return-twice" in Some("FilterReturnNetBufferLists");
+    rule_recv_return_wrong_module: ReturnOnWrongModule => "recv.return-wrong-module" in Some("FilterReturnNetBufferLists");
+    rule_recv_return_not_owned: ReturnWhileIndicated => "recv.return-not-owned" in Some("FilterReceiveNetBufferLists");
+    rule_recv_indicate_not_owned: IndicateTwice => "recv.indicate-not-owned" in Some("FilterReceiveNetBufferLists");
+    rule_recv_touched_while_indicated: TouchWhileIndicated => "recv.touched-while-indicated" in None;
+    rule_oid_original_forwarded: ForwardOriginalOid => "oid.original-forwarded" in Some("FilterOidRequest");
+    rule_oid_complete_twice: CompleteOidTwice => "oid.complete-twice" in Some("FilterOidRequestComplete");
+    rule_oid_complete_not_pending: CompleteSyncOid => "oid.complete-not-pending" in None;
+    rule_oid_complete_own_request: CompleteCloneUpward => "oid.complete-own-request" in Some("FilterOidRequestComplete");
+    rule_oid_complete_wrong_module: CompleteOidOnWrongModule => "oid.complete-wrong-module" in Some("FilterOidRequestComplete");
+    rule_oid_clone_free_invalid: FreeOidCloneWhileBelow => "oid.clone-free-invalid" in Some("FilterOidRequest");
+    rule_oid_bad_state: OidInAttach => "oid.bad-state" in Some("FilterAttach");
+    rule_status_bad_state: StatusInAttach => "status.bad-state" in Some("FilterAttach");
+    rule_status_source_handle: StatusWithWrongSource => "status.source-handle" in Some("FilterRestart");
+    rule_clone_free_flags_mismatch: CloneFreeFlagsMismatch => "clone.free-flags-mismatch" in Some("FilterSendNetBufferLists");
+    rule_clone_parent_completed_with_children: CompleteParentWithLiveClone => "clone.parent-completed-with-children" in Some("FilterSendNetBufferLists");
+    rule_clone_parent_passed_on: SendParentWithLiveClone => "clone.parent-passed-on" in Some("FilterSendNetBufferLists");
+    rule_clone_free_not_clone: FreeCloneWithFreeNbl => "clone.free-not-clone" in Some("FilterSendNetBufferLists");
+    rule_nbl_free_invalid: FreeNblWhileBelow => "nbl.free-invalid" in Some("FilterSendNetBufferLists");
+    rule_pool_free_with_outstanding: FreePoolWithOutstanding => "pool.free-with-outstanding" in Some("FilterDetach");
+    rule_context_free_invalid: FreeContextNotAllocated => "context.free-invalid" in Some("FilterSendNetBufferLists");
+    rule_memory_free_invalid: FreeMemoryTwice => "memory.free-invalid" in Some("FilterRestart");
+}
+
+leak_tests! {
+    rule_oid_never_completed: NeverCompleteOid => "oid.never-completed";
+    rule_leak_pool: LeakPool => "leak.pool";
+    rule_leak_nbl: LeakNbl => "leak.nbl";
+    rule_leak_oid_clone: LeakOidClone => "leak.oid-clone";
+    rule_leak_context: LeakContext => "leak.context";
+    rule_leak_memory: LeakMemory => "leak.memory";
+    rule_leak_device: LeakDevice => "leak.device";
+    rule_leak_registration: SkipDeregister => "leak.registration";
+}
+
+/// An NBL that arrives while the module is Paused and is never completed is reported at detach.
+/// (Held while Pausing, the pause gate would catch it first as `pause.outstanding-nbls`.)
+#[test]
+fn rule_leak_held_nbl() {
+    let mut emu = Emulator::new(EmuConfig::default());
+    let a = emu.add_adapter(
+        ndis_emu::AdapterConfig::numbered(0),
+        ndis_emu::TrafficConfig {
+            tx_nbls: 50,
+            rx_nbls: 50,
+            ..Default::default()
+        },
+    );
+    let img = image(Fault::HoldNblWhilePaused).load().expect("host image");
+    emu.load(img.entry).expect("loads");
+    assert!(emu.start(a));
+    assert!(emu.run_until_idle());
+    assert!(emu.pause(a), "{:?}", emu.violations());
+    emu.probe_send(a);
+    emu.stop(a);
+    emu.unload();
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    let leaks = emu.leaks();
+    assert!(
+        leaks.iter().any(|l| l.rule == Rule::LeakHeldNbl),
+        "{leaks:?}"
+    );
+}
+
+#[test]
+fn every_rule_has_a_negative_test() {
+    let mut covered: Vec<&str> = VIOLATION_CASES
+        .iter()
+        .chain(LEAK_CASES)
+        .map(|c| c.1)
+        .collect();
+    covered.push("leak.held-nbl");
+    for r in Rule::ALL {
+        assert!(
+            covered.contains(&r.name()),
+            "no negative test for {}",
+            r.name()
+        );
+    }
+    for name in &covered {
+        assert!(
+            Rule::from_name(name).is_some(),
+            "test names unknown rule {name}"
+        );
+    }
+}
+
+#[test]
+fn every_rule_is_documented() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/ndis-rules.md"
+    ))
+    .expect("docs/ndis-rules.md");
+    for r in Rule::ALL {
+        assert!(
+            doc.contains(&format!("`{}`", r.name())),
+            "{} missing from docs/ndis-rules.md",
+            r.name()
+        );
+    }
+}

@@ -1,0 +1,226 @@
+//! The pass-through scenario against the real, cross-built `mpfilter.sys`, loaded in-process by
+//! the PE loader, with the same assertions as against the host-linked filter.
+//!
+//! Needs the image, so the tests are `#[ignore]`d in a plain `cargo test --workspace`. Build and
+//! run (what `cargo make sys-test` and `.ci/run` do):
+//!
+//! ```sh
+//! bash tools/build-sys.sh && cargo test -p ndis-emu --test sys_passthrough -- --ignored
+//! ```
+//!
+//! The image is `$MPFILTER_SYS`, else `$CARGO_TARGET_DIR/x86_64-pc-windows-msvc/release/mpfilter.sys`
+//! (`target/` when unset); a missing or stale image fails the test, saying how to build it.
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
+
+use ndis_emu::pe::{kernel, run_guarded};
+use ndis_emu::{DriverImage, PassthroughConfig, ScenarioReport};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+const BUILD: &str = "bash tools/build-sys.sh";
+
+/// The workspace root (this crate is `tests/`).
+fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+}
+
+/// The `.sys` to load, checked to exist and to be newer than the filter's sources.
+fn sys_image() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = std::env::var_os("MPFILTER_SYS").map_or_else(
+            || {
+                let target = std::env::var_os("CARGO_TARGET_DIR")
+                    .map_or_else(|| workspace().join("target"), PathBuf::from);
+                workspace()
+                    .join(target)
+                    .join("x86_64-pc-windows-msvc/release/mpfilter.sys")
+            },
+            PathBuf::from,
+        );
+        let built = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e}. Build it first: `{BUILD}` (or set MPFILTER_SYS)",
+                    path.display()
+                )
+            });
+        if let Some(source) = newest_source(&workspace().join("filter/src")) {
+            assert!(
+                built >= source,
+                "{} is older than the filter's sources; rebuild it: `{BUILD}`",
+                path.display()
+            );
+        }
+        path
+    })
+}
+
+fn newest_source(dir: &Path) -> Option<SystemTime> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let time = if path.is_dir() {
+            newest_source(&path)
+        } else {
+            entry.metadata().and_then(|m| m.modified()).ok()
+        };
+        newest = newest.max(time);
+    }
+    newest
+}
+
+/// Runs the pass-through scenario against `image` on its own emulated CPU thread (so that a bug
+/// check in the driver fails the test instead of the process), and checks that the driver's
+/// kernel pool (the .sys allocates through ExAllocatePool2) is empty after unload.
+fn run(cfg: PassthroughConfig, image: DriverImage) -> ScenarioReport {
+    let outcome = run_guarded(move || {
+        let report = ndis_emu::scenario::passthrough(&cfg, image);
+        (report, kernel::outstanding_pool())
+    });
+    match outcome {
+        Ok((report, pool)) => {
+            assert!(
+                pool.is_empty(),
+                "pool leaked after unload: {pool:?}\n{report}"
+            );
+            report
+        }
+        Err(bug_check) => panic!("the driver stopped the machine: {bug_check}"),
+    }
+}
+
+/// The assertions of `passthrough.rs` (the host build), minus mpfilter's own module counters,
+/// which the emulator reads only from the host build (it does not reach inside a PE's memory).
+fn assert_clean_passthrough(r: &ScenarioReport, cfg: &PassthroughConfig) {
+    assert!(r.load_error.is_none(), "{r}");
+    assert!(r.violations.is_empty(), "{r}");
+    assert!(r.leaks.is_empty(), "{r}");
+    assert!(r.finished, "{r}");
+    assert_eq!(r.adapters.len(), cfg.adapters);
+    let n = cfg.nbls_each_way;
+    let mut pended = 0;
+    for a in &r.adapters {
+        let s = &a.stats;
+        assert_eq!(s.tx_sent, n, "{}", a.name);
+        assert_eq!(s.tx_completed, n, "{}", a.name);
+        assert_eq!(s.tx_completed_ok, n, "{}", a.name);
+        assert_eq!(
+            s.wire_tx_frames, n,
+            "{}: every NBL reached the wire",
+            a.name
+        );
+        assert_eq!(s.wire_tx_bad, 0, "{}", a.name);
+        assert_eq!(
+            s.rx_received, n,
+            "{}: every NBL reached the protocol",
+            a.name
+        );
+        assert_eq!(s.rx_bad, 0, "{}", a.name);
+        assert_eq!(
+            s.rx_reclaimed, s.rx_indicated,
+            "{}: every indication came back",
+            a.name
+        );
+        assert_eq!(s.probes_paused, s.probes_sent, "{}", a.name);
+        assert_eq!(s.oids_issued, u64::from(cfg.oid_storm), "{}", a.name);
+        assert_eq!(s.oids_bad_answer, 0, "{}: every OID answer intact", a.name);
+        assert_eq!(
+            s.oids_completed_sync + s.oids_completed_pending,
+            u64::from(cfg.oid_storm),
+            "{}",
+            a.name
+        );
+        assert!(
+            s.oids_completed_sync > 0 && s.oids_completed_pending > 0,
+            "{}: OIDs completed both ways",
+            a.name
+        );
+        assert!(s.mp_oids_sync > 0 && s.mp_oids_pending > 0, "{}", a.name);
+        assert_eq!(a.module.attaches, 1);
+        assert_eq!(a.module.detaches, 1);
+        assert!(a.module.restarts >= 2);
+        pended += a.module.pauses_pending;
+    }
+    assert!(pended >= 1, "the pause went PENDING at least once\n{r}");
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test sys_passthrough -- --ignored"]
+fn mpfilter_sys_passthrough_100k_each_way_is_clean() {
+    // The configuration of passthrough.rs's host test.
+    let cfg = PassthroughConfig {
+        seed: 0x5EED,
+        adapters: 2,
+        nbls_each_way: 100_000,
+        oid_storm: 300,
+        pause_cycle: true,
+        ..PassthroughConfig::default()
+    };
+    let r = run(cfg.clone(), DriverImage::Pe(sys_image()));
+    println!("{r}");
+    assert_eq!(r.image, "mpfilter.sys");
+    assert_clean_passthrough(&r, &cfg);
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test sys_passthrough -- --ignored"]
+fn mpfilter_sys_forwards_send_and_oid_cancels() {
+    let cfg = PassthroughConfig {
+        seed: 3,
+        nbls_each_way: 5_000,
+        oid_storm: 100,
+        random: ndis_emu::Randomization {
+            send_cancel_percent: 30,
+            oid_cancel_percent: 50,
+            oid_pending_percent: 100,
+            ..ndis_emu::Randomization::default()
+        },
+        ..PassthroughConfig::default()
+    };
+    let r = run(cfg, DriverImage::Pe(sys_image()));
+    assert!(r.is_clean(), "{r}");
+    for a in &r.adapters {
+        let s = &a.stats;
+        assert!(s.tx_completed_aborted > 0, "{r}");
+        assert_eq!(s.tx_completed, s.tx_sent);
+        assert!(s.oid_cancels > 0);
+        assert_eq!(s.oids_bad_answer, 0, "{r}");
+    }
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test sys_passthrough -- --ignored"]
+fn both_builds_give_the_same_report() {
+    // Deterministic emulator, same seed: the host-linked filter and the .sys must behave alike,
+    // down to the virtual time and every counter the emulator keeps.
+    for seed in [1, 2, 3] {
+        let cfg = PassthroughConfig {
+            seed,
+            nbls_each_way: 2_000,
+            oid_storm: 100,
+            ..PassthroughConfig::default()
+        };
+        let host = run(cfg.clone(), DriverImage::Host);
+        let sys = run(cfg.clone(), DriverImage::Pe(sys_image()));
+        assert_clean_passthrough(&host, &cfg);
+        assert_clean_passthrough(&sys, &cfg);
+        assert_eq!(host.virtual_ns, sys.virtual_ns, "seed {seed}");
+        for (h, s) in host.adapters.iter().zip(&sys.adapters) {
+            assert_eq!(
+                format!("{:?}", h.stats),
+                format!("{:?}", s.stats),
+                "seed {seed}"
+            );
+            assert_eq!(
+                format!("{:?}", h.module),
+                format!("{:?}", s.module),
+                "seed {seed}"
+            );
+        }
+    }
+}
