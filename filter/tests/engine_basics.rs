@@ -653,3 +653,49 @@ fn path_info_counts() {
     assert_eq!(a.last_transition.reason, Reason::Initial);
     assert!(g.path_info(pid(3)).is_none());
 }
+
+#[test]
+fn stale_path_gets_probe_share() {
+    let ss = SpeedShareConfig {
+        half_life_ns: MS,
+        stale_after_ns: 1_000 * MS,
+        probe_share_ppm: 10_000,
+        ..Default::default()
+    };
+    let g_cfg = cfg(2, PolicyConfig::SpeedShare(ss));
+    let mut g = PathGroup::new(g_cfg).unwrap();
+    let done = |p: usize, latency_ns: u64| Completion {
+        path: pid(p),
+        len: 1500,
+        target: TargetKey(0),
+        cpu: 0,
+        status: CompletionStatus::Ok,
+        latency_ns,
+    };
+    // Path 0 fast (1.5 us per NBL), path 1 very slow (15 ms per NBL): path 1's share shrinks to
+    // almost nothing.
+    let mut now = 0u64;
+    for _ in 0..20 {
+        for k in 1..=100 {
+            g.on_complete(&done(0, 1_500), now + 1_500 * k);
+        }
+        now += 150_000;
+        g.on_complete(&done(1, 15 * MS), now);
+        now += 15 * MS;
+        g.tick(now);
+    }
+    let w = g.share_weights().unwrap();
+    assert!(w[1] < 100, "slow path share {}", w[1]);
+    // Path 1 then goes quiet for longer than stale_after: it gets the probe share (1 % of 65536).
+    for _ in 0..12 {
+        for k in 1..=100 {
+            g.on_complete(&done(0, 1_500), now + 1_500 * k);
+        }
+        now += 100 * MS;
+        g.tick(now);
+    }
+    let w = g.share_weights().unwrap();
+    assert!(w[1] >= 655, "stale path probe share {}", w[1]);
+    // It is re-learned as soon as it completes again.
+    assert!(matches!(g.select(&req(1, 1500), now), Selection::Path(_)));
+}

@@ -2,7 +2,7 @@
 //! imports against.
 //!
 //! Every NDIS (and kernel) function the emulator implements is written once, as an ordinary Rust
-//! function taking the caller's [`Abi`] first, and exported by [`exports!`](crate::exports) twice:
+//! function taking the caller's [`Abi`] first, and exported by [`exports!`](macro@crate::exports) twice:
 //! - as an `extern "system"` `#[no_mangle]` symbol, which the host-linked filter's imports resolve
 //!   to at link time (on x86_64 Linux "system" is the SysV C convention);
 //! - as an `extern "win64"` function listed in an [`Export`] table, which the PE loader writes into a

@@ -359,6 +359,10 @@ fn mp_complete(a: usize, mut nbls: Vec<usize>) {
         if w.cfg.random.reorder_completions {
             w.rng.shuffle(&mut nbls);
         }
+        // Only NBLs still below this miniport complete (defensive: nothing else should be here).
+        nbls.retain(|n| {
+            matches!(w.nbls.get(n).map(|t| t.state), Some(NState::Below { module, .. }) if module == a)
+        });
         for &nbl in &nbls {
             let Some(t) = w.nbls.get(&nbl) else { continue };
             let NState::Below { module, came } = t.state else {
@@ -666,12 +670,13 @@ pub(crate) fn proto_receive(w: &mut World, a: usize, nbls: &[usize], resources: 
             // SAFETY: nb is a live NET_BUFFER.
             nb = unsafe { (*nb).Next };
         }
+        // Only the miniport's own receives count as delivered (a filter may indicate its own).
         let mine = matches!(w.nbls.get(&nbl).map(|t| t.origin), Some(Origin::MpRx(x)) if x == a);
         if mine && w.delivered.insert(nbl) {
             let ad = &mut w.adapters[a];
             ad.mp.rx_inflight = ad.mp.rx_inflight.saturating_sub(1);
+            ad.stats.rx_received += 1;
         }
-        w.adapters[a].stats.rx_received += 1;
     }
     if !resources {
         // Return in one or two groups after a while, possibly out of order.
@@ -797,11 +802,12 @@ fn proto_issue_oid(a: usize) {
         let store = world::Heap::new(*new_protocol_oid(w, a));
         let p = store.ptr() as usize;
         // The information buffer pointer must derive from the final home too.
-        // SAFETY: p is the live request; buf is in the same allocation.
-        unsafe {
-            (*store.ptr()).req.DATA.QUERY_INFORMATION.InformationBuffer =
-                (&raw mut (*store.ptr()).buf).cast();
-        }
+        let sp = store.ptr();
+        // SAFETY: sp is the live request store; the pointer stays within it.
+        let buf = unsafe { &raw mut (*sp).buf };
+        // SAFETY: as above; nothing else references the new request yet.
+        let req = unsafe { &mut (*sp).req };
+        req.DATA.QUERY_INFORMATION.InformationBuffer = buf.cast();
         w.orig_oids.insert(
             p,
             OrigOid {
@@ -1089,7 +1095,9 @@ fn mp_status(a: usize) {
         let s = world::Heap::new((ind, ls));
         let sp = s.ptr();
         // SAFETY: sp is the live heap pair; pointers into it derive from its raw pointer.
-        unsafe { (*sp).0.StatusBuffer = (&raw mut (*sp).1).cast() };
+        let link = unsafe { &raw mut (*sp).1 };
+        // SAFETY: as above.
+        unsafe { (*sp).0.StatusBuffer = link.cast() };
         let p = sp as usize;
         w.status_store = Some(s);
         w.delivering_status = p;

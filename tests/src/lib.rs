@@ -2,7 +2,7 @@
 //!
 //! - [`emulator::Emulator`] — adapters (miniport + protocol) around one filter driver, driven
 //!   through its lifecycle on a virtual clock with a seeded RNG ([`sched`], [`rng`]).
-//! - [`exports`] — every ndis.sys function the filter imports, plus the ntoskrnl driver-object
+//! - [`exports`](mod@exports) — every ndis.sys function the filter imports, plus the ntoskrnl driver-object
 //!   extension routines, for the host ABI and for Win64 PE images ([`abi`]).
 //! - [`rules`] — the rules enforced (stable names), violations and leaks.
 //! - [`scenario`] — library scenarios and their printable reports, shared by tests and `mpsim`.

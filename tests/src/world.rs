@@ -392,7 +392,10 @@ pub(crate) struct World {
     pub clone_pool: usize,
     pub delivering_status: usize,
     pub status_store: Option<
-        Heap<(NDIS_STATUS_INDICATION, mpfilter::ndis::types::NDIS_LINK_STATE)>,
+        Heap<(
+            NDIS_STATUS_INDICATION,
+            mpfilter::ndis::types::NDIS_LINK_STATE,
+        )>,
     >,
     pub scratch: Vec<u8>,
     pub cancelled: std::collections::HashSet<usize>,

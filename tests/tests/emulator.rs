@@ -211,7 +211,7 @@ fn nbls_are_sized_like_ndis_sys_and_contexts_stack() {
 
 #[test]
 fn clones_share_data_and_data_start_moves() {
-    let (emu, a) = booted(Fault::None);
+    let (mut emu, a) = booted(Fault::None);
     let h = emu.module_handle(a) as NDIS_HANDLE;
     let p = pool(h, true, 0);
     let mut data = [0u8; 64];
@@ -263,6 +263,9 @@ fn clones_share_data_and_data_start_moves() {
         x::NdisFreeNetBufferListPool(p);
     }
     assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    emu.stop(a);
+    emu.unload();
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
 }
 
 #[test]

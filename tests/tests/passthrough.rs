@@ -126,3 +126,49 @@ fn mpfilter_forwards_send_and_oid_cancels() {
         );
     }
 }
+
+#[test]
+fn mpfilter_is_clean_across_seeds_and_switch_extremes() {
+    let extremes = [
+        ndis_emu::Randomization {
+            max_completion_batch: 1,
+            reorder_completions: false,
+            oid_pending_percent: 0,
+            resources_percent: 0,
+            dispatch_percent: 0,
+            ..ndis_emu::Randomization::default()
+        },
+        ndis_emu::Randomization {
+            max_completion_batch: 64,
+            reorder_completions: true,
+            oid_pending_percent: 100,
+            resources_percent: 100,
+            dispatch_percent: 100,
+            max_return_delay: 200_000,
+            ..ndis_emu::Randomization::default()
+        },
+        ndis_emu::Randomization {
+            send_cancel_percent: 50,
+            oid_cancel_percent: 100,
+            ..ndis_emu::Randomization::default()
+        },
+    ];
+    for seed in 1..=4 {
+        for random in &extremes {
+            let cfg = PassthroughConfig {
+                seed,
+                nbls_each_way: 2_000,
+                oid_storm: 60,
+                random: random.clone(),
+                ..PassthroughConfig::default()
+            };
+            let r = scenario::passthrough(&cfg, DriverImage::Host);
+            assert!(r.is_clean(), "seed {seed}, {random:?}\n{r}");
+            for a in &r.adapters {
+                assert_eq!(a.stats.tx_completed, 2_000);
+                assert_eq!(a.stats.rx_received, 2_000);
+                assert_eq!(a.filter.map(|f| f.protocol_errors), Some(0));
+            }
+        }
+    }
+}

@@ -73,9 +73,9 @@ pub enum HashLayer {
 /// How speed-share turns shares into per-NBL choices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ShareScheduler {
-    /// Byte-weighted smooth weighted round robin (the default; see docs/engine.md).
+    /// Byte-weighted smooth weighted round robin.
     SmoothWrr,
-    /// Earliest virtual finish time.
+    /// Earliest virtual finish time (the default; see docs/engine.md for the choice).
     EarliestFinish,
 }
 
@@ -115,7 +115,7 @@ impl Default for SpeedShareConfig {
     fn default() -> Self {
         Self {
             half_life_ns: 100 * MS,
-            scheduler: ShareScheduler::SmoothWrr,
+            scheduler: ShareScheduler::EarliestFinish,
             probe_share_ppm: 10_000,
             stale_after_ns: 1_000 * MS,
         }

@@ -119,8 +119,7 @@ pub unsafe fn deregister(_abi: Abi, h: NDIS_HANDLE) {
         if !checks::passive(w, CALL, Subject::Handle(h as usize)) {
             return None;
         }
-        if w
-            .driver
+        if w.driver
             .as_ref()
             .is_none_or(|d| d.deregistered || d.token.addr() != h as usize)
         {

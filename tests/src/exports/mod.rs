@@ -1,5 +1,5 @@
 //! The functions the emulator exports: ndis.sys and the two ntoskrnl driver-object-extension
-//! routines, each implemented once and exported for both ABIs by [`exports!`](crate::exports).
+//! routines, each implemented once and exported for both ABIs by [`exports!`](macro@crate::exports).
 //!
 //! Every implementation checks its rules inside the world, records a violation and returns early
 //! (neutralising the call) when one is broken; none of them panics.

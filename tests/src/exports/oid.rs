@@ -196,10 +196,8 @@ pub unsafe fn alloc_clone(
         c.req.SourceReserved = [core::ptr::null_mut(); 2];
         c.req.RequestHandle = h;
         let p = Box::into_raw(c);
-        w.oid_clones.insert(
-            p as usize,
-            OidClone { owner: h as usize },
-        );
+        w.oid_clones
+            .insert(p as usize, OidClone { owner: h as usize });
         Some(p)
     })
     .flatten();

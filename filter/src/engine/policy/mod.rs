@@ -6,7 +6,7 @@
 //! `on_complete` observe traffic, `on_fail` / `on_reinstate` are called when a path leaves or
 //! enters the eligible set, and `tick` runs periodic work on the control plane. Hot hooks take
 //! `&self` and run concurrently on many CPUs; per-CPU state lives in the caller's
-//! [`CpuShard`](super::counters::CpuShard).
+//! `CpuShard`.
 
 pub mod failover;
 pub mod hash;
@@ -199,22 +199,21 @@ impl Policy for AnyPolicy {
 #[inline]
 pub(crate) fn argmin_rotating(ctx: &HotCtx<'_>, key: impl Fn(usize) -> u64) -> Choice {
     use super::sync::Ordering;
+    if ctx.mask == 0 {
+        return Choice::NoPath;
+    }
     let cur = ctx.shard.cursor.load(Ordering::Relaxed) as usize;
-    let mut best = None;
-    let mut best_key = u64::MAX;
-    for p in super::mask::rotation(ctx.mask, cur) {
-        let k = key(p);
-        if best.is_none() || k < best_key {
-            best = Some(p);
-            best_key = k;
-        }
+    // Branch-free arg-min (the winner is unpredictable, so branches would mispredict): pack the
+    // key with the path's position in rotation order after `cur` in the low 4 bits; the minimum
+    // packed value is the smallest key, ties going to the first path in rotation order.
+    let mut best = u64::MAX;
+    for p in super::mask::Bits(ctx.mask) {
+        let rank = (p.wrapping_sub(cur + 1) & 15) as u64;
+        best = best.min((key(p).min(1 << 59) << 4) | rank);
     }
-    match best {
-        Some(p) => {
-            #[allow(clippy::cast_possible_truncation)] // p < 16
-            ctx.shard.cursor.store(p as u32, Ordering::Relaxed);
-            Choice::Path(p)
-        }
-        None => Choice::NoPath,
-    }
+    // The low 4 bits hold a rank < 16.
+    let p = (usize::try_from(best & 15).unwrap_or(0) + cur + 1) & 15;
+    #[allow(clippy::cast_possible_truncation)] // p < 16
+    ctx.shard.cursor.store(p as u32, Ordering::Relaxed);
+    Choice::Path(p)
 }

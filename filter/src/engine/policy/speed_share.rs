@@ -13,8 +13,8 @@
 //! so a path whose estimate is stale (or was learned while it was slow) still carries some traffic
 //! and its speed is re-learned.
 //!
-//! Selection (per CPU, no shared writes): byte-weighted smooth weighted round robin (default) or
-//! earliest virtual finish time; see docs/engine.md for the choice and the measured comparison.
+//! Selection (per CPU, no shared writes): earliest virtual finish time (default) or byte-weighted
+//! smooth weighted round robin; see docs/engine.md for the choice and the measured comparison.
 
 use alloc::boxed::Box;
 
@@ -108,6 +108,7 @@ impl SpeedShare {
             let c = s[2 * p].load(Ordering::Relaxed) + w * len;
             s[2 * p].store(c, Ordering::Relaxed);
             total += w;
+            // Compiles to conditional moves (no mispredicted branch).
             if c > best_credit {
                 best_credit = c;
                 best = Some(p);
@@ -124,31 +125,33 @@ impl SpeedShare {
 
     #[inline]
     fn select_eft(ctx: &HotCtx<'_>, len: u64) -> Choice {
+        if ctx.mask == 0 {
+            return Choice::NoPath;
+        }
         let s = &ctx.shard.sched;
-        let mut best = None;
-        let mut best_finish = 0u64;
+        // Virtual finish times wrap; they stay within a few NBLs' worth of each other, so they
+        // are compared as signed offsets from the first eligible path's time. Branch-free
+        // arg-min: offset in the high bits, path index in the low 4.
+        let first = ctx.mask.trailing_zeros() as usize;
+        #[allow(clippy::cast_sign_loss)]
+        let base = s[2 * first].load(Ordering::Relaxed) as u64;
+        let mut best = i64::MAX;
         for p in Bits(ctx.mask) {
             #[allow(clippy::cast_sign_loss)]
             let inv = inverse_of(s[2 * p + 1].load(Ordering::Relaxed) as u64);
-            // Virtual finish times wrap; they stay within 2^62 of each other, so compare by
-            // signed difference.
             #[allow(clippy::cast_sign_loss)]
             let f = (s[2 * p].load(Ordering::Relaxed) as u64).wrapping_add(len * inv);
             #[allow(clippy::cast_possible_wrap)]
-            let earlier = (f.wrapping_sub(best_finish) as i64) < 0;
-            if best.is_none() || earlier {
-                best = Some(p);
-                best_finish = f;
-            }
+            let key = ((f.wrapping_sub(base) as i64) << 4) | p as i64;
+            best = best.min(key);
         }
-        match best {
-            Some(p) => {
-                #[allow(clippy::cast_possible_wrap)]
-                s[2 * p].store(best_finish as i64, Ordering::Relaxed);
-                Choice::Path(p)
-            }
-            None => Choice::NoPath,
-        }
+        let p = usize::try_from(best & 15).unwrap_or(0);
+        #[allow(clippy::cast_possible_wrap, clippy::cast_sign_loss)]
+        s[2 * p].store(
+            base.wrapping_add((best >> 4) as u64) as i64,
+            Ordering::Relaxed,
+        );
+        Choice::Path(p)
     }
 }
 
