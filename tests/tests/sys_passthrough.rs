@@ -13,6 +13,9 @@
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
 use ndis_emu::pe::{kernel, run_guarded};
+mod common;
+
+use common::{assert_clean_passthrough, config_100k};
 use ndis_emu::{DriverImage, PassthroughConfig, ScenarioReport};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -94,73 +97,10 @@ fn run(cfg: PassthroughConfig, image: DriverImage) -> ScenarioReport {
     }
 }
 
-/// The assertions of `passthrough.rs` (the host build), minus mpfilter's own module counters,
-/// which the emulator reads only from the host build (it does not reach inside a PE's memory).
-fn assert_clean_passthrough(r: &ScenarioReport, cfg: &PassthroughConfig) {
-    assert!(r.load_error.is_none(), "{r}");
-    assert!(r.violations.is_empty(), "{r}");
-    assert!(r.leaks.is_empty(), "{r}");
-    assert!(r.finished, "{r}");
-    assert_eq!(r.adapters.len(), cfg.adapters);
-    let n = cfg.nbls_each_way;
-    let mut pended = 0;
-    for a in &r.adapters {
-        let s = &a.stats;
-        assert_eq!(s.tx_sent, n, "{}", a.name);
-        assert_eq!(s.tx_completed, n, "{}", a.name);
-        assert_eq!(s.tx_completed_ok, n, "{}", a.name);
-        assert_eq!(
-            s.wire_tx_frames, n,
-            "{}: every NBL reached the wire",
-            a.name
-        );
-        assert_eq!(s.wire_tx_bad, 0, "{}", a.name);
-        assert_eq!(
-            s.rx_received, n,
-            "{}: every NBL reached the protocol",
-            a.name
-        );
-        assert_eq!(s.rx_bad, 0, "{}", a.name);
-        assert_eq!(
-            s.rx_reclaimed, s.rx_indicated,
-            "{}: every indication came back",
-            a.name
-        );
-        assert_eq!(s.probes_paused, s.probes_sent, "{}", a.name);
-        assert_eq!(s.oids_issued, u64::from(cfg.oid_storm), "{}", a.name);
-        assert_eq!(s.oids_bad_answer, 0, "{}: every OID answer intact", a.name);
-        assert_eq!(
-            s.oids_completed_sync + s.oids_completed_pending,
-            u64::from(cfg.oid_storm),
-            "{}",
-            a.name
-        );
-        assert!(
-            s.oids_completed_sync > 0 && s.oids_completed_pending > 0,
-            "{}: OIDs completed both ways",
-            a.name
-        );
-        assert!(s.mp_oids_sync > 0 && s.mp_oids_pending > 0, "{}", a.name);
-        assert_eq!(a.module.attaches, 1);
-        assert_eq!(a.module.detaches, 1);
-        assert!(a.module.restarts >= 2);
-        pended += a.module.pauses_pending;
-    }
-    assert!(pended >= 1, "the pause went PENDING at least once\n{r}");
-}
-
 #[test]
 #[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test sys_passthrough -- --ignored"]
 fn mpfilter_sys_passthrough_100k_each_way_is_clean() {
-    // The configuration of passthrough.rs's host test.
-    let cfg = PassthroughConfig {
-        seed: 0x5EED,
-        adapters: 2,
-        nbls_each_way: 100_000,
-        oid_storm: 300,
-        pause_cycle: true,
-        ..PassthroughConfig::default()
-    };
+    let cfg = config_100k();
     let r = run(cfg.clone(), DriverImage::Pe(sys_image()));
     println!("{r}");
     assert_eq!(r.image, "mpfilter.sys");

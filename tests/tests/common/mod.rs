@@ -1,0 +1,75 @@
+//! What both builds' pass-through tests assert, in one place: `passthrough.rs` runs it against
+//! the host-linked filter, `sys_passthrough.rs` against the loaded `mpfilter.sys`.
+#![allow(dead_code)]
+
+use ndis_emu::{PassthroughConfig, ScenarioReport};
+
+/// The pass-through run: 2 adapters, 100,000 NBLs each way per adapter, an OID storm and
+/// a pause/restart cycle in the middle, detach and unload at the end.
+pub fn config_100k() -> PassthroughConfig {
+    PassthroughConfig {
+        seed: 0x5EED,
+        adapters: 2,
+        nbls_each_way: 100_000,
+        oid_storm: 300,
+        pause_cycle: true,
+        ..PassthroughConfig::default()
+    }
+}
+
+/// Zero violations and leaks, every NBL delivered and completed both ways, every OID answered
+/// (both synchronously and pending), and at least one pause that went PENDING. mpfilter's own
+/// module counters are checked by the host test only: the emulator does not reach inside a PE's
+/// memory.
+pub fn assert_clean_passthrough(r: &ScenarioReport, cfg: &PassthroughConfig) {
+    assert!(r.load_error.is_none(), "{r}");
+    assert!(r.violations.is_empty(), "{r}");
+    assert!(r.leaks.is_empty(), "{r}");
+    assert!(r.finished, "{r}");
+    assert_eq!(r.adapters.len(), cfg.adapters);
+    let n = cfg.nbls_each_way;
+    let mut pended = 0;
+    for a in &r.adapters {
+        let s = &a.stats;
+        assert_eq!(s.tx_sent, n, "{}", a.name);
+        assert_eq!(s.tx_completed, n, "{}", a.name);
+        assert_eq!(s.tx_completed_ok, n, "{}", a.name);
+        assert_eq!(
+            s.wire_tx_frames, n,
+            "{}: every NBL reached the wire",
+            a.name
+        );
+        assert_eq!(s.wire_tx_bad, 0, "{}", a.name);
+        assert_eq!(
+            s.rx_received, n,
+            "{}: every NBL reached the protocol",
+            a.name
+        );
+        assert_eq!(s.rx_bad, 0, "{}", a.name);
+        assert_eq!(
+            s.rx_reclaimed, s.rx_indicated,
+            "{}: every indication came back",
+            a.name
+        );
+        assert_eq!(s.probes_paused, s.probes_sent, "{}", a.name);
+        assert_eq!(s.oids_issued, u64::from(cfg.oid_storm), "{}", a.name);
+        assert_eq!(s.oids_bad_answer, 0, "{}: every OID answer intact", a.name);
+        assert_eq!(
+            s.oids_completed_sync + s.oids_completed_pending,
+            u64::from(cfg.oid_storm),
+            "{}",
+            a.name
+        );
+        assert!(
+            s.oids_completed_sync > 0 && s.oids_completed_pending > 0,
+            "{}: OIDs completed both ways",
+            a.name
+        );
+        assert!(s.mp_oids_sync > 0 && s.mp_oids_pending > 0, "{}", a.name);
+        assert_eq!(a.module.attaches, 1);
+        assert_eq!(a.module.detaches, 1);
+        assert!(a.module.restarts >= 2);
+        pended += a.module.pauses_pending;
+    }
+    assert!(pended >= 1, "the pause went PENDING at least once\n{r}");
+}
