@@ -15,7 +15,9 @@
 use ndis_emu::pe::{kernel, run_guarded};
 mod common;
 
-use common::{assert_clean_passthrough, config_100k};
+use common::{
+    assert_cancels_reached_the_miniport, assert_clean_passthrough, config_100k, config_cancels,
+};
 use ndis_emu::{DriverImage, PassthroughConfig, ScenarioReport};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -110,27 +112,9 @@ fn mpfilter_sys_passthrough_100k_each_way_is_clean() {
 #[test]
 #[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test sys_passthrough -- --ignored"]
 fn mpfilter_sys_forwards_send_and_oid_cancels() {
-    let cfg = PassthroughConfig {
-        seed: 3,
-        nbls_each_way: 5_000,
-        oid_storm: 100,
-        random: ndis_emu::Randomization {
-            send_cancel_percent: 30,
-            oid_cancel_percent: 50,
-            oid_pending_percent: 100,
-            ..ndis_emu::Randomization::default()
-        },
-        ..PassthroughConfig::default()
-    };
+    let cfg = config_cancels();
     let r = run(cfg, DriverImage::Pe(sys_image()));
-    assert!(r.is_clean(), "{r}");
-    for a in &r.adapters {
-        let s = &a.stats;
-        assert!(s.tx_completed_aborted > 0, "{r}");
-        assert_eq!(s.tx_completed, s.tx_sent);
-        assert!(s.oid_cancels > 0);
-        assert_eq!(s.oids_bad_answer, 0, "{r}");
-    }
+    assert_cancels_reached_the_miniport(&r);
 }
 
 #[test]

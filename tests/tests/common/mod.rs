@@ -17,6 +17,36 @@ pub fn config_100k() -> PassthroughConfig {
     }
 }
 
+/// Protocols cancel 30 % of their sends and half their OIDs, and every OID pends at the miniport,
+/// so cancels meet NBLs and requests that are really below the filter.
+pub fn config_cancels() -> PassthroughConfig {
+    PassthroughConfig {
+        seed: 3,
+        nbls_each_way: 5_000,
+        oid_storm: 100,
+        random: ndis_emu::Randomization {
+            send_cancel_percent: 30,
+            oid_cancel_percent: 50,
+            oid_pending_percent: 100,
+            ..ndis_emu::Randomization::default()
+        },
+        ..PassthroughConfig::default()
+    }
+}
+
+/// Clean, and the cancels took effect below the filter: aborted sends came back (still exactly
+/// once each), cancelled OIDs were answered intact.
+pub fn assert_cancels_reached_the_miniport(r: &ScenarioReport) {
+    assert!(r.is_clean(), "{r}");
+    for a in &r.adapters {
+        let s = &a.stats;
+        assert!(s.tx_completed_aborted > 0, "{r}");
+        assert_eq!(s.tx_completed, s.tx_sent);
+        assert!(s.oid_cancels > 0);
+        assert_eq!(s.oids_bad_answer, 0, "{r}");
+    }
+}
+
 /// Zero violations and leaks, every NBL delivered and completed both ways, every OID answered
 /// (both synchronously and pending), and at least one pause that went PENDING. mpfilter's own
 /// module counters are checked by the host test only: the emulator does not reach inside a PE's
