@@ -1,7 +1,7 @@
 //! Checks shared by the exported functions.
 
 use crate::rules::{Rule, Subject};
-use crate::world::{HandleKind, NState, Origin, World};
+use crate::world::{HandleKind, ModState, NState, Origin, World};
 
 /// PASSIVE_LEVEL-only call: records `irql.passive-only` when called at DISPATCH_LEVEL.
 pub(super) fn passive(w: &mut World, call: &'static str, subject: Subject) -> bool {
@@ -38,6 +38,32 @@ pub(super) fn dispatch_flag(
         return false;
     }
     true
+}
+
+/// The common entry of the NBL-chain calls (send, send-complete, indicate, return): a module handle,
+/// a DISPATCH bit that tells the truth and — for the calls that pass NBLs on, named by
+/// `not_running` — a Running module. Returns the adapter.
+pub(super) fn data_call(
+    w: &mut World,
+    call: &'static str,
+    h: usize,
+    head: usize,
+    dispatch: bool,
+    not_running: Option<Rule>,
+) -> Option<usize> {
+    let a = module(w, call, h)?;
+    let subject = Subject::Nbl(head);
+    if !dispatch_flag(w, call, dispatch, subject) {
+        return None;
+    }
+    if let Some(rule) = not_running {
+        let state = w.adapters[a].module.state;
+        if state != ModState::Running {
+            w.violate(rule, subject, call, format!("module is {state:?}"));
+            return None;
+        }
+    }
+    Some(a)
 }
 
 /// The adapter of a module handle, or `handle.invalid`.

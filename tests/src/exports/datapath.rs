@@ -6,7 +6,7 @@ use crate::abi::Abi;
 use crate::engine;
 use crate::nblmem::{self, SnapMask};
 use crate::rules::{Rule, Subject};
-use crate::world::{self, Came, Event, ModState, NState, Origin};
+use crate::world::{self, Came, Event, NState, Origin};
 use core::ffi::c_void;
 use mpfilter::ndis::consts::{
     NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL, NDIS_RECEIVE_FLAGS_RESOURCES,
@@ -39,23 +39,16 @@ fn describe(s: NState) -> String {
 pub unsafe fn send(_abi: Abi, h: NDIS_HANDLE, head: *mut NET_BUFFER_LIST, _port: u32, flags: u32) {
     const CALL: &str = "NdisFSendNetBufferLists";
     world::with(|w| {
-        let Some(a) = checks::module(w, CALL, h as usize) else {
+        let Some(a) = checks::data_call(
+            w,
+            CALL,
+            h as usize,
+            head as usize,
+            flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0,
+            Some(Rule::StateSendNotRunning),
+        ) else {
             return;
         };
-        let subj = Subject::Nbl(head as usize);
-        if !checks::dispatch_flag(w, CALL, flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0, subj) {
-            return;
-        }
-        let state = w.adapters[a].module.state;
-        if state != ModState::Running {
-            w.violate(
-                Rule::StateSendNotRunning,
-                subj,
-                CALL,
-                format!("module is {state:?}"),
-            );
-            return;
-        }
         let Some(nbls) = checks::chain(w, CALL, head as usize, Rule::SendNotOwned, |o| {
             matches!(o, Origin::ProtoTx(_) | Origin::MpRx(_))
         }) else {
@@ -133,18 +126,16 @@ pub unsafe fn send(_abi: Abi, h: NDIS_HANDLE, head: *mut NET_BUFFER_LIST, _port:
 pub unsafe fn send_complete(_abi: Abi, h: NDIS_HANDLE, head: *mut NET_BUFFER_LIST, flags: u32) {
     const CALL: &str = "NdisFSendNetBufferListsComplete";
     world::with(|w| {
-        let Some(a) = checks::module(w, CALL, h as usize) else {
-            return;
-        };
-        let subj = Subject::Nbl(head as usize);
-        if !checks::dispatch_flag(
+        let Some(a) = checks::data_call(
             w,
             CALL,
+            h as usize,
+            head as usize,
             flags & NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL != 0,
-            subj,
-        ) {
+            None,
+        ) else {
             return;
-        }
+        };
         let Some(nbls) = checks::chain(w, CALL, head as usize, Rule::SendCompleteTwice, |o| {
             matches!(o, Origin::ProtoTx(_))
         }) else {
@@ -242,28 +233,16 @@ pub unsafe fn indicate(
 ) {
     const CALL: &str = "NdisFIndicateReceiveNetBufferLists";
     world::with(|w| {
-        let Some(a) = checks::module(w, CALL, h as usize) else {
-            return;
-        };
-        let subj = Subject::Nbl(head as usize);
-        if !checks::dispatch_flag(
+        let Some(a) = checks::data_call(
             w,
             CALL,
+            h as usize,
+            head as usize,
             flags & NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL != 0,
-            subj,
-        ) {
+            Some(Rule::StateIndicateNotRunning),
+        ) else {
             return;
-        }
-        let state = w.adapters[a].module.state;
-        if state != ModState::Running {
-            w.violate(
-                Rule::StateIndicateNotRunning,
-                subj,
-                CALL,
-                format!("module is {state:?}"),
-            );
-            return;
-        }
+        };
         let Some(nbls) = checks::chain(w, CALL, head as usize, Rule::RecvIndicateNotOwned, |o| {
             matches!(o, Origin::MpRx(_) | Origin::ProtoTx(_))
         }) else {
@@ -272,7 +251,7 @@ pub unsafe fn indicate(
         if nbls.len() != count as usize {
             w.violate(
                 Rule::RecvCountMismatch,
-                subj,
+                Subject::Nbl(head as usize),
                 CALL,
                 format!("NumberOfNetBufferLists {count}, chain has {}", nbls.len()),
             );
@@ -370,13 +349,16 @@ pub unsafe fn indicate(
 pub unsafe fn return_nbls(_abi: Abi, h: NDIS_HANDLE, head: *mut NET_BUFFER_LIST, flags: u32) {
     const CALL: &str = "NdisFReturnNetBufferLists";
     world::with(|w| {
-        let Some(a) = checks::module(w, CALL, h as usize) else {
+        let Some(a) = checks::data_call(
+            w,
+            CALL,
+            h as usize,
+            head as usize,
+            flags & NDIS_RETURN_FLAGS_DISPATCH_LEVEL != 0,
+            None,
+        ) else {
             return;
         };
-        let subj = Subject::Nbl(head as usize);
-        if !checks::dispatch_flag(w, CALL, flags & NDIS_RETURN_FLAGS_DISPATCH_LEVEL != 0, subj) {
-            return;
-        }
         let Some(nbls) = checks::chain(w, CALL, head as usize, Rule::RecvReturnTwice, |o| {
             matches!(o, Origin::MpRx(_))
         }) else {
