@@ -1,0 +1,146 @@
+//! Leak checks: what a module left behind at FilterDetach, and what the driver left at unload.
+
+use crate::rules::{Rule, Subject};
+use crate::world::{OrigState, World};
+
+pub(super) fn detach_leaks(w: &mut World, a: usize) {
+    let phase = format!("detach adapter {a}");
+    let h = w.module_handle(a);
+    let o = w.outstanding(a);
+    if o != (0, 0, 0, 0) {
+        w.leak(
+            Rule::LeakHeldNbl,
+            Subject::Handle(h),
+            &phase,
+            format!(
+                "held from above {}, from below {}, below {}, above {}",
+                o.0, o.1, o.2, o.3
+            ),
+        );
+    }
+    let pools: Vec<(usize, usize)> = w
+        .pools
+        .iter()
+        .filter(|(_, p)| p.owner == h && !p.freed)
+        .map(|(&k, p)| (k, p.live))
+        .collect();
+    for (p, live) in pools {
+        w.leak(
+            Rule::LeakPool,
+            Subject::Handle(p),
+            &phase,
+            format!("pool of the module not freed ({live} NBLs live)"),
+        );
+        if live > 0 {
+            w.leak(
+                Rule::LeakNbl,
+                Subject::Handle(p),
+                &phase,
+                format!("{live} NBLs of the module's pool not freed"),
+            );
+        }
+    }
+    let clones: Vec<usize> = w
+        .oid_clones
+        .iter()
+        .filter(|(_, c)| c.owner == h)
+        .map(|(&k, _)| k)
+        .collect();
+    for c in clones {
+        w.leak(
+            Rule::LeakOidClone,
+            Subject::Request(c),
+            &phase,
+            "OID clone not freed",
+        );
+    }
+    let pending: Vec<usize> = w
+        .orig_oids
+        .iter()
+        .filter(|(_, o)| {
+            o.adapter == a && matches!(o.state, OrigState::Pending | OrigState::InFilter)
+        })
+        .map(|(&k, _)| k)
+        .collect();
+    for r in pending {
+        w.leak(
+            Rule::OidNeverCompleted,
+            Subject::Request(r),
+            &phase,
+            "OID request from above pended and never completed",
+        );
+    }
+}
+
+/// The NDIS side of unload: everything the driver left behind.
+pub(crate) fn unload_leaks(w: &mut World) {
+    let phase = "unload";
+    if let Some(d) = &w.driver
+        && !d.deregistered
+    {
+        w.leak(
+            Rule::LeakRegistration,
+            Subject::Driver,
+            phase,
+            "DriverUnload did not call NdisFDeregisterFilterDriver",
+        );
+    }
+    let pools: Vec<(usize, usize)> = w
+        .pools
+        .iter()
+        .filter(|(_, p)| p.owner != 0 && !p.freed)
+        .map(|(&k, p)| (k, p.live))
+        .collect();
+    for (p, live) in pools {
+        w.leak(
+            Rule::LeakPool,
+            Subject::Handle(p),
+            phase,
+            format!("NBL pool not freed ({live} NBLs live)"),
+        );
+        if live > 0 {
+            w.leak(
+                Rule::LeakNbl,
+                Subject::Handle(p),
+                phase,
+                format!("{live} NBLs not freed"),
+            );
+        }
+    }
+    let clone_live = w.pools.get(&w.clone_pool).map_or(0, |p| p.live);
+    if clone_live > 0 {
+        w.leak(
+            Rule::LeakNbl,
+            Subject::Handle(w.clone_pool),
+            phase,
+            format!("{clone_live} NBL clones not freed"),
+        );
+    }
+    let mem: Vec<(usize, usize)> = w.memory.iter().map(|(&k, v)| (k, v.0.size())).collect();
+    for (p, size) in mem {
+        w.leak(
+            Rule::LeakMemory,
+            Subject::Memory(p),
+            phase,
+            format!("{size} bytes not freed"),
+        );
+    }
+    let devs: Vec<usize> = w.devices.keys().copied().collect();
+    for d in devs {
+        w.leak(
+            Rule::LeakDevice,
+            Subject::Handle(d),
+            phase,
+            "control device not deregistered",
+        );
+    }
+    let clones: Vec<usize> = w.oid_clones.keys().copied().collect();
+    for c in clones {
+        w.leak(
+            Rule::LeakOidClone,
+            Subject::Request(c),
+            phase,
+            "OID clone not freed",
+        );
+    }
+}

@@ -1,0 +1,195 @@
+//! What NDIS does on its own initiative: the event loop, the traffic of the emulated protocols and
+//! miniports, OIDs and status from above and below, and the lifecycle of each stack (attach,
+//! restart, pause, detach, unload) in the order NDIS drives it.
+//!
+//! Pattern everywhere: decide and update state inside `world::with`, leave it, then call the
+//! driver through [`call_filter`] (the driver re-enters the world through the exports).
+//!
+//! This file keeps the event loop and what every area shares; each area has its own file:
+//! [`send`], [`transmit`], [`receive`], [`oid`], [`status`], [`lifecycle`], [`stack`], [`leaks`].
+
+mod leaks;
+mod lifecycle;
+mod oid;
+mod receive;
+mod send;
+mod stack;
+mod status;
+mod transmit;
+
+pub(crate) use leaks::unload_leaks;
+pub(crate) use lifecycle::pause_gate_ok;
+pub(crate) use oid::{mp_oid, proto_oid_done};
+pub(crate) use receive::{mp_reclaim, proto_receive};
+pub(crate) use send::{proto_send, proto_send_completed};
+pub(crate) use stack::{pause_stack, restart_stack, start_stack, stop_stack};
+pub(crate) use transmit::mp_enqueue;
+
+use crate::callbacks::Handlers;
+use crate::irql::Irql;
+use crate::nblmem::{self, SnapMask};
+use crate::rules::{Rule, Subject};
+use crate::sched::Nanos;
+use crate::world::{self, Event, Frame, World};
+use core::ffi::c_void;
+
+/// Direction byte of frames the protocol sends.
+const DIR_TX: u8 = 0;
+/// Direction byte of frames the miniport receives.
+const DIR_RX: u8 = 1;
+
+/// Calls into the driver with a callback frame pushed and the IRQL set; `None` if there is no
+/// registered driver (or module context) to call.
+fn call_filter<R>(
+    adapter: Option<usize>,
+    name: &'static str,
+    irql: Irql,
+    f: impl FnOnce(&Handlers, *mut c_void) -> R,
+) -> Option<R> {
+    let (h, ctx, prev) = world::with(|w| {
+        let h = w.driver.as_ref()?.handlers;
+        let ctx = adapter.map_or(0, |a| w.adapters[a].module.ctx);
+        w.frames.push(Frame { name, adapter });
+        let prev = w.irql;
+        w.irql = irql;
+        Some((h, ctx, prev))
+    })??;
+    let r = f(&h, ctx as *mut c_void);
+    world::with(|w| {
+        w.frames.pop();
+        w.irql = prev;
+    });
+    Some(r)
+}
+
+fn pick_irql(w: &mut World) -> Irql {
+    if w.rng.chance(w.cfg.random.dispatch_percent) {
+        Irql::Dispatch
+    } else {
+        Irql::Passive
+    }
+}
+
+enum Step {
+    Done,
+    Halted,
+    Idle,
+    Run(Event),
+}
+
+/// Runs events until `pred` holds (true), or the run halts, the queue empties, virtual time
+/// passes `deadline` or the event budget is spent (false).
+pub(crate) fn run_until(mut pred: impl FnMut(&World) -> bool, deadline: Option<Nanos>) -> bool {
+    let Some(budget) = world::with(|w| w.cfg.max_events_per_run) else {
+        return false;
+    };
+    for _ in 0..budget {
+        let step = world::with(|w| {
+            if w.halted {
+                return Step::Halted;
+            }
+            if pred(w) {
+                return Step::Done;
+            }
+            match w.sched.peek_time() {
+                None => Step::Idle,
+                Some(t) if deadline.is_some_and(|d| t > d) => Step::Idle,
+                Some(_) => w.sched.pop().map_or(Step::Idle, Step::Run),
+            }
+        });
+        match step {
+            None | Some(Step::Halted | Step::Idle) => {
+                return world::with(|w| !w.halted && pred(w)).unwrap_or(false);
+            }
+            Some(Step::Done) => return true,
+            Some(Step::Run(ev)) => dispatch(ev),
+        }
+    }
+    false
+}
+
+fn dispatch(ev: Event) {
+    match ev {
+        Event::ProtoSendTick(a) => send::proto_send_tick(a),
+        Event::MpRxTick(a) => receive::mp_rx_tick(a),
+        Event::TxDone(a) => transmit::mp_tx_done(a),
+        Event::Complete(a, nbls) => transmit::mp_complete(a, nbls),
+        Event::ProtoReturn(a, nbls) => receive::proto_return(a, &nbls),
+        Event::OidComplete {
+            adapter,
+            req,
+            generation,
+            status,
+        } => oid::mp_oid_complete(adapter, req, generation, status),
+        Event::ProtoOidTick(a) => oid::proto_issue_oid(a),
+        Event::RestartFilter(a) => stack::restart_filter(a),
+        Event::ProtoOidCancel(a, req) => oid::proto_cancel_oid(a, req),
+        Event::Status(a) => status::mp_status(a),
+    }
+}
+
+/// Checks an NBL of another driver as it goes back to its owner: SourceHandle, contexts, header.
+pub(crate) fn handback_ok(w: &mut World, nbl: usize, call: &'static str) -> bool {
+    let Some(t) = w.nbls.get(&nbl) else {
+        return false;
+    };
+    let (source, entry, mark) = (t.source, t.entry_snap, t.ctx_mark);
+    // SAFETY: nbl is a live emulator NBL.
+    let n = unsafe { nblmem::nbl_mut(nbl) };
+    if n.SourceHandle as usize != source {
+        let cur = n.SourceHandle as usize;
+        w.violate(
+            Rule::NblSourceHandleModified,
+            Subject::Nbl(nbl),
+            call,
+            format!("SourceHandle is {cur:#x}, the originator set {source:#x}"),
+        );
+        return false;
+    }
+    // SAFETY: nbl is live.
+    if unsafe { nblmem::context_mark(nbl) } != mark {
+        w.violate(
+            Rule::NblContextNotRestored,
+            Subject::Nbl(nbl),
+            call,
+            "the NBL's context stack differs from when the filter got it",
+        );
+        return false;
+    }
+    // SAFETY: nbl is live.
+    let now = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
+    if let Some(d) = nblmem::diff(&entry, &now) {
+        w.violate(Rule::NblModifiedOnHandback, Subject::Nbl(nbl), call, d);
+        return false;
+    }
+    true
+}
+
+/// Whether an NBL coming back to the filter (from below, or from the protocol above) is as it was
+/// when the filter handed it over; if not, records `rule` saying where it was (`away`).
+fn unchanged_while_away(
+    w: &mut World,
+    nbl: usize,
+    rule: Rule,
+    away: impl FnOnce() -> String,
+) -> bool {
+    let Some(t) = w.nbls.get(&nbl) else {
+        return false;
+    };
+    // SAFETY: callers pass a tracked NBL still below the filter or with the protocol: live.
+    let now = unsafe { nblmem::snapshot(nbl, SnapMask::WhileAway) };
+    let Some(d) = nblmem::diff(&t.away_snap, &now) else {
+        return true;
+    };
+    w.violate(
+        rule,
+        Subject::Nbl(nbl),
+        "-",
+        format!("{d} while {}", away()),
+    );
+    false
+}
+
+fn lifecycle_deadline() -> Option<Nanos> {
+    world::with(|w| w.now() + w.cfg_lifecycle_timeout())
+}

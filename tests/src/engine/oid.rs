@@ -1,0 +1,342 @@
+//! OIDs: the protocol's requests down through the filter (and their cancels), the miniport's
+//! answers (now or pended), and the check that the protocol got the answer it deserved.
+
+use super::{call_filter, pick_irql};
+use crate::callbacks;
+use crate::irql::Irql;
+use crate::rules::{Rule, Subject};
+use crate::world::{self, Event, OidStore, OrigOid, OrigState, World};
+use core::ffi::c_void;
+use mpfilter::ndis::consts::{
+    NDIS_OBJECT_TYPE_OID_REQUEST, NDIS_OID_REQUEST_REVISION_1, NDIS_REQUEST_QUERY_INFORMATION,
+    NDIS_REQUEST_SET_INFORMATION, NDIS_SIZEOF_OID_REQUEST_REVISION_1, NDIS_STATUS_BUFFER_TOO_SHORT,
+    NDIS_STATUS_NOT_SUPPORTED, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS, OID_802_3_CURRENT_ADDRESS,
+    OID_GEN_CURRENT_PACKET_FILTER, OID_GEN_LINK_SPEED, OID_GEN_MAXIMUM_FRAME_SIZE,
+};
+use mpfilter::ndis::types::{NDIS_OBJECT_HEADER, NDIS_OID_REQUEST, NDIS_STATUS};
+
+/// `NDIS_STATUS_INVALID_LENGTH`.
+const NDIS_STATUS_INVALID_LENGTH: NDIS_STATUS = 0xC001_0014_u32.cast_signed();
+/// An OID number no miniport supports, to exercise failure completions.
+const OID_UNSUPPORTED: u32 = 0xFF00_0F01;
+
+/// A fresh OID request of a random kind, as the protocol issues it.
+fn new_protocol_oid(w: &mut World, a: usize) -> Box<OidStore> {
+    // SAFETY: NDIS_OID_REQUEST is plain data; all-zero is valid.
+    let zeroed: NDIS_OID_REQUEST = unsafe { core::mem::zeroed() };
+    let mut store = Box::new(OidStore {
+        req: zeroed,
+        buf: [0; 64],
+    });
+    let kind = w.rng.range(0, 5);
+    let (rt, oid, len) = match kind {
+        0 => (NDIS_REQUEST_QUERY_INFORMATION, OID_GEN_LINK_SPEED, 4),
+        1 => (NDIS_REQUEST_QUERY_INFORMATION, OID_802_3_CURRENT_ADDRESS, 6),
+        2 => (
+            NDIS_REQUEST_SET_INFORMATION,
+            OID_GEN_CURRENT_PACKET_FILTER,
+            4,
+        ),
+        3 => (
+            NDIS_REQUEST_QUERY_INFORMATION,
+            OID_GEN_MAXIMUM_FRAME_SIZE,
+            4,
+        ),
+        4 => (NDIS_REQUEST_QUERY_INFORMATION, OID_802_3_CURRENT_ADDRESS, 2),
+        _ => (NDIS_REQUEST_QUERY_INFORMATION, OID_UNSUPPORTED, 4),
+    };
+    if oid == OID_GEN_CURRENT_PACKET_FILTER {
+        store.buf[..4].copy_from_slice(&0x0000_000Bu32.to_le_bytes());
+    }
+    let buf = store.buf.as_mut_ptr().cast::<c_void>();
+    let r = &mut store.req;
+    r.Header = NDIS_OBJECT_HEADER::new(
+        NDIS_OBJECT_TYPE_OID_REQUEST,
+        NDIS_OID_REQUEST_REVISION_1,
+        NDIS_SIZEOF_OID_REQUEST_REVISION_1,
+    );
+    r.RequestType = rt;
+    r.RequestId = (0x1000 + w.adapters[a].stats.oids_issued) as *mut c_void;
+    r.RequestHandle = w.adapters[a].proto.token.addr() as *mut c_void;
+    // Writing a union field is safe; the set view shares these leading fields.
+    r.DATA.QUERY_INFORMATION.Oid = oid;
+    r.DATA.QUERY_INFORMATION.InformationBuffer = buf;
+    r.DATA.QUERY_INFORMATION.InformationBufferLength = len;
+    store
+}
+
+pub(super) fn proto_issue_oid(a: usize) {
+    let req = world::with(|w| {
+        let ad = &w.adapters[a];
+        if ad.proto.oid_busy || ad.proto.oids_to_issue == 0 {
+            return None;
+        }
+        if !w.oid_state_ok(a) {
+            w.sched.after(10_000, Event::ProtoOidTick(a));
+            return None;
+        }
+        while w.done_oids.len() > 8 {
+            if let Some(old) = w.done_oids.pop_front() {
+                w.orig_oids.remove(&old);
+            }
+        }
+        let store = world::Heap::new(*new_protocol_oid(w, a));
+        let p = store.ptr() as usize;
+        // The information buffer pointer must derive from the final home too.
+        let sp = store.ptr();
+        // SAFETY: sp is the live request store; the pointer stays within it.
+        let buf = unsafe { &raw mut (*sp).buf };
+        // SAFETY: as above; nothing else references the new request yet.
+        let req = unsafe { &mut (*sp).req };
+        req.DATA.QUERY_INFORMATION.InformationBuffer = buf.cast();
+        w.orig_oids.insert(
+            p,
+            OrigOid {
+                req: store,
+                adapter: a,
+                state: OrigState::InFilter,
+                cancelled: false,
+            },
+        );
+        let ad = &mut w.adapters[a];
+        ad.proto.oid_busy = true;
+        ad.proto.oids_to_issue -= 1;
+        ad.stats.oids_issued += 1;
+        Some(p)
+    });
+    let Some(Some(req)) = req else { return };
+    let status = call_filter(Some(a), "FilterOidRequest", Irql::Passive, |h, ctx| {
+        // SAFETY: ctx is the module context; req a live request owned by the emulator.
+        unsafe { callbacks::oid_request(h, ctx, req as *mut NDIS_OID_REQUEST) }
+    })
+    .flatten();
+    world::with(|w| {
+        let Some(o) = w.orig_oids.get_mut(&req) else {
+            return;
+        };
+        match (status, o.state) {
+            (Some(NDIS_STATUS_PENDING), OrigState::InFilter) => {
+                o.state = OrigState::Pending;
+                if w.rng.chance(w.cfg.random.oid_cancel_percent) {
+                    let d = w.rng.range(100, 5_000);
+                    w.sched.after(d, Event::ProtoOidCancel(a, req));
+                }
+            }
+            (Some(NDIS_STATUS_PENDING), _) => {}
+            (Some(s), OrigState::InFilter) => {
+                o.state = OrigState::DoneSync;
+                proto_oid_done(w, a, req, s, true);
+            }
+            (Some(_), _) => w.violate(
+                Rule::OidCompleteNotPending,
+                Subject::Request(req),
+                "-",
+                "FilterOidRequest called NdisFOidRequestComplete and then returned a status other than PENDING",
+            ),
+            (None, _) => {
+                o.state = OrigState::DoneSync;
+                proto_oid_done(w, a, req, NDIS_STATUS_NOT_SUPPORTED, true);
+            }
+        }
+    });
+}
+
+/// Whether the protocol got the answer its OID deserved (the miniport's answer, carried back
+/// through the filter's clone).
+fn oid_answer_ok(w: &World, a: usize, req: usize, status: NDIS_STATUS) -> bool {
+    let Some(o) = w.orig_oids.get(&req) else {
+        return false;
+    };
+    // SAFETY: reading the query view of our own request (plain integers and a pointer).
+    let st = o.req.get();
+    // SAFETY: reading the query view of our own request (plain integers and a pointer).
+    let q = unsafe { st.req.DATA.QUERY_INFORMATION };
+    if o.cancelled && status == mpfilter::ndis::consts::NDIS_STATUS_REQUEST_ABORTED {
+        return true;
+    }
+    let cfg = &w.adapters[a].cfg;
+    let word = u32::from_le_bytes([st.buf[0], st.buf[1], st.buf[2], st.buf[3]]);
+    match q.Oid {
+        OID_802_3_CURRENT_ADDRESS if q.InformationBufferLength < 6 => {
+            status == NDIS_STATUS_BUFFER_TOO_SHORT && q.BytesNeeded == 6
+        }
+        OID_802_3_CURRENT_ADDRESS => {
+            status == NDIS_STATUS_SUCCESS && q.BytesWritten == 6 && st.buf[..6] == cfg.mac
+        }
+        OID_GEN_LINK_SPEED => {
+            status == NDIS_STATUS_SUCCESS
+                && q.BytesWritten == 4
+                && u64::from(word) == cfg.link_speed_bps / 100
+        }
+        OID_GEN_MAXIMUM_FRAME_SIZE => {
+            status == NDIS_STATUS_SUCCESS && q.BytesWritten == 4 && word == 1500
+        }
+        OID_GEN_CURRENT_PACKET_FILTER => status == NDIS_STATUS_SUCCESS && q.BytesWritten == 4,
+        _ => status == NDIS_STATUS_NOT_SUPPORTED,
+    }
+}
+
+/// The protocol's OID finished (synchronously or through NdisFOidRequestComplete).
+pub(crate) fn proto_oid_done(w: &mut World, a: usize, req: usize, status: NDIS_STATUS, sync: bool) {
+    if !oid_answer_ok(w, a, req, status) {
+        w.adapters[a].stats.oids_bad_answer += 1;
+    }
+    let st = &mut w.adapters[a].stats;
+    if sync {
+        st.oids_completed_sync += 1;
+    } else {
+        st.oids_completed_pending += 1;
+    }
+    if status != NDIS_STATUS_SUCCESS {
+        st.oids_failed += 1;
+    }
+    w.adapters[a].proto.oid_busy = false;
+    w.done_oids.push_back(req);
+    if w.adapters[a].proto.oids_to_issue > 0 {
+        let d = w.rng.range(100, 3_000);
+        w.sched.after(d, Event::ProtoOidTick(a));
+    }
+}
+
+/// The miniport takes an OID request: answers now, or pends it.
+pub(crate) fn mp_oid(w: &mut World, a: usize, req: usize) -> NDIS_STATUS {
+    if w.rng.chance(w.cfg.random.oid_pending_percent) {
+        w.oid_gen += 1;
+        let generation = w.oid_gen;
+        w.oid_below.insert(
+            req,
+            world::OidBelow {
+                adapter: a,
+                generation,
+            },
+        );
+        w.adapters[a].stats.mp_oids_pending += 1;
+        let d = w.rng.range(1_000, 50_000);
+        w.sched.after(
+            d,
+            Event::OidComplete {
+                adapter: a,
+                req,
+                generation,
+                status: NDIS_STATUS_SUCCESS,
+            },
+        );
+        NDIS_STATUS_PENDING
+    } else {
+        w.adapters[a].stats.mp_oids_sync += 1;
+        mp_oid_answer(w, a, req)
+    }
+}
+
+/// Carries out an OID on the request's buffer.
+fn mp_oid_answer(w: &mut World, a: usize, req: usize) -> NDIS_STATUS {
+    // SAFETY: the request is live: the filter passed it to NdisFOidRequest and may not free it
+    // before its completion.
+    let req_ref = unsafe { &mut *(req as *mut NDIS_OID_REQUEST) };
+    // SAFETY: the query view's leading fields are shared by the set view.
+    let query = unsafe { &mut req_ref.DATA.QUERY_INFORMATION };
+    let cfg = &w.adapters[a].cfg;
+    let answer: Option<Vec<u8>> = match query.Oid {
+        OID_GEN_LINK_SPEED => Some(
+            u32::try_from(cfg.link_speed_bps / 100)
+                .unwrap_or(u32::MAX)
+                .to_le_bytes()
+                .to_vec(),
+        ),
+        OID_802_3_CURRENT_ADDRESS => Some(cfg.mac.to_vec()),
+        OID_GEN_MAXIMUM_FRAME_SIZE => Some(1500u32.to_le_bytes().to_vec()),
+        OID_GEN_CURRENT_PACKET_FILTER if req_ref.RequestType == NDIS_REQUEST_SET_INFORMATION => {
+            if query.InformationBufferLength < 4 || query.InformationBuffer.is_null() {
+                query.BytesWritten = 0;
+                query.BytesNeeded = 4;
+                return NDIS_STATUS_INVALID_LENGTH;
+            }
+            let mut v = [0u8; 4];
+            // SAFETY: the set buffer holds at least 4 bytes (checked).
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    query.InformationBuffer.cast::<u8>(),
+                    v.as_mut_ptr(),
+                    4,
+                );
+            }
+            w.adapters[a].mp.packet_filter = u32::from_le_bytes(v);
+            query.BytesWritten = 4; // BytesRead in the set view
+            query.BytesNeeded = 0;
+            req_ref.SupportedRevision = NDIS_OID_REQUEST_REVISION_1;
+            return NDIS_STATUS_SUCCESS;
+        }
+        OID_GEN_CURRENT_PACKET_FILTER => {
+            Some(w.adapters[a].mp.packet_filter.to_le_bytes().to_vec())
+        }
+        _ => None,
+    };
+    let Some(bytes) = answer else {
+        query.BytesWritten = 0;
+        query.BytesNeeded = 0;
+        return NDIS_STATUS_NOT_SUPPORTED;
+    };
+    let need = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+    if query.InformationBufferLength < need || query.InformationBuffer.is_null() {
+        query.BytesWritten = 0;
+        query.BytesNeeded = need;
+        return NDIS_STATUS_BUFFER_TOO_SHORT;
+    }
+    // SAFETY: the caller's buffer holds InformationBufferLength >= need bytes.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            bytes.as_ptr(),
+            query.InformationBuffer.cast::<u8>(),
+            bytes.len(),
+        );
+    }
+    query.BytesWritten = need;
+    query.BytesNeeded = 0;
+    req_ref.SupportedRevision = NDIS_OID_REQUEST_REVISION_1;
+    NDIS_STATUS_SUCCESS
+}
+
+pub(super) fn mp_oid_complete(a: usize, req: usize, generation: u64, status: NDIS_STATUS) {
+    let go = world::with(|w| {
+        match w.oid_below.get(&req) {
+            Some(b) if b.generation == generation && b.adapter == a => {}
+            _ => return None,
+        }
+        w.oid_below.remove(&req);
+        let s = if status == NDIS_STATUS_SUCCESS {
+            mp_oid_answer(w, a, req)
+        } else {
+            status
+        };
+        Some((s, pick_irql(w)))
+    });
+    let Some(Some((s, irql))) = go else { return };
+    call_filter(Some(a), "FilterOidRequestComplete", irql, |h, ctx| {
+        // SAFETY: ctx is the module context; req the filter's own live request.
+        unsafe { callbacks::oid_complete(h, ctx, req as *mut NDIS_OID_REQUEST, s) }
+    });
+}
+
+/// The protocol cancels one of its pended OIDs (if still pending).
+pub(super) fn proto_cancel_oid(a: usize, req: usize) {
+    let id = world::with(|w| {
+        let o = w.orig_oids.get_mut(&req)?;
+        if o.state != OrigState::Pending {
+            return None;
+        }
+        o.cancelled = true;
+        let id = o.req.get().req.RequestId;
+        w.adapters[a].stats.oid_cancels += 1;
+        Some(id)
+    });
+    let Some(Some(id)) = id else { return };
+    call_filter(
+        Some(a),
+        "FilterCancelOidRequest",
+        Irql::Passive,
+        |h, ctx| {
+            // SAFETY: ctx is the module context; the id is the pending request's RequestId.
+            unsafe { callbacks::cancel_oid(h, ctx, id) }
+        },
+    );
+}

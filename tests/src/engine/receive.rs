@@ -1,0 +1,254 @@
+//! Receive path: the miniport's indications (some with NDIS_RECEIVE_FLAGS_RESOURCES, reclaimed as
+//! soon as the call returns), the protocol taking them, and its returns back down.
+
+use super::{DIR_RX, call_filter, handback_ok, pick_irql, unchanged_while_away};
+use crate::callbacks;
+use crate::frames::{self, Check};
+use crate::nblmem::{self, SnapMask};
+use crate::rules::{Rule, Subject};
+use crate::world::{self, Came, Event, ModState, NState, Origin, World};
+use core::ffi::c_void;
+use mpfilter::ndis::consts::{
+    NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL, NDIS_RECEIVE_FLAGS_RESOURCES,
+    NDIS_RETURN_FLAGS_DISPATCH_LEVEL,
+};
+
+pub(super) fn mp_rx_tick(a: usize) {
+    let go = world::with(|w| {
+        let ad = &w.adapters[a];
+        let remaining = ad.rx_target > ad.stats.rx_received + ad.mp.rx_inflight;
+        let go = remaining && ad.mp.running;
+        w.adapters[a].rx_ticking = go;
+        if go {
+            let iv = w.traffic(a).rx_interval;
+            w.sched.after(iv, Event::MpRxTick(a));
+        }
+        go
+    });
+    if go == Some(true) {
+        mp_indicate(a);
+    }
+}
+
+fn mp_indicate(a: usize) {
+    let plan = world::with(|w| {
+        let t = w.traffic(a).clone();
+        let ad = &w.adapters[a];
+        if ad.module.state == ModState::Detached || ad.module.state == ModState::Attaching {
+            return None;
+        }
+        let remaining = ad
+            .rx_target
+            .saturating_sub(ad.stats.rx_received + ad.mp.rx_inflight);
+        let room = t.window.saturating_sub(ad.mp.rx_outstanding);
+        let n = w
+            .rng
+            .range_usize(1, t.max_chain.max(1))
+            .min(room)
+            .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+        if n == 0 {
+            return None;
+        }
+        let resources = w.rng.chance(w.cfg.random.resources_percent);
+        let pool = w.adapters[a].mp.pool;
+        let dst = w.adapters[a].cfg.mac;
+        let handle = w.adapters[a].mp.token.addr();
+        let mut nbls = Vec::with_capacity(n);
+        for _ in 0..n {
+            let nbl = w.pool_alloc(pool, Origin::MpRx(a))?;
+            let seq = w.adapters[a].mp.rx_seq;
+            w.adapters[a].mp.rx_seq += 1;
+            let len = w.rng.range_usize(t.frame_len.0, t.frame_len.1);
+            // SAFETY: nbl is a live emulator block with a frame buffer and a NET_BUFFER.
+            unsafe {
+                nblmem::write_frame(nbl, |buf| {
+                    frames::build(buf, dst, frames::peer_mac(a), seq, a, DIR_RX, len)
+                });
+            }
+            // SAFETY: as above.
+            unsafe { nblmem::nbl_mut(nbl) }.SourceHandle = handle as *mut c_void;
+            // SAFETY: nbl is live.
+            let snap = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
+            let tr = w.nbls.get_mut(&nbl)?;
+            tr.state = if resources {
+                NState::Resources { module: a }
+            } else {
+                NState::Filter {
+                    module: Some(a),
+                    came: Came::Below,
+                }
+            };
+            tr.source = handle;
+            tr.entry_snap = snap;
+            tr.probe = false;
+            nbls.push(nbl);
+        }
+        let ad = &mut w.adapters[a];
+        ad.stats.rx_indicated += n as u64;
+        ad.mp.rx_inflight += n as u64;
+        if resources {
+            ad.stats.rx_indicated_resources += n as u64;
+        } else {
+            ad.mp.rx_outstanding += n;
+        }
+        let irql = pick_irql(w);
+        Some((World::link(&nbls), nbls, irql, resources))
+    });
+    let Some(Some((head, nbls, irql, resources))) = plan else {
+        return;
+    };
+    let mut flags = if irql.is_dispatch() {
+        NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL
+    } else {
+        0
+    };
+    if resources {
+        flags |= NDIS_RECEIVE_FLAGS_RESOURCES;
+    }
+    let count = u32::try_from(nbls.len()).unwrap_or(u32::MAX);
+    let delivered = call_filter(Some(a), "FilterReceiveNetBufferLists", irql, |h, ctx| {
+        // SAFETY: ctx is the module context; head a chain of live NBLs lent to the filter.
+        unsafe { callbacks::receive(h, ctx, head as *mut _, 0, count, flags) }
+    });
+    world::with(|w| {
+        if delivered == Some(false) {
+            // Bypass: straight up to the protocol, which returns at once.
+            proto_receive(w, a, &nbls, true);
+            for &n in &nbls {
+                mp_reclaim(w, a, n, !resources);
+            }
+            return;
+        }
+        if !resources || w.halted {
+            return;
+        }
+        resources_reclaim(w, a, &nbls);
+    });
+}
+
+/// After a RESOURCES indication returns: the chain must be intact and every NBL unmodified.
+fn resources_reclaim(w: &mut World, a: usize, nbls: &[usize]) {
+    for (i, &nbl) in nbls.iter().enumerate() {
+        let Some(t) = w.nbls.get(&nbl) else { return };
+        if t.state != (NState::Resources { module: a }) {
+            return;
+        }
+        let want = nbls.get(i + 1).copied().unwrap_or(0);
+        // SAFETY: nbl is live (state checked).
+        let next = unsafe { nblmem::next(nbl) };
+        if next != want {
+            w.violate(
+                Rule::RecvResourcesChainNotRestored,
+                Subject::Nbl(nbl),
+                "-",
+                format!(
+                    "after FilterReceiveNetBufferLists returned, Next is {next:#x}, was {want:#x}"
+                ),
+            );
+            return;
+        }
+        if !handback_ok(w, nbl, "FilterReceiveNetBufferLists returned") {
+            return;
+        }
+    }
+    for &nbl in nbls {
+        mp_reclaim(w, a, nbl, false);
+    }
+}
+
+/// The miniport takes a received NBL back.
+pub(crate) fn mp_reclaim(w: &mut World, a: usize, nbl: usize, was_outstanding: bool) {
+    let delivered = w.delivered.remove(&nbl);
+    let ad = &mut w.adapters[a];
+    if !delivered {
+        ad.mp.rx_inflight = ad.mp.rx_inflight.saturating_sub(1);
+    }
+    if was_outstanding {
+        ad.mp.rx_outstanding = ad.mp.rx_outstanding.saturating_sub(1);
+    }
+    ad.stats.rx_reclaimed += 1;
+    w.pool_release(nbl);
+}
+
+/// The protocol receives NBLs the filter indicated (already validated and marked `Up`).
+pub(crate) fn proto_receive(w: &mut World, a: usize, nbls: &[usize], resources: bool) {
+    let mac = w.adapters[a].cfg.mac;
+    for &nbl in nbls {
+        // SAFETY: nbl is live and with the protocol.
+        let mut nb = unsafe { nblmem::nbl_mut(nbl) }.FirstNetBuffer;
+        let mut hops = 0;
+        while !nb.is_null() && hops < 256 {
+            hops += 1;
+            let mut scratch = std::mem::take(&mut w.scratch);
+            // SAFETY: NET_BUFFERs of a live NBL describe readable data.
+            let (total, got) = unsafe { nblmem::read_nb(nb, &mut scratch) };
+            let st = &mut w.adapters[a].stats;
+            st.rx_received_bytes += total as u64;
+            if let Check::Bad(_) =
+                frames::check(&scratch[..got], total, mac, frames::peer_mac(a), a, DIR_RX)
+            {
+                st.rx_bad += 1;
+            }
+            w.scratch = scratch;
+            // SAFETY: nb is a live NET_BUFFER.
+            nb = unsafe { (*nb).Next };
+        }
+        // Only the miniport's own receives count as delivered (a filter may indicate its own).
+        let mine = matches!(w.nbls.get(&nbl).map(|t| t.origin), Some(Origin::MpRx(x)) if x == a);
+        if mine && w.delivered.insert(nbl) {
+            let ad = &mut w.adapters[a];
+            ad.mp.rx_inflight = ad.mp.rx_inflight.saturating_sub(1);
+            ad.stats.rx_received += 1;
+        }
+    }
+    if !resources {
+        // Return in one or two groups after a while, possibly out of order.
+        let max = w.cfg.random.max_return_delay;
+        let mut v = nbls.to_vec();
+        if v.len() > 1 && w.rng.chance(30) {
+            let cut = w.rng.range_usize(1, v.len() - 1);
+            let rest = v.split_off(cut);
+            let d = w.rng.range(0, max);
+            w.sched.after(d, Event::ProtoReturn(a, rest));
+        }
+        let d = w.rng.range(0, max);
+        w.sched.after(d, Event::ProtoReturn(a, v));
+    }
+}
+
+pub(super) fn proto_return(a: usize, nbls: &[usize]) {
+    let plan = world::with(|w| {
+        for &nbl in nbls {
+            let t = w.nbls.get(&nbl)?;
+            let NState::Up { module, came, .. } = t.state else {
+                return None;
+            };
+            if !unchanged_while_away(w, nbl, Rule::RecvTouchedWhileIndicated, || {
+                format!("the NBL was indicated up (adapter {module})")
+            }) {
+                return None;
+            }
+            if let Some(t) = w.nbls.get_mut(&nbl) {
+                t.state = NState::Filter {
+                    module: (came != Came::Own).then_some(module),
+                    came,
+                };
+            }
+        }
+        w.adapters[a].stats.rx_returned_by_protocol += nbls.len() as u64;
+        let irql = pick_irql(w);
+        Some((World::link(nbls), irql))
+    });
+    let Some(Some((head, irql))) = plan else {
+        return;
+    };
+    let flags = if irql.is_dispatch() {
+        NDIS_RETURN_FLAGS_DISPATCH_LEVEL
+    } else {
+        0
+    };
+    call_filter(Some(a), "FilterReturnNetBufferLists", irql, |h, ctx| {
+        // SAFETY: ctx is the module context; the chain is live and the filter's again.
+        unsafe { callbacks::return_nbls(h, ctx, head as *mut _, flags) }
+    });
+}

@@ -1,0 +1,172 @@
+//! Send path, protocol side: the protocol's send ticks, its chains (some tagged for cancel) going
+//! down into the filter, and the completions it gets back.
+
+use super::transmit::mp_enqueue;
+use super::{DIR_TX, call_filter, pick_irql};
+use crate::callbacks;
+use crate::frames;
+use crate::nblmem::{self, SnapMask};
+use crate::world::{self, Came, Event, ModState, NState, Origin, World};
+use core::ffi::c_void;
+use mpfilter::ndis::consts::{
+    NDIS_SEND_FLAGS_DISPATCH_LEVEL, NDIS_STATUS_PAUSED, NDIS_STATUS_SUCCESS,
+};
+
+pub(super) fn proto_send_tick(a: usize) {
+    let again = world::with(|w| {
+        let ad = &mut w.adapters[a];
+        ad.tx_ticking = ad.tx_target > 0 && ad.proto.running;
+        if ad.tx_ticking {
+            let iv = w.traffic(a).send_interval;
+            w.sched.after(iv, Event::ProtoSendTick(a));
+        }
+        w.adapters[a].tx_ticking
+    });
+    if again == Some(true) {
+        proto_send(a, false);
+    }
+}
+
+/// Tags a chain the protocol is about to send with a fresh cancel id (it will cancel it).
+fn tag_cancel(w: &mut World, a: usize, nbls: &[usize]) -> usize {
+    let id = 0x00CA_0000 + usize::try_from(w.adapters[a].stats.tx_cancels).unwrap_or(0);
+    w.adapters[a].stats.tx_cancels += 1;
+    for &n in nbls {
+        // SAFETY: the protocol's own NBL, not yet handed to the filter.
+        unsafe { nblmem::nbl_mut(n) }.NetBufferListInfo
+            [mpfilter::ndis::consts::NET_BUFFER_LIST_CANCEL_ID] =
+            core::ptr::without_provenance_mut(id);
+        // The entry snapshot must include the cancel id.
+        // SAFETY: n is live.
+        let snap = unsafe { nblmem::snapshot(n, SnapMask::Handback) };
+        if let Some(t) = w.nbls.get_mut(&n) {
+            t.entry_snap = snap;
+        }
+    }
+    id
+}
+
+/// The protocol sends one chain; `probe` sends a single NBL whatever the module state (to check
+/// that a module that is not Running completes it with NDIS_STATUS_PAUSED).
+pub(crate) fn proto_send(a: usize, probe: bool) {
+    let plan = world::with(|w| {
+        let t = w.traffic(a).clone();
+        let ad = &w.adapters[a];
+        let n = if probe {
+            1
+        } else {
+            if !ad.proto.running || ad.module.state != ModState::Running {
+                return None;
+            }
+            let room = t.window.saturating_sub(ad.proto.outstanding);
+            let want = w.rng.range_usize(1, t.max_chain.max(1));
+            want.min(room)
+                .min(usize::try_from(w.adapters[a].tx_target).unwrap_or(usize::MAX))
+        };
+        if n == 0 {
+            return None;
+        }
+        let pool = w.adapters[a].proto.pool;
+        let src = w.adapters[a].cfg.mac;
+        let handle = w.adapters[a].proto.token.addr();
+        let mut nbls = Vec::with_capacity(n);
+        for _ in 0..n {
+            let nbl = w.pool_alloc(pool, Origin::ProtoTx(a))?;
+            let seq = w.adapters[a].proto.tx_seq;
+            w.adapters[a].proto.tx_seq += 1;
+            let len = w.rng.range_usize(t.frame_len.0, t.frame_len.1);
+            // SAFETY: nbl is a live emulator block with a frame buffer and a NET_BUFFER.
+            unsafe {
+                nblmem::write_frame(nbl, |buf| {
+                    frames::build(buf, frames::peer_mac(a), src, seq, a, DIR_TX, len)
+                });
+            }
+            // SAFETY: as above; no other reference to the block is alive.
+            let n = unsafe { nblmem::nbl_mut(nbl) };
+            n.SourceHandle = handle as *mut c_void;
+            // SAFETY: nbl is live.
+            let snap = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
+            let tr = w.nbls.get_mut(&nbl)?;
+            tr.state = NState::Filter {
+                module: Some(a),
+                came: Came::Above,
+            };
+            tr.source = handle;
+            tr.entry_snap = snap;
+            tr.probe = probe;
+            let st = &mut w.adapters[a].stats;
+            if probe {
+                st.probes_sent += 1;
+            } else {
+                st.tx_sent += 1;
+                st.tx_sent_bytes += len as u64;
+            }
+            nbls.push(nbl);
+        }
+        let ad = &mut w.adapters[a];
+        ad.proto.outstanding += n;
+        if !probe {
+            ad.tx_target -= n as u64;
+        }
+        let irql = pick_irql(w);
+        let cancel = (!probe && w.rng.chance(w.cfg.random.send_cancel_percent))
+            .then(|| tag_cancel(w, a, &nbls));
+        Some((World::link(&nbls), irql, cancel))
+    });
+    let Some(Some((head, irql, cancel))) = plan else {
+        return;
+    };
+    let flags = if irql.is_dispatch() {
+        NDIS_SEND_FLAGS_DISPATCH_LEVEL
+    } else {
+        0
+    };
+    let sent = call_filter(Some(a), "FilterSendNetBufferLists", irql, |h, ctx| {
+        // SAFETY: ctx is the module context; head a chain of live NBLs now owned by the filter.
+        unsafe { callbacks::send(h, ctx, head as *mut _, 0, flags) }
+    });
+    if let (Some(true), Some(id)) = (sent, cancel) {
+        call_filter(Some(a), "FilterCancelSendNetBufferLists", irql, |h, ctx| {
+            // SAFETY: ctx is the module context; the id is the one the NBLs carry.
+            unsafe { callbacks::cancel_send(h, ctx, core::ptr::without_provenance_mut(id)) }
+        });
+    }
+    if sent == Some(false) {
+        // No send handler: NDIS bypasses the filter.
+        world::with(|w| {
+            if let Ok(nbls) = w.walk(head) {
+                for &n in &nbls {
+                    if let Some(t) = w.nbls.get_mut(&n) {
+                        t.state = NState::Below {
+                            module: a,
+                            came: Came::Above,
+                        };
+                    }
+                }
+                mp_enqueue(w, a, &nbls);
+            }
+        });
+    }
+}
+
+/// The protocol gets one of its NBLs back (already validated).
+pub(crate) fn proto_send_completed(w: &mut World, a: usize, nbl: usize) {
+    // SAFETY: nbl is a live protocol NBL handed back to the emulator.
+    let status = unsafe { nblmem::nbl_mut(nbl) }.Status;
+    let probe = w.nbls.get(&nbl).is_some_and(|t| t.probe);
+    let st = &mut w.adapters[a].stats;
+    if probe {
+        if status == NDIS_STATUS_PAUSED {
+            st.probes_paused += 1;
+        }
+    } else {
+        st.tx_completed += 1;
+        if status == NDIS_STATUS_SUCCESS {
+            st.tx_completed_ok += 1;
+        } else if status == mpfilter::ndis::consts::NDIS_STATUS_SEND_ABORTED {
+            st.tx_completed_aborted += 1;
+        }
+    }
+    w.adapters[a].proto.outstanding = w.adapters[a].proto.outstanding.saturating_sub(1);
+    w.pool_release(nbl);
+}

@@ -1,0 +1,106 @@
+//! A whole adapter stack in the order NDIS drives it: start, pause (protocol, filter, miniport),
+//! restart bottom-up, stop for good, and NdisFRestartFilter's scheduled pause + restart.
+
+use super::lifecycle::{attach, detach, pause_module, pre_detach, restart_module};
+use super::send::proto_send;
+use super::{lifecycle_deadline, run_until};
+use crate::world::{self, Event, ModState};
+
+/// Brings an adapter's stack up: miniport, attach, restart, protocol.
+pub(crate) fn start_stack(a: usize) -> bool {
+    world::with(|w| w.adapters[a].mp.running = true);
+    if !attach(a) || !restart_module(a) {
+        return false;
+    }
+    proto_restart(a);
+    true
+}
+
+fn proto_restart(a: usize) {
+    world::with(|w| {
+        let ad = &mut w.adapters[a];
+        ad.proto.running = true;
+        ad.mp.running = true;
+        if !ad.tx_ticking && ad.tx_target > 0 {
+            ad.tx_ticking = true;
+            w.sched.after(1, Event::ProtoSendTick(a));
+        }
+        let ad = &mut w.adapters[a];
+        if !ad.rx_ticking {
+            ad.rx_ticking = true;
+            w.sched.after(1, Event::MpRxTick(a));
+        }
+        if w.adapters[a].proto.oids_to_issue > 0 && !w.adapters[a].proto.oid_busy {
+            w.sched.after(1, Event::ProtoOidTick(a));
+        }
+        w.sched.after(500, Event::Status(a));
+    });
+}
+
+/// Pauses a stack as NDIS does: protocol first (waits for its sends), then the filter (waits for
+/// NdisFPauseComplete), then the miniport (waits for its receives to come back).
+pub(crate) fn pause_stack(a: usize, probe: bool) -> bool {
+    world::with(|w| w.adapters[a].proto.running = false);
+    let dl = lifecycle_deadline();
+    run_until(|w| w.adapters[a].proto.outstanding == 0, dl);
+    if world::with(|w| w.halted).unwrap_or(true) {
+        return false;
+    }
+    if !pause_module(a, probe) {
+        return false;
+    }
+    if probe {
+        proto_send(a, true);
+    }
+    world::with(|w| w.adapters[a].mp.running = false);
+    let dl = lifecycle_deadline();
+    run_until(
+        |w| w.adapters[a].mp.rx_outstanding == 0 && w.adapters[a].mp.tx_queue.is_empty(),
+        dl,
+    );
+    world::with(|w| !w.halted).unwrap_or(false)
+}
+
+/// Restarts a paused stack bottom-up: miniport, SetModuleOptions + FilterRestart, protocol.
+pub(crate) fn restart_stack(a: usize) -> bool {
+    world::with(|w| w.adapters[a].mp.running = true);
+    if !restart_module(a) {
+        return false;
+    }
+    proto_restart(a);
+    true
+}
+
+/// NdisFRestartFilter's scheduled work: pause the stack and restart it.
+#[allow(clippy::collapsible_match)]
+pub(super) fn restart_filter(a: usize) {
+    let state = world::with(|w| w.adapters[a].module.state);
+    match state {
+        Some(ModState::Running) => {
+            if pause_stack(a, false) {
+                restart_stack(a);
+            }
+        }
+        Some(ModState::Paused) => {
+            restart_stack(a);
+        }
+        Some(ModState::Pausing | ModState::Restarting) => {
+            world::with(|w| w.sched.after(10_000, Event::RestartFilter(a)));
+        }
+        _ => {}
+    }
+}
+
+/// Takes a stack down for good: NetEventFilterPreDetach, pause, detach.
+pub(crate) fn stop_stack(a: usize) {
+    let state = world::with(|w| w.adapters[a].module.state);
+    if state == Some(ModState::Running) {
+        pre_detach(a);
+        if !pause_stack(a, false) {
+            return;
+        }
+    } else if state == Some(ModState::Paused) {
+        pre_detach(a);
+    }
+    detach(a);
+}

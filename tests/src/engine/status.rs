@@ -1,0 +1,62 @@
+//! Status indications from the miniport (link state) up through the filter.
+
+use super::call_filter;
+use crate::callbacks;
+use crate::irql::Irql;
+use crate::world;
+use core::ffi::c_void;
+use mpfilter::ndis::consts::{
+    MEDIA_CONNECT_STATE_CONNECTED, NDIS_LINK_STATE_REVISION_1, NDIS_OBJECT_TYPE_DEFAULT,
+    NDIS_OBJECT_TYPE_STATUS_INDICATION, NDIS_SIZEOF_LINK_STATE_REVISION_1,
+    NDIS_SIZEOF_STATUS_INDICATION_REVISION_1, NDIS_STATUS_INDICATION_REVISION_1,
+    NDIS_STATUS_LINK_STATE,
+};
+use mpfilter::ndis::types::{NDIS_LINK_STATE, NDIS_OBJECT_HEADER, NDIS_STATUS_INDICATION};
+
+pub(super) fn mp_status(a: usize) {
+    let ind = world::with(|w| {
+        if !w.oid_state_ok(a) {
+            return None;
+        }
+        let cfg = &w.adapters[a].cfg;
+        let ls = NDIS_LINK_STATE {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_DEFAULT,
+                NDIS_LINK_STATE_REVISION_1,
+                NDIS_SIZEOF_LINK_STATE_REVISION_1,
+            ),
+            MediaConnectState: MEDIA_CONNECT_STATE_CONNECTED,
+            MediaDuplexState: 2,
+            XmitLinkSpeed: cfg.link_speed_bps,
+            RcvLinkSpeed: cfg.link_speed_bps,
+            PauseFunctions: 0,
+            AutoNegotiationFlags: 0,
+        };
+        // SAFETY: NDIS_STATUS_INDICATION is plain data; all-zero is valid.
+        let mut ind: NDIS_STATUS_INDICATION = unsafe { core::mem::zeroed() };
+        ind.Header = NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_STATUS_INDICATION,
+            NDIS_STATUS_INDICATION_REVISION_1,
+            NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
+        );
+        ind.SourceHandle = w.adapters[a].mp.token.addr() as *mut c_void;
+        ind.StatusCode = NDIS_STATUS_LINK_STATE;
+        ind.StatusBufferSize = u32::from(NDIS_SIZEOF_LINK_STATE_REVISION_1);
+        let s = world::Heap::new((ind, ls));
+        let sp = s.ptr();
+        // SAFETY: sp is the live heap pair; pointers into it derive from its raw pointer.
+        let link = unsafe { &raw mut (*sp).1 };
+        // SAFETY: as above.
+        unsafe { (*sp).0.StatusBuffer = link.cast() };
+        let p = sp as usize;
+        w.status_store = Some(s);
+        w.delivering_status = p;
+        Some(p)
+    });
+    let Some(Some(p)) = ind else { return };
+    call_filter(Some(a), "FilterStatus", Irql::Dispatch, |h, ctx| {
+        // SAFETY: ctx is the module context; p a live indication owned by the emulator.
+        unsafe { callbacks::status(h, ctx, p as *mut NDIS_STATUS_INDICATION) }
+    });
+    world::with(|w| w.delivering_status = 0);
+}
