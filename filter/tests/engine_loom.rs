@@ -4,8 +4,8 @@
 //! The engine sources are compiled into this test crate (`#[path]` below); under `--cfg loom` in a
 //! test crate the engine's sync shim (`engine/sync.rs`) uses loom's atomics, so these models check
 //! the real engine code: per-CPU counters and shared in-flight counters, selection against
-//! eligible-set publication, the flow-table entry update race, the quota reservation CAS and the
-//! two-slot share board.
+//! eligible-set publication, the flow-table entry update race, the quota reservation CAS, the
+//! quota credit leases and the two-slot share board.
 #![cfg(loom)]
 #![allow(missing_docs)]
 
@@ -204,6 +204,68 @@ fn quota_reservation_never_exceeds_max() {
         assert!(got.contains(&Selection::Defer));
         assert_eq!(g.outstanding(TargetKey(1), pid(0)), Some(1));
         complete(&g.selector(), pid(0), &req(0, 1));
+        assert_eq!(g.outstanding(TargetKey(1), pid(0)), Some(0));
+    });
+}
+
+/// Quota credit leases: two CPUs select (leasing a batch from the shared pool into their local
+/// pools with a CAS), send and complete (returning the credit to their local pool, spilling past
+/// the hold limit) concurrently. Max 3, two shards, so each CPU keeps at most
+/// `hold = (3 - 1) / 2 = 1` idle credit. At every moment at most `max` NBLs hold a credit, and at
+/// the end every credit is back: nothing outstanding, three NBLs are admitted again from every
+/// CPU index (including one beyond the shard count, which uses the shared pool directly) and a
+/// fourth is deferred. (A lease done with a plain load and store instead of the CAS fails
+/// this model.)
+#[test]
+fn quota_leases_conserve_credits() {
+    model(|| {
+        let g = group(
+            1,
+            PolicyConfig::Quota(QuotaConfig {
+                max_outstanding_per_target: 3,
+                target_slots: 1,
+            }),
+            0,
+        );
+        let held = Arc::new(loom::sync::atomic::AtomicU32::new(0));
+        let handles: Vec<_> = [0u32, 1]
+            .into_iter()
+            .map(|cpu| {
+                let sel = g.selector();
+                let held = Arc::clone(&held);
+                thread::spawn(move || {
+                    let r = req(cpu, 1);
+                    for _ in 0..2 - cpu {
+                        let Selection::Path(p) = sel.select(&r, 1) else {
+                            panic!("deferred with at most 2 of 3 outstanding")
+                        };
+                        let before = held.fetch_add(1, Ordering::SeqCst);
+                        assert!(before < 3, "more than max outstanding");
+                        held.fetch_sub(1, Ordering::SeqCst);
+                        complete(&sel, p, &r);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(g.outstanding(TargetKey(1), pid(0)), Some(0));
+        let sel = g.selector();
+        let mut sent = Vec::new();
+        for cpu in [0u32, 1, 2] {
+            let r = req(cpu, 1);
+            let Selection::Path(p) = sel.select(&r, 2) else {
+                panic!("credit lost (cpu {cpu})")
+            };
+            sel.on_send(p, &r, 2);
+            sent.push((p, r));
+        }
+        assert_eq!(sel.select(&req(0, 1), 2), Selection::Defer);
+        assert_eq!(g.outstanding(TargetKey(1), pid(0)), Some(3));
+        for (p, r) in &sent {
+            complete(&sel, *p, r);
+        }
         assert_eq!(g.outstanding(TargetKey(1), pid(0)), Some(0));
     });
 }

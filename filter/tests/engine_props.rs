@@ -221,22 +221,29 @@ proptest! {
     }
 
     /// Quota: outstanding per (target, path) never exceeds the maximum, under any interleaving of
-    /// selections, cancellations and out-of-order completions.
+    /// selections, cancellations and out-of-order completions, with the calls spread over several
+    /// CPU indices (each with its own credit lease) and an index beyond the shard count (no
+    /// lease). A `Defer` comes only while at least `max - cpus * hold >= 1` NBLs are outstanding
+    /// on every path, and with a single CPU only at exactly the maximum.
     #[test]
     fn quota_outstanding_cap(
         n in 1usize..=4,
-        max in 1u32..=4,
-        ops in proptest::collection::vec((0u8..3, 0u64..3, any::<u16>()), 1..400),
+        max in 1u32..=9,
+        cpus in 1u32..=3,
+        ops in proptest::collection::vec((0u8..3, 0u64..3, any::<u16>(), 0u32..4), 1..400),
     ) {
         let mut cfg = GroupConfig::new(vec![PathConfig { quota_bytes: 3000, ..PathConfig::default() }; n],
             PolicyConfig::Quota(QuotaConfig { max_outstanding_per_target: max, target_slots: 64 }));
         cfg.flowlet.gap_ns = 0;
-        cfg.cpus = 1;
+        cfg.cpus = cpus;
+        let hold = ((max - 1) / cpus).min(32);
         let g = PathGroup::new(cfg).unwrap();
         let mut inflight: Vec<(PathId, SendRequest)> = Vec::new();
         let mut truth: HashMap<(u64, usize), u32> = HashMap::new();
-        for (kind, target, r) in ops {
-            let req = SendRequest { len: 1000 + u32::from(r % 2000), target: TargetKey(target), ..SendRequest::default() };
+        for (kind, target, r, cpu) in ops {
+            // Index `cpus` is beyond the shard count.
+            let cpu = cpu % (cpus + 1);
+            let req = SendRequest { len: 1000 + u32::from(r % 2000), target: TargetKey(target), cpu, ..SendRequest::default() };
             match kind {
                 0 | 1 => match g.select(&req, 0) {
                     Selection::Path(p) => {
@@ -250,7 +257,11 @@ proptest! {
                     }
                     Selection::Defer => {
                         for p in 0..n {
-                            prop_assert_eq!(truth.get(&(target, p)).copied().unwrap_or(0), max);
+                            let t = truth.get(&(target, p)).copied().unwrap_or(0);
+                            prop_assert!(t >= 1 && t >= max.saturating_sub(cpus * hold), "{} of {}", t, max);
+                            if cpus == 1 && cpu == 0 {
+                                prop_assert_eq!(t, max);
+                            }
                         }
                     }
                     Selection::NoPath => prop_assert!(false),
@@ -259,7 +270,8 @@ proptest! {
                     if !inflight.is_empty() {
                         let (p, req) = inflight.swap_remove(usize::from(r) % inflight.len());
                         *truth.get_mut(&(req.target.0, p.index())).unwrap() -= 1;
-                        let c = Completion { path: p, len: req.len, target: req.target, cpu: 0, status: CompletionStatus::Ok, latency_ns: 1 };
+                        // Completed on any CPU index, not necessarily the sender's.
+                        let c = Completion { path: p, len: req.len, target: req.target, cpu: (cpu + 1) % (cpus + 1), status: CompletionStatus::Ok, latency_ns: 1 };
                         g.on_complete(&c, 0);
                     }
                 }
@@ -267,6 +279,23 @@ proptest! {
             for (&(t, p), &v) in &truth {
                 prop_assert!(v <= max);
                 prop_assert!(g.outstanding(TargetKey(t), pid(p)).unwrap() <= max);
+                // Sequential calls: the statistic is exact (credits are conserved).
+                prop_assert_eq!(g.outstanding(TargetKey(t), pid(p)).unwrap(), v);
+            }
+        }
+        // Everything completed: every credit is back and usable from every CPU index.
+        for (p, req) in inflight.drain(..) {
+            let c = Completion { path: p, len: req.len, target: req.target, cpu: 0, status: CompletionStatus::Ok, latency_ns: 1 };
+            g.on_complete(&c, 0);
+        }
+        for t in 0..3u64 {
+            for p in 0..n {
+                prop_assert_eq!(g.outstanding(TargetKey(t), pid(p)).unwrap(), 0);
+            }
+            for cpu in 0..=cpus {
+                let req = SendRequest { len: 1000, target: TargetKey(t), cpu, ..SendRequest::default() };
+                let Selection::Path(p) = g.select(&req, 0) else { return Err(TestCaseError::fail("defer with nothing outstanding")); };
+                g.cancel(p, &req);
             }
         }
     }

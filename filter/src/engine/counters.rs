@@ -66,11 +66,18 @@ pub struct CpuShard {
     pub cursor: AtomicU32,
     /// Eligible mask this CPU's scheduler state was built for (reset when it changes).
     pub mask_seen: AtomicU32,
-    /// Policy scheduler state, two slots per path: `sched[2p]` (DRR deficit, WRR credit, virtual
-    /// finish time) and `sched[2p + 1]` (speed-share: this CPU's copy of the path's packed share).
+    /// Policy scheduler state, two slots per path: `sched[2p]` (DRR deficit, WRR credit) and
+    /// `sched[2p + 1]` (smooth WRR: this CPU's copy of the path's packed share). Earliest finish
+    /// keeps the same two slots per *eligible* path, compacted (see `order`): the virtual finish
+    /// time and this CPU's copy of the path's reciprocal share.
     pub sched: Box<[AtomicI64]>,
-    /// Share-board generation this CPU's share copies were taken from.
-    pub gen_seen: AtomicU32,
+    /// Speed-share: the share-board generation this CPU's share copies were taken from (high 32
+    /// bits) and the eligible mask they were compacted for (low 32 bits), so that the fast path
+    /// checks both with one compare.
+    pub gen_seen: AtomicU64,
+    /// Speed-share earliest-finish: the path of each compacted scheduler entry, 4 bits per entry
+    /// (entry `j` is the `j`-th eligible path).
+    pub order: AtomicU64,
     /// Policy accumulators per path (speed-share: busy nanoseconds).
     pub aux: Box<[AtomicU64]>,
 }
@@ -83,7 +90,8 @@ impl CpuShard {
             cursor: AtomicU32::new(0),
             mask_seen: AtomicU32::new(0),
             sched: zeroed_i64(2 * paths),
-            gen_seen: AtomicU32::new(0),
+            gen_seen: AtomicU64::new(0),
+            order: AtomicU64::new(0),
             aux: zeroed_u64(paths),
         }
     }

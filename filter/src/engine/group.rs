@@ -51,6 +51,7 @@ impl Shared {
     fn ctx(&self, mask: u32, cpu: u32) -> HotCtx<'_> {
         HotCtx {
             mask,
+            cpu,
             shard: self.shard(cpu),
             paths: &self.paths,
         }
@@ -64,7 +65,7 @@ impl Shared {
         }
         let ctx = self.ctx(mask, req.cpu);
         let Some(flows) = &self.flows else {
-            return to_selection(self.policy.select(&ctx, req, now_ns));
+            return to_selection(self.select_policy(&ctx, req, now_ns));
         };
         let slot = flows.slot(req.flow.l34);
         if let Some(p) = flows.live_path(slot.value, now_ns, mask) {
@@ -75,7 +76,7 @@ impl Shared {
                 Selection::Defer
             };
         }
-        match self.policy.select(&ctx, req, now_ns) {
+        match self.select_policy(&ctx, req, now_ns) {
             Choice::Path(p) => match flows.place(slot, p, now_ns) {
                 Ok(()) => path(p),
                 Err(current) => match flows.live_path(current, now_ns, mask) {
@@ -92,6 +93,18 @@ impl Shared {
                 },
             },
             other => to_selection(other),
+        }
+    }
+
+    /// The policy's `select`. The fast paths of the two balancers (a few instructions; their slow
+    /// paths are out of line) are inlined into the caller; the other policies go through the
+    /// shared dispatcher.
+    #[inline]
+    fn select_policy(&self, ctx: &HotCtx<'_>, req: &SendRequest, now_ns: u64) -> Choice {
+        match &self.policy {
+            AnyPolicy::SpeedShare(s) => s.select(ctx, req, now_ns),
+            AnyPolicy::Quota(q) => q.select(ctx, req, now_ns),
+            other => other.select(ctx, req, now_ns),
         }
     }
 
@@ -114,6 +127,7 @@ impl Shared {
         }
         let ctx = HotCtx {
             mask: 0,
+            cpu: req.cpu,
             shard,
             paths: &self.paths,
         };
@@ -144,6 +158,7 @@ impl Shared {
         }
         let ctx = HotCtx {
             mask: 0,
+            cpu: c.cpu,
             shard,
             paths: &self.paths,
         };

@@ -38,6 +38,9 @@ pub enum Choice {
 pub struct HotCtx<'a> {
     /// Eligible paths (bit per path), already reduced to the best tier.
     pub mask: u32,
+    /// The calling CPU's index as passed by the caller (may be out of the shard range: then
+    /// `shard` is shared with another index and policies must not keep per-CPU leases in it).
+    pub cpu: u32,
     /// The calling CPU's shard.
     pub shard: &'a CpuShard,
     /// The shared path table.
@@ -135,7 +138,7 @@ impl AnyPolicy {
             PolicyConfig::LeastBlocks => Self::LeastBlocks(least_blocks::LeastBlocks),
             PolicyConfig::AddressHash(layer) => Self::Hash(hash::AddressHash::new(layer)),
             PolicyConfig::ServiceTime => Self::ServiceTime(service_time::ServiceTime),
-            PolicyConfig::Quota(q) => Self::Quota(quota::Quota::new(n, q)),
+            PolicyConfig::Quota(q) => Self::Quota(quota::Quota::new(n, cfg.cpus, q)),
             PolicyConfig::SpeedShare(s) => {
                 Self::SpeedShare(speed_share::SpeedShare::new(&cfg.paths, s))
             }
