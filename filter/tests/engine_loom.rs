@@ -121,7 +121,7 @@ fn selection_sees_published_failure() {
                 let s = sel.select(&req(0, 1), 5);
                 match s {
                     Selection::Path(p) => {
-                        assert!(!seen || p.index() == 1, "selected a failed path")
+                        assert!(!seen || p.index() == 1, "selected a failed path");
                     }
                     other => panic!("{other:?}"),
                 }

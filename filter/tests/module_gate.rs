@@ -4,6 +4,9 @@
 //! and hold for every one.
 #![cfg(not(loom))]
 
+mod common;
+
+use common::running_gate;
 use mpfilter::module::{ModuleEvent, ModuleState, PauseGate};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
@@ -25,19 +28,6 @@ impl Round {
         self.completions.fetch_add(1, Ordering::SeqCst);
         self.paused.store(true, Ordering::SeqCst);
     }
-}
-
-fn running_gate() -> PauseGate {
-    let gate = PauseGate::new();
-    for e in [
-        ModuleEvent::Attach,
-        ModuleEvent::AttachSucceeded,
-        ModuleEvent::Restart,
-        ModuleEvent::RestartSucceeded,
-    ] {
-        gate.transition(e).unwrap();
-    }
-    gate
 }
 
 #[test]

@@ -17,6 +17,9 @@
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use loom::thread;
+mod common;
+
+use common::running_gate;
 use mpfilter::module::sync::AtomicWord;
 use mpfilter::module::{ModuleEvent, ModuleState, PauseGate};
 
@@ -53,17 +56,8 @@ struct World {
 
 impl World {
     fn running() -> Arc<World> {
-        let gate = Gate::new();
-        for e in [
-            ModuleEvent::Attach,
-            ModuleEvent::AttachSucceeded,
-            ModuleEvent::Restart,
-            ModuleEvent::RestartSucceeded,
-        ] {
-            gate.transition(e).unwrap();
-        }
         Arc::new(World {
-            gate,
+            gate: running_gate(),
             completions: AtomicUsize::new(0),
             paused: AtomicBool::new(false),
         })

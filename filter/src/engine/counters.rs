@@ -136,28 +136,18 @@ impl CpuShard {
 
 /// Sums the counters of `path` over `shards`.
 pub fn totals(shards: &[CpuShard], path: usize) -> CounterTotals {
+    // Counters wrap like the kernel's ULONG64 statistics rather than saturate.
+    fn add(total: &mut u64, shard: &AtomicU64) {
+        *total = total.wrapping_add(shard.load(Ordering::Relaxed));
+    }
     let mut t = CounterTotals::default();
-    for s in shards {
-        if let Some(c) = s.counters.get(path) {
-            t.sent_nbls = t
-                .sent_nbls
-                .wrapping_add(c.sent_nbls.load(Ordering::Relaxed));
-            t.sent_bytes = t
-                .sent_bytes
-                .wrapping_add(c.sent_bytes.load(Ordering::Relaxed));
-            t.completed_nbls = t
-                .completed_nbls
-                .wrapping_add(c.done_nbls.load(Ordering::Relaxed));
-            t.completed_bytes = t
-                .completed_bytes
-                .wrapping_add(c.done_bytes.load(Ordering::Relaxed));
-            t.failed_nbls = t
-                .failed_nbls
-                .wrapping_add(c.failed_nbls.load(Ordering::Relaxed));
-            t.failed_bytes = t
-                .failed_bytes
-                .wrapping_add(c.failed_bytes.load(Ordering::Relaxed));
-        }
+    for c in shards.iter().filter_map(|s| s.counters.get(path)) {
+        add(&mut t.sent_nbls, &c.sent_nbls);
+        add(&mut t.sent_bytes, &c.sent_bytes);
+        add(&mut t.completed_nbls, &c.done_nbls);
+        add(&mut t.completed_bytes, &c.done_bytes);
+        add(&mut t.failed_nbls, &c.failed_nbls);
+        add(&mut t.failed_bytes, &c.failed_bytes);
     }
     t
 }

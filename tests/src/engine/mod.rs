@@ -26,11 +26,12 @@ pub(crate) use stack::{pause_stack, restart_stack, start_stack, stop_stack};
 pub(crate) use transmit::mp_enqueue;
 
 use crate::callbacks::Handlers;
+use crate::frames;
 use crate::irql::Irql;
 use crate::nblmem::{self, SnapMask};
 use crate::rules::{Rule, Subject};
 use crate::sched::Nanos;
-use crate::world::{self, Event, Frame, World};
+use crate::world::{self, Event, Frame, NState, Origin, World};
 use core::ffi::c_void;
 
 /// Direction byte of frames the protocol sends.
@@ -192,4 +193,54 @@ fn unchanged_while_away(
 
 fn lifecycle_deadline() -> Option<Nanos> {
     world::with(|w| w.now() + w.cfg_lifecycle_timeout())
+}
+
+/// What an emulated protocol (sending) or miniport (indicating) puts on the stack: one NBL from its
+/// pool carrying a fresh test frame.
+pub(super) struct FramedNbl {
+    /// The originator's pool.
+    pub pool: usize,
+    /// Who originated it.
+    pub origin: Origin,
+    /// Destination and source MAC of the frame.
+    pub macs: ([u8; 6], [u8; 6]),
+    /// The frame's sequence number.
+    pub seq: u64,
+    /// The adapter (written into the frame so the far end can check where it came from).
+    pub adapter: usize,
+    /// `DIR_TX` or `DIR_RX`.
+    pub dir: u8,
+    /// Frame length range to draw from.
+    pub len: (usize, usize),
+    /// The originator's handle, stamped in SourceHandle.
+    pub source: usize,
+    /// Where the NBL is once handed to the filter.
+    pub state: NState,
+    /// Whether it is a pause probe.
+    pub probe: bool,
+}
+
+/// Allocates and fills a [`FramedNbl`], snapshots it for the hand-back check and records it as
+/// handed to the filter. Returns the NBL and the frame length.
+pub(super) fn framed_nbl(w: &mut World, f: &FramedNbl) -> Option<(usize, usize)> {
+    let nbl = w.pool_alloc(f.pool, f.origin)?;
+    let len = w.rng.range_usize(f.len.0, f.len.1);
+    let (dst, src) = f.macs;
+    // SAFETY: nbl is a live emulator block with a frame buffer and a NET_BUFFER, and no other
+    // reference to it is alive.
+    unsafe {
+        nblmem::write_frame(nbl, |buf| {
+            frames::build(buf, dst, src, f.seq, f.adapter, f.dir, len)
+        });
+    }
+    // SAFETY: as above.
+    unsafe { nblmem::nbl_mut(nbl) }.SourceHandle = f.source as *mut c_void;
+    // SAFETY: nbl is live.
+    let snap = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
+    let tr = w.nbls.get_mut(&nbl)?;
+    tr.state = f.state;
+    tr.source = f.source;
+    tr.entry_snap = snap;
+    tr.probe = f.probe;
+    Some((nbl, len))
 }

@@ -1,13 +1,14 @@
 //! Receive path: the miniport's indications (some with NDIS_RECEIVE_FLAGS_RESOURCES, reclaimed as
 //! soon as the call returns), the protocol taking them, and its returns back down.
 
-use super::{DIR_RX, call_filter, handback_ok, pick_irql, unchanged_while_away};
+use super::{
+    DIR_RX, FramedNbl, call_filter, framed_nbl, handback_ok, pick_irql, unchanged_while_away,
+};
 use crate::callbacks;
 use crate::frames::{self, Check};
-use crate::nblmem::{self, SnapMask};
+use crate::nblmem;
 use crate::rules::{Rule, Subject};
 use crate::world::{self, Came, Event, ModState, NState, Origin, World};
-use core::ffi::c_void;
 use mpfilter::ndis::consts::{
     NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL, NDIS_RECEIVE_FLAGS_RESOURCES,
     NDIS_RETURN_FLAGS_DISPATCH_LEVEL,
@@ -55,22 +56,9 @@ fn mp_indicate(a: usize) {
         let handle = w.adapters[a].mp.token.addr();
         let mut nbls = Vec::with_capacity(n);
         for _ in 0..n {
-            let nbl = w.pool_alloc(pool, Origin::MpRx(a))?;
             let seq = w.adapters[a].mp.rx_seq;
             w.adapters[a].mp.rx_seq += 1;
-            let len = w.rng.range_usize(t.frame_len.0, t.frame_len.1);
-            // SAFETY: nbl is a live emulator block with a frame buffer and a NET_BUFFER.
-            unsafe {
-                nblmem::write_frame(nbl, |buf| {
-                    frames::build(buf, dst, frames::peer_mac(a), seq, a, DIR_RX, len)
-                });
-            }
-            // SAFETY: as above.
-            unsafe { nblmem::nbl_mut(nbl) }.SourceHandle = handle as *mut c_void;
-            // SAFETY: nbl is live.
-            let snap = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
-            let tr = w.nbls.get_mut(&nbl)?;
-            tr.state = if resources {
+            let state = if resources {
                 NState::Resources { module: a }
             } else {
                 NState::Filter {
@@ -78,9 +66,21 @@ fn mp_indicate(a: usize) {
                     came: Came::Below,
                 }
             };
-            tr.source = handle;
-            tr.entry_snap = snap;
-            tr.probe = false;
+            let (nbl, _) = framed_nbl(
+                w,
+                &FramedNbl {
+                    pool,
+                    origin: Origin::MpRx(a),
+                    macs: (dst, frames::peer_mac(a)),
+                    seq,
+                    adapter: a,
+                    dir: DIR_RX,
+                    len: t.frame_len,
+                    source: handle,
+                    state,
+                    probe: false,
+                },
+            )?;
             nbls.push(nbl);
         }
         let ad = &mut w.adapters[a];

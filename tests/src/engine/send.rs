@@ -2,12 +2,11 @@
 //! down into the filter, and the completions it gets back.
 
 use super::transmit::mp_enqueue;
-use super::{DIR_TX, call_filter, pick_irql};
+use super::{DIR_TX, FramedNbl, call_filter, framed_nbl, pick_irql};
 use crate::callbacks;
 use crate::frames;
 use crate::nblmem::{self, SnapMask};
 use crate::world::{self, Came, Event, ModState, NState, Origin, World};
-use core::ffi::c_void;
 use mpfilter::ndis::consts::{
     NDIS_SEND_FLAGS_DISPATCH_LEVEL, NDIS_STATUS_PAUSED, NDIS_STATUS_SUCCESS,
 };
@@ -71,29 +70,26 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
         let handle = w.adapters[a].proto.token.addr();
         let mut nbls = Vec::with_capacity(n);
         for _ in 0..n {
-            let nbl = w.pool_alloc(pool, Origin::ProtoTx(a))?;
             let seq = w.adapters[a].proto.tx_seq;
             w.adapters[a].proto.tx_seq += 1;
-            let len = w.rng.range_usize(t.frame_len.0, t.frame_len.1);
-            // SAFETY: nbl is a live emulator block with a frame buffer and a NET_BUFFER.
-            unsafe {
-                nblmem::write_frame(nbl, |buf| {
-                    frames::build(buf, frames::peer_mac(a), src, seq, a, DIR_TX, len)
-                });
-            }
-            // SAFETY: as above; no other reference to the block is alive.
-            let n = unsafe { nblmem::nbl_mut(nbl) };
-            n.SourceHandle = handle as *mut c_void;
-            // SAFETY: nbl is live.
-            let snap = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
-            let tr = w.nbls.get_mut(&nbl)?;
-            tr.state = NState::Filter {
-                module: Some(a),
-                came: Came::Above,
-            };
-            tr.source = handle;
-            tr.entry_snap = snap;
-            tr.probe = probe;
+            let (nbl, len) = framed_nbl(
+                w,
+                &FramedNbl {
+                    pool,
+                    origin: Origin::ProtoTx(a),
+                    macs: (frames::peer_mac(a), src),
+                    seq,
+                    adapter: a,
+                    dir: DIR_TX,
+                    len: t.frame_len,
+                    source: handle,
+                    state: NState::Filter {
+                        module: Some(a),
+                        came: Came::Above,
+                    },
+                    probe,
+                },
+            )?;
             let st = &mut w.adapters[a].stats;
             if probe {
                 st.probes_sent += 1;
