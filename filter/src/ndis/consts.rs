@@ -18,16 +18,17 @@ pub const NDIS_STATUS_NOT_SUPPORTED: NDIS_STATUS = 0xC000_00BB_u32 as i32;
 pub const NDIS_STATUS_INVALID_PARAMETER: NDIS_STATUS = 0xC000_000D_u32 as i32;
 /// The binding or module is paused.
 pub const NDIS_STATUS_PAUSED: NDIS_STATUS = 0xC023_002A_u32 as i32;
-/// A send was cancelled (`STATUS_NDIS_REQUEST_ABORTED`).
+/// A send was cancelled: ndis.h defines it as the NTSTATUS `STATUS_NDIS_REQUEST_ABORTED`.
 pub const NDIS_STATUS_SEND_ABORTED: NDIS_STATUS = 0xC023_000C_u32 as i32;
-/// The request was aborted (same value as `NDIS_STATUS_SEND_ABORTED`).
-pub const NDIS_STATUS_REQUEST_ABORTED: NDIS_STATUS = 0xC023_000C_u32 as i32;
+/// The request was aborted. ndis.h keeps the legacy NDIS value here; it is *not*
+/// `STATUS_NDIS_REQUEST_ABORTED` (that one is `NDIS_STATUS_SEND_ABORTED`).
+pub const NDIS_STATUS_REQUEST_ABORTED: NDIS_STATUS = 0xC001_000C_u32 as i32;
 /// The medium is disconnected.
 pub const NDIS_STATUS_MEDIA_DISCONNECTED: NDIS_STATUS = 0xC023_001F_u32 as i32;
-/// The buffer is too short (`STATUS_BUFFER_TOO_SMALL`).
-pub const NDIS_STATUS_BUFFER_TOO_SHORT: NDIS_STATUS = 0xC000_0023_u32 as i32;
-/// The OID is not recognised (`STATUS_INVALID_DEVICE_REQUEST`).
-pub const NDIS_STATUS_INVALID_OID: NDIS_STATUS = 0xC000_0010_u32 as i32;
+/// The buffer is too short (legacy NDIS value, not `STATUS_BUFFER_TOO_SMALL`).
+pub const NDIS_STATUS_BUFFER_TOO_SHORT: NDIS_STATUS = 0xC001_0016_u32 as i32;
+/// The OID is not recognised (legacy NDIS value, not `STATUS_INVALID_DEVICE_REQUEST`).
+pub const NDIS_STATUS_INVALID_OID: NDIS_STATUS = 0xC001_0017_u32 as i32;
 /// Status indication: link state changed; payload `NDIS_LINK_STATE`.
 pub const NDIS_STATUS_LINK_STATE: NDIS_STATUS = 0x4001_0017;
 /// Status indication: current task-offload configuration changed.
@@ -101,8 +102,9 @@ pub const NDIS_FILTER_PAUSE_PARAMETERS_REVISION_1: u8 = 1;
 pub const NDIS_SIZEOF_FILTER_PAUSE_PARAMETERS_REVISION_1: u16 = 0xC;
 /// `NDIS_FILTER_RESTART_PARAMETERS_REVISION_1`.
 pub const NDIS_FILTER_RESTART_PARAMETERS_REVISION_1: u8 = 1;
-/// `NDIS_SIZEOF_FILTER_RESTART_PARAMETERS_REVISION_1`.
-pub const NDIS_SIZEOF_FILTER_RESTART_PARAMETERS_REVISION_1: u16 = 0x30;
+/// `NDIS_SIZEOF_FILTER_RESTART_PARAMETERS_REVISION_1`: `RTL_SIZEOF_THROUGH_FIELD(.., Flags)`,
+/// so without the tail padding that `size_of` includes (0x30).
+pub const NDIS_SIZEOF_FILTER_RESTART_PARAMETERS_REVISION_1: u16 = 0x2C;
 /// `NDIS_OID_REQUEST_REVISION_1`.
 pub const NDIS_OID_REQUEST_REVISION_1: u8 = 1;
 /// `NDIS_SIZEOF_OID_REQUEST_REVISION_1` (through `Reserved2`).
@@ -148,8 +150,14 @@ pub const MEDIA_CONNECT_STATE_DISCONNECTED: i32 = 2;
 /// `NdisMedium802_3` (Ethernet).
 pub const NDIS_MEDIUM_802_3: i32 = 0;
 
-/// `NetEventFilterPreDetach`: last point for OIDs and status before detach.
-pub const NET_EVENT_FILTER_PRE_DETACH: i32 = 26;
+/// `NetEventFilterPreDetach`: last point for OIDs and status before detach. The 16th member of
+/// `NET_PNP_EVENT_CODE` (after `NetEventNDKDisable` = 14).
+pub const NET_EVENT_FILTER_PRE_DETACH: i32 = 15;
+
+/// `NET_PNP_EVENT_NOTIFICATION_REVISION_1`.
+pub const NET_PNP_EVENT_NOTIFICATION_REVISION_1: u8 = 1;
+/// `NDIS_SIZEOF_NET_PNP_EVENT_NOTIFICATION_REVISION_1`: `RTL_SIZEOF_THROUGH_FIELD(.., Flags)`.
+pub const NDIS_SIZEOF_NET_PNP_EVENT_NOTIFICATION_REVISION_1: u16 = 0xA4;
 
 /// `NetBufferListInfo` slot: checksum offload info.
 pub const TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO: usize = 0;

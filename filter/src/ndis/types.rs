@@ -720,15 +720,18 @@ pub struct NET_PNP_EVENT {
     pub TdiClientReserved: [usize; 4],
 }
 
-/// `NET_PNP_EVENT_NOTIFICATION`, size 0xA0.
+/// `NET_PNP_EVENT_NOTIFICATION` as an NDIS 6.30 driver sees it, size 0xA8. The DDI page's syntax
+/// block omits `Flags`; ndis.h has it (and NDIS 6.50 appends SwitchId and VPortId, revision 2).
 #[repr(C)]
 pub struct NET_PNP_EVENT_NOTIFICATION {
-    /// Type 0x80 (0x00).
+    /// Type 0x80, revision 1, size 0xA4 (0x00).
     pub Header: NDIS_OBJECT_HEADER,
     /// Port (0x04).
     pub PortNumber: NDIS_PORT_NUMBER,
     /// The event (0x08).
     pub NetPnPEvent: NET_PNP_EVENT,
+    /// `NET_EVENT_FLAGS_*` (0xA0).
+    pub Flags: u32,
 }
 
 #[cfg(test)]
@@ -736,6 +739,7 @@ mod layout_tests {
     //! x64 sizes and field offsets. Sources: `shared/reference/ndis-lwf-facts.md` §1 — [PDB] figures
     //! are from Microsoft's public symbols for ndis.sys (marked ✓ there); [GCC] are offsetof
     //! computations from the documented field order with natural x64 alignment; [WDM] is wdm.h order.
+    use super::super::consts;
     use super::*;
     use core::mem::{align_of, offset_of, size_of};
 
@@ -952,6 +956,11 @@ mod layout_tests {
         assert_eq!(offset_of!(R, LowerIfIndex), 0x18);
         assert_eq!(offset_of!(R, LowerIfNetLuid), 0x20);
         assert_eq!(offset_of!(R, Flags), 0x28);
+        // NDIS_SIZEOF_* is RTL_SIZEOF_THROUGH_FIELD(Flags), not size_of (which has tail padding).
+        assert_eq!(
+            usize::from(consts::NDIS_SIZEOF_FILTER_RESTART_PARAMETERS_REVISION_1),
+            offset_of!(R, Flags) + 4
+        );
         assert_eq!(size_of::<NDIS_FILTER_ATTRIBUTES>(), 8);
         assert_eq!(offset_of!(NDIS_FILTER_ATTRIBUTES, Flags), 4);
     }
@@ -1067,7 +1076,12 @@ mod layout_tests {
         assert_eq!(offset_of!(NET_PNP_EVENT, TransportReserved), 0x38);
         assert_eq!(offset_of!(NET_PNP_EVENT, TdiReserved), 0x58);
         assert_eq!(offset_of!(NET_PNP_EVENT, TdiClientReserved), 0x78);
-        assert_eq!(size_of::<NET_PNP_EVENT_NOTIFICATION>(), 0xA0);
+        assert_eq!(size_of::<NET_PNP_EVENT_NOTIFICATION>(), 0xA8);
+        assert_eq!(offset_of!(NET_PNP_EVENT_NOTIFICATION, Flags), 0xA0);
+        assert_eq!(
+            usize::from(consts::NDIS_SIZEOF_NET_PNP_EVENT_NOTIFICATION_REVISION_1),
+            offset_of!(NET_PNP_EVENT_NOTIFICATION, Flags) + 4
+        );
         assert_eq!(offset_of!(NET_PNP_EVENT_NOTIFICATION, PortNumber), 4);
         assert_eq!(offset_of!(NET_PNP_EVENT_NOTIFICATION, NetPnPEvent), 8);
     }

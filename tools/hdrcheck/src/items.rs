@@ -1,0 +1,341 @@
+//! What is checked: every size, field offset and constant of `mpfilter::ndis` that mingw-w64's
+//! DDK headers also define, and — listed, not checked — what rests on documentation alone.
+
+use core::mem::{offset_of, size_of};
+use mpfilter::ndis::consts as k;
+use mpfilter::ndis::types as t;
+
+/// One number that both the Rust FFI and the C headers define.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    /// How the report names it, e.g. `offsetof(NDIS_LINK_STATE, XmitLinkSpeed)`.
+    pub label: String,
+    /// The C expression that yields it under the headers.
+    pub c_expr: String,
+    /// A macro the expression needs; when the headers lack it the item is reported as
+    /// documentation-only instead of failing the compile.
+    pub guard: Option<String>,
+    /// The value the Rust FFI has.
+    pub rust: i64,
+}
+
+impl Item {
+    fn size(c_type: &str, rust: usize) -> Item {
+        Item {
+            label: format!("sizeof({c_type})"),
+            c_expr: format!("sizeof({c_type})"),
+            guard: None,
+            rust: as_i64(rust),
+        }
+    }
+
+    fn offset(c_type: &str, field: &str, rust: usize) -> Item {
+        Item {
+            label: format!("offsetof({c_type}, {field})"),
+            c_expr: format!("__builtin_offsetof({c_type}, {field})"),
+            guard: None,
+            rust: as_i64(rust),
+        }
+    }
+
+    /// A `#define` of the headers (guarded: absent means documentation-only).
+    fn define(c_name: &str, rust: i64) -> Item {
+        Item {
+            label: c_name.to_owned(),
+            c_expr: c_name.to_owned(),
+            guard: Some(c_name.to_owned()),
+            rust,
+        }
+    }
+
+    /// An enumerator or an expression of the headers that must exist.
+    fn expr(c_expr: &str, rust: i64) -> Item {
+        Item {
+            label: c_expr.to_owned(),
+            c_expr: c_expr.to_owned(),
+            guard: None,
+            rust,
+        }
+    }
+}
+
+fn as_i64(v: usize) -> i64 {
+    i64::try_from(v).expect("a layout figure fits in i64")
+}
+
+/// Sizes and every field offset of the structures mingw-w64 declares.
+macro_rules! layout {
+    ($out:ident, $ty:ident { $($field:ident),* $(,)? }) => {
+        $out.push(Item::size(stringify!($ty), size_of::<t::$ty>()));
+        $( $out.push(Item::offset(stringify!($ty), stringify!($field), offset_of!(t::$ty, $field))); )*
+    };
+}
+
+/// `#define`d constants whose Rust name is the C name.
+macro_rules! defines {
+    ($($name:ident),* $(,)?) => {
+        vec![$( Item::define(stringify!($name), i64::from(k::$name)) ),*]
+    };
+}
+
+/// Everything checked against the headers.
+pub fn checked() -> Vec<Item> {
+    let mut v = kernel_layouts();
+    v.extend(ndis_layouts());
+    v.extend(defines());
+    v.extend(enumerators());
+    v
+}
+
+fn kernel_layouts() -> Vec<Item> {
+    let mut v = Vec::new();
+    layout!(
+        v,
+        NDIS_OBJECT_HEADER {
+            Type,
+            Revision,
+            Size
+        }
+    );
+    layout!(
+        v,
+        UNICODE_STRING {
+            Length,
+            MaximumLength,
+            Buffer
+        }
+    );
+    layout!(
+        v,
+        GUID {
+            Data1,
+            Data2,
+            Data3,
+            Data4
+        }
+    );
+    layout!(
+        v,
+        MDL {
+            Next,
+            Size,
+            MdlFlags,
+            Process,
+            MappedSystemVa,
+            StartVa,
+            ByteCount,
+            ByteOffset
+        }
+    );
+    layout!(
+        v,
+        DRIVER_OBJECT {
+            Type,
+            Size,
+            DeviceObject,
+            Flags,
+            DriverStart,
+            DriverSize,
+            DriverSection,
+            DriverExtension,
+            DriverName,
+            HardwareDatabase,
+            FastIoDispatch,
+            DriverInit,
+            DriverStartIo,
+            DriverUnload,
+            MajorFunction,
+        }
+    );
+    v
+}
+
+fn ndis_layouts() -> Vec<Item> {
+    let mut v = Vec::new();
+    layout!(
+        v,
+        NDIS_LINK_STATE {
+            Header,
+            MediaConnectState,
+            MediaDuplexState,
+            XmitLinkSpeed,
+            RcvLinkSpeed,
+            PauseFunctions,
+            AutoNegotiationFlags,
+        }
+    );
+    layout!(
+        v,
+        NET_PNP_EVENT {
+            NetEvent,
+            Buffer,
+            BufferLength,
+            NdisReserved,
+            TransportReserved,
+            TdiReserved,
+            TdiClientReserved,
+        }
+    );
+    v.push(Item::size("NET_LUID", size_of::<t::NET_LUID>()));
+    v.push(Item::size("NET_IFINDEX", size_of::<t::NET_IFINDEX>()));
+    v.push(Item::size(
+        "NDIS_PORT_NUMBER",
+        size_of::<t::NDIS_PORT_NUMBER>(),
+    ));
+    v.push(Item::size("NDIS_OID", size_of::<t::NDIS_OID>()));
+    v.push(Item::size("NDIS_STATUS", size_of::<t::NDIS_STATUS>()));
+    v.push(Item::size("NDIS_MEDIUM", size_of::<t::NDIS_MEDIUM>()));
+    v.push(Item::size(
+        "NET_IF_MEDIA_CONNECT_STATE",
+        size_of::<t::NET_IF_MEDIA_CONNECT_STATE>(),
+    ));
+    v.push(Item::size(
+        "NDIS_REQUEST_TYPE",
+        size_of::<t::NDIS_REQUEST_TYPE>(),
+    ));
+    v.push(Item::size(
+        "NET_PNP_EVENT_CODE",
+        size_of::<t::NET_PNP_EVENT_CODE>(),
+    ));
+    v.push(Item::expr(
+        "IRP_MJ_MAXIMUM_FUNCTION + 1",
+        as_i64(t::IRP_MJ_COUNT),
+    ));
+    v
+}
+
+fn defines() -> Vec<Item> {
+    defines!(
+        NDIS_STATUS_SUCCESS,
+        NDIS_STATUS_PENDING,
+        NDIS_STATUS_FAILURE,
+        NDIS_STATUS_RESOURCES,
+        NDIS_STATUS_NOT_SUPPORTED,
+        NDIS_STATUS_INVALID_PARAMETER,
+        NDIS_STATUS_PAUSED,
+        NDIS_STATUS_SEND_ABORTED,
+        NDIS_STATUS_REQUEST_ABORTED,
+        NDIS_STATUS_MEDIA_DISCONNECTED,
+        NDIS_STATUS_BUFFER_TOO_SHORT,
+        NDIS_STATUS_INVALID_OID,
+        NDIS_STATUS_LINK_STATE,
+        NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG,
+        NDIS_STATUS_L2_MTU_SIZE_CHANGE,
+        NDIS_SEND_FLAGS_DISPATCH_LEVEL,
+        NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK,
+        NDIS_SEND_FLAGS_SINGLE_QUEUE,
+        NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL,
+        NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL,
+        NDIS_RECEIVE_FLAGS_RESOURCES,
+        NDIS_RECEIVE_FLAGS_SINGLE_ETHER_TYPE,
+        NDIS_RECEIVE_FLAGS_MORE_NBLS,
+        NDIS_RETURN_FLAGS_DISPATCH_LEVEL,
+        NDIS_CLONE_FLAGS_RESERVED,
+        NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS,
+        NDIS_NBL_FLAGS_SEND_READ_ONLY,
+        NDIS_OBJECT_TYPE_DEFAULT,
+        NDIS_OBJECT_TYPE_DEVICE_OBJECT_ATTRIBUTES,
+        NDIS_OBJECT_TYPE_FILTER_DRIVER_CHARACTERISTICS,
+        NDIS_OBJECT_TYPE_FILTER_PARTIAL_CHARACTERISTICS,
+        NDIS_OBJECT_TYPE_FILTER_ATTRIBUTES,
+        NDIS_OBJECT_TYPE_OID_REQUEST,
+        NDIS_OBJECT_TYPE_STATUS_INDICATION,
+        NDIS_OBJECT_TYPE_FILTER_ATTACH_PARAMETERS,
+        NDIS_OBJECT_TYPE_FILTER_PAUSE_PARAMETERS,
+        NDIS_OBJECT_TYPE_FILTER_RESTART_PARAMETERS,
+        NDIS_FILTER_CHARACTERISTICS_REVISION_2,
+        NDIS_SIZEOF_FILTER_DRIVER_CHARACTERISTICS_REVISION_2,
+        NDIS_FILTER_ATTRIBUTES_REVISION_1,
+        NDIS_SIZEOF_FILTER_ATTRIBUTES_REVISION_1,
+        NDIS_FILTER_ATTACH_PARAMETERS_REVISION_4,
+        NDIS_SIZEOF_FILTER_ATTACH_PARAMETERS_REVISION_4,
+        NDIS_FILTER_PAUSE_PARAMETERS_REVISION_1,
+        NDIS_SIZEOF_FILTER_PAUSE_PARAMETERS_REVISION_1,
+        NDIS_FILTER_RESTART_PARAMETERS_REVISION_1,
+        NDIS_SIZEOF_FILTER_RESTART_PARAMETERS_REVISION_1,
+        NDIS_OID_REQUEST_REVISION_1,
+        NDIS_SIZEOF_OID_REQUEST_REVISION_1,
+        NDIS_STATUS_INDICATION_REVISION_1,
+        NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
+        NDIS_LINK_STATE_REVISION_1,
+        NDIS_SIZEOF_LINK_STATE_REVISION_1,
+        NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
+        NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
+        NDIS_DEVICE_OBJECT_ATTRIBUTES_REVISION_1,
+        NDIS_SIZEOF_DEVICE_OBJECT_ATTRIBUTES_REVISION_1,
+        NET_PNP_EVENT_NOTIFICATION_REVISION_1,
+        NDIS_SIZEOF_NET_PNP_EVENT_NOTIFICATION_REVISION_1,
+        OID_GEN_LINK_SPEED,
+        OID_GEN_CURRENT_PACKET_FILTER,
+        OID_GEN_MAXIMUM_FRAME_SIZE,
+        OID_GEN_CURRENT_LOOKAHEAD,
+        OID_GEN_STATISTICS,
+        OID_802_3_CURRENT_ADDRESS,
+        OID_802_3_MULTICAST_LIST,
+        OID_TCP_OFFLOAD_PARAMETERS,
+    )
+}
+
+/// Enumerators: the Rust names differ from the C ones.
+fn enumerators() -> Vec<Item> {
+    let mut v = Vec::new();
+    for (c, rust) in [
+        ("MediaConnectStateUnknown", k::MEDIA_CONNECT_STATE_UNKNOWN),
+        (
+            "MediaConnectStateConnected",
+            k::MEDIA_CONNECT_STATE_CONNECTED,
+        ),
+        (
+            "MediaConnectStateDisconnected",
+            k::MEDIA_CONNECT_STATE_DISCONNECTED,
+        ),
+        ("NdisMedium802_3", k::NDIS_MEDIUM_802_3),
+        (
+            "NdisRequestQueryInformation",
+            k::NDIS_REQUEST_QUERY_INFORMATION,
+        ),
+        ("NdisRequestSetInformation", k::NDIS_REQUEST_SET_INFORMATION),
+        (
+            "NdisRequestQueryStatistics",
+            k::NDIS_REQUEST_QUERY_STATISTICS,
+        ),
+        ("NdisRequestMethod", k::NDIS_REQUEST_METHOD),
+        ("NormalPoolPriority", k::NORMAL_POOL_PRIORITY),
+    ] {
+        v.push(Item::expr(c, i64::from(rust)));
+    }
+    v
+}
+
+/// What mingw-w64 cannot check (its headers stop at NDIS 6.20 and have no filter or NBL
+/// structures): these rest on Microsoft's documentation and public symbols, each with its source.
+pub const DOCUMENTATION_ONLY: &[(&str, &str)] = &[
+    (
+        "NET_BUFFER_LIST, NET_BUFFER, NET_BUFFER_LIST_CONTEXT, NET_BUFFER_LIST_POOL_PARAMETERS",
+        "ndis.sys public symbols (PDB), ndis-lwf-facts.md §1 ✓; mingw's ndis.h is NDIS 5-era here",
+    ),
+    (
+        "NDIS_FILTER_DRIVER_CHARACTERISTICS, NDIS_FILTER_ATTACH/PAUSE/RESTART_PARAMETERS, NDIS_FILTER_ATTRIBUTES",
+        "DDI reference field order + PDB-derived headers; mingw has no LWF structures",
+    ),
+    (
+        "NDIS_OID_REQUEST, NDIS_STATUS_INDICATION, NDIS_DEVICE_OBJECT_ATTRIBUTES",
+        "PDB ✓ (OID request, status indication), DDI order (device attributes)",
+    ),
+    (
+        "NET_PNP_EVENT_NOTIFICATION (size 0xA8, Flags at 0xA0)",
+        "ndis.h of the WDK 10 and ndis.sys symbols; mingw's netpnp.h has only NET_PNP_EVENT",
+    ),
+    (
+        "NetEventFilterPreDetach = 15",
+        "NET_PNP_EVENT_CODE in the WDK 10 netpnp.h / ndis.sys symbols; mingw's enum ends at NetEventIMReEnableDevice = 12",
+    ),
+    (
+        "NetBufferListInfo slots (TcpIpChecksum 0, TcpLargeSend 2, Ieee8021Q 4, CancelId 5, HashValue 8)",
+        "NDIS_NET_BUFFER_LIST_INFO in the DDI reference; not in mingw",
+    ),
+    (
+        "NDIS_FILTER_MAJOR_VERSION/MINOR_VERSION = 6.30",
+        "deliberately newer than mingw's 6.20 default",
+    ),
+];
