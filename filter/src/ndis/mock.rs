@@ -168,6 +168,9 @@ struct State {
     characteristics: Option<Box<NDIS_FILTER_DRIVER_CHARACTERISTICS>>,
     /// NBL clones not freed yet, with their allocation flags.
     live_nbl_clones: Vec<(*mut NET_BUFFER_LIST, u32)>,
+    /// `MpDiagRecordHost` calls: (handle, record bytes), kept apart from `calls` so that
+    /// diagnostics never change the NDIS call sequences the tests assert.
+    diag: Vec<(usize, Vec<u8>)>,
 }
 
 std::thread_local! {
@@ -218,6 +221,10 @@ impl Session {
     }
     pub(crate) fn live_nbl_clones(&self) -> usize {
         STATE.with(|s| s.borrow().live_nbl_clones.len())
+    }
+    /// Takes the diagnostic records emitted so far.
+    pub(crate) fn take_diag(&self) -> Vec<(usize, Vec<u8>)> {
+        STATE.with(|s| core::mem::take(&mut s.borrow_mut().diag))
     }
     /// Calls the closure with the characteristics of the last registration.
     pub(crate) fn with_characteristics<R>(
@@ -540,4 +547,10 @@ pub unsafe fn NdisFreeCloneNetBufferList(clone: *mut NET_BUFFER_LIST, flags: u32
     );
     // SAFETY: allocated as a Box by the double above and freed once (removed from the live list).
     drop(unsafe { Box::from_raw(clone) });
+}
+
+pub unsafe fn MpDiagRecordHost(handle: NDIS_HANDLE, record: *const u8, len: usize) {
+    // SAFETY: the caller passes a live byte buffer of `len` bytes for the duration of the call.
+    let bytes = unsafe { core::slice::from_raw_parts(record, len) }.to_vec();
+    STATE.with(|s| s.borrow_mut().diag.push((handle.addr(), bytes)));
 }

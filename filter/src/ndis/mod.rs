@@ -20,6 +20,8 @@
 //! `tests/`.
 
 pub mod consts;
+#[cfg(not(windows))]
+pub(crate) mod diag_host;
 pub mod entry;
 pub mod ffi;
 pub mod flags;
