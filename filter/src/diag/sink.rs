@@ -1,13 +1,14 @@
 //! Where records go.
 //!
-//! A [`Sink`] takes encoded records; [`emit`] encodes an event and hands it to the build's
-//! backend:
+//! A [`Sink`] takes events; [`emit`] hands one to the build's backend, which encodes it as it
+//! needs (a record for the emulator; typed fields for ETW later):
 //! - host build (Linux: tests, the emulator, the simulator): [`EmulatorSink`], which passes each
-//!   record to the emulator's `MpDiagRecordHost` with the emitting handle, so every emulator
-//!   instance records the events of its own driver, stamped with its virtual time;
+//!   event as a [`Record`] to the emulator's `MpDiagRecordHost` with the emitting handle, so every
+//!   emulator instance records the events of its own driver, stamped with its virtual time;
 //! - cross-built `.sys`: [`NullSink`] for now (ETW TraceLogging is the next backend). The `.sys`
-//!   imports nothing for diagnostics.
+//!   imports nothing for diagnostics, and no encoding code is left in it.
 
+#[cfg(not(windows))]
 use super::codec::Record;
 use super::event::Event;
 use crate::ndis::FilterHandle;
@@ -40,8 +41,8 @@ impl From<FilterHandle> for Emitter {
 /// A diagnostics backend. Called from any callback at any IRQL up to DISPATCH_LEVEL: an
 /// implementation must not block or allocate.
 pub trait Sink {
-    /// Takes one record.
-    fn record(&self, emitter: Emitter, record: &Record);
+    /// Takes one event.
+    fn record(&self, emitter: Emitter, event: &Event);
 }
 
 /// Drops every record.
@@ -49,7 +50,7 @@ pub trait Sink {
 pub struct NullSink;
 
 impl Sink for NullSink {
-    fn record(&self, _emitter: Emitter, _record: &Record) {}
+    fn record(&self, _emitter: Emitter, _event: &Event) {}
 }
 
 /// Hands records to the NDIS emulator (host build only).
@@ -59,7 +60,8 @@ pub struct EmulatorSink;
 
 #[cfg(not(windows))]
 impl Sink for EmulatorSink {
-    fn record(&self, emitter: Emitter, record: &Record) {
+    fn record(&self, emitter: Emitter, event: &Event) {
+        let record: Record = event.encode();
         crate::ndis::diag_host::record(emitter.as_raw(), record.as_bytes());
     }
 }
@@ -69,7 +71,7 @@ const BACKEND: EmulatorSink = EmulatorSink;
 #[cfg(windows)]
 const BACKEND: NullSink = NullSink;
 
-/// Encodes `event` and hands it to the build's backend.
+/// Hands `event` to the build's backend.
 pub fn emit(emitter: impl Into<Emitter>, event: Event) {
-    BACKEND.record(emitter.into(), &event.encode());
+    BACKEND.record(emitter.into(), &event);
 }
