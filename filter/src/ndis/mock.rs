@@ -549,6 +549,7 @@ pub unsafe fn NdisFreeCloneNetBufferList(clone: *mut NET_BUFFER_LIST, flags: u32
     drop(unsafe { Box::from_raw(clone) });
 }
 
+#[cfg(not(windows))]
 pub unsafe fn MpDiagRecordHost(handle: NDIS_HANDLE, record: *const u8, len: usize) {
     // SAFETY: the caller passes a live byte buffer of `len` bytes for the duration of the call.
     let bytes = unsafe { core::slice::from_raw_parts(record, len) }.to_vec();
