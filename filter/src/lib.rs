@@ -6,6 +6,8 @@
 //!   `#[repr(C)]` layouts, extern declarations, safe wrappers (NBL chains, handles, OID requests) and
 //!   the `extern "system"` trampolines NDIS calls.
 //! - [`module`] — the filter module logic (state machine, pass-through data path, OIDs, status), safe Rust.
+//! - [`diag`] — the diagnostic event catalogue, its binary record and its backends. `no_std`, no
+//!   `unsafe`.
 //! - [`engine`] — the path engine: path states, failover policy and balancers. `no_std`, no `unsafe`.
 //! - `windows` — the thin Windows-only layer: `DriverEntry`, allocator, panic handler.
 #![no_std]
@@ -17,6 +19,7 @@ extern crate alloc;
 #[cfg(not(windows))]
 extern crate std;
 
+pub mod diag;
 pub mod engine;
 pub mod module;
 #[allow(unsafe_code)]

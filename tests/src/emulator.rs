@@ -339,6 +339,17 @@ impl Emulator {
     pub fn adapter_count(&self) -> usize {
         Self::with(|w| w.adapters.len())
     }
+
+    /// Diagnostic events the host-linked filter emitted so far, in order (a loaded `.sys` emits
+    /// none yet: its backend drops them).
+    pub fn diag_events(&self) -> Vec<crate::diag::DiagRecord> {
+        Self::with(|w| w.diag.records.clone())
+    }
+
+    /// Diagnostic records refused so far (bad bytes or an unknown handle).
+    pub fn diag_rejects(&self) -> Vec<crate::diag::DiagReject> {
+        Self::with(|w| w.diag.rejects.clone())
+    }
 }
 
 impl Drop for Emulator {

@@ -12,6 +12,7 @@
 pub mod abi;
 pub mod callbacks;
 pub mod config;
+pub mod diag;
 pub mod emulator;
 mod engine;
 pub mod exports;
@@ -30,6 +31,7 @@ mod world;
 
 pub use callbacks::EntryPoint;
 pub use config::{AdapterConfig, EmuConfig, Randomization, TrafficConfig};
+pub use diag::{DiagRecord, DiagReject, DiagRejectReason};
 pub use emulator::{Emulator, LoadError, View};
 pub use image::{DriverImage, LoadedImage};
 pub use rules::{Leak, Rule, Subject, Violation};

@@ -78,14 +78,19 @@ pub struct ScenarioReport {
     pub load_error: Option<String>,
     /// Whether every phase ran to its end (false after a halt or a hang).
     pub finished: bool,
+    /// The filter's diagnostic events, in order (host build only).
+    pub diag: Vec<crate::diag::DiagRecord>,
+    /// Diagnostic records the emulator refused (a filter bug: bad bytes or a foreign handle).
+    pub diag_rejects: Vec<crate::diag::DiagReject>,
 }
 
 impl ScenarioReport {
-    /// No load error, no violation, no leak, and the run finished.
+    /// No load error, no violation, no leak, no refused diagnostic record, and the run finished.
     pub fn is_clean(&self) -> bool {
         self.load_error.is_none()
             && self.violations.is_empty()
             && self.leaks.is_empty()
+            && self.diag_rejects.is_empty()
             && self.finished
     }
 
@@ -273,6 +278,14 @@ impl fmt::Display for ScenarioReport {
         for l in &self.leaks {
             writeln!(f, "  {l}")?;
         }
+        // Only when there are any, so that reports of clean runs read as before.
+        for r in &self.diag_rejects {
+            writeln!(
+                f,
+                "diagnostic record refused at {} ns: {:?}",
+                r.at, r.reason
+            )?;
+        }
         Ok(())
     }
 }
@@ -303,6 +316,8 @@ fn report(
         leaks: emu.leaks(),
         load_error,
         finished: finished && !emu.halted(),
+        diag: emu.diag_events(),
+        diag_rejects: emu.diag_rejects(),
     }
 }
 

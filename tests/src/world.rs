@@ -401,6 +401,8 @@ pub(crate) struct World {
     pub cancelled: std::collections::HashSet<usize>,
     pub delivered: std::collections::HashSet<usize>,
     pub retreat_mdls: HashMap<usize, Heap<(nblmem::MdlCell, Vec<u8>)>>,
+    /// Diagnostic records from the host-linked filter.
+    pub diag: crate::diag::DiagLog,
 }
 
 impl World {
@@ -459,6 +461,7 @@ impl World {
             cancelled: std::collections::HashSet::new(),
             delivered: std::collections::HashSet::new(),
             retreat_mdls: HashMap::new(),
+            diag: crate::diag::DiagLog::default(),
         });
         w.clone_pool = w.new_pool(0, false, false, 0);
         w

@@ -19,6 +19,7 @@ pub use gate::{Leave, PauseGate};
 pub use state::{IllegalTransition, ModuleEvent, ModuleState};
 pub use stats::ModuleStats;
 
+use crate::diag::{self, Event};
 use crate::ndis::consts::{NDIS_STATUS_FAILURE, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS};
 use crate::ndis::types::NDIS_STATUS;
 use crate::ndis::{AttachParameters, FilterHandle, PauseParameters, RestartParameters};
@@ -82,16 +83,35 @@ impl Module {
     /// FilterAttach is about to return SUCCESS: Attaching → Paused.
     pub fn attach_succeeded(&self) {
         self.apply(ModuleEvent::AttachSucceeded);
+        diag::emit(
+            self.handle,
+            Event::ModuleAttached {
+                if_index: self.info.if_index,
+                miniport_if_index: self.info.miniport_if_index,
+            },
+        );
     }
 
     /// FilterAttach is about to fail: Attaching → Detached (the trampoline then frees the module).
     pub fn attach_failed(&self) {
         self.apply(ModuleEvent::AttachFailed);
+        diag::emit(
+            self.handle,
+            Event::ModuleAttachFailed {
+                if_index: self.info.if_index,
+            },
+        );
     }
 
     /// FilterDetach: Paused → Detached. Detach cannot fail; the trampoline frees the module after.
     pub fn detach(&self) {
         self.apply(ModuleEvent::Detach);
+        diag::emit(
+            self.handle,
+            Event::ModuleDetached {
+                if_index: self.info.if_index,
+            },
+        );
     }
 
     /// FilterSetModuleOptions: the pass-through filter registers no optional handlers.
@@ -107,6 +127,12 @@ impl Module {
         // Nothing can fail in a pass-through restart.
         self.apply(ModuleEvent::RestartSucceeded);
         self.counters.restarts.inc();
+        diag::emit(
+            self.handle,
+            Event::ModuleRestarted {
+                if_index: self.info.if_index,
+            },
+        );
         NDIS_STATUS_SUCCESS
     }
 
@@ -118,11 +144,27 @@ impl Module {
         match self.gate.transition(ModuleEvent::Pause) {
             Ok(ModuleState::Pausing) => {
                 self.counters.pauses_pended.inc();
+                diag::emit(
+                    self.handle,
+                    Event::ModulePaused {
+                        if_index: self.info.if_index,
+                        pended: true,
+                    },
+                );
                 NDIS_STATUS_PENDING
             }
-            Ok(_) => NDIS_STATUS_SUCCESS,
-            Err(_) => {
-                self.counters.protocol_errors.inc();
+            Ok(_) => {
+                diag::emit(
+                    self.handle,
+                    Event::ModulePaused {
+                        if_index: self.info.if_index,
+                        pended: false,
+                    },
+                );
+                NDIS_STATUS_SUCCESS
+            }
+            Err(illegal) => {
+                self.rejected(illegal);
                 NDIS_STATUS_SUCCESS
             }
         }
@@ -151,11 +193,24 @@ impl Module {
     /// Applies a lifecycle event; an illegal one (an NDIS ordering bug) changes nothing and is
     /// counted. Returns whether it applied.
     fn apply(&self, event: ModuleEvent) -> bool {
-        let applied = self.gate.transition(event).is_ok();
-        if !applied {
-            self.counters.protocol_errors.inc();
+        let result = self.gate.transition(event);
+        if let Err(illegal) = result {
+            self.rejected(illegal);
         }
-        applied
+        result.is_ok()
+    }
+
+    /// Counts and reports a lifecycle event NDIS delivered in a state where it is illegal.
+    fn rejected(&self, illegal: IllegalTransition) {
+        self.counters.protocol_errors.inc();
+        diag::emit(
+            self.handle,
+            Event::LifecycleRejected {
+                if_index: self.info.if_index,
+                state: illegal.from,
+                event: illegal.event.into(),
+            },
+        );
     }
 
     /// Finishes a [`PauseGate::leave`]: completes the pause if this was the last NBL out.
@@ -165,6 +220,12 @@ impl Module {
         }
         if leave.pause_completed {
             self.handle.pause_complete();
+            diag::emit(
+                self.handle,
+                Event::ModulePauseCompleted {
+                    if_index: self.info.if_index,
+                },
+            );
         }
     }
 }

@@ -2,6 +2,7 @@
 //! and PnP events, all passed through.
 
 use super::Module;
+use crate::diag::{self, Event, RequestRejectReason};
 use crate::ndis::consts::NDIS_STATUS_PENDING;
 use crate::ndis::types::NDIS_STATUS;
 use crate::ndis::{
@@ -18,6 +19,16 @@ impl Module {
             Ok(clone) => clone,
             Err((original, status)) => {
                 self.counters.oid_clone_failures.inc();
+                let reason = RequestRejectReason::CloneFailed;
+                let oid = original.oid();
+                diag::emit(
+                    self.handle,
+                    Event::OidRejected {
+                        oid,
+                        status,
+                        reason,
+                    },
+                );
                 return original.answer(status);
             }
         };

@@ -213,6 +213,14 @@ unsafe extern "system" {
     pub fn NdisGetPoolFromNetBufferList(NetBufferList: *mut NET_BUFFER_LIST) -> NDIS_HANDLE;
 }
 
+// Host build only: defined by the NDIS emulator (`ndis-emu`), never part of the `.sys` imports.
+#[cfg(not(windows))]
+unsafe extern "system" {
+    /// Records one diagnostic record (`crate::diag`) for the driver or module `Handle`; reads
+    /// `Length` bytes at `Record` during the call.
+    pub fn MpDiagRecordHost(Handle: NDIS_HANDLE, Record: *const u8, Length: usize);
+}
+
 #[cfg_attr(
     all(windows, not(feature = "wdk")),
     link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")

@@ -105,6 +105,15 @@ pub(crate) enum Call {
     Deregister {
         handle: usize,
     },
+    CloneNbl {
+        original: usize,
+        clone: usize,
+        flags: u32,
+    },
+    FreeCloneNbl {
+        clone: usize,
+        flags: u32,
+    },
 }
 
 /// What the doubles answer.
@@ -124,6 +133,8 @@ pub(crate) struct Config {
     pub extension_status: NDIS_STATUS,
     /// Returned by `NdisFNetPnPEvent`.
     pub pnp_status: NDIS_STATUS,
+    /// `NdisAllocateCloneNetBufferList` returns NULL.
+    pub nbl_clone_fails: bool,
 }
 
 impl Default for Config {
@@ -136,6 +147,7 @@ impl Default for Config {
             register_status: NDIS_STATUS_SUCCESS,
             extension_status: NDIS_STATUS_SUCCESS,
             pnp_status: NDIS_STATUS_SUCCESS,
+            nbl_clone_fails: false,
         }
     }
 }
@@ -154,6 +166,11 @@ struct State {
     extensions: Vec<(usize, usize, *mut u8, usize)>,
     /// The characteristics of the last registration, copied.
     characteristics: Option<Box<NDIS_FILTER_DRIVER_CHARACTERISTICS>>,
+    /// NBL clones not freed yet, with their allocation flags.
+    live_nbl_clones: Vec<(*mut NET_BUFFER_LIST, u32)>,
+    /// `MpDiagRecordHost` calls: (handle, record bytes), kept apart from `calls` so that
+    /// diagnostics never change the NDIS call sequences the tests assert.
+    diag: Vec<(usize, Vec<u8>)>,
 }
 
 std::thread_local! {
@@ -202,6 +219,13 @@ impl Session {
     pub(crate) fn live_clones(&self) -> usize {
         STATE.with(|s| s.borrow().live_clones.len())
     }
+    pub(crate) fn live_nbl_clones(&self) -> usize {
+        STATE.with(|s| s.borrow().live_nbl_clones.len())
+    }
+    /// Takes the diagnostic records emitted so far.
+    pub(crate) fn take_diag(&self) -> Vec<(usize, Vec<u8>)> {
+        STATE.with(|s| core::mem::take(&mut s.borrow_mut().diag))
+    }
     /// Calls the closure with the characteristics of the last registration.
     pub(crate) fn with_characteristics<R>(
         &self,
@@ -219,8 +243,14 @@ impl Drop for Session {
             // SAFETY: allocated below with this layout, freed once.
             unsafe { dealloc(block, layout) };
         }
+        let nbl_clones_leaked = !state.live_nbl_clones.is_empty();
+        for (clone, _) in state.live_nbl_clones {
+            // SAFETY: allocated as a Box by the clone double, not freed by the test.
+            drop(unsafe { Box::from_raw(clone) });
+        }
         if !std::thread::panicking() {
             assert!(state.live_clones.is_empty(), "OID clones leaked");
+            assert!(!nbl_clones_leaked, "NBL clones leaked");
         }
     }
 }
@@ -477,4 +507,51 @@ pub unsafe fn IoGetDriverObjectExtension(
             .find(|(d, c, _, _)| *d == driver.addr() && *c == client.addr())
             .map_or(core::ptr::null_mut(), |&(_, _, block, _)| block.cast())
     })
+}
+
+pub unsafe fn NdisAllocateCloneNetBufferList(
+    original: *mut NET_BUFFER_LIST,
+    _nbl_pool: NDIS_HANDLE,
+    _nb_pool: NDIS_HANDLE,
+    flags: u32,
+) -> *mut NET_BUFFER_LIST {
+    if config().nbl_clone_fails {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: NET_BUFFER_LIST is pointers and integers, for which all zeroes is valid (NDIS zeroes
+    // ParentNetBufferList and ChildRefCount of a new NBL too).
+    let clone = Box::into_raw(unsafe { Box::<NET_BUFFER_LIST>::new_zeroed().assume_init() });
+    STATE.with(|s| s.borrow_mut().live_nbl_clones.push((clone, flags)));
+    record(Call::CloneNbl {
+        original: original.addr(),
+        clone: clone.addr(),
+        flags,
+    });
+    clone
+}
+
+pub unsafe fn NdisFreeCloneNetBufferList(clone: *mut NET_BUFFER_LIST, flags: u32) {
+    record(Call::FreeCloneNbl {
+        clone: clone.addr(),
+        flags,
+    });
+    let allocated = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        let i = s.live_nbl_clones.iter().position(|&(c, _)| c == clone)?;
+        Some(s.live_nbl_clones.swap_remove(i).1)
+    });
+    assert_eq!(
+        allocated,
+        Some(flags),
+        "freed a live clone with its allocation flags"
+    );
+    // SAFETY: allocated as a Box by the double above and freed once (removed from the live list).
+    drop(unsafe { Box::from_raw(clone) });
+}
+
+#[cfg(not(windows))]
+pub unsafe fn MpDiagRecordHost(handle: NDIS_HANDLE, record: *const u8, len: usize) {
+    // SAFETY: the caller passes a live byte buffer of `len` bytes for the duration of the call.
+    let bytes = unsafe { core::slice::from_raw_parts(record, len) }.to_vec();
+    STATE.with(|s| s.borrow_mut().diag.push((handle.addr(), bytes)));
 }

@@ -9,6 +9,8 @@
 //!   OID requests and the borrowed callback arguments.
 //! - `trampolines` — the `extern "system"` callbacks NDIS calls; they turn raw pointers into those
 //!   wrappers and call the safe filter logic in [`crate::module`].
+//! - `diag_host` (host build only) — the call into the emulator's diagnostics recorder behind
+//!   [`crate::diag`]'s emulator backend.
 //!
 //! # Tests and Miri
 //! Every unit test under `ndis::` runs under Miri
@@ -20,6 +22,8 @@
 //! `tests/`.
 
 pub mod consts;
+#[cfg(not(windows))]
+pub(crate) mod diag_host;
 pub mod entry;
 pub mod ffi;
 pub mod flags;

@@ -7,8 +7,19 @@
 //!   `NET_BUFFER_LIST_NEXT_NBL`, `NET_BUFFER_LIST_FIRST_NB`, `NET_BUFFER_DATA_LENGTH`,
 //!   `NET_BUFFER_LIST_STATUS`, `NET_BUFFER_LIST_INFO` and friends.
 //!
+//! - `classify` — [`NblChain::classify`] (one chain per destination) and
+//!   [`NblChain::split_by_source`] (the filter's own NBLs apart from pass-through ones).
+//! - `child` — [`Cloning`] and [`ChildNbl`]: clones of an owned NBL and the parent's
+//!   `ChildRefCount`, with the ownership rules in the types.
+//!
 //! Nothing here allocates: splitting and appending relink the `Next` fields in place, so every
 //! operation is usable on the send and receive paths.
+
+mod child;
+mod classify;
+
+pub use child::{ChildNbl, CloneFlags, Cloning, ParentNbl};
+pub use classify::{Classified, MAX_DESTINATIONS, SourceSplit};
 
 use super::consts::NET_BUFFER_LIST_CANCEL_ID;
 use super::types::{

@@ -676,3 +676,96 @@ fn null_contexts_and_chains_are_harmless() {
     detach(ctx);
     let _unused: Vec<()> = Vec::new();
 }
+
+/// The diagnostic events the module emitted so far, decoded; every one from the module's handle.
+fn diag_events(s: &Session) -> Vec<crate::diag::Event> {
+    s.take_diag()
+        .into_iter()
+        .map(|(h, bytes)| {
+            assert_eq!(h, HANDLE, "emitted for the module's own handle");
+            crate::diag::Event::decode(&bytes).expect("a valid record")
+        })
+        .collect()
+}
+
+#[test]
+fn the_lifecycle_emits_its_diagnostic_events_in_order() {
+    use crate::diag::{Event, LifecycleEvent};
+    let s = Session::new(Config::default());
+    let ctx = running(&s);
+    assert_eq!(
+        diag_events(&s),
+        [
+            Event::ModuleAttached {
+                if_index: 7,
+                miniport_if_index: 3
+            },
+            Event::ModuleRestarted { if_index: 7 }
+        ]
+    );
+    // One NBL out makes the pause pend; its completion completes the pause.
+    let f = FakeNbls::simple(1);
+    send(ctx, f.chain(), 0, 0);
+    assert_eq!(pause(ctx), NDIS_STATUS_PENDING);
+    send_complete(ctx, f.chain(), 0);
+    // A second pause while Paused is illegal: rejected and reported, nothing else changes.
+    assert_eq!(pause(ctx), NDIS_STATUS_SUCCESS);
+    detach(ctx);
+    assert_eq!(
+        diag_events(&s),
+        [
+            Event::ModulePaused {
+                if_index: 7,
+                pended: true
+            },
+            Event::ModulePauseCompleted { if_index: 7 },
+            Event::LifecycleRejected {
+                if_index: 7,
+                state: ModuleState::Paused,
+                event: LifecycleEvent::Pause
+            },
+            Event::ModuleDetached { if_index: 7 },
+        ]
+    );
+    let _ = s.take_calls();
+}
+
+#[test]
+fn a_refused_attach_emits_attach_failed_and_no_attached() {
+    let s = Session::new(Config {
+        set_attributes_status: NDIS_STATUS_RESOURCES,
+        ..Config::default()
+    });
+    let mut params = attach_parameters();
+    // SAFETY: valid handle and parameters for the duration of the call.
+    let status = unsafe { t::filter_attach(handle(), ptr::null_mut(), &raw mut *params) };
+    assert_eq!(status, NDIS_STATUS_RESOURCES);
+    assert_eq!(
+        diag_events(&s),
+        [crate::diag::Event::ModuleAttachFailed { if_index: 7 }]
+    );
+}
+
+#[test]
+fn an_oid_failed_for_want_of_a_clone_is_reported() {
+    use crate::diag::{Event, RequestRejectReason};
+    let s = Session::new(Config {
+        clone_fails: true,
+        ..Config::default()
+    });
+    let ctx = attach(&s);
+    let _ = diag_events(&s);
+    let mut request = query_request(OID_GEN_LINK_SPEED);
+    // SAFETY: a live context and request.
+    let status = unsafe { t::filter_oid_request(ctx, &raw mut *request) };
+    assert_eq!(status, NDIS_STATUS_RESOURCES);
+    assert_eq!(
+        diag_events(&s),
+        [Event::OidRejected {
+            oid: OID_GEN_LINK_SPEED,
+            status: NDIS_STATUS_RESOURCES,
+            reason: RequestRejectReason::CloneFailed
+        }]
+    );
+    detach(ctx);
+}

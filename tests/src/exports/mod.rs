@@ -6,6 +6,7 @@
 
 mod checks;
 mod datapath;
+pub mod diag;
 mod driver;
 mod nbl;
 pub mod ndis;
