@@ -219,13 +219,14 @@ impl Module {
             self.counters.protocol_errors.inc();
         }
         if leave.pause_completed {
-            self.handle.pause_complete();
+            // Before NdisFPauseComplete: once it returns NDIS may detach and free this module.
             diag::emit(
                 self.handle,
                 Event::ModulePauseCompleted {
                     if_index: self.info.if_index,
                 },
             );
+            self.handle.pause_complete();
         }
     }
 }
