@@ -3,13 +3,14 @@
 //! here runs under Miri: fake NBLs, OID requests and module contexts are real heap objects, so
 //! leaks, double frees and use-after-free of the module context are caught.
 
-use super::consts::*;
-use super::mock::{Call, Config, Session};
-use super::testkit::FakeNbls;
 use super::trampolines as t;
-use super::types::*;
 use super::{module_state, module_stats};
 use crate::module::ModuleState;
+use crate::ndis::consts::*;
+use crate::ndis::mock::{Call, Config, Session};
+use crate::ndis::testkit::FakeNbls;
+use crate::ndis::types::*;
+use crate::ndis::{LinkState, StatusIndication};
 use core::ffi::c_void;
 use core::ptr;
 use std::boxed::Box;
@@ -613,10 +614,10 @@ fn link_state_payload_is_parsed_only_when_well_formed() {
     ind.StatusBuffer = (&raw mut link).cast();
     ind.StatusBufferSize = 0x28;
     // SAFETY: a live indication.
-    let view = unsafe { super::StatusIndication::from_raw(&raw mut *ind) }.unwrap();
+    let view = unsafe { StatusIndication::from_raw(&raw mut *ind) }.unwrap();
     assert_eq!(
         view.link_state(),
-        Some(super::LinkState {
+        Some(LinkState {
             media_connect_state: MEDIA_CONNECT_STATE_CONNECTED,
             xmit_link_speed: 1_000_000_000,
             rcv_link_speed: 100_000_000
@@ -624,12 +625,12 @@ fn link_state_payload_is_parsed_only_when_well_formed() {
     );
     ind.StatusBufferSize = 0x27;
     // SAFETY: as above.
-    let short = unsafe { super::StatusIndication::from_raw(&raw mut *ind) }.unwrap();
+    let short = unsafe { StatusIndication::from_raw(&raw mut *ind) }.unwrap();
     assert_eq!(short.link_state(), None, "a short buffer is not read");
     ind.StatusBufferSize = 0x28;
     ind.StatusCode = NDIS_STATUS_MEDIA_DISCONNECTED;
     // SAFETY: as above.
-    let other = unsafe { super::StatusIndication::from_raw(&raw mut *ind) }.unwrap();
+    let other = unsafe { StatusIndication::from_raw(&raw mut *ind) }.unwrap();
     assert_eq!(other.link_state(), None);
 }
 

@@ -8,15 +8,15 @@
 //! from the DRIVER_OBJECT alone and several driver instances (parallel emulator tests) never share
 //! it. The I/O manager frees the extension together with the driver object.
 
-use super::consts::{
+use super::trampolines as t;
+use crate::ndis::consts::{
     NDIS_FILTER_CHARACTERISTICS_REVISION_2, NDIS_FILTER_MAJOR_VERSION, NDIS_FILTER_MINOR_VERSION,
     NDIS_OBJECT_TYPE_FILTER_DRIVER_CHARACTERISTICS,
     NDIS_SIZEOF_FILTER_DRIVER_CHARACTERISTICS_REVISION_2, NDIS_STATUS_INVALID_PARAMETER,
     NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS,
 };
-use super::imports;
-use super::trampolines as t;
-use super::types::{
+use crate::ndis::imports;
+use crate::ndis::types::{
     DRIVER_OBJECT, NDIS_FILTER_DRIVER_CHARACTERISTICS, NDIS_HANDLE, NDIS_OBJECT_HEADER,
     NDIS_STATUS, UNICODE_STRING,
 };
