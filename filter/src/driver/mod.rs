@@ -5,7 +5,9 @@
 //!   arguments into the safe wrappers of [`crate::ndis`] and calls the filter logic in
 //!   [`crate::module`]; nothing else happens there.
 //! - `context` — the FilterModuleContext: where a [`Module`] lives between FilterAttach and
-//!   FilterDetach, and the one conversion from a context pointer back to `&Module`.
+//!   FilterDetach, with a pointer to the driver state it is registered in.
+//! - `state` — the driver-wide state in the driver-object extension (the FilterDriverContext).
+//! - [`registry`] — the attached modules by filter handle, IfIndex and path group.
 //!
 //! Dependencies run one way: `driver` → [`crate::module`] → {[`crate::engine`], [`crate::ndis`]};
 //! `ndis` knows neither `module` nor `driver`.
@@ -19,12 +21,14 @@
 
 mod context;
 pub mod entry;
+pub mod registry;
+mod state;
 mod trampolines;
 
 #[cfg(test)]
 mod trampoline_tests;
 
-use crate::module::{Module, ModuleState, ModuleStats};
+use crate::module::{ModuleState, ModuleStats};
 use crate::ndis::types::NDIS_HANDLE;
 
 /// A snapshot of the counters of the filter module whose FilterModuleContext is `ctx` (the value
@@ -39,7 +43,7 @@ use crate::ndis::types::NDIS_HANDLE;
 /// detach.
 pub unsafe fn module_stats(ctx: NDIS_HANDLE) -> Option<ModuleStats> {
     // SAFETY: forwarded from this function's contract.
-    unsafe { context::module_ref(ctx) }.map(Module::stats)
+    unsafe { context::context_ref(ctx) }.map(|c| c.stats())
 }
 
 /// The state of the filter module whose FilterModuleContext is `ctx`, or `None` for NULL.
@@ -48,5 +52,5 @@ pub unsafe fn module_stats(ctx: NDIS_HANDLE) -> Option<ModuleStats> {
 /// As for [`module_stats`].
 pub unsafe fn module_state(ctx: NDIS_HANDLE) -> Option<ModuleState> {
     // SAFETY: forwarded from this function's contract.
-    unsafe { context::module_ref(ctx) }.map(Module::state)
+    unsafe { context::context_ref(ctx) }.map(|c| c.state())
 }

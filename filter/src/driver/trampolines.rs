@@ -2,14 +2,15 @@
 //!
 //! Each one converts NDIS's raw arguments into the safe wrappers of [`crate::ndis`] and calls the
 //! filter logic in [`crate::module`]; nothing else happens here. The FilterModuleContext is a
-//! pointer to the module's heap [`Module`] (see `super::context`), allocated in [`filter_attach`]
-//! and freed in [`filter_detach`]; every other callback reaches the module through
-//! [`with_module`].
+//! pointer to the module's heap context (see `super::context`), allocated and registered in
+//! [`filter_attach`], deregistered and freed in [`filter_detach`]; every other callback reaches
+//! the module through [`with_module`].
 //!
 //! Bad input never crashes: a NULL module context or NULL required argument (which NDIS never
 //! passes) makes the callback return without touching anything.
 
-use super::context;
+use super::context::{self, ModuleContext};
+use super::state::DriverState;
 use crate::module::Module;
 use crate::ndis::consts::{
     NDIS_FILTER_ATTRIBUTES_REVISION_1, NDIS_OBJECT_TYPE_FILTER_ATTRIBUTES,
@@ -32,19 +33,20 @@ use crate::ndis::types::{
     NET_PNP_EVENT_NOTIFICATION,
 };
 use core::ffi::c_void;
+use core::ptr::NonNull;
 
-/// Runs `f` on the module behind the FilterModuleContext NDIS passed to a module callback, or
-/// returns `absent` when the context is NULL (which NDIS never passes).
+/// Runs `f` on the module context NDIS passed to a module callback, or returns `absent` when the
+/// context is NULL (which NDIS never passes). The context dereferences to the [`Module`].
 ///
-/// The one place where a context pointer becomes `&Module` for a callback. Only the callbacks of
+/// The one place where a context pointer becomes a reference for a callback. Only the callbacks of
 /// this file call it, and only with the `filter_module_context` argument NDIS passed them; the
 /// closure bounds the borrow to the callback.
-fn with_module<R>(ctx: NDIS_HANDLE, absent: R, f: impl FnOnce(&Module) -> R) -> R {
+fn with_module<R>(ctx: NDIS_HANDLE, absent: R, f: impl FnOnce(&ModuleContext) -> R) -> R {
     // SAFETY: NDIS passes every module callback the context the filter handed NdisFSetAttributes
-    // in FilterAttach — a module made by `context::allocate` — and calls none with it once
-    // FilterDetach has returned, which is when `filter_detach` frees it; so for the duration of
-    // the callback, which `f`'s borrow cannot outlive, the module is live.
-    match unsafe { context::module_ref(ctx) } {
+    // in FilterAttach — made by `context::allocate` — and calls none with it once FilterDetach has
+    // returned, which is when `filter_detach` frees it; so for the duration of the callback, which
+    // `f`'s borrow cannot outlive, the context is live.
+    match unsafe { context::context_ref(ctx) } {
         Some(module) => f(module),
         None => absent,
     }
@@ -58,11 +60,12 @@ pub(crate) unsafe extern "system" fn filter_set_options(
     NDIS_STATUS_SUCCESS
 }
 
-/// `FILTER_ATTACH`: allocates the module context, registers it with `NdisFSetAttributes`, and
-/// leaves the module Paused. Every failure frees what was allocated.
+/// `FILTER_ATTACH`: allocates the module context, registers it with `NdisFSetAttributes`, leaves
+/// the module Paused and, last, registers it in the driver's module registry. Every failure frees
+/// what was allocated; a full registry fails the attach with `NDIS_STATUS_RESOURCES`.
 pub(crate) unsafe extern "system" fn filter_attach(
     ndis_filter_handle: NDIS_HANDLE,
-    _filter_driver_context: NDIS_HANDLE,
+    filter_driver_context: NDIS_HANDLE,
     attach_parameters: *mut NDIS_FILTER_ATTACH_PARAMETERS,
 ) -> NDIS_STATUS {
     // SAFETY: NDIS passes this module's handle, valid until its FilterDetach returns; the handle
@@ -70,11 +73,15 @@ pub(crate) unsafe extern "system" fn filter_attach(
     let Some(handle) = (unsafe { FilterHandle::from_raw(ndis_filter_handle) }) else {
         return NDIS_STATUS_INVALID_PARAMETER;
     };
+    // The FilterDriverContext is the driver state DriverEntry registered.
+    let Some(driver) = NonNull::new(filter_driver_context.cast::<DriverState>()) else {
+        return NDIS_STATUS_INVALID_PARAMETER;
+    };
     // SAFETY: the attach parameters are valid for the duration of this call.
     let Some(params) = (unsafe { AttachParameters::from_raw(attach_parameters) }) else {
         return NDIS_STATUS_INVALID_PARAMETER;
     };
-    let Some(ctx) = context::allocate(Module::attach(handle, &params)) else {
+    let Some(ctx) = context::allocate(Module::attach(handle, &params), driver) else {
         return NDIS_STATUS_RESOURCES;
     };
     let mut attributes = NDIS_FILTER_ATTRIBUTES {
@@ -89,13 +96,23 @@ pub(crate) unsafe extern "system" fn filter_attach(
     // attributes are a local NDIS reads during the call.
     let status = unsafe { imports::NdisFSetAttributes(handle.as_raw(), ctx, &raw mut attributes) };
     // SAFETY: `ctx` was just allocated and is live until freed below or in FilterDetach.
-    let Some(module) = (unsafe { context::module_ref(ctx) }) else {
+    let Some(module) = (unsafe { context::context_ref(ctx) }) else {
         return NDIS_STATUS_RESOURCES;
+    };
+    let status = if status == NDIS_STATUS_SUCCESS {
+        // SAFETY: the module stays live until FilterDetach, which deregisters it before freeing
+        // it; lookups follow the registry's lifetime rule.
+        match unsafe { module.driver().modules.register(module.module()) } {
+            Ok(()) => NDIS_STATUS_SUCCESS,
+            Err(_full) => NDIS_STATUS_RESOURCES,
+        }
+    } else {
+        status
     };
     if status != NDIS_STATUS_SUCCESS {
         module.attach_failed();
-        // SAFETY: NDIS did not accept the context, so nothing else refers to it, and `module` is
-        // not used past this point.
+        // SAFETY: the attach fails, so NDIS makes no call with this context and the registry does
+        // not hold it; `module` is not used past this point.
         unsafe { context::free(ctx) };
         return status;
     }
@@ -103,15 +120,16 @@ pub(crate) unsafe extern "system" fn filter_attach(
     NDIS_STATUS_SUCCESS
 }
 
-/// `FILTER_DETACH`: the module is Paused with nothing outstanding; it is freed here.
+/// `FILTER_DETACH`: deregisters the module (Paused, nothing outstanding) and frees it.
 pub(crate) unsafe extern "system" fn filter_detach(filter_module_context: NDIS_HANDLE) {
     let detached = with_module(filter_module_context, false, |module| {
+        module.driver().modules.deregister(module.module());
         module.detach();
         true
     });
     if detached {
-        // SAFETY: after FilterDetach NDIS makes no further call with this context, and the module
-        // borrow above has ended.
+        // SAFETY: after FilterDetach NDIS makes no further call with this context, the registry
+        // no longer holds it, and the borrow above has ended.
         unsafe { context::free(filter_module_context) };
     }
 }
@@ -123,7 +141,7 @@ pub(crate) unsafe extern "system" fn filter_set_module_options(
     with_module(
         filter_module_context,
         NDIS_STATUS_INVALID_PARAMETER,
-        Module::set_module_options,
+        |module| module.set_module_options(),
     )
 }
 

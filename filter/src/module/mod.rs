@@ -37,7 +37,14 @@ pub struct ModuleInfo {
     pub mac_len: usize,
     /// Transmit link speed at attach, bits/s.
     pub xmit_link_speed: u64,
+    /// The path group the module balances and fails over within; [`NOT_TEAMED`] when it is in
+    /// none. It will come from the module's configuration; until that is read, every module is
+    /// [`NOT_TEAMED`].
+    pub path_group: u32,
 }
+
+/// The path group id of a module that is in no path group.
+pub const NOT_TEAMED: u32 = 0;
 
 impl ModuleInfo {
     /// The MAC address bytes.
@@ -73,6 +80,7 @@ impl Module {
                 mac,
                 mac_len: mac_src.len(),
                 xmit_link_speed: params.xmit_link_speed(),
+                path_group: NOT_TEAMED,
             },
         };
         module.apply(ModuleEvent::Attach);
