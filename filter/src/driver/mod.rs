@@ -4,8 +4,8 @@
 //! - `trampolines` — the `extern "system"` callbacks of the characteristics: each turns NDIS's raw
 //!   arguments into the safe wrappers of [`crate::ndis`] and calls the filter logic in
 //!   [`crate::module`]; nothing else happens there.
-//! - `context` — the FilterModuleContext: where a [`Module`] lives between FilterAttach and
-//!   FilterDetach, with a pointer to the driver state it is registered in.
+//! - `context` — the FilterModuleContext: where a [`Module`](crate::module::Module) lives from
+//!   FilterAttach to FilterDetach, with a pointer to the driver state it is registered in.
 //! - `state` — the driver-wide state in the driver-object extension (the FilterDriverContext).
 //! - [`registry`] — the attached modules by filter handle, IfIndex and path group.
 //!
