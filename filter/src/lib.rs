@@ -1,15 +1,20 @@
 //! `mpfilter` — an NDIS 6 lightweight filter (LWF) that gives a host multipath failover and load
 //! balancing across its network adapters.
 //!
-//! Layout:
-//! - [`ndis`] — the hand-written NDIS 6.30 FFI and the only code that touches raw NDIS pointers:
-//!   `#[repr(C)]` layouts, extern declarations, safe wrappers (NBL chains, handles, OID requests) and
-//!   the `extern "system"` trampolines NDIS calls.
+//! Layout (dependencies run `driver` → `module` → {`engine`, `ndis`}, never back):
+//! - [`driver`] — what NDIS and the I/O manager call: `DriverEntry` / unload, the filter
+//!   characteristics, and the `extern "system"` callbacks that turn raw arguments into safe
+//!   wrappers and call the module logic.
 //! - [`module`] — the filter module logic (state machine, pass-through data path, OIDs, status), safe Rust.
 //! - [`diag`] — the diagnostic event catalogue, its binary record and its backends. `no_std`, no
 //!   `unsafe`.
 //! - [`engine`] — the path engine: path states, failover policy and balancers. `no_std`, no `unsafe`.
-//! - `windows` — the thin Windows-only layer: `DriverEntry`, allocator, panic handler.
+//! - [`ndis`] — a leaf: the hand-written NDIS 6.30 FFI (`#[repr(C)]` layouts, constants, extern
+//!   declarations) and the safe wrappers over it (NBL chains, handles, OID requests, parameters).
+//! - `windows` — the thin Windows-only layer: allocator, panic handler, tracing.
+//!
+//! `unsafe` is allowed only in `driver`, `ndis` and `windows`, every block with a `// SAFETY:`
+//! comment; the rest of the crate denies it and the engine forbids it.
 #![no_std]
 #![deny(unsafe_code)]
 
@@ -20,6 +25,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod diag;
+#[allow(unsafe_code)]
+pub mod driver;
 pub mod engine;
 pub mod module;
 #[allow(unsafe_code)]

@@ -16,7 +16,7 @@ pub type HostDriverEntry =
 #[derive(Clone, Copy)]
 #[non_exhaustive]
 pub enum DriverImage {
-    /// mpfilter linked into this process (`mpfilter::ndis::entry::DriverEntry`).
+    /// mpfilter linked into this process (`mpfilter::driver::entry::DriverEntry`).
     Host,
     /// Another host-linked driver (the test filters), named for reports.
     HostEntry(&'static str, HostDriverEntry),
@@ -61,7 +61,7 @@ impl DriverImage {
         match self {
             // SAFETY: forwarded contract: a live module context of mpfilter.
             DriverImage::Host => unsafe {
-                mpfilter::ndis::module_stats(ctx as *mut core::ffi::c_void)
+                mpfilter::driver::module_stats(ctx as *mut core::ffi::c_void)
             },
             // A PE image's module type is its own; the emulator does not reach inside it.
             DriverImage::HostEntry(..) | DriverImage::Pe(_) => None,
@@ -75,7 +75,7 @@ impl DriverImage {
     pub fn load(&self) -> Result<LoadedImage, String> {
         match *self {
             DriverImage::Host => Ok(LoadedImage {
-                entry: EntryPoint::Host(mpfilter::ndis::entry::DriverEntry),
+                entry: EntryPoint::Host(mpfilter::driver::entry::DriverEntry),
                 keep_alive: None,
             }),
             DriverImage::HostEntry(_, f) => Ok(LoadedImage {

@@ -1,29 +1,48 @@
 //! The filter module: one instance per adapter stack the filter is attached to. Safe Rust only —
-//! the trampolines in [`crate::ndis`] turn NDIS's raw arguments into the wrappers used here.
+//! the driver's callbacks (`crate::driver`) turn NDIS's raw arguments into the [`crate::ndis`]
+//! wrappers used here, and call one entry point of [`Module`] per NDIS callback.
 //!
+//! Entry points, one file per concern (each entry point's doc gives its IRQL and what NDIS
+//! serialises it against):
+//! - `lifecycle` — attach, set module options, restart, pause, detach, and the module's state.
+//! - `send` — FilterSendNetBufferLists and FilterCancelSendNetBufferLists.
+//! - `send_complete` — FilterSendNetBufferListsComplete.
+//! - `receive` — FilterReceiveNetBufferLists and FilterReturnNetBufferLists.
+//! - `oid` — FilterOidRequest, FilterOidRequestComplete, FilterCancelOidRequest.
+//! - `status` — FilterStatus, FilterNetPnPEvent, FilterDevicePnPEventNotify.
+//!
+//! What they share:
 //! - [`state`] — the explicit module state machine.
 //! - [`gate`] — the lock-free pause gate (state + outstanding NBLs in one atomic word).
 //! - [`sync`] — the atomic word abstraction the gate is generic over (for loom).
-//! - `datapath` — pass-through send, send-complete, cancel, receive and return.
-//! - `requests` — OID forwarding, status indications and PnP events.
 //! - `stats` — per-module counters, read as [`ModuleStats`].
+//!
+//! The data-path entry points (`send`, `send_complete`, `receive`) allocate nothing and take no
+//! lock: one CAS on the pause gate per call, relaxed counter increments, and a walk of the chain to
+//! count it and its bytes.
 
-mod datapath;
 pub mod gate;
-mod requests;
+mod lifecycle;
+mod oid;
+mod receive;
+mod send;
+mod send_complete;
 pub mod state;
 mod stats;
+mod status;
 pub mod sync;
 
 pub use gate::{Leave, PauseGate};
 pub use state::{IllegalTransition, ModuleEvent, ModuleState};
 pub use stats::ModuleStats;
 
-use crate::diag::{self, Event};
-use crate::ndis::consts::{NDIS_STATUS_FAILURE, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS};
-use crate::ndis::types::NDIS_STATUS;
-use crate::ndis::{AttachParameters, FilterHandle, PauseParameters, RestartParameters};
+use crate::ndis::{FilterHandle, NblChain};
 use stats::Counters;
+
+/// The number of NBLs in `chain`, as the gate and the counters count them.
+fn count(chain: &NblChain) -> u64 {
+    chain.len() as u64
+}
 
 /// What the filter learnt about its adapter at attach.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -38,7 +57,14 @@ pub struct ModuleInfo {
     pub mac_len: usize,
     /// Transmit link speed at attach, bits/s.
     pub xmit_link_speed: u64,
+    /// The path group the module balances and fails over within; [`NOT_TEAMED`] when it is in
+    /// none. It will come from the module's configuration; until that is read, every module is
+    /// [`NOT_TEAMED`].
+    pub path_group: u32,
 }
+
+/// The path group id of a module that is in no path group.
+pub const NOT_TEAMED: u32 = 0;
 
 impl ModuleInfo {
     /// The MAC address bytes.
@@ -47,8 +73,8 @@ impl ModuleInfo {
     }
 }
 
-/// The state of one attached filter module: the FilterModuleContext NDIS passes to every module
-/// callback.
+/// The state of one attached filter module. The driver keeps it in the FilterModuleContext NDIS
+/// passes to every module callback, and calls one entry point of it per callback.
 pub struct Module {
     handle: FilterHandle,
     gate: PauseGate,
@@ -57,125 +83,7 @@ pub struct Module {
 }
 
 impl Module {
-    /// A module for a FilterAttach in progress (state Attaching). The trampoline then registers
-    /// it with `NdisFSetAttributes` and reports the outcome with [`Module::attach_succeeded`] or
-    /// [`Module::attach_failed`].
-    pub fn attach(handle: FilterHandle, params: &AttachParameters<'_>) -> Module {
-        let mac_src = params.mac_address();
-        let mut mac = [0; 32];
-        mac[..mac_src.len()].copy_from_slice(mac_src);
-        let module = Module {
-            handle,
-            gate: PauseGate::new(),
-            counters: Counters::default(),
-            info: ModuleInfo {
-                if_index: params.if_index(),
-                miniport_if_index: params.base_miniport_if_index(),
-                mac,
-                mac_len: mac_src.len(),
-                xmit_link_speed: params.xmit_link_speed(),
-            },
-        };
-        module.apply(ModuleEvent::Attach);
-        module
-    }
-
-    /// FilterAttach is about to return SUCCESS: Attaching → Paused.
-    pub fn attach_succeeded(&self) {
-        self.apply(ModuleEvent::AttachSucceeded);
-        diag::emit(
-            self.handle,
-            Event::ModuleAttached {
-                if_index: self.info.if_index,
-                miniport_if_index: self.info.miniport_if_index,
-            },
-        );
-    }
-
-    /// FilterAttach is about to fail: Attaching → Detached (the trampoline then frees the module).
-    pub fn attach_failed(&self) {
-        self.apply(ModuleEvent::AttachFailed);
-        diag::emit(
-            self.handle,
-            Event::ModuleAttachFailed {
-                if_index: self.info.if_index,
-            },
-        );
-    }
-
-    /// FilterDetach: Paused → Detached. Detach cannot fail; the trampoline frees the module after.
-    pub fn detach(&self) {
-        self.apply(ModuleEvent::Detach);
-        diag::emit(
-            self.handle,
-            Event::ModuleDetached {
-                if_index: self.info.if_index,
-            },
-        );
-    }
-
-    /// FilterSetModuleOptions: the pass-through filter registers no optional handlers.
-    pub fn set_module_options(&self) -> NDIS_STATUS {
-        NDIS_STATUS_SUCCESS
-    }
-
-    /// FilterRestart: Paused → Restarting → Running.
-    pub fn restart(&self, _params: &RestartParameters<'_>) -> NDIS_STATUS {
-        if !self.apply(ModuleEvent::Restart) {
-            return NDIS_STATUS_FAILURE;
-        }
-        // Nothing can fail in a pass-through restart.
-        self.apply(ModuleEvent::RestartSucceeded);
-        self.counters.restarts.inc();
-        diag::emit(
-            self.handle,
-            Event::ModuleRestarted {
-                if_index: self.info.if_index,
-            },
-        );
-        NDIS_STATUS_SUCCESS
-    }
-
-    /// FilterPause: Running → Pausing, returning PENDING while forwarded NBLs are out (the last
-    /// completion or return then calls `NdisFPauseComplete`), or → Paused and SUCCESS when none
-    /// is. Pause cannot fail: an out-of-order pause is counted and answered SUCCESS.
-    pub fn pause(&self, _params: &PauseParameters<'_>) -> NDIS_STATUS {
-        self.counters.pauses.inc();
-        match self.gate.transition(ModuleEvent::Pause) {
-            Ok(ModuleState::Pausing) => {
-                self.counters.pauses_pended.inc();
-                diag::emit(
-                    self.handle,
-                    Event::ModulePaused {
-                        if_index: self.info.if_index,
-                        pended: true,
-                    },
-                );
-                NDIS_STATUS_PENDING
-            }
-            Ok(_) => {
-                diag::emit(
-                    self.handle,
-                    Event::ModulePaused {
-                        if_index: self.info.if_index,
-                        pended: false,
-                    },
-                );
-                NDIS_STATUS_SUCCESS
-            }
-            Err(illegal) => {
-                self.rejected(illegal);
-                NDIS_STATUS_SUCCESS
-            }
-        }
-    }
-
-    /// The module's current state.
-    pub fn state(&self) -> ModuleState {
-        self.gate.state()
-    }
-
-    /// A snapshot of the module's counters.
+    /// A snapshot of the module's counters. Any IRQL, any CPU.
     pub fn stats(&self) -> ModuleStats {
         self.counters.snapshot()
     }
@@ -188,46 +96,6 @@ impl Module {
     /// The module's NdisFilterHandle.
     pub fn handle(&self) -> FilterHandle {
         self.handle
-    }
-
-    /// Applies a lifecycle event; an illegal one (an NDIS ordering bug) changes nothing and is
-    /// counted. Returns whether it applied.
-    fn apply(&self, event: ModuleEvent) -> bool {
-        let result = self.gate.transition(event);
-        if let Err(illegal) = result {
-            self.rejected(illegal);
-        }
-        result.is_ok()
-    }
-
-    /// Counts and reports a lifecycle event NDIS delivered in a state where it is illegal.
-    fn rejected(&self, illegal: IllegalTransition) {
-        self.counters.protocol_errors.inc();
-        diag::emit(
-            self.handle,
-            Event::LifecycleRejected {
-                if_index: self.info.if_index,
-                state: illegal.from,
-                event: illegal.event.into(),
-            },
-        );
-    }
-
-    /// Finishes a [`PauseGate::leave`]: completes the pause if this was the last NBL out.
-    fn finish_leave(&self, leave: Leave) {
-        if leave.underflow {
-            self.counters.protocol_errors.inc();
-        }
-        if leave.pause_completed {
-            // Before NdisFPauseComplete: once it returns NDIS may detach and free this module.
-            diag::emit(
-                self.handle,
-                Event::ModulePauseCompleted {
-                    if_index: self.info.if_index,
-                },
-            );
-            self.handle.pause_complete();
-        }
     }
 }
 

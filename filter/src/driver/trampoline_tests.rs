@@ -3,13 +3,18 @@
 //! here runs under Miri: fake NBLs, OID requests and module contexts are real heap objects, so
 //! leaks, double frees and use-after-free of the module context are caught.
 
-use super::consts::*;
-use super::mock::{Call, Config, Session};
-use super::testkit::FakeNbls;
+use super::context::context_ref;
+use super::registry::MAX_MODULES;
+use super::state::DriverState;
 use super::trampolines as t;
-use super::types::*;
 use super::{module_state, module_stats};
 use crate::module::ModuleState;
+use crate::module::{Module, NOT_TEAMED};
+use crate::ndis::consts::*;
+use crate::ndis::mock::{Call, Config, Session};
+use crate::ndis::testkit::FakeNbls;
+use crate::ndis::types::*;
+use crate::ndis::{LinkState, StatusIndication};
 use core::ffi::c_void;
 use core::ptr;
 use std::boxed::Box;
@@ -20,6 +25,20 @@ const DISPATCH: u32 = 1;
 
 fn handle() -> NDIS_HANDLE {
     ptr::without_provenance_mut(HANDLE)
+}
+
+std::thread_local! {
+    /// The driver state of this test's driver (each test runs on its own thread); NDIS passes it
+    /// to FilterAttach as the FilterDriverContext.
+    static DRIVER: DriverState = DriverState::new();
+}
+
+fn driver_context() -> NDIS_HANDLE {
+    DRIVER.with(|d| ptr::from_ref(d).cast_mut().cast())
+}
+
+fn driver<R>(f: impl FnOnce(&DriverState) -> R) -> R {
+    DRIVER.with(f)
 }
 
 fn boxed_zeroed<T>() -> Box<T> {
@@ -37,18 +56,40 @@ fn attach_parameters() -> Box<NDIS_FILTER_ATTACH_PARAMETERS> {
     params
 }
 
-/// Attaches a module (FilterAttach) and returns its context.
-fn attach(s: &Session) -> NDIS_HANDLE {
+/// Attaches a module (FilterAttach) with filter handle `handle` and IfIndex `if_index`; returns
+/// its context, or the status of a failed attach.
+fn try_attach(s: &Session, handle: usize, if_index: u32) -> Result<NDIS_HANDLE, NDIS_STATUS> {
     let mut params = attach_parameters();
-    // SAFETY: valid handle and parameters for the duration of the call.
-    let status = unsafe { t::filter_attach(handle(), ptr::null_mut(), &raw mut *params) };
-    assert_eq!(status, NDIS_STATUS_SUCCESS);
+    params.IfIndex = if_index;
+    // SAFETY: valid handle, driver context and parameters for the duration of the call.
+    let status = unsafe {
+        t::filter_attach(
+            ptr::without_provenance_mut(handle),
+            driver_context(),
+            &raw mut *params,
+        )
+    };
     let calls = s.take_calls();
     let [Call::SetAttributes { handle: h, context }] = calls[..] else {
         panic!("expected one NdisFSetAttributes, got {calls:?}");
     };
-    assert_eq!(h, HANDLE);
-    context
+    assert_eq!(h, handle);
+    if status == NDIS_STATUS_SUCCESS {
+        Ok(context)
+    } else {
+        Err(status)
+    }
+}
+
+/// Attaches a module (FilterAttach) and returns its context.
+fn attach(s: &Session) -> NDIS_HANDLE {
+    try_attach(s, HANDLE, 7).expect("attach succeeds")
+}
+
+/// The module behind a live context of this test.
+fn module<'a>(ctx: NDIS_HANDLE) -> &'a Module {
+    // SAFETY: a live context of this test, used only before its detach.
+    unsafe { context_ref(ctx) }.unwrap().module()
 }
 
 fn state(ctx: NDIS_HANDLE) -> ModuleState {
@@ -128,19 +169,91 @@ fn attach_failures_free_the_context_and_return_the_status() {
         set_attributes_status: NDIS_STATUS_FAILURE,
         ..Config::default()
     });
+    // The failure path must free the module (Miri checks for leaks) and leave it unregistered.
+    assert_eq!(try_attach(&s, HANDLE, 7), Err(NDIS_STATUS_FAILURE));
+    assert!(driver(|d| d.modules.is_empty()));
     let mut params = attach_parameters();
-    // SAFETY: valid arguments; the failure path must free the module (Miri checks for leaks).
-    let status = unsafe { t::filter_attach(handle(), ptr::null_mut(), &raw mut *params) };
-    assert_eq!(status, NDIS_STATUS_FAILURE);
-    assert!(matches!(s.take_calls()[..], [Call::SetAttributes { .. }]));
-    // SAFETY: NULL handle / parameters are rejected before anything is allocated.
+    // SAFETY: NULL handle / driver context / parameters are rejected before anything is
+    // allocated.
     let null_handle =
-        unsafe { t::filter_attach(ptr::null_mut(), ptr::null_mut(), &raw mut *params) };
+        unsafe { t::filter_attach(ptr::null_mut(), driver_context(), &raw mut *params) };
     assert_eq!(null_handle, NDIS_STATUS_INVALID_PARAMETER);
     // SAFETY: as above.
-    let null_params = unsafe { t::filter_attach(handle(), ptr::null_mut(), ptr::null_mut()) };
+    let null_driver = unsafe { t::filter_attach(handle(), ptr::null_mut(), &raw mut *params) };
+    assert_eq!(null_driver, NDIS_STATUS_INVALID_PARAMETER);
+    // SAFETY: as above.
+    let null_params = unsafe { t::filter_attach(handle(), driver_context(), ptr::null_mut()) };
     assert_eq!(null_params, NDIS_STATUS_INVALID_PARAMETER);
     assert!(s.take_calls().is_empty());
+}
+
+#[test]
+fn attached_modules_are_registered_from_attach_until_detach() {
+    let s = Session::new(Config::default());
+    let first = try_attach(&s, HANDLE, 7).unwrap();
+    let second = try_attach(&s, HANDLE + 0x100, 8).unwrap();
+    let found_by_handle = |h: usize| {
+        driver(|d| {
+            // SAFETY: both modules stay attached while this test looks them up.
+            unsafe { d.modules.by_filter_handle(ptr::without_provenance_mut(h)) }.map(ptr::from_ref)
+        })
+    };
+    let found_by_if_index = |i: u32| {
+        // SAFETY: as above.
+        driver(|d| unsafe { d.modules.by_if_index(i) }.map(ptr::from_ref))
+    };
+    assert_eq!(found_by_handle(HANDLE), Some(ptr::from_ref(module(first))));
+    assert_eq!(
+        found_by_handle(HANDLE + 0x100),
+        Some(ptr::from_ref(module(second)))
+    );
+    assert_eq!(found_by_if_index(8), Some(ptr::from_ref(module(second))));
+    assert_eq!(found_by_if_index(7), Some(ptr::from_ref(module(first))));
+    assert_eq!(module(first).info().path_group, NOT_TEAMED);
+    // SAFETY: as above.
+    let teamless = driver(|d| unsafe { d.modules.for_each_in_group(NOT_TEAMED, |_| ()) });
+    assert_eq!(teamless, 2, "every module is in the not-teamed group today");
+
+    detach(first);
+    assert_eq!(found_by_handle(HANDLE), None);
+    assert_eq!(found_by_if_index(7), None);
+    assert_eq!(found_by_if_index(8), Some(ptr::from_ref(module(second))));
+    detach(second);
+    assert!(driver(|d| d.modules.is_empty()));
+}
+
+#[test]
+fn an_attach_beyond_the_registry_capacity_fails_with_resources_and_frees_the_module() {
+    let s = Session::new(Config::default());
+    let if_index = |i: usize| u32::try_from(i).unwrap() + 1;
+    let attached: Vec<NDIS_HANDLE> = (0..MAX_MODULES)
+        .map(|i| try_attach(&s, HANDLE + i, if_index(i)).unwrap())
+        .collect();
+    assert_eq!(driver(|d| d.modules.len()), MAX_MODULES);
+
+    // NdisFSetAttributes succeeds, registration does not: the attach fails and frees the context
+    // (Miri checks that nothing leaks), and nothing is registered for it.
+    let extra = HANDLE + MAX_MODULES;
+    assert_eq!(try_attach(&s, extra, 1000), Err(NDIS_STATUS_RESOURCES));
+    assert_eq!(driver(|d| d.modules.len()), MAX_MODULES);
+    // SAFETY: every registered module stays attached during the lookups.
+    assert!(driver(|d| unsafe { d.modules.by_if_index(1000) }.is_none()));
+    let extra_handle = ptr::without_provenance_mut(extra);
+    // SAFETY: as above.
+    assert!(driver(|d| unsafe {
+        d.modules.by_filter_handle(extra_handle)
+    }
+    .is_none()));
+
+    // A detach frees a slot: the same adapter attaches now.
+    detach(attached[0]);
+    let late = try_attach(&s, extra, 1000).unwrap();
+    assert_eq!(state(late), ModuleState::Paused);
+    detach(late);
+    for &ctx in &attached[1..] {
+        detach(ctx);
+    }
+    assert!(driver(|d| d.modules.is_empty()));
 }
 
 #[test]
@@ -613,10 +726,10 @@ fn link_state_payload_is_parsed_only_when_well_formed() {
     ind.StatusBuffer = (&raw mut link).cast();
     ind.StatusBufferSize = 0x28;
     // SAFETY: a live indication.
-    let view = unsafe { super::StatusIndication::from_raw(&raw mut *ind) }.unwrap();
+    let view = unsafe { StatusIndication::from_raw(&raw mut *ind) }.unwrap();
     assert_eq!(
         view.link_state(),
-        Some(super::LinkState {
+        Some(LinkState {
             media_connect_state: MEDIA_CONNECT_STATE_CONNECTED,
             xmit_link_speed: 1_000_000_000,
             rcv_link_speed: 100_000_000
@@ -624,12 +737,12 @@ fn link_state_payload_is_parsed_only_when_well_formed() {
     );
     ind.StatusBufferSize = 0x27;
     // SAFETY: as above.
-    let short = unsafe { super::StatusIndication::from_raw(&raw mut *ind) }.unwrap();
+    let short = unsafe { StatusIndication::from_raw(&raw mut *ind) }.unwrap();
     assert_eq!(short.link_state(), None, "a short buffer is not read");
     ind.StatusBufferSize = 0x28;
     ind.StatusCode = NDIS_STATUS_MEDIA_DISCONNECTED;
     // SAFETY: as above.
-    let other = unsafe { super::StatusIndication::from_raw(&raw mut *ind) }.unwrap();
+    let other = unsafe { StatusIndication::from_raw(&raw mut *ind) }.unwrap();
     assert_eq!(other.link_state(), None);
 }
 
@@ -738,7 +851,7 @@ fn a_refused_attach_emits_attach_failed_and_no_attached() {
     });
     let mut params = attach_parameters();
     // SAFETY: valid handle and parameters for the duration of the call.
-    let status = unsafe { t::filter_attach(handle(), ptr::null_mut(), &raw mut *params) };
+    let status = unsafe { t::filter_attach(handle(), driver_context(), &raw mut *params) };
     assert_eq!(status, NDIS_STATUS_RESOURCES);
     assert_eq!(
         diag_events(&s),

@@ -1,19 +1,22 @@
-//! The control path: OID requests (clone, forward, complete exactly once), status indications
-//! and PnP events, all passed through.
+//! OID requests: cloned, forwarded down, and completed exactly once.
+//!
+//! IRQL and serialisation (shared reference, ndis-lwf-facts §1–2): NDIS calls these at IRQL <=
+//! DISPATCH_LEVEL. It serialises regular OID requests per module — one at a time — so at most one
+//! clone of a module is outstanding; they run concurrently with the data path and status
+//! indications.
 
 use super::Module;
 use crate::diag::{self, Event, RequestRejectReason};
 use crate::ndis::consts::NDIS_STATUS_PENDING;
 use crate::ndis::types::NDIS_STATUS;
-use crate::ndis::{
-    ClonedOidRequest, DevicePnpEvent, NetPnpEvent, OidForward, OidRequest, RequestId,
-    StatusIndication,
-};
+use crate::ndis::{ClonedOidRequest, OidForward, OidRequest, RequestId};
 
 impl Module {
     /// FilterOidRequest: clones the request and forwards the clone. A synchronous result is
     /// copied back and returned (NDIS then completes the original itself); a pending one returns
     /// PENDING and is finished in [`Module::oid_request_complete`].
+    ///
+    /// IRQL: <= DISPATCH_LEVEL. Serialised: one regular OID request at a time per module.
     pub fn oid_request(&self, request: OidRequest) -> NDIS_STATUS {
         let clone = match self.handle.clone_oid_request(request) {
             Ok(clone) => clone,
@@ -43,6 +46,9 @@ impl Module {
 
     /// FilterOidRequestComplete for a clone that pended: copies the results, frees the clone and
     /// completes the original, once.
+    ///
+    /// IRQL: <= DISPATCH_LEVEL. Serialised: the completion of the module's one outstanding
+    /// request.
     pub fn oid_request_complete(&self, clone: ClonedOidRequest, status: NDIS_STATUS) {
         self.counters.oids_completed_pending.inc();
         let original = self.handle.finish_oid_clone(clone);
@@ -50,26 +56,10 @@ impl Module {
     }
 
     /// FilterCancelOidRequest: the clone carries the original's id, so the cancel goes down as is.
+    ///
+    /// IRQL: <= DISPATCH_LEVEL. Serialised: against nothing; may race the request's completion.
     pub fn cancel_oid_request(&self, id: RequestId) {
         self.counters.oid_cancels_forwarded.inc();
         self.handle.cancel_oid_request(id);
-    }
-
-    /// FilterStatus: passed up unchanged.
-    pub fn status(&self, indication: &StatusIndication<'_>) {
-        self.counters.status_indications.inc();
-        self.handle.indicate_status(indication);
-    }
-
-    /// FilterNetPnPEvent: forwarded down; the answer of the drivers below is the answer.
-    pub fn net_pnp_event(&self, event: &NetPnpEvent<'_>) -> NDIS_STATUS {
-        self.counters.pnp_events_forwarded.inc();
-        self.handle.net_pnp_event(event)
-    }
-
-    /// FilterDevicePnPEventNotify: forwarded down.
-    pub fn device_pnp_event_notify(&self, event: &DevicePnpEvent<'_>) {
-        self.counters.pnp_events_forwarded.inc();
-        self.handle.device_pnp_event_notify(event);
     }
 }

@@ -8,17 +8,18 @@
 //! from the DRIVER_OBJECT alone and several driver instances (parallel emulator tests) never share
 //! it. The I/O manager frees the extension together with the driver object.
 
-use super::consts::{
+use super::state::DriverState;
+use super::trampolines as t;
+use crate::ndis::consts::{
     NDIS_FILTER_CHARACTERISTICS_REVISION_2, NDIS_FILTER_MAJOR_VERSION, NDIS_FILTER_MINOR_VERSION,
     NDIS_OBJECT_TYPE_FILTER_DRIVER_CHARACTERISTICS,
     NDIS_SIZEOF_FILTER_DRIVER_CHARACTERISTICS_REVISION_2, NDIS_STATUS_INVALID_PARAMETER,
     NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS,
 };
-use super::imports;
-use super::trampolines as t;
-use super::types::{
-    DRIVER_OBJECT, NDIS_FILTER_DRIVER_CHARACTERISTICS, NDIS_HANDLE, NDIS_OBJECT_HEADER,
-    NDIS_STATUS, UNICODE_STRING,
+use crate::ndis::imports;
+use crate::ndis::types::{
+    DRIVER_OBJECT, NDIS_FILTER_DRIVER_CHARACTERISTICS, NDIS_OBJECT_HEADER, NDIS_STATUS,
+    UNICODE_STRING,
 };
 use core::ffi::c_void;
 use core::ptr;
@@ -65,12 +66,6 @@ fn static_unicode(s: &'static [u16]) -> UNICODE_STRING {
         MaximumLength: bytes,
         Buffer: s.as_ptr().cast_mut(),
     }
-}
-
-/// The driver-wide state, stored in the driver-object extension.
-struct DriverState {
-    /// The NdisFilterDriverHandle from `NdisFRegisterFilterDriver` (NULL until it succeeds).
-    filter_driver_handle: NDIS_HANDLE,
 }
 
 /// Its address is the client id of the driver-object extension holding the driver state; only the
@@ -147,7 +142,7 @@ pub unsafe extern "system" fn DriverEntry(
         return NDIS_STATUS_INVALID_PARAMETER;
     }
     let mut extension: *mut c_void = ptr::null_mut();
-    // `DriverState` is one pointer; its size fits a u32.
+    // `DriverState` is a handle and the registry's slots, a few hundred bytes: it fits a u32.
     #[allow(clippy::cast_possible_truncation)]
     let size = size_of::<DriverState>() as u32;
     // SAFETY: a valid driver object (caller contract), a unique client id, and a local for the
@@ -169,11 +164,7 @@ pub unsafe extern "system" fn DriverEntry(
     }
     // SAFETY: the extension is at least `size_of::<DriverState>()` bytes, aligned (checked), and
     // ours alone.
-    unsafe {
-        state.write(DriverState {
-            filter_driver_handle: ptr::null_mut(),
-        });
-    };
+    unsafe { state.write(DriverState::new()) };
     let mut characteristics = filter_characteristics();
     // SAFETY: `state` is valid and initialised (above); this only takes a field address.
     let handle_slot = unsafe { &raw mut (*state).filter_driver_handle };
