@@ -2,11 +2,16 @@
 //!
 //! * [`contract`]: the wire contract shared with the filter — the status code and its tagged
 //!   [`contract::PathEvent`] payload, the private OID with its health snapshot and settings.
+//! * [`monitor`]: the health monitor — TX watchdog, completion error rate over a sliding window,
+//!   link state, heartbeat misses, administrative down, with debounce and hysteresis — pure logic
+//!   fed with the miniport's events and clock.
 //!
 //! `no_std`, no allocation, no `unsafe`. See `docs/miniport-shim.md`.
 #![no_std]
 #![deny(unsafe_code)]
 
 pub mod contract;
+pub mod monitor;
 
 pub use contract::{PathEvent, PathEventKind, Reason};
+pub use monitor::Monitor;

@@ -171,7 +171,7 @@ impl Settings {
     }
 
     /// Decodes a set buffer (a newer revision by its revision-1 prefix). Does not validate: call
-    /// [`Settings::validate`], as the monitor does.
+    /// [`Settings::validate`], as [`crate::Monitor::set_settings`] does.
     ///
     /// # Errors
     /// A truncated, foreign or malformed buffer, as a [`DecodeError`].
