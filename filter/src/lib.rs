@@ -6,6 +6,8 @@
 //!   characteristics, and the `extern "system"` callbacks that turn raw arguments into safe
 //!   wrappers and call the module logic.
 //! - [`module`] — the filter module logic (state machine, pass-through data path, OIDs, status), safe Rust.
+//! - [`config`] — the module's registry keys (one table), read and checked into typed settings.
+//!   Safe, `no_std`.
 //! - [`diag`] — the diagnostic event catalogue, its binary record and its backends. `no_std`, no
 //!   `unsafe`.
 //! - [`engine`] — the path engine: path states, failover policy and balancers. `no_std`, no `unsafe`.
@@ -24,6 +26,7 @@ extern crate alloc;
 #[cfg(not(windows))]
 extern crate std;
 
+pub mod config;
 pub mod diag;
 #[allow(unsafe_code)]
 pub mod driver;

@@ -1,0 +1,403 @@
+//! Reading and checking one module's keys.
+
+use super::keys::{self, Accepts, KEYS, MAX_MS, MAX_QUEUE_MS};
+use super::value::{Ascii, MAX_TEXT, RawValue, decimal, named_ms};
+use crate::engine::config::{
+    Failback, GroupConfig, HashLayer, PathConfig, PolicyConfig, QuotaConfig, SpeedShareConfig,
+};
+use crate::engine::types::{MS, Role, US};
+use alloc::vec::Vec;
+use core::fmt;
+
+/// Where values come from: NDIS's configuration handle in the driver, a map in tests.
+pub trait ParamSource {
+    /// The value of `key`, or `None` when it is absent.
+    fn read(&self, key: &'static str) -> Option<RawValue<'_>>;
+}
+
+/// The balancing policies, by their configuration names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyName {
+    /// `failover`.
+    Failover,
+    /// `round-robin`.
+    RoundRobin,
+    /// `weighted`.
+    Weighted,
+    /// `lqd` (least queue depth).
+    Lqd,
+    /// `least-blocks`.
+    LeastBlocks,
+    /// `hash` (layer 3+4).
+    Hash,
+    /// `service-time`.
+    ServiceTime,
+    /// `quota`.
+    Quota,
+    /// `speed-share`.
+    SpeedShare,
+}
+
+impl PolicyName {
+    /// Every policy, in the order of [`keys::POLICY_FORMS`].
+    pub const ALL: [PolicyName; 9] = [
+        PolicyName::Failover,
+        PolicyName::RoundRobin,
+        PolicyName::Weighted,
+        PolicyName::Lqd,
+        PolicyName::LeastBlocks,
+        PolicyName::Hash,
+        PolicyName::ServiceTime,
+        PolicyName::Quota,
+        PolicyName::SpeedShare,
+    ];
+
+    /// The configuration name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PolicyName::Failover => "failover",
+            PolicyName::RoundRobin => "round-robin",
+            PolicyName::Weighted => "weighted",
+            PolicyName::Lqd => "lqd",
+            PolicyName::LeastBlocks => "least-blocks",
+            PolicyName::Hash => "hash",
+            PolicyName::ServiceTime => "service-time",
+            PolicyName::Quota => "quota",
+            PolicyName::SpeedShare => "speed-share",
+        }
+    }
+
+    /// The policy called `name` (lower case), if any.
+    pub fn parse(name: &str) -> Option<PolicyName> {
+        PolicyName::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// What happens to sends while every path of the group is down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AllDown {
+    /// Complete them at once with NDIS_STATUS_MEDIA_DISCONNECTED.
+    Fail,
+    /// Hold them (bounded) up to this many ms, then fail them.
+    Queue {
+        /// How long an NBL may wait, 1..=60 000 ms.
+        ms: u32,
+    },
+}
+
+/// The per-adapter values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemberSettings {
+    /// `Priority`.
+    pub priority: u8,
+    /// `Role`.
+    pub role: Role,
+    /// `Weight`.
+    pub weight: u32,
+    /// `QuotaBytes`.
+    pub quota_bytes: u32,
+}
+
+impl MemberSettings {
+    /// The engine's path configuration for this member at `link_speed_bps`.
+    pub fn path_config(&self, link_speed_bps: u64) -> PathConfig {
+        PathConfig {
+            priority: self.priority,
+            role: self.role,
+            weight: self.weight,
+            quota_bytes: self.quota_bytes,
+            link_speed_bps,
+        }
+    }
+}
+
+/// The group-wide values (the group's first member's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupSettings {
+    /// `Policy`.
+    pub policy: PolicyName,
+    /// `FlowletGapUs`.
+    pub flowlet_gap_us: u32,
+    /// `Failback`.
+    pub failback: Failback,
+    /// `UpDelayMs`.
+    pub up_delay_ms: u32,
+    /// `DownDelayMs`.
+    pub down_delay_ms: u32,
+    /// `AllDown`.
+    pub all_down: AllDown,
+    /// `MaxOutstandingPerTarget` (0 = unlimited).
+    pub max_outstanding_per_target: u32,
+    /// `SendErrorThreshold` (0 = never).
+    pub send_error_threshold: u32,
+}
+
+impl GroupSettings {
+    /// The first key whose value differs from `other`'s, for the "member disagrees" event.
+    pub fn first_difference(&self, other: &GroupSettings) -> Option<&'static str> {
+        [
+            (self.policy != other.policy, keys::POLICY),
+            (
+                self.flowlet_gap_us != other.flowlet_gap_us,
+                keys::FLOWLET_GAP_US,
+            ),
+            (self.failback != other.failback, keys::FAILBACK),
+            (self.up_delay_ms != other.up_delay_ms, keys::UP_DELAY_MS),
+            (
+                self.down_delay_ms != other.down_delay_ms,
+                keys::DOWN_DELAY_MS,
+            ),
+            (self.all_down != other.all_down, keys::ALL_DOWN),
+            (
+                self.max_outstanding_per_target != other.max_outstanding_per_target,
+                keys::MAX_OUTSTANDING_PER_TARGET,
+            ),
+            (
+                self.send_error_threshold != other.send_error_threshold,
+                keys::SEND_ERROR_THRESHOLD,
+            ),
+        ]
+        .into_iter()
+        .find_map(|(differs, key)| differs.then_some(key))
+    }
+
+    /// The engine's group configuration for these settings over `paths`, engine defaults for
+    /// everything the registry does not set.
+    pub fn engine_config(&self, paths: Vec<PathConfig>) -> GroupConfig {
+        let policy = match self.policy {
+            PolicyName::Failover => PolicyConfig::FailoverOnly,
+            PolicyName::RoundRobin => PolicyConfig::RoundRobin,
+            PolicyName::Weighted => PolicyConfig::WeightedPaths,
+            PolicyName::Lqd => PolicyConfig::LeastQueueDepth,
+            PolicyName::LeastBlocks => PolicyConfig::LeastBlocks,
+            PolicyName::Hash => PolicyConfig::AddressHash(HashLayer::Layer34),
+            PolicyName::ServiceTime => PolicyConfig::ServiceTime,
+            PolicyName::Quota => PolicyConfig::Quota(QuotaConfig {
+                max_outstanding_per_target: self.max_outstanding_per_target,
+                ..QuotaConfig::default()
+            }),
+            PolicyName::SpeedShare => PolicyConfig::SpeedShare(SpeedShareConfig::default()),
+        };
+        let mut cfg = GroupConfig::new(paths, policy);
+        cfg.failback = self.failback;
+        cfg.up_delay_ns = u64::from(self.up_delay_ms) * MS;
+        cfg.down_delay_ns = u64::from(self.down_delay_ms) * MS;
+        cfg.errors.threshold = self.send_error_threshold;
+        cfg.flowlet.gap_ns = u64::from(self.flowlet_gap_us) * US;
+        cfg
+    }
+}
+
+/// A module's configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModuleConfig {
+    /// No `GroupId` (or 0): plain pass-through, no surprise teaming.
+    NotTeamed,
+    /// A member of group `group_id`.
+    Teamed {
+        /// `GroupId`, 1..=65535.
+        group_id: u32,
+        /// This adapter's values.
+        member: MemberSettings,
+        /// The group-wide values as this member has them.
+        group: GroupSettings,
+    },
+}
+
+/// The value of a rejected key, as far as it can be shown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// An integer value.
+    Integer(u32),
+    /// Text, non-ASCII shown as `?`, cut to [`MAX_TEXT`] characters.
+    Text {
+        /// The shown characters.
+        bytes: [u8; MAX_TEXT],
+        /// How many of `bytes` are used.
+        len: usize,
+        /// The value was longer.
+        cut: bool,
+    },
+}
+
+impl Shown {
+    fn of(raw: RawValue<'_>) -> Shown {
+        match raw {
+            RawValue::Integer(v) => Shown::Integer(v),
+            RawValue::Text(units) => {
+                let mut bytes = [b'?'; MAX_TEXT];
+                for (b, &u) in bytes.iter_mut().zip(units) {
+                    if let Some(c) = u8::try_from(u)
+                        .ok()
+                        .filter(|c| c.is_ascii() && !c.is_ascii_control())
+                    {
+                        *b = c;
+                    }
+                }
+                Shown::Text {
+                    bytes,
+                    len: units.len().min(MAX_TEXT),
+                    cut: units.len() > MAX_TEXT,
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shown::Integer(v) => write!(f, "{v}"),
+            Shown::Text { bytes, len, cut } => {
+                let text = core::str::from_utf8(&bytes[..*len]).unwrap_or("?");
+                write!(f, "\"{text}{}\"", if *cut { "…" } else { "" })
+            }
+        }
+    }
+}
+
+/// An invalid value: the module joins no group and passes traffic through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The key.
+    pub key: &'static str,
+    /// Its value.
+    pub value: Shown,
+    /// What the key accepts.
+    pub accepts: Accepts,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {}: accepted ", self.key, self.value)?;
+        match self.accepts {
+            Accepts::Integer { min, max } => write!(f, "{min}..={max}"),
+            Accepts::Text { forms } => f.write_str(forms),
+        }
+    }
+}
+
+/// Reads one key at a time and remembers nothing: every getter validates against [`KEYS`].
+struct Reader<'s, S: ParamSource> {
+    source: &'s S,
+}
+
+impl<S: ParamSource> Reader<'_, S> {
+    fn spec(key: &'static str) -> &'static keys::KeySpec {
+        KEYS.iter()
+            .find(|k| k.name == key)
+            .expect("every key read is in the table")
+    }
+
+    fn error(key: &'static str, raw: RawValue<'_>) -> ConfigError {
+        ConfigError {
+            key,
+            value: Shown::of(raw),
+            accepts: Self::spec(key).accepts,
+        }
+    }
+
+    /// An integer key: REG_DWORD, or REG_SZ digits.
+    fn integer(&self, key: &'static str) -> Result<u32, ConfigError> {
+        let spec = Self::spec(key);
+        let Accepts::Integer { min, max } = spec.accepts else {
+            unreachable!("{key} is not an integer key")
+        };
+        let Some(raw) = self.source.read(key) else {
+            return Ok(decimal(spec.default).expect("integer default"));
+        };
+        let value = match raw {
+            RawValue::Integer(v) => Some(v),
+            RawValue::Text(units) => Ascii::fold(units).and_then(|a| decimal(a.as_str())),
+        };
+        value
+            .filter(|v| (min..=max).contains(v))
+            .ok_or_else(|| Self::error(key, raw))
+    }
+
+    /// A text key, parsed by `parse` from its lower-case form.
+    fn text<T>(
+        &self,
+        key: &'static str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<T, ConfigError> {
+        let default = || parse(Self::spec(key).default).expect("text default parses");
+        match self.source.read(key) {
+            None => Ok(default()),
+            Some(raw @ RawValue::Integer(_)) => Err(Self::error(key, raw)),
+            Some(raw @ RawValue::Text(units)) => Ascii::fold(units)
+                .and_then(|a| parse(a.as_str()))
+                .ok_or_else(|| Self::error(key, raw)),
+        }
+    }
+}
+
+fn role(text: &str) -> Option<Role> {
+    match text {
+        "active" => Some(Role::Active),
+        "standby" => Some(Role::Standby),
+        _ => None,
+    }
+}
+
+fn failback(text: &str) -> Option<Failback> {
+    match text {
+        "immediate" => Some(Failback::Immediate),
+        "manual" => Some(Failback::Manual),
+        _ => named_ms(text, "deferred", MAX_MS).map(|ms| Failback::Deferred {
+            delay_ns: u64::from(ms) * MS,
+        }),
+    }
+}
+
+fn all_down(text: &str) -> Option<AllDown> {
+    match text {
+        "fail" => Some(AllDown::Fail),
+        _ => named_ms(text, "queue", MAX_QUEUE_MS).map(|ms| AllDown::Queue { ms }),
+    }
+}
+
+impl ModuleConfig {
+    /// Reads and checks every key of one module.
+    ///
+    /// # Errors
+    /// The first invalid value, in [`KEYS`] order. Values of a module that is not teamed are not
+    /// read beyond `GroupId`.
+    pub fn read(source: &impl ParamSource) -> Result<ModuleConfig, ConfigError> {
+        let r = Reader { source };
+        let group_id = r.integer(keys::GROUP_ID)?;
+        if group_id == 0 {
+            return Ok(ModuleConfig::NotTeamed);
+        }
+        let member = MemberSettings {
+            priority: u8::try_from(r.integer(keys::PRIORITY)?).unwrap_or(u8::MAX),
+            role: r.text(keys::ROLE, role)?,
+            weight: r.integer(keys::WEIGHT)?,
+            quota_bytes: r.integer(keys::QUOTA_BYTES)?,
+        };
+        let group = GroupSettings {
+            policy: r.text(keys::POLICY, PolicyName::parse)?,
+            flowlet_gap_us: r.integer(keys::FLOWLET_GAP_US)?,
+            failback: r.text(keys::FAILBACK, failback)?,
+            up_delay_ms: r.integer(keys::UP_DELAY_MS)?,
+            down_delay_ms: r.integer(keys::DOWN_DELAY_MS)?,
+            all_down: r.text(keys::ALL_DOWN, all_down)?,
+            max_outstanding_per_target: r.integer(keys::MAX_OUTSTANDING_PER_TARGET)?,
+            send_error_threshold: r.integer(keys::SEND_ERROR_THRESHOLD)?,
+        };
+        Ok(ModuleConfig::Teamed {
+            group_id,
+            member,
+            group,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
