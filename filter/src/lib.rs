@@ -11,6 +11,8 @@
 //! - [`diag`] — the diagnostic event catalogue, its binary record and its backends. `no_std`, no
 //!   `unsafe`.
 //! - [`engine`] — the path engine: path states, failover policy and balancers. `no_std`, no `unsafe`.
+//! - [`flow`] — the flow and target keys of a frame (Ethernet, VLAN, IPv4/IPv6, ports), read
+//!   within the bytes given. Safe, `no_std`.
 //! - [`ndis`] — a leaf: the hand-written NDIS 6.30 FFI (`#[repr(C)]` layouts, constants, extern
 //!   declarations) and the safe wrappers over it (NBL chains, handles, OID requests, parameters).
 //! - `windows` — the thin Windows-only layer: allocator, panic handler, tracing.
@@ -31,6 +33,7 @@ pub mod diag;
 #[allow(unsafe_code)]
 pub mod driver;
 pub mod engine;
+pub mod flow;
 pub mod module;
 #[allow(unsafe_code)]
 pub mod ndis;
