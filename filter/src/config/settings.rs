@@ -346,7 +346,8 @@ fn role(text: &str) -> Option<Role> {
     }
 }
 
-fn failback(text: &str) -> Option<Failback> {
+/// `Failback` from its text form (`immediate | manual | deferred:<ms>`, lower case).
+pub fn parse_failback(text: &str) -> Option<Failback> {
     match text {
         "immediate" => Some(Failback::Immediate),
         "manual" => Some(Failback::Manual),
@@ -356,7 +357,8 @@ fn failback(text: &str) -> Option<Failback> {
     }
 }
 
-fn all_down(text: &str) -> Option<AllDown> {
+/// `AllDown` from its text form (`fail | queue:<ms>`, lower case).
+pub fn parse_all_down(text: &str) -> Option<AllDown> {
     match text {
         "fail" => Some(AllDown::Fail),
         _ => named_ms(text, "queue", MAX_QUEUE_MS).map(|ms| AllDown::Queue { ms }),
@@ -384,10 +386,10 @@ impl ModuleConfig {
         let group = GroupSettings {
             policy: r.text(keys::POLICY, PolicyName::parse)?,
             flowlet_gap_us: r.integer(keys::FLOWLET_GAP_US)?,
-            failback: r.text(keys::FAILBACK, failback)?,
+            failback: r.text(keys::FAILBACK, parse_failback)?,
             up_delay_ms: r.integer(keys::UP_DELAY_MS)?,
             down_delay_ms: r.integer(keys::DOWN_DELAY_MS)?,
-            all_down: r.text(keys::ALL_DOWN, all_down)?,
+            all_down: r.text(keys::ALL_DOWN, parse_all_down)?,
             max_outstanding_per_target: r.integer(keys::MAX_OUTSTANDING_PER_TARGET)?,
             send_error_threshold: r.integer(keys::SEND_ERROR_THRESHOLD)?,
         };

@@ -5,6 +5,8 @@
 //! pause/restart cycle and an OID storm in the middle, detach and unload at the end. `--sys PATH`
 //! runs the same scenario against a cross-built `mpfilter.sys` loaded in-process.
 
+mod scenario;
+
 use clap::{Parser, Subcommand};
 use ndis_emu::image::DriverImage;
 use ndis_emu::scenario::{PassthroughConfig, passthrough};
@@ -26,6 +28,11 @@ struct Cli {
 enum Command {
     /// The pass-through demo: two adapters, traffic both ways, pause/restart and an OID storm.
     Demo(RunArgs),
+    /// Checks a scenario file (docs/scenarios.md) and prints what it describes.
+    Check {
+        /// The scenario (TOML).
+        scenario: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -73,8 +80,30 @@ fn run(args: RunArgs) -> ExitCode {
     }
 }
 
+fn check(path: &std::path::Path) -> ExitCode {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("mpsim: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    match scenario::Scenario::from_toml(&text) {
+        Ok(s) => {
+            println!("{}: valid", path.display());
+            print!("{}", s.summary());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mpsim: {}: {e}", path.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Demo(args) => run(args),
+        Command::Check { scenario } => check(&scenario),
     }
 }
