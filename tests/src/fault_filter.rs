@@ -105,19 +105,19 @@ pub fn image(fault: Fault) -> DriverImage {
 static CLIENT_ID: u8 = 0;
 const TAG: u32 = u32::from_le_bytes(*b"fltF");
 
-struct DriverState {
+struct FaultDriver {
     handle: NDIS_HANDLE,
     fault: Fault,
     pool: NDIS_HANDLE,
-    modules: Vec<*mut ModuleState>,
+    modules: Vec<*mut FaultModule>,
     memory: *mut c_void,
     device: NDIS_HANDLE,
     names: [Vec<u16>; 3],
 }
 
-struct ModuleState {
+struct FaultModule {
     handle: NDIS_HANDLE,
-    driver: *mut DriverState,
+    driver: *mut FaultDriver,
     running: bool,
     pausing: bool,
     paused: bool,
@@ -139,14 +139,14 @@ unsafe fn nbl<'a>(n: *mut NET_BUFFER_LIST) -> &'a mut NET_BUFFER_LIST {
 
 /// # Safety
 /// `ctx` is a module context this driver set.
-unsafe fn module<'a>(ctx: NDIS_HANDLE) -> &'a mut ModuleState {
+unsafe fn module<'a>(ctx: NDIS_HANDLE) -> &'a mut FaultModule {
     // SAFETY: forwarded contract.
-    unsafe { &mut *ctx.cast::<ModuleState>() }
+    unsafe { &mut *ctx.cast::<FaultModule>() }
 }
 
 /// # Safety
 /// `m` belongs to a live driver.
-unsafe fn driver<'a>(m: &ModuleState) -> &'a mut DriverState {
+unsafe fn driver<'a>(m: &FaultModule) -> &'a mut FaultDriver {
     // SAFETY: the driver state outlives its modules.
     unsafe { &mut *m.driver }
 }
@@ -178,7 +178,7 @@ unsafe fn link(v: &[*mut NET_BUFFER_LIST]) -> *mut NET_BUFFER_LIST {
     v.first().copied().unwrap_or(null_mut())
 }
 
-fn other_module(m: &ModuleState, d: &DriverState) -> NDIS_HANDLE {
+fn other_module(m: &FaultModule, d: &FaultDriver) -> NDIS_HANDLE {
     d.modules
         .iter()
         .map(|&p| {
@@ -189,7 +189,7 @@ fn other_module(m: &ModuleState, d: &DriverState) -> NDIS_HANDLE {
         .unwrap_or(0xBAD0 as NDIS_HANDLE)
 }
 
-fn maybe_pause_complete(m: &mut ModuleState) {
+fn maybe_pause_complete(m: &mut FaultModule) {
     // SAFETY: m belongs to a live driver.
     let fault = unsafe { driver(m) }.fault;
     if m.pausing && m.below == 0 && m.above == 0 && fault != Fault::PauseNeverCompletes {
@@ -205,7 +205,7 @@ unsafe extern "system" fn driver_entry(
     _r: *mut UNICODE_STRING,
 ) -> NDIS_STATUS {
     let fault = NEXT_FAULT.with(Cell::get);
-    let mut st = Box::new(DriverState {
+    let mut st = Box::new(FaultDriver {
         handle: null_mut(),
         fault,
         pool: null_mut(),
@@ -273,7 +273,7 @@ unsafe extern "system" fn driver_entry(
     c.DevicePnPEventNotifyHandler = Some(device_pnp);
     let sp = Box::into_raw(st);
     // SAFETY: ext is 8 writable bytes from IoAllocateDriverObjectExtension.
-    unsafe { *ext.cast::<*mut DriverState>() = sp };
+    unsafe { *ext.cast::<*mut FaultDriver>() = sp };
     // SAFETY: sp is the live driver state.
     let st = unsafe { &mut *sp };
     // SAFETY: registering with valid characteristics and out pointer.
@@ -319,7 +319,7 @@ unsafe extern "system" fn driver_unload(d: *mut DRIVER_OBJECT) {
         return;
     }
     // SAFETY: the extension holds the driver state pointer.
-    let sp = unsafe { *ext.cast::<*mut DriverState>() };
+    let sp = unsafe { *ext.cast::<*mut FaultDriver>() };
     // SAFETY: the live driver state.
     let st = unsafe { &mut *sp };
     if st.fault != Fault::SkipDeregister {
@@ -339,10 +339,10 @@ unsafe extern "system" fn attach(
     drv: NDIS_HANDLE,
     _p: *mut NDIS_FILTER_ATTACH_PARAMETERS,
 ) -> NDIS_STATUS {
-    let d = drv.cast::<DriverState>();
+    let d = drv.cast::<FaultDriver>();
     // SAFETY: our driver context.
     let fault = unsafe { (*d).fault };
-    let m = Box::into_raw(Box::new(ModuleState {
+    let m = Box::into_raw(Box::new(FaultModule {
         handle: h,
         driver: d,
         running: false,
@@ -422,7 +422,7 @@ unsafe extern "system" fn detach(ctx: NDIS_HANDLE) {
         unsafe { NdisFreeNetBufferListPool(m.pool) };
     }
     // SAFETY: detach is the last use of the module context.
-    drop(unsafe { Box::from_raw(ctx.cast::<ModuleState>()) });
+    drop(unsafe { Box::from_raw(ctx.cast::<FaultModule>()) });
 }
 
 unsafe extern "system" fn set_module_options(_ctx: NDIS_HANDLE) -> NDIS_STATUS {
@@ -677,8 +677,8 @@ unsafe extern "system" fn send(
 /// pop a context on the others, and peek the Ethernet header through NdisGetDataBuffer after a
 /// retreat/advance round trip.
 fn send_with_extras(
-    m: &mut ModuleState,
-    d: &DriverState,
+    m: &mut FaultModule,
+    d: &FaultDriver,
     v: &[*mut NET_BUFFER_LIST],
     port: u32,
     flags: u32,

@@ -6,7 +6,7 @@ use crate::emulator::Emulator;
 use crate::image::{DriverImage, FilterStats};
 use crate::rules::{Leak, Violation};
 use crate::sched::Nanos;
-use crate::stats::{AdapterStats, ModuleStats};
+use crate::stats::{AdapterStats, LifecycleStats};
 use std::fmt;
 
 /// The pass-through scenario: traffic both ways on every adapter, a pause/restart cycle and an
@@ -51,7 +51,7 @@ pub struct AdapterReport {
     /// What flowed.
     pub stats: AdapterStats,
     /// The module's lifecycle.
-    pub module: ModuleStats,
+    pub module: LifecycleStats,
     /// The filter's own counters for the module, read just before detach (images that expose
     /// them).
     pub filter: Option<FilterStats>,
@@ -289,7 +289,7 @@ fn report(
         .map(|a| AdapterReport {
             name: format!("adapter {a}"),
             stats: emu.stats(a),
-            module: emu.module_stats(a),
+            module: emu.lifecycle_stats(a),
             filter: None,
         })
         .collect();

@@ -63,7 +63,7 @@ pub struct AdapterStats {
 
 /// Lifecycle counters of one filter module.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ModuleStats {
+pub struct LifecycleStats {
     /// FilterAttach calls.
     pub attaches: u64,
     /// FilterRestart calls.

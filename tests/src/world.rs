@@ -11,7 +11,7 @@ use crate::nblmem::{self, NblBlock, Snap};
 use crate::rng::Rng;
 use crate::rules::{Leak, Rule, Subject, Violation};
 use crate::sched::{Nanos, Scheduler};
-use crate::stats::{AdapterStats, ModuleStats};
+use crate::stats::{AdapterStats, LifecycleStats};
 use mpfilter::ndis::types::{
     DRIVER_OBJECT, NDIS_FILTER_ATTACH_PARAMETERS, NDIS_OID_REQUEST, NDIS_STATUS_INDICATION,
     NET_BUFFER_LIST_CONTEXT, UNICODE_STRING,
@@ -237,7 +237,7 @@ pub(crate) struct Module {
     pub restart_status: i32,
     pub attrs_set: bool,
     pub attach: Option<Heap<AttachStore>>,
-    pub stats: ModuleStats,
+    pub stats: LifecycleStats,
 }
 
 /// The emulated miniport of an adapter.

@@ -121,7 +121,7 @@ fn lifecycle_states_follow_ndis() {
     assert_eq!(emu.module_state(a), ModState::Detached);
     emu.unload();
     assert!(emu.violations().is_empty() && emu.leaks().is_empty());
-    let m = emu.module_stats(a);
+    let m = emu.lifecycle_stats(a);
     assert_eq!((m.attaches, m.pauses, m.restarts, m.detaches), (1, 2, 2, 1));
     let s = emu.stats(a);
     assert_eq!(
@@ -139,7 +139,7 @@ fn restart_filter_pauses_and_restarts_the_stack() {
     assert_eq!(s, NDIS_STATUS_SUCCESS);
     emu.add_traffic(a, 100, 100);
     assert!(emu.run_until_idle());
-    let m = emu.module_stats(a);
+    let m = emu.lifecycle_stats(a);
     assert_eq!(m.restart_requests, 1);
     assert_eq!(m.pauses, 1);
     assert_eq!(m.restarts, 2);

@@ -3,7 +3,7 @@
 
 use super::checks;
 use crate::abi::Abi;
-use crate::engine;
+use crate::machine;
 use crate::nblmem::{self, SnapMask};
 use crate::rules::{Rule, Subject};
 use crate::world::{self, Came, Event, NState, Origin};
@@ -115,7 +115,7 @@ pub unsafe fn send(_abi: Abi, h: NDIS_HANDLE, head: *mut NET_BUFFER_LIST, _port:
                 t.state = NState::Below { module: a, came };
             }
         }
-        engine::mp_enqueue(w, a, &nbls);
+        machine::mp_enqueue(w, a, &nbls);
     });
 }
 
@@ -206,13 +206,13 @@ pub unsafe fn send_complete(_abi: Abi, h: NDIS_HANDLE, head: *mut NET_BUFFER_LIS
                 );
                 return;
             }
-            if !engine::handback_ok(w, n, CALL) {
+            if !machine::handback_ok(w, n, CALL) {
                 return;
             }
         }
         for &n in &nbls {
             if let Some(Origin::ProtoTx(x)) = w.nbls.get(&n).map(|t| t.origin) {
-                engine::proto_send_completed(w, x, n);
+                machine::proto_send_completed(w, x, n);
             }
         }
     });
@@ -331,7 +331,7 @@ pub unsafe fn indicate(
                 };
             }
         }
-        engine::proto_receive(w, a, &nbls, resources);
+        machine::proto_receive(w, a, &nbls, resources);
         if resources {
             for &(n, prev, _) in &plan {
                 if let Some(t) = w.nbls.get_mut(&n) {
@@ -405,13 +405,13 @@ pub unsafe fn return_nbls(_abi: Abi, h: NDIS_HANDLE, head: *mut NET_BUFFER_LIST,
             if !checks::no_children(w, CALL, n, Rule::CloneParentCompletedWithChildren) {
                 return;
             }
-            if !engine::handback_ok(w, n, CALL) {
+            if !machine::handback_ok(w, n, CALL) {
                 return;
             }
         }
         for &n in &nbls {
             if let Some(Origin::MpRx(x)) = w.nbls.get(&n).map(|t| t.origin) {
-                engine::mp_reclaim(w, x, n, true);
+                machine::mp_reclaim(w, x, n, true);
             }
         }
     });

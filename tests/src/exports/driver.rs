@@ -4,7 +4,7 @@
 use super::checks;
 use crate::abi::Abi;
 use crate::callbacks::Handlers;
-use crate::engine;
+use crate::machine;
 use crate::rules::{Rule, Subject};
 use crate::world::{self, Device, Driver, Event, HandleKind, ModState, Op, Token};
 use core::ffi::c_void;
@@ -140,7 +140,7 @@ pub unsafe fn deregister(_abi: Abi, h: NDIS_HANDLE) {
     .flatten();
     let Some(attached) = attached else { return };
     for a in attached {
-        engine::stop_stack(a);
+        machine::stop_stack(a);
     }
     world::with(|w| {
         if let Some(d) = w.driver.as_mut() {
@@ -371,7 +371,7 @@ pub unsafe fn pause_complete(_abi: Abi, h: NDIS_HANDLE) {
             );
             return;
         }
-        if !engine::pause_gate_ok(w, a, "NdisFPauseComplete") {
+        if !machine::pause_gate_ok(w, a, "NdisFPauseComplete") {
             return;
         }
         let m = &mut w.adapters[a].module;
