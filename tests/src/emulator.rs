@@ -114,6 +114,10 @@ impl Emulator {
                     rx_inflight: 0,
                     rx_seq: 0,
                     packet_filter: 0,
+                    hold_completions: false,
+                    held: Vec::new(),
+                    batch_target: 0,
+                    flush_due: None,
                 },
                 proto: Protocol {
                     token: Token::new(),
@@ -131,6 +135,7 @@ impl Emulator {
                 cfg,
                 tx_ticking: false,
                 rx_ticking: false,
+                owed: crate::machine::Owed::default(),
             };
             w.handles
                 .insert(ad.module.token.addr(), world::HandleKind::Module(a));

@@ -89,6 +89,20 @@ pub enum Fault {
     LeakMemory,
     LeakDevice,
     SkipDeregister,
+    DropStatus,
+    AlterStatus,
+    DropNetPnp,
+    DropDevicePnp,
+    AlterPnpPort,
+    ReplacePnpAnswer,
+    DropSendCancel,
+    DropOidCancel,
+    AlterSendPort,
+    AlterReceivePort,
+    AlterOidAnswer,
+    LoopChain,
+    SwallowSends,
+    DoubleDecrement,
 }
 
 thread_local! {
@@ -604,6 +618,17 @@ unsafe extern "system" fn send(
             // SAFETY: held NBL.
             unsafe { NdisAllocateNetBufferListContext(first, 16, 0, TAG) };
         }
+        Fault::LoopChain => {
+            if let Some(&last) = v.last() {
+                // SAFETY: held NBL; the fault: the chain now loops back to its head.
+                unsafe { nbl(last) }.Next = first;
+            }
+        }
+        Fault::SwallowSends => {
+            // The fault: held for good, never forwarded nor completed.
+            m.held.extend(v.iter().map(|&p| p as usize));
+            return;
+        }
         Fault::FreeContextNotAllocated => {
             // SAFETY: the fault: freeing context never allocated.
             unsafe { NdisFreeNetBufferListContext(first, 16) };
@@ -653,9 +678,14 @@ unsafe extern "system" fn send(
     } else {
         flags
     };
+    let sport = if fault == Fault::AlterSendPort {
+        port ^ 1
+    } else {
+        port
+    };
     m.below += v.len();
     // SAFETY: forwarding the chain NDIS gave us.
-    unsafe { NdisFSendNetBufferLists(m.handle, head, port, sflags) };
+    unsafe { NdisFSendNetBufferLists(m.handle, head, sport, sflags) };
     match fault {
         Fault::SendTwice => {
             // SAFETY: the fault: already below.
@@ -744,7 +774,13 @@ unsafe extern "system" fn send_complete(ctx: NDIS_HANDLE, head: *mut NET_BUFFER_
     let disp = flags & NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL != 0;
     // SAFETY: NDIS gave the chain back.
     let v = unsafe { to_vec(head) };
-    m.below -= v.len().min(m.below);
+    // The fault counts the completion twice (clamped at zero, as a saturating counter would be).
+    let back = if fault == Fault::DoubleDecrement {
+        2 * v.len()
+    } else {
+        v.len()
+    };
+    m.below = m.below.saturating_sub(back);
     let mut up = Vec::with_capacity(v.len());
     for &n in &v {
         // SAFETY: held NBL.
@@ -801,6 +837,10 @@ unsafe extern "system" fn send_complete(ctx: NDIS_HANDLE, head: *mut NET_BUFFER_
 unsafe extern "system" fn cancel_send(ctx: NDIS_HANDLE, id: *mut c_void) {
     // SAFETY: our module context.
     let m = unsafe { module(ctx) };
+    // SAFETY: m's driver is live.
+    if unsafe { driver(m) }.fault == Fault::DropSendCancel {
+        return;
+    }
     // SAFETY: passing the cancel down.
     unsafe { NdisFCancelSendNetBufferLists(m.handle, id) };
 }
@@ -864,8 +904,13 @@ unsafe extern "system" fn receive(
             unsafe { NdisGetDataBuffer(nb, 14, hdr.as_mut_ptr().cast(), 1, 0) };
         }
     }
+    let rport = if fault == Fault::AlterReceivePort {
+        port ^ 1
+    } else {
+        port
+    };
     // SAFETY: indicating the chain we hold.
-    unsafe { NdisFIndicateReceiveNetBufferLists(m.handle, head, port, n, rflags) };
+    unsafe { NdisFIndicateReceiveNetBufferLists(m.handle, head, rport, n, rflags) };
     if resources {
         return;
     }
@@ -911,15 +956,30 @@ unsafe extern "system" fn return_nbls(ctx: NDIS_HANDLE, head: *mut NET_BUFFER_LI
     maybe_pause_complete(m);
 }
 
-/// Copies the result fields of the DATA union from a clone to its original.
+/// Copies the result fields (the DATA union and SupportedRevision) from a clone to its original.
 ///
 /// # Safety
 /// Both are live requests.
 unsafe fn copy_result(orig: *mut NDIS_OID_REQUEST, clone: *mut NDIS_OID_REQUEST) {
     // SAFETY: the clone is live; DATA is plain data.
-    let data = unsafe { (*clone).DATA };
-    // SAFETY: the original is live.
-    unsafe { (*orig).DATA = data };
+    let c = unsafe { &*clone };
+    // SAFETY: the original is live and distinct from the clone.
+    let o = unsafe { &mut *orig };
+    o.DATA = c.DATA;
+    o.SupportedRevision = c.SupportedRevision;
+}
+
+/// The `AlterOidAnswer` fault: BytesNeeded one more than the miniport said.
+///
+/// # Safety
+/// `req` is a live request.
+unsafe fn alter_answer(req: *mut NDIS_OID_REQUEST) {
+    // SAFETY: forwarded contract.
+    let r = unsafe { &mut *req };
+    // SAFETY: reading the query view's plain integers.
+    let needed = unsafe { r.DATA.QUERY_INFORMATION.BytesNeeded };
+    // Writing a union field is safe.
+    r.DATA.QUERY_INFORMATION.BytesNeeded = needed.wrapping_add(1);
 }
 
 unsafe extern "system" fn oid_request(ctx: NDIS_HANDLE, req: *mut NDIS_OID_REQUEST) -> NDIS_STATUS {
@@ -960,6 +1020,10 @@ unsafe extern "system" fn oid_request(ctx: NDIS_HANDLE, req: *mut NDIS_OID_REQUE
     }
     // SAFETY: both live.
     unsafe { copy_result(req, clone) };
+    if fault == Fault::AlterOidAnswer {
+        // SAFETY: the original is live; the fault: a result field changed on the way up.
+        unsafe { alter_answer(req) };
+    }
     // SAFETY: our clone, done.
     unsafe { NdisFreeCloneOidRequest(m.handle, clone) };
     if fault == Fault::CompleteSyncOid {
@@ -987,6 +1051,10 @@ unsafe extern "system" fn oid_complete(
     }
     // SAFETY: both live.
     unsafe { copy_result(orig, clone) };
+    if d.fault == Fault::AlterOidAnswer {
+        // SAFETY: the original is live; the fault.
+        unsafe { alter_answer(orig) };
+    }
     // SAFETY: our clone, done.
     unsafe { NdisFreeCloneOidRequest(m.handle, clone) };
     match d.fault {
@@ -1011,6 +1079,10 @@ unsafe extern "system" fn oid_complete(
 unsafe extern "system" fn cancel_oid(ctx: NDIS_HANDLE, id: *mut c_void) {
     // SAFETY: our module context.
     let m = unsafe { module(ctx) };
+    // SAFETY: m's driver is live.
+    if unsafe { driver(m) }.fault == Fault::DropOidCancel {
+        return;
+    }
     // SAFETY: passing the cancel down.
     unsafe { NdisFCancelOidRequest(m.handle, id) };
 }
@@ -1018,6 +1090,15 @@ unsafe extern "system" fn cancel_oid(ctx: NDIS_HANDLE, id: *mut c_void) {
 unsafe extern "system" fn status(ctx: NDIS_HANDLE, ind: *mut NDIS_STATUS_INDICATION) {
     // SAFETY: our module context.
     let m = unsafe { module(ctx) };
+    // SAFETY: m's driver is live.
+    match unsafe { driver(m) }.fault {
+        Fault::DropStatus => return,
+        Fault::AlterStatus => {
+            // SAFETY: the live indication NDIS gave us; the fault: its port changed.
+            unsafe { (*ind).PortNumber ^= 1 };
+        }
+        _ => {}
+    }
     // SAFETY: passing the indication up.
     unsafe { NdisFIndicateStatus(m.handle, ind) };
 }
@@ -1028,6 +1109,20 @@ unsafe extern "system" fn net_pnp(
 ) -> NDIS_STATUS {
     // SAFETY: our module context.
     let m = unsafe { module(ctx) };
+    // SAFETY: m's driver is live.
+    match unsafe { driver(m) }.fault {
+        Fault::DropNetPnp => return NDIS_STATUS_SUCCESS,
+        Fault::AlterPnpPort => {
+            // SAFETY: the live event NDIS gave us; the fault: its port changed.
+            unsafe { (*ev).PortNumber ^= 1 };
+        }
+        Fault::ReplacePnpAnswer => {
+            // SAFETY: passing the event down; the fault: the answer below is ignored.
+            unsafe { NdisFNetPnPEvent(m.handle, ev) };
+            return NDIS_STATUS_SUCCESS;
+        }
+        _ => {}
+    }
     // SAFETY: passing the event down.
     unsafe { NdisFNetPnPEvent(m.handle, ev) }
 }
@@ -1035,6 +1130,10 @@ unsafe extern "system" fn net_pnp(
 unsafe extern "system" fn device_pnp(ctx: NDIS_HANDLE, ev: *mut NET_DEVICE_PNP_EVENT) {
     // SAFETY: our module context.
     let m = unsafe { module(ctx) };
+    // SAFETY: m's driver is live.
+    if unsafe { driver(m) }.fault == Fault::DropDevicePnp {
+        return;
+    }
     // SAFETY: passing the event down.
     unsafe { NdisFDevicePnPEventNotify(m.handle, ev) };
 }

@@ -122,6 +122,12 @@ const ADAPTER_ROWS: &[Row] = &[
     ("pause probes sent / PAUSED", |a| {
         format!("{} / {}", a.stats.probes_sent, a.stats.probes_paused)
     }),
+    ("chains sent / completed", |a| {
+        format!("{} / {}", a.stats.chains_sent, a.stats.chains_completed)
+    }),
+    ("chains indicated / returned", |a| {
+        format!("{} / {}", a.stats.chains_indicated, a.stats.chains_returned)
+    }),
     ("rx NBLs indicated by miniport", |a| {
         a.stats.rx_indicated.to_string()
     }),
@@ -161,6 +167,10 @@ const ADAPTER_ROWS: &[Row] = &[
     ("pauses / pended", |a| {
         format!("{} / {}", a.module.pauses, a.module.pauses_pending)
     }),
+    ("pauses pended with sends below", |a| {
+        a.module.pauses_pending_sends_below.to_string()
+    }),
+    ("PnP events to miniport", |a| a.stats.pnp_events.to_string()),
     ("restarts / pended", |a| {
         format!("{} / {}", a.module.restarts, a.module.restarts_pending)
     }),
@@ -452,7 +462,12 @@ impl Default for SmokeConfig {
             adapters: 2,
             nbls_each_way: 300,
             oids: 20,
-            random: Randomization::default(),
+            // Some send and OID cancels, so that the cancel path is in every rule run.
+            random: Randomization {
+                send_cancel_percent: 10,
+                oid_cancel_percent: 30,
+                ..Randomization::default()
+            },
         }
     }
 }

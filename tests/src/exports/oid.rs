@@ -138,6 +138,7 @@ pub unsafe fn cancel_oid(_abi: Abi, h: NDIS_HANDLE, id: *mut c_void) {
         let Some(a) = checks::module(w, CALL, h as usize) else {
             return;
         };
+        machine::forward::cancel_forwarded(w, a, machine::forward::CancelKind::Oid, id as usize);
         let hits: Vec<usize> = w
             .oid_below
             .iter()
@@ -196,8 +197,13 @@ pub unsafe fn alloc_clone(
         c.req.SourceReserved = [core::ptr::null_mut(); 2];
         c.req.RequestHandle = h;
         let p = Box::into_raw(c);
-        w.oid_clones
-            .insert(p as usize, OidClone { owner: h as usize });
+        w.oid_clones.insert(
+            p as usize,
+            OidClone {
+                owner: h as usize,
+                orig: orig as usize,
+            },
+        );
         Some(p)
     })
     .flatten();

@@ -1,6 +1,7 @@
 //! Status indications from the miniport (link state) up through the filter.
 
 use super::call_filter;
+use super::forward::{self, StatusSeen};
 use crate::callbacks;
 use crate::irql::Irql;
 use crate::world;
@@ -40,6 +41,7 @@ pub(super) fn mp_status(a: usize) {
             NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
         );
         ind.SourceHandle = w.adapters[a].mp.token.addr() as *mut c_void;
+        ind.PortNumber = random_port(w);
         ind.StatusCode = NDIS_STATUS_LINK_STATE;
         ind.StatusBufferSize = u32::from(NDIS_SIZEOF_LINK_STATE_REVISION_1);
         let s = world::Heap::new((ind, ls));
@@ -49,14 +51,32 @@ pub(super) fn mp_status(a: usize) {
         // SAFETY: as above.
         unsafe { (*sp).0.StatusBuffer = link.cast() };
         let p = sp as usize;
+        // SAFETY: the indication just built, its buffer the link state beside it.
+        let seen = unsafe { StatusSeen::read(sp.cast_const().cast()) };
         w.status_store = Some(s);
         w.delivering_status = p;
-        Some(p)
+        Some((p, seen))
     });
-    let Some(Some(p)) = ind else { return };
-    call_filter(Some(a), "FilterStatus", Irql::Dispatch, |h, ctx| {
+    let Some(Some((p, seen))) = ind else { return };
+    world::with(|w| forward::status_raised(w, a, p, seen));
+    let had_handler = call_filter(Some(a), "FilterStatus", Irql::Dispatch, |h, ctx| {
         // SAFETY: ctx is the module context; p a live indication owned by the emulator.
         unsafe { callbacks::status(h, ctx, p as *mut NDIS_STATUS_INDICATION) }
     });
-    world::with(|w| w.delivering_status = 0);
+    world::with(|w| {
+        w.delivering_status = 0;
+        if had_handler == Some(false) {
+            // No FilterStatus: NDIS passes the indication up itself.
+            // SAFETY: p is still the emulator's live indication.
+            let now = unsafe { StatusSeen::read(p as *const NDIS_STATUS_INDICATION) };
+            forward::status_forwarded(w, a, p, &now);
+        }
+        forward::status_returned(w, a, p);
+    });
+}
+
+/// A port number for traffic, a status indication or a PnP event: mostly non-zero ports, the
+/// default port 0 sometimes.
+pub(crate) fn random_port(w: &mut crate::world::World) -> u32 {
+    u32::try_from(w.rng.range(0, 7)).unwrap_or(0)
 }

@@ -59,6 +59,7 @@ pub fn assert_clean_passthrough(r: &ScenarioReport, cfg: &PassthroughConfig) {
     assert_eq!(r.adapters.len(), cfg.adapters);
     let n = cfg.nbls_each_way;
     let mut pended = 0;
+    let mut sends_below = 0;
     for a in &r.adapters {
         let s = &a.stats;
         assert_eq!(s.tx_sent, n, "{}", a.name);
@@ -100,6 +101,33 @@ pub fn assert_clean_passthrough(r: &ScenarioReport, cfg: &PassthroughConfig) {
         assert_eq!(a.module.detaches, 1);
         assert!(a.module.restarts >= 2);
         pended += a.module.pauses_pending;
+        sends_below += a.module.pauses_pending_sends_below;
+        // Multi-NBL chains both ways and in both directions: fewer chains than NBLs.
+        assert!(s.chains_sent < s.tx_sent, "{}: send chains\n{r}", a.name);
+        assert!(
+            s.chains_completed < s.tx_completed,
+            "{}: completion chains\n{r}",
+            a.name
+        );
+        assert!(
+            s.chains_indicated < s.rx_indicated,
+            "{}: receive chains\n{r}",
+            a.name
+        );
+        assert!(
+            s.chains_returned < s.rx_returned_by_protocol,
+            "{}: return chains\n{r}",
+            a.name
+        );
+        assert!(
+            s.pnp_events >= 3,
+            "{}: PnP events reached the miniport",
+            a.name
+        );
     }
     assert!(pended >= 1, "the pause went PENDING at least once\n{r}");
+    assert!(
+        sends_below >= 1,
+        "a pause went PENDING with sends still below (the last send completion completed it)\n{r}"
+    );
 }
