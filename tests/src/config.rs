@@ -28,7 +28,7 @@ pub struct Randomization {
     /// pending in the miniport completes with NDIS_STATUS_REQUEST_ABORTED.
     pub oid_cancel_percent: u8,
     /// Percentage of pauses for which NDIS does not wait for the protocol's sends to complete
-    /// first: the miniport keeps its completions until FilterPause has returned.
+    /// first: FilterPause comes while sends are still below, and they complete after it returned.
     pub pause_with_sends_below_percent: u8,
 }
 

@@ -114,8 +114,6 @@ impl Emulator {
                     rx_inflight: 0,
                     rx_seq: 0,
                     packet_filter: 0,
-                    hold_completions: false,
-                    held: Vec::new(),
                     batch_target: 0,
                     flush_due: None,
                 },

@@ -262,10 +262,6 @@ pub(crate) struct Miniport {
     pub rx_inflight: u64,
     pub rx_seq: u64,
     pub packet_filter: u32,
-    /// While set, the miniport keeps its send completions (in `held`) instead of indicating
-    /// them: sends stay below the filter across FilterPause.
-    pub hold_completions: bool,
-    pub held: Vec<usize>,
     /// Size the current completion batch completes at.
     pub batch_target: usize,
     /// When the scheduled flush of a short batch fires, if one is scheduled.

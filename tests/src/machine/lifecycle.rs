@@ -3,7 +3,6 @@
 
 use super::leaks::detach_leaks;
 use super::send::proto_send;
-use super::transmit::release_completions;
 use super::{call_filter, lifecycle_deadline, run_until};
 use crate::callbacks;
 use crate::irql::Irql;
@@ -291,8 +290,6 @@ pub(super) fn pause_module(a: usize, probe: bool) -> bool {
         if status == NDIS_STATUS_PENDING && w.outstanding(a).2 > 0 {
             w.adapters[a].module.stats.pauses_pending_sends_below += 1;
         }
-        // FilterPause has returned: what the miniport held completes now.
-        release_completions(w, a);
         match (status, op) {
             (NDIS_STATUS_PENDING, Op::CompletedEarly) => {
                 let m = &mut w.adapters[a].module;

@@ -4,7 +4,6 @@
 use super::lifecycle::{attach, detach, pause_module, restart_module};
 use super::pnp::pre_detach;
 use super::send::proto_send;
-use super::transmit::{hold_completions, release_completions};
 use super::{lifecycle_deadline, run_until};
 use crate::world::{self, Event, ModState};
 
@@ -51,17 +50,14 @@ fn proto_restart(a: usize) {
 /// NdisFPauseComplete), then the miniport (waits for its receives to come back).
 ///
 /// Sometimes (`Randomization::pause_with_sends_below_percent`) NDIS does not wait for the protocol's
-/// sends: FilterPause comes while the miniport still holds some of them, and it completes them
-/// only after FilterPause returned, so the filter's last send completion must complete the pause.
+/// sends: FilterPause comes at once, while the miniport still holds some of them (queued, on the
+/// wire or in a completion batch); they complete only after FilterPause returned, so the
+/// filter's last send completion must complete the pause.
 pub(crate) fn pause_stack(a: usize, probe: bool) -> bool {
     let overlap = world::with(|w| {
         w.adapters[a].proto.running = false;
-        let overlap = w.adapters[a].proto.outstanding > 0
-            && w.rng.chance(w.cfg.random.pause_with_sends_below_percent);
-        if overlap {
-            hold_completions(w, a);
-        }
-        overlap
+        w.adapters[a].proto.outstanding > 0
+            && w.rng.chance(w.cfg.random.pause_with_sends_below_percent)
     });
     if overlap != Some(true) {
         let dl = lifecycle_deadline();
@@ -70,9 +66,7 @@ pub(crate) fn pause_stack(a: usize, probe: bool) -> bool {
     if world::with(|w| w.halted).unwrap_or(true) {
         return false;
     }
-    let paused = pause_module(a, probe);
-    world::with(|w| release_completions(w, a));
-    if !paused {
+    if !pause_module(a, probe) {
         return false;
     }
     if probe {

@@ -85,22 +85,6 @@ pub(super) fn mp_flush(a: usize) {
     });
 }
 
-/// From now on the miniport keeps its send completions: the sends stay below the filter.
-pub(super) fn hold_completions(w: &mut World, a: usize) {
-    w.adapters[a].mp.hold_completions = true;
-}
-
-/// The miniport completes what it kept, as one chain, soon.
-pub(super) fn release_completions(w: &mut World, a: usize) {
-    let mp = &mut w.adapters[a].mp;
-    mp.hold_completions = false;
-    let held = std::mem::take(&mut mp.held);
-    if !held.is_empty() {
-        let d = w.rng.range(100, 5_000);
-        w.sched.after(d, Event::Complete(a, held));
-    }
-}
-
 /// Counts (and checks) every NET_BUFFER of an NBL the miniport transmits; false (and
 /// `nbl.chain-cycle`) if its NET_BUFFER chain does not end.
 fn wire_check(w: &mut World, a: usize, nbl: usize) -> bool {
@@ -139,10 +123,6 @@ fn wire_check(w: &mut World, a: usize, nbl: usize) -> bool {
 
 pub(super) fn mp_complete(a: usize, mut nbls: Vec<usize>) {
     let plan = world::with(|w| {
-        if w.adapters[a].mp.hold_completions {
-            w.adapters[a].mp.held.append(&mut nbls);
-            return None;
-        }
         if w.cfg.random.reorder_completions {
             w.rng.shuffle(&mut nbls);
         }
