@@ -134,6 +134,7 @@ impl Emulator {
                 tx_ticking: false,
                 rx_ticking: false,
                 owed: crate::machine::Owed::default(),
+                progress: [0; 2],
             };
             w.handles
                 .insert(ad.module.token.addr(), world::HandleKind::Module(a));

@@ -101,6 +101,7 @@ pub enum Fault {
     AlterReceivePort,
     AlterOidAnswer,
     LoopChain,
+    LoopNetBuffers,
     SwallowSends,
     DoubleDecrement,
 }
@@ -622,6 +623,14 @@ unsafe extern "system" fn send(
             if let Some(&last) = v.last() {
                 // SAFETY: held NBL; the fault: the chain now loops back to its head.
                 unsafe { nbl(last) }.Next = first;
+            }
+        }
+        Fault::LoopNetBuffers => {
+            // SAFETY: held NBL.
+            let nb = unsafe { nbl(first) }.FirstNetBuffer;
+            if !nb.is_null() {
+                // SAFETY: its live NET_BUFFER; the fault: the NET_BUFFER chain loops.
+                unsafe { (*nb).Next = nb };
             }
         }
         Fault::SwallowSends => {

@@ -166,7 +166,7 @@ rules! {
     MemoryFreeInvalid => "memory.free-invalid", "[DDI NdisFreeMemory]",
         "NdisFreeMemory frees only live memory from NdisAllocateMemoryWithTagPriority.";
     LivenessNoProgress => "liveness.no-progress", "[DOC:sending-data-from-a-filter-driver][DOC:receiving-data-in-a-filter-driver]",
-        "While the protocol or miniport waits for something from the filter (a send completion, a return, an OID answer), something comes back within the progress timeout of virtual time.";
+        "While the protocol waits for send completions or the miniport for returns, one comes back within the progress timeout of virtual time, and the run never goes idle with either owed.";
     LeakHeldNbl => "leak.held-nbl", "[DOC:detaching-a-filter-module]",
         "At detach the module holds no NBL from above or below and none is outstanding below or above it.";
     LeakNbl => "leak.nbl", "[DOC:detaching-a-filter-module]",

@@ -128,6 +128,9 @@ const ADAPTER_ROWS: &[Row] = &[
     ("chains indicated / returned", |a| {
         format!("{} / {}", a.stats.chains_indicated, a.stats.chains_returned)
     }),
+    ("chains on ports other than 0", |a| {
+        a.stats.chains_on_other_ports.to_string()
+    }),
     ("rx NBLs indicated by miniport", |a| {
         a.stats.rx_indicated.to_string()
     }),

@@ -67,6 +67,8 @@ pub struct AdapterStats {
     pub chains_indicated: u64,
     /// Chains the protocol returned (FilterReturnNetBufferLists calls).
     pub chains_returned: u64,
+    /// Send chains and receive indications on a port other than the default port 0.
+    pub chains_on_other_ports: u64,
 }
 
 /// Lifecycle counters of one filter module.

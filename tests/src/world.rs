@@ -295,6 +295,9 @@ pub(crate) struct Adapter {
     pub rx_ticking: bool,
     /// What NDIS passed to the filter that the filter owes the other end.
     pub owed: crate::machine::Owed,
+    /// Per kind of wait (`machine::liveness::Wait`): when something last came back, or when the
+    /// wait began.
+    pub progress: [Nanos; 2],
 }
 
 /// State of an OID request from the emulated protocol.
@@ -433,8 +436,6 @@ pub(crate) struct World {
     pub cancelled: std::collections::HashSet<usize>,
     pub delivered: std::collections::HashSet<usize>,
     pub retreat_mdls: HashMap<usize, Heap<(nblmem::MdlCell, Vec<u8>)>>,
-    /// Virtual time something last came back to the emulated protocol or miniport.
-    pub last_progress: Nanos,
 }
 
 impl World {
@@ -493,7 +494,6 @@ impl World {
             cancelled: std::collections::HashSet::new(),
             delivered: std::collections::HashSet::new(),
             retreat_mdls: HashMap::new(),
-            last_progress: 0,
         });
         w.clone_pool = w.new_pool(0, false, false, 0);
         w

@@ -124,6 +124,7 @@ violation_tests! {
     rule_forward_port_altered_receive: AlterReceivePort => "forward.port-altered" in Some("FilterReceiveNetBufferLists");
     rule_oid_answer_altered: AlterOidAnswer => "oid.answer-altered" in None;
     rule_nbl_chain_cycle: LoopChain => "nbl.chain-cycle" in Some("FilterSendNetBufferLists");
+    rule_nbl_chain_cycle_net_buffers: LoopNetBuffers => "nbl.chain-cycle" in None;
     rule_liveness_no_progress: SwallowSends => "liveness.no-progress" in None;
 }
 

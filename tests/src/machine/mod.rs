@@ -102,7 +102,10 @@ pub(crate) fn run_until(mut pred: impl FnMut(&World) -> bool, deadline: Option<N
                 return Step::Halted;
             }
             match w.sched.peek_time() {
-                None => Step::Idle,
+                None => {
+                    liveness::idle(w);
+                    Step::Idle
+                }
                 Some(t) if deadline.is_some_and(|d| t > d) => Step::Idle,
                 Some(_) => w.sched.pop().map_or(Step::Idle, Step::Run),
             }

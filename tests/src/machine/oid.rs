@@ -230,7 +230,6 @@ pub(crate) fn proto_oid_done(w: &mut World, a: usize, req: usize, status: NDIS_S
     if !answer_carried(w, req, status, call) {
         return;
     }
-    super::liveness::progress(w);
     if !oid_answer_ok(w, a, req, status) {
         w.adapters[a].stats.oids_bad_answer += 1;
     }

@@ -91,6 +91,7 @@ fn mp_indicate(a: usize) {
         }
         let ad = &mut w.adapters[a];
         ad.stats.chains_indicated += 1;
+        ad.stats.chains_on_other_ports += u64::from(port != 0);
         ad.stats.rx_indicated += n as u64;
         ad.mp.rx_inflight += n as u64;
         if resources {
@@ -173,7 +174,7 @@ pub(crate) fn mp_reclaim(w: &mut World, a: usize, nbl: usize, was_outstanding: b
         return;
     }
     w.adapters[a].stats.rx_reclaimed += 1;
-    super::liveness::progress(w);
+    super::liveness::progress(w, a, super::liveness::Wait::Returns);
     w.pool_release(nbl);
 }
 
@@ -216,7 +217,6 @@ pub(crate) fn proto_receive(w: &mut World, a: usize, nbls: &[usize], resources: 
                 return;
             }
             w.adapters[a].stats.rx_received += 1;
-            super::liveness::progress(w);
         }
     }
     if !resources {

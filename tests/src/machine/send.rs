@@ -107,6 +107,7 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
         }
         let ad = &mut w.adapters[a];
         ad.stats.chains_sent += 1;
+        ad.stats.chains_on_other_ports += u64::from(port != 0);
         ad.proto.outstanding += n as u64;
         if !probe {
             ad.tx_target -= n as u64;
@@ -174,6 +175,6 @@ pub(crate) fn proto_send_completed(w: &mut World, a: usize, nbl: usize) {
     if !super::accounting::take_one(w, a, super::accounting::Counter::ProtoSends) {
         return;
     }
-    super::liveness::progress(w);
+    super::liveness::progress(w, a, super::liveness::Wait::Sends);
     w.pool_release(nbl);
 }
