@@ -7,6 +7,7 @@ use super::transmit::mp_enqueue;
 use super::{DIR_TX, FramedNbl, call_filter, framed_nbl, pick_irql};
 use crate::callbacks;
 use crate::frames;
+use crate::irql::Irql;
 use crate::nblmem::{self, SnapMask};
 use crate::world::{self, Came, Event, ModState, NState, Origin, World};
 use mpfilter::ndis::consts::{
@@ -130,11 +131,7 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
         unsafe { callbacks::send(h, ctx, head as *mut _, port, flags) }
     });
     if let (Some(true), Some(id)) = (sent, cancel) {
-        world::with(|w| forward::cancel_raised(w, a, CancelKind::Send, id));
-        call_filter(Some(a), "FilterCancelSendNetBufferLists", irql, |h, ctx| {
-            // SAFETY: ctx is the module context; the id is the one the NBLs carry.
-            unsafe { callbacks::cancel_send(h, ctx, core::ptr::without_provenance_mut(id)) }
-        });
+        proto_cancel(a, irql, id);
     }
     if sent == Some(false) {
         // No send handler: NDIS bypasses the filter.
@@ -151,6 +148,19 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
                 mp_enqueue(w, a, &nbls);
             }
         });
+    }
+}
+
+/// The protocol cancels the chain it just sent (tagged with `id`).
+fn proto_cancel(a: usize, irql: Irql, id: usize) {
+    world::with(|w| forward::cancel_raised(w, a, CancelKind::Send, id));
+    let had = call_filter(Some(a), "FilterCancelSendNetBufferLists", irql, |h, ctx| {
+        // SAFETY: ctx is the module context; the id is the one the NBLs carry.
+        unsafe { callbacks::cancel_send(h, ctx, core::ptr::without_provenance_mut(id)) }
+    });
+    if had == Some(false) {
+        // No FilterCancelSendNetBufferLists: NDIS passes the cancel down itself.
+        world::with(|w| forward::cancel_forwarded(w, a, CancelKind::Send, id));
     }
 }
 

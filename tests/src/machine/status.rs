@@ -48,6 +48,13 @@ pub(super) fn mp_status(a: usize) {
         let sp = s.ptr();
         // SAFETY: sp is the live heap pair; pointers into it derive from its raw pointer.
         let link = unsafe { &raw mut (*sp).1 };
+        // The buffer is read as bytes (forward checks compare them): its padding must be
+        // initialised, so it is zeroed in place and the fields written again (a move leaves
+        // padding undefined).
+        // SAFETY: link points at the live link state; all-zero is a valid NDIS_LINK_STATE.
+        unsafe { link.write_bytes(0, 1) };
+        // SAFETY: as above; a field-wise write leaves the zeroed padding alone.
+        unsafe { fill_link_state(link, &ls) };
         // SAFETY: as above.
         unsafe { (*sp).0.StatusBuffer = link.cast() };
         let p = sp as usize;
@@ -73,6 +80,22 @@ pub(super) fn mp_status(a: usize) {
         }
         forward::status_returned(w, a, p);
     });
+}
+
+/// Writes `v`'s fields into `*dst` one by one (never its padding).
+///
+/// # Safety
+/// `dst` is a live, writable NDIS_LINK_STATE.
+unsafe fn fill_link_state(dst: *mut NDIS_LINK_STATE, v: &NDIS_LINK_STATE) {
+    // SAFETY: forwarded contract.
+    let d = unsafe { &mut *dst };
+    d.Header = v.Header;
+    d.MediaConnectState = v.MediaConnectState;
+    d.MediaDuplexState = v.MediaDuplexState;
+    d.XmitLinkSpeed = v.XmitLinkSpeed;
+    d.RcvLinkSpeed = v.RcvLinkSpeed;
+    d.PauseFunctions = v.PauseFunctions;
+    d.AutoNegotiationFlags = v.AutoNegotiationFlags;
 }
 
 /// A port number for traffic, a status indication or a PnP event: mostly non-zero ports, the
