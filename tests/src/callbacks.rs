@@ -11,8 +11,8 @@ use core::ffi::c_void;
 use mpfilter::ndis::types::{
     DRIVER_OBJECT, NDIS_FILTER_ATTACH_PARAMETERS, NDIS_FILTER_DRIVER_CHARACTERISTICS,
     NDIS_FILTER_PAUSE_PARAMETERS, NDIS_FILTER_RESTART_PARAMETERS, NDIS_HANDLE, NDIS_OID_REQUEST,
-    NDIS_STATUS, NDIS_STATUS_INDICATION, NET_BUFFER_LIST, NET_PNP_EVENT_NOTIFICATION,
-    UNICODE_STRING,
+    NDIS_STATUS, NDIS_STATUS_INDICATION, NET_BUFFER_LIST, NET_DEVICE_PNP_EVENT,
+    NET_PNP_EVENT_NOTIFICATION, UNICODE_STRING,
 };
 
 /// A driver's entry point, in either ABI.
@@ -390,6 +390,24 @@ pub unsafe fn net_pnp(
             ev
         )
     })
+}
+
+/// FilterDevicePnPEventNotify; false if the driver has none.
+///
+/// # Safety
+/// Arguments as NDIS passes them.
+pub unsafe fn device_pnp(h: &Handlers, ctx: NDIS_HANDLE, ev: *mut NET_DEVICE_PNP_EVENT) -> bool {
+    if h.device_pnp == 0 {
+        return false;
+    }
+    invoke!(
+        h.abi(),
+        h.device_pnp,
+        fn(NDIS_HANDLE, *mut NET_DEVICE_PNP_EVENT),
+        ctx,
+        ev
+    );
+    true
 }
 
 /// FilterStatus; false if the driver has none.

@@ -27,6 +27,9 @@ pub struct Randomization {
     /// Percentage of pended OIDs the protocol cancels (FilterCancelOidRequest); a request still
     /// pending in the miniport completes with NDIS_STATUS_REQUEST_ABORTED.
     pub oid_cancel_percent: u8,
+    /// Percentage of pauses for which NDIS does not wait for the protocol's sends to complete
+    /// first: FilterPause comes while sends are still below, and they complete after it returned.
+    pub pause_with_sends_below_percent: u8,
 }
 
 impl Default for Randomization {
@@ -40,6 +43,7 @@ impl Default for Randomization {
             max_return_delay: 20_000,
             send_cancel_percent: 0,
             oid_cancel_percent: 0,
+            pause_with_sends_below_percent: 50,
         }
     }
 }
@@ -56,7 +60,10 @@ pub struct EmuConfig {
     /// Virtual time NDIS waits for a pended pause or restart (and a protocol for its sends)
     /// before the run is declared hung.
     pub lifecycle_timeout: Nanos,
-    /// Send one NBL into the module while it is Pausing and while it is Paused, to check it is
+    /// The watchdog: virtual time the emulated protocol or miniport waits, with nothing coming
+    /// back from the filter, before the run fails with `liveness.no-progress`.
+    pub progress_timeout: Nanos,
+    /// Send a chain into the module while it is Pausing and while it is Paused, to check it is
     /// completed with NDIS_STATUS_PAUSED.
     pub pause_probes: bool,
 }
@@ -68,6 +75,7 @@ impl Default for EmuConfig {
             random: Randomization::default(),
             max_events_per_run: 50_000_000,
             lifecycle_timeout: 50_000_000,
+            progress_timeout: 20_000_000,
             pause_probes: true,
         }
     }

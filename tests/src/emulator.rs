@@ -7,11 +7,11 @@
 
 use crate::callbacks::{self, EntryPoint};
 use crate::config::{AdapterConfig, EmuConfig, TrafficConfig};
-use crate::engine;
 use crate::irql::Irql;
+use crate::machine;
 use crate::rules::{Leak, Violation};
 use crate::sched::Nanos;
-use crate::stats::{AdapterStats, ModuleStats};
+use crate::stats::{AdapterStats, LifecycleStats};
 use crate::world::{self, Adapter, Frame, Miniport, ModState, Module, Op, Protocol, Token, World};
 use core::marker::PhantomData;
 use mpfilter::ndis::consts::NDIS_STATUS_SUCCESS;
@@ -101,7 +101,7 @@ impl Emulator {
                     restart_status: 0,
                     attrs_set: false,
                     attach: None,
-                    stats: ModuleStats::default(),
+                    stats: LifecycleStats::default(),
                 },
                 mp: Miniport {
                     token: Token::new(),
@@ -114,6 +114,8 @@ impl Emulator {
                     rx_inflight: 0,
                     rx_seq: 0,
                     packet_filter: 0,
+                    batch_target: 0,
+                    flush_due: None,
                 },
                 proto: Protocol {
                     token: Token::new(),
@@ -131,6 +133,8 @@ impl Emulator {
                 cfg,
                 tx_ticking: false,
                 rx_ticking: false,
+                owed: crate::machine::Owed::default(),
+                progress: [0; 2],
             };
             w.handles
                 .insert(ad.module.token.addr(), world::HandleKind::Module(a));
@@ -182,24 +186,24 @@ impl Emulator {
     /// Starts an adapter's stack: miniport, FilterAttach, SetModuleOptions + FilterRestart,
     /// protocol. True if the module is Running.
     pub fn start(&mut self, adapter: usize) -> bool {
-        engine::start_stack(adapter)
+        machine::start_stack(adapter)
     }
 
     /// Pauses a stack (protocol, filter, miniport); true if it paused cleanly.
     pub fn pause(&mut self, adapter: usize) -> bool {
         let probe = Self::with(|w| w.cfg.pause_probes);
-        engine::pause_stack(adapter, probe)
+        machine::pause_stack(adapter, probe)
     }
 
     /// Restarts a paused stack (miniport, filter, protocol); true if Running again.
     pub fn restart(&mut self, adapter: usize) -> bool {
-        engine::restart_stack(adapter)
+        machine::restart_stack(adapter)
     }
 
     /// Takes a stack down: NetEventFilterPreDetach, pause, FilterDetach, then the detach leak
     /// check.
     pub fn stop(&mut self, adapter: usize) {
-        engine::stop_stack(adapter);
+        machine::stop_stack(adapter);
     }
 
     /// Calls the driver's DriverUnload (at PASSIVE_LEVEL), then the unload leak check.
@@ -222,7 +226,7 @@ impl Emulator {
         Self::with(|w| {
             w.frames.pop();
             if !w.halted {
-                engine::unload_leaks(w);
+                machine::unload_leaks(w);
             }
         });
     }
@@ -259,23 +263,23 @@ impl Emulator {
 
     /// Sends one NBL into the module whatever its state (a pause probe).
     pub fn probe_send(&mut self, adapter: usize) {
-        engine::proto_send(adapter, true);
+        machine::proto_send(adapter, true);
     }
 
     /// Runs until `pred` holds; false if the run halted, went idle or spent its budget first.
     pub fn run_until(&mut self, mut pred: impl FnMut(&View<'_>) -> bool) -> bool {
-        engine::run_until(|w| pred(&View(w)), None)
+        machine::run_until(|w| pred(&View(w)), None)
     }
 
     /// Runs for `ns` of virtual time (or until the run halts or goes idle).
     pub fn run_for(&mut self, ns: Nanos) {
         let end = Self::with(|w| w.now()) + ns;
-        engine::run_until(|w| w.now() >= end, Some(end));
+        machine::run_until(|w| w.now() >= end, Some(end));
     }
 
     /// Runs until every adapter's traffic and OIDs are done; false if the run halted or hung.
     pub fn run_until_idle(&mut self) -> bool {
-        engine::run_until(
+        machine::run_until(
             |w| {
                 w.adapters.iter().all(|ad| {
                     ad.tx_target == 0
@@ -296,7 +300,7 @@ impl Emulator {
     }
 
     /// Lifecycle counters of an adapter's module.
-    pub fn module_stats(&self, adapter: usize) -> ModuleStats {
+    pub fn lifecycle_stats(&self, adapter: usize) -> LifecycleStats {
         Self::with(|w| w.adapters[adapter].module.stats.clone())
     }
 

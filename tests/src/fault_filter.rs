@@ -89,6 +89,21 @@ pub enum Fault {
     LeakMemory,
     LeakDevice,
     SkipDeregister,
+    DropStatus,
+    AlterStatus,
+    DropNetPnp,
+    DropDevicePnp,
+    AlterPnpPort,
+    ReplacePnpAnswer,
+    DropSendCancel,
+    DropOidCancel,
+    AlterSendPort,
+    AlterReceivePort,
+    AlterOidAnswer,
+    LoopChain,
+    LoopNetBuffers,
+    SwallowSends,
+    DoubleDecrement,
 }
 
 thread_local! {
@@ -105,19 +120,19 @@ pub fn image(fault: Fault) -> DriverImage {
 static CLIENT_ID: u8 = 0;
 const TAG: u32 = u32::from_le_bytes(*b"fltF");
 
-struct DriverState {
+struct FaultDriver {
     handle: NDIS_HANDLE,
     fault: Fault,
     pool: NDIS_HANDLE,
-    modules: Vec<*mut ModuleState>,
+    modules: Vec<*mut FaultModule>,
     memory: *mut c_void,
     device: NDIS_HANDLE,
     names: [Vec<u16>; 3],
 }
 
-struct ModuleState {
+struct FaultModule {
     handle: NDIS_HANDLE,
-    driver: *mut DriverState,
+    driver: *mut FaultDriver,
     running: bool,
     pausing: bool,
     paused: bool,
@@ -139,14 +154,14 @@ unsafe fn nbl<'a>(n: *mut NET_BUFFER_LIST) -> &'a mut NET_BUFFER_LIST {
 
 /// # Safety
 /// `ctx` is a module context this driver set.
-unsafe fn module<'a>(ctx: NDIS_HANDLE) -> &'a mut ModuleState {
+unsafe fn module<'a>(ctx: NDIS_HANDLE) -> &'a mut FaultModule {
     // SAFETY: forwarded contract.
-    unsafe { &mut *ctx.cast::<ModuleState>() }
+    unsafe { &mut *ctx.cast::<FaultModule>() }
 }
 
 /// # Safety
 /// `m` belongs to a live driver.
-unsafe fn driver<'a>(m: &ModuleState) -> &'a mut DriverState {
+unsafe fn driver<'a>(m: &FaultModule) -> &'a mut FaultDriver {
     // SAFETY: the driver state outlives its modules.
     unsafe { &mut *m.driver }
 }
@@ -178,7 +193,7 @@ unsafe fn link(v: &[*mut NET_BUFFER_LIST]) -> *mut NET_BUFFER_LIST {
     v.first().copied().unwrap_or(null_mut())
 }
 
-fn other_module(m: &ModuleState, d: &DriverState) -> NDIS_HANDLE {
+fn other_module(m: &FaultModule, d: &FaultDriver) -> NDIS_HANDLE {
     d.modules
         .iter()
         .map(|&p| {
@@ -189,7 +204,7 @@ fn other_module(m: &ModuleState, d: &DriverState) -> NDIS_HANDLE {
         .unwrap_or(0xBAD0 as NDIS_HANDLE)
 }
 
-fn maybe_pause_complete(m: &mut ModuleState) {
+fn maybe_pause_complete(m: &mut FaultModule) {
     // SAFETY: m belongs to a live driver.
     let fault = unsafe { driver(m) }.fault;
     if m.pausing && m.below == 0 && m.above == 0 && fault != Fault::PauseNeverCompletes {
@@ -205,7 +220,7 @@ unsafe extern "system" fn driver_entry(
     _r: *mut UNICODE_STRING,
 ) -> NDIS_STATUS {
     let fault = NEXT_FAULT.with(Cell::get);
-    let mut st = Box::new(DriverState {
+    let mut st = Box::new(FaultDriver {
         handle: null_mut(),
         fault,
         pool: null_mut(),
@@ -273,7 +288,7 @@ unsafe extern "system" fn driver_entry(
     c.DevicePnPEventNotifyHandler = Some(device_pnp);
     let sp = Box::into_raw(st);
     // SAFETY: ext is 8 writable bytes from IoAllocateDriverObjectExtension.
-    unsafe { *ext.cast::<*mut DriverState>() = sp };
+    unsafe { *ext.cast::<*mut FaultDriver>() = sp };
     // SAFETY: sp is the live driver state.
     let st = unsafe { &mut *sp };
     // SAFETY: registering with valid characteristics and out pointer.
@@ -319,7 +334,7 @@ unsafe extern "system" fn driver_unload(d: *mut DRIVER_OBJECT) {
         return;
     }
     // SAFETY: the extension holds the driver state pointer.
-    let sp = unsafe { *ext.cast::<*mut DriverState>() };
+    let sp = unsafe { *ext.cast::<*mut FaultDriver>() };
     // SAFETY: the live driver state.
     let st = unsafe { &mut *sp };
     if st.fault != Fault::SkipDeregister {
@@ -339,10 +354,10 @@ unsafe extern "system" fn attach(
     drv: NDIS_HANDLE,
     _p: *mut NDIS_FILTER_ATTACH_PARAMETERS,
 ) -> NDIS_STATUS {
-    let d = drv.cast::<DriverState>();
+    let d = drv.cast::<FaultDriver>();
     // SAFETY: our driver context.
     let fault = unsafe { (*d).fault };
-    let m = Box::into_raw(Box::new(ModuleState {
+    let m = Box::into_raw(Box::new(FaultModule {
         handle: h,
         driver: d,
         running: false,
@@ -422,7 +437,7 @@ unsafe extern "system" fn detach(ctx: NDIS_HANDLE) {
         unsafe { NdisFreeNetBufferListPool(m.pool) };
     }
     // SAFETY: detach is the last use of the module context.
-    drop(unsafe { Box::from_raw(ctx.cast::<ModuleState>()) });
+    drop(unsafe { Box::from_raw(ctx.cast::<FaultModule>()) });
 }
 
 unsafe extern "system" fn set_module_options(_ctx: NDIS_HANDLE) -> NDIS_STATUS {
@@ -604,6 +619,25 @@ unsafe extern "system" fn send(
             // SAFETY: held NBL.
             unsafe { NdisAllocateNetBufferListContext(first, 16, 0, TAG) };
         }
+        Fault::LoopChain => {
+            if let Some(&last) = v.last() {
+                // SAFETY: held NBL; the fault: the chain now loops back to its head.
+                unsafe { nbl(last) }.Next = first;
+            }
+        }
+        Fault::LoopNetBuffers => {
+            // SAFETY: held NBL.
+            let nb = unsafe { nbl(first) }.FirstNetBuffer;
+            if !nb.is_null() {
+                // SAFETY: its live NET_BUFFER; the fault: the NET_BUFFER chain loops.
+                unsafe { (*nb).Next = nb };
+            }
+        }
+        Fault::SwallowSends => {
+            // The fault: held for good, never forwarded nor completed.
+            m.held.extend(v.iter().map(|&p| p as usize));
+            return;
+        }
         Fault::FreeContextNotAllocated => {
             // SAFETY: the fault: freeing context never allocated.
             unsafe { NdisFreeNetBufferListContext(first, 16) };
@@ -653,9 +687,14 @@ unsafe extern "system" fn send(
     } else {
         flags
     };
+    let sport = if fault == Fault::AlterSendPort {
+        port ^ 1
+    } else {
+        port
+    };
     m.below += v.len();
     // SAFETY: forwarding the chain NDIS gave us.
-    unsafe { NdisFSendNetBufferLists(m.handle, head, port, sflags) };
+    unsafe { NdisFSendNetBufferLists(m.handle, head, sport, sflags) };
     match fault {
         Fault::SendTwice => {
             // SAFETY: the fault: already below.
@@ -677,8 +716,8 @@ unsafe extern "system" fn send(
 /// pop a context on the others, and peek the Ethernet header through NdisGetDataBuffer after a
 /// retreat/advance round trip.
 fn send_with_extras(
-    m: &mut ModuleState,
-    d: &DriverState,
+    m: &mut FaultModule,
+    d: &FaultDriver,
     v: &[*mut NET_BUFFER_LIST],
     port: u32,
     flags: u32,
@@ -744,7 +783,13 @@ unsafe extern "system" fn send_complete(ctx: NDIS_HANDLE, head: *mut NET_BUFFER_
     let disp = flags & NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL != 0;
     // SAFETY: NDIS gave the chain back.
     let v = unsafe { to_vec(head) };
-    m.below -= v.len().min(m.below);
+    // The fault counts the completion twice (clamped at zero, as a saturating counter would be).
+    let back = if fault == Fault::DoubleDecrement {
+        2 * v.len()
+    } else {
+        v.len()
+    };
+    m.below = m.below.saturating_sub(back);
     let mut up = Vec::with_capacity(v.len());
     for &n in &v {
         // SAFETY: held NBL.
@@ -801,6 +846,10 @@ unsafe extern "system" fn send_complete(ctx: NDIS_HANDLE, head: *mut NET_BUFFER_
 unsafe extern "system" fn cancel_send(ctx: NDIS_HANDLE, id: *mut c_void) {
     // SAFETY: our module context.
     let m = unsafe { module(ctx) };
+    // SAFETY: m's driver is live.
+    if unsafe { driver(m) }.fault == Fault::DropSendCancel {
+        return;
+    }
     // SAFETY: passing the cancel down.
     unsafe { NdisFCancelSendNetBufferLists(m.handle, id) };
 }
@@ -864,8 +913,13 @@ unsafe extern "system" fn receive(
             unsafe { NdisGetDataBuffer(nb, 14, hdr.as_mut_ptr().cast(), 1, 0) };
         }
     }
+    let rport = if fault == Fault::AlterReceivePort {
+        port ^ 1
+    } else {
+        port
+    };
     // SAFETY: indicating the chain we hold.
-    unsafe { NdisFIndicateReceiveNetBufferLists(m.handle, head, port, n, rflags) };
+    unsafe { NdisFIndicateReceiveNetBufferLists(m.handle, head, rport, n, rflags) };
     if resources {
         return;
     }
@@ -911,15 +965,30 @@ unsafe extern "system" fn return_nbls(ctx: NDIS_HANDLE, head: *mut NET_BUFFER_LI
     maybe_pause_complete(m);
 }
 
-/// Copies the result fields of the DATA union from a clone to its original.
+/// Copies the result fields (the DATA union and SupportedRevision) from a clone to its original.
 ///
 /// # Safety
 /// Both are live requests.
 unsafe fn copy_result(orig: *mut NDIS_OID_REQUEST, clone: *mut NDIS_OID_REQUEST) {
     // SAFETY: the clone is live; DATA is plain data.
-    let data = unsafe { (*clone).DATA };
-    // SAFETY: the original is live.
-    unsafe { (*orig).DATA = data };
+    let c = unsafe { &*clone };
+    // SAFETY: the original is live and distinct from the clone.
+    let o = unsafe { &mut *orig };
+    o.DATA = c.DATA;
+    o.SupportedRevision = c.SupportedRevision;
+}
+
+/// The `AlterOidAnswer` fault: BytesNeeded one more than the miniport said.
+///
+/// # Safety
+/// `req` is a live request.
+unsafe fn alter_answer(req: *mut NDIS_OID_REQUEST) {
+    // SAFETY: forwarded contract.
+    let r = unsafe { &mut *req };
+    // SAFETY: reading the query view's plain integers.
+    let needed = unsafe { r.DATA.QUERY_INFORMATION.BytesNeeded };
+    // Writing a union field is safe.
+    r.DATA.QUERY_INFORMATION.BytesNeeded = needed.wrapping_add(1);
 }
 
 unsafe extern "system" fn oid_request(ctx: NDIS_HANDLE, req: *mut NDIS_OID_REQUEST) -> NDIS_STATUS {
@@ -960,6 +1029,10 @@ unsafe extern "system" fn oid_request(ctx: NDIS_HANDLE, req: *mut NDIS_OID_REQUE
     }
     // SAFETY: both live.
     unsafe { copy_result(req, clone) };
+    if fault == Fault::AlterOidAnswer {
+        // SAFETY: the original is live; the fault: a result field changed on the way up.
+        unsafe { alter_answer(req) };
+    }
     // SAFETY: our clone, done.
     unsafe { NdisFreeCloneOidRequest(m.handle, clone) };
     if fault == Fault::CompleteSyncOid {
@@ -987,6 +1060,10 @@ unsafe extern "system" fn oid_complete(
     }
     // SAFETY: both live.
     unsafe { copy_result(orig, clone) };
+    if d.fault == Fault::AlterOidAnswer {
+        // SAFETY: the original is live; the fault.
+        unsafe { alter_answer(orig) };
+    }
     // SAFETY: our clone, done.
     unsafe { NdisFreeCloneOidRequest(m.handle, clone) };
     match d.fault {
@@ -1011,6 +1088,10 @@ unsafe extern "system" fn oid_complete(
 unsafe extern "system" fn cancel_oid(ctx: NDIS_HANDLE, id: *mut c_void) {
     // SAFETY: our module context.
     let m = unsafe { module(ctx) };
+    // SAFETY: m's driver is live.
+    if unsafe { driver(m) }.fault == Fault::DropOidCancel {
+        return;
+    }
     // SAFETY: passing the cancel down.
     unsafe { NdisFCancelOidRequest(m.handle, id) };
 }
@@ -1018,6 +1099,15 @@ unsafe extern "system" fn cancel_oid(ctx: NDIS_HANDLE, id: *mut c_void) {
 unsafe extern "system" fn status(ctx: NDIS_HANDLE, ind: *mut NDIS_STATUS_INDICATION) {
     // SAFETY: our module context.
     let m = unsafe { module(ctx) };
+    // SAFETY: m's driver is live.
+    match unsafe { driver(m) }.fault {
+        Fault::DropStatus => return,
+        Fault::AlterStatus => {
+            // SAFETY: the live indication NDIS gave us; the fault: its port changed.
+            unsafe { (*ind).PortNumber ^= 1 };
+        }
+        _ => {}
+    }
     // SAFETY: passing the indication up.
     unsafe { NdisFIndicateStatus(m.handle, ind) };
 }
@@ -1028,6 +1118,20 @@ unsafe extern "system" fn net_pnp(
 ) -> NDIS_STATUS {
     // SAFETY: our module context.
     let m = unsafe { module(ctx) };
+    // SAFETY: m's driver is live.
+    match unsafe { driver(m) }.fault {
+        Fault::DropNetPnp => return NDIS_STATUS_SUCCESS,
+        Fault::AlterPnpPort => {
+            // SAFETY: the live event NDIS gave us; the fault: its port changed.
+            unsafe { (*ev).PortNumber ^= 1 };
+        }
+        Fault::ReplacePnpAnswer => {
+            // SAFETY: passing the event down; the fault: the answer below is ignored.
+            unsafe { NdisFNetPnPEvent(m.handle, ev) };
+            return NDIS_STATUS_SUCCESS;
+        }
+        _ => {}
+    }
     // SAFETY: passing the event down.
     unsafe { NdisFNetPnPEvent(m.handle, ev) }
 }
@@ -1035,6 +1139,10 @@ unsafe extern "system" fn net_pnp(
 unsafe extern "system" fn device_pnp(ctx: NDIS_HANDLE, ev: *mut NET_DEVICE_PNP_EVENT) {
     // SAFETY: our module context.
     let m = unsafe { module(ctx) };
+    // SAFETY: m's driver is live.
+    if unsafe { driver(m) }.fault == Fault::DropDevicePnp {
+        return;
+    }
     // SAFETY: passing the event down.
     unsafe { NdisFDevicePnPEventNotify(m.handle, ev) };
 }

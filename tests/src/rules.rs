@@ -87,6 +87,8 @@ rules! {
         "After NdisFSendNetBufferLists the caller does not modify the NBL until it comes back in FilterSendNetBufferListsComplete.";
     NblUnknown => "nbl.unknown", "[DDI]",
         "Every NBL passed to NDIS is a live NBL that NDIS allocated (never freed, never a caller-made structure).";
+    NblChainCycle => "nbl.chain-cycle", "[DDI NET_BUFFER_LIST]",
+        "An NBL chain (Next links) and each NBL's NET_BUFFER chain end in NULL: no cycle, no absurd length.";
     NblSourceHandleModified => "nbl.source-handle-modified", "[DDI NdisFSendNetBufferLists, NdisFIndicateReceiveNetBufferLists]",
         "SourceHandle of an NBL another driver originated is never changed.";
     NblSourceHandleNotFilter => "nbl.source-handle-not-filter", "[DDI NdisFSendNetBufferLists, NdisFIndicateReceiveNetBufferLists]",
@@ -125,6 +127,8 @@ rules! {
         "An OID request is completed on the module handle whose FilterOidRequest received it.";
     OidNeverCompleted => "oid.never-completed", "[WDS]",
         "FilterOidRequest that returned NDIS_STATUS_PENDING is followed by NdisFOidRequestComplete before the module is paused for detach.";
+    OidAnswerAltered => "oid.answer-altered", "[NDL][WDS][DOC:filtering-oid-requests]",
+        "The status, BytesWritten/BytesRead, BytesNeeded and SupportedRevision the miniport set on the filter's clone reach the original request from above unchanged.";
     OidCloneFreeInvalid => "oid.clone-free-invalid", "[DDI NdisFreeCloneOidRequest]",
         "NdisFreeCloneOidRequest frees a live clone from NdisAllocateCloneOidRequest that is not still below the filter, on the handle that allocated it.";
     OidBadState => "oid.bad-state", "[DOC:filter-module-states-and-operations]",
@@ -133,6 +137,18 @@ rules! {
         "NdisFIndicateStatus is not called while the module is Attaching or Detached.";
     StatusSourceHandle => "status.source-handle", "[DOC:filter-module-status-indications]",
         "A status indication the filter originates has SourceHandle = its NdisFilterHandle.";
+    ForwardStatusDropped => "forward.status-dropped", "[DOC:filter-module-status-indications]",
+        "A pass-through filter passes every status indication from below up with NdisFIndicateStatus (checked at detach).";
+    ForwardStatusAltered => "forward.status-altered", "[DOC:filter-module-status-indications]",
+        "A forwarded status indication reaches the protocol as the miniport raised it: SourceHandle, port, code, flags, buffer size and buffer bytes.";
+    ForwardPnpDropped => "forward.pnp-dropped", "[DDI FilterNetPnPEvent, FilterDevicePnPEventNotify]",
+        "A pass-through filter passes every NetPnPEvent and DevicePnPEventNotify from NDIS down with NdisFNetPnPEvent / NdisFDevicePnPEventNotify (checked at detach).";
+    ForwardPnpAltered => "forward.pnp-altered", "[DDI FilterNetPnPEvent, FilterDevicePnPEventNotify]",
+        "A forwarded PnP event reaches the miniport as NDIS issued it (event code, port, buffer length and bytes), and FilterNetPnPEvent returns the status the drivers below returned.";
+    ForwardCancelDropped => "forward.cancel-dropped", "[DOC:canceling-a-send-request][DDI FilterCancelOidRequest]",
+        "A filter that queues nothing passes every send cancel and OID cancel from above down, with the same cancel id or request id, on its own module (checked at detach).";
+    ForwardPortAltered => "forward.port-altered", "[DDI NdisFSendNetBufferLists, NdisFIndicateReceiveNetBufferLists]",
+        "An NBL from above is sent down, and one from below indicated up, on the port number it arrived with.";
     CloneFreeFlagsMismatch => "clone.free-flags-mismatch", "[DDI][WDKH]",
         "NdisFreeCloneNetBufferList gets the same flags the clone was allocated with.";
     CloneParentCompletedWithChildren => "clone.parent-completed-with-children", "[DOC:relationships-between-net-buffer-list-generations]",
@@ -149,6 +165,8 @@ rules! {
         "NdisFreeNetBufferListContext frees no more than was allocated on that NBL's context stack.";
     MemoryFreeInvalid => "memory.free-invalid", "[DDI NdisFreeMemory]",
         "NdisFreeMemory frees only live memory from NdisAllocateMemoryWithTagPriority.";
+    LivenessNoProgress => "liveness.no-progress", "[DOC:sending-data-from-a-filter-driver][DOC:receiving-data-in-a-filter-driver]",
+        "While the protocol waits for send completions or the miniport for returns, one comes back within the progress timeout of virtual time, and the run never goes idle with either owed.";
     LeakHeldNbl => "leak.held-nbl", "[DOC:detaching-a-filter-module]",
         "At detach the module holds no NBL from above or below and none is outstanding below or above it.";
     LeakNbl => "leak.nbl", "[DOC:detaching-a-filter-module]",

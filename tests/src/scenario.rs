@@ -6,7 +6,7 @@ use crate::emulator::Emulator;
 use crate::image::{DriverImage, FilterStats};
 use crate::rules::{Leak, Violation};
 use crate::sched::Nanos;
-use crate::stats::{AdapterStats, ModuleStats};
+use crate::stats::{AdapterStats, LifecycleStats};
 use std::fmt;
 
 /// The pass-through scenario: traffic both ways on every adapter, a pause/restart cycle and an
@@ -51,7 +51,7 @@ pub struct AdapterReport {
     /// What flowed.
     pub stats: AdapterStats,
     /// The module's lifecycle.
-    pub module: ModuleStats,
+    pub module: LifecycleStats,
     /// The filter's own counters for the module, read just before detach (images that expose
     /// them).
     pub filter: Option<FilterStats>,
@@ -127,6 +127,15 @@ const ADAPTER_ROWS: &[Row] = &[
     ("pause probes sent / PAUSED", |a| {
         format!("{} / {}", a.stats.probes_sent, a.stats.probes_paused)
     }),
+    ("chains sent / completed", |a| {
+        format!("{} / {}", a.stats.chains_sent, a.stats.chains_completed)
+    }),
+    ("chains indicated / returned", |a| {
+        format!("{} / {}", a.stats.chains_indicated, a.stats.chains_returned)
+    }),
+    ("chains on ports other than 0", |a| {
+        a.stats.chains_on_other_ports.to_string()
+    }),
     ("rx NBLs indicated by miniport", |a| {
         a.stats.rx_indicated.to_string()
     }),
@@ -166,6 +175,10 @@ const ADAPTER_ROWS: &[Row] = &[
     ("pauses / pended", |a| {
         format!("{} / {}", a.module.pauses, a.module.pauses_pending)
     }),
+    ("pauses pended with sends below", |a| {
+        a.module.pauses_pending_sends_below.to_string()
+    }),
+    ("PnP events to miniport", |a| a.stats.pnp_events.to_string()),
     ("restarts / pended", |a| {
         format!("{} / {}", a.module.restarts, a.module.restarts_pending)
     }),
@@ -302,7 +315,7 @@ fn report(
         .map(|a| AdapterReport {
             name: format!("adapter {a}"),
             stats: emu.stats(a),
-            module: emu.module_stats(a),
+            module: emu.lifecycle_stats(a),
             filter: None,
         })
         .collect();
@@ -467,7 +480,12 @@ impl Default for SmokeConfig {
             adapters: 2,
             nbls_each_way: 300,
             oids: 20,
-            random: Randomization::default(),
+            // Some send and OID cancels, so that the cancel path is in every rule run.
+            random: Randomization {
+                send_cancel_percent: 10,
+                oid_cancel_percent: 30,
+                ..Randomization::default()
+            },
         }
     }
 }

@@ -57,13 +57,23 @@ pub struct AdapterStats {
     pub mp_oids_pending: u64,
     /// Status indications the protocol received.
     pub status_indications: u64,
-    /// Net PnP events the miniport received.
+    /// PnP events (NetPnPEvent and DevicePnPEventNotify) the miniport received.
     pub pnp_events: u64,
+    /// Chains the protocol sent (FilterSendNetBufferLists calls, probes included).
+    pub chains_sent: u64,
+    /// Chains the miniport completed (FilterSendNetBufferListsComplete calls).
+    pub chains_completed: u64,
+    /// Chains the miniport indicated (FilterReceiveNetBufferLists calls).
+    pub chains_indicated: u64,
+    /// Chains the protocol returned (FilterReturnNetBufferLists calls).
+    pub chains_returned: u64,
+    /// Send chains and receive indications on a port other than the default port 0.
+    pub chains_on_other_ports: u64,
 }
 
 /// Lifecycle counters of one filter module.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ModuleStats {
+pub struct LifecycleStats {
     /// FilterAttach calls.
     pub attaches: u64,
     /// FilterRestart calls.
@@ -74,6 +84,9 @@ pub struct ModuleStats {
     pub pauses: u64,
     /// Pauses that returned PENDING.
     pub pauses_pending: u64,
+    /// Of those, pauses with sends still below the filter when FilterPause returned (so the
+    /// filter's last send completion had to complete the pause).
+    pub pauses_pending_sends_below: u64,
     /// FilterDetach calls.
     pub detaches: u64,
     /// NdisFRestartFilter requests.

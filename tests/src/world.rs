@@ -11,7 +11,7 @@ use crate::nblmem::{self, NblBlock, Snap};
 use crate::rng::Rng;
 use crate::rules::{Leak, Rule, Subject, Violation};
 use crate::sched::{Nanos, Scheduler};
-use crate::stats::{AdapterStats, ModuleStats};
+use crate::stats::{AdapterStats, LifecycleStats};
 use mpfilter::ndis::types::{
     DRIVER_OBJECT, NDIS_FILTER_ATTACH_PARAMETERS, NDIS_OID_REQUEST, NDIS_STATUS_INDICATION,
     NET_BUFFER_LIST_CONTEXT, UNICODE_STRING,
@@ -89,6 +89,13 @@ impl Token {
     }
 }
 
+/// Why [`World::walk`] stopped at an NBL it had already visited: the chain is a cycle.
+pub(crate) const CHAIN_CYCLE: &str = "Next leads back to an NBL earlier in the same chain";
+
+/// Longest NET_BUFFER chain the emulator follows in one NBL (its NBLs carry one each; a filter's
+/// retreat or clone keeps the count): anything longer is a cycle or garbage.
+pub(crate) const MAX_NET_BUFFERS: usize = 256;
+
 /// What an NDIS handle refers to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum HandleKind {
@@ -160,6 +167,8 @@ pub(crate) struct NblTrack {
     pub ctx_mark: (usize, u16),
     /// Sent to the filter while the module was not Running (must complete with PAUSED).
     pub probe: bool,
+    /// The port number the protocol sent it on or the miniport indicated it on.
+    pub port: u32,
 }
 
 /// An NBL pool.
@@ -237,7 +246,7 @@ pub(crate) struct Module {
     pub restart_status: i32,
     pub attrs_set: bool,
     pub attach: Option<Heap<AttachStore>>,
-    pub stats: ModuleStats,
+    pub stats: LifecycleStats,
 }
 
 /// The emulated miniport of an adapter.
@@ -248,11 +257,15 @@ pub(crate) struct Miniport {
     pub tx_queue: VecDeque<usize>,
     pub tx_busy: bool,
     pub batch: Vec<usize>,
-    pub rx_outstanding: usize,
+    pub rx_outstanding: u64,
     /// Indicated and neither received by the protocol nor reclaimed yet.
     pub rx_inflight: u64,
     pub rx_seq: u64,
     pub packet_filter: u32,
+    /// Size the current completion batch completes at.
+    pub batch_target: usize,
+    /// When the scheduled flush of a short batch fires, if one is scheduled.
+    pub flush_due: Option<Nanos>,
 }
 
 /// The emulated protocol bound above an adapter's stack.
@@ -260,7 +273,7 @@ pub(crate) struct Protocol {
     pub token: Token,
     pub pool: usize,
     pub running: bool,
-    pub outstanding: usize,
+    pub outstanding: u64,
     pub tx_seq: u64,
     pub oid_busy: bool,
     pub oids_to_issue: u32,
@@ -280,6 +293,11 @@ pub(crate) struct Adapter {
     pub tx_target: u64,
     pub tx_ticking: bool,
     pub rx_ticking: bool,
+    /// What NDIS passed to the filter that the filter owes the other end.
+    pub owed: crate::machine::Owed,
+    /// Per kind of wait (`machine::liveness::Wait`): when something last came back, or when the
+    /// wait began.
+    pub progress: [Nanos; 2],
 }
 
 /// State of an OID request from the emulated protocol.
@@ -297,6 +315,18 @@ pub(crate) struct OrigOid {
     pub adapter: usize,
     pub state: OrigState,
     pub cancelled: bool,
+    /// What the miniport answered on the filter's clone of this request.
+    pub answer: Option<OidAnswer>,
+}
+
+/// The result fields a miniport set on a request (the query view; the set view shares them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OidAnswer {
+    pub status: i32,
+    /// BytesWritten (query) or BytesRead (set).
+    pub bytes_done: u32,
+    pub bytes_needed: u32,
+    pub supported_revision: u8,
 }
 
 /// An OID request with its information buffer.
@@ -316,6 +346,8 @@ pub(crate) struct OidBelow {
 /// An OID clone the filter allocated.
 pub(crate) struct OidClone {
     pub owner: usize,
+    /// The request it was cloned from.
+    pub orig: usize,
 }
 
 /// A control device.
@@ -349,6 +381,9 @@ pub(crate) enum Event {
     RestartFilter(usize),
     ProtoOidCancel(usize, usize),
     Status(usize),
+    NetPnp(usize),
+    DevicePnp(usize),
+    TxFlush(usize),
 }
 
 /// A callback the emulator is inside.
@@ -573,6 +608,7 @@ impl World {
                 away_snap: Snap::EMPTY,
                 ctx_mark: mark,
                 probe: false,
+                port: 0,
             },
         );
         Some(nbl)
@@ -604,11 +640,12 @@ impl World {
     }
 
     /// Walks a chain of live emulator NBLs starting at `head`; stops (returning the offending
-    /// address) at an unknown or freed NBL, which is never dereferenced.
+    /// address) at an unknown or freed NBL, which is never dereferenced, and at an NBL already
+    /// seen in this chain ([`CHAIN_CYCLE`]): every walk ends, whatever the driver did to `Next`.
     pub(crate) fn walk(&self, head: usize) -> Result<Vec<usize>, (usize, &'static str)> {
         let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut cur = head;
-        let limit = self.nbls.len() + 1;
         while cur != 0 {
             match self.nbls.get(&cur) {
                 None => return Err((cur, "not an NBL NDIS allocated")),
@@ -617,10 +654,10 @@ impl World {
                 }
                 Some(_) => {}
             }
-            out.push(cur);
-            if out.len() > limit {
-                return Err((cur, "chain loops"));
+            if !seen.insert(cur) {
+                return Err((cur, CHAIN_CYCLE));
             }
+            out.push(cur);
             // SAFETY: cur is a live emulator NBL (checked above).
             cur = unsafe { nblmem::next(cur) };
         }

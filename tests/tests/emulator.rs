@@ -121,12 +121,12 @@ fn lifecycle_states_follow_ndis() {
     assert_eq!(emu.module_state(a), ModState::Detached);
     emu.unload();
     assert!(emu.violations().is_empty() && emu.leaks().is_empty());
-    let m = emu.module_stats(a);
+    let m = emu.lifecycle_stats(a);
     assert_eq!((m.attaches, m.pauses, m.restarts, m.detaches), (1, 2, 2, 1));
     let s = emu.stats(a);
     assert_eq!(
-        s.pnp_events, 1,
-        "NetEventFilterPreDetach reached the miniport through the filter"
+        s.pnp_events, 3,
+        "the reconfigure and power-profile events of the first run, and NetEventFilterPreDetach, reached the miniport through the filter"
     );
 }
 
@@ -139,7 +139,7 @@ fn restart_filter_pauses_and_restarts_the_stack() {
     assert_eq!(s, NDIS_STATUS_SUCCESS);
     emu.add_traffic(a, 100, 100);
     assert!(emu.run_until_idle());
-    let m = emu.module_stats(a);
+    let m = emu.lifecycle_stats(a);
     assert_eq!(m.restart_requests, 1);
     assert_eq!(m.pauses, 1);
     assert_eq!(m.restarts, 2);
@@ -368,4 +368,46 @@ fn a_second_emulator_on_a_thread_is_refused_and_threads_are_isolated() {
         image(Fault::None),
     );
     assert!(here.is_clean() && t.join().unwrap());
+}
+
+/// The watchdog's timeout is the configured virtual time: a filter that swallows every send is
+/// named (`liveness.no-progress`) once the protocol has waited that long for a send completion,
+/// although receives keep flowing (progress is kept per kind of wait); a longer timeout fires
+/// later. With nothing else going on, the run going idle with sends owed is named at once.
+#[test]
+fn the_watchdog_fires_after_the_configured_quiet_time() {
+    let fired_at = |timeout: u64, rx_nbls: u64| {
+        let mut emu = Emulator::new(EmuConfig {
+            progress_timeout: timeout,
+            ..EmuConfig::default()
+        });
+        let a = emu.add_adapter(
+            ndis_emu::AdapterConfig::numbered(0),
+            TrafficConfig {
+                tx_nbls: 100,
+                rx_nbls,
+                ..TrafficConfig::default()
+            },
+        );
+        let img = image(Fault::SwallowSends).load().expect("host image");
+        emu.load(img.entry).expect("loads");
+        assert!(emu.start(a));
+        assert!(
+            !emu.run_until_idle(),
+            "a swallowing filter never lets the run go idle"
+        );
+        let v = emu.violations();
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].rule.name(), "liveness.no-progress");
+        v[0].at
+    };
+    let short = fired_at(1_000_000, 100_000);
+    let long = fired_at(5_000_000, 100_000);
+    assert!((1_000_000..1_100_000).contains(&short), "{short}");
+    assert!((5_000_000..5_100_000).contains(&long), "{long}");
+    let idle = fired_at(5_000_000, 0);
+    assert!(
+        idle < 1_000_000,
+        "idle with sends owed: named when the queue runs dry ({idle})"
+    );
 }

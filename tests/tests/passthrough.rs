@@ -5,7 +5,8 @@
 mod common;
 
 use common::{
-    assert_cancels_reached_the_miniport, assert_clean_passthrough, config_100k, config_cancels,
+    assert_cancels_reached_the_miniport, assert_clean_passthrough, assert_pause_with_sends_below,
+    config_100k, config_cancels,
 };
 use ndis_emu::DriverImage;
 use ndis_emu::scenario::{self, PassthroughConfig};
@@ -16,6 +17,7 @@ fn mpfilter_passthrough_100k_each_way_is_clean() {
     let r = scenario::passthrough(&cfg, DriverImage::Host);
     println!("{r}");
     assert_clean_passthrough(&r, &cfg);
+    assert_pause_with_sends_below(&r);
     for a in &r.adapters {
         let s = &a.stats;
         let f = a.filter.expect("mpfilter exposes its module counters");

@@ -117,6 +117,15 @@ violation_tests! {
     rule_pool_free_with_outstanding: FreePoolWithOutstanding => "pool.free-with-outstanding" in Some("FilterDetach");
     rule_context_free_invalid: FreeContextNotAllocated => "context.free-invalid" in Some("FilterSendNetBufferLists");
     rule_memory_free_invalid: FreeMemoryTwice => "memory.free-invalid" in Some("FilterRestart");
+    rule_forward_status_altered: AlterStatus => "forward.status-altered" in Some("FilterStatus");
+    rule_forward_pnp_altered: AlterPnpPort => "forward.pnp-altered" in Some("FilterNetPnPEvent");
+    rule_forward_pnp_altered_answer: ReplacePnpAnswer => "forward.pnp-altered" in None;
+    rule_forward_port_altered: AlterSendPort => "forward.port-altered" in Some("FilterSendNetBufferLists");
+    rule_forward_port_altered_receive: AlterReceivePort => "forward.port-altered" in Some("FilterReceiveNetBufferLists");
+    rule_oid_answer_altered: AlterOidAnswer => "oid.answer-altered" in None;
+    rule_nbl_chain_cycle: LoopChain => "nbl.chain-cycle" in Some("FilterSendNetBufferLists");
+    rule_nbl_chain_cycle_net_buffers: LoopNetBuffers => "nbl.chain-cycle" in None;
+    rule_liveness_no_progress: SwallowSends => "liveness.no-progress" in None;
 }
 
 leak_tests! {
@@ -128,6 +137,11 @@ leak_tests! {
     rule_leak_memory: LeakMemory => "leak.memory";
     rule_leak_device: LeakDevice => "leak.device";
     rule_leak_registration: SkipDeregister => "leak.registration";
+    rule_forward_status_dropped: DropStatus => "forward.status-dropped";
+    rule_forward_pnp_dropped: DropNetPnp => "forward.pnp-dropped";
+    rule_forward_pnp_dropped_device: DropDevicePnp => "forward.pnp-dropped";
+    rule_forward_cancel_dropped: DropSendCancel => "forward.cancel-dropped";
+    rule_forward_cancel_dropped_oid: DropOidCancel => "forward.cancel-dropped";
 }
 
 /// An NBL that arrives while the module is Paused and is never completed is reported at detach.
@@ -159,6 +173,36 @@ fn rule_leak_held_nbl() {
     );
 }
 
+/// A counter decremented twice (the fault filter counts each send completion twice, clamped at
+/// zero as a saturating counter would be): in a debug build plain arithmetic would panic, in a
+/// release build it would wrap or clamp silently. The emulator names it by rule in both, because
+/// FilterPause comes while sends are still below and the early pause completion breaks the gate.
+#[test]
+fn rule_pause_outstanding_after_double_decrement() {
+    let cfg = SmokeConfig {
+        random: ndis_emu::Randomization {
+            pause_with_sends_below_percent: 100,
+            max_return_delay: 0,
+            ..SmokeConfig::default().random
+        },
+        ..SmokeConfig::default()
+    };
+    let r = scenario::smoke(&cfg, image(Fault::DoubleDecrement));
+    assert_eq!(r.first_rule(), Some("pause.outstanding-nbls"), "\n{r}");
+    let clean = scenario::smoke(&cfg, image(Fault::None));
+    assert!(
+        clean.is_clean(),
+        "the same run with a correct filter\n{clean}"
+    );
+    assert!(
+        clean
+            .adapters
+            .iter()
+            .any(|a| a.module.pauses_pending_sends_below > 0),
+        "{clean}"
+    );
+}
+
 #[test]
 fn every_rule_has_a_negative_test() {
     let mut covered: Vec<&str> = VIOLATION_CASES
@@ -182,18 +226,68 @@ fn every_rule_has_a_negative_test() {
     }
 }
 
-#[test]
-fn every_rule_is_documented() {
-    let doc = std::fs::read_to_string(concat!(
+fn rules_doc() -> String {
+    std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../docs/ndis-rules.md"
     ))
-    .expect("docs/ndis-rules.md");
+    .expect("docs/ndis-rules.md")
+}
+
+/// The cells of the rule's row in the docs table.
+fn doc_row(doc: &str, rule: Rule) -> Vec<String> {
+    let lead = format!("| `{}` |", rule.name());
+    let line = doc
+        .lines()
+        .find(|l| l.starts_with(&lead))
+        .unwrap_or_else(|| panic!("{} missing from docs/ndis-rules.md", rule.name()));
+    line.trim_matches('|')
+        .split(" | ")
+        .map(|c| c.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn every_rule_is_documented() {
+    let doc = rules_doc();
     for r in Rule::ALL {
-        assert!(
-            doc.contains(&format!("`{}`", r.name())),
-            "{} missing from docs/ndis-rules.md",
+        let row = doc_row(&doc, *r);
+        assert_eq!(
+            row.len(),
+            5,
+            "{}: rule, meaning, source, enforced in, test",
             r.name()
         );
+        assert_eq!(row[1], r.meaning(), "{}: the table's meaning", r.name());
+        assert_eq!(row[2], r.source(), "{}: the table's source", r.name());
+    }
+}
+
+/// The "Enforced in" column cites `file::function` of the emulator (`tests/src/`): every cited
+/// function exists in that file, and one of the cited files names the rule.
+#[test]
+fn every_enforcement_site_exists() {
+    let doc = rules_doc();
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src/");
+    for r in Rule::ALL {
+        let row = doc_row(&doc, *r);
+        let sites: Vec<&str> = row[3].split(", ").map(|c| c.trim_matches('`')).collect();
+        assert!(!sites.is_empty(), "{}: no enforcement site", r.name());
+        let variant = format!("Rule::{r:?}");
+        let mut named = false;
+        for site in sites {
+            let (file, func) = site
+                .split_once("::")
+                .unwrap_or_else(|| panic!("{}: `{site}` is not file::function", r.name()));
+            let text = std::fs::read_to_string(format!("{src}{file}"))
+                .unwrap_or_else(|e| panic!("{}: {file}: {e}", r.name()));
+            assert!(
+                text.contains(&format!("fn {func}(")) || text.contains(&format!("fn {func}<")),
+                "{}: no fn {func} in tests/src/{file}",
+                r.name()
+            );
+            named |= text.contains(&variant);
+        }
+        assert!(named, "{}: no cited file mentions {variant}", r.name());
     }
 }

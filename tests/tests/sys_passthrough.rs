@@ -16,7 +16,8 @@ use ndis_emu::pe::{kernel, run_guarded};
 mod common;
 
 use common::{
-    assert_cancels_reached_the_miniport, assert_clean_passthrough, config_100k, config_cancels,
+    assert_cancels_reached_the_miniport, assert_clean_passthrough, assert_pause_with_sends_below,
+    config_100k, config_cancels,
 };
 use ndis_emu::{DriverImage, PassthroughConfig, ScenarioReport};
 use std::path::{Path, PathBuf};
@@ -107,6 +108,7 @@ fn mpfilter_sys_passthrough_100k_each_way_is_clean() {
     println!("{r}");
     assert_eq!(r.image, "mpfilter.sys");
     assert_clean_passthrough(&r, &cfg);
+    assert_pause_with_sends_below(&r);
 }
 
 #[test]

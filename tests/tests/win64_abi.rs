@@ -189,6 +189,7 @@ unsafe extern "win64" fn oid_request(ctx: NDIS_HANDLE, r: *mut NDIS_OID_REQUEST)
         let s = ndis::NdisFOidRequest(m.handle, c);
         if s != NDIS_STATUS_PENDING {
             (*r).DATA = (*c).DATA;
+            (*r).SupportedRevision = (*c).SupportedRevision;
             ndis::NdisFreeCloneOidRequest(m.handle, c);
         }
         s
@@ -202,6 +203,7 @@ unsafe extern "win64" fn oid_complete(ctx: NDIS_HANDLE, c: *mut NDIS_OID_REQUEST
         let m = module(ctx);
         let r = (*c).SourceReserved[0].cast::<NDIS_OID_REQUEST>();
         (*r).DATA = (*c).DATA;
+        (*r).SupportedRevision = (*c).SupportedRevision;
         ndis::NdisFreeCloneOidRequest(m.handle, c);
         ndis::NdisFOidRequestComplete(m.handle, r, s);
     }
@@ -304,7 +306,11 @@ fn a_win64_driver_runs_clean_through_the_full_lifecycle() {
         assert!(emu.start(a));
         emu.issue_oids(a, 50);
     }
-    assert!(emu.run_until(|v| v.stats(a0).tx_sent >= 1_000));
+    assert!(
+        emu.run_until(|v| v.stats(a0).tx_sent >= 1_000),
+        "{:?}",
+        emu.violations()
+    );
     for a in [a0, a1] {
         assert!(emu.pause(a), "{:?}", emu.violations());
         assert!(emu.restart(a));

@@ -108,6 +108,10 @@ pub(super) fn chain(
     }
     match w.walk(head) {
         Ok(v) => Some(v),
+        Err((bad, why)) if why == crate::world::CHAIN_CYCLE => {
+            w.violate(Rule::NblChainCycle, Subject::Nbl(bad), call, why);
+            None
+        }
         Err((bad, why)) => {
             let freed = w
                 .nbls
@@ -158,4 +162,21 @@ pub(super) fn live_nbl(w: &mut World, call: &'static str, nbl: usize) -> bool {
             false
         }
     }
+}
+
+/// An NBL from another driver goes on with the port number it came with.
+pub(super) fn same_port(w: &mut World, call: &'static str, nbl: usize, port: u32) -> bool {
+    let Some(was) = w.nbls.get(&nbl).map(|t| t.port) else {
+        return true;
+    };
+    if was == port {
+        return true;
+    }
+    w.violate(
+        Rule::ForwardPortAltered,
+        Subject::Nbl(nbl),
+        call,
+        format!("arrived on port {was}, passed on on port {port}"),
+    );
+    false
 }

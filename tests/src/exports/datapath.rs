@@ -3,7 +3,7 @@
 
 use super::checks;
 use crate::abi::Abi;
-use crate::engine;
+use crate::machine;
 use crate::nblmem::{self, SnapMask};
 use crate::rules::{Rule, Subject};
 use crate::world::{self, Came, Event, NState, Origin};
@@ -36,7 +36,7 @@ fn describe(s: NState) -> String {
 ///
 /// # Safety
 /// The chain is read only through NBLs the emulator allocated.
-pub unsafe fn send(_abi: Abi, h: NDIS_HANDLE, head: *mut NET_BUFFER_LIST, _port: u32, flags: u32) {
+pub unsafe fn send(_abi: Abi, h: NDIS_HANDLE, head: *mut NET_BUFFER_LIST, port: u32, flags: u32) {
     const CALL: &str = "NdisFSendNetBufferLists";
     world::with(|w| {
         let Some(a) = checks::data_call(
@@ -73,6 +73,9 @@ pub unsafe fn send(_abi: Abi, h: NDIS_HANDLE, head: *mut NET_BUFFER_LIST, _port:
                             CALL,
                             format!("SourceHandle {src:#x}, the protocol set {was:#x}"),
                         );
+                        return;
+                    }
+                    if !checks::same_port(w, CALL, n, port) {
                         return;
                     }
                     cames.push(Came::Above);
@@ -115,7 +118,7 @@ pub unsafe fn send(_abi: Abi, h: NDIS_HANDLE, head: *mut NET_BUFFER_LIST, _port:
                 t.state = NState::Below { module: a, came };
             }
         }
-        engine::mp_enqueue(w, a, &nbls);
+        machine::mp_enqueue(w, a, &nbls);
     });
 }
 
@@ -206,13 +209,13 @@ pub unsafe fn send_complete(_abi: Abi, h: NDIS_HANDLE, head: *mut NET_BUFFER_LIS
                 );
                 return;
             }
-            if !engine::handback_ok(w, n, CALL) {
+            if !machine::handback_ok(w, n, CALL) {
                 return;
             }
         }
         for &n in &nbls {
             if let Some(Origin::ProtoTx(x)) = w.nbls.get(&n).map(|t| t.origin) {
-                engine::proto_send_completed(w, x, n);
+                machine::proto_send_completed(w, x, n);
             }
         }
     });
@@ -227,7 +230,7 @@ pub unsafe fn indicate(
     _abi: Abi,
     h: NDIS_HANDLE,
     head: *mut NET_BUFFER_LIST,
-    _port: u32,
+    port: u32,
     count: u32,
     flags: u32,
 ) {
@@ -294,6 +297,10 @@ pub unsafe fn indicate(
                     return;
                 }
             };
+            if came == Came::Below && !checks::same_port(w, CALL, n, port) {
+                return;
+            }
+            let t = &w.nbls[&n];
             if came == Came::Below && src != t.source {
                 let was = t.source;
                 w.violate(
@@ -331,7 +338,7 @@ pub unsafe fn indicate(
                 };
             }
         }
-        engine::proto_receive(w, a, &nbls, resources);
+        machine::proto_receive(w, a, &nbls, resources);
         if resources {
             for &(n, prev, _) in &plan {
                 if let Some(t) = w.nbls.get_mut(&n) {
@@ -405,13 +412,13 @@ pub unsafe fn return_nbls(_abi: Abi, h: NDIS_HANDLE, head: *mut NET_BUFFER_LIST,
             if !checks::no_children(w, CALL, n, Rule::CloneParentCompletedWithChildren) {
                 return;
             }
-            if !engine::handback_ok(w, n, CALL) {
+            if !machine::handback_ok(w, n, CALL) {
                 return;
             }
         }
         for &n in &nbls {
             if let Some(Origin::MpRx(x)) = w.nbls.get(&n).map(|t| t.origin) {
-                engine::mp_reclaim(w, x, n, true);
+                machine::mp_reclaim(w, x, n, true);
             }
         }
     });
@@ -427,6 +434,7 @@ pub unsafe fn cancel_send(_abi: Abi, h: NDIS_HANDLE, id: *mut c_void) {
         let Some(a) = checks::module(w, CALL, h as usize) else {
             return;
         };
+        machine::forward::cancel_forwarded(w, a, machine::forward::CancelKind::Send, id as usize);
         let queue = std::mem::take(&mut w.adapters[a].mp.tx_queue);
         let (mut hit, mut keep) = (Vec::new(), std::collections::VecDeque::new());
         for (i, n) in queue.into_iter().enumerate() {

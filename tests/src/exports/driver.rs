@@ -4,7 +4,7 @@
 use super::checks;
 use crate::abi::Abi;
 use crate::callbacks::Handlers;
-use crate::engine;
+use crate::machine::{self, forward};
 use crate::rules::{Rule, Subject};
 use crate::world::{self, Device, Driver, Event, HandleKind, ModState, Op, Token};
 use core::ffi::c_void;
@@ -140,7 +140,7 @@ pub unsafe fn deregister(_abi: Abi, h: NDIS_HANDLE) {
     .flatten();
     let Some(attached) = attached else { return };
     for a in attached {
-        engine::stop_stack(a);
+        machine::stop_stack(a);
     }
     world::with(|w| {
         if let Some(d) = w.driver.as_mut() {
@@ -371,7 +371,7 @@ pub unsafe fn pause_complete(_abi: Abi, h: NDIS_HANDLE) {
             );
             return;
         }
-        if !engine::pause_gate_ok(w, a, "NdisFPauseComplete") {
+        if !machine::pause_gate_ok(w, a, "NdisFPauseComplete") {
             return;
         }
         let m = &mut w.adapters[a].module;
@@ -465,7 +465,7 @@ pub unsafe fn set_optional_handlers(
     .unwrap_or(NDIS_STATUS_FAILURE)
 }
 
-/// `NdisFIndicateStatus`: the protocol counts it.
+/// `NdisFIndicateStatus`: the protocol counts it; a forwarded indication must be as raised.
 ///
 /// # Safety
 /// `ind` is null or readable.
@@ -490,7 +490,8 @@ pub unsafe fn indicate_status(_abi: Abi, h: NDIS_HANDLE, ind: *mut NDIS_STATUS_I
             );
             return;
         }
-        if ind as usize != w.delivering_status && src != h as usize {
+        let forwarded = ind as usize == w.delivering_status;
+        if !forwarded && src != h as usize {
             w.violate(
                 Rule::StatusSourceHandle,
                 Subject::Handle(h as usize),
@@ -499,18 +500,23 @@ pub unsafe fn indicate_status(_abi: Abi, h: NDIS_HANDLE, ind: *mut NDIS_STATUS_I
             );
             return;
         }
+        if forwarded {
+            // SAFETY: the emulator's own live indication (with its own buffer).
+            let now = unsafe { forward::StatusSeen::read(ind) };
+            forward::status_forwarded(w, a, ind as usize, &now);
+        }
         w.adapters[a].stats.status_indications += 1;
     });
 }
 
-/// `NdisFNetPnPEvent`: the miniport accepts every event.
+/// `NdisFNetPnPEvent`: the miniport answers; a forwarded event must be as NDIS issued it.
 ///
 /// # Safety
-/// None beyond the C contract.
+/// `ev` is null or a live event with a readable buffer.
 pub unsafe fn net_pnp(
     _abi: Abi,
     h: NDIS_HANDLE,
-    _ev: *mut NET_PNP_EVENT_NOTIFICATION,
+    ev: *mut NET_PNP_EVENT_NOTIFICATION,
 ) -> NDIS_STATUS {
     const CALL: &str = "NdisFNetPnPEvent";
     world::with(|w| {
@@ -518,17 +524,32 @@ pub unsafe fn net_pnp(
             return NDIS_STATUS_FAILURE;
         };
         w.adapters[a].stats.pnp_events += 1;
-        NDIS_STATUS_SUCCESS
+        if ev.is_null() {
+            return NDIS_STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: a live event per the contract.
+        let now = unsafe { forward::read_net_pnp(ev) };
+        forward::pnp_forwarded(w, a, forward::PnpKind::Net, ev as usize, &now)
     })
     .unwrap_or(NDIS_STATUS_RESOURCES)
 }
 
-/// `NdisFDevicePnPEventNotify`.
+/// `NdisFDevicePnPEventNotify`: a forwarded event must be as NDIS issued it.
 ///
 /// # Safety
-/// None beyond the C contract.
-pub unsafe fn device_pnp(_abi: Abi, h: NDIS_HANDLE, _ev: *mut NET_DEVICE_PNP_EVENT) {
+/// `ev` is null or a live `NET_DEVICE_PNP_EVENT` with a readable buffer.
+pub unsafe fn device_pnp(_abi: Abi, h: NDIS_HANDLE, ev: *mut NET_DEVICE_PNP_EVENT) {
+    const CALL: &str = "NdisFDevicePnPEventNotify";
     world::with(|w| {
-        checks::module(w, "NdisFDevicePnPEventNotify", h as usize);
+        let Some(a) = checks::module(w, CALL, h as usize) else {
+            return;
+        };
+        w.adapters[a].stats.pnp_events += 1;
+        if ev.is_null() {
+            return;
+        }
+        // SAFETY: a live event per the contract.
+        let now = unsafe { forward::read_device_pnp(ev.cast()) };
+        forward::pnp_forwarded(w, a, forward::PnpKind::Device, ev as usize, &now);
     });
 }

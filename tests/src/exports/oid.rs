@@ -3,7 +3,7 @@
 
 use super::checks;
 use crate::abi::Abi;
-use crate::engine;
+use crate::machine;
 use crate::rules::{Rule, Subject};
 use crate::world::{self, Event, OidClone, OidStore, OrigState};
 use core::ffi::c_void;
@@ -58,7 +58,7 @@ pub unsafe fn oid_request(_abi: Abi, h: NDIS_HANDLE, req: *mut NDIS_OID_REQUEST)
             );
             return NDIS_STATUS_FAILURE;
         }
-        engine::mp_oid(w, a, r)
+        machine::mp_oid(w, a, r)
     })
     .unwrap_or(NDIS_STATUS_FAILURE)
 }
@@ -110,7 +110,7 @@ pub unsafe fn oid_complete(
         match o.state {
             OrigState::InFilter | OrigState::Pending => {
                 o.state = OrigState::Done;
-                engine::proto_oid_done(w, a, r, status, false);
+                machine::proto_oid_done(w, a, r, status, false);
             }
             OrigState::DoneSync => w.violate(
                 Rule::OidCompleteNotPending,
@@ -138,6 +138,7 @@ pub unsafe fn cancel_oid(_abi: Abi, h: NDIS_HANDLE, id: *mut c_void) {
         let Some(a) = checks::module(w, CALL, h as usize) else {
             return;
         };
+        machine::forward::cancel_forwarded(w, a, machine::forward::CancelKind::Oid, id as usize);
         let hits: Vec<usize> = w
             .oid_below
             .iter()
@@ -196,8 +197,13 @@ pub unsafe fn alloc_clone(
         c.req.SourceReserved = [core::ptr::null_mut(); 2];
         c.req.RequestHandle = h;
         let p = Box::into_raw(c);
-        w.oid_clones
-            .insert(p as usize, OidClone { owner: h as usize });
+        w.oid_clones.insert(
+            p as usize,
+            OidClone {
+                owner: h as usize,
+                orig: orig as usize,
+            },
+        );
         Some(p)
     })
     .flatten();

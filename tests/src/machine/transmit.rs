@@ -6,8 +6,8 @@ use super::{DIR_TX, call_filter, pick_irql, unchanged_while_away};
 use crate::callbacks;
 use crate::frames::{self, Check};
 use crate::nblmem;
-use crate::rules::Rule;
-use crate::world::{self, Came, Event, NState, World};
+use crate::rules::{Rule, Subject};
+use crate::world::{self, Came, Event, MAX_NET_BUFFERS, NState, World};
 use mpfilter::ndis::consts::{NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL, NDIS_STATUS_SUCCESS};
 
 /// The miniport takes NBLs the filter sent (already validated and marked `Below`).
@@ -45,28 +45,64 @@ pub(super) fn mp_tx_done(a: usize) {
             w.adapters[a].mp.tx_busy = false;
             return;
         };
-        wire_check(w, a, nbl);
+        if !wire_check(w, a, nbl) {
+            return;
+        }
         w.adapters[a].mp.batch.push(nbl);
-        let target = w
-            .rng
-            .range_usize(1, w.cfg.random.max_completion_batch.max(1));
-        if w.adapters[a].mp.batch.len() >= target || w.adapters[a].mp.tx_queue.is_empty() {
-            let batch = std::mem::take(&mut w.adapters[a].mp.batch);
-            let delay = w.rng.range(100, 2_000);
-            w.sched.after(delay, Event::Complete(a, batch));
+        if w.adapters[a].mp.batch_target == 0 {
+            let max = w.cfg.random.max_completion_batch.max(1);
+            w.adapters[a].mp.batch_target = w.rng.range_usize(1, max);
+        }
+        let mp = &w.adapters[a].mp;
+        if mp.batch.len() >= mp.batch_target {
+            flush_batch(w, a);
+        } else if mp.flush_due.is_none() {
+            // A short batch still completes, a little later, together with whatever joins it.
+            let d = w.rng.range(2_000, 20_000);
+            w.adapters[a].mp.flush_due = Some(w.now() + d);
+            w.sched.after(d, Event::TxFlush(a));
         }
         mp_start_tx(w, a);
     });
 }
 
-/// Counts (and checks) every NET_BUFFER of an NBL the miniport transmits.
-fn wire_check(w: &mut World, a: usize, nbl: usize) {
+/// Schedules the completion of the miniport's current batch (a multi-NBL chain, reordered).
+fn flush_batch(w: &mut World, a: usize) {
+    let batch = std::mem::take(&mut w.adapters[a].mp.batch);
+    w.adapters[a].mp.batch_target = 0;
+    if batch.is_empty() {
+        return;
+    }
+    let delay = w.rng.range(100, 2_000);
+    w.sched.after(delay, Event::Complete(a, batch));
+}
+
+/// The flush timer of a short completion batch.
+pub(super) fn mp_flush(a: usize) {
+    world::with(|w| {
+        w.adapters[a].mp.flush_due = None;
+        flush_batch(w, a);
+    });
+}
+
+/// Counts (and checks) every NET_BUFFER of an NBL the miniport transmits; false (and
+/// `nbl.chain-cycle`) if its NET_BUFFER chain does not end.
+fn wire_check(w: &mut World, a: usize, nbl: usize) -> bool {
     // SAFETY: nbl is live and below the filter.
     let mut nb = unsafe { nblmem::nbl_mut(nbl) }.FirstNetBuffer;
     let mut hops = 0;
     let mac = w.adapters[a].cfg.mac;
-    while !nb.is_null() && hops < 256 {
+    while !nb.is_null() {
         hops += 1;
+        if hops > MAX_NET_BUFFERS {
+            w.violate(
+                Rule::NblChainCycle,
+                Subject::Nbl(nbl),
+                "-",
+                format!("the NBL's NET_BUFFER chain goes on past {MAX_NET_BUFFERS} entries"),
+            );
+            return false;
+        }
         let mut scratch = std::mem::take(&mut w.scratch);
         // SAFETY: NET_BUFFERs of a live NBL describe readable data.
         let (total, got) = unsafe { nblmem::read_nb(nb, &mut scratch) };
@@ -82,6 +118,7 @@ fn wire_check(w: &mut World, a: usize, nbl: usize) {
         // SAFETY: nb is a live NET_BUFFER.
         nb = unsafe { (*nb).Next };
     }
+    true
 }
 
 pub(super) fn mp_complete(a: usize, mut nbls: Vec<usize>) {
@@ -116,6 +153,9 @@ pub(super) fn mp_complete(a: usize, mut nbls: Vec<usize>) {
                     came,
                 };
             }
+        }
+        if !nbls.is_empty() {
+            w.adapters[a].stats.chains_completed += 1;
         }
         let irql = pick_irql(w);
         Some((World::link(&nbls), irql))

@@ -6,17 +6,23 @@
 //! driver through [`call_filter`] (the driver re-enters the world through the exports).
 //!
 //! This file keeps the event loop and what every area shares; each area has its own file:
-//! [`send`], [`transmit`], [`receive`], [`oid`], [`status`], [`lifecycle`], [`stack`], [`leaks`].
+//! [`send`], [`transmit`], [`receive`], [`oid`], [`status`], [`pnp`], [`forward`],
+//! [`lifecycle`], [`stack`], [`leaks`], [`liveness`].
 
+mod accounting;
+pub(crate) mod forward;
 mod leaks;
 mod lifecycle;
+mod liveness;
 mod oid;
+mod pnp;
 mod receive;
 mod send;
 mod stack;
 mod status;
 mod transmit;
 
+pub(crate) use forward::Owed;
 pub(crate) use leaks::unload_leaks;
 pub(crate) use lifecycle::pause_gate_ok;
 pub(crate) use oid::{mp_oid, proto_oid_done};
@@ -92,8 +98,14 @@ pub(crate) fn run_until(mut pred: impl FnMut(&World) -> bool, deadline: Option<N
             if pred(w) {
                 return Step::Done;
             }
+            if !liveness::progressing(w) {
+                return Step::Halted;
+            }
             match w.sched.peek_time() {
-                None => Step::Idle,
+                None => {
+                    liveness::idle(w);
+                    Step::Idle
+                }
                 Some(t) if deadline.is_some_and(|d| t > d) => Step::Idle,
                 Some(_) => w.sched.pop().map_or(Step::Idle, Step::Run),
             }
@@ -126,6 +138,9 @@ fn dispatch(ev: Event) {
         Event::RestartFilter(a) => stack::restart_filter(a),
         Event::ProtoOidCancel(a, req) => oid::proto_cancel_oid(a, req),
         Event::Status(a) => status::mp_status(a),
+        Event::NetPnp(a) => pnp::ndis_net_pnp(a),
+        Event::DevicePnp(a) => pnp::ndis_device_pnp(a),
+        Event::TxFlush(a) => transmit::mp_flush(a),
     }
 }
 
@@ -218,6 +233,8 @@ pub(super) struct FramedNbl {
     pub state: NState,
     /// Whether it is a pause probe.
     pub probe: bool,
+    /// The port it is sent or indicated on.
+    pub port: u32,
 }
 
 /// Allocates and fills a [`FramedNbl`], snapshots it for the hand-back check and records it as
@@ -242,5 +259,6 @@ pub(super) fn framed_nbl(w: &mut World, f: &FramedNbl) -> Option<(usize, usize)>
     tr.source = f.source;
     tr.entry_snap = snap;
     tr.probe = f.probe;
+    tr.port = f.port;
     Some((nbl, len))
 }

@@ -5,7 +5,7 @@ use super::{call_filter, pick_irql};
 use crate::callbacks;
 use crate::irql::Irql;
 use crate::rules::{Rule, Subject};
-use crate::world::{self, Event, OidStore, OrigOid, OrigState, World};
+use crate::world::{self, Event, OidAnswer, OidStore, OrigOid, OrigState, World};
 use core::ffi::c_void;
 use mpfilter::ndis::consts::{
     NDIS_OBJECT_TYPE_OID_REQUEST, NDIS_OID_REQUEST_REVISION_1, NDIS_REQUEST_QUERY_INFORMATION,
@@ -96,6 +96,7 @@ pub(super) fn proto_issue_oid(a: usize) {
                 adapter: a,
                 state: OrigState::InFilter,
                 cancelled: false,
+                answer: None,
             },
         );
         let ad = &mut w.adapters[a];
@@ -176,8 +177,59 @@ fn oid_answer_ok(w: &World, a: usize, req: usize, status: NDIS_STATUS) -> bool {
     }
 }
 
+/// The result fields of a request (the query view; the set view's BytesRead is BytesWritten's
+/// slot).
+fn answer_of(r: &NDIS_OID_REQUEST, status: NDIS_STATUS) -> OidAnswer {
+    // SAFETY: reading the query view's plain integers (shared with the set view).
+    let q = unsafe { r.DATA.QUERY_INFORMATION };
+    OidAnswer {
+        status,
+        bytes_done: q.BytesWritten,
+        bytes_needed: q.BytesNeeded,
+        supported_revision: r.SupportedRevision,
+    }
+}
+
+/// The miniport finished `req` with `status`: if `req` is a filter's clone, what it answered is
+/// what the original from above must end up with.
+pub(crate) fn record_answer(w: &mut World, req: usize, status: NDIS_STATUS) {
+    let Some(orig) = w.oid_clones.get(&req).map(|c| c.orig) else {
+        return;
+    };
+    // SAFETY: the clone is live (it is in the clone table) and the miniport just answered it.
+    let ans = answer_of(unsafe { &*(req as *const NDIS_OID_REQUEST) }, status);
+    if let Some(o) = w.orig_oids.get_mut(&orig) {
+        o.answer = Some(ans);
+    }
+}
+
+/// `oid.answer-altered`: the original must carry exactly what the miniport answered its clone.
+fn answer_carried(w: &mut World, req: usize, status: NDIS_STATUS, call: &'static str) -> bool {
+    let Some(o) = w.orig_oids.get(&req) else {
+        return true;
+    };
+    let Some(want) = o.answer else {
+        return true;
+    };
+    let got = answer_of(&o.req.get().req, status);
+    if got == want {
+        return true;
+    }
+    w.violate(
+        Rule::OidAnswerAltered,
+        Subject::Request(req),
+        call,
+        format!("the miniport answered {want:?}, the protocol got {got:?}"),
+    );
+    false
+}
+
 /// The protocol's OID finished (synchronously or through NdisFOidRequestComplete).
 pub(crate) fn proto_oid_done(w: &mut World, a: usize, req: usize, status: NDIS_STATUS, sync: bool) {
+    let call = if sync { "-" } else { "NdisFOidRequestComplete" };
+    if !answer_carried(w, req, status, call) {
+        return;
+    }
     if !oid_answer_ok(w, a, req, status) {
         w.adapters[a].stats.oids_bad_answer += 1;
     }
@@ -224,7 +276,9 @@ pub(crate) fn mp_oid(w: &mut World, a: usize, req: usize) -> NDIS_STATUS {
         NDIS_STATUS_PENDING
     } else {
         w.adapters[a].stats.mp_oids_sync += 1;
-        mp_oid_answer(w, a, req)
+        let s = mp_oid_answer(w, a, req);
+        record_answer(w, req, s);
+        s
     }
 }
 
@@ -308,6 +362,7 @@ pub(super) fn mp_oid_complete(a: usize, req: usize, generation: u64, status: NDI
         } else {
             status
         };
+        record_answer(w, req, s);
         Some((s, pick_irql(w)))
     });
     let Some(Some((s, irql))) = go else { return };
@@ -327,10 +382,11 @@ pub(super) fn proto_cancel_oid(a: usize, req: usize) {
         o.cancelled = true;
         let id = o.req.get().req.RequestId;
         w.adapters[a].stats.oid_cancels += 1;
+        super::forward::cancel_raised(w, a, super::forward::CancelKind::Oid, id as usize);
         Some(id)
     });
     let Some(Some(id)) = id else { return };
-    call_filter(
+    let had = call_filter(
         Some(a),
         "FilterCancelOidRequest",
         Irql::Passive,
@@ -339,4 +395,10 @@ pub(super) fn proto_cancel_oid(a: usize, req: usize) {
             unsafe { callbacks::cancel_oid(h, ctx, id) }
         },
     );
+    if had == Some(false) {
+        // No FilterCancelOidRequest: NDIS cancels below itself.
+        world::with(|w| {
+            super::forward::cancel_forwarded(w, a, super::forward::CancelKind::Oid, id as usize);
+        });
+    }
 }

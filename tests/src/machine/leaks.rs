@@ -5,6 +5,7 @@ use crate::world::{OrigState, World};
 
 pub(super) fn detach_leaks(w: &mut World, a: usize) {
     let phase = format!("detach adapter {a}");
+    super::forward::owed_leaks(w, a, &phase);
     let h = w.module_handle(a);
     let o = w.outstanding(a);
     if o != (0, 0, 0, 0) {

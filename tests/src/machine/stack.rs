@@ -1,7 +1,8 @@
 //! A whole adapter stack in the order NDIS drives it: start, pause (protocol, filter, miniport),
 //! restart bottom-up, stop for good, and NdisFRestartFilter's scheduled pause + restart.
 
-use super::lifecycle::{attach, detach, pause_module, pre_detach, restart_module};
+use super::lifecycle::{attach, detach, pause_module, restart_module};
+use super::pnp::pre_detach;
 use super::send::proto_send;
 use super::{lifecycle_deadline, run_until};
 use crate::world::{self, Event, ModState};
@@ -33,16 +34,35 @@ fn proto_restart(a: usize) {
         if w.adapters[a].proto.oids_to_issue > 0 && !w.adapters[a].proto.oid_busy {
             w.sched.after(1, Event::ProtoOidTick(a));
         }
-        w.sched.after(500, Event::Status(a));
+        // Status indications from below and PnP events from NDIS, at random times while up.
+        for _ in 0..w.rng.range(1, 3) {
+            let t = w.rng.range(500, 20_000);
+            w.sched.after(t, Event::Status(a));
+        }
+        let t = w.rng.range(500, 20_000);
+        w.sched.after(t, Event::NetPnp(a));
+        let t = w.rng.range(500, 20_000);
+        w.sched.after(t, Event::DevicePnp(a));
     });
 }
 
 /// Pauses a stack as NDIS does: protocol first (waits for its sends), then the filter (waits for
 /// NdisFPauseComplete), then the miniport (waits for its receives to come back).
+///
+/// Sometimes (`Randomization::pause_with_sends_below_percent`) NDIS does not wait for the protocol's
+/// sends: FilterPause comes at once, while the miniport still holds some of them (queued, on the
+/// wire or in a completion batch); they complete only after FilterPause returned, so the
+/// filter's last send completion must complete the pause.
 pub(crate) fn pause_stack(a: usize, probe: bool) -> bool {
-    world::with(|w| w.adapters[a].proto.running = false);
-    let dl = lifecycle_deadline();
-    run_until(|w| w.adapters[a].proto.outstanding == 0, dl);
+    let overlap = world::with(|w| {
+        w.adapters[a].proto.running = false;
+        w.adapters[a].proto.outstanding > 0
+            && w.rng.chance(w.cfg.random.pause_with_sends_below_percent)
+    });
+    if overlap != Some(true) {
+        let dl = lifecycle_deadline();
+        run_until(|w| w.adapters[a].proto.outstanding == 0, dl);
+    }
     if world::with(|w| w.halted).unwrap_or(true) {
         return false;
     }

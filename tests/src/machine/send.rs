@@ -1,10 +1,13 @@
 //! Send path, protocol side: the protocol's send ticks, its chains (some tagged for cancel) going
 //! down into the filter, and the completions it gets back.
 
+use super::forward::{self, CancelKind};
+use super::status::random_port;
 use super::transmit::mp_enqueue;
 use super::{DIR_TX, FramedNbl, call_filter, framed_nbl, pick_irql};
 use crate::callbacks;
 use crate::frames;
+use crate::irql::Irql;
 use crate::nblmem::{self, SnapMask};
 use crate::world::{self, Came, Event, ModState, NState, Origin, World};
 use mpfilter::ndis::consts::{
@@ -45,19 +48,21 @@ fn tag_cancel(w: &mut World, a: usize, nbls: &[usize]) -> usize {
     id
 }
 
-/// The protocol sends one chain; `probe` sends a single NBL whatever the module state (to check
-/// that a module that is not Running completes it with NDIS_STATUS_PAUSED).
+/// The protocol sends one chain on a random port; `probe` sends a short chain whatever the module
+/// state (to check that a module that is not Running completes it with NDIS_STATUS_PAUSED).
 pub(crate) fn proto_send(a: usize, probe: bool) {
     let plan = world::with(|w| {
         let t = w.traffic(a).clone();
         let ad = &w.adapters[a];
         let n = if probe {
-            1
+            w.rng.range_usize(1, 4)
         } else {
             if !ad.proto.running || ad.module.state != ModState::Running {
                 return None;
             }
-            let room = t.window.saturating_sub(ad.proto.outstanding);
+            let room = t
+                .window
+                .saturating_sub(usize::try_from(ad.proto.outstanding).unwrap_or(usize::MAX));
             let want = w.rng.range_usize(1, t.max_chain.max(1));
             want.min(room)
                 .min(usize::try_from(w.adapters[a].tx_target).unwrap_or(usize::MAX))
@@ -65,6 +70,7 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
         if n == 0 {
             return None;
         }
+        let port = random_port(w);
         let pool = w.adapters[a].proto.pool;
         let src = w.adapters[a].cfg.mac;
         let handle = w.adapters[a].proto.token.addr();
@@ -88,6 +94,7 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
                         came: Came::Above,
                     },
                     probe,
+                    port,
                 },
             )?;
             let st = &mut w.adapters[a].stats;
@@ -100,16 +107,18 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
             nbls.push(nbl);
         }
         let ad = &mut w.adapters[a];
-        ad.proto.outstanding += n;
+        ad.stats.chains_sent += 1;
+        ad.stats.chains_on_other_ports += u64::from(port != 0);
+        ad.proto.outstanding += n as u64;
         if !probe {
             ad.tx_target -= n as u64;
         }
         let irql = pick_irql(w);
         let cancel = (!probe && w.rng.chance(w.cfg.random.send_cancel_percent))
             .then(|| tag_cancel(w, a, &nbls));
-        Some((World::link(&nbls), irql, cancel))
+        Some((World::link(&nbls), irql, cancel, port))
     });
-    let Some(Some((head, irql, cancel))) = plan else {
+    let Some(Some((head, irql, cancel, port))) = plan else {
         return;
     };
     let flags = if irql.is_dispatch() {
@@ -119,13 +128,10 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
     };
     let sent = call_filter(Some(a), "FilterSendNetBufferLists", irql, |h, ctx| {
         // SAFETY: ctx is the module context; head a chain of live NBLs now owned by the filter.
-        unsafe { callbacks::send(h, ctx, head as *mut _, 0, flags) }
+        unsafe { callbacks::send(h, ctx, head as *mut _, port, flags) }
     });
     if let (Some(true), Some(id)) = (sent, cancel) {
-        call_filter(Some(a), "FilterCancelSendNetBufferLists", irql, |h, ctx| {
-            // SAFETY: ctx is the module context; the id is the one the NBLs carry.
-            unsafe { callbacks::cancel_send(h, ctx, core::ptr::without_provenance_mut(id)) }
-        });
+        proto_cancel(a, irql, id);
     }
     if sent == Some(false) {
         // No send handler: NDIS bypasses the filter.
@@ -142,6 +148,19 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
                 mp_enqueue(w, a, &nbls);
             }
         });
+    }
+}
+
+/// The protocol cancels the chain it just sent (tagged with `id`).
+fn proto_cancel(a: usize, irql: Irql, id: usize) {
+    world::with(|w| forward::cancel_raised(w, a, CancelKind::Send, id));
+    let had = call_filter(Some(a), "FilterCancelSendNetBufferLists", irql, |h, ctx| {
+        // SAFETY: ctx is the module context; the id is the one the NBLs carry.
+        unsafe { callbacks::cancel_send(h, ctx, core::ptr::without_provenance_mut(id)) }
+    });
+    if had == Some(false) {
+        // No FilterCancelSendNetBufferLists: NDIS passes the cancel down itself.
+        world::with(|w| forward::cancel_forwarded(w, a, CancelKind::Send, id));
     }
 }
 
@@ -163,6 +182,9 @@ pub(crate) fn proto_send_completed(w: &mut World, a: usize, nbl: usize) {
             st.tx_completed_aborted += 1;
         }
     }
-    w.adapters[a].proto.outstanding = w.adapters[a].proto.outstanding.saturating_sub(1);
+    if !super::accounting::take_one(w, a, super::accounting::Counter::ProtoSends) {
+        return;
+    }
+    super::liveness::progress(w, a, super::liveness::Wait::Sends);
     w.pool_release(nbl);
 }

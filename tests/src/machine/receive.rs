@@ -1,6 +1,8 @@
 //! Receive path: the miniport's indications (some with NDIS_RECEIVE_FLAGS_RESOURCES, reclaimed as
 //! soon as the call returns), the protocol taking them, and its returns back down.
 
+use super::accounting::{Counter, take_one};
+use super::status::random_port;
 use super::{
     DIR_RX, FramedNbl, call_filter, framed_nbl, handback_ok, pick_irql, unchanged_while_away,
 };
@@ -8,7 +10,7 @@ use crate::callbacks;
 use crate::frames::{self, Check};
 use crate::nblmem;
 use crate::rules::{Rule, Subject};
-use crate::world::{self, Came, Event, ModState, NState, Origin, World};
+use crate::world::{self, Came, Event, MAX_NET_BUFFERS, ModState, NState, Origin, World};
 use mpfilter::ndis::consts::{
     NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL, NDIS_RECEIVE_FLAGS_RESOURCES,
     NDIS_RETURN_FLAGS_DISPATCH_LEVEL,
@@ -41,7 +43,9 @@ fn mp_indicate(a: usize) {
         let remaining = ad
             .rx_target
             .saturating_sub(ad.stats.rx_received + ad.mp.rx_inflight);
-        let room = t.window.saturating_sub(ad.mp.rx_outstanding);
+        let room = t
+            .window
+            .saturating_sub(usize::try_from(ad.mp.rx_outstanding).unwrap_or(usize::MAX));
         let n = w
             .rng
             .range_usize(1, t.max_chain.max(1))
@@ -51,6 +55,7 @@ fn mp_indicate(a: usize) {
             return None;
         }
         let resources = w.rng.chance(w.cfg.random.resources_percent);
+        let port = random_port(w);
         let pool = w.adapters[a].mp.pool;
         let dst = w.adapters[a].cfg.mac;
         let handle = w.adapters[a].mp.token.addr();
@@ -79,22 +84,25 @@ fn mp_indicate(a: usize) {
                     source: handle,
                     state,
                     probe: false,
+                    port,
                 },
             )?;
             nbls.push(nbl);
         }
         let ad = &mut w.adapters[a];
+        ad.stats.chains_indicated += 1;
+        ad.stats.chains_on_other_ports += u64::from(port != 0);
         ad.stats.rx_indicated += n as u64;
         ad.mp.rx_inflight += n as u64;
         if resources {
             ad.stats.rx_indicated_resources += n as u64;
         } else {
-            ad.mp.rx_outstanding += n;
+            ad.mp.rx_outstanding += n as u64;
         }
         let irql = pick_irql(w);
-        Some((World::link(&nbls), nbls, irql, resources))
+        Some((World::link(&nbls), nbls, irql, resources, port))
     });
-    let Some(Some((head, nbls, irql, resources))) = plan else {
+    let Some(Some((head, nbls, irql, resources, port))) = plan else {
         return;
     };
     let mut flags = if irql.is_dispatch() {
@@ -108,7 +116,7 @@ fn mp_indicate(a: usize) {
     let count = u32::try_from(nbls.len()).unwrap_or(u32::MAX);
     let delivered = call_filter(Some(a), "FilterReceiveNetBufferLists", irql, |h, ctx| {
         // SAFETY: ctx is the module context; head a chain of live NBLs lent to the filter.
-        unsafe { callbacks::receive(h, ctx, head as *mut _, 0, count, flags) }
+        unsafe { callbacks::receive(h, ctx, head as *mut _, port, count, flags) }
     });
     world::with(|w| {
         if delivered == Some(false) {
@@ -159,14 +167,14 @@ fn resources_reclaim(w: &mut World, a: usize, nbls: &[usize]) {
 /// The miniport takes a received NBL back.
 pub(crate) fn mp_reclaim(w: &mut World, a: usize, nbl: usize, was_outstanding: bool) {
     let delivered = w.delivered.remove(&nbl);
-    let ad = &mut w.adapters[a];
-    if !delivered {
-        ad.mp.rx_inflight = ad.mp.rx_inflight.saturating_sub(1);
+    if !delivered && !take_one(w, a, Counter::MpInflight) {
+        return;
     }
-    if was_outstanding {
-        ad.mp.rx_outstanding = ad.mp.rx_outstanding.saturating_sub(1);
+    if was_outstanding && !take_one(w, a, Counter::MpReceives) {
+        return;
     }
-    ad.stats.rx_reclaimed += 1;
+    w.adapters[a].stats.rx_reclaimed += 1;
+    super::liveness::progress(w, a, super::liveness::Wait::Returns);
     w.pool_release(nbl);
 }
 
@@ -177,8 +185,17 @@ pub(crate) fn proto_receive(w: &mut World, a: usize, nbls: &[usize], resources: 
         // SAFETY: nbl is live and with the protocol.
         let mut nb = unsafe { nblmem::nbl_mut(nbl) }.FirstNetBuffer;
         let mut hops = 0;
-        while !nb.is_null() && hops < 256 {
+        while !nb.is_null() {
             hops += 1;
+            if hops > MAX_NET_BUFFERS {
+                w.violate(
+                    Rule::NblChainCycle,
+                    Subject::Nbl(nbl),
+                    "NdisFIndicateReceiveNetBufferLists",
+                    format!("the NBL's NET_BUFFER chain goes on past {MAX_NET_BUFFERS} entries"),
+                );
+                return;
+            }
             let mut scratch = std::mem::take(&mut w.scratch);
             // SAFETY: NET_BUFFERs of a live NBL describe readable data.
             let (total, got) = unsafe { nblmem::read_nb(nb, &mut scratch) };
@@ -196,9 +213,10 @@ pub(crate) fn proto_receive(w: &mut World, a: usize, nbls: &[usize], resources: 
         // Only the miniport's own receives count as delivered (a filter may indicate its own).
         let mine = matches!(w.nbls.get(&nbl).map(|t| t.origin), Some(Origin::MpRx(x)) if x == a);
         if mine && w.delivered.insert(nbl) {
-            let ad = &mut w.adapters[a];
-            ad.mp.rx_inflight = ad.mp.rx_inflight.saturating_sub(1);
-            ad.stats.rx_received += 1;
+            if !take_one(w, a, Counter::MpInflight) {
+                return;
+            }
+            w.adapters[a].stats.rx_received += 1;
         }
     }
     if !resources {
@@ -236,6 +254,7 @@ pub(super) fn proto_return(a: usize, nbls: &[usize]) {
             }
         }
         w.adapters[a].stats.rx_returned_by_protocol += nbls.len() as u64;
+        w.adapters[a].stats.chains_returned += 1;
         let irql = pick_irql(w);
         Some((World::link(nbls), irql))
     });

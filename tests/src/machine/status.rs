@@ -1,6 +1,7 @@
 //! Status indications from the miniport (link state) up through the filter.
 
 use super::call_filter;
+use super::forward::{self, StatusSeen};
 use crate::callbacks;
 use crate::irql::Irql;
 use crate::world;
@@ -40,23 +41,65 @@ pub(super) fn mp_status(a: usize) {
             NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
         );
         ind.SourceHandle = w.adapters[a].mp.token.addr() as *mut c_void;
+        ind.PortNumber = random_port(w);
         ind.StatusCode = NDIS_STATUS_LINK_STATE;
         ind.StatusBufferSize = u32::from(NDIS_SIZEOF_LINK_STATE_REVISION_1);
         let s = world::Heap::new((ind, ls));
         let sp = s.ptr();
         // SAFETY: sp is the live heap pair; pointers into it derive from its raw pointer.
         let link = unsafe { &raw mut (*sp).1 };
+        // The buffer is read as bytes (forward checks compare them): its padding must be
+        // initialised, so it is zeroed in place and the fields written again (a move leaves
+        // padding undefined).
+        // SAFETY: link points at the live link state; all-zero is a valid NDIS_LINK_STATE.
+        unsafe { link.write_bytes(0, 1) };
+        // SAFETY: as above; a field-wise write leaves the zeroed padding alone.
+        unsafe { fill_link_state(link, &ls) };
         // SAFETY: as above.
         unsafe { (*sp).0.StatusBuffer = link.cast() };
         let p = sp as usize;
+        // SAFETY: the indication just built, its buffer the link state beside it.
+        let seen = unsafe { StatusSeen::read(sp.cast_const().cast()) };
         w.status_store = Some(s);
         w.delivering_status = p;
-        Some(p)
+        Some((p, seen))
     });
-    let Some(Some(p)) = ind else { return };
-    call_filter(Some(a), "FilterStatus", Irql::Dispatch, |h, ctx| {
+    let Some(Some((p, seen))) = ind else { return };
+    world::with(|w| forward::status_raised(w, a, p, seen));
+    let had_handler = call_filter(Some(a), "FilterStatus", Irql::Dispatch, |h, ctx| {
         // SAFETY: ctx is the module context; p a live indication owned by the emulator.
         unsafe { callbacks::status(h, ctx, p as *mut NDIS_STATUS_INDICATION) }
     });
-    world::with(|w| w.delivering_status = 0);
+    world::with(|w| {
+        w.delivering_status = 0;
+        if had_handler == Some(false) {
+            // No FilterStatus: NDIS passes the indication up itself.
+            // SAFETY: p is still the emulator's live indication.
+            let now = unsafe { StatusSeen::read(p as *const NDIS_STATUS_INDICATION) };
+            forward::status_forwarded(w, a, p, &now);
+        }
+        forward::status_returned(w, a, p);
+    });
+}
+
+/// Writes `v`'s fields into `*dst` one by one (never its padding).
+///
+/// # Safety
+/// `dst` is a live, writable NDIS_LINK_STATE.
+unsafe fn fill_link_state(dst: *mut NDIS_LINK_STATE, v: &NDIS_LINK_STATE) {
+    // SAFETY: forwarded contract.
+    let d = unsafe { &mut *dst };
+    d.Header = v.Header;
+    d.MediaConnectState = v.MediaConnectState;
+    d.MediaDuplexState = v.MediaDuplexState;
+    d.XmitLinkSpeed = v.XmitLinkSpeed;
+    d.RcvLinkSpeed = v.RcvLinkSpeed;
+    d.PauseFunctions = v.PauseFunctions;
+    d.AutoNegotiationFlags = v.AutoNegotiationFlags;
+}
+
+/// A port number for traffic, a status indication or a PnP event: mostly non-zero ports, the
+/// default port 0 sometimes.
+pub(crate) fn random_port(w: &mut crate::world::World) -> u32 {
+    u32::try_from(w.rng.range(0, 7)).unwrap_or(0)
 }

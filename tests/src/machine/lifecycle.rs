@@ -12,17 +12,15 @@ use core::ffi::c_void;
 use mpfilter::ndis::consts::{
     MEDIA_CONNECT_STATE_CONNECTED, NDIS_FILTER_ATTACH_PARAMETERS_REVISION_4,
     NDIS_FILTER_PAUSE_PARAMETERS_REVISION_1, NDIS_FILTER_RESTART_PARAMETERS_REVISION_1,
-    NDIS_MEDIUM_802_3, NDIS_OBJECT_TYPE_DEFAULT, NDIS_OBJECT_TYPE_FILTER_ATTACH_PARAMETERS,
+    NDIS_MEDIUM_802_3, NDIS_OBJECT_TYPE_FILTER_ATTACH_PARAMETERS,
     NDIS_OBJECT_TYPE_FILTER_PAUSE_PARAMETERS, NDIS_OBJECT_TYPE_FILTER_RESTART_PARAMETERS,
     NDIS_SIZEOF_FILTER_ATTACH_PARAMETERS_REVISION_4,
     NDIS_SIZEOF_FILTER_PAUSE_PARAMETERS_REVISION_1,
-    NDIS_SIZEOF_FILTER_RESTART_PARAMETERS_REVISION_1,
-    NDIS_SIZEOF_NET_PNP_EVENT_NOTIFICATION_REVISION_1, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS,
-    NET_EVENT_FILTER_PRE_DETACH, NET_PNP_EVENT_NOTIFICATION_REVISION_1,
+    NDIS_SIZEOF_FILTER_RESTART_PARAMETERS_REVISION_1, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS,
 };
 use mpfilter::ndis::types::{
     NDIS_FILTER_ATTACH_PARAMETERS, NDIS_FILTER_PAUSE_PARAMETERS, NDIS_FILTER_RESTART_PARAMETERS,
-    NDIS_OBJECT_HEADER, NET_PNP_EVENT_NOTIFICATION, UNICODE_STRING,
+    NDIS_OBJECT_HEADER, UNICODE_STRING,
 };
 
 fn ustr(s: &str) -> (UNICODE_STRING, Vec<u16>) {
@@ -255,6 +253,7 @@ pub(super) fn restart_module(a: usize) -> bool {
 }
 
 /// FilterPause, waiting for NdisFPauseComplete if it pends; true when Paused.
+#[allow(clippy::too_many_lines)]
 pub(super) fn pause_module(a: usize, probe: bool) -> bool {
     let ok = world::with(|w| {
         let m = &mut w.adapters[a].module;
@@ -288,6 +287,9 @@ pub(super) fn pause_module(a: usize, probe: bool) -> bool {
     let pending = world::with(|w| {
         let h = w.module_handle(a);
         let op = w.adapters[a].module.pause;
+        if status == NDIS_STATUS_PENDING && w.outstanding(a).2 > 0 {
+            w.adapters[a].module.stats.pauses_pending_sends_below += 1;
+        }
         match (status, op) {
             (NDIS_STATUS_PENDING, Op::CompletedEarly) => {
                 let m = &mut w.adapters[a].module;
@@ -395,22 +397,5 @@ pub(super) fn detach(a: usize) {
         if !w.halted {
             detach_leaks(w, a);
         }
-    });
-}
-
-/// Sends NetEventFilterPreDetach to the module (while it can still issue OIDs).
-pub(super) fn pre_detach(a: usize) {
-    // SAFETY: NET_PNP_EVENT_NOTIFICATION is plain data; all-zero is valid.
-    let mut ev: Box<NET_PNP_EVENT_NOTIFICATION> = Box::new(unsafe { core::mem::zeroed() });
-    ev.Header = NDIS_OBJECT_HEADER::new(
-        NDIS_OBJECT_TYPE_DEFAULT,
-        NET_PNP_EVENT_NOTIFICATION_REVISION_1,
-        NDIS_SIZEOF_NET_PNP_EVENT_NOTIFICATION_REVISION_1,
-    );
-    ev.NetPnPEvent.NetEvent = NET_EVENT_FILTER_PRE_DETACH;
-    let p = &raw mut *ev;
-    call_filter(Some(a), "FilterNetPnPEvent", Irql::Passive, |h, ctx| {
-        // SAFETY: ctx is the module context; the event outlives the call.
-        unsafe { callbacks::net_pnp(h, ctx, p) }
     });
 }
