@@ -192,3 +192,9 @@ pub const NORMAL_POOL_PRIORITY: i32 = 16;
 
 /// The filter's pool tag, `'mpfl'` as it reads in a pool dump.
 pub const MPFILTER_POOL_TAG: u32 = u32::from_le_bytes(*b"mpfl");
+
+// Timer objects and processor groups: their own file, re-exported here.
+pub use super::sync_types::{
+    ALL_PROCESSOR_GROUPS, NDIS_OBJECT_TYPE_TIMER_CHARACTERISTICS,
+    NDIS_SIZEOF_TIMER_CHARACTERISTICS_REVISION_1, NDIS_TIMER_CHARACTERISTICS_REVISION_1,
+};

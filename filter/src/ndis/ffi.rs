@@ -240,3 +240,61 @@ unsafe extern "system" {
         ClientIdentificationAddress: *mut c_void,
     ) -> *mut c_void;
 }
+
+// Timer objects and spin locks. The spin-lock functions are documented as ndis.h macros (a
+// non-binary-compatible build maps them to KeAcquireSpinLock and friends), but ndis.sys exports
+// all six as functions, which is what these declarations import.
+#[cfg_attr(
+    all(windows, not(feature = "wdk")),
+    link(name = "ndis.sys", kind = "raw-dylib", modifiers = "+verbatim")
+)]
+unsafe extern "system" {
+    /// Creates a timer object for `NdisHandle` (driver or module handle), <= DISPATCH_LEVEL.
+    pub fn NdisAllocateTimerObject(
+        NdisHandle: NDIS_HANDLE,
+        TimerCharacteristics: *mut NDIS_TIMER_CHARACTERISTICS,
+        pTimerObject: *mut NDIS_HANDLE,
+    ) -> NDIS_STATUS;
+    /// Sets a timer: `DueTime` in 100 ns units (negative = relative), then every
+    /// `MillisecondsPeriod` ms if non-zero; TRUE if it was already queued (<= DISPATCH_LEVEL).
+    pub fn NdisSetTimerObject(
+        TimerObject: NDIS_HANDLE,
+        DueTime: i64,
+        MillisecondsPeriod: u32,
+        FunctionContext: *mut c_void,
+    ) -> BOOLEAN;
+    /// Cancels a timer; TRUE if it was queued. A periodic timer only at PASSIVE_LEVEL (the call
+    /// flushes queued DPCs).
+    pub fn NdisCancelTimerObject(TimerObject: NDIS_HANDLE) -> BOOLEAN;
+    /// Frees a timer object that is not set (<= DISPATCH_LEVEL).
+    pub fn NdisFreeTimerObject(TimerObject: NDIS_HANDLE);
+    /// Initialises an NDIS spin lock.
+    pub fn NdisAllocateSpinLock(SpinLock: *mut NDIS_SPIN_LOCK);
+    /// Releases the resources of an NDIS spin lock that is not held.
+    pub fn NdisFreeSpinLock(SpinLock: *mut NDIS_SPIN_LOCK);
+    /// Acquires the lock, raising to DISPATCH_LEVEL and saving the old IRQL in the lock.
+    pub fn NdisAcquireSpinLock(SpinLock: *mut NDIS_SPIN_LOCK);
+    /// Releases a lock from `NdisAcquireSpinLock`, restoring the saved IRQL.
+    pub fn NdisReleaseSpinLock(SpinLock: *mut NDIS_SPIN_LOCK);
+    /// Acquires the lock when the caller already runs at DISPATCH_LEVEL.
+    pub fn NdisDprAcquireSpinLock(SpinLock: *mut NDIS_SPIN_LOCK);
+    /// Releases a lock from `NdisDprAcquireSpinLock` (stays at DISPATCH_LEVEL).
+    pub fn NdisDprReleaseSpinLock(SpinLock: *mut NDIS_SPIN_LOCK);
+}
+
+// The clock and processor numbers (ntoskrnl, callable at any IRQL).
+#[cfg_attr(
+    all(windows, not(feature = "wdk")),
+    link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
+)]
+unsafe extern "system" {
+    /// Interrupt time in 100 ns units, to about 1 µs (Windows 8.1+); writes the performance
+    /// counter it was read at to `QpcTimeStamp`.
+    pub fn KeQueryInterruptTimePrecise(QpcTimeStamp: *mut u64) -> u64;
+    /// The system-wide (group-aware) index of the current processor; fills `ProcNumber` with its
+    /// group and group-relative number if non-NULL.
+    pub fn KeGetCurrentProcessorNumberEx(ProcNumber: *mut PROCESSOR_NUMBER) -> u32;
+    /// The maximum number of processors in `GroupNumber`, or in all groups for
+    /// `ALL_PROCESSOR_GROUPS`; constant while the system runs.
+    pub fn KeQueryMaximumProcessorCountEx(GroupNumber: u16) -> u32;
+}

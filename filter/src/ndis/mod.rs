@@ -51,3 +51,18 @@ pub use params::{
     AttachParameters, DevicePnpEvent, LinkState, NetPnpEvent, PauseParameters, RestartParameters,
     StatusIndication,
 };
+
+// Timer objects, spin locks, the clock and processor numbers.
+pub mod clock;
+pub mod cpu;
+#[cfg(test)]
+pub(crate) mod mock_kernel;
+pub mod spin_lock;
+pub mod sync_types;
+pub mod timer;
+#[cfg(not(test))]
+pub(crate) use ffi as kernel_imports;
+#[cfg(test)]
+pub(crate) use mock_kernel as kernel_imports;
+pub use spin_lock::{SpinLock, SpinLockGuard};
+pub use timer::Timer;

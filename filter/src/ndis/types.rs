@@ -734,6 +734,12 @@ pub struct NET_PNP_EVENT_NOTIFICATION {
     pub Flags: u32,
 }
 
+// Timer objects, spin locks and processor numbers: their own file, re-exported here.
+pub use super::sync_types::{
+    KIRQL, KSPIN_LOCK, NDIS_SPIN_LOCK, NDIS_TIMER_CHARACTERISTICS, NDIS_TIMER_FUNCTION,
+    PROCESSOR_NUMBER,
+};
+
 #[cfg(test)]
 mod layout_tests {
     //! x64 sizes and field offsets. Sources: `shared/reference/ndis-lwf-facts.md` §1 — [PDB] figures
