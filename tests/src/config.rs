@@ -66,6 +66,9 @@ pub struct EmuConfig {
     /// Send a chain into the module while it is Pausing and while it is Paused, to check it is
     /// completed with NDIS_STATUS_PAUSED.
     pub pause_probes: bool,
+    /// Virtual processors (KeQueryMaximumProcessorCountEx); with more than one, each event runs on
+    /// one drawn from the seeded RNG (KeGetCurrentProcessorNumberEx).
+    pub cpus: u32,
 }
 
 impl Default for EmuConfig {
@@ -77,6 +80,7 @@ impl Default for EmuConfig {
             lifecycle_timeout: 50_000_000,
             progress_timeout: 20_000_000,
             pause_probes: true,
+            cpus: 1,
         }
     }
 }

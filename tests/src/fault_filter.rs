@@ -104,6 +104,18 @@ pub enum Fault {
     LoopNetBuffers,
     SwallowSends,
     DoubleDecrement,
+    /// A correct filter that also runs a periodic timer and a spin lock (see `fault_timers`).
+    CorrectTimers,
+    TimerBadCharacteristics,
+    FreeTimerWhileSet,
+    CancelPeriodicAtDispatch,
+    LeaveTimerSet,
+    LeakTimer,
+    AcquireUnallocatedLock,
+    ReleaseUnheldLock,
+    AcquireLockTwice,
+    DprAcquireAtPassive,
+    ReturnHoldingLock,
 }
 
 thread_local! {
@@ -141,6 +153,7 @@ struct FaultModule {
     counter: u64,
     pool: NDIS_HANDLE,
     held: Vec<usize>,
+    kit: crate::fault_timers::TimerKit,
 }
 
 // Raw accessors: each dereference in one place.
@@ -368,6 +381,7 @@ unsafe extern "system" fn attach(
         counter: 0,
         pool: null_mut(),
         held: Vec::new(),
+        kit: crate::fault_timers::TimerKit::new(fault),
     }));
     let mut attrs = NDIS_FILTER_ATTRIBUTES {
         Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_FILTER_ATTRIBUTES, 1, 8),
@@ -384,6 +398,8 @@ unsafe extern "system" fn attach(
     }
     // SAFETY: the live driver state.
     unsafe { (*d).modules.push(m) };
+    // SAFETY: m is live (published); the kit stays in it until FilterDetach.
+    unsafe { (*m).kit.attach(h) };
     if matches!(
         fault,
         Fault::FreePoolWithOutstanding | Fault::LeakPool | Fault::LeakNbl
@@ -432,6 +448,7 @@ unsafe extern "system" fn detach(ctx: NDIS_HANDLE) {
     // SAFETY: m's driver is live.
     let d = unsafe { driver(m) };
     d.modules.retain(|&p| p != ctx.cast());
+    m.kit.detach();
     if !m.pool.is_null() && matches!(d.fault, Fault::FreePoolWithOutstanding) {
         // SAFETY: our module pool (with an NBL outstanding: the fault).
         unsafe { NdisFreeNetBufferListPool(m.pool) };
@@ -489,6 +506,7 @@ unsafe extern "system" fn restart(
         }
         _ => {}
     }
+    m.kit.restart();
     m.running = true;
     m.paused = false;
     NDIS_STATUS_SUCCESS
@@ -503,6 +521,7 @@ unsafe extern "system" fn pause(
     // SAFETY: m's driver is live.
     let fault = unsafe { driver(m) }.fault;
     m.running = false;
+    m.kit.pause();
     match fault {
         Fault::PauseFails => return NDIS_STATUS_FAILURE,
         Fault::PauseNeverCompletes => {
@@ -569,6 +588,7 @@ unsafe extern "system" fn send(
         return;
     }
     m.counter += 1;
+    m.kit.send(disp);
     let Some(&first) = v.first() else { return };
     match fault {
         Fault::BogusHandle => {

@@ -28,6 +28,9 @@ pub mod scenario;
 pub mod sched;
 pub mod stats;
 mod world;
+// Timers, spin locks and virtual processors.
+pub mod fault_timers;
+mod kernel_sync;
 
 pub use callbacks::EntryPoint;
 pub use config::{AdapterConfig, EmuConfig, Randomization, TrafficConfig};

@@ -183,6 +183,26 @@ rules! {
         "A control device from NdisRegisterDeviceEx is deregistered by unload.";
     LeakRegistration => "leak.registration", "[WDS filter.c]",
         "DriverUnload calls NdisFDeregisterFilterDriver.";
+    TimerCharacteristics => "timer.characteristics", "[DDI NdisAllocateTimerObject, NDIS_TIMER_CHARACTERISTICS]",
+        "NdisAllocateTimerObject gets a driver or module handle, an out handle and characteristics with header type 0x97, revision 1 or later, size at least 24 and a TimerFunction.";
+    TimerFreeWhileSet => "timer.free-while-set", "[DDI NdisFreeTimerObject]",
+        "NdisFreeTimerObject frees a timer that is not set: the driver cancels it first.";
+    TimerCancelPeriodicAtDispatch => "timer.cancel-periodic-at-dispatch", "[DDI NdisCancelTimerObject]",
+        "A periodic timer is cancelled at PASSIVE_LEVEL, where NdisCancelTimerObject can flush its queued DPCs.";
+    TimerSetAtDetach => "timer.set-at-detach", "[DDI NdisCancelTimerObject][DDI FilterDetach]",
+        "No timer of a module is still set when FilterDetach returns, and none of the driver when DriverUnload returns, so no timer callback reaches a module or driver that is gone.";
+    SpinLockInvalid => "spinlock.invalid", "[DDI NdisAllocateSpinLock, NdisFreeSpinLock]",
+        "The NDIS spin-lock functions get a lock NdisAllocateSpinLock initialised and NdisFreeSpinLock has not freed, and a held lock is neither re-initialised nor freed.";
+    SpinLockReleaseNotHeld => "spinlock.release-not-held", "[DDI NdisReleaseSpinLock, NdisDprReleaseSpinLock]",
+        "A spin lock is released only while held, NdisReleaseSpinLock after NdisAcquireSpinLock and NdisDprReleaseSpinLock after NdisDprAcquireSpinLock.";
+    SpinLockRecursiveAcquire => "spinlock.recursive-acquire", "[DDI NdisAcquireSpinLock]",
+        "A spin lock is not acquired while it is held (on one processor that is a deadlock).";
+    SpinLockDprBelowDispatch => "spinlock.dpr-below-dispatch", "[DDI NdisDprAcquireSpinLock, NdisDprReleaseSpinLock]",
+        "NdisDprAcquireSpinLock and NdisDprReleaseSpinLock are called only at DISPATCH_LEVEL.";
+    SpinLockHeldOnReturn => "spinlock.held-on-return", "[DDI NdisAcquireSpinLock][DOC:synchronization-and-notification-in-network-drivers]",
+        "Every spin lock a callback (or timer function) acquires is released before it returns to NDIS.";
+    LeakTimer => "leak.timer", "[DDI NdisFreeTimerObject]",
+        "Every timer object is freed by detach (module handle) or unload (driver handle).";
 }
 
 impl fmt::Display for Rule {

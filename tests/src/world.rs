@@ -384,6 +384,11 @@ pub(crate) enum Event {
     NetPnp(usize),
     DevicePnp(usize),
     TxFlush(usize),
+    /// A timer object's setting `generation` is due.
+    Timer {
+        handle: usize,
+        generation: u64,
+    },
 }
 
 /// A callback the emulator is inside.
@@ -438,6 +443,8 @@ pub(crate) struct World {
     pub retreat_mdls: HashMap<usize, Heap<(nblmem::MdlCell, Vec<u8>)>>,
     /// Diagnostic records from the host-linked filter.
     pub diag: crate::diag::DiagLog,
+    /// Timer objects, spin locks and the virtual processor running now.
+    pub kernel: crate::kernel_sync::KernelSync,
 }
 
 impl World {
@@ -497,6 +504,7 @@ impl World {
             delivered: std::collections::HashSet::new(),
             retreat_mdls: HashMap::new(),
             diag: crate::diag::DiagLog::default(),
+            kernel: crate::kernel_sync::KernelSync::default(),
         });
         w.clone_pool = w.new_pool(0, false, false, 0);
         w

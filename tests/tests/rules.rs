@@ -126,6 +126,15 @@ violation_tests! {
     rule_nbl_chain_cycle: LoopChain => "nbl.chain-cycle" in Some("FilterSendNetBufferLists");
     rule_nbl_chain_cycle_net_buffers: LoopNetBuffers => "nbl.chain-cycle" in None;
     rule_liveness_no_progress: SwallowSends => "liveness.no-progress" in None;
+    rule_timer_characteristics: TimerBadCharacteristics => "timer.characteristics" in Some("FilterAttach");
+    rule_timer_free_while_set: FreeTimerWhileSet => "timer.free-while-set" in Some("FilterRestart");
+    rule_timer_cancel_periodic_at_dispatch: CancelPeriodicAtDispatch => "timer.cancel-periodic-at-dispatch" in Some("NetTimerCallback");
+    rule_timer_set_at_detach: LeaveTimerSet => "timer.set-at-detach" in None;
+    rule_spinlock_invalid: AcquireUnallocatedLock => "spinlock.invalid" in Some("FilterRestart");
+    rule_spinlock_release_not_held: ReleaseUnheldLock => "spinlock.release-not-held" in Some("FilterRestart");
+    rule_spinlock_recursive_acquire: AcquireLockTwice => "spinlock.recursive-acquire" in Some("FilterRestart");
+    rule_spinlock_dpr_below_dispatch: DprAcquireAtPassive => "spinlock.dpr-below-dispatch" in Some("FilterRestart");
+    rule_spinlock_held_on_return: ReturnHoldingLock => "spinlock.held-on-return" in Some("FilterRestart");
 }
 
 leak_tests! {
@@ -142,6 +151,7 @@ leak_tests! {
     rule_forward_pnp_dropped_device: DropDevicePnp => "forward.pnp-dropped";
     rule_forward_cancel_dropped: DropSendCancel => "forward.cancel-dropped";
     rule_forward_cancel_dropped_oid: DropOidCancel => "forward.cancel-dropped";
+    rule_leak_timer: LeakTimer => "leak.timer";
 }
 
 /// An NBL that arrives while the module is Paused and is never completed is reported at detach.

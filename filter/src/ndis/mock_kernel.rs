@@ -289,11 +289,8 @@ pub unsafe fn NdisAllocateSpinLock(lock: *mut NDIS_SPIN_LOCK) {
 pub unsafe fn NdisFreeSpinLock(lock: *mut NDIS_SPIN_LOCK) {
     record("spin-free");
     // SAFETY: the caller's live lock.
-    assert_eq!(
-        unsafe { word(lock) }.load(Ordering::Relaxed),
-        0,
-        "freeing a held lock"
-    );
+    let word = unsafe { word(lock) }.load(Ordering::Relaxed);
+    assert_eq!(word, 0, "freeing a held lock");
 }
 
 unsafe fn acquire(lock: *mut NDIS_SPIN_LOCK, dpr: bool) {

@@ -12,3 +12,7 @@ mod nbl;
 pub mod ndis;
 pub mod ntos;
 mod oid;
+// Timer objects, spin locks, the clock and processor numbers.
+pub mod kernel_time;
+pub mod spin_lock;
+pub mod timer;

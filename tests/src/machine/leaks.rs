@@ -71,6 +71,7 @@ pub(super) fn detach_leaks(w: &mut World, a: usize) {
             "OID request from above pended and never completed",
         );
     }
+    super::timer::timer_leaks(w, Some(h), &phase);
 }
 
 /// The NDIS side of unload: everything the driver left behind.
@@ -143,5 +144,9 @@ pub(crate) fn unload_leaks(w: &mut World) {
             phase,
             "OID clone not freed",
         );
+    }
+    let driver = w.driver.as_ref().map(|d| d.token.addr());
+    if let Some(d) = driver {
+        super::timer::timer_leaks(w, Some(d), phase);
     }
 }

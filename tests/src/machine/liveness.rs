@@ -86,3 +86,8 @@ pub(super) fn idle(w: &mut World) {
         }
     }
 }
+
+/// Whether any adapter waits for something from the filter.
+pub(super) fn anything_owed(w: &World) -> bool {
+    (0..w.adapters.len()).any(|a| WAITS.iter().any(|&wait| owed(w, a, wait) > 0))
+}

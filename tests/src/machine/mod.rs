@@ -21,6 +21,8 @@ mod send;
 mod stack;
 mod status;
 mod transmit;
+// Timer objects on the virtual clock.
+pub(crate) mod timer;
 
 pub(crate) use forward::Owed;
 pub(crate) use leaks::unload_leaks;
@@ -63,6 +65,7 @@ fn call_filter<R>(
     })??;
     let r = f(&h, ctx as *mut c_void);
     world::with(|w| {
+        crate::exports::spin_lock::check_released_on_return(w, w.frames.len());
         w.frames.pop();
         w.irql = prev;
     });
@@ -107,7 +110,22 @@ pub(crate) fn run_until(mut pred: impl FnMut(&World) -> bool, deadline: Option<N
                     Step::Idle
                 }
                 Some(t) if deadline.is_some_and(|d| t > d) => Step::Idle,
-                Some(_) => w.sched.pop().map_or(Step::Idle, Step::Run),
+                // Only timers ticking and nothing owed: idle, unless the caller asked for time
+                // to pass (a deadline), which the ticks then fill.
+                Some(_)
+                    if deadline.is_none()
+                        && timer::only_firings_queued(w)
+                        && !liveness::anything_owed(w) =>
+                {
+                    Step::Idle
+                }
+                Some(_) => {
+                    if w.cfg.cpus > 1 {
+                        let cpu = w.rng.range(0, u64::from(w.cfg.cpus) - 1);
+                        w.kernel.cpu = u32::try_from(cpu).unwrap_or(0);
+                    }
+                    w.sched.pop().map_or(Step::Idle, Step::Run)
+                }
             }
         });
         match step {
@@ -141,6 +159,7 @@ fn dispatch(ev: Event) {
         Event::NetPnp(a) => pnp::ndis_net_pnp(a),
         Event::DevicePnp(a) => pnp::ndis_device_pnp(a),
         Event::TxFlush(a) => transmit::mp_flush(a),
+        Event::Timer { handle, generation } => timer::fire(handle, generation),
     }
 }
 

@@ -36,12 +36,15 @@ pub struct LoadedDriver {
 
 /// Everything a driver image may import from the emulator: ndis.sys, the ntoskrnl driver-object
 /// extension routines, and this module's kernel runtime.
-pub fn driver_tables() -> [&'static [Export]; 4] {
+pub fn driver_tables() -> [&'static [Export]; 7] {
     [
         crate::exports::ndis::EXPORTS,
         crate::exports::ntos::EXPORTS,
         kernel::EXPORTS,
         kernel::ASM_EXPORTS,
+        crate::exports::timer::EXPORTS,
+        crate::exports::spin_lock::EXPORTS,
+        crate::exports::kernel_time::EXPORTS,
     ]
 }
 

@@ -1,0 +1,219 @@
+//! NDIS spin locks: `NdisAllocateSpinLock`, `NdisFreeSpinLock`, `NdisAcquireSpinLock`,
+//! `NdisReleaseSpinLock`, `NdisDprAcquireSpinLock`, `NdisDprReleaseSpinLock`.
+//!
+//! Checked, never spun on: the emulator runs one thread, so acquiring a held lock can only be a
+//! deadlock. Acquire raises the simulated IRQL to DISPATCH_LEVEL (so a PASSIVE-only call under a
+//! lock is caught as such) and release restores it.
+#![allow(non_snake_case)]
+
+use crate::abi::Abi;
+use crate::irql::Irql;
+use crate::kernel_sync::Held;
+use crate::rules::{Rule, Subject};
+use crate::world::{self, World};
+use mpfilter::ndis::types::NDIS_SPIN_LOCK;
+
+/// Whether `lock` is allocated; records `spinlock.invalid` if not.
+fn allocated(w: &mut World, call: &'static str, lock: usize) -> bool {
+    if w.kernel.locks.contains_key(&lock) {
+        return true;
+    }
+    w.violate(
+        Rule::SpinLockInvalid,
+        Subject::Memory(lock),
+        call,
+        "not a spin lock NdisAllocateSpinLock initialised (or it was freed)",
+    );
+    false
+}
+
+/// `NdisAllocateSpinLock`.
+///
+/// # Safety
+/// `lock` is null or writable.
+pub unsafe fn allocate(_abi: Abi, lock: *mut NDIS_SPIN_LOCK) {
+    const CALL: &str = "NdisAllocateSpinLock";
+    let ok = world::with(|w| {
+        let l = lock as usize;
+        if lock.is_null() || matches!(w.kernel.locks.get(&l), Some(Some(_))) {
+            w.violate(
+                Rule::SpinLockInvalid,
+                Subject::Memory(l),
+                CALL,
+                "NULL, or a lock that is held",
+            );
+            return false;
+        }
+        w.kernel.locks.insert(l, None);
+        true
+    });
+    if ok == Some(true) {
+        // SAFETY: non-null and writable (contract).
+        unsafe { lock.write(NDIS_SPIN_LOCK::default()) };
+    }
+}
+
+/// `NdisFreeSpinLock`.
+///
+/// # Safety
+/// None beyond the C contract: the address is looked up, never dereferenced.
+pub unsafe fn free(_abi: Abi, lock: *mut NDIS_SPIN_LOCK) {
+    const CALL: &str = "NdisFreeSpinLock";
+    world::with(|w| {
+        let l = lock as usize;
+        if !allocated(w, CALL, l) {
+            return;
+        }
+        if let Some(Some(_)) = w.kernel.locks.get(&l) {
+            w.violate(
+                Rule::SpinLockInvalid,
+                Subject::Memory(l),
+                CALL,
+                "freeing a lock that is held",
+            );
+            return;
+        }
+        w.kernel.locks.remove(&l);
+    });
+}
+
+fn acquire(w: &mut World, call: &'static str, l: usize, dpr: bool) {
+    if !allocated(w, call, l) {
+        return;
+    }
+    if dpr && !w.irql.is_dispatch() {
+        w.violate(
+            Rule::SpinLockDprBelowDispatch,
+            Subject::Memory(l),
+            call,
+            format!("called at {}", w.irql),
+        );
+        return;
+    }
+    if let Some(Some(h)) = w.kernel.locks.get(&l) {
+        let cpu = h.cpu;
+        w.violate(
+            Rule::SpinLockRecursiveAcquire,
+            Subject::Memory(l),
+            call,
+            format!(
+                "the lock is already held (taken on CPU {cpu}): this processor would spin for ever"
+            ),
+        );
+        return;
+    }
+    let held = Held {
+        cpu: w.kernel.cpu,
+        dpr,
+        old_irql: w.irql,
+        depth: w.frames.len(),
+    };
+    w.kernel.locks.insert(l, Some(held));
+    w.irql = Irql::Dispatch;
+}
+
+fn release(w: &mut World, call: &'static str, l: usize, dpr: bool) {
+    if !allocated(w, call, l) {
+        return;
+    }
+    if dpr && !w.irql.is_dispatch() {
+        w.violate(
+            Rule::SpinLockDprBelowDispatch,
+            Subject::Memory(l),
+            call,
+            format!("called at {}", w.irql),
+        );
+        return;
+    }
+    let held = w.kernel.locks.get(&l).copied().flatten();
+    match held {
+        Some(h) if h.dpr == dpr => {
+            w.kernel.locks.insert(l, None);
+            w.irql = h.old_irql;
+        }
+        Some(_) => w.violate(
+            Rule::SpinLockReleaseNotHeld,
+            Subject::Memory(l),
+            call,
+            if dpr {
+                "NdisDprReleaseSpinLock of a lock taken with NdisAcquireSpinLock"
+            } else {
+                "NdisReleaseSpinLock of a lock taken with NdisDprAcquireSpinLock"
+            },
+        ),
+        None => w.violate(
+            Rule::SpinLockReleaseNotHeld,
+            Subject::Memory(l),
+            call,
+            "the lock is not held",
+        ),
+    }
+}
+
+/// `NdisAcquireSpinLock`.
+///
+/// # Safety
+/// None beyond the C contract.
+pub unsafe fn acquire_lock(_abi: Abi, lock: *mut NDIS_SPIN_LOCK) {
+    world::with(|w| acquire(w, "NdisAcquireSpinLock", lock as usize, false));
+}
+
+/// `NdisReleaseSpinLock`.
+///
+/// # Safety
+/// None beyond the C contract.
+pub unsafe fn release_lock(_abi: Abi, lock: *mut NDIS_SPIN_LOCK) {
+    world::with(|w| release(w, "NdisReleaseSpinLock", lock as usize, false));
+}
+
+/// `NdisDprAcquireSpinLock`.
+///
+/// # Safety
+/// None beyond the C contract.
+pub unsafe fn dpr_acquire_lock(_abi: Abi, lock: *mut NDIS_SPIN_LOCK) {
+    world::with(|w| acquire(w, "NdisDprAcquireSpinLock", lock as usize, true));
+}
+
+/// `NdisDprReleaseSpinLock`.
+///
+/// # Safety
+/// None beyond the C contract.
+pub unsafe fn dpr_release_lock(_abi: Abi, lock: *mut NDIS_SPIN_LOCK) {
+    world::with(|w| release(w, "NdisDprReleaseSpinLock", lock as usize, true));
+}
+
+/// Locks still held by a callback at stack depth `depth` that is returning to NDIS: each is a
+/// `spinlock.held-on-return` violation; the simulated IRQL the callback returns at is the
+/// caller's business (the emulator restores its own).
+pub(crate) fn check_released_on_return(w: &mut World, depth: usize) {
+    let mut held: Vec<usize> = w
+        .kernel
+        .locks
+        .iter()
+        .filter(|(_, h)| h.is_some_and(|h| h.depth >= depth))
+        .map(|(&l, _)| l)
+        .collect();
+    held.sort_unstable();
+    if let Some(&l) = held.first() {
+        w.violate(
+            Rule::SpinLockHeldOnReturn,
+            Subject::Memory(l),
+            "-",
+            format!(
+                "{} spin lock(s) still held when the callback returned",
+                held.len()
+            ),
+        );
+    }
+}
+
+crate::exports! {
+    "ndis.sys" => {
+        fn NdisAllocateSpinLock(lock: *mut NDIS_SPIN_LOCK) => allocate;
+        fn NdisFreeSpinLock(lock: *mut NDIS_SPIN_LOCK) => free;
+        fn NdisAcquireSpinLock(lock: *mut NDIS_SPIN_LOCK) => acquire_lock;
+        fn NdisReleaseSpinLock(lock: *mut NDIS_SPIN_LOCK) => release_lock;
+        fn NdisDprAcquireSpinLock(lock: *mut NDIS_SPIN_LOCK) => dpr_acquire_lock;
+        fn NdisDprReleaseSpinLock(lock: *mut NDIS_SPIN_LOCK) => dpr_release_lock;
+    }
+}
