@@ -84,6 +84,7 @@ pub fn checked() -> Vec<Item> {
     v.extend(ndis_layouts());
     v.extend(defines());
     v.extend(enumerators());
+    v.extend(timer_sync_items());
     v
 }
 
@@ -307,6 +308,36 @@ fn enumerators() -> Vec<Item> {
     v
 }
 
+/// Timers, spin locks and processor numbers: `PROCESSOR_NUMBER` and the pieces of `NDIS_SPIN_LOCK`
+/// (wdm.h), the timer object type and `ALL_PROCESSOR_GROUPS`, and the signatures of the two
+/// processor routines mingw-w64 declares (1 = the header's type is the one `ffi.rs` declares).
+fn timer_sync_items() -> Vec<Item> {
+    let mut v = Vec::new();
+    layout!(
+        v,
+        PROCESSOR_NUMBER {
+            Group,
+            Number,
+            Reserved
+        }
+    );
+    v.push(Item::size("KSPIN_LOCK", size_of::<t::KSPIN_LOCK>()));
+    v.push(Item::size("KIRQL", size_of::<t::KIRQL>()));
+    v.extend(defines!(
+        NDIS_OBJECT_TYPE_TIMER_CHARACTERISTICS,
+        ALL_PROCESSOR_GROUPS
+    ));
+    v.push(Item::expr(
+        "__builtin_types_compatible_p(__typeof__(&KeGetCurrentProcessorNumberEx), ULONG (*)(PPROCESSOR_NUMBER))",
+        1,
+    ));
+    v.push(Item::expr(
+        "__builtin_types_compatible_p(__typeof__(&KeQueryMaximumProcessorCountEx), ULONG (*)(USHORT))",
+        1,
+    ));
+    v
+}
+
 /// What mingw-w64 cannot check (its headers stop at NDIS 6.20 and have no filter or NBL
 /// structures): these rest on Microsoft's documentation and public symbols, each with its source.
 pub const DOCUMENTATION_ONLY: &[(&str, &str)] = &[
@@ -337,5 +368,17 @@ pub const DOCUMENTATION_ONLY: &[(&str, &str)] = &[
     (
         "NDIS_FILTER_MAJOR_VERSION/MINOR_VERSION = 6.30",
         "deliberately newer than mingw's 6.20 default",
+    ),
+    (
+        "NDIS_TIMER_CHARACTERISTICS (size 24), NDIS_TIMER_FUNCTION, NdisAllocate/Set/Cancel/FreeTimerObject",
+        "DDI reference (ns-ndis-_ndis_timer_characteristics, nf-ndis-ndissettimerobject); mingw's ndis.h is NDIS 5-era",
+    ),
+    (
+        "NDIS_SPIN_LOCK (KSPIN_LOCK at 0, KIRQL at 8, size 16) and the six Ndis*SpinLock exports",
+        "mingw's ddk/ndis.h field order (not compilable here) + DDI reference; ndis.sys exports them as functions",
+    ),
+    (
+        "KeQueryInterruptTimePrecise(PULONG64) -> ULONG64",
+        "DDI reference nf-wdm-kequeryinterrupttimeprecise (Windows 8.1+); not in mingw's wdm.h",
     ),
 ];
