@@ -31,17 +31,17 @@ pub(crate) struct TimerRecord {
     pub owner: usize,
     pub tag: u32,
     pub callback: NDIS_TIMER_FUNCTION,
-    pub context: usize,
+    pub context: *mut c_void,
     pub due: i64,
     pub period_ms: u32,
-    pub set_context: usize,
+    pub set_context: *mut c_void,
     pub set: bool,
 }
 
 struct State {
     calls: Vec<&'static str>,
     irql: MockIrql,
-    timers: Vec<(usize, TimerRecord)>,
+    timers: Vec<(*mut u64, TimerRecord)>,
     allocation_status: NDIS_STATUS,
     /// Locks this thread holds: (lock address, taken with the Dpr form).
     held: Vec<(usize, bool)>,
@@ -101,7 +101,7 @@ impl KernelSession {
         with(|s| {
             s.timers
                 .iter()
-                .find(|(h, _)| *h == handle.addr())
+                .find(|(h, _)| h.addr() == handle.addr())
                 .map(|(_, t)| *t)
         })
     }
@@ -132,16 +132,16 @@ impl KernelSession {
             let (_, t) = s
                 .timers
                 .iter_mut()
-                .find(|(h, _)| *h == handle.addr())
+                .find(|(h, _)| h.addr() == handle.addr())
                 .expect("firing a live timer");
             assert!(t.set, "firing a timer that is not set");
             if t.period_ms == 0 {
                 t.set = false;
             }
-            let context = if t.set_context != 0 {
-                t.set_context
-            } else {
+            let context = if t.set_context.is_null() {
                 t.context
+            } else {
+                t.set_context
             };
             s.calls.push("fire");
             (t.callback, context)
@@ -152,7 +152,7 @@ impl KernelSession {
         unsafe {
             callback(
                 core::ptr::null_mut(),
-                core::ptr::with_exposed_provenance_mut(context),
+                context,
                 core::ptr::null_mut(),
                 core::ptr::null_mut(),
             );
@@ -171,7 +171,7 @@ impl Drop for KernelSession {
         let state = with(core::mem::take);
         for &(h, _) in &state.timers {
             // SAFETY: allocated as a Box<u64> by the allocation double and not freed.
-            drop(unsafe { Box::from_raw(core::ptr::with_exposed_provenance_mut::<u64>(h)) });
+            drop(unsafe { Box::from_raw(h) });
         }
         if !std::thread::panicking() {
             assert!(state.timers.is_empty(), "timers leaked");
@@ -199,18 +199,17 @@ pub unsafe fn NdisAllocateTimerObject(
     );
     let callback = c.TimerFunction.expect("a timer function");
     let handle = Box::into_raw(Box::new(0u64));
-    let addr = handle.expose_provenance();
     with(|s| {
         s.timers.push((
-            addr,
+            handle,
             TimerRecord {
                 owner: owner.addr(),
                 tag: c.AllocationTag,
                 callback,
-                context: c.FunctionContext.expose_provenance(),
+                context: c.FunctionContext,
                 due: 0,
                 period_ms: 0,
-                set_context: 0,
+                set_context: core::ptr::null_mut(),
                 set: false,
             },
         ));
@@ -225,7 +224,7 @@ fn timer_mut<R>(handle: NDIS_HANDLE, f: impl FnOnce(&mut TimerRecord) -> R) -> R
         let (_, t) = s
             .timers
             .iter_mut()
-            .find(|(h, _)| *h == handle.addr())
+            .find(|(h, _)| h.addr() == handle.addr())
             .expect("a live timer object");
         f(t)
     })
@@ -242,7 +241,7 @@ pub unsafe fn NdisSetTimerObject(
         let was = t.set;
         t.due = due;
         t.period_ms = period_ms;
-        t.set_context = context.expose_provenance();
+        t.set_context = context;
         t.set = true;
         u8::from(was)
     })
@@ -263,13 +262,13 @@ pub unsafe fn NdisFreeTimerObject(handle: NDIS_HANDLE) {
         let i = s
             .timers
             .iter()
-            .position(|(h, _)| *h == handle.addr())
+            .position(|(h, _)| h.addr() == handle.addr())
             .expect("freeing a live timer object");
         assert!(!s.timers[i].1.set, "freeing a timer that is still set");
         s.timers.swap_remove(i).0
     });
     // SAFETY: allocated as a Box<u64> by the allocation double; freed once (removed above).
-    drop(unsafe { Box::from_raw(core::ptr::with_exposed_provenance_mut::<u64>(addr)) });
+    drop(unsafe { Box::from_raw(addr) });
 }
 
 /// # Safety

@@ -190,7 +190,7 @@ mod tests {
         let t = session.timer(timer.as_raw()).expect("allocated");
         assert_eq!(t.owner, 0x0D00);
         assert_eq!(t.tag, 0x6C66_706D);
-        assert_eq!(t.context, context.addr());
+        assert_eq!(t.context, context);
         assert!(!timer.set_once(1_000));
         let t = session.timer(timer.as_raw()).unwrap();
         assert_eq!((t.due, t.period_ms, t.set), (-10, 0, true));
