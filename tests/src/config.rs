@@ -96,6 +96,20 @@ pub struct AdapterConfig {
     pub link_speed_bps: u64,
     /// Interface index of the miniport.
     pub if_index: u32,
+    /// The filter module's registry values (what `NdisReadConfiguration` finds on this stack;
+    /// names compared case-insensitively, as the registry does).
+    pub params: Vec<(String, RegValue)>,
+}
+
+/// A registry value of the filter module's configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegValue {
+    /// REG_DWORD.
+    Dword(u32),
+    /// REG_SZ.
+    Sz(String),
+    /// REG_BINARY.
+    Binary(Vec<u8>),
 }
 
 impl AdapterConfig {
@@ -106,7 +120,16 @@ impl AdapterConfig {
             mac: [0x02, 0x00, 0x5E, 0x10, 0x00, index],
             link_speed_bps: 10_000_000_000,
             if_index: 10 + u32::from(index),
+            params: Vec::new(),
         }
+    }
+
+    /// This adapter with the registry value `name` set to `value` for its filter module.
+    #[must_use]
+    pub fn with_param(mut self, name: &str, value: RegValue) -> Self {
+        self.params.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.params.push((name.to_owned(), value));
+        self
     }
 }
 

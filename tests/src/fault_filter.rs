@@ -31,6 +31,10 @@ pub enum Fault {
     BadCharacteristics,
     BogusHandle,
     SkipSetAttributes,
+    /// Opens its configuration with the monitoring filters' instance flag.
+    ConfigInstanceFlag,
+    /// Opens its configuration and never closes it.
+    LeaveConfigOpen,
     SetAttributesOutsideAttach,
     SendWhileNotRunning,
     IndicateWhileNotRunning,
@@ -362,6 +366,52 @@ unsafe extern "system" fn driver_unload(d: *mut DRIVER_OBJECT) {
     drop(unsafe { Box::from_raw(sp) });
 }
 
+/// Reads one value of the module's configuration, as a correct filter does at attach (open, read,
+/// close), or breaks that in the way `fault` says.
+fn read_config(h: NDIS_HANDLE, fault: Fault) {
+    let mut object = NDIS_CONFIGURATION_OBJECT {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
+            NDIS_CONFIGURATION_OBJECT_REVISION_1,
+            NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1,
+        ),
+        NdisHandle: h,
+        Flags: if fault == Fault::ConfigInstanceFlag {
+            NDIS_CONFIG_FLAG_FILTER_INSTANCE_CONFIGURATION
+        } else {
+            0
+        },
+    };
+    let mut config: NDIS_HANDLE = null_mut();
+    // SAFETY: live locals, our module handle, inside FilterAttach (PASSIVE_LEVEL).
+    if unsafe { NdisOpenConfigurationEx(&raw mut object, &raw mut config) } != NDIS_STATUS_SUCCESS {
+        return;
+    }
+    let mut name: Vec<u16> = "GroupId".encode_utf16().collect();
+    let bytes = u16::try_from(name.len() * 2).unwrap_or(0);
+    let mut key = UNICODE_STRING {
+        Length: bytes,
+        MaximumLength: bytes,
+        Buffer: name.as_mut_ptr(),
+    };
+    let mut status = NDIS_STATUS_SUCCESS;
+    let mut value: *mut NDIS_CONFIGURATION_PARAMETER = null_mut();
+    // SAFETY: live locals and the open handle.
+    unsafe {
+        NdisReadConfiguration(
+            &raw mut status,
+            &raw mut value,
+            config,
+            &raw mut key,
+            NDIS_PARAMETER_INTEGER,
+        );
+    }
+    if fault != Fault::LeaveConfigOpen {
+        // SAFETY: the handle opened above, closed once.
+        unsafe { NdisCloseConfiguration(config) };
+    }
+}
+
 unsafe extern "system" fn attach(
     h: NDIS_HANDLE,
     drv: NDIS_HANDLE,
@@ -398,6 +448,7 @@ unsafe extern "system" fn attach(
     }
     // SAFETY: the live driver state.
     unsafe { (*d).modules.push(m) };
+    read_config(h, fault);
     // SAFETY: m is live (published); the kit stays in it until FilterDetach.
     unsafe { (*m).kit.attach(h) };
     if matches!(

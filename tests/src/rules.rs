@@ -72,7 +72,7 @@ rules! {
     IrqlDispatchFlagMismatch => "irql.dispatch-flag-mismatch", "[DOC:dispatch-irql-tracking]",
         "The DISPATCH_LEVEL bit of send, send-complete, receive and return flags is set exactly when the caller runs at DISPATCH_LEVEL.";
     IrqlPassiveOnly => "irql.passive-only", "[DDI req.irql]",
-        "PASSIVE_LEVEL-only functions (register/deregister, NdisFSetAttributes, NdisRegisterDeviceEx, NdisSetOptionalHandlers, NdisFRestartComplete) are not called at DISPATCH_LEVEL.";
+        "PASSIVE_LEVEL-only functions (register/deregister, NdisFSetAttributes, NdisRegisterDeviceEx, NdisSetOptionalHandlers, NdisFRestartComplete, NdisOpenConfigurationEx, NdisReadConfiguration, NdisCloseConfiguration) are not called at DISPATCH_LEVEL.";
     SendCompleteTwice => "send.complete-twice", "[DOC:sending-data-from-a-filter-driver][SO]",
         "Each NBL from above is completed exactly once with NdisFSendNetBufferListsComplete.";
     SendCompleteWrongModule => "send.complete-wrong-module", "[DOC:sending-data-from-a-filter-driver][SO]",
@@ -165,6 +165,8 @@ rules! {
         "NdisFreeNetBufferListContext frees no more than was allocated on that NBL's context stack.";
     MemoryFreeInvalid => "memory.free-invalid", "[DDI NdisFreeMemory]",
         "NdisFreeMemory frees only live memory from NdisAllocateMemoryWithTagPriority.";
+    ConfigBadObject => "config.bad-object", "[DDI NdisOpenConfigurationEx, NDIS_CONFIGURATION_OBJECT][DOC:accessing-configuration-information-for-a-filter-driver]",
+        "NdisOpenConfigurationEx gets a configuration object of type 0xA9, revision 1 or later and size 0x14 or more, without NDIS_CONFIG_FLAG_FILTER_INSTANCE_CONFIGURATION (monitoring filters only).";
     LivenessNoProgress => "liveness.no-progress", "[DOC:sending-data-from-a-filter-driver][DOC:receiving-data-in-a-filter-driver]",
         "While the protocol waits for send completions or the miniport for returns, one comes back within the progress timeout of virtual time, and the run never goes idle with either owed.";
     LeakHeldNbl => "leak.held-nbl", "[DOC:detaching-a-filter-module]",
@@ -181,6 +183,8 @@ rules! {
         "Memory from NdisAllocateMemoryWithTagPriority is freed by unload.";
     LeakDevice => "leak.device", "[WDS device.c]",
         "A control device from NdisRegisterDeviceEx is deregistered by unload.";
+    LeakConfig => "leak.config", "[DDI NdisCloseConfiguration]",
+        "Every configuration handle from NdisOpenConfigurationEx is closed with NdisCloseConfiguration by detach (module handle) or unload (driver handle).";
     LeakRegistration => "leak.registration", "[WDS filter.c]",
         "DriverUnload calls NdisFDeregisterFilterDriver.";
     TimerCharacteristics => "timer.characteristics", "[DDI NdisAllocateTimerObject, NDIS_TIMER_CHARACTERISTICS]",

@@ -105,6 +105,27 @@ pub(crate) enum HandleKind {
     Device,
     Miniport(usize),
     Protocol(usize),
+    Config,
+}
+
+/// Whose configuration a configuration handle opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConfigScope {
+    Driver,
+    Module(usize),
+}
+
+/// An open configuration handle and the values read through it (NDIS owns them until close).
+pub(crate) struct OpenConfig {
+    /// The handle's address, kept unique while the handle is open.
+    pub _handle: Token,
+    pub scope: ConfigScope,
+    pub values: Vec<
+        Heap<(
+            mpfilter::ndis::types::NDIS_CONFIGURATION_PARAMETER,
+            Vec<u16>,
+        )>,
+    >,
 }
 
 /// How an NBL reached the filter that holds it.
@@ -443,6 +464,8 @@ pub(crate) struct World {
     pub retreat_mdls: HashMap<usize, Heap<(nblmem::MdlCell, Vec<u8>)>>,
     /// Diagnostic records from the host-linked filter.
     pub diag: crate::diag::DiagLog,
+    /// Open configuration handles, by handle.
+    pub configs: HashMap<usize, OpenConfig>,
     /// Timer objects, spin locks and the virtual processor running now.
     pub kernel: crate::kernel_sync::KernelSync,
 }
@@ -504,6 +527,7 @@ impl World {
             delivered: std::collections::HashSet::new(),
             retreat_mdls: HashMap::new(),
             diag: crate::diag::DiagLog::default(),
+            configs: HashMap::new(),
             kernel: crate::kernel_sync::KernelSync::default(),
         });
         w.clone_pool = w.new_pool(0, false, false, 0);

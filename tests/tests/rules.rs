@@ -68,6 +68,7 @@ violation_tests! {
     rule_driver_characteristics: BadCharacteristics => "driver.characteristics" in Some("DriverEntry");
     rule_handle_invalid: BogusHandle => "handle.invalid" in Some("FilterSendNetBufferLists");
     rule_attach_no_set_attributes: SkipSetAttributes => "attach.no-set-attributes" in None;
+    rule_config_bad_object: ConfigInstanceFlag => "config.bad-object" in Some("FilterAttach");
     rule_attach_set_attributes_outside_attach: SetAttributesOutsideAttach => "attach.set-attributes-outside-attach" in Some("FilterRestart");
     rule_state_send_not_running: SendWhileNotRunning => "state.send-not-running" in Some("FilterSendNetBufferLists");
     rule_state_indicate_not_running: IndicateWhileNotRunning => "state.indicate-not-running" in Some("FilterReceiveNetBufferLists");
@@ -145,6 +146,7 @@ leak_tests! {
     rule_leak_context: LeakContext => "leak.context";
     rule_leak_memory: LeakMemory => "leak.memory";
     rule_leak_device: LeakDevice => "leak.device";
+    rule_leak_config: LeaveConfigOpen => "leak.config";
     rule_leak_registration: SkipDeregister => "leak.registration";
     rule_forward_status_dropped: DropStatus => "forward.status-dropped";
     rule_forward_pnp_dropped: DropNetPnp => "forward.pnp-dropped";

@@ -289,36 +289,39 @@ struct Reader<'s, S: ParamSource> {
 }
 
 impl<S: ParamSource> Reader<'_, S> {
-    fn spec(key: &'static str) -> &'static keys::KeySpec {
-        KEYS.iter()
-            .find(|k| k.name == key)
-            .expect("every key read is in the table")
+    /// The table entry of `key`. Every key read is in the table (a unit test reads them all); a
+    /// key that is not would be refused as accepting nothing rather than stop the driver.
+    fn spec(key: &'static str) -> Option<&'static keys::KeySpec> {
+        KEYS.iter().find(|k| k.name == key)
     }
 
     fn error(key: &'static str, raw: RawValue<'_>) -> ConfigError {
         ConfigError {
             key,
             value: Shown::of(raw),
-            accepts: Self::spec(key).accepts,
+            accepts: Self::spec(key).map_or(NOTHING, |k| k.accepts),
         }
     }
 
     /// An integer key: REG_DWORD, or REG_SZ digits.
     fn integer(&self, key: &'static str) -> Result<u32, ConfigError> {
-        let spec = Self::spec(key);
-        let Accepts::Integer { min, max } = spec.accepts else {
-            unreachable!("{key} is not an integer key")
-        };
-        let Some(raw) = self.source.read(key) else {
-            return Ok(decimal(spec.default).expect("integer default"));
+        let raw = self.source.read(key);
+        let (default, min, max) = match Self::spec(key) {
+            Some(&keys::KeySpec {
+                accepts: Accepts::Integer { min, max },
+                default,
+                ..
+            }) => (decimal(default), min, max),
+            _ => (None, 1, 0),
         };
         let value = match raw {
-            RawValue::Integer(v) => Some(v),
-            RawValue::Text(units) => Ascii::fold(units).and_then(|a| decimal(a.as_str())),
+            None => default,
+            Some(RawValue::Integer(v)) => Some(v),
+            Some(RawValue::Text(units)) => Ascii::fold(units).and_then(|a| decimal(a.as_str())),
         };
         value
             .filter(|v| (min..=max).contains(v))
-            .ok_or_else(|| Self::error(key, raw))
+            .ok_or_else(|| Self::error(key, raw.unwrap_or(RawValue::Text(&[]))))
     }
 
     /// A text key, parsed by `parse` from its lower-case form.
@@ -327,9 +330,10 @@ impl<S: ParamSource> Reader<'_, S> {
         key: &'static str,
         parse: impl Fn(&str) -> Option<T>,
     ) -> Result<T, ConfigError> {
-        let default = || parse(Self::spec(key).default).expect("text default parses");
         match self.source.read(key) {
-            None => Ok(default()),
+            None => Self::spec(key)
+                .and_then(|k| parse(k.default))
+                .ok_or_else(|| Self::error(key, RawValue::Text(&[]))),
             Some(raw @ RawValue::Integer(_)) => Err(Self::error(key, raw)),
             Some(raw @ RawValue::Text(units)) => Ascii::fold(units)
                 .and_then(|a| parse(a.as_str()))
@@ -337,6 +341,9 @@ impl<S: ParamSource> Reader<'_, S> {
         }
     }
 }
+
+/// What a key missing from the table accepts.
+const NOTHING: Accepts = Accepts::Text { forms: "nothing" };
 
 fn role(text: &str) -> Option<Role> {
     match text {

@@ -162,7 +162,9 @@ pub enum Event {
         /// How many NBLs moved.
         nbls: u32,
     },
-    /// A configuration value was refused; the previous (or default) value stays.
+    /// A configuration value was refused; the previous (or default) value stays. For a registry
+    /// key (`Reg*`) the module joins no group and passes traffic through; a text value is carried
+    /// as its first 8 bytes (little-endian, zero-padded) with `min` = `max` = 0.
     ConfigRejected {
         /// Which setting.
         key: ConfigKey,
@@ -321,6 +323,34 @@ codes! {
         ProbeSharePpm = 11,
         /// A path index.
         PathIndex = 12,
+        /// Registry `GroupId`.
+        RegGroupId = 0x20,
+        /// Registry `Priority`.
+        RegPriority = 0x21,
+        /// Registry `Role` (text).
+        RegRole = 0x22,
+        /// Registry `Weight`.
+        RegWeight = 0x23,
+        /// Registry `QuotaBytes`.
+        RegQuotaBytes = 0x24,
+        /// Registry `Policy` (text).
+        RegPolicy = 0x25,
+        /// Registry `FlowletGapUs`.
+        RegFlowletGapUs = 0x26,
+        /// Registry `Failback` (text).
+        RegFailback = 0x27,
+        /// Registry `UpDelayMs`.
+        RegUpDelayMs = 0x28,
+        /// Registry `DownDelayMs`.
+        RegDownDelayMs = 0x29,
+        /// Registry `AllDown` (text).
+        RegAllDown = 0x2A,
+        /// Registry `MaxOutstandingPerTarget`.
+        RegMaxOutstandingPerTarget = 0x2B,
+        /// Registry `SendErrorThreshold`.
+        RegSendErrorThreshold = 0x2C,
+        /// The module's configuration could not be opened (`value` = the NDIS status).
+        RegOpenFailed = 0x2F,
     }
 }
 

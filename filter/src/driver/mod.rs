@@ -54,3 +54,13 @@ pub unsafe fn module_state(ctx: NDIS_HANDLE) -> Option<ModuleState> {
     // SAFETY: forwarded from this function's contract.
     unsafe { context::context_ref(ctx) }.map(|c| c.state())
 }
+
+/// The configuration the filter module whose FilterModuleContext is `ctx` read at attach, or
+/// `None` for NULL.
+///
+/// # Safety
+/// As for [`module_stats`].
+pub unsafe fn module_config(ctx: NDIS_HANDLE) -> Option<crate::config::ModuleConfig> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { context::context_ref(ctx) }.map(|c| c.config())
+}

@@ -882,3 +882,85 @@ fn an_oid_failed_for_want_of_a_clone_is_reported() {
     );
     detach(ctx);
 }
+
+#[test]
+fn a_configured_group_id_puts_the_module_in_that_group() {
+    use crate::config::ModuleConfig;
+    use crate::ndis::mock::Param;
+    let s = Session::new(Config {
+        params: std::vec![
+            ("GroupId", Param::Integer(5)),
+            ("Policy", Param::Text("quota".into()))
+        ],
+        ..Config::default()
+    });
+    let ctx = attach(&s);
+    assert_eq!(module(ctx).info().path_group, 5);
+    assert!(matches!(
+        module(ctx).config(),
+        ModuleConfig::Teamed { group_id: 5, .. }
+    ));
+    // SAFETY: the module stays attached while this test looks it up.
+    let members = driver(|d| unsafe { d.modules.for_each_in_group(5, |_| ()) });
+    assert_eq!(members, 1);
+    // Opened once, read every key, closed once.
+    let calls = s.take_config_calls();
+    assert!(matches!(
+        calls.first(),
+        Some(Call::OpenConfig { flags: 0, .. })
+    ));
+    assert!(matches!(calls.last(), Some(Call::CloseConfig { .. })));
+    let reads = calls
+        .iter()
+        .filter(|c| matches!(c, Call::ReadConfig { .. }))
+        .count();
+    assert_eq!(reads, crate::config::KEYS.len());
+    detach(ctx);
+}
+
+#[test]
+fn a_refused_value_leaves_the_module_untamed_and_says_which_key() {
+    use crate::config::ModuleConfig;
+    use crate::diag::{ConfigKey, Event};
+    use crate::ndis::mock::Param;
+    let s = Session::new(Config {
+        params: std::vec![
+            ("GroupId", Param::Integer(5)),
+            ("QuotaBytes", Param::Integer(0))
+        ],
+        ..Config::default()
+    });
+    let ctx = attach(&s);
+    assert_eq!(module(ctx).info().path_group, NOT_TEAMED);
+    assert_eq!(module(ctx).config(), ModuleConfig::NotTeamed);
+    let events = diag_events(&s);
+    assert_eq!(
+        events.first(),
+        Some(&Event::ConfigRejected {
+            key: ConfigKey::RegQuotaBytes,
+            value: 0,
+            min: 1,
+            max: 16 << 20,
+        })
+    );
+    detach(ctx);
+}
+
+#[test]
+fn a_configuration_that_cannot_be_opened_is_reported_and_not_teamed() {
+    use crate::diag::{ConfigKey, Event};
+    let s = Session::new(Config {
+        open_config_status: NDIS_STATUS_RESOURCES,
+        ..Config::default()
+    });
+    let ctx = attach(&s);
+    assert_eq!(module(ctx).info().path_group, NOT_TEAMED);
+    assert!(matches!(
+        diag_events(&s).first(),
+        Some(Event::ConfigRejected {
+            key: ConfigKey::RegOpenFailed,
+            ..
+        })
+    ));
+    detach(ctx);
+}

@@ -12,6 +12,7 @@ use super::{
     Counters, IllegalTransition, Leave, Module, ModuleEvent, ModuleInfo, ModuleState, NOT_TEAMED,
     PauseGate,
 };
+use crate::config::ModuleConfig;
 use crate::diag::{self, Event};
 use crate::ndis::consts::{NDIS_STATUS_FAILURE, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS};
 use crate::ndis::types::NDIS_STATUS;
@@ -28,6 +29,11 @@ impl Module {
         let mac_src = params.mac_address();
         let mut mac = [0; 32];
         mac[..mac_src.len()].copy_from_slice(mac_src);
+        let config = super::configure::read(handle);
+        let path_group = match config {
+            ModuleConfig::Teamed { group_id, .. } => group_id,
+            ModuleConfig::NotTeamed => NOT_TEAMED,
+        };
         let module = Module {
             handle,
             gate: PauseGate::new(),
@@ -38,8 +44,9 @@ impl Module {
                 mac,
                 mac_len: mac_src.len(),
                 xmit_link_speed: params.xmit_link_speed(),
-                path_group: NOT_TEAMED,
+                path_group,
             },
+            config,
         };
         module.apply(ModuleEvent::Attach);
         module

@@ -21,6 +21,7 @@
 //! lock: one CAS on the pause gate per call, relaxed counter increments, and a walk of the chain to
 //! count it and its bytes.
 
+mod configure;
 pub mod gate;
 mod lifecycle;
 mod oid;
@@ -36,6 +37,7 @@ pub use gate::{Leave, PauseGate};
 pub use state::{IllegalTransition, ModuleEvent, ModuleState};
 pub use stats::ModuleStats;
 
+use crate::config::ModuleConfig;
 use crate::ndis::{FilterHandle, NblChain};
 use stats::Counters;
 
@@ -57,9 +59,8 @@ pub struct ModuleInfo {
     pub mac_len: usize,
     /// Transmit link speed at attach, bits/s.
     pub xmit_link_speed: u64,
-    /// The path group the module balances and fails over within; [`NOT_TEAMED`] when it is in
-    /// none. It will come from the module's configuration; until that is read, every module is
-    /// [`NOT_TEAMED`].
+    /// The path group the module balances and fails over within: the `GroupId` of its
+    /// configuration, [`NOT_TEAMED`] when it has none or a value was refused.
     pub path_group: u32,
 }
 
@@ -80,9 +81,16 @@ pub struct Module {
     gate: PauseGate,
     counters: Counters,
     info: ModuleInfo,
+    config: ModuleConfig,
 }
 
 impl Module {
+    /// The configuration read at attach ([`ModuleConfig::NotTeamed`] when none was set or a
+    /// value was refused). Any IRQL.
+    pub fn config(&self) -> ModuleConfig {
+        self.config
+    }
+
     /// A snapshot of the module's counters. Any IRQL, any CPU.
     pub fn stats(&self) -> ModuleStats {
         self.counters.snapshot()

@@ -159,6 +159,25 @@ pub const NET_PNP_EVENT_NOTIFICATION_REVISION_1: u8 = 1;
 /// `NDIS_SIZEOF_NET_PNP_EVENT_NOTIFICATION_REVISION_1`: `RTL_SIZEOF_THROUGH_FIELD(.., Flags)`.
 pub const NDIS_SIZEOF_NET_PNP_EVENT_NOTIFICATION_REVISION_1: u16 = 0xA4;
 
+/// `NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT`.
+pub const NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT: u8 = 0xA9;
+/// `NDIS_CONFIGURATION_OBJECT_REVISION_1`.
+pub const NDIS_CONFIGURATION_OBJECT_REVISION_1: u8 = 1;
+/// `NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1`: `RTL_SIZEOF_THROUGH_FIELD(.., Flags)`.
+pub const NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1: u16 = 0x14;
+/// `NDIS_CONFIG_FLAG_FILTER_INSTANCE_CONFIGURATION`: monitoring filters only.
+pub const NDIS_CONFIG_FLAG_FILTER_INSTANCE_CONFIGURATION: u32 = 0x1;
+/// `NdisParameterInteger`.
+pub const NDIS_PARAMETER_INTEGER: i32 = 0;
+/// `NdisParameterHexInteger`.
+pub const NDIS_PARAMETER_HEX_INTEGER: i32 = 1;
+/// `NdisParameterString`.
+pub const NDIS_PARAMETER_STRING: i32 = 2;
+/// `NdisParameterMultiString`.
+pub const NDIS_PARAMETER_MULTI_STRING: i32 = 3;
+/// `NdisParameterBinary`.
+pub const NDIS_PARAMETER_BINARY: i32 = 4;
+
 /// `NetBufferListInfo` slot: checksum offload info.
 pub const TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO: usize = 0;
 /// `NetBufferListInfo` slot: large-send offload info.

@@ -211,6 +211,23 @@ unsafe extern "system" {
     ) -> *mut c_void;
     /// The pool an NBL came from.
     pub fn NdisGetPoolFromNetBufferList(NetBufferList: *mut NET_BUFFER_LIST) -> NDIS_HANDLE;
+
+    // Configuration (PASSIVE_LEVEL).
+    /// Opens the configuration of the driver or of one filter module (by its handle).
+    pub fn NdisOpenConfigurationEx(
+        ConfigObject: *mut NDIS_CONFIGURATION_OBJECT,
+        ConfigurationHandle: *mut NDIS_HANDLE,
+    ) -> NDIS_STATUS;
+    /// Reads one value; the returned parameter lives until `NdisCloseConfiguration`.
+    pub fn NdisReadConfiguration(
+        Status: *mut NDIS_STATUS,
+        ParameterValue: *mut *mut NDIS_CONFIGURATION_PARAMETER,
+        ConfigurationHandle: NDIS_HANDLE,
+        Keyword: *mut UNICODE_STRING,
+        ParameterType: NDIS_PARAMETER_TYPE,
+    );
+    /// Closes a configuration handle and frees every value read through it.
+    pub fn NdisCloseConfiguration(ConfigurationHandle: NDIS_HANDLE);
 }
 
 // Host build only: defined by the NDIS emulator (`ndis-emu`), never part of the `.sys` imports.

@@ -8,11 +8,16 @@
 // The session methods take `&self` only to tie their use to a live session.
 #![allow(non_snake_case, clippy::missing_safety_doc, clippy::unused_self)]
 
+use super::consts::{NDIS_PARAMETER_INTEGER, NDIS_PARAMETER_STRING, NDIS_STATUS_FAILURE};
 use super::consts::{NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS};
 use super::types::{
     DRIVER_OBJECT, NDIS_FILTER_ATTRIBUTES, NDIS_FILTER_DRIVER_CHARACTERISTICS, NDIS_HANDLE,
     NDIS_OID_REQUEST, NDIS_PORT_NUMBER, NDIS_STATUS, NDIS_STATUS_INDICATION, NET_BUFFER_LIST,
     NET_DEVICE_PNP_EVENT, NET_PNP_EVENT_NOTIFICATION,
+};
+use super::types::{
+    NDIS_CONFIGURATION_OBJECT, NDIS_CONFIGURATION_PARAMETER, NDIS_CONFIGURATION_PARAMETER_DATA,
+    NDIS_PARAMETER_TYPE, UNICODE_STRING,
 };
 use core::ffi::c_void;
 use std::alloc::{Layout, alloc_zeroed, dealloc};
@@ -114,6 +119,25 @@ pub(crate) enum Call {
         clone: usize,
         flags: u32,
     },
+    OpenConfig {
+        handle: usize,
+        flags: u32,
+    },
+    ReadConfig {
+        config: usize,
+        key: std::string::String,
+        requested: NDIS_PARAMETER_TYPE,
+    },
+    CloseConfig {
+        config: usize,
+    },
+}
+
+/// A registry value the configuration doubles return.
+#[derive(Clone, Debug)]
+pub(crate) enum Param {
+    Integer(u32),
+    Text(std::string::String),
 }
 
 /// What the doubles answer.
@@ -135,6 +159,10 @@ pub(crate) struct Config {
     pub pnp_status: NDIS_STATUS,
     /// `NdisAllocateCloneNetBufferList` returns NULL.
     pub nbl_clone_fails: bool,
+    /// Returned by `NdisOpenConfigurationEx` (SUCCESS = it opens).
+    pub open_config_status: NDIS_STATUS,
+    /// The values `NdisReadConfiguration` finds (keys compared case-insensitively).
+    pub params: Vec<(&'static str, Param)>,
 }
 
 impl Default for Config {
@@ -148,6 +176,8 @@ impl Default for Config {
             extension_status: NDIS_STATUS_SUCCESS,
             pnp_status: NDIS_STATUS_SUCCESS,
             nbl_clone_fails: false,
+            open_config_status: NDIS_STATUS_SUCCESS,
+            params: Vec::new(),
         }
     }
 }
@@ -171,6 +201,31 @@ struct State {
     /// `MpDiagRecordHost` calls: (handle, record bytes), kept apart from `calls` so that
     /// diagnostics never change the NDIS call sequences the tests assert.
     diag: Vec<(usize, Vec<u8>)>,
+    /// Open configuration handles, each with the values read through it (freed at close).
+    configs: Vec<OpenConfig>,
+    /// Configuration calls, kept apart from `calls` like `diag`: every attach reads its
+    /// configuration, and the data-path call sequences the tests assert stay as they are.
+    config_calls: Vec<Call>,
+}
+
+fn record_config(call: Call) {
+    STATE.with(|s| s.borrow_mut().config_calls.push(call));
+}
+
+struct OpenConfig {
+    handle: *mut u8,
+    values: Vec<(*mut NDIS_CONFIGURATION_PARAMETER, Option<Box<[u16]>>)>,
+}
+
+impl OpenConfig {
+    fn free(self) {
+        for (p, _text) in self.values {
+            // SAFETY: boxed by the read double, freed once here.
+            drop(unsafe { Box::from_raw(p) });
+        }
+        // SAFETY: boxed by the open double, freed once here.
+        drop(unsafe { Box::from_raw(self.handle) });
+    }
 }
 
 std::thread_local! {
@@ -222,6 +277,10 @@ impl Session {
     pub(crate) fn live_nbl_clones(&self) -> usize {
         STATE.with(|s| s.borrow().live_nbl_clones.len())
     }
+    /// Takes the configuration calls made so far.
+    pub(crate) fn take_config_calls(&self) -> Vec<Call> {
+        STATE.with(|s| core::mem::take(&mut s.borrow_mut().config_calls))
+    }
     /// Takes the diagnostic records emitted so far.
     pub(crate) fn take_diag(&self) -> Vec<(usize, Vec<u8>)> {
         STATE.with(|s| core::mem::take(&mut s.borrow_mut().diag))
@@ -243,6 +302,10 @@ impl Drop for Session {
             // SAFETY: allocated below with this layout, freed once.
             unsafe { dealloc(block, layout) };
         }
+        let configs_leaked = !state.configs.is_empty();
+        for c in state.configs {
+            c.free();
+        }
         let nbl_clones_leaked = !state.live_nbl_clones.is_empty();
         for (clone, _) in state.live_nbl_clones {
             // SAFETY: allocated as a Box by the clone double, not freed by the test.
@@ -251,6 +314,7 @@ impl Drop for Session {
         if !std::thread::panicking() {
             assert!(state.live_clones.is_empty(), "OID clones leaked");
             assert!(!nbl_clones_leaked, "NBL clones leaked");
+            assert!(!configs_leaked, "configuration handles left open");
         }
     }
 }
@@ -554,4 +618,104 @@ pub unsafe fn MpDiagRecordHost(handle: NDIS_HANDLE, record: *const u8, len: usiz
     // SAFETY: the caller passes a live byte buffer of `len` bytes for the duration of the call.
     let bytes = unsafe { core::slice::from_raw_parts(record, len) }.to_vec();
     STATE.with(|s| s.borrow_mut().diag.push((handle.addr(), bytes)));
+}
+
+pub unsafe fn NdisOpenConfigurationEx(
+    object: *mut NDIS_CONFIGURATION_OBJECT,
+    out: *mut NDIS_HANDLE,
+) -> NDIS_STATUS {
+    // SAFETY: the caller passes a live configuration object.
+    let o = unsafe { &*object };
+    let (handle, flags) = (o.NdisHandle, o.Flags);
+    record_config(Call::OpenConfig {
+        handle: handle.addr(),
+        flags,
+    });
+    let status = config().open_config_status;
+    if status == NDIS_STATUS_SUCCESS {
+        let block = Box::into_raw(Box::new(0u8));
+        STATE.with(|s| {
+            s.borrow_mut().configs.push(OpenConfig {
+                handle: block,
+                values: Vec::new(),
+            });
+        });
+        // SAFETY: out is writable per the caller's contract.
+        unsafe { *out = block.cast() };
+    }
+    status
+}
+
+pub unsafe fn NdisReadConfiguration(
+    status: *mut NDIS_STATUS,
+    value: *mut *mut NDIS_CONFIGURATION_PARAMETER,
+    handle: NDIS_HANDLE,
+    keyword: *mut UNICODE_STRING,
+    requested: NDIS_PARAMETER_TYPE,
+) {
+    // SAFETY: the caller passes a live keyword.
+    let k = unsafe { &*keyword };
+    // SAFETY: its buffer holds Length bytes.
+    let units = unsafe { core::slice::from_raw_parts(k.Buffer, usize::from(k.Length) / 2) };
+    let key = std::string::String::from_utf16_lossy(units);
+    record_config(Call::ReadConfig {
+        config: handle.addr(),
+        key: key.clone(),
+        requested,
+    });
+    let found = config()
+        .params
+        .into_iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(&key));
+    let mut text = None;
+    let param = match found {
+        None => None,
+        Some((_, Param::Integer(v))) => Some(NDIS_CONFIGURATION_PARAMETER {
+            ParameterType: NDIS_PARAMETER_INTEGER,
+            ParameterData: NDIS_CONFIGURATION_PARAMETER_DATA { IntegerData: v },
+        }),
+        Some((_, Param::Text(t))) => {
+            let mut units: Box<[u16]> = t.encode_utf16().collect();
+            let s = UNICODE_STRING {
+                Length: u16::try_from(units.len() * 2).unwrap(),
+                MaximumLength: u16::try_from(units.len() * 2).unwrap(),
+                Buffer: units.as_mut_ptr(),
+            };
+            text = Some(units);
+            Some(NDIS_CONFIGURATION_PARAMETER {
+                ParameterType: NDIS_PARAMETER_STRING,
+                ParameterData: NDIS_CONFIGURATION_PARAMETER_DATA { StringData: s },
+            })
+        }
+    };
+    let result = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        let open = s.configs.iter_mut().find(|c| c.handle.cast() == handle)?;
+        let p = Box::into_raw(Box::new(param?));
+        open.values.push((p, text));
+        Some(p)
+    });
+    match result {
+        Some(p) => {
+            // SAFETY: status is writable per the caller's contract.
+            unsafe { *status = NDIS_STATUS_SUCCESS };
+            // SAFETY: value is writable per the caller's contract.
+            unsafe { *value = p };
+        }
+        // SAFETY: as above.
+        None => unsafe { *status = NDIS_STATUS_FAILURE },
+    }
+}
+
+pub unsafe fn NdisCloseConfiguration(handle: NDIS_HANDLE) {
+    record_config(Call::CloseConfig {
+        config: handle.addr(),
+    });
+    let open = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        let i = s.configs.iter().position(|c| c.handle.cast() == handle)?;
+        Some(s.configs.swap_remove(i))
+    });
+    open.expect("closed a configuration handle that is open")
+        .free();
 }

@@ -3,6 +3,7 @@
 //! - [`types`] — `#[repr(C)]` x64 layouts with offset tests.
 //! - [`consts`] — status codes, flags, object header types, revisions, OIDs.
 //! - [`ffi`] — the imported functions, declared once for Windows and the Linux emulator.
+//! - [`config`] — a module's configuration (open, read values, close on drop).
 //! - [`nbl`], [`flags`], [`handle`], [`oid`], [`params`] — safe wrappers: owning NBL chains and
 //!   accessors, typed flags, the module handle with one safe method per NDIS call the filter makes,
 //!   OID requests and the borrowed callback arguments.
@@ -20,6 +21,7 @@
 //! linked, so no unit test of this crate can call them); `mock` and `testkit` serve the driver's
 //! callback tests too.
 
+pub mod config;
 pub mod consts;
 #[cfg(not(windows))]
 pub(crate) mod diag_host;

@@ -734,6 +734,52 @@ pub struct NET_PNP_EVENT_NOTIFICATION {
     pub Flags: u32,
 }
 
+/// `NDIS_PARAMETER_TYPE`.
+pub type NDIS_PARAMETER_TYPE = i32;
+
+/// `NDIS_CONFIGURATION_OBJECT`: what `NdisOpenConfigurationEx` opens, size 0x18.
+#[repr(C)]
+pub struct NDIS_CONFIGURATION_OBJECT {
+    /// Type 0xA9, revision 1, size 0x14 (0x00).
+    pub Header: NDIS_OBJECT_HEADER,
+    /// The driver's or the module's NDIS handle: which configuration scope opens (0x08).
+    pub NdisHandle: NDIS_HANDLE,
+    /// `NDIS_CONFIG_FLAG_*`; 0 for a modifying filter (0x10).
+    pub Flags: u32,
+}
+
+/// `BINARY_DATA` of a configuration parameter.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct BINARY_DATA {
+    /// Bytes at `Buffer` (0x00).
+    pub Length: u16,
+    /// The data (0x08).
+    pub Buffer: *mut c_void,
+}
+
+/// The value union of `NDIS_CONFIGURATION_PARAMETER`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union NDIS_CONFIGURATION_PARAMETER_DATA {
+    /// `NdisParameterInteger` / `NdisParameterHexInteger`.
+    pub IntegerData: u32,
+    /// `NdisParameterString` / `NdisParameterMultiString`.
+    pub StringData: UNICODE_STRING,
+    /// `NdisParameterBinary`.
+    pub BinaryData: BINARY_DATA,
+}
+
+/// `NDIS_CONFIGURATION_PARAMETER`: one value `NdisReadConfiguration` returns; NDIS owns it until
+/// `NdisCloseConfiguration`. Size 0x18.
+#[repr(C)]
+pub struct NDIS_CONFIGURATION_PARAMETER {
+    /// Which member of `ParameterData` is valid (0x00).
+    pub ParameterType: NDIS_PARAMETER_TYPE,
+    /// The value (0x08).
+    pub ParameterData: NDIS_CONFIGURATION_PARAMETER_DATA,
+}
+
 // Timer objects, spin locks and processor numbers: their own file, re-exported here.
 pub use super::sync_types::{
     KIRQL, KSPIN_LOCK, NDIS_SPIN_LOCK, NDIS_TIMER_CHARACTERISTICS, NDIS_TIMER_FUNCTION,
@@ -748,6 +794,25 @@ mod layout_tests {
     use super::super::consts;
     use super::*;
     use core::mem::{align_of, offset_of, size_of};
+
+    #[test]
+    fn configuration() {
+        // [DDI] ndis.h order (NDIS_CONFIGURATION_PARAMETER also in mingw-w64's ndis.h, which does
+        // not compile beside ntddndis.h), natural x64 alignment
+        type O = NDIS_CONFIGURATION_OBJECT;
+        assert_eq!(size_of::<O>(), 0x18);
+        assert_eq!(offset_of!(O, NdisHandle), 8);
+        assert_eq!(offset_of!(O, Flags), 0x10);
+        assert_eq!(
+            usize::from(consts::NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1),
+            offset_of!(O, Flags) + 4
+        );
+        assert_eq!(size_of::<BINARY_DATA>(), 0x10);
+        assert_eq!(offset_of!(BINARY_DATA, Buffer), 8);
+        assert_eq!(size_of::<NDIS_CONFIGURATION_PARAMETER_DATA>(), 0x10);
+        assert_eq!(size_of::<NDIS_CONFIGURATION_PARAMETER>(), 0x18);
+        assert_eq!(offset_of!(NDIS_CONFIGURATION_PARAMETER, ParameterData), 8);
+    }
 
     #[test]
     fn object_header() {

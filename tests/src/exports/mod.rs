@@ -5,6 +5,7 @@
 //! (neutralising the call) when one is broken; none of them panics.
 
 mod checks;
+mod config;
 mod datapath;
 pub mod diag;
 mod driver;

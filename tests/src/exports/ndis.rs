@@ -2,7 +2,7 @@
 //! symbol plus win64 entry point, each forwarding to its one implementation.
 #![allow(clippy::wildcard_imports)]
 
-use super::{datapath, driver, nbl, oid};
+use super::{config, datapath, driver, nbl, oid};
 use core::ffi::c_void;
 use mpfilter::ndis::types::*;
 
@@ -48,5 +48,8 @@ crate::exports! {
         fn NdisAdvanceNetBufferDataStart(nb: *mut NET_BUFFER, d: u32, fm: BOOLEAN, f: *mut c_void) => nbl::advance;
         fn NdisGetDataBuffer(nb: *mut NET_BUFFER, n: u32, s: *mut c_void, am: u32, ao: u32) -> *mut c_void => nbl::get_data_buffer;
         fn NdisGetPoolFromNetBufferList(n: *mut NET_BUFFER_LIST) -> NDIS_HANDLE => nbl::get_pool;
+        fn NdisOpenConfigurationEx(o: *mut NDIS_CONFIGURATION_OBJECT, out: *mut NDIS_HANDLE) -> NDIS_STATUS => config::open;
+        fn NdisReadConfiguration(s: *mut NDIS_STATUS, v: *mut *mut NDIS_CONFIGURATION_PARAMETER, h: NDIS_HANDLE, k: *mut UNICODE_STRING, t: NDIS_PARAMETER_TYPE) => config::read;
+        fn NdisCloseConfiguration(h: NDIS_HANDLE) => config::close;
     }
 }

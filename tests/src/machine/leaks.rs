@@ -1,10 +1,31 @@
 //! Leak checks: what a module left behind at FilterDetach, and what the driver left at unload.
 
 use crate::rules::{Rule, Subject};
-use crate::world::{OrigState, World};
+use crate::world::{ConfigScope, OrigState, World};
+
+/// Configuration handles of `scope` still open (`None`: any scope).
+pub(crate) fn config_leaks(w: &mut World, scope: Option<ConfigScope>, phase: &str) {
+    let open: Vec<usize> = w
+        .configs
+        .iter()
+        .filter(|(_, c)| scope.is_none_or(|s| c.scope == s))
+        .map(|(&h, _)| h)
+        .collect();
+    for h in open {
+        w.leak(
+            Rule::LeakConfig,
+            Subject::Handle(h),
+            phase,
+            "configuration handle not closed with NdisCloseConfiguration",
+        );
+        w.configs.remove(&h);
+        w.handles.remove(&h);
+    }
+}
 
 pub(super) fn detach_leaks(w: &mut World, a: usize) {
     let phase = format!("detach adapter {a}");
+    config_leaks(w, Some(ConfigScope::Module(a)), &phase);
     super::forward::owed_leaks(w, a, &phase);
     let h = w.module_handle(a);
     let o = w.outstanding(a);
@@ -77,6 +98,7 @@ pub(super) fn detach_leaks(w: &mut World, a: usize) {
 /// The NDIS side of unload: everything the driver left behind.
 pub(crate) fn unload_leaks(w: &mut World) {
     let phase = "unload";
+    config_leaks(w, None, phase);
     if let Some(d) = &w.driver
         && !d.deregistered
     {

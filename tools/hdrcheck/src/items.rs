@@ -266,6 +266,10 @@ fn defines() -> Vec<Item> {
         NDIS_SIZEOF_DEVICE_OBJECT_ATTRIBUTES_REVISION_1,
         NET_PNP_EVENT_NOTIFICATION_REVISION_1,
         NDIS_SIZEOF_NET_PNP_EVENT_NOTIFICATION_REVISION_1,
+        NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
+        NDIS_CONFIGURATION_OBJECT_REVISION_1,
+        NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1,
+        NDIS_CONFIG_FLAG_FILTER_INSTANCE_CONFIGURATION,
         OID_GEN_LINK_SPEED,
         OID_GEN_CURRENT_PACKET_FILTER,
         OID_GEN_MAXIMUM_FRAME_SIZE,
@@ -364,6 +368,10 @@ pub const DOCUMENTATION_ONLY: &[(&str, &str)] = &[
     (
         "NetBufferListInfo slots (TcpIpChecksum 0, TcpLargeSend 2, Ieee8021Q 4, CancelId 5, HashValue 8)",
         "NDIS_NET_BUFFER_LIST_INFO in the DDI reference; not in mingw",
+    ),
+    (
+        "NDIS_CONFIGURATION_OBJECT, NDIS_CONFIGURATION_PARAMETER, NdisParameter* (0..=4)",
+        "DDI reference; mingw's ndis.h has NDIS_CONFIGURATION_PARAMETER but does not compile beside ntddndis.h",
     ),
     (
         "NDIS_FILTER_MAJOR_VERSION/MINOR_VERSION = 6.30",

@@ -1,0 +1,118 @@
+//! Reading the module's registry configuration at FilterAttach, and reporting what was refused.
+//!
+//! IRQL: PASSIVE_LEVEL, inside FilterAttach (the module's handle is valid, nothing else runs on
+//! the module yet).
+
+use crate::config::keys::{self, Accepts};
+use crate::config::{ConfigError, ModuleConfig, ParamSource, RawValue, Shown};
+use crate::diag::{self, ConfigKey, Event};
+use crate::ndis::FilterHandle;
+use crate::ndis::config::{Configuration, ParamValue, Requested};
+
+/// The registry values of one open configuration, as the config parser reads them.
+struct Registry<'c, 'm>(&'c Configuration<'m>);
+
+impl ParamSource for Registry<'_, '_> {
+    fn read(&self, key: &'static str) -> Option<RawValue<'_>> {
+        let requested = match keys::spec(key).map(|k| k.accepts) {
+            Some(Accepts::Integer { .. }) => Requested::Integer,
+            _ => Requested::Text,
+        };
+        Some(match self.0.read(key, requested)? {
+            ParamValue::Integer(v) => RawValue::Integer(v),
+            ParamValue::Text(units) => RawValue::Text(units),
+            // A multi-string or binary value is no form any key accepts: an empty text is
+            // refused by every key, naming it.
+            ParamValue::Unsupported => RawValue::Text(&[]),
+        })
+    }
+}
+
+/// The module's configuration. Anything refused is reported as a diagnostic event and the module
+/// is not teamed (it passes traffic through).
+pub(super) fn read(handle: FilterHandle) -> ModuleConfig {
+    let config = match Configuration::open(&handle) {
+        Ok(config) => config,
+        Err(status) => {
+            diag::emit(
+                handle,
+                Event::ConfigRejected {
+                    key: ConfigKey::RegOpenFailed,
+                    value: u64::from(status.cast_unsigned()),
+                    min: 0,
+                    max: 0,
+                },
+            );
+            return ModuleConfig::NotTeamed;
+        }
+    };
+    match ModuleConfig::read(&Registry(&config)) {
+        Ok(cfg) => cfg,
+        Err(error) => {
+            diag::emit(handle, rejected(&error));
+            ModuleConfig::NotTeamed
+        }
+    }
+}
+
+/// The diagnostic event for a refused value.
+fn rejected(error: &ConfigError) -> Event {
+    let key = match error.key {
+        keys::GROUP_ID => ConfigKey::RegGroupId,
+        keys::PRIORITY => ConfigKey::RegPriority,
+        keys::ROLE => ConfigKey::RegRole,
+        keys::WEIGHT => ConfigKey::RegWeight,
+        keys::QUOTA_BYTES => ConfigKey::RegQuotaBytes,
+        keys::POLICY => ConfigKey::RegPolicy,
+        keys::FLOWLET_GAP_US => ConfigKey::RegFlowletGapUs,
+        keys::FAILBACK => ConfigKey::RegFailback,
+        keys::UP_DELAY_MS => ConfigKey::RegUpDelayMs,
+        keys::DOWN_DELAY_MS => ConfigKey::RegDownDelayMs,
+        keys::ALL_DOWN => ConfigKey::RegAllDown,
+        keys::MAX_OUTSTANDING_PER_TARGET => ConfigKey::RegMaxOutstandingPerTarget,
+        _ => ConfigKey::RegSendErrorThreshold,
+    };
+    let value = match error.value {
+        Shown::Integer(v) => u64::from(v),
+        Shown::Text { bytes, len, .. } => {
+            let mut prefix = [0u8; 8];
+            let n = len.min(8);
+            prefix[..n].copy_from_slice(&bytes[..n]);
+            u64::from_le_bytes(prefix)
+        }
+    };
+    let (min, max) = match (error.value, error.accepts) {
+        (Shown::Integer(_), Accepts::Integer { min, max }) => (u64::from(min), u64::from(max)),
+        _ => (0, 0),
+    };
+    Event::ConfigRejected {
+        key,
+        value,
+        min,
+        max,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::keys::KEYS;
+
+    #[test]
+    fn every_key_has_its_own_event_key() {
+        let mut seen = std::vec::Vec::new();
+        for k in KEYS {
+            let e = rejected(&ConfigError {
+                key: k.name,
+                value: Shown::Integer(u32::MAX),
+                accepts: k.accepts,
+            });
+            let Event::ConfigRejected { key, value, .. } = e else {
+                panic!("not a config event")
+            };
+            assert!(!seen.contains(&key), "{} shares {key:?}", k.name);
+            assert_eq!(value, u64::from(u32::MAX));
+            seen.push(key);
+        }
+    }
+}
