@@ -160,7 +160,7 @@ mod tests {
 
     fn filter() -> FilterHandle {
         // SAFETY: the mock never dereferences handles.
-        unsafe { FilterHandle::from_raw(0x4000 as NDIS_HANDLE) }.unwrap()
+        unsafe { FilterHandle::from_raw(core::ptr::without_provenance_mut(0x4000)) }.unwrap()
     }
 
     #[test]

@@ -214,7 +214,7 @@ fn record_config(call: Call) {
 
 struct OpenConfig {
     handle: *mut u8,
-    values: Vec<(*mut NDIS_CONFIGURATION_PARAMETER, Option<Box<[u16]>>)>,
+    values: Vec<(*mut NDIS_CONFIGURATION_PARAMETER, Option<Vec<u16>>)>,
 }
 
 impl OpenConfig {
@@ -675,7 +675,8 @@ pub unsafe fn NdisReadConfiguration(
             ParameterData: NDIS_CONFIGURATION_PARAMETER_DATA { IntegerData: v },
         }),
         Some((_, Param::Text(t))) => {
-            let mut units: Box<[u16]> = t.encode_utf16().collect();
+            // A Vec, not a Box: moving it below must not retag the buffer the parameter points at.
+            let mut units: Vec<u16> = t.encode_utf16().collect();
             let s = UNICODE_STRING {
                 Length: u16::try_from(units.len() * 2).unwrap(),
                 MaximumLength: u16::try_from(units.len() * 2).unwrap(),
