@@ -217,6 +217,14 @@ macro_rules! dispatch {
     };
 }
 
+impl AnyPolicy {
+    /// `select` of the policies other than the two balancers.
+    #[inline]
+    fn select_other(&self, ctx: &HotCtx<'_>, req: &SendRequest, now_ns: u64) -> Choice {
+        dispatch!(self, p => p.select(ctx, req, now_ns))
+    }
+}
+
 impl Policy for AnyPolicy {
     fn name(&self) -> &'static str {
         dispatch!(self, p => p.name())
@@ -228,13 +236,16 @@ impl Policy for AnyPolicy {
         dispatch!(self, p => p.outstanding(target, path))
     }
     /// The fast paths of the two balancers (a few instructions; their slow paths are out of line)
-    /// are tested first and inlined into the caller; the others go through the full dispatch.
-    #[inline]
+    /// are tested first and inlined into the group's `select`; the others go through the full
+    /// dispatch (which the compiler may keep out of line). Forcing this small match inline
+    /// measured about 1.3 ns per NBL faster for those two than leaving it to the inliner.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     fn select(&self, ctx: &HotCtx<'_>, req: &SendRequest, now_ns: u64) -> Choice {
         match self {
             Self::SpeedShare(s) => s.select(ctx, req, now_ns),
             Self::Quota(q) => q.select(ctx, req, now_ns),
-            other => dispatch!(other, p => p.select(ctx, req, now_ns)),
+            other => other.select_other(ctx, req, now_ns),
         }
     }
     #[inline]
