@@ -21,7 +21,6 @@
 use alloc::boxed::Box;
 
 use super::super::config::{PathConfig, ShareScheduler, SpeedShareConfig};
-use super::super::counters;
 use super::super::ewma::{decay_q32, ewma_mix};
 use super::super::mask::{Bits, bit};
 use super::super::shares::{SHARE_ONE, ShareBoard, inverse_of, weight_of};
@@ -248,21 +247,26 @@ impl SpeedShare {
     fn measure(&self, ctx: &TickCtx<'_>, now_ns: u64, wall_ns: u64) {
         let n = self.estimate.len();
         for p in 0..n {
-            let bytes = counters::totals(ctx.shards, p).completed_bytes;
-            let d_bytes = bytes.wrapping_sub(self.last_bytes[p].swap(bytes, Ordering::Relaxed));
+            let mut bytes = 0u64;
             let mut d_busy = 0u64;
             let mut cpus = 0u32;
             for (c, s) in ctx.shards.iter().enumerate() {
                 let (Some(e), Some(seen)) = (s.paths.get(p), self.seen_busy.get(c * n + p)) else {
                     continue;
                 };
+                bytes = bytes.wrapping_add(e.done_bytes.load(Ordering::Relaxed));
                 let busy = e.policy[0].load(Ordering::Relaxed);
-                let d = busy.wrapping_sub(seen.swap(busy, Ordering::Relaxed));
+                // Only tick writes `seen` (one caller at a time): a load and a store, not a
+                // locked swap.
+                let d = busy.wrapping_sub(seen.load(Ordering::Relaxed));
+                seen.store(busy, Ordering::Relaxed);
                 if d != 0 {
                     cpus += 1;
                     d_busy = d_busy.wrapping_add(d);
                 }
             }
+            let d_bytes = bytes.wrapping_sub(self.last_bytes[p].load(Ordering::Relaxed));
+            self.last_bytes[p].store(bytes, Ordering::Relaxed);
             if cpus > 1 {
                 // Each CPU subtracts only its own overlaps, so busy times of NBLs that queued
                 // behind other CPUs' NBLs add up to more than the path's; it cannot have been
