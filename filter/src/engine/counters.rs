@@ -68,7 +68,8 @@ impl PathCpu {
 
     /// The path's in-flight load as this CPU sees it: the other CPUs' load at the last tick plus
     /// this CPU's own load now (exact for its own sends and completions, stale by at most one
-    /// tick period for the others'). Never negative. Reads only this CPU's own cache line.
+    /// tick period for the others'). Never negative. Reads only this CPU's own cache line. `unit`
+    /// must be the one [`publish_inflight`] publishes for this group (the policy words hold one).
     #[inline]
     pub fn inflight_view(&self, unit: Unit) -> u64 {
         #[allow(clippy::cast_possible_wrap)]
