@@ -5,13 +5,20 @@
 
 use mpfilter::engine::{
     Attention, Completion, CompletionStatus, ConfigError, Failback, FlowKey, GroupConfig,
-    HashLayer, MS, PathConfig, PathEvent, PathGroup, PathId, PathState, PolicyConfig, QuotaConfig,
-    Reason, Role, Selection, SendError, SendRequest, ShareScheduler, SpeedShareConfig, TargetKey,
-    US,
+    HashLayer, Load, MS, PathConfig, PathEvent, PathGroup, PathId, PathState, PathStatus,
+    PolicyConfig, QuotaConfig, Reason, Role, Selection, SendError, SendRequest, ShareScheduler,
+    SpeedShareConfig, TargetKey, US,
 };
 
 fn pid(i: usize) -> PathId {
     PathId::new(i).unwrap()
+}
+
+/// The speed-share weights the path table reports (the published Q16 weights).
+fn share_weights(g: &PathGroup) -> Vec<u32> {
+    (0..g.len())
+        .map(|p| g.path_info(pid(p)).unwrap().policy.weight.unwrap())
+        .collect()
 }
 
 fn paths(n: usize) -> Vec<PathConfig> {
@@ -213,7 +220,7 @@ fn least_queue_and_blocks_follow_inflight() {
         PolicyConfig::LeastBlocks,
         PolicyConfig::ServiceTime,
     ] {
-        let g = PathGroup::new(cfg(2, policy)).unwrap();
+        let mut g = PathGroup::new(cfg(2, policy)).unwrap();
         let r = req(1, 1000);
         // Load path 0 and 1 alternately; they stay balanced.
         let mut count = [0u32; 2];
@@ -238,8 +245,31 @@ fn least_queue_and_blocks_follow_inflight() {
             };
             g.on_complete(&c, 10);
         }
-        assert_eq!(pick(&g, &r, 20), 1, "{policy:?}");
+        assert_eq!(info_inflight(&g, 1), 0, "{policy:?}");
+        // CPU 1 completed them: its own view is exact at once, path 1 is the least loaded.
+        let r1 = SendRequest { cpu: 1, ..r };
+        assert_eq!(pick(&g, &r1, 20), 1, "{policy:?}");
+        // CPU 0 sees the other CPU's completions from the next tick on; until then it balances
+        // its own sends on top of the last snapshot (both paths at 5 of its own: a tie).
+        let before: Vec<usize> = (0..4).map(|_| pick(&g, &r, 20)).collect();
+        assert!(
+            before.contains(&0) && before.contains(&1),
+            "{policy:?}: {before:?}"
+        );
+        g.tick(30);
+        assert_eq!(pick(&g, &r, 40), 1, "{policy:?}");
+        assert_eq!(pick(&g, &r, 40), 1, "{policy:?}");
+        // The status reports the in-flight load summed over the CPUs.
+        let load = g.path_info(pid(0)).unwrap().policy.inflight.unwrap();
+        assert!(
+            matches!(load, Load::Nbls(5) | Load::Bytes(5000)),
+            "{policy:?}: {load:?}"
+        );
     }
+}
+
+fn info_inflight(g: &PathGroup, p: usize) -> u64 {
+    g.path_info(pid(p)).unwrap().counters.inflight_nbls()
 }
 
 #[test]
@@ -366,7 +396,7 @@ fn speed_share_learns_speeds() {
     c.paths[0].link_speed_bps = 1_000_000_000;
     c.paths[1].link_speed_bps = 1_000_000_000;
     let mut g = PathGroup::new(c).unwrap();
-    let w = g.share_weights().unwrap();
+    let w = share_weights(&g);
     assert!(w[0].abs_diff(w[1]) <= 1);
     // Path 0 completes 1500 bytes per 1.2 us (10 Gbit/s), path 1 per 12 us (1 Gbit/s).
     let mut now = 0u64;
@@ -397,11 +427,56 @@ fn speed_share_learns_speeds() {
         now += 120_000;
         g.tick(now);
     }
-    let w = g.share_weights().unwrap();
+    let w = share_weights(&g);
     let share0 = f64::from(w[0]) / f64::from(w[0] + w[1]);
     assert!((share0 - 10.0 / 11.0).abs() < 0.02, "share {share0}");
     let info = g.path_info(pid(0)).unwrap();
-    assert!(info.measured_speed_bps.unwrap() > 9_000_000_000);
+    assert!(info.policy.speed_bps.unwrap() > 9_000_000_000);
+}
+
+/// Completions of one backlogged path alternate between two CPUs: each CPU sees only its own
+/// overlaps (twice the path's busy time in total), and the tick's cap at the wall time makes the
+/// measured speed exact again; a path completing on one CPU is measured without the cap.
+#[test]
+fn speed_share_measures_completions_spread_over_cpus() {
+    let mut c = cfg(
+        2,
+        PolicyConfig::SpeedShare(SpeedShareConfig {
+            half_life_ns: 100 * US,
+            ..Default::default()
+        }),
+    );
+    c.paths[0].link_speed_bps = 1_000_000_000;
+    c.paths[1].link_speed_bps = 1_000_000_000;
+    let mut g = PathGroup::new(c).unwrap();
+    let done = |path: usize, cpu: u32, latency_ns: u64| Completion {
+        path: pid(path),
+        len: 1500,
+        target: TargetKey(0),
+        cpu,
+        status: CompletionStatus::Ok,
+        latency_ns,
+    };
+    let mut now = 0u64;
+    for round in 0..50 {
+        // Path 0: 10 Gbit/s, backlogged, completions alternating between CPUs 0 and 1.
+        for k in 1..=100u64 {
+            g.on_complete(
+                &done(0, u32::try_from(k % 2).unwrap(), 30_000),
+                now + 1_200 * k,
+            );
+        }
+        // Path 1: 50 Mbit/s (240 us per NBL, two tick periods), backlogged, completing on
+        // CPU 1 only: its busy time spans ticks and must not be capped.
+        if round % 2 == 1 {
+            g.on_complete(&done(1, 1, 300_000), now + 120_000);
+        }
+        now += 120_000;
+        g.tick(now);
+    }
+    let speed = |p: usize| g.path_info(pid(p)).unwrap().policy.speed_bps.unwrap() as f64;
+    assert!((speed(0) / 10e9 - 1.0).abs() < 0.01, "path 0 {}", speed(0));
+    assert!((speed(1) / 50e6 - 1.0).abs() < 0.01, "path 1 {}", speed(1));
 }
 
 #[test]
@@ -684,7 +759,7 @@ fn stale_path_gets_probe_share() {
         now += 15 * MS;
         g.tick(now);
     }
-    let w = g.share_weights().unwrap();
+    let w = share_weights(&g);
     assert!(w[1] < 100, "slow path share {}", w[1]);
     // Path 1 then goes quiet for longer than stale_after: it gets the probe share (1 % of 65536).
     for _ in 0..12 {
@@ -694,8 +769,184 @@ fn stale_path_gets_probe_share() {
         now += 100 * MS;
         g.tick(now);
     }
-    let w = g.share_weights().unwrap();
+    let w = share_weights(&g);
     assert!(w[1] >= 655, "stale path probe share {}", w[1]);
     // It is re-learned as soon as it completes again.
     assert!(matches!(g.select(&req(1, 1500), now), Selection::Path(_)));
+}
+
+/// Every policy names itself as the configuration does (stable, lower case, unique).
+#[test]
+fn policies_name_themselves() {
+    let all = [
+        (PolicyConfig::FailoverOnly, "failover-only"),
+        (PolicyConfig::RoundRobin, "round-robin"),
+        (PolicyConfig::WeightedPaths, "weighted-paths"),
+        (PolicyConfig::LeastQueueDepth, "least-queue-depth"),
+        (PolicyConfig::LeastBlocks, "least-blocks"),
+        (PolicyConfig::AddressHash(HashLayer::Layer2), "address-hash"),
+        (
+            PolicyConfig::AddressHash(HashLayer::Layer34),
+            "address-hash",
+        ),
+        (PolicyConfig::ServiceTime, "service-time"),
+        (PolicyConfig::Quota(QuotaConfig::default()), "quota"),
+        (
+            PolicyConfig::SpeedShare(SpeedShareConfig::default()),
+            "speed-share",
+        ),
+    ];
+    let mut seen = Vec::new();
+    for (policy, name) in all {
+        let g = PathGroup::new(cfg(2, policy)).unwrap();
+        assert_eq!(g.policy_name(), name, "{policy:?}");
+        assert!(
+            name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+            "{name}"
+        );
+        if !seen.contains(&name) {
+            seen.push(name);
+        }
+    }
+    assert_eq!(seen.len(), 9, "one name per policy");
+}
+
+fn status(g: &PathGroup, p: usize) -> PathStatus {
+    g.path_info(pid(p)).unwrap().policy
+}
+
+fn shares(g: &PathGroup) -> Vec<Option<u32>> {
+    (0..g.len()).map(|p| status(g, p).share_ppm).collect()
+}
+
+#[test]
+fn failover_status_ranks_and_share() {
+    let mut c = cfg(3, PolicyConfig::FailoverOnly);
+    for (p, prio) in c.paths.iter_mut().zip([2, 0, 1]) {
+        p.priority = prio;
+    }
+    let mut g = PathGroup::new(c).unwrap();
+    let ranks: Vec<_> = (0..3).map(|p| status(&g, p).rank).collect();
+    assert_eq!(ranks, [Some(2), Some(0), Some(1)]);
+    assert_eq!(shares(&g), [Some(0), Some(1_000_000), Some(0)]);
+    g.event(pid(1), PathEvent::AdminFail, 1);
+    assert_eq!(shares(&g), [Some(0), Some(0), Some(1_000_000)]);
+    assert_eq!(status(&g, 0).inflight, None);
+}
+
+#[test]
+fn round_robin_and_weighted_status_shares() {
+    let mut g = PathGroup::new(cfg(3, PolicyConfig::RoundRobin)).unwrap();
+    assert_eq!(shares(&g), [Some(333_333); 3]);
+    g.event(pid(2), PathEvent::AdminFail, 1);
+    assert_eq!(shares(&g), [Some(500_000), Some(500_000), Some(0)]);
+
+    let mut c = cfg(3, PolicyConfig::WeightedPaths);
+    for (p, w) in c.paths.iter_mut().zip([4, 4, 1]) {
+        p.weight = w;
+    }
+    let mut g = PathGroup::new(c).unwrap();
+    assert_eq!(shares(&g), [Some(0), Some(0), Some(1_000_000)]);
+    assert_eq!(status(&g, 0).weight, Some(4));
+    g.event(pid(2), PathEvent::AdminFail, 1);
+    assert_eq!(shares(&g), [Some(500_000), Some(500_000), Some(0)]);
+}
+
+#[test]
+fn address_hash_status_has_no_share() {
+    let g = PathGroup::new(cfg(2, PolicyConfig::AddressHash(HashLayer::Layer34))).unwrap();
+    assert_eq!(status(&g, 0), PathStatus::default());
+}
+
+#[test]
+fn service_time_status_weight_and_inflight() {
+    let mut c = cfg(2, PolicyConfig::ServiceTime);
+    c.paths[1].weight = 7;
+    let g = PathGroup::new(c).unwrap();
+    let r = req(1, 1200);
+    g.on_send(pid(1), &r, 0);
+    g.on_send(pid(1), &SendRequest { cpu: 1, ..r }, 0);
+    let s = status(&g, 1);
+    assert_eq!(s.weight, Some(7));
+    assert_eq!(s.inflight, Some(Load::Bytes(2400)));
+    assert_eq!(s.share_ppm, None);
+    assert_eq!(status(&g, 0).inflight, Some(Load::Bytes(0)));
+}
+
+#[test]
+fn quota_status_share_and_outstanding() {
+    let mut c = cfg(
+        3,
+        PolicyConfig::Quota(QuotaConfig {
+            max_outstanding_per_target: 8,
+            target_slots: 4,
+        }),
+    );
+    for (p, q) in c.paths.iter_mut().zip([16_384, 32_768, 16_384]) {
+        p.quota_bytes = q;
+    }
+    let g = PathGroup::new(c).unwrap();
+    assert_eq!(shares(&g), [Some(250_000), Some(500_000), Some(250_000)]);
+    assert_eq!(status(&g, 1).weight, Some(32_768));
+    // Three NBLs to different targets, from two CPUs: all counted, whatever slot they hash to.
+    let mut sent = Vec::new();
+    for (t, cpu) in [(1u64, 0u32), (2, 1), (3, 0)] {
+        let r = SendRequest {
+            target: TargetKey(t),
+            cpu,
+            ..req(t, 1000)
+        };
+        let p = pick(&g, &r, 0);
+        g.on_send(pid(p), &r, 0);
+        sent.push((p, r));
+    }
+    let total: u32 = (0..3).map(|p| status(&g, p).outstanding.unwrap()).sum();
+    assert_eq!(total, 3);
+    for (p, r) in &sent {
+        let c = Completion {
+            path: pid(*p),
+            len: r.len,
+            target: r.target,
+            cpu: r.cpu,
+            status: CompletionStatus::Ok,
+            latency_ns: 10,
+        };
+        g.on_complete(&c, 10);
+    }
+    let total: u32 = (0..3).map(|p| status(&g, p).outstanding.unwrap()).sum();
+    assert_eq!(total, 0);
+    // Without a cap there is nothing to report.
+    let g = PathGroup::new(cfg(
+        2,
+        PolicyConfig::Quota(QuotaConfig {
+            max_outstanding_per_target: 0,
+            target_slots: 1,
+        }),
+    ))
+    .unwrap();
+    assert_eq!(status(&g, 0).outstanding, None);
+}
+
+#[test]
+fn speed_share_status_weight_share_speed() {
+    let mut c = cfg(3, PolicyConfig::SpeedShare(SpeedShareConfig::default()));
+    for (p, s) in c.paths.iter_mut().zip([1, 3, 4]) {
+        p.link_speed_bps = s * 1_000_000_000;
+    }
+    let mut g = PathGroup::new(c).unwrap();
+    let speeds: Vec<_> = (0..3).map(|p| status(&g, p).speed_bps).collect();
+    assert_eq!(
+        speeds,
+        [
+            Some(1_000_000_000),
+            Some(3_000_000_000),
+            Some(4_000_000_000)
+        ]
+    );
+    let w = share_weights(&g);
+    assert_eq!(w, [8192, 24576, 32768]);
+    assert_eq!(shares(&g), [Some(125_000), Some(375_000), Some(500_000)]);
+    // A path leaving the eligible set has no share; the others split the traffic between them.
+    g.event(pid(2), PathEvent::AdminFail, 1);
+    assert_eq!(shares(&g), [Some(250_000), Some(750_000), Some(0)]);
 }

@@ -27,6 +27,13 @@ fn pid(i: usize) -> PathId {
     PathId::new(i).unwrap()
 }
 
+/// The speed-share weights the path table reports (the published Q16 weights).
+fn share_weights(g: &PathGroup) -> Vec<u32> {
+    (0..g.len())
+        .map(|p| g.path_info(pid(p)).unwrap().policy.weight.unwrap())
+        .collect()
+}
+
 const EVENTS: [PathEvent; 12] = [
     PathEvent::LinkDown,
     PathEvent::LinkUp,
@@ -418,7 +425,7 @@ fn simulate_speed_share(
             next_tick += tick_every;
             if done.iter().zip(&need).all(|(d, n)| d >= n) {
                 // The bound: the first tick after every path reached N_p.
-                let w = g.share_weights().unwrap();
+                let w = share_weights(&g);
                 return (w[..n].to_vec(), speeds);
             }
         }
@@ -456,6 +463,65 @@ proptest! {
             let got = f64::from(w[p]) / wsum;
             let want = s[p] / ssum;
             prop_assert!((got - want).abs() <= 0.02 * want, "path {p}: share {got} vs {want}");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// The in-flight view: over random sends and completions on random CPU indices (completions
+    /// on any CPU, not only the sender's) with publications in between, every CPU's view of every
+    /// path is the others' load at the last publication plus its own load now (clamped at 0), and
+    /// right after a publication it is the exact in-flight load. (A policy publishes one unit,
+    /// NBLs or bytes, so each case checks one.)
+    #[test]
+    fn inflight_view_is_snapshot_plus_own(
+        cpus in 1usize..=4,
+        bytes in any::<bool>(),
+        ops in proptest::collection::vec((0u8..3, 0usize..4, 0usize..3, 1u32..3000), 1..120),
+    ) {
+        use mpfilter::engine::counters::{CpuShard, Unit, publish_inflight};
+        let paths = 3;
+        let unit = if bytes { Unit::Bytes } else { Unit::Nbls };
+        let amount = |len: u32| if bytes { i64::from(len) } else { 1 };
+        let shards: Vec<CpuShard> = (0..cpus).map(|_| CpuShard::new(paths)).collect();
+        // Model: per (cpu, path) own load now, and each CPU's own load at the last publication.
+        let mut own = vec![[0i64; 3]; cpus];
+        let mut snap = vec![[0i64; 3]; cpus];
+        // NBLs in flight per path (their lengths), so completions match sends.
+        let mut flying: Vec<Vec<u32>> = vec![Vec::new(); paths];
+        for (kind, cpu, path, len) in ops {
+            let cpu = cpu % cpus;
+            match kind {
+                0 => {
+                    shards[cpu].count_send(path, len);
+                    own[cpu][path] += amount(len);
+                    flying[path].push(len);
+                }
+                1 => {
+                    if let Some(len) = flying[path].pop() {
+                        shards[cpu].count_complete(path, len, len % 2 == 0);
+                        own[cpu][path] -= amount(len);
+                    }
+                }
+                _ => {
+                    for p in 0..paths {
+                        let exact: i64 = own.iter().map(|o| o[p]).sum();
+                        prop_assert_eq!(publish_inflight(&shards, p, unit), exact);
+                        for c in 0..cpus {
+                            snap[c][p] = own[c][p];
+                        }
+                    }
+                }
+            }
+            for c in 0..cpus {
+                for p in 0..paths {
+                    let others: i64 = (0..cpus).filter(|&o| o != c).map(|o| snap[o][p]).sum();
+                    let want = u64::try_from(others + own[c][p]).unwrap_or(0);
+                    prop_assert_eq!(shards[c].paths[p].inflight_view(unit), want);
+                }
+            }
         }
     }
 }

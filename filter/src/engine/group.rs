@@ -17,12 +17,12 @@ use super::counters::{self, CpuShard};
 use super::flowlet::FlowTable;
 use super::health::Health;
 use super::mask::bit;
-use super::policy::{AnyPolicy, Choice, HotCtx, Inflight, Policy, TickCtx};
+use super::policy::{AnyPolicy, Choice, HotCtx, Policy, TickCtx};
 use super::sync::{AtomicU32, Ordering};
 use super::table::{PathInfo, PathShared};
 use super::types::{
-    Attention, Completion, CompletionStatus, MAX_PATHS, PathEvent, PathId, PathState, Reason,
-    Selection, SendRequest, TargetKey, Transition, Transitions,
+    Attention, Completion, CompletionStatus, PathEvent, PathId, PathState, Reason, Selection,
+    SendRequest, TargetKey, Transition, Transitions,
 };
 
 /// The shared, lock-free core.
@@ -32,7 +32,6 @@ struct Shared {
     shards: alloc::boxed::Box<[CpuShard]>,
     flows: Option<FlowTable>,
     policy: AnyPolicy,
-    inflight: Inflight,
     error_threshold: u64,
 }
 
@@ -65,7 +64,7 @@ impl Shared {
         }
         let ctx = self.ctx(mask, req.cpu);
         let Some(flows) = &self.flows else {
-            return to_selection(self.select_policy(&ctx, req, now_ns));
+            return to_selection(self.policy.select(&ctx, req, now_ns));
         };
         let slot = flows.slot(req.flow.l34);
         if let Some(p) = flows.live_path(slot.value, now_ns, mask) {
@@ -76,7 +75,7 @@ impl Shared {
                 Selection::Defer
             };
         }
-        match self.select_policy(&ctx, req, now_ns) {
+        match self.policy.select(&ctx, req, now_ns) {
             Choice::Path(p) => match flows.place(slot, p, now_ns) {
                 Ok(()) => path(p),
                 Err(current) => match flows.live_path(current, now_ns, mask) {
@@ -96,35 +95,14 @@ impl Shared {
         }
     }
 
-    /// The policy's `select`. The fast paths of the two balancers (a few instructions; their slow
-    /// paths are out of line) are inlined into the caller; the other policies go through the
-    /// shared dispatcher.
-    #[inline]
-    fn select_policy(&self, ctx: &HotCtx<'_>, req: &SendRequest, now_ns: u64) -> Choice {
-        match &self.policy {
-            AnyPolicy::SpeedShare(s) => s.select(ctx, req, now_ns),
-            AnyPolicy::Quota(q) => q.select(ctx, req, now_ns),
-            other => other.select(ctx, req, now_ns),
-        }
-    }
-
     #[inline]
     fn on_send(&self, p: PathId, req: &SendRequest, now_ns: u64) {
         let i = p.index();
-        let Some(ps) = self.paths.get(i) else { return };
+        if i >= self.paths.len() {
+            return;
+        }
         let shard = self.shard(req.cpu);
         shard.count_send(i, req.len);
-        match self.inflight {
-            Inflight::None => {}
-            Inflight::Nbls => {
-                ps.hot.inflight_nbls.fetch_add(1, Ordering::Relaxed);
-            }
-            Inflight::Bytes => {
-                ps.hot
-                    .inflight_bytes
-                    .fetch_add(u64::from(req.len), Ordering::Relaxed);
-            }
-        }
         let ctx = HotCtx {
             mask: 0,
             cpu: req.cpu,
@@ -143,19 +121,6 @@ impl Shared {
         let shard = self.shard(c.cpu);
         let ok = c.status == CompletionStatus::Ok;
         shard.count_complete(i, c.len, ok);
-        // Completions match sends (the caller's contract), so a plain fetch_sub (one locked
-        // instruction); a counter driven below zero by a broken caller reads as 0.
-        match self.inflight {
-            Inflight::None => {}
-            Inflight::Nbls => {
-                ps.hot.inflight_nbls.fetch_sub(1, Ordering::Relaxed);
-            }
-            Inflight::Bytes => {
-                ps.hot
-                    .inflight_bytes
-                    .fetch_sub(u64::from(c.len), Ordering::Relaxed);
-            }
-        }
         let ctx = HotCtx {
             mask: 0,
             cpu: c.cpu,
@@ -281,7 +246,6 @@ impl PathGroup {
             paths,
             shards,
             flows,
-            inflight: policy.inflight(),
             policy,
             error_threshold: u64::from(cfg.errors.threshold),
         };
@@ -377,13 +341,16 @@ impl PathGroup {
         if !out.is_empty() {
             self.publish(now_ns);
         }
-        let ctx = TickCtx {
+        self.shared.policy.tick(&self.tick_ctx(), now_ns);
+        out
+    }
+
+    fn tick_ctx(&self) -> TickCtx<'_> {
+        TickCtx {
             mask: self.last_mask,
             shards: &self.shared.shards,
             paths: &self.shared.paths,
-        };
-        self.shared.policy.tick(&ctx, now_ns);
-        out
+        }
     }
 
     fn rebase_errors(&mut self, i: usize, now_ns: u64) {
@@ -485,10 +452,6 @@ impl PathGroup {
         let h = self.health.get(i)?;
         let pc = self.cfg.paths.get(i)?;
         let ps = &self.shared.paths[i];
-        let measured_speed_bps = match &self.shared.policy {
-            AnyPolicy::SpeedShare(s) => s.estimate(i).map(|b| b.saturating_mul(8)),
-            _ => None,
-        };
         Some(PathInfo {
             id: path,
             state: h.state,
@@ -498,7 +461,7 @@ impl PathGroup {
             quota_bytes: ps.quota.load(Ordering::Relaxed),
             link_speed_bps: pc.link_speed_bps,
             counters: counters::totals(&self.shared.shards, i),
-            measured_speed_bps,
+            policy: self.shared.policy.status(&self.tick_ctx(), i),
             send_errors: ps.hot.errors.load(Ordering::Relaxed),
             last_transition: h.last,
             transitions: h.transitions,
@@ -545,28 +508,19 @@ impl PathGroup {
         Ok(())
     }
 
-    /// Speed-share: the published Q16 weights (`None` for other policies).
-    pub fn share_weights(&self) -> Option<[u32; MAX_PATHS]> {
-        match &self.shared.policy {
-            AnyPolicy::SpeedShare(s) => {
-                let mut w = [0u32; MAX_PATHS];
-                s.weights(&mut w[..self.health.len()]);
-                Some(w)
-            }
-            _ => None,
-        }
-    }
-
-    /// Quota: outstanding NBLs for (target, path) (`None` for other policies).
+    /// NBLs outstanding for (target, path) under the policy's outstanding cap (`None` for a
+    /// policy without one; with the quota policy, `Some(0)` when no cap is configured).
     pub fn outstanding(&self, target: TargetKey, path: PathId) -> Option<u32> {
-        match &self.shared.policy {
-            AnyPolicy::Quota(q) => Some(q.outstanding(target, path.index())),
-            _ => None,
-        }
+        self.shared.policy.outstanding(target, path.index())
     }
 
     /// The policy kind configured.
     pub fn policy(&self) -> PolicyConfig {
         self.cfg.policy
+    }
+
+    /// The policy's stable lower-case name (`"speed-share"`, `"round-robin"`, …).
+    pub fn policy_name(&self) -> &'static str {
+        self.shared.policy.name()
     }
 }

@@ -31,6 +31,7 @@ pub use config::{
 };
 pub use counters::CounterTotals;
 pub use group::{PathGroup, Selector};
+pub use policy::{Load, PathStatus};
 pub use table::PathInfo;
 pub use types::{
     Attention, Completion, CompletionStatus, FlowKey, MAX_PATHS, MS, PathEvent, PathId, PathState,

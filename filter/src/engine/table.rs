@@ -2,6 +2,7 @@
 //! reports ([`PathInfo`]).
 
 use super::counters::CounterTotals;
+use super::policy::PathStatus;
 use super::sync::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use super::types::{PathId, PathState, Role, Transition};
 
@@ -22,17 +23,12 @@ pub struct PathShared {
     pub hot: PathHot,
 }
 
-/// The hot-path-written part of [`PathShared`] (its own cache line).
+/// The hot-path-written part of [`PathShared`] (its own cache line). Only failed completions
+/// write it: everything written per NBL lives in the per-CPU shards.
 #[repr(align(64))]
 pub struct PathHot {
-    /// NBLs in flight (maintained only for policies that read it).
-    pub inflight_nbls: AtomicU64,
-    /// Bytes in flight (maintained only for policies that read it).
-    pub inflight_bytes: AtomicU64,
     /// Counted send errors since group construction.
     pub errors: AtomicU64,
-    /// Time of the latest successful completion (speed-share busy-time accounting).
-    pub last_done_ns: AtomicU64,
 }
 
 impl PathShared {
@@ -44,27 +40,9 @@ impl PathShared {
             quota: AtomicU32::new(quota),
             error_base: AtomicU64::new(0),
             hot: PathHot {
-                inflight_nbls: AtomicU64::new(0),
-                inflight_bytes: AtomicU64::new(0),
                 errors: AtomicU64::new(0),
-                last_done_ns: AtomicU64::new(0),
             },
         }
-    }
-
-    /// NBLs in flight as the policies read it (a counter driven below zero by a caller that
-    /// completed more than it sent reads as 0).
-    #[inline]
-    pub fn inflight_nbls(&self) -> u64 {
-        let v = self.hot.inflight_nbls.load(Ordering::Relaxed);
-        if v > u64::MAX / 2 { 0 } else { v }
-    }
-
-    /// Bytes in flight as the policies read it (see [`Self::inflight_nbls`]).
-    #[inline]
-    pub fn inflight_bytes(&self) -> u64 {
-        let v = self.hot.inflight_bytes.load(Ordering::Relaxed);
-        if v > u64::MAX / 2 { 0 } else { v }
     }
 
     /// Current state.
@@ -92,8 +70,9 @@ pub struct PathInfo {
     pub link_speed_bps: u64,
     /// Send / completion counters summed over CPUs (in-flight derived from them).
     pub counters: CounterTotals,
-    /// Measured transfer speed, bits per second (speed-share only).
-    pub measured_speed_bps: Option<u64>,
+    /// What the group's policy reports about the path (share, weight, in-flight load, measured
+    /// speed, outstanding credits: whichever the policy has).
+    pub policy: PathStatus,
     /// Counted send errors since construction.
     pub send_errors: u64,
     /// The latest transition, with its reason and time.

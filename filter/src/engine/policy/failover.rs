@@ -5,7 +5,7 @@
 use super::super::config::PathConfig;
 use super::super::mask::bit;
 use super::super::types::{MAX_PATHS, SendRequest};
-use super::{Choice, HotCtx, Policy};
+use super::{Choice, HotCtx, PathStatus, Policy, TickCtx};
 
 /// The failover-only policy.
 pub struct FailoverOnly {
@@ -29,15 +29,44 @@ impl FailoverOnly {
     }
 }
 
+impl FailoverOnly {
+    /// The first path of `mask` in priority order.
+    #[inline]
+    fn first(&self, mask: u32) -> Option<usize> {
+        self.order[..self.len]
+            .iter()
+            .map(|&p| usize::from(p))
+            .find(|&p| mask & bit(p) != 0)
+    }
+}
+
 impl Policy for FailoverOnly {
+    fn name(&self) -> &'static str {
+        "failover-only"
+    }
+
+    fn status(&self, ctx: &TickCtx<'_>, path: usize) -> PathStatus {
+        let rank = self.order[..self.len]
+            .iter()
+            .position(|&p| usize::from(p) == path)
+            .and_then(|r| u8::try_from(r).ok());
+        let share = if self.first(ctx.mask) == Some(path) {
+            1_000_000
+        } else {
+            0
+        };
+        PathStatus {
+            rank,
+            share_ppm: Some(share),
+            ..PathStatus::default()
+        }
+    }
+
     #[inline]
     fn select(&self, ctx: &HotCtx<'_>, _req: &SendRequest, _now_ns: u64) -> Choice {
-        for &p in &self.order[..self.len] {
-            let p = usize::from(p);
-            if ctx.mask & bit(p) != 0 {
-                return Choice::Path(p);
-            }
+        match self.first(ctx.mask) {
+            Some(p) => Choice::Path(p),
+            None => Choice::NoPath,
         }
-        Choice::NoPath
     }
 }

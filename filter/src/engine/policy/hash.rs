@@ -40,6 +40,10 @@ const PATH_SEEDS: [u64; MAX_PATHS] = [
 ];
 
 impl Policy for AddressHash {
+    fn name(&self) -> &'static str {
+        "address-hash"
+    }
+
     #[inline]
     fn select(&self, ctx: &HotCtx<'_>, req: &SendRequest, _now_ns: u64) -> Choice {
         let h = match self.layer {

@@ -35,7 +35,7 @@ use super::super::config::QuotaConfig;
 use super::super::mask::bit;
 use super::super::sync::{AtomicU8, AtomicU32, Ordering, zeroed_u32};
 use super::super::types::{Completion, SendRequest, TargetKey};
-use super::{Choice, HotCtx, Policy};
+use super::{Choice, HotCtx, PathStatus, Policy, TickCtx, weighted_share};
 
 /// Upper limit of the idle credits one CPU keeps per (slot, path).
 const HOLD_MAX: u32 = 32;
@@ -117,14 +117,10 @@ impl Quota {
         }
     }
 
-    /// Outstanding NBLs for (target, path) (statistics and tests): the credits that are in neither
-    /// the shared pool nor a local pool. Read while other CPUs select it is approximate (a credit
+    /// Outstanding NBLs of entry `i` (statistics and tests): the credits that are in neither the
+    /// shared pool nor a local pool. Read while other CPUs select it is approximate (a credit
     /// moving between pools may be missed or counted twice), but never above the maximum.
-    pub fn outstanding(&self, target: TargetKey, path: usize) -> u32 {
-        if self.max_outstanding == 0 || path >= self.paths {
-            return 0;
-        }
-        let i = self.slot_base(target) + path;
+    fn outstanding_entry(&self, i: usize) -> u32 {
         let mut free = self.pool.get(i).map_or(0, |c| c.load(Ordering::Acquire));
         for cpu in 0..self.cpus {
             if let Some(l) = self.local.get(cpu * self.stride + i) {
@@ -323,6 +319,37 @@ impl Quota {
 }
 
 impl Policy for Quota {
+    fn name(&self) -> &'static str {
+        "quota"
+    }
+
+    /// The quota, the share it gives among the eligible paths, and the NBLs outstanding over all
+    /// target slots (`None` without a cap; costs one pass over slots × CPUs).
+    fn status(&self, ctx: &TickCtx<'_>, path: usize) -> PathStatus {
+        let quota = |p: usize| ctx.paths.get(p).map(|s| s.quota.load(Ordering::Relaxed));
+        let outstanding = (self.max_outstanding != 0 && path < self.paths).then(|| {
+            (path..self.pool.len())
+                .step_by(self.paths)
+                .map(|i| self.outstanding_entry(i))
+                .fold(0u32, u32::saturating_add)
+        });
+        PathStatus {
+            weight: quota(path),
+            share_ppm: Some(weighted_share(ctx.mask, path, |p| {
+                u64::from(quota(p).unwrap_or(0))
+            })),
+            outstanding,
+            ..PathStatus::default()
+        }
+    }
+
+    fn outstanding(&self, target: TargetKey, path: usize) -> Option<u32> {
+        if self.max_outstanding == 0 || path >= self.paths {
+            return Some(0);
+        }
+        Some(self.outstanding_entry(self.slot_base(target) + path))
+    }
+
     // Small (the slow path is out of line): inlined into the group's dispatch, which measured
     // about 1 ns per NBL faster than leaving the choice to the inliner.
     #[allow(clippy::inline_always)]

@@ -1,12 +1,14 @@
 //! Speed share (the design's dynamic balancer): each path gets a share of the bytes proportional to
 //! its measured transfer speed.
 //!
-//! Measurement. On every successful completion the path's busy time is extended by the part of the
-//! NBL's service that did not overlap the previous completion on that path:
-//! `busy += now - max(now - latency, last_completion)`. For a path that serves its queue in order
-//! this is exactly `len / speed`, whether the path is idle or backlogged. `tick` sums bytes and
-//! busy time over the CPUs and folds `bytes / busy` into an EWMA whose half-life is measured in
-//! busy time: `est = est * 2^(-busy/H) + sample * (1 - 2^(-busy/H))`.
+//! Measurement. On every successful completion the completing CPU extends its busy time for the
+//! path by the part of the NBL's service that did not overlap its previous completion on that
+//! path: `busy += now - max(now - latency, last_completion)`, both per CPU (nothing shared is
+//! written per NBL). For a path that serves its queue in order and completes on one CPU this is
+//! exactly `len / speed`, whether the path is idle or backlogged. `tick` sums bytes and busy time
+//! over the CPUs, caps the busy time at the wall time since the previous tick (overlaps between
+//! CPUs are not subtracted per NBL, see docs/engine.md), and folds `bytes / busy` into an EWMA
+//! whose half-life is measured in busy time: `est = est * 2^(-busy/H) + sample * (1 - 2^(-busy/H))`.
 //!
 //! Shares. `tick` normalises the estimates into Q16 weights and publishes them on a
 //! [`ShareBoard`]. A path with no completion for `stale_after_ns` gets at least the probe share,
@@ -19,13 +21,12 @@
 use alloc::boxed::Box;
 
 use super::super::config::{PathConfig, ShareScheduler, SpeedShareConfig};
-use super::super::counters;
 use super::super::ewma::{decay_q32, ewma_mix};
 use super::super::mask::{Bits, bit};
 use super::super::shares::{SHARE_ONE, ShareBoard, inverse_of, weight_of};
 use super::super::sync::{AtomicI64, AtomicU64, Ordering, local_add, zeroed_u64};
 use super::super::types::{Completion, CompletionStatus, MAX_PATHS, SendRequest};
-use super::{Choice, HotCtx, Policy, TickCtx};
+use super::{Choice, HotCtx, PathStatus, Policy, TickCtx, ppm};
 
 /// Speed assumed for a path whose link speed is unknown: 1 Gbit/s, in bytes per second.
 const DEFAULT_BYTES_PER_S: u64 = 125_000_000;
@@ -39,13 +40,16 @@ pub struct SpeedShare {
     /// Estimated speed, bytes per second.
     estimate: Box<[AtomicU64]>,
     last_bytes: Box<[AtomicU64]>,
-    last_busy: Box<[AtomicU64]>,
+    /// Each CPU's busy time per path at the previous tick (`cpu * paths + path`).
+    seen_busy: Box<[AtomicU64]>,
     last_measured: Box<[AtomicU64]>,
+    /// Time of the previous tick (the busy time of one tick period is capped at the wall time).
+    last_tick: AtomicU64,
 }
 
 impl SpeedShare {
-    /// Set-up: estimates start at the configured link speeds.
-    pub fn new(paths: &[PathConfig], cfg: SpeedShareConfig) -> Self {
+    /// Set-up for `cpus` shards: estimates start at the configured link speeds.
+    pub fn new(paths: &[PathConfig], cpus: u32, cfg: SpeedShareConfig) -> Self {
         let n = paths.len();
         let estimate = zeroed_u64(n);
         for (e, p) in estimate.iter().zip(paths) {
@@ -63,19 +67,10 @@ impl SpeedShare {
             board: ShareBoard::new(&weights[..n]),
             estimate,
             last_bytes: zeroed_u64(n),
-            last_busy: zeroed_u64(n),
+            seen_busy: zeroed_u64(n * cpus as usize),
             last_measured: zeroed_u64(n),
+            last_tick: AtomicU64::new(0),
         }
-    }
-
-    /// The published Q16 weights (shares = weight / sum of weights).
-    pub fn weights(&self, out: &mut [u32]) {
-        self.board.weights(out);
-    }
-
-    /// Estimated speed of `path`, bytes per second.
-    pub fn estimate(&self, path: usize) -> Option<u64> {
-        self.estimate.get(path).map(|e| e.load(Ordering::Relaxed))
     }
 
     /// Refreshes this CPU's copies of the shares when the board moved on (or the scheduler
@@ -246,7 +241,83 @@ fn normalise(estimate: &[AtomicU64], out: &mut [u32]) {
     }
 }
 
+impl SpeedShare {
+    /// Folds the bytes and busy time completed since the previous tick, `wall_ns` ago, into the
+    /// speed estimates.
+    fn measure(&self, ctx: &TickCtx<'_>, now_ns: u64, wall_ns: u64) {
+        let n = self.estimate.len();
+        for p in 0..n {
+            let mut bytes = 0u64;
+            let mut d_busy = 0u64;
+            let mut cpus = 0u32;
+            for (c, s) in ctx.shards.iter().enumerate() {
+                let (Some(e), Some(seen)) = (s.paths.get(p), self.seen_busy.get(c * n + p)) else {
+                    continue;
+                };
+                bytes = bytes.wrapping_add(e.done_bytes.load(Ordering::Relaxed));
+                let busy = e.policy[0].load(Ordering::Relaxed);
+                // Only tick writes `seen` (one caller at a time): a load and a store, not a
+                // locked swap.
+                let d = busy.wrapping_sub(seen.load(Ordering::Relaxed));
+                seen.store(busy, Ordering::Relaxed);
+                if d != 0 {
+                    cpus += 1;
+                    d_busy = d_busy.wrapping_add(d);
+                }
+            }
+            let d_bytes = bytes.wrapping_sub(self.last_bytes[p].load(Ordering::Relaxed));
+            self.last_bytes[p].store(bytes, Ordering::Relaxed);
+            if cpus > 1 {
+                // Each CPU subtracts only its own overlaps, so busy times of NBLs that queued
+                // behind other CPUs' NBLs add up to more than the path's; it cannot have been
+                // busy longer than the period (exact for a path kept busy through it).
+                d_busy = d_busy.min(wall_ns);
+            }
+            if d_busy == 0 || d_bytes == 0 {
+                continue;
+            }
+            let sample = u128::from(d_bytes) * 1_000_000_000 / u128::from(d_busy);
+            let sample = u64::try_from(sample).unwrap_or(u64::MAX).max(1);
+            let decay = decay_q32(d_busy, self.cfg.half_life_ns);
+            let old = self.estimate[p].load(Ordering::Relaxed);
+            self.estimate[p].store(ewma_mix(old, sample, decay).max(1), Ordering::Relaxed);
+            self.last_measured[p].store(now_ns, Ordering::Relaxed);
+        }
+    }
+}
+
 impl Policy for SpeedShare {
+    fn name(&self) -> &'static str {
+        "speed-share"
+    }
+
+    /// The published Q16 weight, the share it gives among the eligible paths and the estimated
+    /// speed.
+    fn status(&self, ctx: &TickCtx<'_>, path: usize) -> PathStatus {
+        let mut w = [0u32; MAX_PATHS];
+        let n = self.estimate.len().min(MAX_PATHS);
+        self.board.weights(&mut w[..n]);
+        let eligible: u64 = Bits(ctx.mask)
+            .filter_map(|p| w.get(p))
+            .map(|&x| u64::from(x))
+            .sum();
+        let weight = w.get(path).copied().filter(|_| path < n);
+        let share = if ctx.mask & bit(path) == 0 {
+            0
+        } else {
+            ppm(u64::from(weight.unwrap_or(0)), eligible)
+        };
+        PathStatus {
+            weight,
+            share_ppm: weight.map(|_| share),
+            speed_bps: self
+                .estimate
+                .get(path)
+                .map(|e| e.load(Ordering::Relaxed).saturating_mul(8)),
+            ..PathStatus::default()
+        }
+    }
+
     // Small (the slow path is out of line): inlined into the group's dispatch, which measured
     // about 1 ns per NBL faster than leaving the choice to the inliner.
     #[allow(clippy::inline_always)]
@@ -267,38 +338,24 @@ impl Policy for SpeedShare {
         if c.status != CompletionStatus::Ok {
             return;
         }
-        let p = c.path.index();
-        let (Some(path), Some(busy)) = (ctx.paths.get(p), ctx.shard.aux.get(p)) else {
+        let Some(e) = ctx.shard.paths.get(c.path.index()) else {
             return;
         };
-        let last = path.hot.last_done_ns.load(Ordering::Relaxed);
+        let [busy, last_done] = &e.policy;
+        let last = last_done.load(Ordering::Relaxed);
         let start = now_ns.saturating_sub(c.latency_ns).max(last);
         if now_ns > last {
-            path.hot.last_done_ns.store(now_ns, Ordering::Relaxed);
+            last_done.store(now_ns, Ordering::Relaxed);
         }
         local_add(busy, now_ns.saturating_sub(start));
     }
 
     fn tick(&self, ctx: &TickCtx<'_>, now_ns: u64) {
         let n = self.estimate.len();
-        for p in 0..n {
-            let bytes = counters::totals(ctx.shards, p).completed_bytes;
-            let busy: u64 = ctx
-                .shards
-                .iter()
-                .filter_map(|s| s.aux.get(p))
-                .fold(0u64, |a, b| a.wrapping_add(b.load(Ordering::Relaxed)));
-            let d_bytes = bytes.wrapping_sub(self.last_bytes[p].swap(bytes, Ordering::Relaxed));
-            let d_busy = busy.wrapping_sub(self.last_busy[p].swap(busy, Ordering::Relaxed));
-            if d_busy == 0 || d_bytes == 0 {
-                continue;
-            }
-            let sample = u128::from(d_bytes) * 1_000_000_000 / u128::from(d_busy);
-            let sample = u64::try_from(sample).unwrap_or(u64::MAX).max(1);
-            let decay = decay_q32(d_busy, self.cfg.half_life_ns);
-            let old = self.estimate[p].load(Ordering::Relaxed);
-            self.estimate[p].store(ewma_mix(old, sample, decay).max(1), Ordering::Relaxed);
-            self.last_measured[p].store(now_ns, Ordering::Relaxed);
+        let prev = self.last_tick.load(Ordering::Relaxed);
+        if now_ns > prev {
+            self.last_tick.store(now_ns, Ordering::Relaxed);
+            self.measure(ctx, now_ns, now_ns - prev);
         }
         let mut weights = [0u32; MAX_PATHS];
         normalise(&self.estimate, &mut weights[..n]);
