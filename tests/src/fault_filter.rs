@@ -39,6 +39,8 @@ pub enum Fault {
     SendWhileNotRunning,
     IndicateWhileNotRunning,
     CompletePausedWithSuccess,
+    /// Completes sends with NDIS_STATUS_PAUSED while Running.
+    CompletePausedWhileRunning,
     PauseFails,
     PauseSuccessWithOutstanding,
     PauseCompleteWhenNotPending,
@@ -612,7 +614,7 @@ unsafe extern "system" fn send(
     let disp = flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0;
     // SAFETY: NDIS gave us this chain.
     let v = unsafe { to_vec(head) };
-    if !m.running {
+    if !m.running || fault == Fault::CompletePausedWhileRunning {
         match fault {
             Fault::SendWhileNotRunning => {
                 // SAFETY: the fault: forwarded although not Running.

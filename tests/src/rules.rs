@@ -55,6 +55,8 @@ rules! {
         "NdisFSendNetBufferLists is called only while the module is Running.";
     StateIndicateNotRunning => "state.indicate-not-running", "[DOC:filter-module-states-and-operations]",
         "NdisFIndicateReceiveNetBufferLists is called only while the module is Running.";
+    SendPausedWhileRunning => "send.paused-while-running", "[DOC:filter-module-states-and-operations]",
+        "NBLs from above are completed with NDIS_STATUS_PAUSED only while the module is not Running: a Running module (its restart reported success) passes sends on.";
     SendPausedStatus => "send.paused-status", "[DOC:pausing-a-filter-module]",
         "NBLs arriving in FilterSendNetBufferLists while the module is not Running are completed at once with NDIS_STATUS_PAUSED.";
     PauseFailed => "pause.failed", "[DOC:filter-module-states-and-operations]",

@@ -73,6 +73,7 @@ violation_tests! {
     rule_state_send_not_running: SendWhileNotRunning => "state.send-not-running" in Some("FilterSendNetBufferLists");
     rule_state_indicate_not_running: IndicateWhileNotRunning => "state.indicate-not-running" in Some("FilterReceiveNetBufferLists");
     rule_send_paused_status: CompletePausedWithSuccess => "send.paused-status" in Some("FilterSendNetBufferLists");
+    rule_send_paused_while_running: CompletePausedWhileRunning => "send.paused-while-running" in Some("FilterSendNetBufferLists");
     rule_pause_failed: PauseFails => "pause.failed" in None;
     rule_pause_outstanding_nbls: PauseSuccessWithOutstanding => "pause.outstanding-nbls" in None;
     rule_pause_complete_not_pending: PauseCompleteWhenNotPending => "pause.complete-not-pending" in Some("FilterRestart");

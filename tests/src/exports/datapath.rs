@@ -6,7 +6,7 @@ use crate::abi::Abi;
 use crate::machine;
 use crate::nblmem::{self, SnapMask};
 use crate::rules::{Rule, Subject};
-use crate::world::{self, Came, Event, NState, Origin};
+use crate::world::{self, Came, Event, ModState, NState, Origin};
 use core::ffi::c_void;
 use mpfilter::ndis::consts::{
     NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL, NDIS_RECEIVE_FLAGS_RESOURCES,
@@ -206,6 +206,18 @@ pub unsafe fn send_complete(_abi: Abi, h: NDIS_HANDLE, head: *mut NET_BUFFER_LIS
                     Subject::Nbl(n),
                     CALL,
                     format!("sent while the module was not Running, completed with {status:#x}"),
+                );
+                return;
+            }
+            if !probe
+                && status == NDIS_STATUS_PAUSED
+                && w.adapters[a].module.state == ModState::Running
+            {
+                w.violate(
+                    Rule::SendPausedWhileRunning,
+                    Subject::Nbl(n),
+                    CALL,
+                    "completed with NDIS_STATUS_PAUSED while the module is Running",
                 );
                 return;
             }
