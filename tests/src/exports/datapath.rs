@@ -6,7 +6,7 @@ use crate::abi::Abi;
 use crate::machine;
 use crate::nblmem::{self, SnapMask};
 use crate::rules::{Rule, Subject};
-use crate::world::{self, Came, Event, ModState, NState, Origin};
+use crate::world::{self, Came, Event, ModState, NState, Origin, World};
 use core::ffi::c_void;
 use mpfilter::ndis::consts::{
     NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL, NDIS_RECEIVE_FLAGS_RESOURCES,
@@ -198,27 +198,7 @@ pub unsafe fn send_complete(_abi: Abi, h: NDIS_HANDLE, head: *mut NET_BUFFER_LIS
             if !checks::no_children(w, CALL, n, Rule::CloneParentCompletedWithChildren) {
                 return;
             }
-            // SAFETY: n is live (walked).
-            let status = unsafe { nblmem::nbl_mut(n) }.Status;
-            if probe && status != NDIS_STATUS_PAUSED {
-                w.violate(
-                    Rule::SendPausedStatus,
-                    Subject::Nbl(n),
-                    CALL,
-                    format!("sent while the module was not Running, completed with {status:#x}"),
-                );
-                return;
-            }
-            if !probe
-                && status == NDIS_STATUS_PAUSED
-                && w.adapters[a].module.state == ModState::Running
-            {
-                w.violate(
-                    Rule::SendPausedWhileRunning,
-                    Subject::Nbl(n),
-                    CALL,
-                    "completed with NDIS_STATUS_PAUSED while the module is Running",
-                );
+            if !completion_status(w, a, n, probe, CALL) {
                 return;
             }
             if !machine::handback_ok(w, n, CALL) {
@@ -231,6 +211,32 @@ pub unsafe fn send_complete(_abi: Abi, h: NDIS_HANDLE, head: *mut NET_BUFFER_LIS
             }
         }
     });
+}
+
+/// The status an NBL from above is completed with: NDIS_STATUS_PAUSED exactly for the pause
+/// probes (sent while the module was not Running), and never while the module is Running.
+fn completion_status(w: &mut World, a: usize, n: usize, probe: bool, call: &'static str) -> bool {
+    // SAFETY: n is live (walked).
+    let status = unsafe { nblmem::nbl_mut(n) }.Status;
+    if probe && status != NDIS_STATUS_PAUSED {
+        w.violate(
+            Rule::SendPausedStatus,
+            Subject::Nbl(n),
+            call,
+            format!("sent while the module was not Running, completed with {status:#x}"),
+        );
+        return false;
+    }
+    if !probe && status == NDIS_STATUS_PAUSED && w.adapters[a].module.state == ModState::Running {
+        w.violate(
+            Rule::SendPausedWhileRunning,
+            Subject::Nbl(n),
+            call,
+            "completed with NDIS_STATUS_PAUSED while the module is Running",
+        );
+        return false;
+    }
+    true
 }
 
 /// `NdisFIndicateReceiveNetBufferLists`.
