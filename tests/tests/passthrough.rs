@@ -29,6 +29,11 @@ fn mpfilter_passthrough_100k_each_way_is_clean() {
         assert_eq!(f.send_nbls_forwarded, cfg.nbls_each_way, "{}", a.name);
         assert_eq!(f.send_nbls_rejected_paused, s.probes_sent, "{}", a.name);
         assert_eq!(f.oids_forwarded, u64::from(cfg.oid_storm), "{}", a.name);
+        // The filter's own byte and NBL counts agree with what crossed each wire.
+        assert_eq!(f.send_bytes_forwarded, s.wire_tx_bytes, "{}", a.name);
+        assert_eq!(f.send_nbls_completed, f.send_nbls_forwarded, "{}", a.name);
+        assert_eq!(f.receive_nbls_indicated, s.rx_received, "{}", a.name);
+        assert_eq!(f.receive_bytes_indicated, s.rx_received_bytes, "{}", a.name);
     }
 }
 
