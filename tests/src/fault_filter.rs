@@ -39,6 +39,8 @@ pub enum Fault {
     SendWhileNotRunning,
     IndicateWhileNotRunning,
     CompletePausedWithSuccess,
+    /// Registers with a UniqueName that is not a GUID.
+    BadUniqueName,
     /// Completes sends with NDIS_STATUS_PAUSED while Running.
     CompletePausedWhileRunning,
     PauseFails,
@@ -248,9 +250,13 @@ unsafe extern "system" fn driver_entry(
         device: null_mut(),
         names: [
             "Fault filter".encode_utf16().collect(),
-            "{6C1E2D3F-0000-4000-8000-00000000F17E}"
-                .encode_utf16()
-                .collect(),
+            if fault == Fault::BadUniqueName {
+                "faultflt".encode_utf16().collect()
+            } else {
+                "{6C1E2D3F-0000-4000-8000-00000000F17E}"
+                    .encode_utf16()
+                    .collect()
+            },
             "faultflt".encode_utf16().collect(),
         ],
     });
@@ -1218,4 +1224,21 @@ unsafe extern "system" fn device_pnp(ctx: NDIS_HANDLE, ev: *mut NET_DEVICE_PNP_E
     }
     // SAFETY: passing the event down.
     unsafe { NdisFDevicePnPEventNotify(m.handle, ev) };
+}
+
+/// Sets FriendlyName, UniqueName (a GUID) and ServiceName of `c` to names that live for the rest
+/// of the process, for the small test drivers that register with the emulator.
+pub fn set_test_names(c: &mut NDIS_FILTER_DRIVER_CHARACTERISTICS) {
+    let leak = |s: &str| {
+        let units: &'static mut [u16] = Box::leak(s.encode_utf16().collect::<Box<[u16]>>());
+        let bytes = u16::try_from(units.len() * 2).unwrap_or(0);
+        UNICODE_STRING {
+            Length: bytes,
+            MaximumLength: bytes,
+            Buffer: units.as_mut_ptr(),
+        }
+    };
+    c.FriendlyName = leak("Test filter");
+    c.UniqueName = leak("{7E57F17E-0000-4000-8000-000000000001}");
+    c.ServiceName = leak("testflt");
 }

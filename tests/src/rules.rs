@@ -44,7 +44,7 @@ macro_rules! rules {
 
 rules! {
     DriverCharacteristics => "driver.characteristics", "[DDI NdisFRegisterFilterDriver][DOC:data-bypass-mode]",
-        "NdisFRegisterFilterDriver gets a rev-2 (or later) characteristics header of type 0x8B with Attach, Detach, Pause and Restart handlers, SendComplete whenever Send is set and Return whenever Receive is set, and is called once, at PASSIVE_LEVEL.";
+        "NdisFRegisterFilterDriver gets a rev-2 (or later) characteristics header of type 0x8B with Attach, Detach, Pause and Restart handlers, SendComplete whenever Send is set and Return whenever Receive is set, FriendlyName, UniqueName (a braced GUID, the INF's NetCfgInstanceId) and ServiceName set, and is called once, at PASSIVE_LEVEL.";
     HandleInvalid => "handle.invalid", "[DDI]",
         "Every NDIS call passes a handle NDIS gave the driver (driver, module, pool, device) and the right kind of handle for that call.";
     AttachNoSetAttributes => "attach.no-set-attributes", "[DDI FilterAttach][DOC:attaching-a-filter-module]",

@@ -57,6 +57,7 @@ unsafe extern "system" fn driver_entry(
         );
         c.MajorNdisVersion = 6;
         c.MinorNdisVersion = 30;
+        ndis_emu::fault_filter::set_test_names(&mut c);
         c.AttachHandler = Some(attach);
         c.DetachHandler = Some(detach);
         c.RestartHandler = Some(restart);

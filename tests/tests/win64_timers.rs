@@ -101,6 +101,7 @@ unsafe extern "win64" fn driver_entry(
         );
         c.MajorNdisVersion = 6;
         c.MinorNdisVersion = 30;
+        ndis_emu::fault_filter::set_test_names(&mut c);
         c.AttachHandler = slot!(attach, FilterAttachHandler);
         c.DetachHandler = slot!(detach, FilterDetachHandler);
         c.RestartHandler = slot!(restart, FilterRestartHandler);

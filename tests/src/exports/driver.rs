@@ -16,7 +16,7 @@ use mpfilter::ndis::types::{
     DEVICE_OBJECT, DRIVER_OBJECT, EX_POOL_PRIORITY, NDIS_DEVICE_OBJECT_ATTRIBUTES,
     NDIS_DRIVER_OPTIONAL_HANDLERS, NDIS_FILTER_ATTRIBUTES, NDIS_FILTER_DRIVER_CHARACTERISTICS,
     NDIS_HANDLE, NDIS_STATUS, NDIS_STATUS_INDICATION, NET_DEVICE_PNP_EVENT,
-    NET_PNP_EVENT_NOTIFICATION,
+    NET_PNP_EVENT_NOTIFICATION, UNICODE_STRING,
 };
 use std::alloc::Layout;
 
@@ -72,6 +72,9 @@ pub unsafe fn register(
         let c = unsafe { &*chars };
         if c.MajorNdisVersion != 6 {
             return bad(w, &format!("MajorNdisVersion {}", c.MajorNdisVersion));
+        }
+        if let Err(why) = names_ok(c) {
+            return bad(w, &why);
         }
         let h = Handlers::from_characteristics(abi, c);
         if h.attach == 0 || h.detach == 0 || h.pause == 0 || h.restart == 0 {
@@ -552,4 +555,53 @@ pub unsafe fn device_pnp(_abi: Abi, h: NDIS_HANDLE, ev: *mut NET_DEVICE_PNP_EVEN
         let now = unsafe { forward::read_device_pnp(ev.cast()) };
         forward::pnp_forwarded(w, a, forward::PnpKind::Device, ev as usize, &now);
     });
+}
+
+/// The text of a characteristics name, or `None` when it is not a readable counted string.
+fn name_text(s: &UNICODE_STRING) -> Option<String> {
+    if s.Buffer.is_null()
+        || !s.Buffer.is_aligned()
+        || !s.Length.is_multiple_of(2)
+        || s.Length > s.MaximumLength
+    {
+        return None;
+    }
+    // SAFETY: a non-null, aligned buffer the driver declared to hold Length bytes.
+    let units = unsafe { core::slice::from_raw_parts(s.Buffer, usize::from(s.Length) / 2) };
+    Some(String::from_utf16_lossy(units))
+}
+
+/// `{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}`.
+fn is_braced_guid(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 38
+        && b[0] == b'{'
+        && b[37] == b'}'
+        && b[1..37].iter().enumerate().all(|(i, &c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// FriendlyName, UniqueName and ServiceName are set, and UniqueName is the braced GUID the INF's
+/// NetCfgInstanceId repeats.
+fn names_ok(c: &NDIS_FILTER_DRIVER_CHARACTERISTICS) -> Result<(), String> {
+    for (what, s) in [
+        ("FriendlyName", &c.FriendlyName),
+        ("UniqueName", &c.UniqueName),
+        ("ServiceName", &c.ServiceName),
+    ] {
+        let text =
+            name_text(s).ok_or_else(|| format!("{what} is not a readable counted string"))?;
+        if text.is_empty() {
+            return Err(format!("{what} is empty"));
+        }
+        if what == "UniqueName" && !is_braced_guid(&text) {
+            return Err(format!("UniqueName {text:?} is not a braced GUID"));
+        }
+    }
+    Ok(())
 }
