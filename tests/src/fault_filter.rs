@@ -1226,9 +1226,10 @@ unsafe extern "system" fn device_pnp(ctx: NDIS_HANDLE, ev: *mut NET_DEVICE_PNP_E
     unsafe { NdisFDevicePnPEventNotify(m.handle, ev) };
 }
 
-/// Sets FriendlyName, UniqueName (a GUID) and ServiceName of `c` to names that live for the rest
-/// of the process, for the small test drivers that register with the emulator.
-pub fn set_test_names(c: &mut NDIS_FILTER_DRIVER_CHARACTERISTICS) {
+/// Rev-2 NDIS 6.30 filter characteristics with FriendlyName, UniqueName (a GUID) and ServiceName
+/// set to names that live for the rest of the process, and no handlers: the start of every small
+/// test driver that registers with the emulator.
+pub fn test_characteristics() -> NDIS_FILTER_DRIVER_CHARACTERISTICS {
     let leak = |s: &str| {
         let units: &'static mut [u16] = Box::leak(s.encode_utf16().collect::<Box<[u16]>>());
         let bytes = u16::try_from(units.len() * 2).unwrap_or(0);
@@ -1238,7 +1239,17 @@ pub fn set_test_names(c: &mut NDIS_FILTER_DRIVER_CHARACTERISTICS) {
             Buffer: units.as_mut_ptr(),
         }
     };
+    // SAFETY: the characteristics are plain data; all-zero is valid (NULL handlers are None).
+    let mut c: NDIS_FILTER_DRIVER_CHARACTERISTICS = unsafe { core::mem::zeroed() };
+    c.Header = NDIS_OBJECT_HEADER::new(
+        NDIS_OBJECT_TYPE_FILTER_DRIVER_CHARACTERISTICS,
+        NDIS_FILTER_CHARACTERISTICS_REVISION_2,
+        NDIS_SIZEOF_FILTER_DRIVER_CHARACTERISTICS_REVISION_2,
+    );
+    c.MajorNdisVersion = 6;
+    c.MinorNdisVersion = 30;
     c.FriendlyName = leak("Test filter");
     c.UniqueName = leak("{7E57F17E-0000-4000-8000-000000000001}");
     c.ServiceName = leak("testflt");
+    c
 }

@@ -49,15 +49,7 @@ unsafe extern "system" fn driver_entry(
 ) -> NDIS_STATUS {
     // SAFETY: the documented registration sequence with plain-data structures.
     unsafe {
-        let mut c: NDIS_FILTER_DRIVER_CHARACTERISTICS = core::mem::zeroed();
-        c.Header = NDIS_OBJECT_HEADER::new(
-            NDIS_OBJECT_TYPE_FILTER_DRIVER_CHARACTERISTICS,
-            NDIS_FILTER_CHARACTERISTICS_REVISION_2,
-            NDIS_SIZEOF_FILTER_DRIVER_CHARACTERISTICS_REVISION_2,
-        );
-        c.MajorNdisVersion = 6;
-        c.MinorNdisVersion = 30;
-        ndis_emu::fault_filter::set_test_names(&mut c);
+        let mut c = ndis_emu::fault_filter::test_characteristics();
         c.AttachHandler = Some(attach);
         c.DetachHandler = Some(detach);
         c.RestartHandler = Some(restart);

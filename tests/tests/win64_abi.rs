@@ -256,15 +256,7 @@ unsafe extern "win64" fn driver_entry(
         {
             return NDIS_STATUS_FAILURE;
         }
-        let mut c: NDIS_FILTER_DRIVER_CHARACTERISTICS = core::mem::zeroed();
-        c.Header = NDIS_OBJECT_HEADER::new(
-            NDIS_OBJECT_TYPE_FILTER_DRIVER_CHARACTERISTICS,
-            NDIS_FILTER_CHARACTERISTICS_REVISION_2,
-            NDIS_SIZEOF_FILTER_DRIVER_CHARACTERISTICS_REVISION_2,
-        );
-        c.MajorNdisVersion = 6;
-        c.MinorNdisVersion = 30;
-        ndis_emu::fault_filter::set_test_names(&mut c);
+        let mut c = ndis_emu::fault_filter::test_characteristics();
         c.AttachHandler = slot!(attach, FilterAttachHandler);
         c.DetachHandler = slot!(detach, FilterDetachHandler);
         c.RestartHandler = slot!(restart, FilterRestartHandler);

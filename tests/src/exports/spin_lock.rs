@@ -77,9 +77,11 @@ pub unsafe fn free(_abi: Abi, lock: *mut NDIS_SPIN_LOCK) {
     });
 }
 
-fn acquire(w: &mut World, call: &'static str, l: usize, dpr: bool) {
+/// What acquire and release both require: an initialised lock, and DISPATCH_LEVEL for the Dpr
+/// variants.
+fn usable(w: &mut World, call: &'static str, l: usize, dpr: bool) -> bool {
     if !allocated(w, call, l) {
-        return;
+        return false;
     }
     if dpr && !w.irql.is_dispatch() {
         w.violate(
@@ -88,6 +90,13 @@ fn acquire(w: &mut World, call: &'static str, l: usize, dpr: bool) {
             call,
             format!("called at {}", w.irql),
         );
+        return false;
+    }
+    true
+}
+
+fn acquire(w: &mut World, call: &'static str, l: usize, dpr: bool) {
+    if !usable(w, call, l, dpr) {
         return;
     }
     if let Some(Some(h)) = w.kernel.locks.get(&l) {
@@ -113,16 +122,7 @@ fn acquire(w: &mut World, call: &'static str, l: usize, dpr: bool) {
 }
 
 fn release(w: &mut World, call: &'static str, l: usize, dpr: bool) {
-    if !allocated(w, call, l) {
-        return;
-    }
-    if dpr && !w.irql.is_dispatch() {
-        w.violate(
-            Rule::SpinLockDprBelowDispatch,
-            Subject::Memory(l),
-            call,
-            format!("called at {}", w.irql),
-        );
+    if !usable(w, call, l, dpr) {
         return;
     }
     let held = w.kernel.locks.get(&l).copied().flatten();

@@ -3,6 +3,19 @@
 use crate::rules::{Rule, Subject};
 use crate::world::{ConfigScope, OrigState, World};
 
+/// One leak of `rule` per subject, all with the same detail.
+pub(crate) fn leak_each(
+    w: &mut World,
+    rule: Rule,
+    subjects: impl IntoIterator<Item = Subject>,
+    phase: &str,
+    detail: &str,
+) {
+    for s in subjects {
+        w.leak(rule, s, phase, detail);
+    }
+}
+
 /// Configuration handles of `scope` still open (`None`: any scope).
 pub(crate) fn config_leaks(w: &mut World, scope: Option<ConfigScope>, phase: &str) {
     let open: Vec<usize> = w
@@ -11,16 +24,17 @@ pub(crate) fn config_leaks(w: &mut World, scope: Option<ConfigScope>, phase: &st
         .filter(|(_, c)| scope.is_none_or(|s| c.scope == s))
         .map(|(&h, _)| h)
         .collect();
-    for h in open {
-        w.leak(
-            Rule::LeakConfig,
-            Subject::Handle(h),
-            phase,
-            "configuration handle not closed with NdisCloseConfiguration",
-        );
-        w.configs.remove(&h);
-        w.handles.remove(&h);
+    for h in &open {
+        w.configs.remove(h);
+        w.handles.remove(h);
     }
+    leak_each(
+        w,
+        Rule::LeakConfig,
+        open.into_iter().map(Subject::Handle),
+        phase,
+        "configuration handle not closed with NdisCloseConfiguration",
+    );
 }
 
 pub(super) fn detach_leaks(w: &mut World, a: usize) {
@@ -68,14 +82,13 @@ pub(super) fn detach_leaks(w: &mut World, a: usize) {
         .filter(|(_, c)| c.owner == h)
         .map(|(&k, _)| k)
         .collect();
-    for c in clones {
-        w.leak(
-            Rule::LeakOidClone,
-            Subject::Request(c),
-            &phase,
-            "OID clone not freed",
-        );
-    }
+    leak_each(
+        w,
+        Rule::LeakOidClone,
+        clones.into_iter().map(Subject::Request),
+        &phase,
+        "OID clone not freed",
+    );
     let pending: Vec<usize> = w
         .orig_oids
         .iter()
@@ -84,14 +97,13 @@ pub(super) fn detach_leaks(w: &mut World, a: usize) {
         })
         .map(|(&k, _)| k)
         .collect();
-    for r in pending {
-        w.leak(
-            Rule::OidNeverCompleted,
-            Subject::Request(r),
-            &phase,
-            "OID request from above pended and never completed",
-        );
-    }
+    leak_each(
+        w,
+        Rule::OidNeverCompleted,
+        pending.into_iter().map(Subject::Request),
+        &phase,
+        "OID request from above pended and never completed",
+    );
     super::timer::timer_leaks(w, Some(h), &phase);
 }
 
@@ -149,24 +161,16 @@ pub(crate) fn unload_leaks(w: &mut World) {
             format!("{size} bytes not freed"),
         );
     }
-    let devs: Vec<usize> = w.devices.keys().copied().collect();
-    for d in devs {
-        w.leak(
-            Rule::LeakDevice,
-            Subject::Handle(d),
-            phase,
-            "control device not deregistered",
-        );
-    }
-    let clones: Vec<usize> = w.oid_clones.keys().copied().collect();
-    for c in clones {
-        w.leak(
-            Rule::LeakOidClone,
-            Subject::Request(c),
-            phase,
-            "OID clone not freed",
-        );
-    }
+    let devs: Vec<Subject> = w.devices.keys().map(|&d| Subject::Handle(d)).collect();
+    leak_each(
+        w,
+        Rule::LeakDevice,
+        devs,
+        phase,
+        "control device not deregistered",
+    );
+    let clones: Vec<Subject> = w.oid_clones.keys().map(|&c| Subject::Request(c)).collect();
+    leak_each(w, Rule::LeakOidClone, clones, phase, "OID clone not freed");
     let driver = w.driver.as_ref().map(|d| d.token.addr());
     if let Some(d) = driver {
         super::timer::timer_leaks(w, Some(d), phase);

@@ -116,12 +116,11 @@ pub(crate) fn timer_leaks(w: &mut World, owner: Option<usize>, phase: &str) {
         );
         return;
     }
-    for (h, _) in left {
-        w.leak(
-            Rule::LeakTimer,
-            Subject::Handle(h),
-            phase,
-            "timer object not freed with NdisFreeTimerObject",
-        );
-    }
+    super::leaks::leak_each(
+        w,
+        Rule::LeakTimer,
+        left.into_iter().map(|(h, _)| Subject::Handle(h)),
+        phase,
+        "timer object not freed with NdisFreeTimerObject",
+    );
 }
