@@ -3,7 +3,10 @@
 //! IRQL: PASSIVE_LEVEL, inside FilterAttach (the module's handle is valid, nothing else runs on
 //! the module yet).
 
-use crate::config::keys::{self, Accepts};
+use crate::config::keys::{self, Accepts, KEYS};
+
+/// The code of the first registry key in [`ConfigKey`].
+const REG_KEY_BASE: u8 = 0x20;
 use crate::config::{ConfigError, ModuleConfig, ParamSource, RawValue, Shown};
 use crate::diag::{self, ConfigKey, Event};
 use crate::ndis::FilterHandle;
@@ -57,21 +60,14 @@ pub(super) fn read(handle: FilterHandle) -> ModuleConfig {
 
 /// The diagnostic event for a refused value.
 fn rejected(error: &ConfigError) -> Event {
-    let key = match error.key {
-        keys::GROUP_ID => ConfigKey::RegGroupId,
-        keys::PRIORITY => ConfigKey::RegPriority,
-        keys::ROLE => ConfigKey::RegRole,
-        keys::WEIGHT => ConfigKey::RegWeight,
-        keys::QUOTA_BYTES => ConfigKey::RegQuotaBytes,
-        keys::POLICY => ConfigKey::RegPolicy,
-        keys::FLOWLET_GAP_US => ConfigKey::RegFlowletGapUs,
-        keys::FAILBACK => ConfigKey::RegFailback,
-        keys::UP_DELAY_MS => ConfigKey::RegUpDelayMs,
-        keys::DOWN_DELAY_MS => ConfigKey::RegDownDelayMs,
-        keys::ALL_DOWN => ConfigKey::RegAllDown,
-        keys::MAX_OUTSTANDING_PER_TARGET => ConfigKey::RegMaxOutstandingPerTarget,
-        _ => ConfigKey::RegSendErrorThreshold,
-    };
+    // The registry keys' codes follow the key table: `RegGroupId` (0x20) is `KEYS[0]`, and so on
+    // (checked by `every_key_has_its_own_event_key`).
+    let key = KEYS
+        .iter()
+        .position(|k| k.name == error.key)
+        .and_then(|i| u8::try_from(i).ok())
+        .and_then(|i| ConfigKey::from_code(REG_KEY_BASE + i))
+        .unwrap_or(ConfigKey::RegOpenFailed);
     let value = match error.value {
         Shown::Integer(v) => u64::from(v),
         Shown::Text { bytes, len, .. } => {
@@ -96,7 +92,6 @@ fn rejected(error: &ConfigError) -> Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::keys::KEYS;
 
     #[test]
     fn every_key_has_its_own_event_key() {
@@ -111,6 +106,11 @@ mod tests {
                 panic!("not a config event")
             };
             assert!(!seen.contains(&key), "{} shares {key:?}", k.name);
+            assert!(
+                std::format!("{key:?}").ends_with(k.name),
+                "{} is reported as {key:?}",
+                k.name
+            );
             assert_eq!(value, u64::from(u32::MAX));
             seen.push(key);
         }
