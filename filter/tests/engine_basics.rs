@@ -950,3 +950,27 @@ fn speed_share_status_weight_share_speed() {
     g.event(pid(2), PathEvent::AdminFail, 1);
     assert_eq!(shares(&g), [Some(250_000), Some(750_000), Some(0)]);
 }
+
+#[test]
+fn select_avoiding_prefers_other_paths_and_falls_back_when_none_is_left() {
+    // Flowlets on: the avoided path must also win over a flow pinned to it.
+    let mut c = GroupConfig::new(paths(3), PolicyConfig::RoundRobin);
+    c.flowlet.gap_ns = 1_000 * MS;
+    c.cpus = 1;
+    let mut g = PathGroup::new(c).unwrap();
+    let r = req(42, 1500);
+    let pinned = pick(&g, &r, 0);
+    for now in 1..20 {
+        match g.select_avoiding(&r, now, 1 << pinned) {
+            Selection::Path(p) => assert_ne!(p.index(), pinned),
+            other => panic!("expected a path, got {other:?}"),
+        }
+    }
+    // Only the avoided path is left: it is still chosen rather than nothing.
+    for p in 0..3 {
+        if p != pinned {
+            g.event(pid(p), PathEvent::AdminFail, 30);
+        }
+    }
+    assert_eq!(g.select_avoiding(&r, 40, 1 << pinned), Selection::Path(pid(pinned)));
+}

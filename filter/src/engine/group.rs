@@ -57,11 +57,16 @@ impl Shared {
     }
 
     #[inline]
-    fn select(&self, req: &SendRequest, now_ns: u64) -> Selection {
-        let mask = self.eligible.load(Ordering::Acquire);
-        if mask == 0 {
+    fn select(&self, req: &SendRequest, now_ns: u64, avoid: u32) -> Selection {
+        let eligible = self.eligible.load(Ordering::Acquire);
+        if eligible == 0 {
             return Selection::NoPath;
         }
+        // Avoiding is a preference: with nothing else eligible the avoided paths stay usable.
+        let mask = match eligible & !avoid {
+            0 => eligible,
+            m => m,
+        };
         let ctx = self.ctx(mask, req.cpu);
         let Some(flows) = &self.flows else {
             return to_selection(self.policy.select(&ctx, req, now_ns));
@@ -173,7 +178,13 @@ impl Selector {
     /// See [`PathGroup::select`].
     #[inline]
     pub fn select(&self, req: &SendRequest, now_ns: u64) -> Selection {
-        self.shared.select(req, now_ns)
+        self.shared.select(req, now_ns, 0)
+    }
+
+    /// See [`PathGroup::select_avoiding`].
+    #[inline]
+    pub fn select_avoiding(&self, req: &SendRequest, now_ns: u64, avoid: u32) -> Selection {
+        self.shared.select(req, now_ns, avoid)
     }
 
     /// See [`PathGroup::on_send`].
@@ -273,7 +284,16 @@ impl PathGroup {
     /// [`Self::on_complete`], or with [`Self::cancel`] if the NBL is not sent.
     #[inline]
     pub fn select(&self, req: &SendRequest, now_ns: u64) -> Selection {
-        self.shared.select(req, now_ns)
+        self.shared.select(req, now_ns, 0)
+    }
+
+    /// Like [`Self::select`], but prefers the eligible paths outside `avoid` (bit per path): a
+    /// re-send of an NBL a path just failed goes elsewhere when anywhere else is eligible. A flow
+    /// pinned to an avoided path is placed again. When every eligible path is avoided it
+    /// behaves as `select`.
+    #[inline]
+    pub fn select_avoiding(&self, req: &SendRequest, now_ns: u64, avoid: u32) -> Selection {
+        self.shared.select(req, now_ns, avoid)
     }
 
     /// Records that the NBL was handed to `path`.
