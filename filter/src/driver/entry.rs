@@ -165,6 +165,9 @@ pub unsafe extern "system" fn DriverEntry(
     // SAFETY: the extension is at least `size_of::<DriverState>()` bytes, aligned (checked), and
     // ours alone.
     unsafe { state.write(DriverState::new()) };
+    // SAFETY: initialised above, ours alone until NdisFRegisterFilterDriver (below) lets modules
+    // attach; the team now sits at its final address.
+    unsafe { (*state).team.init() };
     let mut characteristics = filter_characteristics();
     // SAFETY: `state` is valid and initialised (above); this only takes a field address.
     let handle_slot = unsafe { &raw mut (*state).filter_driver_handle };
@@ -212,6 +215,9 @@ pub unsafe extern "system" fn driver_unload(driver_object: *mut DRIVER_OBJECT) {
     unsafe { imports::NdisFDeregisterFilterDriver(handle) };
     // SAFETY: as above.
     unsafe { (*state).filter_driver_handle = ptr::null_mut() };
+    // SAFETY: every module has detached (deregistration returned), so no group and no timer is
+    // left; unload runs alone.
+    unsafe { (*state).team.teardown() };
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 //!   FilterAttach to FilterDetach, with a pointer to the driver state it is registered in.
 //! - `state` — the driver-wide state in the driver-object extension (the FilterDriverContext).
 //! - [`registry`] — the attached modules by filter handle, IfIndex and path group.
+//! - `team` — the path groups: members, the engine group of each, its publication to the data
+//!   path (`publish`) and its tick timer.
 //!
 //! Dependencies run one way: `driver` → [`crate::module`] → {[`crate::engine`], [`crate::ndis`]};
 //! `ndis` knows neither `module` nor `driver`.
@@ -23,6 +25,7 @@ mod context;
 pub mod entry;
 pub mod registry;
 mod state;
+mod team;
 mod trampolines;
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! act through.
 
 use super::registry::Registry;
+use super::team::Team;
 use crate::module::Module;
 use crate::ndis::types::NDIS_HANDLE;
 use core::ptr;
@@ -16,6 +17,8 @@ pub(crate) struct DriverState {
     pub(crate) filter_driver_handle: NDIS_HANDLE,
     /// The attached modules.
     pub(crate) modules: Registry<Module>,
+    /// The path groups the teamed modules form.
+    pub(crate) team: Team,
 }
 
 // SAFETY: the filter driver handle is an opaque NDIS token, written only by DriverEntry and unload
@@ -28,6 +31,7 @@ impl DriverState {
         Self {
             filter_driver_handle: ptr::null_mut(),
             modules: Registry::new(),
+            team: Team::new(),
         }
     }
 }

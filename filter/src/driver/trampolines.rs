@@ -11,6 +11,7 @@
 
 use super::context::{self, ModuleContext};
 use super::state::DriverState;
+use super::team::MemberChange;
 use crate::module::Module;
 use crate::ndis::consts::{
     NDIS_FILTER_ATTRIBUTES_REVISION_1, NDIS_OBJECT_TYPE_FILTER_ATTRIBUTES,
@@ -117,12 +118,16 @@ pub(crate) unsafe extern "system" fn filter_attach(
         return status;
     }
     module.attach_succeeded();
+    let driver = module.driver();
+    driver.team.join(module.module(), driver.filter_driver_handle);
     NDIS_STATUS_SUCCESS
 }
 
 /// `FILTER_DETACH`: deregisters the module (Paused, nothing outstanding) and frees it.
 pub(crate) unsafe extern "system" fn filter_detach(filter_module_context: NDIS_HANDLE) {
     let detached = with_module(filter_module_context, false, |module| {
+        // Out of its group (and every snapshot readers may hold) before it can be freed.
+        module.driver().team.leave(module.module());
         module.driver().modules.deregister(module.module());
         module.detach();
         true
@@ -156,7 +161,14 @@ pub(crate) unsafe extern "system" fn filter_restart(
         |module| {
             // SAFETY: NULL or valid for the duration of this call.
             let params = unsafe { RestartParameters::from_raw(restart_parameters) };
-            module.restart(&params)
+            let status = module.restart(&params);
+            if status == NDIS_STATUS_SUCCESS {
+                module
+                    .driver()
+                    .team
+                    .member_changed(module.module(), MemberChange::Restarted);
+            }
+            status
         },
     )
 }
@@ -169,6 +181,11 @@ pub(crate) unsafe extern "system" fn filter_pause(
     with_module(filter_module_context, NDIS_STATUS_SUCCESS, |module| {
         // SAFETY: NULL or valid for the duration of this call.
         let params = unsafe { PauseParameters::from_raw(pause_parameters) };
+        // The path leaves service before the pause is acknowledged.
+        module
+            .driver()
+            .team
+            .member_changed(module.module(), MemberChange::Paused);
         module.pause(&params)
     })
 }
@@ -184,7 +201,11 @@ pub(crate) unsafe extern "system" fn filter_send(
         // SAFETY: NDIS hands the filter ownership of this NULL-terminated chain until it completes
         // it.
         let chain = unsafe { NblChain::from_raw(net_buffer_lists) };
-        module.send(chain, port_number, SendFlags::from_bits(send_flags));
+        let flags = SendFlags::from_bits(send_flags);
+        module.driver().team.with_route(module.module(), |route| match route {
+            Some(route) => module.send_teamed(chain, port_number, flags, route),
+            None => module.send(chain, port_number, flags),
+        });
     });
 }
 
@@ -197,7 +218,11 @@ pub(crate) unsafe extern "system" fn filter_send_complete(
     with_module(filter_module_context, (), |module| {
         // SAFETY: completed NBLs come back to the filter, which owns them again.
         let chain = unsafe { NblChain::from_raw(net_buffer_lists) };
-        module.send_complete(chain, SendCompleteFlags::from_bits(send_complete_flags));
+        let flags = SendCompleteFlags::from_bits(send_complete_flags);
+        module.driver().team.with_route(module.module(), |route| match route {
+            Some(route) => module.send_complete_teamed(chain, flags, route),
+            None => module.send_complete(chain, flags),
+        });
     });
 }
 
@@ -207,7 +232,11 @@ pub(crate) unsafe extern "system" fn filter_cancel_send(
     cancel_id: *mut c_void,
 ) {
     with_module(filter_module_context, (), |module| {
-        module.cancel_send(CancelId::from_raw(cancel_id));
+        let id = CancelId::from_raw(cancel_id);
+        module.driver().team.with_route(module.module(), |route| match route {
+            Some(route) => module.cancel_send_teamed(id, route),
+            None => module.cancel_send(id),
+        });
     });
 }
 
@@ -291,6 +320,15 @@ pub(crate) unsafe extern "system" fn filter_status(
     with_module(filter_module_context, (), |module| {
         // SAFETY: the indication is valid for the duration of this call.
         if let Some(indication) = unsafe { StatusIndication::from_raw(status_indication) } {
+            if let Some(link) = indication.link_state() {
+                module.driver().team.member_changed(
+                    module.module(),
+                    MemberChange::Link {
+                        connected: link.connected,
+                        xmit_bps: link.xmit_bps,
+                    },
+                );
+            }
             module.status(&indication);
         }
     });
@@ -307,7 +345,16 @@ pub(crate) unsafe extern "system" fn filter_net_pnp_event(
         |module| {
             // SAFETY: the notification is valid for the duration of this call.
             match unsafe { NetPnpEvent::from_raw(net_pnp_event_notification) } {
-                Some(event) => module.net_pnp_event(&event),
+                Some(event) => {
+                    if event.is_filter_pre_detach() {
+                        // The member is leaving: out of service before its pause and detach.
+                        module
+                            .driver()
+                            .team
+                            .member_changed(module.module(), MemberChange::PreDetach);
+                    }
+                    module.net_pnp_event(&event)
+                }
                 None => NDIS_STATUS_INVALID_PARAMETER,
             }
         },

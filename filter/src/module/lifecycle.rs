@@ -12,9 +12,15 @@ use super::{
     Counters, IllegalTransition, Leave, Module, ModuleEvent, ModuleInfo, ModuleState, NOT_TEAMED,
     PauseGate,
 };
+use super::route::NONE;
 use crate::config::ModuleConfig;
 use crate::diag::{self, Event};
-use crate::ndis::consts::{NDIS_STATUS_FAILURE, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS};
+use crate::ndis::NblPool;
+use crate::ndis::consts::{
+    MEDIA_CONNECT_STATE_DISCONNECTED, NDIS_STATUS_FAILURE, NDIS_STATUS_PENDING,
+    NDIS_STATUS_SUCCESS,
+};
+use core::sync::atomic::AtomicU8;
 use crate::ndis::types::NDIS_STATUS;
 use crate::ndis::{AttachParameters, FilterHandle, PauseParameters, RestartParameters};
 
@@ -34,7 +40,11 @@ impl Module {
             ModuleConfig::Teamed { group_id, .. } => group_id,
             ModuleConfig::NotTeamed => NOT_TEAMED,
         };
+        let teamed = matches!(config, ModuleConfig::Teamed { .. });
         let module = Module {
+            pool: if teamed { NblPool::for_clones(handle) } else { None },
+            team_group: AtomicU8::new(NONE),
+            team_seat: AtomicU8::new(NONE),
             handle,
             gate: PauseGate::new(),
             counters: Counters::default(),
@@ -45,6 +55,7 @@ impl Module {
                 mac_len: mac_src.len(),
                 xmit_link_speed: params.xmit_link_speed(),
                 path_group,
+                connected: params.media_connect_state() != MEDIA_CONNECT_STATE_DISCONNECTED,
             },
             config,
         };

@@ -26,19 +26,23 @@ pub mod gate;
 mod lifecycle;
 mod oid;
 mod receive;
+pub mod route;
 mod send;
 mod send_complete;
 pub mod state;
 mod stats;
 mod status;
 pub mod sync;
+mod teamed;
 
 pub use gate::{Leave, PauseGate};
 pub use state::{IllegalTransition, ModuleEvent, ModuleState};
 pub use stats::ModuleStats;
 
 use crate::config::ModuleConfig;
-use crate::ndis::{FilterHandle, NblChain};
+use crate::ndis::{FilterHandle, NblChain, NblPool};
+use core::sync::atomic::{AtomicU8, Ordering};
+use route::NONE;
 use stats::Counters;
 
 /// The number of NBLs in `chain`, as the gate and the counters count them.
@@ -62,6 +66,8 @@ pub struct ModuleInfo {
     /// The path group the module balances and fails over within: the `GroupId` of its
     /// configuration, [`NOT_TEAMED`] when it has none or a value was refused.
     pub path_group: u32,
+    /// Whether the media was connected at attach (anything but MediaConnectStateDisconnected).
+    pub connected: bool,
 }
 
 /// The path group id of a module that is in no path group.
@@ -82,6 +88,12 @@ pub struct Module {
     counters: Counters,
     info: ModuleInfo,
     config: ModuleConfig,
+    /// The pool clones of other members' NBLs come from (teamed modules only).
+    pool: Option<NblPool>,
+    /// Index of the module's path group in the driver's group table ([`NONE`] when in none).
+    team_group: AtomicU8,
+    /// The module's seat in its group ([`NONE`] when in none).
+    team_seat: AtomicU8,
 }
 
 impl Module {
@@ -104,6 +116,34 @@ impl Module {
     /// The module's NdisFilterHandle.
     pub fn handle(&self) -> FilterHandle {
         self.handle
+    }
+
+    /// The module's (group index, seat) while it is a member of a path group.
+    pub fn team_position(&self) -> Option<(usize, u8)> {
+        let group = self.team_group.load(Ordering::Acquire);
+        let seat = self.team_seat.load(Ordering::Acquire);
+        (group != NONE && seat != NONE).then_some((usize::from(group), seat))
+    }
+
+    /// Records the module's place in a path group (the driver's control plane, under its lock).
+    pub fn set_team_position(&self, group: u8, seat: u8) {
+        self.team_seat.store(seat, Ordering::Release);
+        self.team_group.store(group, Ordering::Release);
+    }
+
+    /// The module's seat in its group ([`NONE`] when in none).
+    pub fn seat(&self) -> u8 {
+        self.team_seat.load(Ordering::Acquire)
+    }
+
+    /// The module's group was full (or the group table was): it passes traffic through.
+    pub fn team_refused(&self) {
+        self.counters.team_refusals.inc();
+    }
+
+    /// The module's group-wide settings differ from its group's; the group's stay.
+    pub fn team_settings_ignored(&self) {
+        self.counters.team_settings_ignored.inc();
     }
 }
 

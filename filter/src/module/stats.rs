@@ -48,6 +48,30 @@ pub struct ModuleStats {
     /// Events NDIS delivered in a state where they are illegal, or completions of more NBLs than
     /// were out. Always 0 against a correct NDIS.
     pub protocol_errors: u64,
+    /// NBLs from above sent on another member of the path group, as a clone (child).
+    pub send_nbls_rerouted: u64,
+    /// Children of other members' NBLs that this module's miniport completed.
+    pub send_children_completed: u64,
+    /// NBLs sent again after a completion with a path failure status.
+    pub send_nbls_retried: u64,
+    /// NBLs completed with their failure status after the last allowed re-send.
+    pub send_nbls_retries_exhausted: u64,
+    /// NBLs completed with NDIS_STATUS_MEDIA_DISCONNECTED because no path of the group was usable.
+    pub send_nbls_failed_no_path: u64,
+    /// NBLs completed with NDIS_STATUS_RESOURCES because NDIS had no memory for their send context.
+    pub send_nbls_failed_resources: u64,
+    /// NBLs meant for another member sent down their own stack instead (that member was not Running, or no clone could be allocated).
+    pub send_reroute_fallbacks: u64,
+    /// NBLs whose headers could not be read in full (hashed on what could be read).
+    pub send_headers_malformed: u64,
+    /// Own NBLs in a completion that were no child (never originated by this driver; counted and left alone).
+    pub send_own_unknown: u64,
+    /// NBLs the engine deferred (quota at its cap) sent down their own stack unaccounted: parking is not built yet.
+    pub send_deferred_unparked: u64,
+    /// Times the module's path group (or the group table) was full at attach: it passes traffic through.
+    pub team_refusals: u64,
+    /// Times the module's group-wide settings differed from its group's (the group's stay).
+    pub team_settings_ignored: u64,
 }
 
 /// The live counters behind [`ModuleStats`].
@@ -72,6 +96,18 @@ pub(crate) struct Counters {
     pub pauses_pended: Counter,
     pub restarts: Counter,
     pub protocol_errors: Counter,
+    pub send_nbls_rerouted: Counter,
+    pub send_children_completed: Counter,
+    pub send_nbls_retried: Counter,
+    pub send_nbls_retries_exhausted: Counter,
+    pub send_nbls_failed_no_path: Counter,
+    pub send_nbls_failed_resources: Counter,
+    pub send_reroute_fallbacks: Counter,
+    pub send_headers_malformed: Counter,
+    pub send_own_unknown: Counter,
+    pub send_deferred_unparked: Counter,
+    pub team_refusals: Counter,
+    pub team_settings_ignored: Counter,
 }
 
 /// One monotonically increasing counter.
@@ -115,6 +151,18 @@ impl Counters {
             pauses_pended: self.pauses_pended.get(),
             restarts: self.restarts.get(),
             protocol_errors: self.protocol_errors.get(),
+            send_nbls_rerouted: self.send_nbls_rerouted.get(),
+            send_children_completed: self.send_children_completed.get(),
+            send_nbls_retried: self.send_nbls_retried.get(),
+            send_nbls_retries_exhausted: self.send_nbls_retries_exhausted.get(),
+            send_nbls_failed_no_path: self.send_nbls_failed_no_path.get(),
+            send_nbls_failed_resources: self.send_nbls_failed_resources.get(),
+            send_reroute_fallbacks: self.send_reroute_fallbacks.get(),
+            send_headers_malformed: self.send_headers_malformed.get(),
+            send_own_unknown: self.send_own_unknown.get(),
+            send_deferred_unparked: self.send_deferred_unparked.get(),
+            team_refusals: self.team_refusals.get(),
+            team_settings_ignored: self.team_settings_ignored.get(),
         }
     }
 }

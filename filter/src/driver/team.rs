@@ -1,0 +1,556 @@
+//! Path groups: which attached modules team, the engine group of each, and its publication to
+//! the data path.
+//!
+//! # Shape
+//! - The control plane — members, their settings and states, the engine's `PathGroup` — lives in
+//!   one driver-wide [`SpinLock`] (never taken on the send path; a completion takes it only when
+//!   the engine asks for a health evaluation).
+//! - The data path sees a group through its [`Published`] [`Snapshot`]: the engine's `Selector`
+//!   and the member modules by seat. It reads it without a lock; a membership change builds a new
+//!   engine group and snapshot under the control lock and replaces the old one, which is freed
+//!   once no reader can still see it.
+//! - Each group has a periodic NDIS timer driving the engine's tick (hold-downs, deferred
+//!   failback, send-error windows, speed-share publication).
+//!
+//! # Lifetimes
+//! A member's module pointer is in a snapshot only between the member's FilterAttach (join) and
+//! its FilterDetach (leave, which replaces the snapshot — waiting out its readers — before the
+//! module is freed). The data path therefore may use every module of the snapshot it reads for
+//! as long as it reads it. A member's state changes (pause, restart, link) are engine events: the
+//! snapshot stays, the engine's eligible set changes, and a member that is not Running refuses
+//! clones at its pause gate.
+
+use super::publish::Published;
+use crate::config::{AllDown, GroupSettings, MemberSettings, ModuleConfig};
+use crate::diag::{self, Event};
+use crate::engine::config::MAX_CPUS;
+use crate::engine::types::MAX_PATHS;
+use crate::engine::{PathEvent, PathGroup, PathId, Selector, Transition};
+use crate::module::route::{ControlPlane, NONE, Route};
+use crate::module::Module;
+use crate::ndis::types::NDIS_HANDLE;
+use crate::ndis::{SpinLock, Timer, clock, cpu};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::ffi::c_void;
+use core::num::NonZeroU32;
+use core::pin::Pin;
+use core::ptr::NonNull;
+
+/// Most path groups at once.
+pub(crate) const MAX_GROUPS: usize = 16;
+
+/// The engine tick period.
+const TICK_MS: u32 = 10;
+
+/// Pool tag of the group timers ('MPtk').
+const TIMER_TAG: u32 = u32::from_le_bytes(*b"MPtk");
+
+/// A member's state change the control plane turns into an engine event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MemberChange {
+    /// FilterRestart succeeded.
+    Restarted,
+    /// FilterPause began: the path leaves service before the pause is acknowledged.
+    Paused,
+    /// NetEventFilterPreDetach: the member is about to be detached.
+    PreDetach,
+    /// NDIS_STATUS_LINK_STATE.
+    Link {
+        /// Media connected (None: unknown, no change).
+        connected: Option<bool>,
+        /// Transmit link speed, bits/s (0 or all ones: unknown).
+        xmit_bps: u64,
+    },
+}
+
+/// One published generation of a group.
+pub(crate) struct Snapshot {
+    group: u32,
+    generation: u32,
+    selector: Selector,
+    seats: [Option<NonNull<Module>>; MAX_PATHS],
+    path_seat: [u8; MAX_PATHS],
+    seat_path: [u8; MAX_PATHS],
+    all_down: AllDown,
+}
+
+// SAFETY: the module pointers are only turned into shared references to `Sync` modules, for as
+// long as the snapshot is published (see the module docs); the rest is plain data and a `Selector`,
+// which is `Send + Sync`.
+unsafe impl Send for Snapshot {}
+// SAFETY: as above.
+unsafe impl Sync for Snapshot {}
+
+/// A member of a group, as the control plane keeps it.
+struct Member {
+    module: NonNull<Module>,
+    settings: MemberSettings,
+    connected: bool,
+    xmit_bps: u64,
+    running: bool,
+    ever_ran: bool,
+}
+
+/// A group's control-plane state.
+struct Group {
+    id: u32,
+    settings: GroupSettings,
+    members: [Option<Member>; MAX_PATHS],
+    engine: Option<PathGroup>,
+    generation: u32,
+    seat_path: [u8; MAX_PATHS],
+    timer: Option<Timer>,
+}
+
+impl Group {
+    fn member(&self, seat: u8) -> Option<&Member> {
+        self.members.get(usize::from(seat))?.as_ref()
+    }
+
+    fn path_of(&self, seat: u8) -> Option<PathId> {
+        let p = *self.seat_path.get(usize::from(seat))?;
+        if p == NONE {
+            None
+        } else {
+            PathId::new(usize::from(p))
+        }
+    }
+}
+
+/// Everything behind the control lock.
+pub(crate) struct Control {
+    groups: [Option<Group>; MAX_GROUPS],
+}
+
+// SAFETY: the module pointers in members are only used as shared references to `Sync` modules
+// while they are members (join to leave); everything else is owned data.
+unsafe impl Send for Control {}
+
+/// The context of one group's tick timer: the team and the group's index.
+struct TickContext {
+    team: *const Team,
+    index: usize,
+}
+
+/// The path groups of one driver.
+pub(crate) struct Team {
+    published: [Published<Snapshot>; MAX_GROUPS],
+    control: Option<Pin<Box<SpinLock<Control>>>>,
+    ticks: [TickContext; MAX_GROUPS],
+}
+
+// SAFETY: the published snapshots and the spin lock are `Sync`; the tick contexts are written
+// only by `init` (which runs alone, before any module attaches) and read by timer callbacks.
+unsafe impl Sync for Team {}
+
+impl Team {
+    /// No groups, no control lock yet (`init` allocates it).
+    pub(crate) fn new() -> Self {
+        Self {
+            published: core::array::from_fn(|_| Published::new()),
+            control: None,
+            ticks: core::array::from_fn(|index| TickContext {
+                team: core::ptr::null(),
+                index,
+            }),
+        }
+    }
+
+    /// Allocates the control lock; called by DriverEntry on the team at its final address,
+    /// before any module can attach.
+    pub(crate) fn init(&mut self) {
+        let me: *const Team = self;
+        for t in &mut self.ticks {
+            t.team = me;
+        }
+        self.control = Some(SpinLock::new(Control {
+            groups: core::array::from_fn(|_| None),
+        }));
+    }
+
+    /// The member position of a module: (group index, seat).
+    fn position(module: &Module) -> Option<(usize, u8)> {
+        module.team_position()
+    }
+
+    /// Runs `f` with the route of `module`'s group, or `None` when the module is in no group (or
+    /// its group has no engine).
+    pub(crate) fn with_route<R>(
+        &self,
+        module: &Module,
+        f: impl FnOnce(Option<&Route<'_>>) -> R,
+    ) -> R {
+        let Some((gi, _)) = Self::position(module) else {
+            return f(None);
+        };
+        let Some(published) = self.published.get(gi) else {
+            return f(None);
+        };
+        published.read(|snap| match snap {
+            None => f(None),
+            Some(s) => {
+                let route = Route {
+                    group: s.group,
+                    generation: s.generation,
+                    selector: &s.selector,
+                    seats: s.seats.map(|m| {
+                        // SAFETY: a module in a published snapshot stays attached until the
+                        // snapshot is replaced, and `replace` waits for this read to end.
+                        m.map(|p| unsafe { p.as_ref() })
+                    }),
+                    path_seat: path_seats(&s.seat_path),
+                    seat_path: s.seat_path,
+                    all_down: s.all_down,
+                    control: self,
+                };
+                f(Some(&route))
+            }
+        })
+    }
+
+    /// FilterAttach succeeded for `module`: it joins its group (formed now if it is the first),
+    /// and the group is rebuilt and published. `driver_handle` owns the group's timer.
+    pub(crate) fn join(&self, module: &Module, driver_handle: NDIS_HANDLE) {
+        let ModuleConfig::Teamed {
+            group_id,
+            member,
+            group,
+        } = module.config()
+        else {
+            return;
+        };
+        let Some(control) = self.control.as_ref() else {
+            return;
+        };
+        let mut c = control.lock();
+        let gi = match c.groups.iter().position(|g| g.as_ref().is_some_and(|g| g.id == group_id)) {
+            Some(gi) => gi,
+            None => {
+                let Some(gi) = c.groups.iter().position(Option::is_none) else {
+                    module.team_refused();
+                    return;
+                };
+                c.groups[gi] = Some(Group {
+                    id: group_id,
+                    settings: group,
+                    members: core::array::from_fn(|_| None),
+                    engine: None,
+                    generation: 0,
+                    seat_path: [NONE; MAX_PATHS],
+                    timer: None,
+                });
+                gi
+            }
+        };
+        let Some(g) = c.groups[gi].as_mut() else {
+            return;
+        };
+        if g.settings.first_difference(&group).is_some() {
+            // The group keeps its first member's values.
+            module.team_settings_ignored();
+        }
+        let Some(seat) = g.members.iter().position(Option::is_none) else {
+            module.team_refused();
+            return;
+        };
+        let info = module.info();
+        g.members[seat] = Some(Member {
+            module: NonNull::from(module),
+            settings: member,
+            connected: info.connected,
+            xmit_bps: info.xmit_link_speed,
+            running: false,
+            ever_ran: false,
+        });
+        // Seats and group indices are < 16.
+        #[allow(clippy::cast_possible_truncation)]
+        module.set_team_position(gi as u8, seat as u8);
+        if g.timer.is_none() {
+            // SAFETY: the driver handle outlives every group (unload drops the timers first via
+            // `teardown`, and every group's last member drops its timer at leave); the context is
+            // part of this team, which lives in the driver state until unload.
+            g.timer = unsafe {
+                Timer::allocate(
+                    driver_handle,
+                    TIMER_TAG,
+                    tick_callback,
+                    core::ptr::from_ref(&self.ticks[gi]).cast_mut().cast::<c_void>(),
+                )
+            }
+            .ok();
+            if let Some(t) = &g.timer
+                && let Some(period) = NonZeroU32::new(TICK_MS)
+            {
+                t.set_periodic(u64::from(TICK_MS) * 1_000_000, period);
+            }
+        }
+        let retired = self.rebuild(&mut c, gi);
+        drop(c);
+        drop(retired);
+    }
+
+    /// FilterDetach of `module`: it leaves its group (dissolved when it was the last) before it is
+    /// freed.
+    pub(crate) fn leave(&self, module: &Module) {
+        let Some((gi, seat)) = Self::position(module) else {
+            return;
+        };
+        let Some(control) = self.control.as_ref() else {
+            return;
+        };
+        let mut c = control.lock();
+        let mut timer = None;
+        if let Some(g) = c.groups[gi].as_mut() {
+            g.members[usize::from(seat)] = None;
+            if g.members.iter().all(Option::is_none) {
+                timer = g.timer.take();
+            }
+        }
+        let retired = self.rebuild(&mut c, gi);
+        if c.groups[gi]
+            .as_ref()
+            .is_some_and(|g| g.members.iter().all(Option::is_none))
+        {
+            c.groups[gi] = None;
+        }
+        drop(c);
+        drop(retired);
+        // A periodic timer is cancelled at PASSIVE_LEVEL, outside the lock; NDIS flushes its
+        // queued callbacks before the cancel returns.
+        drop(timer);
+        module.set_team_position(NONE, NONE);
+    }
+
+    /// A member's state changed: feeds the engine and reports the transition.
+    pub(crate) fn member_changed(&self, module: &Module, change: MemberChange) {
+        let Some((gi, seat)) = Self::position(module) else {
+            return;
+        };
+        let Some(control) = self.control.as_ref() else {
+            return;
+        };
+        let mut c = control.lock();
+        let Some(g) = c.groups[gi].as_mut() else {
+            return;
+        };
+        let Some(m) = g.members[usize::from(seat)].as_mut() else {
+            return;
+        };
+        let event = match change {
+            MemberChange::Restarted => {
+                m.running = true;
+                let first = !m.ever_ran;
+                m.ever_ran = true;
+                // A member that never ran was never taken out of service.
+                (!first).then_some(PathEvent::MemberRestarted)
+            }
+            MemberChange::Paused => {
+                m.running = false;
+                Some(PathEvent::MemberPaused)
+            }
+            MemberChange::PreDetach => Some(PathEvent::MemberDetached),
+            MemberChange::Link {
+                connected,
+                xmit_bps,
+            } => {
+                // 0 and NDIS_LINK_SPEED_UNKNOWN (all ones) say nothing.
+                if xmit_bps != 0 && xmit_bps != u64::MAX {
+                    m.xmit_bps = xmit_bps;
+                }
+                match connected {
+                    Some(true) if !m.connected => {
+                        m.connected = true;
+                        Some(PathEvent::LinkUp)
+                    }
+                    Some(false) if m.connected => {
+                        m.connected = false;
+                        Some(PathEvent::LinkDown)
+                    }
+                    _ => None,
+                }
+            }
+        };
+        let Some(event) = event else {
+            return;
+        };
+        let Some(path) = g.path_of(seat) else {
+            return;
+        };
+        let id = g.id;
+        let now = clock::now_ns();
+        let Some(engine) = g.engine.as_mut() else {
+            return;
+        };
+        if let Some(t) = engine.event(path, event, now) {
+            report(g_members(g), id, &t);
+        }
+    }
+
+    /// The timer's work: the engine tick of group `index`.
+    fn tick(&self, index: usize) {
+        let Some(control) = self.control.as_ref() else {
+            return;
+        };
+        // SAFETY: timer callbacks run at DISPATCH_LEVEL.
+        let mut c = unsafe { control.lock_at_dispatch() };
+        tick_group(&mut c, index);
+    }
+
+    /// Builds group `gi`'s engine from its current members and publishes it; returns the retired
+    /// snapshot for the caller to drop after releasing the lock.
+    fn rebuild(&self, c: &mut Control, gi: usize) -> Option<Box<Snapshot>> {
+        let g = c.groups[gi].as_mut()?;
+        let mut paths = Vec::new();
+        let mut seat_path = [NONE; MAX_PATHS];
+        let mut seats = [None; MAX_PATHS];
+        for (seat, m) in g.members.iter().enumerate() {
+            if let Some(m) = m {
+                // At most 16 paths.
+                #[allow(clippy::cast_possible_truncation)]
+                {
+                    seat_path[seat] = paths.len() as u8;
+                }
+                seats[seat] = Some(m.module);
+                paths.push(m.settings.path_config(m.xmit_bps));
+            }
+        }
+        g.seat_path = seat_path;
+        g.generation = g.generation.wrapping_add(1);
+        if paths.is_empty() {
+            g.engine = None;
+            return self.published[gi].replace(None);
+        }
+        let mut cfg = g.settings.engine_config(paths);
+        cfg.cpus = cpu::max_count().clamp(1, MAX_CPUS);
+        let now = clock::now_ns();
+        let Ok(mut engine) = PathGroup::new_at(cfg, now) else {
+            // Settings were range-checked at attach; an engine that still refuses them leaves the
+            // group's members passing traffic through.
+            g.engine = None;
+            return self.published[gi].replace(None);
+        };
+        for (seat, m) in g.members.iter().enumerate() {
+            let (Some(m), Some(p)) = (m, PathId::new(usize::from(seat_path[seat]))) else {
+                continue;
+            };
+            if m.ever_ran && !m.running {
+                engine.event(p, PathEvent::MemberPaused, now);
+            }
+            if !m.connected {
+                engine.event(p, PathEvent::LinkDown, now);
+            }
+        }
+        let snapshot = Snapshot {
+            group: g.id,
+            generation: g.generation,
+            selector: engine.selector(),
+            seats,
+            path_seat: path_seats(&seat_path),
+            seat_path,
+            all_down: g.settings.all_down,
+        };
+        g.engine = Some(engine);
+        self.published[gi].replace(Some(Box::new(snapshot)))
+    }
+
+    /// Drops the control lock's state; called by unload after every module has detached.
+    pub(crate) fn teardown(&mut self) {
+        self.control = None;
+    }
+}
+
+impl ControlPlane for Team {
+    fn evaluate_health(&self, group: u32) {
+        let Some(control) = self.control.as_ref() else {
+            return;
+        };
+        let mut c = control.lock();
+        if let Some(gi) = c
+            .groups
+            .iter()
+            .position(|g| g.as_ref().is_some_and(|g| g.id == group))
+        {
+            tick_group(&mut c, gi);
+        }
+    }
+}
+
+/// The engine tick of group `gi`, reporting its transitions.
+fn tick_group(c: &mut Control, gi: usize) {
+    let Some(g) = c.groups.get_mut(gi).and_then(Option::as_mut) else {
+        return;
+    };
+    let id = g.id;
+    let Some(engine) = g.engine.as_mut() else {
+        return;
+    };
+    let transitions = engine.tick(clock::now_ns());
+    for t in transitions.iter() {
+        report(g_members(g), id, t);
+    }
+}
+
+/// The members of a group by seat, with their engine path in this generation.
+fn g_members(g: &Group) -> impl Iterator<Item = (PathId, &Member)> + '_ {
+    (0..MAX_PATHS).filter_map(move |seat| {
+        // Seats are < 16.
+        #[allow(clippy::cast_possible_truncation)]
+        let seat = seat as u8;
+        Some((g.path_of(seat)?, g.member(seat)?))
+    })
+}
+
+/// Emits the diagnostic event of a transition, from the member whose path changed.
+fn report<'a>(mut members: impl Iterator<Item = (PathId, &'a Member)>, group: u32, t: &Transition) {
+    let Some((_, m)) = members.find(|(p, _)| *p == t.path) else {
+        return;
+    };
+    // SAFETY: a member's module is attached while it is a member.
+    let module = unsafe { m.module.as_ref() };
+    // Paths are < 16; group ids are reported in 16 bits.
+    #[allow(clippy::cast_possible_truncation)]
+    diag::emit(
+        module.handle(),
+        Event::PathTransition {
+            group: group as u16,
+            path: t.path.index() as u8,
+            from: t.from,
+            to: t.to,
+            reason: t.reason,
+        },
+    );
+}
+
+/// Engine path → seat, from seat → engine path.
+fn path_seats(seat_path: &[u8; MAX_PATHS]) -> [u8; MAX_PATHS] {
+    let mut out = [NONE; MAX_PATHS];
+    for (seat, &p) in seat_path.iter().enumerate() {
+        if let Some(slot) = out.get_mut(usize::from(p)) {
+            // Seats are < 16.
+            #[allow(clippy::cast_possible_truncation)]
+            {
+                *slot = seat as u8;
+            }
+        }
+    }
+    out
+}
+
+/// The group timer's callback (DISPATCH_LEVEL).
+unsafe extern "system" fn tick_callback(
+    _system1: *mut c_void,
+    context: *mut c_void,
+    _system2: *mut c_void,
+    _system3: *mut c_void,
+) {
+    // SAFETY: the context is a `TickContext` of a live team (the timer is dropped before the team
+    // goes, see `join`).
+    let Some(t) = (unsafe { context.cast::<TickContext>().as_ref() }) else {
+        return;
+    };
+    // SAFETY: `init` pointed every tick context at its team, which outlives its timers.
+    if let Some(team) = unsafe { t.team.as_ref() } {
+        team.tick(t.index);
+    }
+}

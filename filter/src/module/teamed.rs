@@ -1,0 +1,511 @@
+//! The send path of a module in a path group: every NBL's path is chosen inline, NBLs for another
+//! member go down that member's stack as clones (children), and NBLs a path fails are sent again
+//! on a survivor.
+//!
+//! IRQL and serialisation as for `send` and `send_complete`: <= DISPATCH_LEVEL, concurrently on
+//! many CPUs, with completions and pauses. Nothing here allocates memory of its own or takes a
+//! lock: the engine's hot path is lock-free, the members' pause gates are single CASes, and the
+//! only NDIS allocations are the clone (from the target member's pool) and the 32-byte send
+//! context that carries an NBL's accounting from its send to its completion.
+//!
+//! Ownership, end to end (docs/design.md, "life of a teamed NBL"):
+//! - An NBL from the protocol above module A is counted in A's pause gate from
+//!   FilterSendNetBufferLists until A completes it up: A's pause waits for it wherever it is.
+//! - Sent on A itself, it carries a send context (kind `DIRECT`) and comes back through A's
+//!   FilterSendNetBufferListsComplete among A's pass-through NBLs.
+//! - Sent on member B, it becomes the parent of one clone from B's pool (SourceHandle = B's
+//!   filter handle, counted in B's pause gate: B's pause waits for it) carrying the send context
+//!   (kind `CHILD`, with A's seat). B's FilterSendNetBufferListsComplete separates its children by
+//!   SourceHandle, frees each, and completes the parent on A's handle.
+//! - A completion with a path failure status sends the NBL again (at most [`MAX_RESENDS`] times),
+//!   preferring another path; otherwise the NBL completes with the status it got.
+
+use super::route::{MAX_RESENDS, NONE, Route};
+use super::state::ModuleState;
+use super::{Module, count};
+use crate::engine::types::MAX_PATHS;
+use crate::engine::{
+    Attention, Completion, CompletionStatus, PathId, Selection, SendError, SendRequest, TargetKey,
+};
+use crate::flow;
+use crate::ndis::consts::{
+    NDIS_SEND_FLAGS_DISPATCH_LEVEL, NDIS_STATUS_BUFFER_TOO_SHORT, NDIS_STATUS_INVALID_PARAMETER,
+    NDIS_STATUS_MEDIA_DISCONNECTED, NDIS_STATUS_NOT_SUPPORTED, NDIS_STATUS_PAUSED,
+    NDIS_STATUS_REQUEST_ABORTED, NDIS_STATUS_RESOURCES, NDIS_STATUS_SEND_ABORTED,
+    NDIS_STATUS_SUCCESS,
+};
+use crate::ndis::nbl::SendMeta;
+use crate::ndis::types::{NDIS_PORT_NUMBER, NDIS_STATUS};
+use crate::ndis::{CancelId, Nbl, NblChain, OwnedNbl, SendCompleteFlags, SendFlags, clock, cpu};
+
+/// Send context kind: the NBL itself went down its own module's stack.
+const KIND_DIRECT: u8 = 1;
+/// Send context kind: a clone of the NBL went down another member's stack.
+const KIND_CHILD: u8 = 2;
+/// Header bytes read to find an NBL's flow: Ethernet, two VLAN tags, IPv6 with its bounded walk of
+/// extension headers, and the ports fit.
+const HEADER_BYTES: usize = 256;
+/// Port number for clones sent on another member (NDIS_DEFAULT_PORT_NUMBER): ports belong to one
+/// miniport, so the original's port means nothing below another one.
+const DEFAULT_PORT: NDIS_PORT_NUMBER = 0;
+
+/// Where one NBL goes.
+enum Placed {
+    /// Down its own module's stack, with its send context pushed.
+    Direct(OwnedNbl),
+    /// A clone, with its send context, for the member in `seat`.
+    Child { seat: u8, nbl: OwnedNbl },
+    /// Completed now; its status is set.
+    Failed(OwnedNbl),
+}
+
+/// Whether a failed completion says the path failed (send the NBL again elsewhere) rather than
+/// this NBL (complete it with the status): cancels and malformed-request statuses belong to the
+/// NBL; everything else — disconnects, resets, pauses, out-of-resources, generic failure — to the
+/// path (docs/design.md, "failure sources").
+pub fn is_path_failure(status: NDIS_STATUS) -> bool {
+    !matches!(
+        status,
+        NDIS_STATUS_SUCCESS
+            | NDIS_STATUS_SEND_ABORTED
+            | NDIS_STATUS_REQUEST_ABORTED
+            | NDIS_STATUS_INVALID_PARAMETER
+            | NDIS_STATUS_NOT_SUPPORTED
+            | NDIS_STATUS_BUFFER_TOO_SHORT
+    )
+}
+
+/// The engine's view of a completion status.
+fn completion_status(status: NDIS_STATUS) -> CompletionStatus {
+    match status {
+        NDIS_STATUS_SUCCESS => CompletionStatus::Ok,
+        NDIS_STATUS_MEDIA_DISCONNECTED => CompletionStatus::Error(SendError::MediaDisconnected),
+        NDIS_STATUS_RESOURCES => CompletionStatus::Error(SendError::Resources),
+        NDIS_STATUS_PAUSED => CompletionStatus::Error(SendError::Paused),
+        NDIS_STATUS_SEND_ABORTED | NDIS_STATUS_REQUEST_ABORTED => {
+            CompletionStatus::Error(SendError::Aborted)
+        }
+        _ => CompletionStatus::Error(SendError::Failure),
+    }
+}
+
+/// The port an NBL was sent on, kept in its send context.
+fn port_of(meta: &SendMeta) -> NDIS_PORT_NUMBER {
+    u32::from_le_bytes([
+        meta.reserved[1],
+        meta.reserved[2],
+        meta.reserved[3],
+        meta.reserved[4],
+    ])
+}
+
+/// The seat of the module an NBL came from, kept in its send context.
+fn origin_of(meta: &SendMeta) -> u8 {
+    meta.reserved[0]
+}
+
+/// Send flags for a call made from a completion (same IRQL as the completion).
+fn send_flags_from(flags: SendCompleteFlags) -> SendFlags {
+    SendFlags::from_bits(if flags.is_dispatch() {
+        NDIS_SEND_FLAGS_DISPATCH_LEVEL
+    } else {
+        0
+    })
+}
+
+impl Module {
+    /// The NBL's engine request: its flow and target keys from its first NET_BUFFER's headers
+    /// (never past its DataLength), its length, the current CPU.
+    fn request(&self, nbl: &Nbl, cpu: u32) -> SendRequest {
+        let mut storage = [0u8; HEADER_BYTES];
+        let headers = nbl.peek_front(&mut storage);
+        let c = flow::classify(headers, None);
+        if c.malformed.is_some() {
+            self.counters.send_headers_malformed.inc();
+        }
+        SendRequest {
+            flow: c.flow,
+            len: u32::try_from(nbl.data_length()).unwrap_or(u32::MAX),
+            target: c.target,
+            cpu,
+        }
+    }
+
+    /// Chooses the path of one NBL and prepares it for it (see [`Placed`]). `avoid` is a path
+    /// mask the engine should prefer not to use (the path that just failed this NBL).
+    #[allow(clippy::too_many_arguments)]
+    fn place(
+        &self,
+        nbl: OwnedNbl,
+        route: &Route<'_>,
+        port: NDIS_PORT_NUMBER,
+        resends: u8,
+        avoid: u32,
+        now: u64,
+        cpu: u32,
+    ) -> Placed {
+        let req = self.request(&nbl, cpu);
+        let me = self.seat();
+        let p = match route.selector.select_avoiding(&req, now, avoid) {
+            Selection::Path(p) => p,
+            // Quota at its cap. Parking is not built yet: the NBL goes down its own stack,
+            // outside the engine's accounting, and is counted.
+            Selection::Defer => {
+                self.counters.send_deferred_unparked.inc();
+                return self.unaccounted(nbl, port, resends, now);
+            }
+            Selection::NoPath => {
+                self.counters.send_nbls_failed_no_path.inc();
+                nbl.set_status(NDIS_STATUS_MEDIA_DISCONNECTED);
+                return Placed::Failed(nbl);
+            }
+        };
+        let Some((seat, member)) = route.member_on(p) else {
+            route.selector.cancel(p, &req);
+            return self.unaccounted(nbl, port, resends, now);
+        };
+        let meta = meta_for(&req, route, p, me, port, resends, now);
+        if seat == me {
+            if !nbl.push_meta(SendMeta {
+                kind: KIND_DIRECT,
+                ..meta
+            }) {
+                route.selector.cancel(p, &req);
+                return self.failed_resources(nbl);
+            }
+            route.selector.on_send(p, &req, now);
+            return Placed::Direct(nbl);
+        }
+        match member.adopt(nbl, SendMeta {
+            kind: KIND_CHILD,
+            ..meta
+        }) {
+            Ok(child) => {
+                route.selector.on_send(p, &req, now);
+                self.counters.send_nbls_rerouted.inc();
+                Placed::Child { seat, nbl: child }
+            }
+            Err(nbl) => {
+                route.selector.cancel(p, &req);
+                self.counters.send_reroute_fallbacks.inc();
+                self.unaccounted(nbl, port, resends, now)
+            }
+        }
+    }
+
+    /// Down the NBL's own stack without engine accounting (its path index is [`NONE`]).
+    fn unaccounted(&self, nbl: OwnedNbl, port: NDIS_PORT_NUMBER, resends: u8, now: u64) -> Placed {
+        let mut reserved = [self.seat(), 0, 0, 0, 0];
+        reserved[1..].copy_from_slice(&port.to_le_bytes());
+        let meta = SendMeta {
+            sent_ns: now,
+            path: NONE,
+            retries: resends,
+            kind: KIND_DIRECT,
+            reserved,
+            ..SendMeta::default()
+        };
+        if nbl.push_meta(meta) {
+            Placed::Direct(nbl)
+        } else {
+            self.failed_resources(nbl)
+        }
+    }
+
+    fn failed_resources(&self, nbl: OwnedNbl) -> Placed {
+        self.counters.send_nbls_failed_resources.inc();
+        nbl.set_status(NDIS_STATUS_RESOURCES);
+        Placed::Failed(nbl)
+    }
+
+    /// Makes `parent` (another member's NBL) the parent of a clone on this module's stack,
+    /// counted in this module's pause gate; gives the parent back when this module is not Running
+    /// or NDIS has no memory.
+    fn adopt(&self, parent: OwnedNbl, meta: SendMeta) -> Result<OwnedNbl, OwnedNbl> {
+        let Some(pool) = self.pool.as_ref() else {
+            return Err(parent);
+        };
+        if !self.gate.try_enter(1) {
+            return Err(parent);
+        }
+        let child = match pool.clone_single(parent, self.handle) {
+            Ok(child) => child,
+            Err(parent) => {
+                self.finish_leave(self.gate.leave(1));
+                return Err(parent);
+            }
+        };
+        child.copy_send_info();
+        if !child.push_meta(meta) {
+            let parent = child.release();
+            self.finish_leave(self.gate.leave(1));
+            return Err(parent);
+        }
+        Ok(child.into_owned())
+    }
+
+    /// FilterSendNetBufferLists of a teamed module.
+    ///
+    /// IRQL: <= DISPATCH_LEVEL. Serialised: against nothing (as [`Module::send`]).
+    pub fn send_teamed(
+        &self,
+        chain: NblChain,
+        port: NDIS_PORT_NUMBER,
+        flags: SendFlags,
+        route: &Route<'_>,
+    ) {
+        let n = count(&chain);
+        if !self.gate.try_enter(n) {
+            self.send(chain, port, flags);
+            return;
+        }
+        let now = clock::now_ns();
+        let cpu = cpu::current_index();
+        let mut chain = chain;
+        let mut direct = NblChain::new();
+        let mut children: [NblChain; MAX_PATHS] = [const { NblChain::new() }; MAX_PATHS];
+        let mut failed = NblChain::new();
+        while let Some(nbl) = chain.pop_front() {
+            match self.place(nbl, route, port, 0, 0, now, cpu) {
+                Placed::Direct(nbl) => direct.push_back(nbl),
+                Placed::Child { seat, nbl } => children[usize::from(seat)].push_back(nbl),
+                Placed::Failed(nbl) => failed.push_back(nbl),
+            }
+        }
+        self.dispatch(direct, children, failed, port, flags, route);
+    }
+
+    /// Makes one NDIS call per destination, and completes the failed NBLs.
+    fn dispatch(
+        &self,
+        direct: NblChain,
+        children: [NblChain; MAX_PATHS],
+        failed: NblChain,
+        port: NDIS_PORT_NUMBER,
+        flags: SendFlags,
+        route: &Route<'_>,
+    ) {
+        if !direct.is_empty() {
+            self.counters.send_bytes_forwarded.add(direct.data_length());
+            self.counters.send_nbls_forwarded.add(count(&direct));
+            self.handle.send(direct, port, flags);
+        }
+        for (seat, chain) in children.into_iter().enumerate() {
+            if chain.is_empty() {
+                continue;
+            }
+            let member = u8::try_from(seat).ok().and_then(|s| route.member_at(s));
+            match member {
+                Some(m) => m.handle.send(chain, DEFAULT_PORT, flags.for_other_module()),
+                // `place` only makes children for seats of this route.
+                None => self.unreachable_seat(chain),
+            }
+        }
+        if !failed.is_empty() {
+            let k = count(&failed);
+            self.handle.send_complete(failed, flags.to_complete_flags());
+            self.finish_leave(self.gate.leave(k));
+        }
+    }
+
+    /// Sends one NBL of this module's again after a path failed it; `Some(nbl)` when it is to be
+    /// completed instead (success, an NBL failure, no re-send left, or this module not Running).
+    fn resend_or_finish(
+        &self,
+        nbl: OwnedNbl,
+        meta: &SendMeta,
+        status: NDIS_STATUS,
+        route: &Route<'_>,
+        flags: SendCompleteFlags,
+    ) -> Option<OwnedNbl> {
+        if !is_path_failure(status) {
+            return Some(nbl);
+        }
+        if meta.retries >= MAX_RESENDS {
+            self.counters.send_nbls_retries_exhausted.inc();
+            return Some(nbl);
+        }
+        if self.state() != ModuleState::Running {
+            return Some(nbl);
+        }
+        let avoid = if meta.path != NONE && meta.generation == route.generation {
+            1u32 << (meta.path & 31)
+        } else {
+            0
+        };
+        self.counters.send_nbls_retried.inc();
+        let port = port_of(meta);
+        let now = clock::now_ns();
+        let placed = self.place(
+            nbl,
+            route,
+            port,
+            meta.retries + 1,
+            avoid,
+            now,
+            cpu::current_index(),
+        );
+        let send_flags = send_flags_from(flags);
+        match placed {
+            Placed::Direct(nbl) => {
+                self.counters.send_nbls_forwarded.inc();
+                self.handle.send(NblChain::from(nbl), port, send_flags);
+                None
+            }
+            Placed::Child { seat, nbl } => {
+                match route.member_at(seat) {
+                    Some(m) => m.handle.send(
+                        NblChain::from(nbl),
+                        DEFAULT_PORT,
+                        send_flags.for_other_module(),
+                    ),
+                    None => self.unreachable_seat(NblChain::from(nbl)),
+                }
+                None
+            }
+            Placed::Failed(nbl) => Some(nbl),
+        }
+    }
+
+    /// Reports a completion to the engine generation its send was counted in.
+    fn account(&self, route: &Route<'_>, meta: &SendMeta, status: NDIS_STATUS, now: u64) {
+        if meta.path == NONE || meta.generation != route.generation {
+            return;
+        }
+        let Some(path) = PathId::new(usize::from(meta.path)) else {
+            return;
+        };
+        let c = Completion {
+            path,
+            len: meta.len,
+            target: TargetKey(meta.target),
+            cpu: cpu::current_index(),
+            status: completion_status(status),
+            latency_ns: now.saturating_sub(meta.sent_ns),
+        };
+        if route.selector.on_complete(&c, now) == Attention::EvaluateHealth {
+            route.control.evaluate_health(route.group);
+        }
+    }
+
+    /// FilterSendNetBufferListsComplete of a teamed module: this module's own NBLs (sent on its
+    /// stack) and the children of other members' NBLs.
+    ///
+    /// IRQL: <= DISPATCH_LEVEL. Serialised: against nothing.
+    pub fn send_complete_teamed(
+        &self,
+        chain: NblChain,
+        flags: SendCompleteFlags,
+        route: &Route<'_>,
+    ) {
+        let now = clock::now_ns();
+        let split = chain.split_by_source(self.handle);
+        let mut up = NblChain::new();
+        let mut own_nbls = split.pass_through;
+        while let Some(nbl) = own_nbls.pop_front() {
+            let meta = nbl.pop_meta();
+            let status = nbl.status();
+            self.account(route, &meta, status, now);
+            if let Some(done) = self.resend_or_finish(nbl, &meta, status, route, flags) {
+                up.push_back(done);
+            }
+        }
+        let k = count(&up);
+        if k > 0 {
+            self.counters.send_nbls_completed.add(k);
+            self.handle.send_complete(up, flags);
+        }
+        let children = self.complete_children(split.own, flags, route, now);
+        self.counters.send_children_completed.add(children);
+        // Only after every NBL is gone may a pause complete.
+        self.finish_leave(self.gate.leave(k));
+        self.finish_leave(self.gate.leave(children));
+    }
+
+    /// Frees the children in `own`, and completes (or sends again) their parents on the members
+    /// they came from. Returns how many children there were.
+    fn complete_children(
+        &self,
+        mut own: NblChain,
+        flags: SendCompleteFlags,
+        route: &Route<'_>,
+        now: u64,
+    ) -> u64 {
+        let mut children = 0;
+        while let Some(nbl) = own.pop_front() {
+            let Some(child) = self.pool.as_ref().and_then(|p| p.reclaim(nbl).ok()) else {
+                // Not a clone of this module's pool: nothing this driver sent. Left alone.
+                self.counters.send_own_unknown.inc();
+                continue;
+            };
+            children += 1;
+            let meta = child.pop_meta();
+            let (status, lso) = child.completion();
+            self.account(route, &meta, status, now);
+            let parent = child.release();
+            parent.set_status(status);
+            parent.set_lso_completion(lso);
+            let Some(origin) = route.member_at(origin_of(&meta)) else {
+                // The origin's pause waits for this parent, so it cannot have left the group.
+                self.unreachable_seat(NblChain::from(parent));
+                continue;
+            };
+            if let Some(done) = origin.resend_or_finish(parent, &meta, status, route, flags) {
+                origin.counters.send_nbls_completed.inc();
+                origin.handle.send_complete(NblChain::from(done), flags);
+                origin.finish_leave(origin.gate.leave(1));
+            }
+        }
+        children
+    }
+
+    /// What a structurally impossible case (a seat missing from the route the NBLs were placed
+    /// with) does with the NBLs it holds: counts a driver bug and keeps them from being used
+    /// again. They are not completed — nothing valid could complete them — and the emulator reports
+    /// them as leaked.
+    fn unreachable_seat(&self, chain: NblChain) {
+        self.counters.protocol_errors.inc();
+        chain.leave_with_indicator();
+    }
+
+    /// FilterCancelSendNetBufferLists of a teamed module: down its own stack, and down every
+    /// Running member's, where its children may be (they carry the cancel id, copied with the
+    /// send information).
+    pub fn cancel_send_teamed(&self, id: CancelId, route: &Route<'_>) {
+        self.cancel_send(id);
+        let me = self.seat();
+        for (seat, member) in route.seats.iter().enumerate() {
+            if let Some(m) = member
+                && usize::from(me) != seat
+                && m.state() == ModuleState::Running
+            {
+                m.handle.cancel_send(id);
+            }
+        }
+    }
+}
+
+/// The send context of an NBL chosen for path `p`.
+fn meta_for(
+    req: &SendRequest,
+    route: &Route<'_>,
+    p: PathId,
+    origin: u8,
+    port: NDIS_PORT_NUMBER,
+    resends: u8,
+    now: u64,
+) -> SendMeta {
+    let mut reserved = [origin, 0, 0, 0, 0];
+    reserved[1..].copy_from_slice(&port.to_le_bytes());
+    SendMeta {
+        sent_ns: now,
+        target: req.target.0,
+        len: req.len,
+        generation: route.generation,
+        // PathId indices are < 16.
+        path: u8::try_from(p.index()).unwrap_or(NONE),
+        retries: resends,
+        kind: 0,
+        reserved,
+    }
+}
