@@ -730,9 +730,9 @@ fn link_state_payload_is_parsed_only_when_well_formed() {
     assert_eq!(
         view.link_state(),
         Some(LinkState {
-            media_connect_state: MEDIA_CONNECT_STATE_CONNECTED,
-            xmit_link_speed: 1_000_000_000,
-            rcv_link_speed: 100_000_000
+            connected: Some(true),
+            xmit_bps: 1_000_000_000,
+            rcv_bps: 100_000_000
         })
     );
     ind.StatusBufferSize = 0x27;

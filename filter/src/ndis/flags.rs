@@ -40,6 +40,21 @@ impl SendFlags {
     pub const fn is_dispatch(self) -> bool {
         self.0 & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0
     }
+    /// The caller said it runs at DISPATCH_LEVEL (the same as [`SendFlags::is_dispatch`]).
+    pub const fn dispatch_level(self) -> bool {
+        self.is_dispatch()
+    }
+    /// The flags for sending, down another module's stack, NBLs that came down this send: only
+    /// DISPATCH (true for that call too: it is made inside this one).
+    ///
+    /// Everything else describes the sender's own binding and must not reach the other stack
+    /// (reroute facts §1.7): CHECK_FOR_LOOPBACK loops back only to the binding that sent (the
+    /// filter owes that loopback itself), SINGLE_QUEUE is the originator's VMQ state, and the
+    /// Hyper-V switch flags have meaning only inside one switch.
+    #[must_use]
+    pub const fn for_other_module(self) -> SendFlags {
+        SendFlags(self.0 & NDIS_SEND_FLAGS_DISPATCH_LEVEL)
+    }
     /// Flags for completing NBLs of this send without forwarding them: DISPATCH iff this send's.
     pub const fn to_complete_flags(self) -> SendCompleteFlags {
         if self.is_dispatch() {
@@ -51,6 +66,16 @@ impl SendFlags {
 }
 
 impl SendCompleteFlags {
+    /// Flags for a completion the filter issues itself: DISPATCH exactly when the caller *knows*
+    /// it runs at DISPATCH_LEVEL (from the flags of the callback it runs in, never by testing the
+    /// IRQL).
+    pub const fn dispatch(at_dispatch: bool) -> Self {
+        if at_dispatch {
+            Self(NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL)
+        } else {
+            Self(0)
+        }
+    }
     /// The flags exactly as NDIS passed them.
     pub const fn from_bits(bits: u32) -> Self {
         Self(bits)
@@ -112,7 +137,48 @@ impl ReturnFlags {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ndis::consts::{NDIS_RECEIVE_FLAGS_MORE_NBLS, NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK};
+    use crate::ndis::consts::{
+        NDIS_RECEIVE_FLAGS_MORE_NBLS, NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK,
+        NDIS_SEND_FLAGS_SINGLE_QUEUE,
+    };
+
+    /// Every bit but DISPATCH: the switch flags and whatever a later NDIS adds are stripped too.
+    const OTHER_BITS: u32 = !NDIS_SEND_FLAGS_DISPATCH_LEVEL;
+
+    #[test]
+    fn flags_for_another_module_keep_only_dispatch() {
+        let every = SendFlags::from_bits(
+            NDIS_SEND_FLAGS_DISPATCH_LEVEL
+                | NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK
+                | NDIS_SEND_FLAGS_SINGLE_QUEUE
+                | OTHER_BITS,
+        );
+        assert_eq!(
+            every.for_other_module().bits(),
+            NDIS_SEND_FLAGS_DISPATCH_LEVEL
+        );
+        assert!(every.for_other_module().dispatch_level());
+        let passive = SendFlags::from_bits(
+            NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK | NDIS_SEND_FLAGS_SINGLE_QUEUE | OTHER_BITS,
+        );
+        assert_eq!(passive.for_other_module().bits(), 0);
+        assert!(!passive.dispatch_level());
+        assert_eq!(
+            SendFlags::default().for_other_module(),
+            SendFlags::default()
+        );
+    }
+
+    #[test]
+    fn a_completion_the_filter_issues_carries_dispatch_only_when_told() {
+        assert_eq!(
+            SendCompleteFlags::dispatch(true).bits(),
+            NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL
+        );
+        assert!(SendCompleteFlags::dispatch(true).is_dispatch());
+        assert_eq!(SendCompleteFlags::dispatch(false).bits(), 0);
+        assert!(!SendCompleteFlags::dispatch(false).is_dispatch());
+    }
 
     #[test]
     fn complete_flags_carry_dispatch_only_when_the_send_did() {

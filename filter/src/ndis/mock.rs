@@ -12,7 +12,8 @@ use super::consts::{NDIS_PARAMETER_INTEGER, NDIS_PARAMETER_STRING, NDIS_STATUS_F
 use super::consts::{NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS};
 use super::types::{
     DRIVER_OBJECT, NDIS_FILTER_ATTRIBUTES, NDIS_FILTER_DRIVER_CHARACTERISTICS, NDIS_HANDLE,
-    NDIS_OID_REQUEST, NDIS_PORT_NUMBER, NDIS_STATUS, NDIS_STATUS_INDICATION, NET_BUFFER_LIST,
+    NDIS_OID_REQUEST, NDIS_PORT_NUMBER, NDIS_STATUS, NDIS_STATUS_INDICATION, NET_BUFFER,
+    NET_BUFFER_LIST, NET_BUFFER_LIST_CONTEXT, NET_BUFFER_LIST_POOL_PARAMETERS,
     NET_DEVICE_PNP_EVENT, NET_PNP_EVENT_NOTIFICATION,
 };
 use super::types::{
@@ -131,6 +132,49 @@ pub(crate) enum Call {
     CloseConfig {
         config: usize,
     },
+    AllocPool {
+        handle: usize,
+        params: PoolParams,
+        /// The handle returned (0 = NULL).
+        pool: usize,
+    },
+    FreePool {
+        pool: usize,
+    },
+    AllocContext {
+        nbl: usize,
+        size: u16,
+        backfill: u16,
+        tag: u32,
+        status: NDIS_STATUS,
+    },
+    FreeContext {
+        nbl: usize,
+        size: u16,
+    },
+    CopySendInfo {
+        dst: usize,
+        src: usize,
+    },
+    GetDataBuffer {
+        nb: usize,
+        bytes: u32,
+        storage: usize,
+        align_multiple: u32,
+        align_offset: u32,
+    },
+}
+
+/// The fields of a `NET_BUFFER_LIST_POOL_PARAMETERS` the pool double was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PoolParams {
+    /// (Type, Revision, Size) of the header.
+    pub header: (u8, u8, u16),
+    pub protocol_id: u8,
+    pub allocate_net_buffer: u8,
+    pub context_size: u16,
+    pub pool_tag: u32,
+    pub data_size: u32,
 }
 
 /// A registry value the configuration doubles return.
@@ -142,6 +186,7 @@ pub(crate) enum Param {
 
 /// What the doubles answer.
 #[derive(Clone, Debug)]
+#[allow(clippy::struct_excessive_bools)] // one knob per failure a double can simulate
 pub(crate) struct Config {
     /// Returned by `NdisFOidRequest` (PENDING = the test completes the clone later).
     pub oid_status: NDIS_STATUS,
@@ -163,6 +208,10 @@ pub(crate) struct Config {
     pub open_config_status: NDIS_STATUS,
     /// The values `NdisReadConfiguration` finds (keys compared case-insensitively).
     pub params: Vec<(&'static str, Param)>,
+    /// `NdisAllocateNetBufferListPool` returns NULL.
+    pub pool_alloc_fails: bool,
+    /// `NdisAllocateNetBufferListContext` fails with RESOURCES when it needs a new context area.
+    pub context_alloc_fails: bool,
 }
 
 impl Default for Config {
@@ -178,6 +227,8 @@ impl Default for Config {
             nbl_clone_fails: false,
             open_config_status: NDIS_STATUS_SUCCESS,
             params: Vec::new(),
+            pool_alloc_fails: false,
+            context_alloc_fails: false,
         }
     }
 }
@@ -206,6 +257,17 @@ struct State {
     /// Configuration calls, kept apart from `calls` like `diag`: every attach reads its
     /// configuration, and the data-path call sequences the tests assert stay as they are.
     config_calls: Vec<Call>,
+    /// Pool, NBL-context, send-info and data-buffer calls, kept apart from `calls` for the same
+    /// reason: the send path's call sequences the tests assert stay as they are.
+    nbl_calls: Vec<Call>,
+    /// Pools not freed yet (heap tokens).
+    live_pools: Vec<*mut u8>,
+    /// Context areas the context double allocated and has not freed, with their layouts.
+    context_areas: Vec<(*mut u8, Layout)>,
+}
+
+fn record_nbl(call: Call) {
+    STATE.with(|s| s.borrow_mut().nbl_calls.push(call));
 }
 
 fn record_config(call: Call) {
@@ -281,6 +343,17 @@ impl Session {
     pub(crate) fn take_config_calls(&self) -> Vec<Call> {
         STATE.with(|s| core::mem::take(&mut s.borrow_mut().config_calls))
     }
+    /// Takes the pool, context, send-info and data-buffer calls made so far.
+    pub(crate) fn take_nbl_calls(&self) -> Vec<Call> {
+        STATE.with(|s| core::mem::take(&mut s.borrow_mut().nbl_calls))
+    }
+    pub(crate) fn live_pools(&self) -> usize {
+        STATE.with(|s| s.borrow().live_pools.len())
+    }
+    /// Context areas allocated by the context double and not freed yet.
+    pub(crate) fn live_context_areas(&self) -> usize {
+        STATE.with(|s| s.borrow().context_areas.len())
+    }
     /// Takes the diagnostic records emitted so far.
     pub(crate) fn take_diag(&self) -> Vec<(usize, Vec<u8>)> {
         STATE.with(|s| core::mem::take(&mut s.borrow_mut().diag))
@@ -311,7 +384,19 @@ impl Drop for Session {
             // SAFETY: allocated as a Box by the clone double, not freed by the test.
             drop(unsafe { Box::from_raw(clone) });
         }
+        let pools_leaked = !state.live_pools.is_empty();
+        for pool in state.live_pools {
+            // SAFETY: boxed by the pool double, not freed by the test.
+            drop(unsafe { Box::from_raw(pool) });
+        }
+        let contexts_leaked = !state.context_areas.is_empty();
+        for (area, layout) in state.context_areas {
+            // SAFETY: allocated by the context double with this layout, not freed by the test.
+            unsafe { dealloc(area, layout) };
+        }
         if !std::thread::panicking() {
+            assert!(!pools_leaked, "NBL pools leaked");
+            assert!(!contexts_leaked, "NBL context areas leaked");
             assert!(state.live_clones.is_empty(), "OID clones leaked");
             assert!(!nbl_clones_leaked, "NBL clones leaked");
             assert!(!configs_leaked, "configuration handles left open");
@@ -719,4 +804,213 @@ pub unsafe fn NdisCloseConfiguration(handle: NDIS_HANDLE) {
     });
     open.expect("closed a configuration handle that is open")
         .free();
+}
+
+pub unsafe fn NdisAllocateNetBufferListPool(
+    handle: NDIS_HANDLE,
+    params: *mut NET_BUFFER_LIST_POOL_PARAMETERS,
+) -> NDIS_HANDLE {
+    // SAFETY: the caller passes live parameters.
+    let p = unsafe { *params };
+    let pool = if config().pool_alloc_fails {
+        core::ptr::null_mut()
+    } else {
+        let token = Box::into_raw(Box::new(0u8));
+        STATE.with(|s| s.borrow_mut().live_pools.push(token));
+        token
+    };
+    record_nbl(Call::AllocPool {
+        handle: handle.addr(),
+        params: PoolParams {
+            header: (p.Header.Type, p.Header.Revision, p.Header.Size),
+            protocol_id: p.ProtocolId,
+            allocate_net_buffer: p.fAllocateNetBuffer,
+            context_size: p.ContextSize,
+            pool_tag: p.PoolTag,
+            data_size: p.DataSize,
+        },
+        pool: pool.addr(),
+    });
+    pool.cast()
+}
+
+pub unsafe fn NdisFreeNetBufferListPool(pool: NDIS_HANDLE) {
+    record_nbl(Call::FreePool { pool: pool.addr() });
+    let token = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        let i = s.live_pools.iter().position(|&t| t.cast() == pool)?;
+        Some(s.live_pools.swap_remove(i))
+    });
+    let token = token.expect("freed a pool that is not live");
+    // SAFETY: boxed by the pool double and removed from the live list, so freed once.
+    drop(unsafe { Box::from_raw(token) });
+}
+
+/// Bytes before the data of a context area (`NET_BUFFER_LIST_CONTEXT::ContextData`).
+const CONTEXT_HEADER: usize = core::mem::offset_of!(NET_BUFFER_LIST_CONTEXT, ContextData);
+
+/// `NdisAllocateNetBufferListContext` as NDIS does it: the top area's unused space when it has
+/// `size` bytes left, else a new area of `size + backfill` bytes pushed on the stack.
+pub unsafe fn NdisAllocateNetBufferListContext(
+    nbl: *mut NET_BUFFER_LIST,
+    size: u16,
+    backfill: u16,
+    tag: u32,
+) -> NDIS_STATUS {
+    assert_eq!(
+        size % 16,
+        0,
+        "ContextSize is a multiple of MEMORY_ALLOCATION_ALIGNMENT"
+    );
+    // SAFETY: the caller passes a live NBL it owns.
+    let top = unsafe { (*nbl).Context };
+    // SAFETY: a non-NULL top is a live area (the double's or the test's).
+    let status = if !top.is_null() && unsafe { (*top).Offset } >= size {
+        // SAFETY: as above.
+        unsafe { (*top).Offset -= size };
+        NDIS_STATUS_SUCCESS
+    } else if config().context_alloc_fails {
+        NDIS_STATUS_RESOURCES
+    } else {
+        let total = size.checked_add(backfill).expect("context size overflows");
+        let layout = Layout::from_size_align(CONTEXT_HEADER + usize::from(total), 16).unwrap();
+        // SAFETY: a non-zero size.
+        let area = unsafe { alloc_zeroed(layout) };
+        assert!(!area.is_null());
+        STATE.with(|s| s.borrow_mut().context_areas.push((area, layout)));
+        #[allow(clippy::cast_ptr_alignment)] // the layout above is 16-aligned
+        let ctx = area.cast::<NET_BUFFER_LIST_CONTEXT>();
+        // SAFETY: a fresh area of at least the header's size, 16-aligned.
+        unsafe {
+            ctx.write(NET_BUFFER_LIST_CONTEXT {
+                Next: top,
+                Size: total,
+                Offset: backfill,
+                Padding0: 0,
+                ContextData: [],
+            });
+        }
+        // SAFETY: the caller's NBL.
+        unsafe { (*nbl).Context = ctx };
+        NDIS_STATUS_SUCCESS
+    };
+    record_nbl(Call::AllocContext {
+        nbl: nbl.addr(),
+        size,
+        backfill,
+        tag,
+        status,
+    });
+    status
+}
+
+/// `NdisFreeNetBufferListContext` as NDIS does it: gives `size` bytes back to the top area and
+/// pops the area once all of it is unused.
+pub unsafe fn NdisFreeNetBufferListContext(nbl: *mut NET_BUFFER_LIST, size: u16) {
+    record_nbl(Call::FreeContext {
+        nbl: nbl.addr(),
+        size,
+    });
+    // SAFETY: the caller passes a live NBL it owns.
+    let top = unsafe { (*nbl).Context };
+    assert!(!top.is_null(), "freed a context of an NBL that has none");
+    // SAFETY: a live area.
+    let area = unsafe { &*top };
+    let (area_size, offset) = (area.Size, area.Offset);
+    assert!(
+        size <= area_size - offset,
+        "freed more context than is allocated"
+    );
+    let offset = offset + size;
+    if offset < area_size {
+        // SAFETY: as above.
+        unsafe { (*top).Offset = offset };
+        return;
+    }
+    let layout = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        let i = s.context_areas.iter().position(|&(a, _)| a == top.cast())?;
+        Some(s.context_areas.swap_remove(i).1)
+    });
+    let layout = layout.expect("popped a context area the double did not allocate");
+    let below = area.Next;
+    // SAFETY: as above; unlinked before it is freed.
+    unsafe { (*nbl).Context = below };
+    // SAFETY: allocated by the double with this layout, removed from the live list: freed once.
+    unsafe { dealloc(top.cast(), layout) };
+}
+
+/// `NdisCopySendNetBufferListInfo`: copies every info slot (as the emulator does).
+pub unsafe fn NdisCopySendNetBufferListInfo(
+    dst: *mut NET_BUFFER_LIST,
+    src: *mut NET_BUFFER_LIST,
+) -> NDIS_STATUS {
+    record_nbl(Call::CopySendInfo {
+        dst: dst.addr(),
+        src: src.addr(),
+    });
+    // SAFETY: a live NBL, only read.
+    let info = unsafe { (*src).NetBufferListInfo };
+    // SAFETY: a live NBL the caller owns.
+    unsafe { (*dst).NetBufferListInfo = info };
+    NDIS_STATUS_SUCCESS
+}
+
+/// `NdisGetDataBuffer` as NDIS does it: a pointer into the current MDL when the bytes are
+/// contiguous there, else a copy into `storage` (NULL without storage); NULL when the NET_BUFFER
+/// has fewer than `bytes` bytes of data.
+pub unsafe fn NdisGetDataBuffer(
+    nb: *mut NET_BUFFER,
+    bytes: u32,
+    storage: *mut c_void,
+    align_multiple: u32,
+    align_offset: u32,
+) -> *mut c_void {
+    record_nbl(Call::GetDataBuffer {
+        nb: nb.addr(),
+        bytes,
+        storage: storage.addr(),
+        align_multiple,
+        align_offset,
+    });
+    // SAFETY: the caller passes a live NET_BUFFER.
+    let b = unsafe { &*nb };
+    // SAFETY: the ULONG member of the union.
+    let length = unsafe { b.DataLength.DataLength };
+    if bytes == 0 || bytes > length || b.CurrentMdl.is_null() {
+        return core::ptr::null_mut();
+    }
+    let mut mdl = b.CurrentMdl;
+    let mut offset = b.CurrentMdlOffset as usize;
+    // SAFETY: the current MDL of a live NET_BUFFER.
+    let first = unsafe { &*mdl };
+    if first.ByteCount as usize - offset >= bytes as usize {
+        // SAFETY: within the first MDL's mapped buffer.
+        return unsafe { first.MappedSystemVa.cast::<u8>().add(offset) }.cast();
+    }
+    if storage.is_null() {
+        return core::ptr::null_mut();
+    }
+    let mut copied = 0usize;
+    let wanted = bytes as usize;
+    while copied < wanted && !mdl.is_null() {
+        // SAFETY: MDLs of a live chain.
+        let m = unsafe { &*mdl };
+        let take = (m.ByteCount as usize - offset).min(wanted - copied);
+        // SAFETY: `take` bytes from `offset` are inside this MDL's buffer.
+        let from =
+            unsafe { core::slice::from_raw_parts(m.MappedSystemVa.cast::<u8>(), offset + take) };
+        // SAFETY: the caller sized the storage for `bytes`, and `copied + take <= bytes`; it never
+        // overlaps the NET_BUFFER's data.
+        let to = unsafe { core::slice::from_raw_parts_mut(storage.cast::<u8>(), wanted) };
+        to[copied..copied + take].copy_from_slice(&from[offset..]);
+        copied += take;
+        offset = 0;
+        mdl = m.Next;
+    }
+    if copied == wanted {
+        storage
+    } else {
+        core::ptr::null_mut()
+    }
 }

@@ -7,6 +7,7 @@
 //! - [`nbl`], [`flags`], [`handle`], [`oid`], [`params`] — safe wrappers: owning NBL chains and
 //!   accessors, typed flags, the module handle with one safe method per NDIS call the filter makes,
 //!   OID requests and the borrowed callback arguments.
+//! - [`pool`] — [`NblPool`], the NBL pool a module's clones come from.
 //! - `diag_host` (host build only) — the call into the emulator's diagnostics recorder behind
 //!   the diagnostics' emulator backend.
 //!
@@ -31,6 +32,7 @@ pub mod handle;
 pub mod nbl;
 pub mod oid;
 pub mod params;
+pub mod pool;
 pub mod types;
 
 #[cfg(test)]
@@ -47,12 +49,13 @@ pub(crate) use mock as imports;
 
 pub use flags::{ReceiveFlags, ReturnFlags, SendCompleteFlags, SendFlags};
 pub use handle::FilterHandle;
-pub use nbl::{CancelId, Nbl, NblChain, NetBuffer, OwnedNbl};
+pub use nbl::{CancelId, Nbl, NblChain, NetBuffer, OwnedNbl, SendMeta};
 pub use oid::{ClonedOidRequest, OidForward, OidRequest, RequestId};
 pub use params::{
     AttachParameters, DevicePnpEvent, LinkState, NetPnpEvent, PauseParameters, RestartParameters,
     StatusIndication,
 };
+pub use pool::NblPool;
 
 // Timer objects, spin locks, the clock and processor numbers.
 pub mod clock;

@@ -11,17 +11,22 @@
 //!   [`NblChain::split_by_source`] (the filter's own NBLs apart from pass-through ones).
 //! - `child` — [`Cloning`] and [`ChildNbl`]: clones of an owned NBL and the parent's
 //!   `ChildRefCount`, with the ownership rules in the types.
+//! - `meta` — [`SendMeta`]: the filter's per-NBL data, carried in an NBL context while the
+//!   filter has the NBL out ([`Nbl::push_meta`] / [`Nbl::pop_meta`]).
 //!
 //! Nothing here allocates: splitting and appending relink the `Next` fields in place, so every
 //! operation is usable on the send and receive paths.
 
 mod child;
 mod classify;
+mod meta;
 
 pub use child::{ChildNbl, CloneFlags, Cloning, ParentNbl};
 pub use classify::{Classified, MAX_DESTINATIONS, SourceSplit};
+pub use meta::{SEND_META_SIZE, SendMeta};
 
 use super::consts::NET_BUFFER_LIST_CANCEL_ID;
+use super::imports;
 use super::types::{
     MAX_NET_BUFFER_LIST_INFO, NDIS_HANDLE, NDIS_STATUS, NET_BUFFER, NET_BUFFER_LIST,
 };
@@ -143,6 +148,50 @@ impl Nbl {
         (slot < MAX_NET_BUFFER_LIST_INFO).then(|| self.info_raw(slot).addr())
     }
 
+    /// Sets `NET_BUFFER_LIST_INFO(nbl, slot)` to a pointer-sized value (e.g. the LSO completion
+    /// info copied from a child to its parent); a slot index beyond the NDIS 6.30 slot count is
+    /// ignored, as [`Nbl::info`] reads it as `None`.
+    pub fn set_info(&self, slot: usize, value: usize) {
+        if slot < MAX_NET_BUFFER_LIST_INFO {
+            // Info values are integers or opaque handles here, never dereferenced by the filter.
+            let value = ptr::without_provenance_mut(value);
+            // SAFETY: in bounds; the caller owns the NBL (a borrow of its owner), the field sits
+            // in the `UnsafeCell` and nobody reads it concurrently.
+            unsafe { (*self.as_raw()).NetBufferListInfo[slot] = value };
+        }
+    }
+
+    /// The first `min(storage.len(), DataLength)` bytes of the first NET_BUFFER, contiguous
+    /// (`NdisGetDataBuffer` with AlignMultiple 1, AlignOffset 0): a view into the NBL's data when
+    /// NDIS finds the bytes contiguous, else a copy in `storage`. Empty when the NBL has no
+    /// NET_BUFFER, no data, or NDIS cannot provide the bytes. Never reads past `DataLength`.
+    pub fn peek_front<'a>(&'a self, storage: &'a mut [u8]) -> &'a [u8] {
+        let Some(nb) = self.first_net_buffer() else {
+            return &[];
+        };
+        let wanted = u32::try_from(storage.len())
+            .unwrap_or(u32::MAX)
+            .min(nb.data_length());
+        if wanted == 0 {
+            return &[];
+        }
+        let storage_start = storage.as_mut_ptr();
+        // SAFETY: a live NET_BUFFER of an NBL the caller owns, `wanted` <= its DataLength, and
+        // `storage` writable for at least `wanted` bytes for the duration of the call.
+        let data =
+            unsafe { imports::NdisGetDataBuffer(nb.as_raw(), wanted, storage_start.cast(), 1, 0) };
+        let wanted = wanted as usize;
+        if data.is_null() {
+            &[]
+        } else if data.cast::<u8>() == storage_start {
+            &storage[..wanted]
+        } else {
+            // SAFETY: NDIS returned a pointer to `wanted` contiguous bytes of the NET_BUFFER's
+            // mapped data, which lives, unwritten, as long as the caller owns the NBL (`'a`).
+            unsafe { core::slice::from_raw_parts(data.cast::<u8>(), wanted) }
+        }
+    }
+
     fn info_raw(&self, slot: usize) -> *mut c_void {
         // SAFETY: `slot` is in bounds (callers check or pass a constant below the slot count) and
         // the NBL is live; a plain array element read.
@@ -160,6 +209,11 @@ impl fmt::Debug for Nbl {
 }
 
 impl NetBuffer {
+    /// The raw pointer, for the FFI calls in this module tree.
+    pub(crate) fn as_raw(&self) -> *mut NET_BUFFER {
+        self.0.get()
+    }
+
     /// # Safety
     /// `p` must point to a live NET_BUFFER valid for `'a`.
     unsafe fn from_ptr<'a>(p: NonNull<NET_BUFFER>) -> &'a NetBuffer {
@@ -606,5 +660,161 @@ mod tests {
         chain.set_status_all(-5);
         assert!((0..3).all(|i| f.status(i) == -5));
         let _ = chain.into_raw();
+    }
+
+    mod peek {
+        //! `peek_front` against the `NdisGetDataBuffer` double, over MDLs holding real bytes.
+        use super::*;
+        use crate::ndis::mock::{Call, Config, Session};
+        use crate::ndis::testkit::FakePacket;
+        use std::vec::Vec;
+
+        /// The frame bytes 0, 1, 2, … split into MDLs of these sizes.
+        fn parts(sizes: &[usize]) -> Vec<Vec<u8>> {
+            let mut next = 0u8;
+            sizes
+                .iter()
+                .map(|&n| {
+                    (0..n)
+                        .map(|_| {
+                            next = next.wrapping_add(1);
+                            next
+                        })
+                        .collect()
+                })
+                .collect()
+        }
+
+        fn packet(sizes: &[usize], offset: u32, length: u32) -> FakePacket {
+            let bytes = parts(sizes);
+            let slices: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
+            FakePacket::new(&slices, offset, length)
+        }
+
+        /// Where the bytes `peek_front` returned live.
+        #[derive(Debug, PartialEq, Eq)]
+        enum Seen {
+            /// Copied into the storage.
+            Copied,
+            /// A view into the MDL's buffer.
+            Direct,
+            /// Nothing was returned.
+            Empty,
+        }
+
+        /// Peeks into a fresh storage of `storage_len` bytes through a one-NBL chain; returns
+        /// the bytes seen and where they were.
+        fn peek(p: &FakePacket, storage_len: usize) -> (Vec<u8>, Seen) {
+            // SAFETY: a one-NBL chain of the live fake packet.
+            let chain = unsafe { NblChain::from_raw(p.nbl()) };
+            let mut storage = std::vec![0u8; storage_len];
+            let storage_at = storage.as_ptr().addr();
+            let seen = chain.first().unwrap().peek_front(&mut storage);
+            let how = if seen.is_empty() {
+                Seen::Empty
+            } else if seen.as_ptr().addr() == storage_at {
+                Seen::Copied
+            } else {
+                Seen::Direct
+            };
+            let bytes = seen.to_vec();
+            let _ = chain.into_raw();
+            (bytes, how)
+        }
+
+        #[test]
+        fn contiguous_bytes_are_seen_in_place() {
+            let s = Session::new(Config::default());
+            let p = packet(&[100, 100], 10, 150);
+            // SAFETY: a one-NBL chain of the live fake packet.
+            let chain = unsafe { NblChain::from_raw(p.nbl()) };
+            let mut storage = [0u8; 54];
+            let seen = chain.first().unwrap().peek_front(&mut storage);
+            assert_eq!(
+                seen.as_ptr().addr(),
+                p.byte_addr(0, 10),
+                "a view into the MDL"
+            );
+            assert_eq!(seen, parts(&[100])[0][10..64].to_vec());
+            let _ = chain.into_raw();
+            assert_eq!(
+                s.take_nbl_calls(),
+                [Call::GetDataBuffer {
+                    nb: p.nb_addr(),
+                    bytes: 54,
+                    storage: storage.as_ptr().addr(),
+                    align_multiple: 1,
+                    align_offset: 0,
+                }]
+            );
+            assert!(
+                storage.iter().all(|&b| b == 0),
+                "the storage is not written"
+            );
+        }
+
+        #[test]
+        fn a_header_split_across_mdls_is_copied_contiguously() {
+            let _s = Session::new(Config::default());
+            // 6 + 8 + 4 + 100 bytes: an Ethernet header split twice, then an IP header split.
+            let p = packet(&[6, 8, 4, 100], 0, 118);
+            let whole: Vec<u8> = parts(&[6, 8, 4, 100]).concat();
+            let (bytes, how) = peek(&p, 54);
+            assert_eq!(how, Seen::Copied);
+            assert_eq!(bytes, whole[..54].to_vec());
+            // Starting inside the second MDL.
+            let p = packet(&[6, 8, 4, 100], 9, 109);
+            let (bytes, how) = peek(&p, 20);
+            assert_eq!(how, Seen::Copied);
+            assert_eq!(bytes, whole[9..29].to_vec());
+        }
+
+        #[test]
+        fn never_more_than_data_length() {
+            let s = Session::new(Config::default());
+            // The MDLs hold 100 bytes, the NET_BUFFER's data is 20 of them.
+            let p = packet(&[10, 90], 0, 20);
+            let (bytes, how) = peek(&p, 64);
+            assert_eq!(how, Seen::Copied);
+            assert_eq!(bytes, parts(&[10, 90]).concat()[..20].to_vec());
+            let calls = s.take_nbl_calls();
+            assert!(
+                matches!(calls.as_slice(), [Call::GetDataBuffer { bytes: 20, .. }]),
+                "{calls:?}"
+            );
+            let (bytes, how) = peek(&packet(&[100], 0, 20), 64);
+            assert_eq!((bytes.len(), how), (20, Seen::Direct));
+        }
+
+        #[test]
+        fn nothing_to_read_gives_an_empty_slice_without_asking_ndis() {
+            let s = Session::new(Config::default());
+            assert_eq!(
+                peek(&packet(&[100], 0, 0), 64).0,
+                Vec::<u8>::new(),
+                "no data"
+            );
+            assert_eq!(
+                peek(&packet(&[100], 0, 100), 0).0,
+                Vec::<u8>::new(),
+                "no storage"
+            );
+            let f = FakeNbls::new(&[&[]]);
+            // SAFETY: a one-NBL chain of a live fake NBL without NET_BUFFERs.
+            let chain = unsafe { NblChain::from_raw(f.chain()) };
+            let mut storage = [0u8; 16];
+            assert!(chain.first().unwrap().peek_front(&mut storage).is_empty());
+            let _ = chain.into_raw();
+            assert!(s.take_nbl_calls().is_empty());
+        }
+
+        #[test]
+        fn ndis_returning_null_gives_an_empty_slice() {
+            let _s = Session::new(Config::default());
+            // DataLength claims 200 bytes, the MDLs hold 30: NDIS cannot gather 64 of them.
+            assert_eq!(peek(&packet(&[10, 20], 0, 200), 64).1, Seen::Empty);
+            // No MDL at all.
+            assert_eq!(peek(&packet(&[], 0, 50), 16).1, Seen::Empty);
+        }
     }
 }

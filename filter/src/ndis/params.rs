@@ -5,7 +5,8 @@
 //! pass it on (to `NdisFIndicateStatus`, `NdisFNetPnPEvent`…) but cannot keep it.
 
 use super::consts::{
-    NDIS_OBJECT_TYPE_DEFAULT, NDIS_STATUS_LINK_STATE, NET_EVENT_FILTER_PRE_DETACH,
+    MEDIA_CONNECT_STATE_CONNECTED, MEDIA_CONNECT_STATE_DISCONNECTED, NDIS_OBJECT_TYPE_DEFAULT,
+    NDIS_SIZEOF_LINK_STATE_REVISION_1, NDIS_STATUS_LINK_STATE, NET_EVENT_FILTER_PRE_DETACH,
 };
 use super::types::{
     NDIS_FILTER_ATTACH_PARAMETERS, NDIS_FILTER_PAUSE_PARAMETERS, NDIS_FILTER_RESTART_PARAMETERS,
@@ -94,16 +95,32 @@ impl RestartParameters<'_> {
     }
 }
 
-/// The payload of `NDIS_STATUS_LINK_STATE`.
+/// What an `NDIS_STATUS_LINK_STATE` indication says about the link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LinkState {
-    /// `MediaConnectState*`.
-    pub media_connect_state: i32,
-    /// Transmit speed in bits/s.
-    pub xmit_link_speed: u64,
-    /// Receive speed in bits/s.
-    pub rcv_link_speed: u64,
+    /// `MediaConnectStateConnected` → `Some(true)`, `MediaConnectStateDisconnected` →
+    /// `Some(false)`; `None` when the miniport does not know (`MediaConnectStateUnknown`, or a
+    /// value this filter does not know).
+    pub connected: Option<bool>,
+    /// Transmit speed in bits/s (`NDIS_LINK_SPEED_UNKNOWN` = `u64::MAX` when unknown).
+    pub xmit_bps: u64,
+    /// Receive speed in bits/s (as `xmit_bps`).
+    pub rcv_bps: u64,
 }
+
+impl LinkState {
+    /// The connect state a `MediaConnectState*` value stands for.
+    pub const fn connected_from(media_connect_state: i32) -> Option<bool> {
+        match media_connect_state {
+            MEDIA_CONNECT_STATE_CONNECTED => Some(true),
+            MEDIA_CONNECT_STATE_DISCONNECTED => Some(false),
+            _ => None,
+        }
+    }
+}
+
+// `link_state` reads a whole `NDIS_LINK_STATE` from a buffer of at least the revision-1 size.
+const _: () = assert!(size_of::<NDIS_LINK_STATE>() == NDIS_SIZEOF_LINK_STATE_REVISION_1 as usize);
 
 /// An `NDIS_STATUS_INDICATION` lent to FilterStatus.
 pub struct StatusIndication<'a> {
@@ -140,23 +157,25 @@ impl StatusIndication<'_> {
     pub fn port_number(&self) -> NDIS_PORT_NUMBER {
         self.get().PortNumber
     }
-    /// The `NDIS_LINK_STATE` payload of an `NDIS_STATUS_LINK_STATE` indication whose buffer is
-    /// large enough and whose header says so; `None` otherwise.
+    /// The link state of an `NDIS_STATUS_LINK_STATE` indication whose buffer holds at least
+    /// `NDIS_SIZEOF_LINK_STATE_REVISION_1` bytes and whose header has the DEFAULT type; `None` for
+    /// any other indication, a NULL or short buffer, or another header.
     pub fn link_state(&self) -> Option<LinkState> {
         let s = self.get();
         if s.StatusCode != NDIS_STATUS_LINK_STATE
             || s.StatusBuffer.is_null()
-            || (s.StatusBufferSize as usize) < size_of::<NDIS_LINK_STATE>()
+            || s.StatusBufferSize < u32::from(NDIS_SIZEOF_LINK_STATE_REVISION_1)
         {
             return None;
         }
         // SAFETY: the indicator promises `StatusBufferSize` readable bytes at `StatusBuffer`, which
-        // we checked cover an NDIS_LINK_STATE; read unaligned because nothing guarantees alignment.
+        // we checked cover the revision-1 structure (its size is `size_of::<NDIS_LINK_STATE>()`,
+        // checked in `types`); read unaligned because nothing guarantees alignment.
         let l = unsafe { s.StatusBuffer.cast::<NDIS_LINK_STATE>().read_unaligned() };
         (l.Header.Type == NDIS_OBJECT_TYPE_DEFAULT).then_some(LinkState {
-            media_connect_state: l.MediaConnectState,
-            xmit_link_speed: l.XmitLinkSpeed,
-            rcv_link_speed: l.RcvLinkSpeed,
+            connected: LinkState::connected_from(l.MediaConnectState),
+            xmit_bps: l.XmitLinkSpeed,
+            rcv_bps: l.RcvLinkSpeed,
         })
     }
 }
@@ -211,5 +230,112 @@ impl DevicePnpEvent<'_> {
 
     pub(crate) fn as_raw(&self) -> *mut NET_DEVICE_PNP_EVENT {
         self.ptr.as_ptr()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Run under Miri with the rest of `ndis::`: the indications and their buffers are heap or
+    //! stack objects of the test.
+    use super::*;
+    use crate::ndis::consts::{MEDIA_CONNECT_STATE_UNKNOWN, NDIS_LINK_STATE_REVISION_1};
+    use crate::ndis::types::NDIS_OBJECT_HEADER;
+    use core::ptr;
+
+    fn link(state: i32) -> NDIS_LINK_STATE {
+        NDIS_LINK_STATE {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_DEFAULT,
+                NDIS_LINK_STATE_REVISION_1,
+                NDIS_SIZEOF_LINK_STATE_REVISION_1,
+            ),
+            MediaConnectState: state,
+            MediaDuplexState: 2,
+            XmitLinkSpeed: 10_000_000_000,
+            RcvLinkSpeed: 1_000_000_000,
+            PauseFunctions: 0,
+            AutoNegotiationFlags: 0,
+        }
+    }
+
+    /// A zeroed indication with this code, buffer and size.
+    fn indication(
+        code: NDIS_STATUS,
+        buffer: *mut NDIS_LINK_STATE,
+        size: u32,
+    ) -> NDIS_STATUS_INDICATION {
+        // SAFETY: integers and raw pointers only, for which all zeroes is valid.
+        let mut ind = unsafe { core::mem::zeroed::<NDIS_STATUS_INDICATION>() };
+        ind.StatusCode = code;
+        ind.StatusBuffer = buffer.cast();
+        ind.StatusBufferSize = size;
+        ind
+    }
+
+    fn parse(ind: &mut NDIS_STATUS_INDICATION) -> Option<LinkState> {
+        // SAFETY: a live indication for the duration of the view.
+        unsafe { StatusIndication::from_raw(ind) }
+            .unwrap()
+            .link_state()
+    }
+
+    const FULL: u32 = NDIS_SIZEOF_LINK_STATE_REVISION_1 as u32;
+
+    #[test]
+    fn connect_states_map_to_connected_and_speeds_are_kept() {
+        for (state, connected) in [
+            (MEDIA_CONNECT_STATE_CONNECTED, Some(true)),
+            (MEDIA_CONNECT_STATE_DISCONNECTED, Some(false)),
+            (MEDIA_CONNECT_STATE_UNKNOWN, None),
+            (7, None),
+        ] {
+            let mut l = link(state);
+            let mut ind = indication(NDIS_STATUS_LINK_STATE, &raw mut l, FULL);
+            assert_eq!(
+                parse(&mut ind),
+                Some(LinkState {
+                    connected,
+                    xmit_bps: 10_000_000_000,
+                    rcv_bps: 1_000_000_000,
+                }),
+                "state {state}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_buffer_larger_than_revision_1_is_read() {
+        // A later revision may append fields; the first 0x28 bytes keep their meaning.
+        let mut bytes = [0u8; 0x40];
+        let l = link(MEDIA_CONNECT_STATE_CONNECTED);
+        // SAFETY: 0x28 bytes into a 0x40-byte buffer, unaligned write.
+        unsafe {
+            bytes
+                .as_mut_ptr()
+                .cast::<NDIS_LINK_STATE>()
+                .write_unaligned(l);
+        };
+        let mut ind = indication(NDIS_STATUS_LINK_STATE, bytes.as_mut_ptr().cast(), 0x40);
+        assert_eq!(parse(&mut ind).and_then(|s| s.connected), Some(true));
+    }
+
+    #[test]
+    fn short_null_or_foreign_buffers_and_other_codes_give_none() {
+        let mut l = link(MEDIA_CONNECT_STATE_CONNECTED);
+        let mut short = indication(NDIS_STATUS_LINK_STATE, &raw mut l, FULL - 1);
+        assert_eq!(parse(&mut short), None, "a short buffer is not read");
+        let mut empty = indication(NDIS_STATUS_LINK_STATE, &raw mut l, 0);
+        assert_eq!(parse(&mut empty), None);
+        let mut null = indication(NDIS_STATUS_LINK_STATE, ptr::null_mut(), FULL);
+        assert_eq!(parse(&mut null), None, "a NULL buffer is not read");
+        let mut other = indication(
+            crate::ndis::consts::NDIS_STATUS_MEDIA_DISCONNECTED,
+            &raw mut l,
+            FULL,
+        );
+        assert_eq!(parse(&mut other), None, "only NDIS_STATUS_LINK_STATE");
+        l.Header.Type = 0;
+        let mut foreign = indication(NDIS_STATUS_LINK_STATE, &raw mut l, FULL);
+        assert_eq!(parse(&mut foreign), None, "not an NDIS_LINK_STATE header");
     }
 }

@@ -25,9 +25,11 @@
 
 use super::{Nbl, OwnedNbl};
 use crate::ndis::FilterHandle;
-use crate::ndis::consts::NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS;
+use crate::ndis::consts::{
+    NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
+};
 use crate::ndis::imports;
-use crate::ndis::types::{NDIS_HANDLE, NET_BUFFER_LIST};
+use crate::ndis::types::{NDIS_HANDLE, NDIS_STATUS, NET_BUFFER_LIST};
 use core::fmt;
 use core::ops::Deref;
 use core::ptr::{self, NonNull};
@@ -246,6 +248,29 @@ impl ChildNbl {
         self.flags
     }
 
+    /// `NdisCopySendNetBufferListInfo(child, parent)`: the parent's send out-of-band info
+    /// (checksum and LSO requests, 802.1Q, cancel id, …; reroute facts §1.4) onto the clone,
+    /// before it is sent. NDIS reads the parent only, so children on other processors may do
+    /// the same at once. The DDI's status is not passed on: it documents no failure.
+    pub fn copy_send_info(&self) {
+        // SAFETY: the clone is owned and live; the parent is live (this child's count) and only
+        // read; the filter's send path runs at IRQL <= DISPATCH_LEVEL.
+        let _ = unsafe {
+            imports::NdisCopySendNetBufferListInfo(self.clone.as_ptr(), self.parent.as_ptr())
+        };
+    }
+
+    /// What the miniport left on the completed clone for its parent: its `Status` and its
+    /// `TcpLargeSendNetBufferListInfo` slot (the LSOv1 `TcpPayload` / LSOv2 completion
+    /// write-back; reroute facts §1.4), to copy to the parent with [`Nbl::set_status`] and
+    /// [`Nbl::set_info`] before the parent completes.
+    pub fn completion(&self) -> (NDIS_STATUS, usize) {
+        (
+            self.status(),
+            self.info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO).unwrap_or(0),
+        )
+    }
+
     /// Gives up Rust ownership of the clone, to link it into a chain and send it. Its parent stays
     /// counted until the child is recovered with [`ChildNbl::from_returned`] and released.
     pub fn into_owned(self) -> OwnedNbl {
@@ -451,5 +476,50 @@ mod tests {
         let back = unsafe { ChildNbl::from_returned(pool_nbl, CloneFlags::NEW_MDLS) };
         assert_eq!(back.err().map(|n| n.as_raw().addr()), Some(f.addr(1)));
         assert_eq!(s.live_nbl_clones(), 0);
+    }
+
+    #[test]
+    fn send_info_is_copied_from_the_parent_and_the_completion_goes_back_to_it() {
+        use crate::ndis::consts::{
+            IEEE8021Q_NET_BUFFER_LIST_INFO, NDIS_STATUS_MEDIA_DISCONNECTED, NDIS_STATUS_SUCCESS,
+            TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO,
+        };
+        let s = Session::new(Config::default());
+        let f = FakeNbls::simple(1);
+        let parent = owned_parent(&f);
+        parent.set_info(TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO, 0x11);
+        parent.set_info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, 0x2_0000_05DC);
+        parent.set_info(IEEE8021Q_NET_BUFFER_LIST_INFO, 0x64);
+        let cloning = parent.start_cloning(filter());
+        let child = clone_of(&cloning, CloneFlags::NEW_MDLS);
+        assert_eq!(child.info(TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO), Some(0));
+        child.copy_send_info();
+        assert_eq!(child.info(TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO), Some(0x11));
+        assert_eq!(child.info(IEEE8021Q_NET_BUFFER_LIST_INFO), Some(0x64));
+        assert_eq!(
+            s.take_nbl_calls(),
+            [Call::CopySendInfo {
+                dst: child.as_raw().addr(),
+                src: f.addr(0),
+            }]
+        );
+        // The miniport below completes the clone and writes the LSOv1 payload bytes sent.
+        child.set_status(NDIS_STATUS_MEDIA_DISCONNECTED);
+        child.set_info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, 4380);
+        assert_eq!(child.completion(), (NDIS_STATUS_MEDIA_DISCONNECTED, 4380));
+        let (status, lso) = child.completion();
+        assert!(cloning.finish().is_none());
+        let parent = child.release().expect("the only child");
+        assert_eq!(parent.status(), NDIS_STATUS_SUCCESS);
+        parent.set_status(status);
+        parent.set_info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, lso);
+        assert_eq!(f.status(0), NDIS_STATUS_MEDIA_DISCONNECTED);
+        assert_eq!(parent.info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO), Some(4380));
+        parent.set_info(crate::ndis::types::MAX_NET_BUFFER_LIST_INFO, 1);
+        assert_eq!(
+            parent.info(crate::ndis::types::MAX_NET_BUFFER_LIST_INFO),
+            None,
+            "an out-of-range slot is ignored"
+        );
     }
 }
