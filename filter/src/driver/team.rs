@@ -199,7 +199,7 @@ impl Team {
                         // snapshot is replaced, and `replace` waits for this read to end.
                         m.map(|p| unsafe { p.as_ref() })
                     }),
-                    path_seat: path_seats(&s.seat_path),
+                    path_seat: s.path_seat,
                     seat_path: s.seat_path,
                     all_down: s.all_down,
                     control: self,

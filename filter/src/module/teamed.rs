@@ -32,7 +32,7 @@ use crate::ndis::consts::{
     NDIS_SEND_FLAGS_DISPATCH_LEVEL, NDIS_STATUS_BUFFER_TOO_SHORT, NDIS_STATUS_INVALID_PARAMETER,
     NDIS_STATUS_MEDIA_DISCONNECTED, NDIS_STATUS_NOT_SUPPORTED, NDIS_STATUS_PAUSED,
     NDIS_STATUS_REQUEST_ABORTED, NDIS_STATUS_RESOURCES, NDIS_STATUS_SEND_ABORTED,
-    NDIS_STATUS_SUCCESS,
+    NDIS_STATUS_SUCCESS, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
 };
 use crate::ndis::nbl::SendMeta;
 use crate::ndis::types::{NDIS_PORT_NUMBER, NDIS_STATUS};
@@ -444,7 +444,10 @@ impl Module {
             self.account(route, &meta, status, now);
             let parent = child.release();
             parent.set_status(status);
-            parent.set_lso_completion(lso);
+            // The miniport's LSO write-back landed on the clone; the protocol reads the parent.
+            if parent.info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO) != Some(lso) {
+                parent.set_info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, lso);
+            }
             let Some(origin) = route.member_at(origin_of(&meta)) else {
                 // The origin's pause waits for this parent, so it cannot have left the group.
                 self.unreachable_seat(NblChain::from(parent));

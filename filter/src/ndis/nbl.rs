@@ -20,10 +20,12 @@
 mod child;
 mod classify;
 mod meta;
+mod single;
 
 pub use child::{ChildNbl, CloneFlags, Cloning, ParentNbl};
 pub use classify::{Classified, MAX_DESTINATIONS, SourceSplit};
 pub use meta::{SEND_META_SIZE, SendMeta};
+pub use single::SingleChild;
 
 use super::consts::NET_BUFFER_LIST_CANCEL_ID;
 use super::imports;
