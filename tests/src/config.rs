@@ -150,6 +150,12 @@ pub struct TrafficConfig {
     pub send_interval: Nanos,
     /// Time between the miniport's receive indications.
     pub rx_interval: Nanos,
+    /// Flows the protocol's sends belong to. 0: plain emulator frames (EtherType 0x88B5), as
+    /// always. More: Ethernet + IPv4 + TCP frames (see [`crate::frames::build_flow`]), each NBL's
+    /// flow drawn from the seeded RNG, at least [`crate::frames::MIN_FLOW_FRAME`] bytes long
+    /// (the frame length drawn from `frame_len` is raised to that); at most 55,535 flows (TCP
+    /// source ports 10000 + flow).
+    pub flows: u32,
 }
 
 impl Default for TrafficConfig {
@@ -162,6 +168,7 @@ impl Default for TrafficConfig {
             window: 512,
             send_interval: 2_000,
             rx_interval: 2_000,
+            flows: 0,
         }
     }
 }

@@ -8,10 +8,12 @@
 use crate::callbacks::{self, EntryPoint};
 use crate::config::{AdapterConfig, EmuConfig, TrafficConfig};
 use crate::irql::Irql;
+use crate::ledger::{Arrival, DeliveryReport};
 use crate::machine;
 use crate::rules::{Leak, Violation};
 use crate::sched::Nanos;
 use crate::stats::{AdapterStats, LifecycleStats};
+use crate::wire::{Fault, LinkIndication};
 use crate::world::{self, Adapter, Frame, Miniport, ModState, Module, Op, Protocol, Token, World};
 use core::marker::PhantomData;
 use mpfilter::ndis::consts::NDIS_STATUS_SUCCESS;
@@ -116,6 +118,7 @@ impl Emulator {
                     packet_filter: 0,
                     batch_target: 0,
                     flush_due: None,
+                    link: crate::machine::LinkState::default(),
                 },
                 proto: Protocol {
                     token: Token::new(),
@@ -125,6 +128,8 @@ impl Emulator {
                     tx_seq: 0,
                     oid_busy: false,
                     oids_to_issue: 0,
+                    flow_seqs: vec![0; traffic.flows as usize],
+                    link_seen: Vec::new(),
                 },
                 stats: AdapterStats::default(),
                 rx_target: traffic.rx_nbls,
@@ -229,6 +234,33 @@ impl Emulator {
                 machine::unload_leaks(w);
             }
         });
+    }
+
+    /// Attaches and restarts a module again on a stopped (detached) adapter, then lets its
+    /// protocol send; true if the module is Running.
+    pub fn reattach(&mut self, adapter: usize) -> bool {
+        machine::start_stack(adapter)
+    }
+
+    /// Schedules `fault` on an adapter at absolute virtual time `at` (now, if `at` has passed).
+    /// Faults at the same instant apply in the order they were scheduled.
+    pub fn schedule_fault(&mut self, adapter: usize, at: Nanos, fault: Fault) {
+        Self::with(|w| machine::fault::schedule(w, adapter, at, fault));
+    }
+
+    /// Where the protocols' frames went so far (see [`crate::ledger`]).
+    pub fn delivery(&self) -> DeliveryReport {
+        Self::with(|w| w.ledger.report(w.adapters.len()))
+    }
+
+    /// Every frame that left a wire so far, in arrival order.
+    pub fn arrivals(&self) -> Vec<Arrival> {
+        Self::with(|w| w.ledger.arrivals().to_vec())
+    }
+
+    /// The NDIS_STATUS_LINK_STATE indications an adapter's protocol received, in order.
+    pub fn link_indications(&self, adapter: usize) -> Vec<LinkIndication> {
+        Self::with(|w| w.adapters[adapter].proto.link_seen.clone())
     }
 
     /// Adds traffic to an adapter (sends and receives still to make).

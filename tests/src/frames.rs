@@ -1,13 +1,36 @@
 //! The Ethernet frames the emulated protocol sends and the emulated miniport receives: each one
 //! carries its adapter, direction and sequence number and a payload derived from them, so the far
-//! end can tell an intact frame from a damaged one.
+//! end can tell an intact frame from a damaged one, and where it came from.
+//!
+//! Two formats:
+//! - the plain format (EtherType [`ETHERTYPE`]): header, sequence, adapter, direction, fill;
+//! - the flow format (`TrafficConfig::flows` > 0): Ethernet + IPv4 + TCP with the flow in the
+//!   addresses and ports (what a filter hashing flows reads), then a payload carrying
+//!   [`FLOW_MAGIC`], origin adapter, direction, flow, per-flow sequence, adapter-wide sequence and
+//!   the fill.
 
-/// EtherType of emulator frames (IEEE local experimental).
+/// EtherType of plain emulator frames (IEEE local experimental).
 pub const ETHERTYPE: u16 = 0x88B5;
+/// EtherType of IPv4.
+pub const ETHERTYPE_IPV4: u16 = 0x0800;
 /// Bytes of Ethernet header.
 pub const ETH_HEADER: usize = 14;
 /// Minimum frame the emulator builds (header + seq + adapter + direction).
 pub const MIN_FRAME: usize = ETH_HEADER + 10;
+/// Bytes of the IPv4 header of flow frames (no options).
+pub const IPV4_HEADER: usize = 20;
+/// Bytes of the TCP header of flow frames (no options).
+pub const TCP_HEADER: usize = 20;
+/// Where the payload of a flow frame starts.
+pub const FLOW_PAYLOAD: usize = ETH_HEADER + IPV4_HEADER + TCP_HEADER;
+/// Marks a flow frame's payload as the emulator's.
+pub const FLOW_MAGIC: [u8; 4] = *b"MPFL";
+/// Minimum flow frame: headers + magic, origin, direction, flow, flow sequence, sequence.
+pub const MIN_FLOW_FRAME: usize = FLOW_PAYLOAD + 4 + 1 + 1 + 4 + 8 + 8;
+/// TCP destination port of every flow.
+pub const FLOW_DST_PORT: u16 = 5001;
+/// TCP source port of flow 0 (flow `f` uses this + `f`).
+pub const FLOW_SRC_PORT_BASE: u16 = 10_000;
 
 /// The MAC of the far end of an adapter's link.
 pub fn peer_mac(adapter: usize) -> [u8; 6] {
@@ -21,11 +44,45 @@ pub fn peer_mac(adapter: usize) -> [u8; 6] {
     ]
 }
 
+/// IPv4 source address of flow frames from `adapter`: 10.0.`adapter`.1.
+pub fn flow_src_ip(adapter: usize) -> [u8; 4] {
+    [10, 0, low_byte(adapter), 1]
+}
+
+/// IPv4 destination address of flow `flow`: 10.1.`flow / 256`.`flow % 256`.
+pub fn flow_dst_ip(flow: u32) -> [u8; 4] {
+    let [_, _, hi, lo] = flow.to_be_bytes();
+    [10, 1, hi, lo]
+}
+
+/// TCP source port of flow `flow`.
+pub fn flow_src_port(flow: u32) -> u16 {
+    FLOW_SRC_PORT_BASE.wrapping_add(u16::try_from(flow & 0xFFFF).unwrap_or(0))
+}
+
+fn low_byte(v: usize) -> u8 {
+    v.to_le_bytes()[0]
+}
+
 fn fill(seq: u64, i: usize) -> u8 {
     seq.to_le_bytes()[0] ^ i.to_le_bytes()[0].wrapping_mul(31)
 }
 
-/// Writes a frame of `len` bytes into `buf`; returns the length written.
+/// The Internet checksum (RFC 1071) of `bytes`.
+pub fn internet_checksum(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for pair in bytes.chunks(2) {
+        let hi = u32::from(pair[0]) << 8;
+        let lo = pair.get(1).copied().map_or(0, u32::from);
+        sum += hi | lo;
+    }
+    while sum > 0xFFFF {
+        sum = (sum & 0xFFFF) + (sum >> 16);
+    }
+    !u16::try_from(sum).unwrap_or(0xFFFF)
+}
+
+/// Writes a plain frame of `len` bytes into `buf`; returns the length written.
 pub fn build(
     buf: &mut [u8],
     dst: [u8; 6],
@@ -40,7 +97,7 @@ pub fn build(
     buf[6..12].copy_from_slice(&src);
     buf[12..14].copy_from_slice(&ETHERTYPE.to_be_bytes());
     buf[14..22].copy_from_slice(&seq.to_le_bytes());
-    buf[22] = u8::try_from(adapter & 0xFF).unwrap_or(0);
+    buf[22] = low_byte(adapter);
     buf[23] = dir;
     for (i, b) in buf[MIN_FRAME..len].iter_mut().enumerate() {
         *b = fill(seq, i);
@@ -48,55 +105,191 @@ pub fn build(
     len
 }
 
+/// Identity of a frame: who sent it, in which flow, at which place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FrameId {
+    /// The adapter whose protocol (or miniport, for receives) built it.
+    pub origin: usize,
+    /// The flow (0 for plain frames).
+    pub flow: u32,
+    /// Sequence number within the flow (the adapter-wide sequence for plain frames).
+    pub flow_seq: u64,
+    /// Adapter-wide sequence number.
+    pub seq: u64,
+}
+
+/// Writes a flow frame of `len` bytes (at least [`MIN_FLOW_FRAME`]) into `buf`; returns the
+/// length written. `id.origin` is the sending adapter.
+pub fn build_flow(buf: &mut [u8], dst: [u8; 6], src: [u8; 6], id: FrameId, len: usize) -> usize {
+    let len = len.clamp(MIN_FLOW_FRAME, buf.len());
+    buf[0..6].copy_from_slice(&dst);
+    buf[6..12].copy_from_slice(&src);
+    buf[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+    let ip = &mut buf[ETH_HEADER..ETH_HEADER + IPV4_HEADER];
+    ip[0] = 0x45;
+    ip[1] = 0;
+    let ip_len = u16::try_from(len - ETH_HEADER).unwrap_or(u16::MAX);
+    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+    ip[4..6].copy_from_slice(&id.seq.to_le_bytes()[..2]);
+    // Don't fragment; TTL 64; TCP.
+    ip[6..8].copy_from_slice(&0x4000u16.to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 6;
+    ip[10..12].fill(0);
+    ip[12..16].copy_from_slice(&flow_src_ip(id.origin));
+    ip[16..20].copy_from_slice(&flow_dst_ip(id.flow));
+    let csum = internet_checksum(ip);
+    ip[10..12].copy_from_slice(&csum.to_be_bytes());
+    let tcp = &mut buf[ETH_HEADER + IPV4_HEADER..FLOW_PAYLOAD];
+    tcp[0..2].copy_from_slice(&flow_src_port(id.flow).to_be_bytes());
+    tcp[2..4].copy_from_slice(&FLOW_DST_PORT.to_be_bytes());
+    tcp[4..8].copy_from_slice(&id.flow_seq.to_le_bytes()[..4]);
+    tcp[8..12].fill(0);
+    // Data offset 5 words; PSH|ACK; window 65535; checksum left to "offload" (0); no urgent.
+    tcp[12] = 0x50;
+    tcp[13] = 0x18;
+    tcp[14..16].copy_from_slice(&u16::MAX.to_be_bytes());
+    tcp[16..20].fill(0);
+    let p = &mut buf[FLOW_PAYLOAD..MIN_FLOW_FRAME];
+    p[0..4].copy_from_slice(&FLOW_MAGIC);
+    p[4] = low_byte(id.origin);
+    p[5] = DIR_FLOW_TX;
+    p[6..10].copy_from_slice(&id.flow.to_le_bytes());
+    p[10..18].copy_from_slice(&id.flow_seq.to_le_bytes());
+    p[18..26].copy_from_slice(&id.seq.to_le_bytes());
+    for (i, b) in buf[MIN_FLOW_FRAME..len].iter_mut().enumerate() {
+        *b = fill(id.seq, i);
+    }
+    len
+}
+
+/// Direction byte of flow frames (only protocols send them).
+const DIR_FLOW_TX: u8 = 0;
+
 /// What a check of a frame found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Check {
-    /// An intact emulator frame with this sequence number.
-    Good(u64),
-    /// Not an emulator frame (another EtherType): something the filter originated.
+    /// An intact, rightly addressed emulator frame.
+    Good(FrameId),
+    /// Not an emulator frame (another EtherType, or IPv4 without the emulator's payload):
+    /// something the filter originated.
     Foreign,
     /// An emulator frame that is damaged or misaddressed.
     Bad(&'static str),
 }
 
-/// Checks a frame (`data` holds its first `data.len()` bytes, `total` its full length).
-pub fn check(
-    data: &[u8],
-    total: usize,
-    dst: [u8; 6],
-    src: [u8; 6],
-    adapter: usize,
-    dir: u8,
-) -> Check {
-    if data.len() < ETH_HEADER || u16::from_be_bytes([data[12], data[13]]) != ETHERTYPE {
+/// The (destination, source) MACs a frame from adapter `origin` must carry, or `None` if no frame
+/// from `origin` is expected where this one was found.
+pub type MacsOf<'a> = &'a dyn Fn(usize) -> Option<([u8; 6], [u8; 6])>;
+
+/// Checks a frame (`data` holds its first `data.len()` bytes, `total` its full length) of either
+/// format, travelling in direction `dir`; the frame names its origin, and `macs_of` says what
+/// addresses a frame of that origin must have here.
+pub fn check(data: &[u8], total: usize, dir: u8, macs_of: MacsOf<'_>) -> Check {
+    if data.len() < ETH_HEADER {
         return Check::Foreign;
     }
-    if data.len() < MIN_FRAME || data.len() != total {
-        return Check::Bad("truncated");
-    }
+    let decoded = match u16::from_be_bytes([data[12], data[13]]) {
+        ETHERTYPE => decode_plain(data, total, dir),
+        ETHERTYPE_IPV4 => decode_flow(data, total, dir),
+        _ => return Check::Foreign,
+    };
+    let id = match decoded {
+        Check::Good(id) => id,
+        other => return other,
+    };
+    let Some((dst, src)) = macs_of(id.origin) else {
+        return Check::Bad("origin adapter");
+    };
     if data[0..6] != dst {
         return Check::Bad("destination MAC");
     }
     if data[6..12] != src {
         return Check::Bad("source MAC");
     }
-    if usize::from(data[22]) != adapter & 0xFF || data[23] != dir {
+    Check::Good(id)
+}
+
+fn decode_plain(data: &[u8], total: usize, dir: u8) -> Check {
+    if data.len() < MIN_FRAME || data.len() != total {
+        return Check::Bad("truncated");
+    }
+    if data[23] != dir {
         return Check::Bad("adapter or direction");
     }
     let seq = u64::from_le_bytes(data[14..22].try_into().unwrap_or([0; 8]));
-    if data[MIN_FRAME..]
-        .iter()
-        .enumerate()
-        .any(|(i, &b)| b != fill(seq, i))
-    {
+    if !fill_intact(&data[MIN_FRAME..], seq) {
         return Check::Bad("payload");
     }
-    Check::Good(seq)
+    Check::Good(FrameId {
+        origin: usize::from(data[22]),
+        flow: 0,
+        flow_seq: seq,
+        seq,
+    })
+}
+
+fn fill_intact(tail: &[u8], seq: u64) -> bool {
+    tail.iter().enumerate().all(|(i, &b)| b == fill(seq, i))
+}
+
+fn le_u64(b: &[u8]) -> u64 {
+    u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))
+}
+
+fn decode_flow(data: &[u8], total: usize, dir: u8) -> Check {
+    // IPv4 that is not TCP to the flow port with the magic is somebody else's traffic.
+    let ours = data.len() >= MIN_FLOW_FRAME
+        && data[ETH_HEADER + 9] == 6
+        && data[ETH_HEADER + IPV4_HEADER + 2..ETH_HEADER + IPV4_HEADER + 4]
+            == FLOW_DST_PORT.to_be_bytes()
+        && data[FLOW_PAYLOAD..FLOW_PAYLOAD + 4] == FLOW_MAGIC;
+    if !ours {
+        return Check::Foreign;
+    }
+    if data.len() != total {
+        return Check::Bad("truncated");
+    }
+    let ip = &data[ETH_HEADER..ETH_HEADER + IPV4_HEADER];
+    if ip[0] != 0x45 || usize::from(u16::from_be_bytes([ip[2], ip[3]])) != total - ETH_HEADER {
+        return Check::Bad("IPv4 header");
+    }
+    if internet_checksum(ip) != 0 {
+        return Check::Bad("IPv4 checksum");
+    }
+    let p = &data[FLOW_PAYLOAD..MIN_FLOW_FRAME];
+    if p[5] != dir {
+        return Check::Bad("adapter or direction");
+    }
+    let origin = usize::from(p[4]);
+    let flow = u32::from_le_bytes(p[6..10].try_into().unwrap_or([0; 4]));
+    let flow_seq = le_u64(&p[10..18]);
+    let seq = le_u64(&p[18..26]);
+    let tcp = &data[ETH_HEADER + IPV4_HEADER..FLOW_PAYLOAD];
+    if ip[12..16] != flow_src_ip(origin)
+        || ip[16..20] != flow_dst_ip(flow)
+        || tcp[0..2] != flow_src_port(flow).to_be_bytes()
+    {
+        return Check::Bad("flow addresses or ports");
+    }
+    if !fill_intact(&data[MIN_FLOW_FRAME..], seq) {
+        return Check::Bad("payload");
+    }
+    Check::Good(FrameId {
+        origin,
+        flow,
+        flow_seq,
+        seq,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn only(a: usize, dst: [u8; 6], src: [u8; 6]) -> impl Fn(usize) -> Option<([u8; 6], [u8; 6])> {
+        move |o| (o == a).then_some((dst, src))
+    }
 
     #[test]
     fn frames_round_trip_and_damage_is_seen() {
@@ -104,19 +297,110 @@ mod tests {
         let (a, b) = ([1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]);
         let n = build(&mut buf, a, b, 77, 1, 0, 100);
         assert_eq!(n, 100);
-        assert_eq!(check(&buf[..n], n, a, b, 1, 0), Check::Good(77));
+        let good = FrameId {
+            origin: 1,
+            flow: 0,
+            flow_seq: 77,
+            seq: 77,
+        };
+        assert_eq!(check(&buf[..n], n, 0, &only(1, a, b)), Check::Good(good));
         assert_eq!(
-            check(&buf[..n], n, b, b, 1, 0),
+            check(&buf[..n], n, 0, &only(1, b, b)),
             Check::Bad("destination MAC")
         );
         assert_eq!(
-            check(&buf[..n], n, a, b, 1, 1),
+            check(&buf[..n], n, 0, &only(2, a, b)),
+            Check::Bad("origin adapter")
+        );
+        assert_eq!(
+            check(&buf[..n], n, 1, &only(1, a, b)),
             Check::Bad("adapter or direction")
         );
         buf[50] ^= 1;
-        assert_eq!(check(&buf[..n], n, a, b, 1, 0), Check::Bad("payload"));
+        assert_eq!(
+            check(&buf[..n], n, 0, &only(1, a, b)),
+            Check::Bad("payload")
+        );
         buf[12] = 0x08;
-        assert_eq!(check(&buf[..n], n, a, b, 1, 0), Check::Foreign);
+        buf[13] = 0x06;
+        assert_eq!(check(&buf[..n], n, 0, &only(1, a, b)), Check::Foreign);
         assert_eq!(build(&mut buf, a, b, 1, 0, 0, 3), MIN_FRAME);
+    }
+
+    #[test]
+    fn flow_frames_carry_a_valid_ipv4_tcp_header_and_their_identity() {
+        let mut buf = [0u8; 256];
+        let (a, b) = ([1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]);
+        let id = FrameId {
+            origin: 2,
+            flow: 300,
+            flow_seq: 9,
+            seq: 1234,
+        };
+        let n = build_flow(&mut buf, a, b, id, 150);
+        assert_eq!(n, 150);
+        let f = &buf[..n];
+        assert_eq!(u16::from_be_bytes([f[12], f[13]]), 0x0800);
+        let ip = &f[14..34];
+        assert_eq!(ip[0], 0x45, "IPv4, 20-byte header");
+        assert_eq!(u16::from_be_bytes([ip[2], ip[3]]), 136, "total length");
+        assert_eq!(ip[9], 6, "TCP");
+        assert_eq!(internet_checksum(ip), 0, "the header checksum verifies");
+        let stored = u16::from_be_bytes([ip[10], ip[11]]);
+        let mut zeroed = ip.to_vec();
+        zeroed[10..12].fill(0);
+        assert_eq!(stored, internet_checksum(&zeroed));
+        assert_ne!(stored, 0);
+        assert_eq!(ip[12..16], [10, 0, 2, 1]);
+        assert_eq!(ip[16..20], [10, 1, 1, 44], "flow 300 = 1 * 256 + 44");
+        let tcp = &f[34..54];
+        assert_eq!(u16::from_be_bytes([tcp[0], tcp[1]]), 10_300);
+        assert_eq!(u16::from_be_bytes([tcp[2], tcp[3]]), 5001);
+        assert_eq!(tcp[12] >> 4, 5, "20-byte TCP header");
+        assert_eq!(check(f, n, 0, &only(2, a, b)), Check::Good(id));
+        // Every field the check reads is guarded.
+        let mut bad = buf;
+        bad[14 + 8] = 63;
+        assert_eq!(
+            check(&bad[..n], n, 0, &only(2, a, b)),
+            Check::Bad("IPv4 checksum")
+        );
+        let mut bad = buf;
+        bad[34] ^= 1;
+        assert_eq!(
+            check(&bad[..n], n, 0, &only(2, a, b)),
+            Check::Bad("flow addresses or ports")
+        );
+        let mut bad = buf;
+        bad[n - 1] ^= 1;
+        assert_eq!(
+            check(&bad[..n], n, 0, &only(2, a, b)),
+            Check::Bad("payload")
+        );
+        assert_eq!(
+            check(&buf[..n - 1], n, 0, &only(2, a, b)),
+            Check::Bad("truncated")
+        );
+        assert_eq!(
+            check(f, n, 0, &only(2, b, b)),
+            Check::Bad("destination MAC")
+        );
+        let mut other = buf;
+        other[54] = b'X';
+        assert_eq!(
+            check(&other[..n], n, 0, &only(2, a, b)),
+            Check::Foreign,
+            "IPv4 without the magic is not the emulator's"
+        );
+        assert_eq!(build_flow(&mut buf, a, b, id, 10), MIN_FLOW_FRAME);
+    }
+
+    #[test]
+    fn checksum_matches_a_worked_example() {
+        // The RFC 1071 example bytes: 0001 f203 f4f5 f6f7 sum to 0xddf2 (complement 0x220d).
+        assert_eq!(
+            internet_checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
+            0x220d
+        );
     }
 }

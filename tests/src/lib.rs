@@ -6,6 +6,8 @@
 //!   extension routines, for the host ABI and for Win64 PE images ([`abi`]).
 //! - [`rules`] — the rules enforced (stable names), violations and leaks.
 //! - [`scenario`] — library scenarios and their printable reports, shared by tests and `mpsim`.
+//! - [`ledger`] — where every frame the protocols sent went (delivery, loss, duplicates,
+//!   reordering); [`wire`] — faults of a miniport and its wire at a virtual time.
 //! - [`fault_filter`] — a deliberately breakable LWF proving each rule is caught.
 #![allow(unsafe_code)]
 
@@ -19,6 +21,7 @@ pub mod fault_filter;
 pub mod frames;
 pub mod image;
 pub mod irql;
+pub mod ledger;
 mod machine;
 mod nblmem;
 pub mod pe;
@@ -27,6 +30,7 @@ pub mod rules;
 pub mod scenario;
 pub mod sched;
 pub mod stats;
+pub mod wire;
 mod world;
 // Timers, spin locks and virtual processors.
 pub mod fault_timers;
@@ -37,6 +41,7 @@ pub use config::{AdapterConfig, EmuConfig, Randomization, TrafficConfig};
 pub use diag::{DiagRecord, DiagReject, DiagRejectReason};
 pub use emulator::{Emulator, LoadError, View};
 pub use image::{DriverImage, LoadedImage};
+pub use ledger::{DeliveryReport, FrameKey, OriginReport};
 pub use rules::{Leak, Rule, Subject, Violation};
 pub use scenario::{PassthroughConfig, ScenarioReport, SmokeConfig};
 pub use world::ModState;

@@ -25,6 +25,9 @@ pub struct AdapterStats {
     pub wire_tx_bytes: u64,
     /// Frames the miniport found malformed.
     pub wire_tx_bad: u64,
+    /// Of the frames on this adapter's wire, those another adapter's protocol sent (rerouted to
+    /// this adapter by a filter).
+    pub wire_tx_rerouted: u64,
     /// NBLs the miniport indicated.
     pub rx_indicated: u64,
     /// Of those, in RESOURCES indications.

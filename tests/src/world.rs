@@ -190,6 +190,8 @@ pub(crate) struct NblTrack {
     pub probe: bool,
     /// The port number the protocol sent it on or the miniport indicated it on.
     pub port: u32,
+    /// The ledger's key of the frame a protocol sent in it (pause probes have none).
+    pub frame: Option<crate::ledger::FrameKey>,
 }
 
 /// An NBL pool.
@@ -287,6 +289,8 @@ pub(crate) struct Miniport {
     pub batch_target: usize,
     /// When the scheduled flush of a short batch fires, if one is scheduled.
     pub flush_due: Option<Nanos>,
+    /// Faults in force on this miniport and its wire.
+    pub link: crate::machine::LinkState,
 }
 
 /// The emulated protocol bound above an adapter's stack.
@@ -298,6 +302,10 @@ pub(crate) struct Protocol {
     pub tx_seq: u64,
     pub oid_busy: bool,
     pub oids_to_issue: u32,
+    /// Next sequence number of each flow (`TrafficConfig::flows` entries).
+    pub flow_seqs: Vec<u64>,
+    /// LINK_STATE indications received.
+    pub link_seen: Vec<crate::wire::LinkIndication>,
 }
 
 /// One adapter: protocol → filter module → miniport.
@@ -405,6 +413,8 @@ pub(crate) enum Event {
     NetPnp(usize),
     DevicePnp(usize),
     TxFlush(usize),
+    /// A scheduled fault of an adapter.
+    Fault(usize, crate::wire::Fault),
     /// A timer object's setting `generation` is due.
     Timer {
         handle: usize,
@@ -460,6 +470,10 @@ pub(crate) struct World {
     >,
     pub scratch: Vec<u8>,
     pub cancelled: std::collections::HashSet<usize>,
+    /// NBLs the miniport decided to fail (link down, error completions): their status.
+    pub tx_failed: HashMap<usize, i32>,
+    /// Where every protocol frame went.
+    pub ledger: crate::ledger::Ledger,
     pub delivered: std::collections::HashSet<usize>,
     pub retreat_mdls: HashMap<usize, Heap<(nblmem::MdlCell, Vec<u8>)>>,
     /// Diagnostic records from the host-linked filter.
@@ -524,6 +538,8 @@ impl World {
             status_store: None,
             scratch: vec![0; nblmem::FRAME_CAPACITY],
             cancelled: std::collections::HashSet::new(),
+            tx_failed: HashMap::new(),
+            ledger: crate::ledger::Ledger::default(),
             delivered: std::collections::HashSet::new(),
             retreat_mdls: HashMap::new(),
             diag: crate::diag::DiagLog::default(),
@@ -641,6 +657,7 @@ impl World {
                 ctx_mark: mark,
                 probe: false,
                 port: 0,
+                frame: None,
             },
         );
         Some(nbl)

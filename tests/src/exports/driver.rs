@@ -509,7 +509,45 @@ pub unsafe fn indicate_status(_abi: Abi, h: NDIS_HANDLE, ind: *mut NDIS_STATUS_I
             forward::status_forwarded(w, a, ind as usize, &now);
         }
         w.adapters[a].stats.status_indications += 1;
+        // SAFETY: ind is readable (contract); its buffer is read only if its size says it holds
+        // a link state.
+        if let Some(l) = unsafe { link_indication(ind, w.now()) } {
+            w.adapters[a].proto.link_seen.push(l);
+        }
     });
+}
+
+/// The link state an indication carries, if it is a NDIS_STATUS_LINK_STATE with a whole
+/// NDIS_LINK_STATE.
+///
+/// # Safety
+/// `ind` is readable, and its buffer readable for `StatusBufferSize` bytes.
+unsafe fn link_indication(
+    ind: *const NDIS_STATUS_INDICATION,
+    at: crate::sched::Nanos,
+) -> Option<crate::wire::LinkIndication> {
+    // SAFETY: forwarded contract.
+    let i = unsafe { &*ind };
+    let size = usize::try_from(i.StatusBufferSize).unwrap_or(0);
+    if i.StatusCode != mpfilter::ndis::consts::NDIS_STATUS_LINK_STATE
+        || i.StatusBuffer.is_null()
+        || size < size_of::<mpfilter::ndis::types::NDIS_LINK_STATE>()
+    {
+        return None;
+    }
+    // SAFETY: a non-null buffer of at least an NDIS_LINK_STATE's size (contract); read unaligned
+    // since a filter-built buffer need not be aligned.
+    let l = unsafe {
+        i.StatusBuffer
+            .cast::<mpfilter::ndis::types::NDIS_LINK_STATE>()
+            .read_unaligned()
+    };
+    Some(crate::wire::LinkIndication {
+        at,
+        connect_state: l.MediaConnectState,
+        xmit_speed: l.XmitLinkSpeed,
+        rcv_speed: l.RcvLinkSpeed,
+    })
 }
 
 /// `NdisFNetPnPEvent`: the miniport answers; a forwarded event must be as NDIS issued it.

@@ -75,7 +75,11 @@ pub(super) fn attach(a: usize) -> bool {
         p.BaseMiniportIfIndex = cfg.if_index;
         p.BaseMiniportInstanceName = &raw mut store.strings[1].0;
         p.BaseMiniportName = &raw mut store.strings[2].0;
-        p.MediaConnectState = MEDIA_CONNECT_STATE_CONNECTED;
+        p.MediaConnectState = if w.adapters[a].mp.link.up {
+            MEDIA_CONNECT_STATE_CONNECTED
+        } else {
+            mpfilter::ndis::consts::MEDIA_CONNECT_STATE_DISCONNECTED
+        };
         p.MediaDuplexState = 2;
         p.XmitLinkSpeed = cfg.link_speed_bps;
         p.RcvLinkSpeed = cfg.link_speed_bps;

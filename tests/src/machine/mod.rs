@@ -7,9 +7,10 @@
 //!
 //! This file keeps the event loop and what every area shares; each area has its own file:
 //! [`send`], [`transmit`], [`receive`], [`oid`], [`status`], [`pnp`], [`forward`],
-//! [`lifecycle`], [`stack`], [`leaks`], [`liveness`].
+//! [`lifecycle`], [`stack`], [`leaks`], [`liveness`], [`fault`].
 
 mod accounting;
+pub(crate) mod fault;
 pub(crate) mod forward;
 mod leaks;
 mod lifecycle;
@@ -24,6 +25,7 @@ mod transmit;
 // Timer objects on the virtual clock.
 pub(crate) mod timer;
 
+pub(crate) use fault::LinkState;
 pub(crate) use forward::Owed;
 pub(crate) use leaks::unload_leaks;
 pub(crate) use lifecycle::pause_gate_ok;
@@ -159,6 +161,7 @@ fn dispatch(ev: Event) {
         Event::NetPnp(a) => pnp::ndis_net_pnp(a),
         Event::DevicePnp(a) => pnp::ndis_device_pnp(a),
         Event::TxFlush(a) => transmit::mp_flush(a),
+        Event::Fault(a, f) => fault::apply(a, f),
         Event::Timer { handle, generation } => timer::fire(handle, generation),
     }
 }
@@ -254,6 +257,8 @@ pub(super) struct FramedNbl {
     pub probe: bool,
     /// The port it is sent or indicated on.
     pub port: u32,
+    /// Flow and sequence within it: a flow frame (`None`: a plain frame).
+    pub flow: Option<(u32, u64)>,
 }
 
 /// Allocates and fills a [`FramedNbl`], snapshots it for the hand-back check and records it as
@@ -261,12 +266,27 @@ pub(super) struct FramedNbl {
 pub(super) fn framed_nbl(w: &mut World, f: &FramedNbl) -> Option<(usize, usize)> {
     let nbl = w.pool_alloc(f.pool, f.origin)?;
     let len = w.rng.range_usize(f.len.0, f.len.1);
+    // A flow frame is never shorter than its headers and identity.
+    let len = if f.flow.is_some() {
+        len.max(frames::MIN_FLOW_FRAME)
+    } else {
+        len
+    };
     let (dst, src) = f.macs;
     // SAFETY: nbl is a live emulator block with a frame buffer and a NET_BUFFER, and no other
     // reference to it is alive.
     unsafe {
-        nblmem::write_frame(nbl, |buf| {
-            frames::build(buf, dst, src, f.seq, f.adapter, f.dir, len)
+        nblmem::write_frame(nbl, |buf| match f.flow {
+            None => frames::build(buf, dst, src, f.seq, f.adapter, f.dir, len),
+            Some((flow, flow_seq)) => {
+                let id = frames::FrameId {
+                    origin: f.adapter,
+                    flow,
+                    flow_seq,
+                    seq: f.seq,
+                };
+                frames::build_flow(buf, dst, src, id, len)
+            }
         });
     }
     // SAFETY: as above.

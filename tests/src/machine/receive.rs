@@ -26,7 +26,8 @@ pub(super) fn mp_rx_tick(a: usize) {
             let iv = w.traffic(a).rx_interval;
             w.sched.after(iv, Event::MpRxTick(a));
         }
-        go
+        // Nothing arrives on a disconnected link; the tick goes on for when it is back.
+        go && w.adapters[a].mp.link.up
     });
     if go == Some(true) {
         mp_indicate(a);
@@ -85,6 +86,7 @@ fn mp_indicate(a: usize) {
                     state,
                     probe: false,
                     port,
+                    flow: None,
                 },
             )?;
             nbls.push(nbl);
@@ -201,9 +203,8 @@ pub(crate) fn proto_receive(w: &mut World, a: usize, nbls: &[usize], resources: 
             let (total, got) = unsafe { nblmem::read_nb(nb, &mut scratch) };
             let st = &mut w.adapters[a].stats;
             st.rx_received_bytes += total as u64;
-            if let Check::Bad(_) =
-                frames::check(&scratch[..got], total, mac, frames::peer_mac(a), a, DIR_RX)
-            {
+            let from_peer = |o: usize| (o == a & 0xFF).then_some((mac, frames::peer_mac(a)));
+            if let Check::Bad(_) = frames::check(&scratch[..got], total, DIR_RX, &from_peer) {
                 st.rx_bad += 1;
             }
             w.scratch = scratch;

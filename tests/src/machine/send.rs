@@ -8,6 +8,7 @@ use super::{DIR_TX, FramedNbl, call_filter, framed_nbl, pick_irql};
 use crate::callbacks;
 use crate::frames;
 use crate::irql::Irql;
+use crate::ledger::FrameKey;
 use crate::nblmem::{self, SnapMask};
 use crate::world::{self, Came, Event, ModState, NState, Origin, World};
 use mpfilter::ndis::consts::{
@@ -26,6 +27,36 @@ pub(super) fn proto_send_tick(a: usize) {
     });
     if again == Some(true) {
         proto_send(a, false);
+    }
+}
+
+/// The flow of the protocol's next frame and its sequence in it (drawn from the seeded RNG), or
+/// `None` for plain frames (`flows` = 0: no draw, so such runs are as they always were).
+fn next_flow(w: &mut World, a: usize) -> Option<(u32, u64)> {
+    let flows = w.adapters[a].proto.flow_seqs.len();
+    if flows == 0 {
+        return None;
+    }
+    let f = w.rng.range_usize(0, flows - 1);
+    let seq = w.adapters[a].proto.flow_seqs[f];
+    w.adapters[a].proto.flow_seqs[f] += 1;
+    Some((u32::try_from(f).unwrap_or(u32::MAX), seq))
+}
+
+/// The protocol of adapter `a` sent `nbl` (not a probe): `len` bytes, `(flow, seq)` in the
+/// ledger.
+fn count_sent(w: &mut World, a: usize, nbl: usize, len: usize, (flow, seq): (u32, u64)) {
+    let st = &mut w.adapters[a].stats;
+    st.tx_sent += 1;
+    st.tx_sent_bytes += len as u64;
+    let key = FrameKey {
+        origin: a,
+        flow,
+        seq,
+    };
+    w.ledger.sent(key);
+    if let Some(t) = w.nbls.get_mut(&nbl) {
+        t.frame = Some(key);
     }
 }
 
@@ -78,6 +109,7 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
         for _ in 0..n {
             let seq = w.adapters[a].proto.tx_seq;
             w.adapters[a].proto.tx_seq += 1;
+            let flow = if probe { None } else { next_flow(w, a) };
             let (nbl, len) = framed_nbl(
                 w,
                 &FramedNbl {
@@ -95,14 +127,13 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
                     },
                     probe,
                     port,
+                    flow,
                 },
             )?;
-            let st = &mut w.adapters[a].stats;
             if probe {
-                st.probes_sent += 1;
+                w.adapters[a].stats.probes_sent += 1;
             } else {
-                st.tx_sent += 1;
-                st.tx_sent_bytes += len as u64;
+                count_sent(w, a, nbl, len, flow.unwrap_or((0, seq)));
             }
             nbls.push(nbl);
         }
@@ -169,6 +200,9 @@ pub(crate) fn proto_send_completed(w: &mut World, a: usize, nbl: usize) {
     // SAFETY: nbl is a live protocol NBL handed back to the emulator.
     let status = unsafe { nblmem::nbl_mut(nbl) }.Status;
     let probe = w.nbls.get(&nbl).is_some_and(|t| t.probe);
+    if let Some(key) = w.nbls.get_mut(&nbl).and_then(|t| t.frame.take()) {
+        w.ledger.completed(key, status);
+    }
     let st = &mut w.adapters[a].stats;
     if probe {
         if status == NDIS_STATUS_PAUSED {

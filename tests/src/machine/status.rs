@@ -7,13 +7,14 @@ use crate::irql::Irql;
 use crate::world;
 use core::ffi::c_void;
 use mpfilter::ndis::consts::{
-    MEDIA_CONNECT_STATE_CONNECTED, NDIS_LINK_STATE_REVISION_1, NDIS_OBJECT_TYPE_DEFAULT,
-    NDIS_OBJECT_TYPE_STATUS_INDICATION, NDIS_SIZEOF_LINK_STATE_REVISION_1,
-    NDIS_SIZEOF_STATUS_INDICATION_REVISION_1, NDIS_STATUS_INDICATION_REVISION_1,
-    NDIS_STATUS_LINK_STATE,
+    MEDIA_CONNECT_STATE_CONNECTED, MEDIA_CONNECT_STATE_DISCONNECTED, NDIS_LINK_STATE_REVISION_1,
+    NDIS_OBJECT_TYPE_DEFAULT, NDIS_OBJECT_TYPE_STATUS_INDICATION,
+    NDIS_SIZEOF_LINK_STATE_REVISION_1, NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
+    NDIS_STATUS_INDICATION_REVISION_1, NDIS_STATUS_LINK_STATE,
 };
 use mpfilter::ndis::types::{NDIS_LINK_STATE, NDIS_OBJECT_HEADER, NDIS_STATUS_INDICATION};
 
+/// The miniport indicates its link state (connected or not, current speeds) up the stack.
 pub(super) fn mp_status(a: usize) {
     let ind = world::with(|w| {
         if !w.oid_state_ok(a) {
@@ -26,7 +27,11 @@ pub(super) fn mp_status(a: usize) {
                 NDIS_LINK_STATE_REVISION_1,
                 NDIS_SIZEOF_LINK_STATE_REVISION_1,
             ),
-            MediaConnectState: MEDIA_CONNECT_STATE_CONNECTED,
+            MediaConnectState: if w.adapters[a].mp.link.up {
+                MEDIA_CONNECT_STATE_CONNECTED
+            } else {
+                MEDIA_CONNECT_STATE_DISCONNECTED
+            },
             MediaDuplexState: 2,
             XmitLinkSpeed: cfg.link_speed_bps,
             RcvLinkSpeed: cfg.link_speed_bps,

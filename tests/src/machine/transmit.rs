@@ -1,12 +1,16 @@
 //! Send path, miniport side: the transmit queue timed by link speed, the frames checked on the
 //! wire, and the batched (possibly reordered) send completions back up through the filter.
 
+use super::fault::{self, Fate};
 use super::send::proto_send_completed;
 use super::{DIR_TX, call_filter, pick_irql, unchanged_while_away};
 use crate::callbacks;
 use crate::frames::{self, Check};
+use crate::irql::Irql;
+use crate::ledger::FrameKey;
 use crate::nblmem;
 use crate::rules::{Rule, Subject};
+use crate::sched::Nanos;
 use crate::world::{self, Came, Event, MAX_NET_BUFFERS, NState, World};
 use mpfilter::ndis::consts::{NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL, NDIS_STATUS_SUCCESS};
 
@@ -33,20 +37,42 @@ fn mp_start_tx(w: &mut World, a: usize) {
         // SAFETY: the ULONG view of the DataLength union.
         u64::from(unsafe { nb.DataLength.DataLength })
     };
-    let speed = w.adapters[a].cfg.link_speed_bps.max(1);
-    let ns = ((bytes + 24) * 8 * 1_000_000_000 / speed).max(1);
+    let ns = if w.adapters[a].mp.link.up {
+        transmit_ns(bytes, w.adapters[a].cfg.link_speed_bps)
+    } else {
+        // Nothing goes out on a disconnected link: the miniport fails the NBL at once.
+        1
+    };
     w.adapters[a].mp.tx_busy = true;
     w.sched.after(ns, Event::TxDone(a));
 }
 
+/// Virtual time a frame of `bytes` (plus preamble, start delimiter, FCS and inter-frame gap:
+/// 24 bytes) takes on a link of `bps`.
+pub(crate) fn transmit_ns(bytes: u64, bps: u64) -> Nanos {
+    ((bytes + 24) * 8 * 1_000_000_000 / bps.max(1)).max(1)
+}
+
 pub(super) fn mp_tx_done(a: usize) {
     world::with(|w| {
+        if let Some(until) = fault::stalled(w, a) {
+            // The frame on the wire finishes when the stall ends.
+            w.sched.at(until, Event::TxDone(a));
+            return;
+        }
         let Some(nbl) = w.adapters[a].mp.tx_queue.pop_front() else {
             w.adapters[a].mp.tx_busy = false;
             return;
         };
-        if !wire_check(w, a, nbl) {
-            return;
+        match fault::fate(w, a) {
+            Fate::Fail(status) => {
+                w.tx_failed.insert(nbl, status);
+            }
+            fate => {
+                if !wire_check(w, a, nbl, fate == Fate::Deliver) {
+                    return;
+                }
+            }
         }
         w.adapters[a].mp.batch.push(nbl);
         if w.adapters[a].mp.batch_target == 0 {
@@ -85,13 +111,16 @@ pub(super) fn mp_flush(a: usize) {
     });
 }
 
-/// Counts (and checks) every NET_BUFFER of an NBL the miniport transmits; false (and
-/// `nbl.chain-cycle`) if its NET_BUFFER chain does not end.
-fn wire_check(w: &mut World, a: usize, nbl: usize) -> bool {
+/// Counts (and checks) every NET_BUFFER of an NBL the miniport transmits, and records each
+/// intact emulator frame in the ledger if it is `delivered`; false (and `nbl.chain-cycle`) if its
+/// NET_BUFFER chain does not end.
+///
+/// A frame names the adapter whose protocol sent it (a filter may have rerouted it here): its
+/// MACs must be that adapter's.
+fn wire_check(w: &mut World, a: usize, nbl: usize, delivered: bool) -> bool {
     // SAFETY: nbl is live and below the filter.
     let mut nb = unsafe { nblmem::nbl_mut(nbl) }.FirstNetBuffer;
     let mut hops = 0;
-    let mac = w.adapters[a].cfg.mac;
     while !nb.is_null() {
         hops += 1;
         if hops > MAX_NET_BUFFERS {
@@ -106,15 +135,31 @@ fn wire_check(w: &mut World, a: usize, nbl: usize) -> bool {
         let mut scratch = std::mem::take(&mut w.scratch);
         // SAFETY: NET_BUFFERs of a live NBL describe readable data.
         let (total, got) = unsafe { nblmem::read_nb(nb, &mut scratch) };
+        let check = {
+            let ads = &w.adapters;
+            let macs_of = |o: usize| ads.get(o).map(|ad| (frames::peer_mac(o), ad.cfg.mac));
+            frames::check(&scratch[..got], total, DIR_TX, &macs_of)
+        };
+        w.scratch = scratch;
         let st = &mut w.adapters[a].stats;
         st.wire_tx_frames += 1;
         st.wire_tx_bytes += total as u64;
-        if let Check::Bad(_) =
-            frames::check(&scratch[..got], total, frames::peer_mac(a), mac, a, DIR_TX)
-        {
-            st.wire_tx_bad += 1;
+        match check {
+            Check::Bad(_) => st.wire_tx_bad += 1,
+            Check::Good(id) => {
+                st.wire_tx_rerouted += u64::from(id.origin != a);
+                if delivered {
+                    let key = FrameKey {
+                        origin: id.origin,
+                        flow: id.flow,
+                        seq: id.flow_seq,
+                    };
+                    let now = w.now();
+                    w.ledger.arrived(key, a, now);
+                }
+            }
+            Check::Foreign => {}
         }
-        w.scratch = scratch;
         // SAFETY: nb is a live NET_BUFFER.
         nb = unsafe { (*nb).Next };
     }
@@ -123,6 +168,11 @@ fn wire_check(w: &mut World, a: usize, nbl: usize) -> bool {
 
 pub(super) fn mp_complete(a: usize, mut nbls: Vec<usize>) {
     let plan = world::with(|w| {
+        if let Some(until) = fault::stalled(w, a) {
+            w.sched
+                .at(until, Event::Complete(a, std::mem::take(&mut nbls)));
+            return Some((0, Irql::Passive));
+        }
         if w.cfg.random.reorder_completions {
             w.rng.shuffle(&mut nbls);
         }
@@ -141,12 +191,13 @@ pub(super) fn mp_complete(a: usize, mut nbls: Vec<usize>) {
                 return None;
             }
             let cancelled = w.cancelled.remove(&nbl);
+            let failed = w.tx_failed.remove(&nbl);
             // SAFETY: nbl is live; the miniport owns it until the completion below.
-            unsafe { nblmem::nbl_mut(nbl) }.Status = if cancelled {
+            unsafe { nblmem::nbl_mut(nbl) }.Status = failed.unwrap_or(if cancelled {
                 mpfilter::ndis::consts::NDIS_STATUS_SEND_ABORTED
             } else {
                 NDIS_STATUS_SUCCESS
-            };
+            });
             if let Some(t) = w.nbls.get_mut(&nbl) {
                 t.state = NState::Filter {
                     module: (came != Came::Own).then_some(module),

@@ -1,0 +1,136 @@
+//! Scheduled faults of a miniport and its wire ([`Fault`]): link state with its indication,
+//! blackholes, error completions, rate changes, stalls, flapping, and lifecycle operations NDIS
+//! starts at a chosen virtual time.
+
+use super::stack::{pause_stack, restart_stack, start_stack, stop_stack};
+use super::status::mp_status;
+use crate::sched::Nanos;
+use crate::wire::Fault;
+use crate::world::{self, Event, ModState, World};
+
+/// Faults in force on one miniport and its wire.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LinkState {
+    /// Media connected.
+    pub up: bool,
+    /// Frames transmitted vanish (completions still succeed).
+    pub blackhole: bool,
+    /// The next this-many NBLs complete with this status.
+    pub errors: Option<(i32, u32)>,
+    /// Until when the miniport neither transmits nor completes.
+    pub stalled_until: Nanos,
+}
+
+impl Default for LinkState {
+    fn default() -> Self {
+        LinkState {
+            up: true,
+            blackhole: false,
+            errors: None,
+            stalled_until: 0,
+        }
+    }
+}
+
+/// What becomes of an NBL the miniport finished transmitting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fate {
+    /// On the wire and delivered at the far end.
+    Deliver,
+    /// On the wire, then lost without a trace.
+    Vanish,
+    /// Never on the wire; completes with this status.
+    Fail(i32),
+}
+
+/// Decides (and consumes an error completion for) the NBL adapter `a` just finished.
+pub(crate) fn fate(w: &mut World, a: usize) -> Fate {
+    let link = &mut w.adapters[a].mp.link;
+    if !link.up {
+        return Fate::Fail(mpfilter::ndis::consts::NDIS_STATUS_MEDIA_DISCONNECTED);
+    }
+    if let Some((status, left)) = link.errors {
+        link.errors = (left > 1).then_some((status, left - 1));
+        return Fate::Fail(status);
+    }
+    if link.blackhole {
+        Fate::Vanish
+    } else {
+        Fate::Deliver
+    }
+}
+
+/// Until when adapter `a`'s miniport is stalled, if it is now.
+pub(crate) fn stalled(w: &World, a: usize) -> Option<Nanos> {
+    let until = w.adapters[a].mp.link.stalled_until;
+    (until > w.now()).then_some(until)
+}
+
+/// Queues `fault` for adapter `a` at absolute virtual time `at` (a flap is expanded here).
+pub(crate) fn schedule(w: &mut World, a: usize, at: Nanos, fault: Fault) {
+    if let Fault::Flap { period, until } = fault {
+        let period = period.max(1);
+        let mut t = at;
+        let mut down = true;
+        while t < until {
+            let f = if down { Fault::LinkDown } else { Fault::LinkUp };
+            w.sched.at(t, Event::Fault(a, f));
+            down = !down;
+            t = t.saturating_add(period);
+        }
+        if !down {
+            w.sched.at(until, Event::Fault(a, Fault::LinkUp));
+        }
+        return;
+    }
+    w.sched.at(at, Event::Fault(a, fault));
+}
+
+/// A scheduled fault is due.
+pub(super) fn apply(a: usize, fault: Fault) {
+    let lifecycle = world::with(|w| {
+        let state = w.adapters[a].module.state;
+        let now = w.now();
+        let link = &mut w.adapters[a].mp.link;
+        match fault {
+            Fault::LinkDown | Fault::LinkUp => {
+                link.up = fault == Fault::LinkUp;
+                None
+            }
+            Fault::Blackhole(on) => {
+                link.blackhole = on;
+                None
+            }
+            Fault::ErrorCompletions { status, count } => {
+                link.errors = (count > 0).then_some((status, count));
+                None
+            }
+            Fault::Rate(bps) => {
+                w.adapters[a].cfg.link_speed_bps = bps.max(1);
+                None
+            }
+            Fault::Stall(d) => {
+                link.stalled_until = link.stalled_until.max(now.saturating_add(d));
+                None
+            }
+            // Expanded when scheduled.
+            Fault::Flap { .. } => None,
+            Fault::Pause | Fault::Restart | Fault::Detach | Fault::Reattach => Some(state),
+        }
+    });
+    match (fault, lifecycle) {
+        (Fault::LinkDown | Fault::LinkUp | Fault::Rate(_), _) => mp_status(a),
+        (Fault::Pause, Some(Some(ModState::Running))) => {
+            let probe = world::with(|w| w.cfg.pause_probes).unwrap_or(false);
+            pause_stack(a, probe);
+        }
+        (Fault::Restart, Some(Some(ModState::Paused))) => {
+            restart_stack(a);
+        }
+        (Fault::Detach, Some(Some(ModState::Running | ModState::Paused))) => stop_stack(a),
+        (Fault::Reattach, Some(Some(ModState::Detached))) => {
+            start_stack(a);
+        }
+        _ => {}
+    }
+}

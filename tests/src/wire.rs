@@ -1,0 +1,67 @@
+//! Faults of an adapter's miniport and wire, scheduled at a virtual time with
+//! [`Emulator::schedule_fault`](crate::Emulator::schedule_fault), and the link-state indications
+//! the protocols received.
+
+use crate::sched::Nanos;
+
+/// Something that happens to one adapter at a virtual time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The link goes down: NDIS_STATUS_LINK_STATE (MediaConnectStateDisconnected) is indicated
+    /// through the filter, and every send the miniport has or gets while down (queued ones
+    /// included) completes with NDIS_STATUS_MEDIA_DISCONNECTED without reaching the far end.
+    /// The miniport indicates no receives while down.
+    LinkDown,
+    /// The link comes back: LINK_STATE (MediaConnectStateConnected, current speeds).
+    LinkUp,
+    /// Frames are transmitted (timed, counted on the wire) but vanish, and complete with SUCCESS;
+    /// no indication (`true` on, `false` off).
+    Blackhole(bool),
+    /// The next `count` NBLs the miniport finishes complete with `status` and are not delivered.
+    ErrorCompletions {
+        /// The completion status.
+        status: i32,
+        /// How many NBLs.
+        count: u32,
+    },
+    /// The link speed becomes this many bits per second (transmit time of the next frames) and a
+    /// LINK_STATE indication carries the new speeds.
+    Rate(u64),
+    /// For this long the miniport neither transmits nor completes anything: what was due in the
+    /// meantime happens when the stall ends.
+    Stall(Nanos),
+    /// `LinkDown`, `LinkUp`, `LinkDown`, … every `period` from the scheduled time while before
+    /// `until`; if the last one was a `LinkDown`, a `LinkUp` at `until` ends it (the link is up
+    /// afterwards).
+    Flap {
+        /// Time between changes.
+        period: Nanos,
+        /// Absolute virtual time the flapping stops by.
+        until: Nanos,
+    },
+    /// NDIS pauses the stack (protocol, filter — which may pend —, miniport), as
+    /// [`Emulator::pause`](crate::Emulator::pause). Ignored unless the module is Running.
+    Pause,
+    /// NDIS restarts a paused stack, as [`Emulator::restart`](crate::Emulator::restart).
+    /// Ignored unless the module is Paused.
+    Restart,
+    /// NDIS detaches the module (NetEventFilterPreDetach, pause, FilterDetach), as
+    /// [`Emulator::stop`](crate::Emulator::stop). Ignored unless the module is Running or Paused.
+    Detach,
+    /// NDIS attaches and restarts a module again on a detached adapter, as
+    /// [`Emulator::reattach`](crate::Emulator::reattach). Ignored unless detached.
+    Reattach,
+}
+
+/// A NDIS_STATUS_LINK_STATE indication as a protocol received it (from the filter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkIndication {
+    /// When.
+    pub at: Nanos,
+    /// MediaConnectState (`MEDIA_CONNECT_STATE_*`).
+    pub connect_state: i32,
+    /// XmitLinkSpeed, bits per second.
+    pub xmit_speed: u64,
+    /// RcvLinkSpeed, bits per second.
+    pub rcv_speed: u64,
+}
