@@ -110,8 +110,8 @@ fn a_team_spreads_one_protocols_sends_over_every_members_wire() {
     let emu = boot(
         1,
         vec![
-            member(0, 10 * GBPS, "round-robin", &[]),
-            member(1, 10 * GBPS, "round-robin", &[]),
+            member(0, GBPS, "round-robin", &[]),
+            member(1, GBPS, "round-robin", &[]),
         ],
         load(n),
     );
@@ -146,8 +146,8 @@ fn link_down_mid_transfer_loses_and_duplicates_nothing() {
     let mut emu = boot(
         3,
         vec![
-            member(0, 10 * GBPS, "round-robin", &[]),
-            member(1, 10 * GBPS, "round-robin", &[]),
+            member(0, GBPS, "round-robin", &[]),
+            member(1, GBPS, "round-robin", &[]),
         ],
         load(n),
     );
@@ -167,8 +167,8 @@ fn error_completions_are_sent_again_on_the_survivor() {
     let mut emu = boot(
         4,
         vec![
-            member(0, 10 * GBPS, "round-robin", &[]),
-            member(1, 10 * GBPS, "round-robin", &[]),
+            member(0, GBPS, "round-robin", &[]),
+            member(1, GBPS, "round-robin", &[]),
         ],
         load(n),
     );
@@ -195,8 +195,8 @@ fn all_paths_down_fail_mode_completes_with_media_disconnected_until_a_path_retur
     let mut emu = boot(
         5,
         vec![
-            member(0, 10 * GBPS, "round-robin", &[]),
-            member(1, 10 * GBPS, "round-robin", &[]),
+            member(0, GBPS, "round-robin", &[]),
+            member(1, GBPS, "round-robin", &[]),
         ],
         load(n),
     );
@@ -222,8 +222,8 @@ fn pausing_a_member_under_load_moves_its_traffic_and_loses_nothing() {
     let mut emu = boot(
         6,
         vec![
-            member(0, 10 * GBPS, "round-robin", &[]),
-            member(1, 10 * GBPS, "round-robin", &[]),
+            member(0, GBPS, "round-robin", &[]),
+            member(1, GBPS, "round-robin", &[]),
         ],
         load(n),
     );
@@ -242,9 +242,9 @@ fn detaching_a_member_under_load_then_reattaching_it_loses_nothing() {
     let mut emu = boot(
         7,
         vec![
-            member(0, 10 * GBPS, "round-robin", &[]),
-            member(1, 10 * GBPS, "round-robin", &[]),
-            member(2, 10 * GBPS, "round-robin", &[]),
+            member(0, GBPS, "round-robin", &[]),
+            member(1, GBPS, "round-robin", &[]),
+            member(2, GBPS, "round-robin", &[]),
         ],
         load(n),
     );

@@ -129,45 +129,96 @@ unsafe impl Send for Control {}
 
 /// The context of one group's tick timer: the team and the group's index.
 struct TickContext {
-    team: *const Team,
+    team: *const Groups,
     index: usize,
 }
 
-/// The path groups of one driver.
+/// The path groups of one driver, once DriverEntry has allocated them. Kept out of the driver
+/// state itself: the published snapshots' reader counters are cache-line aligned, more than the
+/// driver-object extension guarantees.
 pub(crate) struct Team {
+    groups: Option<Box<Groups>>,
+}
+
+/// The path groups: their published snapshots, the control plane, the tick timers' contexts.
+struct Groups {
     published: [Published<Snapshot>; MAX_GROUPS],
-    control: Option<Pin<Box<SpinLock<Control>>>>,
+    control: Pin<Box<SpinLock<Control>>>,
     ticks: [TickContext; MAX_GROUPS],
 }
 
 // SAFETY: the published snapshots and the spin lock are `Sync`; the tick contexts are written
-// only by `init` (which runs alone, before any module attaches) and read by timer callbacks.
-unsafe impl Sync for Team {}
+// only by `Team::init` (before any module attaches) and read by timer callbacks.
+unsafe impl Sync for Groups {}
+// SAFETY: as above; the groups move only as their box, before any module attaches.
+unsafe impl Send for Groups {}
 
 impl Team {
-    /// No groups, no control lock yet (`init` allocates it).
-    pub(crate) fn new() -> Self {
-        Self {
+    /// No groups yet (`init` allocates them).
+    pub(crate) const fn new() -> Self {
+        Self { groups: None }
+    }
+
+    /// Allocates the groups; called by DriverEntry before any module can attach.
+    pub(crate) fn init(&mut self) {
+        let mut groups = Box::new(Groups {
             published: core::array::from_fn(|_| Published::new()),
-            control: None,
+            control: SpinLock::new(Control {
+                groups: core::array::from_fn(|_| None),
+            }),
             ticks: core::array::from_fn(|index| TickContext {
                 team: core::ptr::null(),
                 index,
             }),
+        });
+        let me: *const Groups = &raw const *groups;
+        for t in &mut groups.ticks {
+            t.team = me;
+        }
+        self.groups = Some(groups);
+    }
+
+    /// See [`Groups::with_route`]; `f(None)` before `init`.
+    pub(crate) fn with_route<R>(
+        &self,
+        module: &Module,
+        f: impl FnOnce(Option<&Route<'_>>) -> R,
+    ) -> R {
+        match &self.groups {
+            Some(g) => g.with_route(module, f),
+            None => f(None),
         }
     }
 
-    /// Allocates the control lock; called by DriverEntry on the team at its final address,
-    /// before any module can attach.
-    pub(crate) fn init(&mut self) {
-        let me: *const Team = self;
-        for t in &mut self.ticks {
-            t.team = me;
+    /// See [`Groups::join`].
+    pub(crate) fn join(&self, module: &Module, driver_handle: NDIS_HANDLE) {
+        if let Some(g) = &self.groups {
+            g.join(module, driver_handle);
         }
-        self.control = Some(SpinLock::new(Control {
-            groups: core::array::from_fn(|_| None),
-        }));
     }
+
+    /// See [`Groups::leave`].
+    pub(crate) fn leave(&self, module: &Module) {
+        if let Some(g) = &self.groups {
+            g.leave(module);
+        }
+    }
+
+    /// See [`Groups::member_changed`].
+    pub(crate) fn member_changed(&self, module: &Module, change: MemberChange) {
+        if let Some(g) = &self.groups {
+            g.member_changed(module, change);
+        }
+    }
+
+    /// Frees the groups; called by unload after every module has detached (no group, no timer
+    /// is left).
+    pub(crate) fn teardown(&mut self) {
+        self.groups = None;
+    }
+}
+
+impl Groups {
 
     /// The member position of a module: (group index, seat).
     fn position(module: &Module) -> Option<(usize, u8)> {
@@ -176,7 +227,7 @@ impl Team {
 
     /// Runs `f` with the route of `module`'s group, or `None` when the module is in no group (or
     /// its group has no engine).
-    pub(crate) fn with_route<R>(
+    fn with_route<R>(
         &self,
         module: &Module,
         f: impl FnOnce(Option<&Route<'_>>) -> R,
@@ -211,7 +262,7 @@ impl Team {
 
     /// FilterAttach succeeded for `module`: it joins its group (formed now if it is the first),
     /// and the group is rebuilt and published. `driver_handle` owns the group's timer.
-    pub(crate) fn join(&self, module: &Module, driver_handle: NDIS_HANDLE) {
+    fn join(&self, module: &Module, driver_handle: NDIS_HANDLE) {
         let ModuleConfig::Teamed {
             group_id,
             member,
@@ -220,10 +271,7 @@ impl Team {
         else {
             return;
         };
-        let Some(control) = self.control.as_ref() else {
-            return;
-        };
-        let mut c = control.lock();
+        let mut c = self.control.lock();
         let gi = match c.groups.iter().position(|g| g.as_ref().is_some_and(|g| g.id == group_id)) {
             Some(gi) => gi,
             None => {
@@ -292,14 +340,11 @@ impl Team {
 
     /// FilterDetach of `module`: it leaves its group (dissolved when it was the last) before it is
     /// freed.
-    pub(crate) fn leave(&self, module: &Module) {
+    fn leave(&self, module: &Module) {
         let Some((gi, seat)) = Self::position(module) else {
             return;
         };
-        let Some(control) = self.control.as_ref() else {
-            return;
-        };
-        let mut c = control.lock();
+        let mut c = self.control.lock();
         let mut timer = None;
         if let Some(g) = c.groups[gi].as_mut() {
             g.members[usize::from(seat)] = None;
@@ -323,14 +368,11 @@ impl Team {
     }
 
     /// A member's state changed: feeds the engine and reports the transition.
-    pub(crate) fn member_changed(&self, module: &Module, change: MemberChange) {
+    fn member_changed(&self, module: &Module, change: MemberChange) {
         let Some((gi, seat)) = Self::position(module) else {
             return;
         };
-        let Some(control) = self.control.as_ref() else {
-            return;
-        };
-        let mut c = control.lock();
+        let mut c = self.control.lock();
         let Some(g) = c.groups[gi].as_mut() else {
             return;
         };
@@ -389,11 +431,8 @@ impl Team {
 
     /// The timer's work: the engine tick of group `index`.
     fn tick(&self, index: usize) {
-        let Some(control) = self.control.as_ref() else {
-            return;
-        };
         // SAFETY: timer callbacks run at DISPATCH_LEVEL.
-        let mut c = unsafe { control.lock_at_dispatch() };
+        let mut c = unsafe { self.control.lock_at_dispatch() };
         tick_group(&mut c, index);
     }
 
@@ -454,18 +493,11 @@ impl Team {
         self.published[gi].replace(Some(Box::new(snapshot)))
     }
 
-    /// Drops the control lock's state; called by unload after every module has detached.
-    pub(crate) fn teardown(&mut self) {
-        self.control = None;
-    }
 }
 
-impl ControlPlane for Team {
+impl ControlPlane for Groups {
     fn evaluate_health(&self, group: u32) {
-        let Some(control) = self.control.as_ref() else {
-            return;
-        };
-        let mut c = control.lock();
+        let mut c = self.control.lock();
         if let Some(gi) = c
             .groups
             .iter()
@@ -549,7 +581,7 @@ unsafe extern "system" fn tick_callback(
     let Some(t) = (unsafe { context.cast::<TickContext>().as_ref() }) else {
         return;
     };
-    // SAFETY: `init` pointed every tick context at its team, which outlives its timers.
+    // SAFETY: `Team::init` pointed every tick context at its groups, which outlive their timers.
     if let Some(team) = unsafe { t.team.as_ref() } {
         team.tick(t.index);
     }
