@@ -972,5 +972,8 @@ fn select_avoiding_prefers_other_paths_and_falls_back_when_none_is_left() {
             g.event(pid(p), PathEvent::AdminFail, 30);
         }
     }
-    assert_eq!(g.select_avoiding(&r, 40, 1 << pinned), Selection::Path(pid(pinned)));
+    assert_eq!(
+        g.select_avoiding(&r, 40, 1 << pinned),
+        Selection::Path(pid(pinned))
+    );
 }

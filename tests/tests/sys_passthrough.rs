@@ -17,68 +17,9 @@ mod common;
 
 use common::{
     assert_cancels_reached_the_miniport, assert_clean_passthrough, assert_pause_with_sends_below,
-    config_100k, config_cancels,
+    config_100k, config_cancels, sys_image,
 };
 use ndis_emu::{DriverImage, PassthroughConfig, ScenarioReport};
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::time::SystemTime;
-
-const BUILD: &str = "bash tools/build-sys.sh";
-
-/// The workspace root (this crate is `tests/`).
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-}
-
-/// The `.sys` to load, checked to exist and to be newer than the filter's sources.
-fn sys_image() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let path = std::env::var_os("MPFILTER_SYS").map_or_else(
-            || {
-                let target = std::env::var_os("CARGO_TARGET_DIR")
-                    .map_or_else(|| workspace().join("target"), PathBuf::from);
-                workspace()
-                    .join(target)
-                    .join("x86_64-pc-windows-msvc/release/mpfilter.sys")
-            },
-            PathBuf::from,
-        );
-        let built = std::fs::metadata(&path)
-            .and_then(|m| m.modified())
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{}: {e}. Build it first: `{BUILD}` (or set MPFILTER_SYS)",
-                    path.display()
-                )
-            });
-        if let Some(source) = newest_source(&workspace().join("filter/src")) {
-            assert!(
-                built >= source,
-                "{} is older than the filter's sources; rebuild it: `{BUILD}`",
-                path.display()
-            );
-        }
-        path
-    })
-}
-
-fn newest_source(dir: &Path) -> Option<SystemTime> {
-    let mut newest = None;
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        let time = if path.is_dir() {
-            newest_source(&path)
-        } else {
-            entry.metadata().and_then(|m| m.modified()).ok()
-        };
-        newest = newest.max(time);
-    }
-    newest
-}
 
 /// Runs the pass-through scenario against `image` on its own emulated CPU thread (so that a bug
 /// check in the driver fails the test instead of the process), and checks that the driver's

@@ -3,11 +3,19 @@
 //! stack, or as clones down another member's — and moves them off a path that fails. The
 //! emulator's delivery ledger measures, at the far end of every wire, what arrived: nothing may be
 //! lost or duplicated, every NBL completes to the protocol, and every run ends with detach and
-//! unload with no rule violation and no leak.
+//! unload with no rule violation and no leak. Each scenario runs on the host build and on the loaded
+//! `mpfilter.sys` with the same checks (the counters of the filter, readable only in the host
+//! build, add host-only checks).
 
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
+
+mod common;
+
+use mpfilter::module::ModuleStats;
 use mpfilter::ndis::consts::{NDIS_STATUS_FAILURE, NDIS_STATUS_MEDIA_DISCONNECTED};
 use ndis_emu::config::RegValue;
 use ndis_emu::ledger::OriginReport;
+use ndis_emu::pe::{kernel, run_guarded};
 use ndis_emu::wire::Fault;
 use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, TrafficConfig};
 
@@ -27,6 +35,13 @@ fn member(index: u8, speed: u64, policy: &str, extra: &[(&str, RegValue)]) -> Ad
         a = a.with_param(k, v.clone());
     }
     a
+}
+
+/// `count` round-robin members on 1 Gb/s links (slow enough that a fault lands mid-transfer).
+fn round_robin(count: u8) -> Vec<AdapterConfig> {
+    (0..count)
+        .map(|i| member(i, GBPS, "round-robin", &[]))
+        .collect()
 }
 
 /// What the protocol above adapter 0 sends: `n` NBLs of 64 flows, in short chains, fast enough to
@@ -52,40 +67,57 @@ fn idle() -> TrafficConfig {
     }
 }
 
-/// Boots a team: adapter 0 carries `traffic`, the others none.
-fn boot(seed: u64, members: Vec<AdapterConfig>, traffic: TrafficConfig) -> Emulator {
+/// One scenario: the team, adapter 0's traffic, faults at offsets from the start.
+struct Scenario {
+    seed: u64,
+    members: Vec<AdapterConfig>,
+    traffic: TrafficConfig,
+    faults: Vec<(usize, u64, Fault)>,
+}
+
+/// What a run measured: the far end's account of adapter 0's frames, frames per wire, and (host
+/// build only) each member's filter counters.
+struct Outcome {
+    origin: OriginReport,
+    wires: Vec<u64>,
+    stats: Option<Vec<ModuleStats>>,
+}
+
+/// Boots the team on `image`, applies the faults, runs the traffic to its end, detaches every
+/// member, unloads: no violation, no leak, no frame damaged on any wire.
+fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
     let mut emu = Emulator::new(EmuConfig {
-        seed,
+        seed: s.seed,
         cpus: 4,
         ..EmuConfig::default()
     });
-    for (i, m) in members.into_iter().enumerate() {
-        emu.add_adapter(m, if i == 0 { traffic.clone() } else { idle() });
+    for (i, m) in s.members.iter().enumerate() {
+        emu.add_adapter(m.clone(), if i == 0 { s.traffic.clone() } else { idle() });
     }
-    let img = DriverImage::Host.load().expect("host image");
+    let host = matches!(image, DriverImage::Host);
+    let img = image.load().expect("image");
     emu.load(img.entry).expect("mpfilter loads");
     for a in 0..emu.adapter_count() {
         assert!(emu.start(a), "{:?}", emu.violations());
     }
-    emu
-}
-
-/// A module's counters.
-fn filter_stats(emu: &Emulator, a: usize) -> mpfilter::module::ModuleStats {
-    // SAFETY: the module of adapter `a` is attached and the host-linked filter runs on this
-    // thread only.
-    unsafe { mpfilter::driver::module_stats(emu.module_context(a) as *mut core::ffi::c_void) }
-        .expect("a module context")
-}
-
-/// Runs the traffic to its end, detaches every member, unloads: no violation, no leak. Returns
-/// the far end's account of adapter 0's frames and each member's filter counters.
-fn finish(mut emu: Emulator) -> (OriginReport, Vec<u64>, Vec<mpfilter::module::ModuleStats>) {
+    let t = emu.now();
+    for &(a, at, fault) in &s.faults {
+        emu.schedule_fault(a, t + at, fault);
+    }
     assert!(emu.run_until_idle(), "{:?}", emu.violations());
     let d = emu.delivery();
-    let stats: Vec<_> = (0..emu.adapter_count())
-        .map(|a| filter_stats(&emu, a))
-        .collect();
+    let stats = host.then(|| {
+        (0..emu.adapter_count())
+            .map(|a| {
+                // SAFETY: the module of adapter `a` is attached and the host-linked filter runs
+                // on this thread only.
+                unsafe {
+                    mpfilter::driver::module_stats(emu.module_context(a) as *mut core::ffi::c_void)
+                }
+                .expect("a module context")
+            })
+            .collect()
+    });
     for a in 0..emu.adapter_count() {
         assert_eq!(emu.stats(a).wire_tx_bad, 0, "adapter {a}: intact frames");
         emu.stop(a);
@@ -93,7 +125,28 @@ fn finish(mut emu: Emulator) -> (OriginReport, Vec<u64>, Vec<mpfilter::module::M
     emu.unload();
     assert!(emu.violations().is_empty(), "{:?}", emu.violations());
     assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
-    (d.origins[0].clone(), d.per_wire.clone(), stats)
+    drop(img);
+    Outcome {
+        origin: d.origins[0].clone(),
+        wires: d.per_wire.clone(),
+        stats,
+    }
+}
+
+/// The scenario on the loaded `mpfilter.sys`, on its own emulated CPU thread: a bug check fails
+/// the test, and the driver's pool must be empty after unload.
+fn run_sys(s: Scenario) -> Outcome {
+    let outcome = run_guarded(move || {
+        let o = run_on(&s, DriverImage::Pe(common::sys_image()));
+        (o, kernel::outstanding_pool())
+    });
+    match outcome {
+        Ok((o, pool)) => {
+            assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
+            o
+        }
+        Err(bug_check) => panic!("the driver stopped the machine: {bug_check}"),
+    }
 }
 
 /// Nothing lost, nothing duplicated, every NBL completed with success and delivered.
@@ -104,154 +157,180 @@ fn assert_all_delivered(o: &OriginReport, n: u64) {
     assert_eq!((o.lost, o.duplicates, o.silently_lost), (0, 0, 0), "{o:?}");
 }
 
-#[test]
-fn a_team_spreads_one_protocols_sends_over_every_members_wire() {
-    let n = 4_000;
-    let emu = boot(
-        1,
-        vec![
-            member(0, GBPS, "round-robin", &[]),
-            member(1, GBPS, "round-robin", &[]),
-        ],
-        load(n),
-    );
-    let (o, wires, stats) = finish(emu);
-    assert_all_delivered(&o, n);
-    // Round-robin per NBL (flowlet gap 500 µs keeps a busy flow on its path, so not exactly half).
-    assert!(wires[1] > n / 5, "wire 1 carried {} of {n}", wires[1]);
-    assert!(wires[0] > n / 5, "wire 0 carried {} of {n}", wires[0]);
-    assert_eq!(wires[0] + wires[1], n);
-    assert_eq!(stats[0].send_nbls_rerouted, wires[1]);
-    assert_eq!(stats[1].send_children_completed, wires[1]);
+/// Declares a scenario's host test and its `.sys` twin: the same scenario, the same checks.
+macro_rules! both_builds {
+    ($host:ident, $sys:ident, $scenario:expr, $check:expr) => {
+        #[test]
+        fn $host() {
+            let check: fn(&Outcome) = $check;
+            check(&run_on(&$scenario, DriverImage::Host));
+        }
+
+        #[test]
+        #[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team -- --ignored"]
+        fn $sys() {
+            let check: fn(&Outcome) = $check;
+            check(&run_sys($scenario));
+        }
+    };
 }
 
-#[test]
-fn unconfigured_adapters_do_not_team() {
-    let n = 1_000;
-    let emu = boot(
-        2,
-        vec![AdapterConfig::numbered(0), AdapterConfig::numbered(1)],
-        load(n),
-    );
-    let (o, wires, stats) = finish(emu);
-    assert_all_delivered(&o, n);
-    assert_eq!(wires[1], 0, "no surprise teaming");
-    assert_eq!(stats[0].send_nbls_rerouted, 0);
+fn spread() -> Scenario {
+    Scenario {
+        seed: 1,
+        members: vec![
+            member(0, 10 * GBPS, "round-robin", &[]),
+            member(1, 10 * GBPS, "round-robin", &[]),
+        ],
+        traffic: load(4_000),
+        faults: vec![],
+    }
 }
 
-/// (a) Link down on one of two paths mid-transfer.
-#[test]
-fn link_down_mid_transfer_loses_and_duplicates_nothing() {
-    let n = 6_000;
-    let mut emu = boot(
-        3,
-        vec![
-            member(0, GBPS, "round-robin", &[]),
-            member(1, GBPS, "round-robin", &[]),
-        ],
-        load(n),
-    );
-    let t = emu.now();
-    emu.schedule_fault(1, t + 4 * MS, Fault::LinkDown);
-    let (o, wires, stats) = finish(emu);
-    assert_all_delivered(&o, n);
-    assert!(wires[1] > 0 && wires[0] > wires[1], "wires {wires:?}");
-    // NBLs on wire 1 when it went down came back with MEDIA_DISCONNECTED and were sent again.
-    assert!(stats[0].send_nbls_retried + stats[1].send_nbls_retried > 0, "{stats:?}");
-}
+both_builds!(
+    a_team_spreads_one_protocols_sends_over_every_members_wire,
+    sys_a_team_spreads_one_protocols_sends_over_every_members_wire,
+    spread(),
+    |o| {
+        let n = 4_000;
+        assert_all_delivered(&o.origin, n);
+        // Round-robin per NBL; a flowlet gap of 500 µs keeps a busy flow on its path, so not
+        // exactly half each.
+        assert!(o.wires.iter().all(|&w| w > n / 5), "{:?}", o.wires);
+        assert_eq!(o.wires.iter().sum::<u64>(), n);
+        if let Some(stats) = &o.stats {
+            assert_eq!(stats[0].send_nbls_rerouted, o.wires[1]);
+            assert_eq!(stats[1].send_children_completed, o.wires[1]);
+        }
+    }
+);
 
-/// (b) Error completions in flight: re-sent on the survivor and delivered.
-#[test]
-fn error_completions_are_sent_again_on_the_survivor() {
-    let n = 4_000;
-    let mut emu = boot(
-        4,
-        vec![
-            member(0, GBPS, "round-robin", &[]),
-            member(1, GBPS, "round-robin", &[]),
-        ],
-        load(n),
-    );
-    let t = emu.now();
-    emu.schedule_fault(
-        1,
-        t + 2 * MS,
-        Fault::ErrorCompletions {
-            status: NDIS_STATUS_FAILURE,
-            count: 40,
-        },
-    );
-    let (o, _wires, stats) = finish(emu);
-    assert_all_delivered(&o, n);
-    let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
-    assert!(retried >= 40, "retried {retried}: {stats:?}");
-}
+both_builds!(
+    unconfigured_adapters_do_not_team,
+    sys_unconfigured_adapters_do_not_team,
+    Scenario {
+        seed: 2,
+        members: vec![AdapterConfig::numbered(0), AdapterConfig::numbered(1)],
+        traffic: load(1_000),
+        faults: vec![],
+    },
+    |o| {
+        assert_all_delivered(&o.origin, 1_000);
+        assert_eq!(o.wires[1], 0, "no surprise teaming");
+    }
+);
 
-/// (h) All paths down with AllDown = fail: sends complete at once with MEDIA_DISCONNECTED; a
-/// path that returns carries traffic again.
-#[test]
-fn all_paths_down_fail_mode_completes_with_media_disconnected_until_a_path_returns() {
-    let n = 6_000;
-    let mut emu = boot(
-        5,
-        vec![
-            member(0, GBPS, "round-robin", &[]),
-            member(1, GBPS, "round-robin", &[]),
-        ],
-        load(n),
-    );
-    let t = emu.now();
-    emu.schedule_fault(0, t + 2 * MS, Fault::LinkDown);
-    emu.schedule_fault(1, t + 2 * MS, Fault::LinkDown);
-    emu.schedule_fault(1, t + 5 * MS, Fault::LinkUp);
-    let (o, wires, _stats) = finish(emu);
-    assert_eq!(o.sent, n);
-    assert_eq!((o.duplicates, o.silently_lost), (0, 0), "{o:?}");
-    let failed = o.completed_with(NDIS_STATUS_MEDIA_DISCONNECTED);
-    assert!(failed > 0, "{o:?}");
-    assert_eq!(o.completed_ok + failed, n, "{o:?}");
-    assert_eq!(o.delivered, o.completed_ok, "{o:?}");
-    // After 5 ms only wire 1 is up: it carries the rest.
-    assert!(wires[1] > 0, "{wires:?}");
-}
+// (a) Link down on one of two paths mid-transfer.
+both_builds!(
+    link_down_mid_transfer_loses_and_duplicates_nothing,
+    sys_link_down_mid_transfer_loses_and_duplicates_nothing,
+    Scenario {
+        seed: 3,
+        members: round_robin(2),
+        traffic: load(6_000),
+        faults: vec![(1, 4 * MS, Fault::LinkDown)],
+    },
+    |o| {
+        assert_all_delivered(&o.origin, 6_000);
+        assert!(o.wires[1] > 0 && o.wires[0] > o.wires[1], "{:?}", o.wires);
+        if let Some(stats) = &o.stats {
+            // What was on wire 1 when it went down came back with MEDIA_DISCONNECTED and was
+            // sent again.
+            let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
+            assert!(retried > 0, "{stats:?}");
+        }
+    }
+);
 
-/// (f) Pause and restart of one member under load.
-#[test]
-fn pausing_a_member_under_load_moves_its_traffic_and_loses_nothing() {
-    let n = 6_000;
-    let mut emu = boot(
-        6,
-        vec![
-            member(0, GBPS, "round-robin", &[]),
-            member(1, GBPS, "round-robin", &[]),
-        ],
-        load(n),
-    );
-    let t = emu.now();
-    emu.schedule_fault(1, t + 3 * MS, Fault::Pause);
-    emu.schedule_fault(1, t + 6 * MS, Fault::Restart);
-    let (o, wires, _stats) = finish(emu);
-    assert_all_delivered(&o, n);
-    assert!(wires[1] > 0, "{wires:?}");
-}
+// (b) Error completions in flight: sent again on the survivor and delivered.
+both_builds!(
+    error_completions_are_sent_again_on_the_survivor,
+    sys_error_completions_are_sent_again_on_the_survivor,
+    Scenario {
+        seed: 4,
+        members: round_robin(2),
+        traffic: load(4_000),
+        faults: vec![(
+            1,
+            2 * MS,
+            Fault::ErrorCompletions {
+                status: NDIS_STATUS_FAILURE,
+                count: 40,
+            }
+        )],
+    },
+    |o| {
+        assert_all_delivered(&o.origin, 4_000);
+        if let Some(stats) = &o.stats {
+            let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
+            assert!(retried >= 40, "retried {retried}: {stats:?}");
+        }
+    }
+);
 
-/// (g) Detach of a member under load, then re-attach.
-#[test]
-fn detaching_a_member_under_load_then_reattaching_it_loses_nothing() {
-    let n = 8_000;
-    let mut emu = boot(
-        7,
-        vec![
-            member(0, GBPS, "round-robin", &[]),
-            member(1, GBPS, "round-robin", &[]),
-            member(2, GBPS, "round-robin", &[]),
+// (h) All paths down with AllDown = fail: sends complete at once with MEDIA_DISCONNECTED; a path
+// that returns carries the rest.
+both_builds!(
+    all_paths_down_fail_mode_completes_with_media_disconnected_until_a_path_returns,
+    sys_all_paths_down_fail_mode_completes_with_media_disconnected_until_a_path_returns,
+    Scenario {
+        seed: 5,
+        members: round_robin(2),
+        traffic: load(6_000),
+        faults: vec![
+            (0, 2 * MS, Fault::LinkDown),
+            (1, 2 * MS, Fault::LinkDown),
+            (1, 5 * MS, Fault::LinkUp),
         ],
-        load(n),
-    );
-    let t = emu.now();
-    emu.schedule_fault(2, t + 3 * MS, Fault::Detach);
-    emu.schedule_fault(2, t + 6 * MS, Fault::Reattach);
-    let (o, wires, _stats) = finish(emu);
-    assert_all_delivered(&o, n);
-    assert!(wires.iter().all(|&w| w > 0), "{wires:?}");
-}
+    },
+    |o| {
+        let o_ = &o.origin;
+        assert_eq!(o_.sent, 6_000);
+        assert_eq!((o_.duplicates, o_.silently_lost), (0, 0), "{o_:?}");
+        let failed = o_.completed_with(NDIS_STATUS_MEDIA_DISCONNECTED);
+        assert!(failed > 0, "{o_:?}");
+        assert_eq!(o_.completed_ok + failed, 6_000, "{o_:?}");
+        assert_eq!(o_.delivered, o_.completed_ok, "{o_:?}");
+        assert!(o.wires[1] > 0, "{:?}", o.wires);
+    }
+);
+
+// (f) Pause and restart of one member under load.
+both_builds!(
+    pausing_a_member_under_load_moves_its_traffic_and_loses_nothing,
+    sys_pausing_a_member_under_load_moves_its_traffic_and_loses_nothing,
+    Scenario {
+        seed: 6,
+        members: round_robin(2),
+        traffic: load(6_000),
+        faults: vec![(1, 3 * MS, Fault::Pause), (1, 6 * MS, Fault::Restart)],
+    },
+    |o| {
+        assert_all_delivered(&o.origin, 6_000);
+        assert!(o.wires[1] > 0, "{:?}", o.wires);
+        if let Some(stats) = &o.stats {
+            assert_eq!(
+                (stats[1].pauses, stats[1].restarts),
+                (1, 2),
+                "{:?}",
+                stats[1]
+            );
+        }
+    }
+);
+
+// (g) Detach of a member under load, then re-attach.
+both_builds!(
+    detaching_a_member_under_load_then_reattaching_it_loses_nothing,
+    sys_detaching_a_member_under_load_then_reattaching_it_loses_nothing,
+    Scenario {
+        seed: 7,
+        members: round_robin(3),
+        traffic: load(8_000),
+        faults: vec![(2, 3 * MS, Fault::Detach), (2, 6 * MS, Fault::Reattach)],
+    },
+    |o| {
+        assert_all_delivered(&o.origin, 8_000);
+        assert!(o.wires.iter().all(|&w| w > 0), "{:?}", o.wires);
+    }
+);

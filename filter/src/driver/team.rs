@@ -26,8 +26,8 @@ use crate::diag::{self, Event};
 use crate::engine::config::MAX_CPUS;
 use crate::engine::types::MAX_PATHS;
 use crate::engine::{PathEvent, PathGroup, PathId, Selector, Transition};
-use crate::module::route::{ControlPlane, NONE, Route};
 use crate::module::Module;
+use crate::module::route::{ControlPlane, NONE, Route};
 use crate::ndis::types::NDIS_HANDLE;
 use crate::ndis::{SpinLock, Timer, clock, cpu};
 use alloc::boxed::Box;
@@ -219,7 +219,6 @@ impl Team {
 }
 
 impl Groups {
-
     /// The member position of a module: (group index, seat).
     fn position(module: &Module) -> Option<(usize, u8)> {
         module.team_position()
@@ -227,11 +226,7 @@ impl Groups {
 
     /// Runs `f` with the route of `module`'s group, or `None` when the module is in no group (or
     /// its group has no engine).
-    fn with_route<R>(
-        &self,
-        module: &Module,
-        f: impl FnOnce(Option<&Route<'_>>) -> R,
-    ) -> R {
+    fn with_route<R>(&self, module: &Module, f: impl FnOnce(Option<&Route<'_>>) -> R) -> R {
         let Some((gi, _)) = Self::position(module) else {
             return f(None);
         };
@@ -272,24 +267,27 @@ impl Groups {
             return;
         };
         let mut c = self.control.lock();
-        let gi = match c.groups.iter().position(|g| g.as_ref().is_some_and(|g| g.id == group_id)) {
-            Some(gi) => gi,
-            None => {
-                let Some(gi) = c.groups.iter().position(Option::is_none) else {
-                    module.team_refused();
-                    return;
-                };
-                c.groups[gi] = Some(Group {
-                    id: group_id,
-                    settings: group,
-                    members: core::array::from_fn(|_| None),
-                    engine: None,
-                    generation: 0,
-                    seat_path: [NONE; MAX_PATHS],
-                    timer: None,
-                });
-                gi
-            }
+        let existing = c
+            .groups
+            .iter()
+            .position(|g| g.as_ref().is_some_and(|g| g.id == group_id));
+        let gi = if let Some(gi) = existing {
+            gi
+        } else {
+            let Some(gi) = c.groups.iter().position(Option::is_none) else {
+                module.team_refused();
+                return;
+            };
+            c.groups[gi] = Some(Group {
+                id: group_id,
+                settings: group,
+                members: core::array::from_fn(|_| None),
+                engine: None,
+                generation: 0,
+                seat_path: [NONE; MAX_PATHS],
+                timer: None,
+            });
+            gi
         };
         let Some(g) = c.groups[gi].as_mut() else {
             return;
@@ -323,7 +321,9 @@ impl Groups {
                     driver_handle,
                     TIMER_TAG,
                     tick_callback,
-                    core::ptr::from_ref(&self.ticks[gi]).cast_mut().cast::<c_void>(),
+                    core::ptr::from_ref(&self.ticks[gi])
+                        .cast_mut()
+                        .cast::<c_void>(),
                 )
             }
             .ok();
@@ -492,7 +492,6 @@ impl Groups {
         g.engine = Some(engine);
         self.published[gi].replace(Some(Box::new(snapshot)))
     }
-
 }
 
 impl ControlPlane for Groups {

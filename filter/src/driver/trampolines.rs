@@ -119,7 +119,9 @@ pub(crate) unsafe extern "system" fn filter_attach(
     }
     module.attach_succeeded();
     let driver = module.driver();
-    driver.team.join(module.module(), driver.filter_driver_handle);
+    driver
+        .team
+        .join(module.module(), driver.filter_driver_handle);
     NDIS_STATUS_SUCCESS
 }
 
@@ -202,10 +204,13 @@ pub(crate) unsafe extern "system" fn filter_send(
         // it.
         let chain = unsafe { NblChain::from_raw(net_buffer_lists) };
         let flags = SendFlags::from_bits(send_flags);
-        module.driver().team.with_route(module.module(), |route| match route {
-            Some(route) => module.send_teamed(chain, port_number, flags, route),
-            None => module.send(chain, port_number, flags),
-        });
+        module
+            .driver()
+            .team
+            .with_route(module.module(), |route| match route {
+                Some(route) => module.send_teamed(chain, port_number, flags, route),
+                None => module.send(chain, port_number, flags),
+            });
     });
 }
 
@@ -219,10 +224,13 @@ pub(crate) unsafe extern "system" fn filter_send_complete(
         // SAFETY: completed NBLs come back to the filter, which owns them again.
         let chain = unsafe { NblChain::from_raw(net_buffer_lists) };
         let flags = SendCompleteFlags::from_bits(send_complete_flags);
-        module.driver().team.with_route(module.module(), |route| match route {
-            Some(route) => module.send_complete_teamed(chain, flags, route),
-            None => module.send_complete(chain, flags),
-        });
+        module
+            .driver()
+            .team
+            .with_route(module.module(), |route| match route {
+                Some(route) => module.send_complete_teamed(chain, flags, route),
+                None => module.send_complete(chain, flags),
+            });
     });
 }
 
@@ -233,10 +241,13 @@ pub(crate) unsafe extern "system" fn filter_cancel_send(
 ) {
     with_module(filter_module_context, (), |module| {
         let id = CancelId::from_raw(cancel_id);
-        module.driver().team.with_route(module.module(), |route| match route {
-            Some(route) => module.cancel_send_teamed(id, route),
-            None => module.cancel_send(id),
-        });
+        module
+            .driver()
+            .team
+            .with_route(module.module(), |route| match route {
+                Some(route) => module.cancel_send_teamed(id, route),
+                None => module.cancel_send(id),
+            });
     });
 }
 

@@ -8,21 +8,20 @@
 //! receives may arrive on other CPUs while the module pauses (the gate rejects them), and the
 //! completions that end a pause run on whatever CPU finishes the last NBL.
 
+use super::route::NONE;
 use super::{
     Counters, IllegalTransition, Leave, Module, ModuleEvent, ModuleInfo, ModuleState, NOT_TEAMED,
     PauseGate,
 };
-use super::route::NONE;
 use crate::config::ModuleConfig;
 use crate::diag::{self, Event};
 use crate::ndis::NblPool;
 use crate::ndis::consts::{
-    MEDIA_CONNECT_STATE_DISCONNECTED, NDIS_STATUS_FAILURE, NDIS_STATUS_PENDING,
-    NDIS_STATUS_SUCCESS,
+    MEDIA_CONNECT_STATE_DISCONNECTED, NDIS_STATUS_FAILURE, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS,
 };
-use core::sync::atomic::AtomicU8;
 use crate::ndis::types::NDIS_STATUS;
 use crate::ndis::{AttachParameters, FilterHandle, PauseParameters, RestartParameters};
+use core::sync::atomic::AtomicU8;
 
 impl Module {
     /// FilterAttach: a module for the attach in progress (state Attaching). The driver then
@@ -42,7 +41,11 @@ impl Module {
         };
         let teamed = matches!(config, ModuleConfig::Teamed { .. });
         let module = Module {
-            pool: if teamed { NblPool::for_clones(handle) } else { None },
+            pool: if teamed {
+                NblPool::for_clones(handle)
+            } else {
+                None
+            },
             team_group: AtomicU8::new(NONE),
             team_seat: AtomicU8::new(NONE),
             handle,

@@ -176,10 +176,13 @@ impl Module {
             route.selector.on_send(p, &req, now);
             return Placed::Direct(nbl);
         }
-        match member.adopt(nbl, SendMeta {
-            kind: KIND_CHILD,
-            ..meta
-        }) {
+        match member.adopt(
+            nbl,
+            SendMeta {
+                kind: KIND_CHILD,
+                ..meta
+            },
+        ) {
             Ok(child) => {
                 route.selector.on_send(p, &req, now);
                 self.counters.send_nbls_rerouted.inc();
@@ -368,7 +371,7 @@ impl Module {
     }
 
     /// Reports a completion to the engine generation its send was counted in.
-    fn account(&self, route: &Route<'_>, meta: &SendMeta, status: NDIS_STATUS, now: u64) {
+    fn account(route: &Route<'_>, meta: &SendMeta, status: NDIS_STATUS, now: u64) {
         if meta.path == NONE || meta.generation != route.generation {
             return;
         }
@@ -405,7 +408,7 @@ impl Module {
         while let Some(nbl) = own_nbls.pop_front() {
             let meta = nbl.pop_meta();
             let status = nbl.status();
-            self.account(route, &meta, status, now);
+            Self::account(route, &meta, status, now);
             if let Some(done) = self.resend_or_finish(nbl, &meta, status, route, flags) {
                 up.push_back(done);
             }
@@ -441,7 +444,7 @@ impl Module {
             children += 1;
             let meta = child.pop_meta();
             let (status, lso) = child.completion();
-            self.account(route, &meta, status, now);
+            Self::account(route, &meta, status, now);
             let parent = child.release();
             parent.set_status(status);
             // The miniport's LSO write-back landed on the clone; the protocol reads the parent.

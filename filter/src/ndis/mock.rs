@@ -249,6 +249,8 @@ struct State {
     characteristics: Option<Box<NDIS_FILTER_DRIVER_CHARACTERISTICS>>,
     /// NBL clones not freed yet, with their allocation flags.
     live_nbl_clones: Vec<(*mut NET_BUFFER_LIST, u32)>,
+    /// (clone, the pool it was allocated from) of the live clones.
+    clone_pools: Vec<(usize, usize)>,
     /// `MpDiagRecordHost` calls: (handle, record bytes), kept apart from `calls` so that
     /// diagnostics never change the NDIS call sequences the tests assert.
     diag: Vec<(usize, Vec<u8>)>,
@@ -660,7 +662,7 @@ pub unsafe fn IoGetDriverObjectExtension(
 
 pub unsafe fn NdisAllocateCloneNetBufferList(
     original: *mut NET_BUFFER_LIST,
-    _nbl_pool: NDIS_HANDLE,
+    nbl_pool: NDIS_HANDLE,
     _nb_pool: NDIS_HANDLE,
     flags: u32,
 ) -> *mut NET_BUFFER_LIST {
@@ -670,13 +672,31 @@ pub unsafe fn NdisAllocateCloneNetBufferList(
     // SAFETY: NET_BUFFER_LIST is pointers and integers, for which all zeroes is valid (NDIS zeroes
     // ParentNetBufferList and ChildRefCount of a new NBL too).
     let clone = Box::into_raw(unsafe { Box::<NET_BUFFER_LIST>::new_zeroed().assume_init() });
-    STATE.with(|s| s.borrow_mut().live_nbl_clones.push((clone, flags)));
+    STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        s.live_nbl_clones.push((clone, flags));
+        s.clone_pools.push((clone.addr(), nbl_pool.addr()));
+    });
     record(Call::CloneNbl {
         original: original.addr(),
         clone: clone.addr(),
         flags,
     });
     clone
+}
+
+/// The pool a live clone was allocated from (NULL for any other NBL, as a stand-in for the pool of
+/// an NBL this double did not allocate).
+pub unsafe fn NdisGetPoolFromNetBufferList(nbl: *mut NET_BUFFER_LIST) -> NDIS_HANDLE {
+    STATE.with(|s| {
+        s.borrow()
+            .clone_pools
+            .iter()
+            .find(|&&(c, _)| c == nbl.addr())
+            .map_or(core::ptr::null_mut(), |&(_, p)| {
+                core::ptr::without_provenance_mut(p)
+            })
+    })
 }
 
 pub unsafe fn NdisFreeCloneNetBufferList(clone: *mut NET_BUFFER_LIST, flags: u32) {
@@ -686,6 +706,7 @@ pub unsafe fn NdisFreeCloneNetBufferList(clone: *mut NET_BUFFER_LIST, flags: u32
     });
     let allocated = STATE.with(|s| {
         let mut s = s.borrow_mut();
+        s.clone_pools.retain(|&(c, _)| c != clone.addr());
         let i = s.live_nbl_clones.iter().position(|&(c, _)| c == clone)?;
         Some(s.live_nbl_clones.swap_remove(i).1)
     });

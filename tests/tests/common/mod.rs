@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 
 use ndis_emu::{PassthroughConfig, ScenarioReport};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::SystemTime;
 
 /// The pass-through run: 2 adapters, 100,000 NBLs each way per adapter, an OID storm and
 /// a pause/restart cycle in the middle, detach and unload at the end.
@@ -139,4 +142,62 @@ pub fn assert_pause_with_sends_below(r: &ScenarioReport) {
         n >= 1,
         "a pause went PENDING with sends still below (the last send completion completed it)\n{r}"
     );
+}
+
+const BUILD: &str = "bash tools/build-sys.sh";
+
+/// The workspace root (this crate is `tests/`).
+fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+}
+
+/// The `.sys` to load, checked to exist and to be newer than the filter's sources.
+/// The cross-built `mpfilter.sys` (or `MPFILTER_SYS`), checked to be newer than the filter's
+/// sources.
+pub fn sys_image() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = std::env::var_os("MPFILTER_SYS").map_or_else(
+            || {
+                let target = std::env::var_os("CARGO_TARGET_DIR")
+                    .map_or_else(|| workspace().join("target"), PathBuf::from);
+                workspace()
+                    .join(target)
+                    .join("x86_64-pc-windows-msvc/release/mpfilter.sys")
+            },
+            PathBuf::from,
+        );
+        let built = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e}. Build it first: `{BUILD}` (or set MPFILTER_SYS)",
+                    path.display()
+                )
+            });
+        if let Some(source) = newest_source(&workspace().join("filter/src")) {
+            assert!(
+                built >= source,
+                "{} is older than the filter's sources; rebuild it: `{BUILD}`",
+                path.display()
+            );
+        }
+        path
+    })
+}
+
+fn newest_source(dir: &Path) -> Option<SystemTime> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let time = if path.is_dir() {
+            newest_source(&path)
+        } else {
+            entry.metadata().and_then(|m| m.modified()).ok()
+        };
+        newest = newest.max(time);
+    }
+    newest
 }

@@ -67,7 +67,8 @@ impl NblPool {
         let raw = parent.0;
         let cloning = parent.start_cloning(filter);
         // SAFETY: `self` is a live pool of this driver (type invariant); no NET_BUFFER pool.
-        let child = unsafe { cloning.clone_child(self.as_raw(), ptr::null_mut(), CloneFlags::NEW_MDLS) };
+        let child =
+            unsafe { cloning.clone_child(self.as_raw(), ptr::null_mut(), CloneFlags::NEW_MDLS) };
         match child {
             Some(child) => {
                 // The child now holds the parent; the cloning's own count goes.
