@@ -6,6 +6,7 @@ use mpfilter::ndis::consts::{
     MEDIA_CONNECT_STATE_CONNECTED, MEDIA_CONNECT_STATE_DISCONNECTED,
     NDIS_STATUS_MEDIA_DISCONNECTED, NDIS_STATUS_RESOURCES,
 };
+use ndis_emu::fault_filter::{Fault as FilterMode, image};
 use ndis_emu::ledger::Arrival;
 use ndis_emu::scenario::{self, PassthroughConfig};
 use ndis_emu::wire::{Fault, LinkIndication};
@@ -394,4 +395,91 @@ fn flows_zero_runs_are_byte_identical_to_before_flows_existed() {
     };
     let r = scenario::passthrough(&cfg, DriverImage::Host);
     assert_eq!(r.to_string(), golden);
+}
+
+#[test]
+fn no_receives_while_the_link_is_down() {
+    let t = TrafficConfig {
+        tx_nbls: 0,
+        rx_nbls: 400,
+        max_chain: 4,
+        rx_interval: 3_000,
+        ..TrafficConfig::default()
+    };
+    let mut emu = boot(13, &[t]);
+    let (down, up) = (100_000, 300_000);
+    emu.schedule_fault(0, down, Fault::LinkDown);
+    emu.run_for(down);
+    let at_down = emu.stats(0).rx_indicated;
+    assert!(at_down > 0);
+    assert!(
+        !emu.run_until_idle(),
+        "with the link down for good, the receives never all come"
+    );
+    assert_eq!(emu.stats(0).rx_indicated, at_down, "nothing arrived");
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    emu.schedule_fault(0, up, Fault::LinkUp);
+    finish(emu);
+}
+
+/// Two adapters under the fault filter's teaming mode: the first NBL of every send goes down the
+/// other adapter as a clone.
+fn teamed(seed: u64, tx: u64) -> Emulator {
+    let mut emu = Emulator::new(EmuConfig {
+        seed,
+        ..EmuConfig::default()
+    });
+    for i in 0..2 {
+        emu.add_adapter(AdapterConfig::numbered(i), steady(tx, 8));
+    }
+    let img = image(FilterMode::RerouteClones)
+        .load()
+        .expect("fault filter");
+    emu.load(img.entry).expect("loads");
+    for a in 0..2 {
+        assert!(emu.start(a), "{:?}", emu.violations());
+    }
+    emu
+}
+
+#[test]
+fn rerouted_clones_are_checked_against_their_origin_and_delivered() {
+    let mut emu = teamed(14, 600);
+    assert!(emu.run_until_idle(), "{:?}", emu.violations());
+    for a in 0..2 {
+        let st = emu.stats(a);
+        assert!(st.wire_tx_rerouted > 50, "adapter {a}: {st:?}");
+        assert_eq!(
+            st.wire_tx_bad, 0,
+            "a rerouted frame keeps its origin's MACs"
+        );
+    }
+    let (d, arrivals) = finish(emu);
+    assert_eq!(d.total.sent, 1_200);
+    assert_eq!(d.total.delivered, 1_200);
+    assert_eq!((d.total.lost, d.total.duplicates), (0, 0));
+    assert_eq!(d.per_wire.iter().sum::<u64>(), 1_200);
+    let crossed = arrivals.iter().filter(|a| a.wire != a.key.origin).count();
+    assert!(crossed > 100, "{crossed}");
+}
+
+#[test]
+fn a_link_down_under_rerouted_clones_fails_them_back_to_their_origin() {
+    let mut emu = teamed(15, 600);
+    emu.schedule_fault(1, 150_000, Fault::LinkDown);
+    emu.schedule_fault(1, 350_000, Fault::LinkUp);
+    let (d, _) = finish(emu);
+    let (o0, o1) = (&d.origins[0], &d.origins[1]);
+    // Adapter 0's protocol sees its clones on adapter 1's dead wire fail with the status the
+    // miniport gave them, completed through adapter 0's module.
+    assert!(
+        o0.completed_with(NDIS_STATUS_MEDIA_DISCONNECTED) > 0,
+        "{o0:?}"
+    );
+    assert!(
+        o1.completed_with(NDIS_STATUS_MEDIA_DISCONNECTED) > 0,
+        "{o1:?}"
+    );
+    assert_eq!(d.total.lost, d.total.completed_errors());
+    assert_eq!(d.total.silently_lost, 0);
 }
