@@ -2,6 +2,8 @@
 //! what they did, against the real mpfilter (host build, plain pass-through: no configuration).
 //! Every run ends with detach and unload and must have no violation and no leak.
 
+mod common;
+
 use mpfilter::ndis::consts::{
     MEDIA_CONNECT_STATE_CONNECTED, MEDIA_CONNECT_STATE_DISCONNECTED,
     NDIS_STATUS_MEDIA_DISCONNECTED, NDIS_STATUS_RESOURCES,
@@ -357,27 +359,11 @@ fn plain_frames_are_one_flow_per_adapter_in_the_ledger() {
     assert!(arrivals.iter().all(|a| a.key.flow == 0));
 }
 
-fn faulted_run(seed: u64) -> (DeliveryReport, Vec<Arrival>) {
-    let mut emu = boot(seed, &[steady(500, 16), steady(500, 16)]);
-    emu.schedule_fault(0, 150_000, Fault::LinkDown);
-    emu.schedule_fault(0, 400_000, Fault::LinkUp);
-    emu.schedule_fault(
-        1,
-        200_000,
-        Fault::ErrorCompletions {
-            status: NDIS_STATUS_RESOURCES,
-            count: 5,
-        },
-    );
-    emu.schedule_fault(1, 300_000, Fault::Stall(40_000));
-    finish(emu)
-}
-
 #[test]
 fn same_seed_same_ledger_other_seed_other_ledger() {
-    let a = faulted_run(21);
-    let b = faulted_run(21);
-    let c = faulted_run(22);
+    let a = common::faulted_run(&DriverImage::Host, 21);
+    let b = common::faulted_run(&DriverImage::Host, 21);
+    let c = common::faulted_run(&DriverImage::Host, 22);
     assert_eq!(a, b);
     assert_ne!(a.1, c.1);
     assert!(a.0.total.lost > 5);
