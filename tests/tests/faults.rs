@@ -84,7 +84,11 @@ fn link_down_fails_sends_with_media_disconnected_and_link_up_delivers_again() {
     let (down, up) = (200_000, 400_000);
     emu.schedule_fault(0, down, Fault::LinkDown);
     emu.schedule_fault(0, up, Fault::LinkUp);
-    emu.run_for(up + 1);
+    assert!(emu.run_until(|v| v.link_indications(0).iter().any(|l| l.at == up)));
+    assert_eq!(emu.now(), up, "the run stops right at the indication");
+    let before_up = emu.arrivals().len();
+    assert!(emu.run_until(|v| v.arrivals().len() > before_up));
+    assert!(emu.now() > up);
     assert_eq!(
         link_since(&emu, 0, down),
         vec![
