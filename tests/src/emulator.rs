@@ -61,6 +61,14 @@ impl View<'_> {
     pub fn now(&self) -> Nanos {
         self.0.now()
     }
+    /// Every frame that left a wire so far, in arrival order.
+    pub fn arrivals(&self) -> &[Arrival] {
+        self.0.ledger.arrivals()
+    }
+    /// The LINK_STATE indications an adapter's protocol received so far.
+    pub fn link_indications(&self, adapter: usize) -> &[LinkIndication] {
+        &self.0.adapters[adapter].proto.link_seen
+    }
 }
 
 /// A deterministic NDIS for one driver and a set of adapters.

@@ -114,6 +114,11 @@ pub enum Fault {
     DoubleDecrement,
     /// A correct filter that also runs a periodic timer and a spin lock (see `fault_timers`).
     CorrectTimers,
+    /// A correct filter that teams its modules: the first NBL of each send goes down another
+    /// running module's stack as a clone (SourceHandle = that module, ParentNetBufferList = the
+    /// original), and that module's send-complete completes the parent on the module it came
+    /// down. Exercises the emulator's team-aware wire and the delivery ledger.
+    RerouteClones,
     TimerBadCharacteristics,
     FreeTimerWhileSet,
     CancelPeriodicAtDispatch,
@@ -761,6 +766,9 @@ unsafe extern "system" fn send(
         send_with_extras(m, d, &v, port, flags);
         return;
     }
+    if fault == Fault::RerouteClones && reroute_first(m, d, &v, port, flags) {
+        return;
+    }
     let sflags = if fault == Fault::DispatchFlagMismatch {
         flags & !NDIS_SEND_FLAGS_DISPATCH_LEVEL
     } else {
@@ -789,6 +797,56 @@ unsafe extern "system" fn send(
         }
         _ => {}
     }
+}
+
+/// `Fault::RerouteClones`: sends a clone of the first NBL down another running module (the
+/// rest down this one); false (nothing done) if there is no such module or no clone.
+fn reroute_first(
+    m: &mut FaultModule,
+    d: &FaultDriver,
+    v: &[*mut NET_BUFFER_LIST],
+    port: u32,
+    flags: u32,
+) -> bool {
+    let me: *mut FaultModule = m;
+    let Some(&other) = d.modules.iter().find(|&&p| {
+        // SAFETY: modules in the list are live until detach removes them.
+        p != me && unsafe { (*p).running }
+    }) else {
+        return false;
+    };
+    let first = v[0];
+    // SAFETY: cloning a held NBL from our pool.
+    let c = unsafe { NdisAllocateCloneNetBufferList(first, d.pool, null_mut(), 0) };
+    if c.is_null() {
+        return false;
+    }
+    // SAFETY: another live module of this driver (single-threaded emulator: no concurrent use).
+    let o = unsafe { &mut *other };
+    // SAFETY: our clone.
+    let cn = unsafe { nbl(c) };
+    cn.SourceHandle = o.handle;
+    cn.ParentNetBufferList = first;
+    cn.Scratch = null_mut();
+    // Which module the parent came down, for the completion on the other module.
+    cn.ProtocolReserved[0] = me.cast();
+    // SAFETY: the original is held; ChildRefCount is ours to maintain as the cloner.
+    unsafe { nbl(first) }.ChildRefCount += 1;
+    // SAFETY: both NBLs are live.
+    unsafe { NdisCopySendNetBufferListInfo(c, first) };
+    m.below += v.len();
+    o.below += 1;
+    if v.len() > 1 {
+        // SAFETY: the rest of the chain NDIS gave us.
+        let rest = unsafe { link(&v[1..]) };
+        // SAFETY: forwarding it.
+        unsafe { NdisFSendNetBufferLists(m.handle, rest, port, flags) };
+    }
+    // SAFETY: our clone alone.
+    let head = unsafe { link(&[c]) };
+    // SAFETY: our clone, on the other module, which is running.
+    unsafe { NdisFSendNetBufferLists(o.handle, head, port, flags) };
+    true
 }
 
 /// The correct filter's exercise path: clone the first NBL (sending the clone instead), push and
@@ -870,6 +928,7 @@ unsafe extern "system" fn send_complete(ctx: NDIS_HANDLE, head: *mut NET_BUFFER_
     };
     m.below = m.below.saturating_sub(back);
     let mut up = Vec::with_capacity(v.len());
+    let mut elsewhere = Vec::new();
     for &n in &v {
         // SAFETY: held NBL.
         let l = unsafe { nbl(n) };
@@ -877,7 +936,16 @@ unsafe extern "system" fn send_complete(ctx: NDIS_HANDLE, head: *mut NET_BUFFER_
             let parent = l.ParentNetBufferList;
             let st = l.Status;
             let fl = u32::try_from(l.Scratch as usize).unwrap_or(u32::MAX);
-            if parent.is_null() {
+            let origin = l.ProtocolReserved[0].cast::<FaultModule>();
+            if fault == Fault::RerouteClones && !origin.is_null() && !parent.is_null() {
+                // SAFETY: the parent is held by its module while its clone was out.
+                let p = unsafe { nbl(parent) };
+                p.Status = st;
+                p.ChildRefCount -= 1;
+                // SAFETY: our clone, allocated with flags 0.
+                unsafe { NdisFreeCloneNetBufferList(n, 0) };
+                elsewhere.push((origin, parent));
+            } else if parent.is_null() {
                 // SAFETY: our pool NBL.
                 unsafe { NdisFreeNetBufferList(n) };
             } else {
@@ -920,6 +988,16 @@ unsafe extern "system" fn send_complete(ctx: NDIS_HANDLE, head: *mut NET_BUFFER_
         }
     }
     maybe_pause_complete(m);
+    for (origin, parent) in elsewhere {
+        // SAFETY: the module the parent came down: it cannot detach while the parent is out.
+        let om = unsafe { &mut *origin };
+        om.below = om.below.saturating_sub(1);
+        // SAFETY: the parent alone.
+        let head = unsafe { link(&[parent]) };
+        // SAFETY: completing an NBL from above on the module it came down.
+        unsafe { NdisFSendNetBufferListsComplete(om.handle, head, cflag(disp)) };
+        maybe_pause_complete(om);
+    }
 }
 
 unsafe extern "system" fn cancel_send(ctx: NDIS_HANDLE, id: *mut c_void) {

@@ -5,6 +5,9 @@
 use crate::sched::Nanos;
 
 /// Something that happens to one adapter at a virtual time.
+///
+/// For an NBL the miniport finishes, a link that is down comes first (MEDIA_DISCONNECTED; an
+/// error completion still to come is not used up), then error completions, then a blackhole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// The link goes down: NDIS_STATUS_LINK_STATE (MediaConnectStateDisconnected) is indicated
@@ -17,7 +20,8 @@ pub enum Fault {
     /// Frames are transmitted (timed, counted on the wire) but vanish, and complete with SUCCESS;
     /// no indication (`true` on, `false` off).
     Blackhole(bool),
-    /// The next `count` NBLs the miniport finishes complete with `status` and are not delivered.
+    /// The next `count` NBLs the miniport finishes complete with `status` and are not delivered
+    /// (replacing any still to come; `count` 0 cancels them).
     ErrorCompletions {
         /// The completion status.
         status: i32,

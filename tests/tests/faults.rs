@@ -2,10 +2,13 @@
 //! what they did, against the real mpfilter (host build, plain pass-through: no configuration).
 //! Every run ends with detach and unload and must have no violation and no leak.
 
+mod common;
+
 use mpfilter::ndis::consts::{
     MEDIA_CONNECT_STATE_CONNECTED, MEDIA_CONNECT_STATE_DISCONNECTED,
     NDIS_STATUS_MEDIA_DISCONNECTED, NDIS_STATUS_RESOURCES,
 };
+use ndis_emu::fault_filter::{Fault as FilterMode, image};
 use ndis_emu::ledger::Arrival;
 use ndis_emu::scenario::{self, PassthroughConfig};
 use ndis_emu::wire::{Fault, LinkIndication};
@@ -81,7 +84,11 @@ fn link_down_fails_sends_with_media_disconnected_and_link_up_delivers_again() {
     let (down, up) = (200_000, 400_000);
     emu.schedule_fault(0, down, Fault::LinkDown);
     emu.schedule_fault(0, up, Fault::LinkUp);
-    emu.run_for(up + 1);
+    assert!(emu.run_until(|v| v.link_indications(0).iter().any(|l| l.at == up)));
+    assert_eq!(emu.now(), up, "the run stops right at the indication");
+    let before_up = emu.arrivals().len();
+    assert!(emu.run_until(|v| v.arrivals().len() > before_up));
+    assert!(emu.now() > up);
     assert_eq!(
         link_since(&emu, 0, down),
         vec![
@@ -356,27 +363,11 @@ fn plain_frames_are_one_flow_per_adapter_in_the_ledger() {
     assert!(arrivals.iter().all(|a| a.key.flow == 0));
 }
 
-fn faulted_run(seed: u64) -> (DeliveryReport, Vec<Arrival>) {
-    let mut emu = boot(seed, &[steady(500, 16), steady(500, 16)]);
-    emu.schedule_fault(0, 150_000, Fault::LinkDown);
-    emu.schedule_fault(0, 400_000, Fault::LinkUp);
-    emu.schedule_fault(
-        1,
-        200_000,
-        Fault::ErrorCompletions {
-            status: NDIS_STATUS_RESOURCES,
-            count: 5,
-        },
-    );
-    emu.schedule_fault(1, 300_000, Fault::Stall(40_000));
-    finish(emu)
-}
-
 #[test]
 fn same_seed_same_ledger_other_seed_other_ledger() {
-    let a = faulted_run(21);
-    let b = faulted_run(21);
-    let c = faulted_run(22);
+    let a = common::faulted_run(&DriverImage::Host, 21);
+    let b = common::faulted_run(&DriverImage::Host, 21);
+    let c = common::faulted_run(&DriverImage::Host, 22);
     assert_eq!(a, b);
     assert_ne!(a.1, c.1);
     assert!(a.0.total.lost > 5);
@@ -394,4 +385,91 @@ fn flows_zero_runs_are_byte_identical_to_before_flows_existed() {
     };
     let r = scenario::passthrough(&cfg, DriverImage::Host);
     assert_eq!(r.to_string(), golden);
+}
+
+#[test]
+fn no_receives_while_the_link_is_down() {
+    let t = TrafficConfig {
+        tx_nbls: 0,
+        rx_nbls: 400,
+        max_chain: 4,
+        rx_interval: 3_000,
+        ..TrafficConfig::default()
+    };
+    let mut emu = boot(13, &[t]);
+    let (down, up) = (100_000, 300_000);
+    emu.schedule_fault(0, down, Fault::LinkDown);
+    emu.run_for(down);
+    let at_down = emu.stats(0).rx_indicated;
+    assert!(at_down > 0);
+    assert!(
+        !emu.run_until_idle(),
+        "with the link down for good, the receives never all come"
+    );
+    assert_eq!(emu.stats(0).rx_indicated, at_down, "nothing arrived");
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    emu.schedule_fault(0, up, Fault::LinkUp);
+    finish(emu);
+}
+
+/// Two adapters under the fault filter's teaming mode: the first NBL of every send goes down the
+/// other adapter as a clone.
+fn teamed(seed: u64, tx: u64) -> Emulator {
+    let mut emu = Emulator::new(EmuConfig {
+        seed,
+        ..EmuConfig::default()
+    });
+    for i in 0..2 {
+        emu.add_adapter(AdapterConfig::numbered(i), steady(tx, 8));
+    }
+    let img = image(FilterMode::RerouteClones)
+        .load()
+        .expect("fault filter");
+    emu.load(img.entry).expect("loads");
+    for a in 0..2 {
+        assert!(emu.start(a), "{:?}", emu.violations());
+    }
+    emu
+}
+
+#[test]
+fn rerouted_clones_are_checked_against_their_origin_and_delivered() {
+    let mut emu = teamed(14, 600);
+    assert!(emu.run_until_idle(), "{:?}", emu.violations());
+    for a in 0..2 {
+        let st = emu.stats(a);
+        assert!(st.wire_tx_rerouted > 50, "adapter {a}: {st:?}");
+        assert_eq!(
+            st.wire_tx_bad, 0,
+            "a rerouted frame keeps its origin's MACs"
+        );
+    }
+    let (d, arrivals) = finish(emu);
+    assert_eq!(d.total.sent, 1_200);
+    assert_eq!(d.total.delivered, 1_200);
+    assert_eq!((d.total.lost, d.total.duplicates), (0, 0));
+    assert_eq!(d.per_wire.iter().sum::<u64>(), 1_200);
+    let crossed = arrivals.iter().filter(|a| a.wire != a.key.origin).count();
+    assert!(crossed > 100, "{crossed}");
+}
+
+#[test]
+fn a_link_down_under_rerouted_clones_fails_them_back_to_their_origin() {
+    let mut emu = teamed(15, 600);
+    emu.schedule_fault(1, 150_000, Fault::LinkDown);
+    emu.schedule_fault(1, 350_000, Fault::LinkUp);
+    let (d, _) = finish(emu);
+    let (o0, o1) = (&d.origins[0], &d.origins[1]);
+    // Adapter 0's protocol sees its clones on adapter 1's dead wire fail with the status the
+    // miniport gave them, completed through adapter 0's module.
+    assert!(
+        o0.completed_with(NDIS_STATUS_MEDIA_DISCONNECTED) > 0,
+        "{o0:?}"
+    );
+    assert!(
+        o1.completed_with(NDIS_STATUS_MEDIA_DISCONNECTED) > 0,
+        "{o1:?}"
+    );
+    assert_eq!(d.total.lost, d.total.completed_errors());
+    assert_eq!(d.total.silently_lost, 0);
 }

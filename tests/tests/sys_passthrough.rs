@@ -91,3 +91,20 @@ fn both_builds_give_the_same_report() {
         }
     }
 }
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test sys_passthrough -- --ignored"]
+fn both_builds_give_the_same_ledger_under_faults() {
+    // Link down/up, error completions and a stall, with flow frames: the .sys must fail,
+    // complete and deliver exactly what the host-linked filter does.
+    for seed in [4, 5] {
+        let sys = run_guarded(move || {
+            let r = common::faulted_run(&DriverImage::Pe(sys_image()), seed);
+            (r, kernel::outstanding_pool())
+        });
+        let (sys, pool) = sys.unwrap_or_else(|b| panic!("the driver stopped the machine: {b}"));
+        assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
+        let host = common::faulted_run(&DriverImage::Host, seed);
+        assert_eq!(host, sys, "seed {seed}");
+    }
+}

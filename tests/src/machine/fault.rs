@@ -9,7 +9,7 @@ use crate::wire::Fault;
 use crate::world::{self, Event, ModState, World};
 
 /// Faults in force on one miniport and its wire.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct LinkState {
     /// Media connected.
     pub up: bool,
@@ -19,6 +19,9 @@ pub(crate) struct LinkState {
     pub errors: Option<(i32, u32)>,
     /// Until when the miniport neither transmits nor completes.
     pub stalled_until: Nanos,
+    /// Speeds the link had before its `Rate` changes (an OID the miniport answered before a
+    /// change may reach the protocol after it).
+    pub past_speeds: Vec<u64>,
 }
 
 impl Default for LinkState {
@@ -28,6 +31,7 @@ impl Default for LinkState {
             blackhole: false,
             errors: None,
             stalled_until: 0,
+            past_speeds: Vec::new(),
         }
     }
 }
@@ -95,6 +99,11 @@ pub(super) fn apply(a: usize, fault: Fault) {
         match fault {
             Fault::LinkDown | Fault::LinkUp => {
                 link.up = fault == Fault::LinkUp;
+                let ad = &mut w.adapters[a];
+                if ad.mp.link.up && ad.mp.running && !ad.rx_ticking {
+                    ad.rx_ticking = true;
+                    w.sched.after(1, Event::MpRxTick(a));
+                }
                 None
             }
             Fault::Blackhole(on) => {
@@ -106,7 +115,8 @@ pub(super) fn apply(a: usize, fault: Fault) {
                 None
             }
             Fault::Rate(bps) => {
-                w.adapters[a].cfg.link_speed_bps = bps.max(1);
+                let old = std::mem::replace(&mut w.adapters[a].cfg.link_speed_bps, bps.max(1));
+                w.adapters[a].mp.link.past_speeds.push(old);
                 None
             }
             Fault::Stall(d) => {

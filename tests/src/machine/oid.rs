@@ -167,7 +167,9 @@ fn oid_answer_ok(w: &World, a: usize, req: usize, status: NDIS_STATUS) -> bool {
         OID_GEN_LINK_SPEED => {
             status == NDIS_STATUS_SUCCESS
                 && q.BytesWritten == 4
-                && u64::from(word) == cfg.link_speed_bps / 100
+                && std::iter::once(&cfg.link_speed_bps)
+                    .chain(&w.adapters[a].mp.link.past_speeds)
+                    .any(|&bps| u64::from(word) == bps / 100)
         }
         OID_GEN_MAXIMUM_FRAME_SIZE => {
             status == NDIS_STATUS_SUCCESS && q.BytesWritten == 4 && word == 1500

@@ -20,14 +20,14 @@ pub(super) fn mp_rx_tick(a: usize) {
     let go = world::with(|w| {
         let ad = &w.adapters[a];
         let remaining = ad.rx_target > ad.stats.rx_received + ad.mp.rx_inflight;
-        let go = remaining && ad.mp.running;
+        // Nothing arrives on a disconnected link: the ticks stop, and link up starts them again.
+        let go = remaining && ad.mp.running && ad.mp.link.up;
         w.adapters[a].rx_ticking = go;
         if go {
             let iv = w.traffic(a).rx_interval;
             w.sched.after(iv, Event::MpRxTick(a));
         }
-        // Nothing arrives on a disconnected link; the tick goes on for when it is back.
-        go && w.adapters[a].mp.link.up
+        go
     });
     if go == Some(true) {
         mp_indicate(a);

@@ -201,3 +201,70 @@ fn newest_source(dir: &Path) -> Option<SystemTime> {
     }
     newest
 }
+
+/// What a faulted run left: the delivery figures, every arrival, and the LINK_STATE indications
+/// each protocol received.
+pub type FaultedRun = (
+    ndis_emu::DeliveryReport,
+    Vec<ndis_emu::ledger::Arrival>,
+    Vec<Vec<ndis_emu::wire::LinkIndication>>,
+);
+
+/// Two adapters with 16 flows each under `image`: adapter 0's link goes down and up again,
+/// adapter 1 fails 5 sends with NDIS_STATUS_RESOURCES and stalls for 40 µs; run to the end,
+/// detach, unload. Asserts no violation and no leak.
+pub fn faulted_run(image: &ndis_emu::DriverImage, seed: u64) -> FaultedRun {
+    use ndis_emu::wire::Fault;
+    use ndis_emu::{AdapterConfig, EmuConfig, Emulator, TrafficConfig};
+    let traffic = TrafficConfig {
+        tx_nbls: 500,
+        rx_nbls: 100,
+        max_chain: 4,
+        frame_len: (100, 300),
+        send_interval: 3_000,
+        flows: 16,
+        ..TrafficConfig::default()
+    };
+    let mut emu = Emulator::new(EmuConfig {
+        seed,
+        ..EmuConfig::default()
+    });
+    for i in 0..2 {
+        emu.add_adapter(AdapterConfig::numbered(i), traffic.clone());
+    }
+    let img = image.load().expect("image loads");
+    emu.load(img.entry).expect("DriverEntry succeeds");
+    for a in 0..2 {
+        assert!(emu.start(a), "{:?}", emu.violations());
+    }
+    emu.schedule_fault(0, 150_000, Fault::LinkDown);
+    emu.schedule_fault(0, 400_000, Fault::LinkUp);
+    let resources = mpfilter::ndis::consts::NDIS_STATUS_RESOURCES;
+    emu.schedule_fault(
+        1,
+        200_000,
+        Fault::ErrorCompletions {
+            status: resources,
+            count: 5,
+        },
+    );
+    emu.schedule_fault(1, 300_000, Fault::Stall(40_000));
+    assert!(emu.run_until_idle(), "{:?}", emu.violations());
+    let report = emu.delivery();
+    let arrivals = emu.arrivals();
+    let links = (0..2).map(|a| emu.link_indications(a)).collect();
+    for a in 0..2 {
+        emu.stop(a);
+    }
+    emu.unload();
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+    drop(emu);
+    drop(img);
+    let o = &report.origins;
+    assert!(o[0].completed_with(mpfilter::ndis::consts::NDIS_STATUS_MEDIA_DISCONNECTED) > 0);
+    assert_eq!(o[1].completed_with(resources), 5);
+    assert_eq!(report.total.lost, report.total.completed_errors());
+    assert_eq!(report.total.silently_lost, 0);
+    (report, arrivals, links)
+}
