@@ -21,6 +21,7 @@
 
 mod context;
 pub mod entry;
+pub mod publish;
 pub mod registry;
 mod state;
 mod trampolines;
