@@ -23,7 +23,7 @@
 
 mod context;
 pub mod entry;
-mod publish;
+pub mod publish;
 pub mod registry;
 mod state;
 mod team;
