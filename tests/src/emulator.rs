@@ -126,6 +126,9 @@ impl Emulator {
                     packet_filter: 0,
                     batch_target: 0,
                     flush_due: None,
+                    below: 0,
+                    below_by_target: std::collections::HashMap::new(),
+                    below_target: std::collections::HashMap::new(),
                     link: crate::machine::LinkState::default(),
                 },
                 proto: Protocol {

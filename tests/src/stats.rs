@@ -28,6 +28,12 @@ pub struct AdapterStats {
     /// Of the frames on this adapter's wire, those another adapter's protocol sent (rerouted to
     /// this adapter by a filter).
     pub wire_tx_rerouted: u64,
+    /// Most NBLs the filter had below this miniport at once (queued, on the wire or awaiting
+    /// completion), checked at every send the miniport takes.
+    pub tx_below_peak: u64,
+    /// Most NBLs for one destination (a flow frame's IPv4 destination) below this miniport at
+    /// once, checked at every send the miniport takes.
+    pub tx_below_peak_per_target: u64,
     /// NBLs the miniport indicated.
     pub rx_indicated: u64,
     /// Of those, in RESOURCES indications.

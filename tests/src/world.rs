@@ -289,6 +289,12 @@ pub(crate) struct Miniport {
     pub batch_target: usize,
     /// When the scheduled flush of a short batch fires, if one is scheduled.
     pub flush_due: Option<Nanos>,
+    /// NBLs the filter sent that the miniport has not completed yet.
+    pub below: u64,
+    /// Those NBLs by destination (IPv4 destination of a flow frame, else 0).
+    pub below_by_target: HashMap<u32, u64>,
+    /// The destination of each of them.
+    pub below_target: HashMap<usize, u32>,
     /// Faults in force on this miniport and its wire.
     pub link: crate::machine::LinkState,
 }

@@ -80,6 +80,8 @@ struct Scenario {
 struct Outcome {
     origin: OriginReport,
     wires: Vec<u64>,
+    /// Most NBLs for one destination below each member's miniport at once.
+    below_peak: Vec<u64>,
     stats: Option<Vec<ModuleStats>>,
 }
 
@@ -118,6 +120,9 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
             })
             .collect()
     });
+    let below_peak = (0..emu.adapter_count())
+        .map(|a| emu.stats(a).tx_below_peak_per_target)
+        .collect();
     for a in 0..emu.adapter_count() {
         assert_eq!(emu.stats(a).wire_tx_bad, 0, "adapter {a}: intact frames");
         emu.stop(a);
@@ -129,6 +134,7 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
     Outcome {
         origin: d.origins[0].clone(),
         wires: d.per_wire.clone(),
+        below_peak,
         stats,
     }
 }
@@ -332,5 +338,164 @@ both_builds!(
     |o| {
         assert_all_delivered(&o.origin, 8_000);
         assert!(o.wires.iter().all(|&w| w > 0), "{:?}", o.wires);
+    }
+);
+
+/// Members whose only difference is their `QuotaBytes`, policy quota, per-NBL placement.
+fn quota_team(quotas: &[u32], cap: u32) -> Vec<AdapterConfig> {
+    quotas
+        .iter()
+        .enumerate()
+        .map(|(i, &q)| {
+            member(
+                u8::try_from(i).expect("few members"),
+                10 * GBPS,
+                "quota",
+                &[
+                    ("QuotaBytes", RegValue::Dword(q)),
+                    ("MaxOutstandingPerTarget", RegValue::Dword(cap)),
+                    ("FlowletGapUs", RegValue::Dword(0)),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// Fixed-size frames, so that frames per wire measure bytes per wire.
+fn fixed_load(n: u64) -> TrafficConfig {
+    TrafficConfig {
+        frame_len: (1000, 1000),
+        ..load(n)
+    }
+}
+
+// (e) Quota 4:2:1, offered below what the links carry: byte shares within 2 % of 4/7, 2/7, 1/7,
+// and the outstanding NBLs per target (a flow's IPv4 destination, as the filter keys it) never
+// above the cap on any path, checked by the miniport at every send it takes.
+both_builds!(
+    quota_shares_follow_the_quotas_and_outstanding_never_passes_the_cap,
+    sys_quota_shares_follow_the_quotas_and_outstanding_never_passes_the_cap,
+    Scenario {
+        seed: 8,
+        members: quota_team(&[4 << 12, 2 << 12, 1 << 12], 32),
+        traffic: TrafficConfig {
+            send_interval: 4_000,
+            ..fixed_load(14_000)
+        },
+        faults: vec![],
+    },
+    |o| {
+        assert_all_delivered(&o.origin, 14_000);
+        let total: u64 = o.wires.iter().sum();
+        for (w, want) in o.wires.iter().zip([4.0, 2.0, 1.0]) {
+            #[allow(clippy::cast_precision_loss)]
+            let share = *w as f64 / total as f64;
+            let target = want / 7.0;
+            assert!(
+                (share - target).abs() <= 0.02 * target,
+                "share {share:.4} vs {target:.4}: wires {:?}",
+                o.wires
+            );
+        }
+        for (w, peak) in o.below_peak.iter().enumerate() {
+            assert!(*peak <= 32, "wire {w}: {peak} outstanding, cap 32");
+        }
+    }
+);
+
+// (e) … and offered far above it with a cap of 4: the cap holds on every wire at every send; what
+// finds every path at its cap is parked and sent as completions free credits, nothing lost.
+both_builds!(
+    quota_cap_parks_what_does_not_fit_and_never_passes_the_cap,
+    sys_quota_cap_parks_what_does_not_fit_and_never_passes_the_cap,
+    Scenario {
+        seed: 11,
+        members: quota_team(&[4 << 12, 2 << 12, 1 << 12], 4),
+        // Two destinations: 2 targets x 3 paths x 4 credits, far fewer than the protocol's window.
+        traffic: TrafficConfig {
+            flows: 2,
+            ..fixed_load(6_000)
+        },
+        faults: vec![],
+    },
+    |o| {
+        assert_all_delivered(&o.origin, 6_000);
+        for (w, peak) in o.below_peak.iter().enumerate() {
+            assert!(*peak <= 4, "wire {w}: {peak} outstanding, cap 4");
+        }
+        assert!(
+            o.below_peak.contains(&4),
+            "the cap was reached: {:?}",
+            o.below_peak
+        );
+        if let Some(stats) = &o.stats {
+            assert!(stats[0].send_nbls_parked > 0, "{:?}", stats[0]);
+        }
+    }
+);
+
+// (h) All paths down with AllDown = queue:<ms>: sends wait; a path back in time takes them, in
+// order; nothing fails.
+both_builds!(
+    all_paths_down_queue_mode_holds_sends_until_a_path_returns,
+    sys_all_paths_down_queue_mode_holds_sends_until_a_path_returns,
+    Scenario {
+        seed: 9,
+        members: (0..2)
+            .map(|i| member(
+                i,
+                GBPS,
+                "round-robin",
+                &[("AllDown", RegValue::Sz("queue:50".into()))]
+            ))
+            .collect(),
+        traffic: load(6_000),
+        faults: vec![
+            (0, 2 * MS, Fault::LinkDown),
+            (1, 2 * MS, Fault::LinkDown),
+            (1, 8 * MS, Fault::LinkUp),
+        ],
+    },
+    |o| {
+        assert_all_delivered(&o.origin, 6_000);
+        if let Some(stats) = &o.stats {
+            assert!(stats[0].send_nbls_parked > 0, "{:?}", stats[0]);
+            assert_eq!(stats[0].send_nbls_park_expired, 0, "{:?}", stats[0]);
+        }
+    }
+);
+
+// (h) … and when no path returns in time, the queued sends fail after the AllDown time with
+// MEDIA_DISCONNECTED, none lost silently.
+both_builds!(
+    all_paths_down_queue_mode_fails_what_waited_too_long,
+    sys_all_paths_down_queue_mode_fails_what_waited_too_long,
+    Scenario {
+        seed: 10,
+        members: (0..2)
+            .map(|i| member(
+                i,
+                GBPS,
+                "round-robin",
+                &[("AllDown", RegValue::Sz("queue:5".into()))]
+            ))
+            .collect(),
+        traffic: load(6_000),
+        faults: vec![
+            (0, 2 * MS, Fault::LinkDown),
+            (1, 2 * MS, Fault::LinkDown),
+            (1, 40 * MS, Fault::LinkUp),
+        ],
+    },
+    |o| {
+        let r = &o.origin;
+        let failed = r.completed_with(NDIS_STATUS_MEDIA_DISCONNECTED);
+        assert!(failed > 0, "{r:?}");
+        assert_eq!(r.completed_ok + failed, 6_000, "{r:?}");
+        assert_eq!((r.duplicates, r.silently_lost), (0, 0), "{r:?}");
+        assert_eq!(r.delivered, r.completed_ok, "{r:?}");
+        if let Some(stats) = &o.stats {
+            assert!(stats[0].send_nbls_park_expired > 0, "{:?}", stats[0]);
+        }
     }
 );

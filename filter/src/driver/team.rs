@@ -29,7 +29,7 @@ use crate::engine::{PathEvent, PathGroup, PathId, Selector, Transition};
 use crate::module::Module;
 use crate::module::route::{ControlPlane, NONE, Route};
 use crate::ndis::types::NDIS_HANDLE;
-use crate::ndis::{SpinLock, Timer, clock, cpu};
+use crate::ndis::{SendCompleteFlags, SpinLock, Timer, clock, cpu};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::ffi::c_void;
@@ -227,9 +227,14 @@ impl Groups {
     /// Runs `f` with the route of `module`'s group, or `None` when the module is in no group (or
     /// its group has no engine).
     fn with_route<R>(&self, module: &Module, f: impl FnOnce(Option<&Route<'_>>) -> R) -> R {
-        let Some((gi, _)) = Self::position(module) else {
-            return f(None);
-        };
+        match Self::position(module) {
+            Some((gi, _)) => self.with_group_route(gi, f),
+            None => f(None),
+        }
+    }
+
+    /// Runs `f` with the route of group `gi` (`None` when it has no published snapshot).
+    fn with_group_route<R>(&self, gi: usize, f: impl FnOnce(Option<&Route<'_>>) -> R) -> R {
         let Some(published) = self.published.get(gi) else {
             return f(None);
         };
@@ -429,11 +434,20 @@ impl Groups {
         }
     }
 
-    /// The timer's work: the engine tick of group `index`.
+    /// The timer's work: the engine tick of group `index`, then the members' parked NBLs (which
+    /// a path coming back may take, or whose time may be up). DISPATCH_LEVEL.
     fn tick(&self, index: usize) {
-        // SAFETY: timer callbacks run at DISPATCH_LEVEL.
-        let mut c = unsafe { self.control.lock_at_dispatch() };
-        tick_group(&mut c, index);
+        {
+            // SAFETY: timer callbacks run at DISPATCH_LEVEL.
+            let mut c = unsafe { self.control.lock_at_dispatch() };
+            tick_group(&mut c, index);
+        }
+        // Outside the lock: draining sends, and a send may complete inline.
+        self.with_group_route(index, |route| {
+            if let Some(route) = route {
+                Module::drain_group(route, SendCompleteFlags::dispatch(true));
+            }
+        });
     }
 
     /// Builds group `gi`'s engine from its current members and publishes it; returns the retired

@@ -15,8 +15,8 @@ use super::team::MemberChange;
 use crate::module::Module;
 use crate::ndis::consts::{
     NDIS_FILTER_ATTRIBUTES_REVISION_1, NDIS_OBJECT_TYPE_FILTER_ATTRIBUTES,
-    NDIS_SIZEOF_FILTER_ATTRIBUTES_REVISION_1, NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_RESOURCES,
-    NDIS_STATUS_SUCCESS,
+    NDIS_SIZEOF_FILTER_ATTRIBUTES_REVISION_1, NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_PAUSED,
+    NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS,
 };
 use crate::ndis::flags::{ReceiveFlags, ReturnFlags, SendCompleteFlags, SendFlags};
 use crate::ndis::handle::FilterHandle;
@@ -183,12 +183,17 @@ pub(crate) unsafe extern "system" fn filter_pause(
     with_module(filter_module_context, NDIS_STATUS_SUCCESS, |module| {
         // SAFETY: NULL or valid for the duration of this call.
         let params = unsafe { PauseParameters::from_raw(pause_parameters) };
-        // The path leaves service before the pause is acknowledged.
+        // The path leaves service before the pause is acknowledged, and what it parked is
+        // completed (before and after the pause gate closes: a send may park in between).
         module
             .driver()
             .team
             .member_changed(module.module(), MemberChange::Paused);
-        module.pause(&params)
+        let passive = SendCompleteFlags::from_bits(0);
+        module.flush_parked(NDIS_STATUS_PAUSED, passive);
+        let status = module.pause(&params);
+        module.flush_parked(NDIS_STATUS_PAUSED, passive);
+        status
     })
 }
 

@@ -46,6 +46,7 @@ impl Module {
             } else {
                 None
             },
+            parking: teamed.then(super::parking::Parking::new),
             team_group: AtomicU8::new(NONE),
             team_seat: AtomicU8::new(NONE),
             handle,

@@ -25,6 +25,7 @@ mod configure;
 pub mod gate;
 mod lifecycle;
 mod oid;
+mod parking;
 mod receive;
 pub mod route;
 mod send;
@@ -90,6 +91,8 @@ pub struct Module {
     config: ModuleConfig,
     /// The pool clones of other members' NBLs come from (teamed modules only).
     pool: Option<NblPool>,
+    /// NBLs waiting for a path (teamed modules only).
+    parking: Option<parking::Parking>,
     /// Index of the module's path group in the driver's group table ([`NONE`] when in none).
     team_group: AtomicU8,
     /// The module's seat in its group ([`NONE`] when in none).
@@ -105,7 +108,9 @@ impl Module {
 
     /// A snapshot of the module's counters. Any IRQL, any CPU.
     pub fn stats(&self) -> ModuleStats {
-        self.counters.snapshot()
+        let mut stats = self.counters.snapshot();
+        stats.send_nbls_parked_now = self.parking.as_ref().map_or(0, |p| u64::from(p.len()));
+        stats
     }
 
     /// What the module learnt at attach.

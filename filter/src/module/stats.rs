@@ -66,8 +66,18 @@ pub struct ModuleStats {
     pub send_headers_malformed: u64,
     /// Own NBLs in a completion that were no child (never originated by this driver; counted and left alone).
     pub send_own_unknown: u64,
-    /// NBLs the engine deferred (quota at its cap) sent down their own stack unaccounted: parking is not built yet.
-    pub send_deferred_unparked: u64,
+    /// NBLs parked (every path at its outstanding cap, or none up in `AllDown = queue` mode).
+    pub send_nbls_parked: u64,
+    /// NBLs completed because the parking was full.
+    pub send_nbls_park_overflow: u64,
+    /// NBLs parked right now (a gauge, not a counter).
+    pub send_nbls_parked_now: u64,
+    /// Parked NBLs failed with NDIS_STATUS_MEDIA_DISCONNECTED after waiting the AllDown time.
+    pub send_nbls_park_expired: u64,
+    /// Parked NBLs completed by a pause (NDIS_STATUS_PAUSED).
+    pub send_nbls_park_flushed: u64,
+    /// Parked NBLs completed by a cancel (NDIS_STATUS_SEND_ABORTED).
+    pub send_nbls_park_cancelled: u64,
     /// Times the module's path group (or the group table) was full at attach: it passes traffic through.
     pub team_refusals: u64,
     /// Times the module's group-wide settings differed from its group's (the group's stay).
@@ -105,7 +115,11 @@ pub(crate) struct Counters {
     pub send_reroute_fallbacks: Counter,
     pub send_headers_malformed: Counter,
     pub send_own_unknown: Counter,
-    pub send_deferred_unparked: Counter,
+    pub send_nbls_parked: Counter,
+    pub send_nbls_park_overflow: Counter,
+    pub send_nbls_park_expired: Counter,
+    pub send_nbls_park_flushed: Counter,
+    pub send_nbls_park_cancelled: Counter,
     pub team_refusals: Counter,
     pub team_settings_ignored: Counter,
 }
@@ -160,7 +174,12 @@ impl Counters {
             send_reroute_fallbacks: self.send_reroute_fallbacks.get(),
             send_headers_malformed: self.send_headers_malformed.get(),
             send_own_unknown: self.send_own_unknown.get(),
-            send_deferred_unparked: self.send_deferred_unparked.get(),
+            send_nbls_parked: self.send_nbls_parked.get(),
+            send_nbls_park_overflow: self.send_nbls_park_overflow.get(),
+            send_nbls_parked_now: 0,
+            send_nbls_park_expired: self.send_nbls_park_expired.get(),
+            send_nbls_park_flushed: self.send_nbls_park_flushed.get(),
+            send_nbls_park_cancelled: self.send_nbls_park_cancelled.get(),
             team_refusals: self.team_refusals.get(),
             team_settings_ignored: self.team_settings_ignored.get(),
         }

@@ -23,6 +23,7 @@
 use super::route::{MAX_RESENDS, NONE, Route};
 use super::state::ModuleState;
 use super::{Module, count};
+use crate::config::AllDown;
 use crate::engine::types::MAX_PATHS;
 use crate::engine::{
     Attention, Completion, CompletionStatus, PathId, Selection, SendError, SendRequest, TargetKey,
@@ -42,6 +43,10 @@ use crate::ndis::{CancelId, Nbl, NblChain, OwnedNbl, SendCompleteFlags, SendFlag
 const KIND_DIRECT: u8 = 1;
 /// Send context kind: a clone of the NBL went down another member's stack.
 const KIND_CHILD: u8 = 2;
+/// Send context kind: parked, every path at its outstanding cap.
+const KIND_PARKED_DEFER: u8 = 3;
+/// Send context kind: parked, no path usable (`AllDown = queue:<ms>`).
+const KIND_PARKED_DOWN: u8 = 4;
 /// Header bytes read to find an NBL's flow: Ethernet, two VLAN tags, IPv6 with its bounded walk of
 /// extension headers, and the ports fit.
 const HEADER_BYTES: usize = 256;
@@ -57,6 +62,8 @@ enum Placed {
     Child { seat: u8, nbl: OwnedNbl },
     /// Completed now; its status is set.
     Failed(OwnedNbl),
+    /// To wait in the module's parking (`kind` says why).
+    Park { nbl: OwnedNbl, kind: u8 },
 }
 
 /// Whether a failed completion says the path failed (send the NBL again elsewhere) rather than
@@ -148,13 +155,19 @@ impl Module {
         let me = self.seat();
         let p = match route.selector.select_avoiding(&req, now, avoid) {
             Selection::Path(p) => p,
-            // Quota at its cap. Parking is not built yet: the NBL goes down its own stack,
-            // outside the engine's accounting, and is counted.
             Selection::Defer => {
-                self.counters.send_deferred_unparked.inc();
-                return self.unaccounted(nbl, port, resends, now);
+                return Placed::Park {
+                    nbl,
+                    kind: KIND_PARKED_DEFER,
+                };
             }
             Selection::NoPath => {
+                if let AllDown::Queue { .. } = route.all_down {
+                    return Placed::Park {
+                        nbl,
+                        kind: KIND_PARKED_DOWN,
+                    };
+                }
                 self.counters.send_nbls_failed_no_path.inc();
                 nbl.set_status(NDIS_STATUS_MEDIA_DISCONNECTED);
                 return Placed::Failed(nbl);
@@ -273,9 +286,19 @@ impl Module {
                 Placed::Direct(nbl) => direct.push_back(nbl),
                 Placed::Child { seat, nbl } => children[usize::from(seat)].push_back(nbl),
                 Placed::Failed(nbl) => failed.push_back(nbl),
+                Placed::Park { nbl, kind } => {
+                    if let Some(nbl) = self.park(nbl, kind, port, 0, now) {
+                        failed.push_back(nbl);
+                    }
+                }
             }
         }
         self.dispatch(direct, children, failed, port, flags, route);
+        if self.state() != ModuleState::Running {
+            // A pause began while this send parked NBLs: they must not wait for a drain that
+            // only a Running module makes.
+            self.flush_parked(NDIS_STATUS_PAUSED, flags.to_complete_flags());
+        }
     }
 
     /// Makes one NDIS call per destination, and completes the failed NBLs.
@@ -349,6 +372,20 @@ impl Module {
             cpu::current_index(),
         );
         let send_flags = send_flags_from(flags);
+        self.send_placed(placed, port, send_flags, route, meta.retries + 1, now)
+    }
+
+    /// Sends one placed NBL (a re-send or a drained one) at once; `Some(nbl)` when it is to be
+    /// completed instead.
+    fn send_placed(
+        &self,
+        placed: Placed,
+        port: NDIS_PORT_NUMBER,
+        send_flags: SendFlags,
+        route: &Route<'_>,
+        resends: u8,
+        now: u64,
+    ) -> Option<OwnedNbl> {
         match placed {
             Placed::Direct(nbl) => {
                 self.counters.send_nbls_forwarded.inc();
@@ -367,6 +404,146 @@ impl Module {
                 None
             }
             Placed::Failed(nbl) => Some(nbl),
+            Placed::Park { nbl, kind } => self.park(nbl, kind, port, resends, now),
+        }
+    }
+
+    /// Parks `nbl` (see [`super::parking`]) since `since`; `Some(nbl)` — its status set — when it
+    /// cannot wait (no memory for its context, or the queue is full).
+    fn park(
+        &self,
+        nbl: OwnedNbl,
+        kind: u8,
+        port: NDIS_PORT_NUMBER,
+        resends: u8,
+        since: u64,
+    ) -> Option<OwnedNbl> {
+        let Some(parking) = self.parking.as_ref() else {
+            nbl.set_status(NDIS_STATUS_RESOURCES);
+            return Some(nbl);
+        };
+        let mut reserved = [self.seat(), 0, 0, 0, 0];
+        reserved[1..].copy_from_slice(&port.to_le_bytes());
+        if !nbl.push_meta(SendMeta {
+            sent_ns: since,
+            path: NONE,
+            retries: resends,
+            kind,
+            reserved,
+            ..SendMeta::default()
+        }) {
+            self.counters.send_nbls_failed_resources.inc();
+            nbl.set_status(NDIS_STATUS_RESOURCES);
+            return Some(nbl);
+        }
+        match parking.push(nbl) {
+            Ok(()) => {
+                self.counters.send_nbls_parked.inc();
+                None
+            }
+            Err(nbl) => {
+                let _ = nbl.pop_meta();
+                self.counters.send_nbls_park_overflow.inc();
+                nbl.set_status(if kind == KIND_PARKED_DOWN {
+                    NDIS_STATUS_MEDIA_DISCONNECTED
+                } else {
+                    NDIS_STATUS_RESOURCES
+                });
+                Some(nbl)
+            }
+        }
+    }
+
+    /// Sends what waits in this module's parking while paths take it, in order; fails what waited
+    /// longer than `AllDown = queue:<ms>` allows. Runs on completions and on the group's tick, on
+    /// any processor (one drain at a time per module).
+    pub fn drain_parked(&self, route: &Route<'_>, flags: SendCompleteFlags) {
+        let Some(parking) = self.parking.as_ref() else {
+            return;
+        };
+        if parking.is_empty() || self.state() != ModuleState::Running || !parking.begin_drain() {
+            return;
+        }
+        let now = clock::now_ns();
+        let cpu = cpu::current_index();
+        let max_wait = match route.all_down {
+            AllDown::Queue { ms } => u64::from(ms) * 1_000_000,
+            AllDown::Fail => 0,
+        };
+        let mut done = NblChain::new();
+        while let Some(nbl) = parking.pop() {
+            let meta = nbl.pop_meta();
+            let port = port_of(&meta);
+            if meta.kind == KIND_PARKED_DOWN && now.saturating_sub(meta.sent_ns) >= max_wait {
+                self.counters.send_nbls_park_expired.inc();
+                nbl.set_status(NDIS_STATUS_MEDIA_DISCONNECTED);
+                done.push_back(nbl);
+                continue;
+            }
+            match self.place(nbl, route, port, meta.retries, 0, now, cpu) {
+                Placed::Park { nbl, kind } => {
+                    // Still nowhere to go: back at the head, with its original time.
+                    let mut reserved = meta.reserved;
+                    reserved[0] = self.seat();
+                    if nbl.push_meta(SendMeta {
+                        kind,
+                        reserved,
+                        ..meta
+                    }) {
+                        parking.unpop(nbl);
+                    } else {
+                        self.counters.send_nbls_failed_resources.inc();
+                        nbl.set_status(NDIS_STATUS_RESOURCES);
+                        done.push_back(nbl);
+                    }
+                    break;
+                }
+                placed => {
+                    let send_flags = send_flags_from(flags);
+                    if let Some(nbl) =
+                        self.send_placed(placed, port, send_flags, route, meta.retries, now)
+                    {
+                        done.push_back(nbl);
+                    }
+                }
+            }
+        }
+        parking.end_drain();
+        self.complete_now(done, flags);
+    }
+
+    /// Completes `chain` (statuses set) up this module's stack and counts it out of the gate.
+    fn complete_now(&self, chain: NblChain, flags: SendCompleteFlags) {
+        if chain.is_empty() {
+            return;
+        }
+        let k = count(&chain);
+        self.counters.send_nbls_completed.add(k);
+        self.handle.send_complete(chain, flags);
+        self.finish_leave(self.gate.leave(k));
+    }
+
+    /// Completes every parked NBL with `status` (a pause: `NDIS_STATUS_PAUSED`).
+    pub fn flush_parked(&self, status: NDIS_STATUS, flags: SendCompleteFlags) {
+        let Some(parking) = self.parking.as_ref() else {
+            return;
+        };
+        if parking.is_empty() {
+            return;
+        }
+        let chain = parking.take_matching(|_| true);
+        for nbl in &chain {
+            let _ = nbl.pop_meta();
+        }
+        chain.set_status_all(status);
+        self.counters.send_nbls_park_flushed.add(count(&chain));
+        self.complete_now(chain, flags);
+    }
+
+    /// Drains the parking of every member of `route` that has NBLs waiting.
+    pub fn drain_group(route: &Route<'_>, flags: SendCompleteFlags) {
+        for m in route.seats.iter().flatten() {
+            m.drain_parked(route, flags);
         }
     }
 
@@ -420,6 +597,8 @@ impl Module {
         }
         let children = self.complete_children(split.own, flags, route, now);
         self.counters.send_children_completed.add(children);
+        // Completions free outstanding slots: parked NBLs of any member may fit now.
+        Self::drain_group(route, flags);
         // Only after every NBL is gone may a pause complete.
         self.finish_leave(self.gate.leave(k));
         self.finish_leave(self.gate.leave(children));
@@ -478,6 +657,21 @@ impl Module {
     /// Running member's, where its children may be (they carry the cancel id, copied with the
     /// send information).
     pub fn cancel_send_teamed(&self, id: CancelId, route: &Route<'_>) {
+        if let Some(parking) = self.parking.as_ref()
+            && !parking.is_empty()
+        {
+            let cancelled = parking.take_matching(|nbl| nbl.cancel_id() == id);
+            for nbl in &cancelled {
+                let _ = nbl.pop_meta();
+            }
+            cancelled.set_status_all(NDIS_STATUS_SEND_ABORTED);
+            self.counters
+                .send_nbls_park_cancelled
+                .add(count(&cancelled));
+            // FilterCancelSendNetBufferLists runs at <= DISPATCH_LEVEL, which the flags cannot
+            // claim to know: no DISPATCH flag.
+            self.complete_now(cancelled, SendCompleteFlags::from_bits(0));
+        }
         self.cancel_send(id);
         let me = self.seat();
         for (seat, member) in route.seats.iter().enumerate() {

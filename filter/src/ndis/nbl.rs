@@ -20,11 +20,13 @@
 mod child;
 mod classify;
 mod meta;
+mod queue;
 mod single;
 
 pub use child::{ChildNbl, CloneFlags, Cloning, ParentNbl};
 pub use classify::{Classified, MAX_DESTINATIONS, SourceSplit};
 pub use meta::{SEND_META_SIZE, SendMeta};
+pub use queue::NblQueue;
 pub use single::SingleChild;
 
 use super::consts::NET_BUFFER_LIST_CANCEL_ID;

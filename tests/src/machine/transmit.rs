@@ -17,9 +17,42 @@ use mpfilter::ndis::consts::{NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL, NDIS_STATU
 /// The miniport takes NBLs the filter sent (already validated and marked `Below`).
 pub(crate) fn mp_enqueue(w: &mut World, a: usize, nbls: &[usize]) {
     w.adapters[a].mp.tx_queue.extend(nbls.iter().copied());
+    for &nbl in nbls {
+        let target = destination_of(w, nbl);
+        let ad = &mut w.adapters[a];
+        let n = ad.mp.below_by_target.entry(target).or_insert(0);
+        *n += 1;
+        ad.stats.tx_below_peak_per_target = ad.stats.tx_below_peak_per_target.max(*n);
+        ad.mp.below_target.insert(nbl, target);
+    }
+    let ad = &mut w.adapters[a];
+    ad.mp.below += nbls.len() as u64;
+    ad.stats.tx_below_peak = ad.stats.tx_below_peak.max(ad.mp.below);
     if !w.adapters[a].mp.tx_busy {
         mp_start_tx(w, a);
     }
+}
+
+/// The destination an NBL's frame is for, as a balancer's target: the IPv4 destination address
+/// of a flow frame, 0 for anything else.
+fn destination_of(w: &mut World, nbl: usize) -> u32 {
+    // SAFETY: nbl is a live emulator NBL just sent below the filter.
+    let nb = unsafe { nblmem::nbl_mut(nbl) }.FirstNetBuffer;
+    if nb.is_null() {
+        return 0;
+    }
+    let mut scratch = std::mem::take(&mut w.scratch);
+    // SAFETY: the NET_BUFFERs of a live NBL describe readable data.
+    let (_, got) = unsafe { nblmem::read_nb(nb, &mut scratch) };
+    let frame = &scratch[..got];
+    let target = match (frame.get(12..14), frame.get(30..34)) {
+        (Some([0x08, 0x00]), Some(ip)) => {
+            u32::from_be_bytes(<[u8; 4]>::try_from(ip).unwrap_or_default())
+        }
+        _ => 0,
+    };
+    w.scratch = scratch;
+    target
 }
 
 fn mp_start_tx(w: &mut World, a: usize) {
@@ -203,6 +236,13 @@ pub(super) fn mp_complete(a: usize, mut nbls: Vec<usize>) {
                     module: (came != Came::Own).then_some(module),
                     came,
                 };
+            }
+            let mp = &mut w.adapters[a].mp;
+            mp.below = mp.below.saturating_sub(1);
+            if let Some(target) = mp.below_target.remove(&nbl)
+                && let Some(n) = mp.below_by_target.get_mut(&target)
+            {
+                *n = n.saturating_sub(1);
             }
         }
         if !nbls.is_empty() {
