@@ -24,12 +24,12 @@
 //! accesses to the shared data happen before the parent is handed back.
 
 use super::{Nbl, OwnedNbl};
-use crate::ndis::FilterHandle;
 use crate::ndis::consts::{
     NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
 };
 use crate::ndis::imports;
 use crate::ndis::types::{NDIS_HANDLE, NDIS_STATUS, NET_BUFFER_LIST};
+use crate::ndis::{FilterHandle, NblPool};
 use core::fmt;
 use core::ops::Deref;
 use core::ptr::{self, NonNull};
@@ -199,6 +199,15 @@ impl Cloning {
             parent: self.parent,
             flags,
         })
+    }
+
+    /// [`Cloning::clone_child`] from the filter's clone pool (NET_BUFFERs from NDIS's default
+    /// pool): safe, since the borrow proves the pool live for the call, and the pool's owner
+    /// keeps it until its clones are freed (see [`NblPool`]).
+    pub fn clone_in(&self, pool: &NblPool, flags: CloneFlags) -> Option<ChildNbl> {
+        // SAFETY: `pool` is a live NBL pool of this driver (borrowed); NULL for the NET_BUFFER
+        // pool is allowed.
+        unsafe { self.clone_child(pool.as_raw(), ptr::null_mut(), flags) }
     }
 
     /// No more clones: drops the cloning's own count. The parent comes back here when no child
@@ -521,5 +530,22 @@ mod tests {
             None,
             "an out-of-range slot is ignored"
         );
+    }
+
+    #[test]
+    fn clones_from_the_filters_pool_need_no_unsafe() {
+        let s = Session::new(Config::default());
+        let pool = NblPool::for_clones(filter()).unwrap();
+        let f = FakeNbls::simple(1);
+        let cloning = owned_parent(&f).start_cloning(filter());
+        let child = cloning
+            .clone_in(&pool, CloneFlags::USE_ORIGINAL_MDLS)
+            .expect("the double has memory");
+        assert_eq!(child.parent().addr(), f.addr(0));
+        assert!(cloning.finish().is_none());
+        assert!(child.release().is_some());
+        drop(pool);
+        assert_eq!(s.live_pools(), 0);
+        assert_eq!(s.live_nbl_clones(), 0);
     }
 }
