@@ -23,7 +23,7 @@
 //! release, and the one that reaches zero is followed by an acquire fence, so every child's
 //! accesses to the shared data happen before the parent is handed back.
 
-use super::{Nbl, OwnedNbl};
+use super::{Nbl, OwnedNbl, SendMeta};
 use crate::ndis::consts::{
     NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
 };
@@ -119,6 +119,12 @@ impl ParentNbl {
     /// `NET_BUFFER_LIST_INFO(parent, slot)`, as [`Nbl::info`].
     pub fn info(&self, slot: usize) -> Option<usize> {
         self.0.info(slot)
+    }
+
+    /// The [`SendMeta`] the filter pushed on the parent before cloning it, as [`Nbl::meta`].
+    /// Only reads: while clones are out nobody can write the parent's meta.
+    pub fn meta(&self) -> SendMeta {
+        self.0.meta()
     }
 
     /// The current `ChildRefCount`: children out, plus one while the [`Cloning`] is unfinished.
@@ -547,5 +553,31 @@ mod tests {
         drop(pool);
         assert_eq!(s.live_pools(), 0);
         assert_eq!(s.live_nbl_clones(), 0);
+    }
+
+    #[test]
+    fn the_parents_meta_is_readable_while_its_clones_are_out() {
+        let s = Session::new(Config::default());
+        let f = FakeNbls::simple(1);
+        let parent = owned_parent(&f);
+        let meta = SendMeta {
+            sent_ns: 77,
+            path: 2,
+            ..SendMeta::default()
+        };
+        assert!(parent.push_meta(meta));
+        let cloning = parent.start_cloning(filter());
+        let child = clone_of(&cloning, CloneFlags::NEW_MDLS);
+        assert_eq!(cloning.parent().meta(), meta);
+        assert_eq!(child.parent().meta(), meta);
+        assert_eq!(
+            child.meta(),
+            SendMeta::default(),
+            "a clone has no context of its own"
+        );
+        assert!(cloning.finish().is_none());
+        let parent = child.release().unwrap();
+        assert_eq!(parent.pop_meta(), meta);
+        assert_eq!(s.live_context_areas(), 0);
     }
 }
