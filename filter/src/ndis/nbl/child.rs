@@ -266,13 +266,13 @@ impl ChildNbl {
     /// `NdisCopySendNetBufferListInfo(child, parent)`: the parent's send out-of-band info
     /// (checksum and LSO requests, 802.1Q, cancel id, …; reroute facts §1.4) onto the clone,
     /// before it is sent. NDIS reads the parent only, so children on other processors may do
-    /// the same at once. The DDI's status is not passed on: it documents no failure.
+    /// the same at once.
     pub fn copy_send_info(&self) {
         // SAFETY: the clone is owned and live; the parent is live (this child's count) and only
         // read; the filter's send path runs at IRQL <= DISPATCH_LEVEL.
-        let _ = unsafe {
-            imports::NdisCopySendNetBufferListInfo(self.clone.as_ptr(), self.parent.as_ptr())
-        };
+        unsafe {
+            imports::NdisCopySendNetBufferListInfo(self.clone.as_ptr(), self.parent.as_ptr());
+        }
     }
 
     /// What the miniport left on the completed clone for its parent: its `Status` and its
