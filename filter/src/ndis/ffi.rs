@@ -182,11 +182,11 @@ unsafe extern "system" {
     ) -> NDIS_STATUS;
     /// Pops a context area.
     pub fn NdisFreeNetBufferListContext(NetBufferList: *mut NET_BUFFER_LIST, ContextSize: u16);
-    /// Copies the send out-of-band info from one NBL to another.
+    /// Copies the send out-of-band info from one NBL to another (VOID in the DDI).
     pub fn NdisCopySendNetBufferListInfo(
         DestNetBufferList: *mut NET_BUFFER_LIST,
         SrcNetBufferList: *mut NET_BUFFER_LIST,
-    ) -> NDIS_STATUS;
+    );
     /// Moves a NET_BUFFER's data start back (into backfill), allocating an MDL if needed.
     pub fn NdisRetreatNetBufferDataStart(
         NetBuffer: *mut NET_BUFFER,

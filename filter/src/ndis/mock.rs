@@ -962,10 +962,7 @@ pub unsafe fn NdisFreeNetBufferListContext(nbl: *mut NET_BUFFER_LIST, size: u16)
 }
 
 /// `NdisCopySendNetBufferListInfo`: copies every info slot (as the emulator does).
-pub unsafe fn NdisCopySendNetBufferListInfo(
-    dst: *mut NET_BUFFER_LIST,
-    src: *mut NET_BUFFER_LIST,
-) -> NDIS_STATUS {
+pub unsafe fn NdisCopySendNetBufferListInfo(dst: *mut NET_BUFFER_LIST, src: *mut NET_BUFFER_LIST) {
     record_nbl(Call::CopySendInfo {
         dst: dst.addr(),
         src: src.addr(),
@@ -974,7 +971,6 @@ pub unsafe fn NdisCopySendNetBufferListInfo(
     let info = unsafe { (*src).NetBufferListInfo };
     // SAFETY: a live NBL the caller owns.
     unsafe { (*dst).NetBufferListInfo = info };
-    NDIS_STATUS_SUCCESS
 }
 
 /// `NdisGetDataBuffer` as NDIS does it: a pointer into the current MDL when the bytes are

@@ -489,27 +489,21 @@ pub unsafe fn free_context(_abi: Abi, nbl: *mut NET_BUFFER_LIST, size: u16) {
     });
 }
 
-/// `NdisCopySendNetBufferListInfo`.
+/// `NdisCopySendNetBufferListInfo` (VOID in the DDI: a dead NBL is a violation, not a status).
 ///
 /// # Safety
 /// None beyond the C contract.
-pub unsafe fn copy_send_info(
-    _abi: Abi,
-    dst: *mut NET_BUFFER_LIST,
-    src: *mut NET_BUFFER_LIST,
-) -> NDIS_STATUS {
+pub unsafe fn copy_send_info(_abi: Abi, dst: *mut NET_BUFFER_LIST, src: *mut NET_BUFFER_LIST) {
     const CALL: &str = "NdisCopySendNetBufferListInfo";
     world::with(|w| {
         if !checks::live_nbl(w, CALL, dst as usize) || !checks::live_nbl(w, CALL, src as usize) {
-            return NDIS_STATUS_FAILURE;
+            return;
         }
         // SAFETY: both are live emulator NBLs.
         let info = unsafe { nblmem::nbl_mut(src as usize) }.NetBufferListInfo;
         // SAFETY: as above.
         unsafe { nblmem::nbl_mut(dst as usize) }.NetBufferListInfo = info;
-        NDIS_STATUS_SUCCESS
-    })
-    .unwrap_or(NDIS_STATUS_FAILURE)
+    });
 }
 
 /// `NdisRetreatNetBufferDataStart`: uses unused data space, else prepends an MDL the emulator

@@ -23,13 +23,13 @@
 //! release, and the one that reaches zero is followed by an acquire fence, so every child's
 //! accesses to the shared data happen before the parent is handed back.
 
-use super::{Nbl, OwnedNbl};
-use crate::ndis::FilterHandle;
+use super::{Nbl, OwnedNbl, SendMeta};
 use crate::ndis::consts::{
     NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
 };
 use crate::ndis::imports;
 use crate::ndis::types::{NDIS_HANDLE, NDIS_STATUS, NET_BUFFER_LIST};
+use crate::ndis::{FilterHandle, NblPool};
 use core::fmt;
 use core::ops::Deref;
 use core::ptr::{self, NonNull};
@@ -121,6 +121,12 @@ impl ParentNbl {
         self.0.info(slot)
     }
 
+    /// The [`SendMeta`] the filter pushed on the parent before cloning it, as [`Nbl::meta`].
+    /// Only reads: while clones are out nobody can write the parent's meta.
+    pub fn meta(&self) -> SendMeta {
+        self.0.meta()
+    }
+
     /// The current `ChildRefCount`: children out, plus one while the [`Cloning`] is unfinished.
     pub fn child_count(&self) -> i32 {
         // SAFETY: the parent is live while `self` is borrowed; its count is only used atomically.
@@ -201,6 +207,15 @@ impl Cloning {
         })
     }
 
+    /// [`Cloning::clone_child`] from the filter's clone pool (NET_BUFFERs from NDIS's default
+    /// pool): safe, since the borrow proves the pool live for the call, and the pool's owner
+    /// keeps it until its clones are freed (see [`NblPool`]).
+    pub fn clone_in(&self, pool: &NblPool, flags: CloneFlags) -> Option<ChildNbl> {
+        // SAFETY: `pool` is a live NBL pool of this driver (borrowed); NULL for the NET_BUFFER
+        // pool is allowed.
+        unsafe { self.clone_child(pool.as_raw(), ptr::null_mut(), flags) }
+    }
+
     /// No more clones: drops the cloning's own count. The parent comes back here when no child
     /// is out (none was made, or all were released already); otherwise the last
     /// [`ChildNbl::release`] returns it.
@@ -251,13 +266,13 @@ impl ChildNbl {
     /// `NdisCopySendNetBufferListInfo(child, parent)`: the parent's send out-of-band info
     /// (checksum and LSO requests, 802.1Q, cancel id, …; reroute facts §1.4) onto the clone,
     /// before it is sent. NDIS reads the parent only, so children on other processors may do
-    /// the same at once. The DDI's status is not passed on: it documents no failure.
+    /// the same at once.
     pub fn copy_send_info(&self) {
         // SAFETY: the clone is owned and live; the parent is live (this child's count) and only
         // read; the filter's send path runs at IRQL <= DISPATCH_LEVEL.
-        let _ = unsafe {
-            imports::NdisCopySendNetBufferListInfo(self.clone.as_ptr(), self.parent.as_ptr())
-        };
+        unsafe {
+            imports::NdisCopySendNetBufferListInfo(self.clone.as_ptr(), self.parent.as_ptr());
+        }
     }
 
     /// What the miniport left on the completed clone for its parent: its `Status` and its
@@ -521,5 +536,48 @@ mod tests {
             None,
             "an out-of-range slot is ignored"
         );
+    }
+
+    #[test]
+    fn clones_from_the_filters_pool_need_no_unsafe() {
+        let s = Session::new(Config::default());
+        let pool = NblPool::for_clones(filter()).unwrap();
+        let f = FakeNbls::simple(1);
+        let cloning = owned_parent(&f).start_cloning(filter());
+        let child = cloning
+            .clone_in(&pool, CloneFlags::USE_ORIGINAL_MDLS)
+            .expect("the double has memory");
+        assert_eq!(child.parent().addr(), f.addr(0));
+        assert!(cloning.finish().is_none());
+        assert!(child.release().is_some());
+        drop(pool);
+        assert_eq!(s.live_pools(), 0);
+        assert_eq!(s.live_nbl_clones(), 0);
+    }
+
+    #[test]
+    fn the_parents_meta_is_readable_while_its_clones_are_out() {
+        let s = Session::new(Config::default());
+        let f = FakeNbls::simple(1);
+        let parent = owned_parent(&f);
+        let meta = SendMeta {
+            sent_ns: 77,
+            path: 2,
+            ..SendMeta::default()
+        };
+        assert!(parent.push_meta(meta));
+        let cloning = parent.start_cloning(filter());
+        let child = clone_of(&cloning, CloneFlags::NEW_MDLS);
+        assert_eq!(cloning.parent().meta(), meta);
+        assert_eq!(child.parent().meta(), meta);
+        assert_eq!(
+            child.meta(),
+            SendMeta::default(),
+            "a clone has no context of its own"
+        );
+        assert!(cloning.finish().is_none());
+        let parent = child.release().unwrap();
+        assert_eq!(parent.pop_meta(), meta);
+        assert_eq!(s.live_context_areas(), 0);
     }
 }

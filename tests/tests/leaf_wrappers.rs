@@ -1,0 +1,198 @@
+//! The safe NDIS wrappers of the teamed send path against the emulator's real exports (not the
+//! unit tests' doubles): the clone pool, `SendMeta` contexts, `peek_front` over MDLs,
+//! child send info and completion write-back. The emulator's rules see every call, and its leak
+//! check at unload sees a context stack or a clone that was not given back.
+#![allow(clippy::multiple_unsafe_ops_per_block)]
+
+use mpfilter::ndis::consts::{
+    IEEE8021Q_NET_BUFFER_LIST_INFO, NDIS_OBJECT_TYPE_DEFAULT, NDIS_STATUS_MEDIA_DISCONNECTED,
+    NDIS_STATUS_SUCCESS, TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
+};
+use mpfilter::ndis::nbl::CloneFlags;
+use mpfilter::ndis::types::{
+    MDL, NDIS_HANDLE, NDIS_OBJECT_HEADER, NET_BUFFER_LIST, NET_BUFFER_LIST_POOL_PARAMETERS,
+};
+use mpfilter::ndis::{FilterHandle, NblChain, NblPool, OwnedNbl, SendMeta};
+use ndis_emu::exports::ndis as x;
+use ndis_emu::fault_filter::{Fault, image};
+use ndis_emu::{AdapterConfig, EmuConfig, Emulator, TrafficConfig};
+
+fn booted() -> (Emulator, usize) {
+    let mut emu = Emulator::new(EmuConfig::default());
+    let a = emu.add_adapter(AdapterConfig::numbered(3), TrafficConfig::default());
+    let img = image(Fault::None).load().expect("host image");
+    emu.load(img.entry).expect("loads");
+    assert!(emu.start(a));
+    (emu, a)
+}
+
+fn filter(emu: &Emulator, a: usize) -> FilterHandle {
+    // SAFETY: the module handle the emulator gave the filter; used while the module is attached.
+    unsafe { FilterHandle::from_raw(emu.module_handle(a) as NDIS_HANDLE) }.expect("attached")
+}
+
+/// A frame whose byte `i` is `i`.
+fn frame() -> Vec<u8> {
+    (0..=255u8).collect()
+}
+
+/// An MDL over `bytes` (which the caller keeps alive and in place).
+fn mdl_over(bytes: &mut [u8]) -> MDL {
+    // SAFETY: MDL is plain data; all zeroes is valid.
+    let mut m: MDL = unsafe { core::mem::zeroed() };
+    m.MappedSystemVa = bytes.as_mut_ptr().cast();
+    m.ByteCount = u32::try_from(bytes.len()).unwrap();
+    m
+}
+
+/// A pool for the "protocol" NBLs the test sends through the wrappers.
+fn protocol_pool(h: NDIS_HANDLE) -> NDIS_HANDLE {
+    let mut p = NET_BUFFER_LIST_POOL_PARAMETERS {
+        Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_DEFAULT, 1, 0x10),
+        ProtocolId: 0,
+        fAllocateNetBuffer: 1,
+        ContextSize: 0,
+        PoolTag: 1,
+        DataSize: 0,
+    };
+    // SAFETY: a module handle and valid parameters.
+    let pool = unsafe { x::NdisAllocateNetBufferListPool(h, &raw mut p) };
+    assert!(!pool.is_null());
+    pool
+}
+
+/// Takes the NBL `n` as the filter owns one it was handed.
+fn owned(n: *mut NET_BUFFER_LIST) -> OwnedNbl {
+    // SAFETY: a live NBL of the test's pool, unlinked, that nothing else touches.
+    unsafe { NblChain::from_raw(n) }.pop_front().unwrap()
+}
+
+fn meta(n: u8) -> SendMeta {
+    SendMeta {
+        sent_ns: 123_456_789 + u64::from(n),
+        target: 0x0011_2233_4455_6677,
+        len: 1514,
+        generation: 9,
+        path: n,
+        retries: 1,
+        kind: 2,
+        reserved: [0; 5],
+    }
+}
+
+#[test]
+fn peek_meta_and_child_completion_through_the_emulator() {
+    let (mut emu, a) = booted();
+    let h = emu.module_handle(a) as NDIS_HANDLE;
+    let proto = protocol_pool(h);
+    let clones = NblPool::for_clones(filter(&emu, a)).expect("a clone pool");
+    let whole = frame();
+    // The Ethernet header split 6 | 8, then the rest: a header across three MDLs.
+    let (mut head, mut mid, mut rest) = (
+        whole[..6].to_vec(),
+        whole[6..14].to_vec(),
+        whole[14..].to_vec(),
+    );
+    let (mut m0, mut m1, mut m2) = (mdl_over(&mut head), mdl_over(&mut mid), mdl_over(&mut rest));
+    m1.Next = &raw mut m2;
+    m0.Next = &raw mut m1;
+    // SAFETY: the test's pool and MDL chain, which outlive the NBL.
+    let raw = unsafe { x::NdisAllocateNetBufferAndNetBufferList(proto, 0, 0, &raw mut m0, 0, 200) };
+    assert!(!raw.is_null());
+    let parent = owned(raw);
+
+    let mut storage = [0u8; 54];
+    assert_eq!(
+        parent.peek_front(&mut storage),
+        &whole[..54],
+        "copied across MDLs"
+    );
+    let mut small = [0u8; 4];
+    let seen = parent.peek_front(&mut small);
+    assert_eq!(seen, &whole[..4]);
+    assert_ne!(
+        seen.as_ptr(),
+        small.as_ptr(),
+        "in the first MDL: a view, not a copy"
+    );
+    let mut big = [0u8; 300];
+    assert_eq!(
+        parent.peek_front(&mut big).len(),
+        200,
+        "never past DataLength"
+    );
+
+    // Meta on the protocol's NBL: pushed, rewritten, popped; the stack is as before.
+    assert!(parent.push_meta(meta(1)));
+    assert_eq!(parent.meta(), meta(1));
+    parent.set_meta(meta(2));
+    assert_eq!(parent.pop_meta(), meta(2));
+    // SAFETY: a plain read of the live NBL.
+    assert!(unsafe { (*raw).Context }.is_null());
+
+    // The parent asks for checksum and LSO offload and carries a VLAN tag.
+    parent.set_info(TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO, 0x15);
+    parent.set_info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, 0x1_0000_05B4);
+    parent.set_info(IEEE8021Q_NET_BUFFER_LIST_INFO, 0x2A);
+    let cloning = parent.start_cloning(filter(&emu, a));
+    let child = cloning
+        .clone_in(&clones, CloneFlags::NEW_MDLS)
+        .expect("a clone");
+    child.copy_send_info();
+    assert_eq!(child.info(TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO), Some(0x15));
+    assert_eq!(child.info(IEEE8021Q_NET_BUFFER_LIST_INFO), Some(0x2A));
+    let mut child_storage = [0u8; 20];
+    assert_eq!(
+        child.peek_front(&mut child_storage),
+        &whole[..20],
+        "the clone sees the same data"
+    );
+    assert!(child.push_meta(meta(3)));
+    // The miniport completes the clone with an error and the LSOv1 bytes it sent.
+    child.set_status(NDIS_STATUS_MEDIA_DISCONNECTED);
+    child.set_info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, 2920);
+    assert_eq!(child.pop_meta(), meta(3));
+    let (status, lso) = child.completion();
+    assert_eq!((status, lso), (NDIS_STATUS_MEDIA_DISCONNECTED, 2920));
+    assert!(cloning.finish().is_none());
+    let parent = child
+        .release()
+        .expect("the last child gives the parent back");
+    parent.set_status(status);
+    parent.set_info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, lso);
+    assert_eq!(parent.status(), NDIS_STATUS_MEDIA_DISCONNECTED);
+    assert_eq!(parent.info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO), Some(2920));
+    parent.set_status(NDIS_STATUS_SUCCESS);
+
+    // SAFETY: the test's NBL, back from its only clone, and its pool.
+    unsafe {
+        x::NdisFreeNetBufferList(parent.into_raw());
+        x::NdisFreeNetBufferListPool(proto);
+    }
+    drop(clones);
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    emu.stop(a);
+    emu.unload();
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+}
+
+#[test]
+fn a_clone_pool_with_a_clone_out_is_a_violation() {
+    let (emu, a) = booted();
+    let h = emu.module_handle(a) as NDIS_HANDLE;
+    let proto = protocol_pool(h);
+    let clones = NblPool::for_clones(filter(&emu, a)).expect("a clone pool");
+    let mut bytes = frame();
+    let mut m = mdl_over(&mut bytes);
+    // SAFETY: the test's pool and MDL.
+    let raw = unsafe { x::NdisAllocateNetBufferAndNetBufferList(proto, 0, 0, &raw mut m, 0, 64) };
+    let cloning = owned(raw).start_cloning(filter(&emu, a));
+    let child = cloning.clone_in(&clones, CloneFlags::NEW_MDLS);
+    assert!(child.is_some());
+    drop(clones);
+    let v = emu.violations();
+    assert_eq!(v[0].rule, ndis_emu::Rule::PoolFreeOutstanding, "{v:?}");
+    assert!(emu.halted());
+    // The emulator has halted: nothing is given back.
+    let _ = (child, cloning);
+}
