@@ -6,9 +6,10 @@
 //!   one driver-wide [`SpinLock`] (never taken on the send path; a completion takes it only when
 //!   the engine asks for a health evaluation).
 //! - The data path sees a group through its [`Published`] [`Snapshot`]: the engine's `Selector`
-//!   and the member modules by seat. It reads it without a lock; a membership change builds a new
-//!   engine group and snapshot under the control lock and replaces the old one, which is freed
-//!   once no reader can still see it.
+//!   and the member modules by seat. It reads it without a lock; a membership change (attach,
+//!   detach: PASSIVE_LEVEL, one writer at a time) builds a new engine group and snapshot under
+//!   the control lock, then — the lock released — replaces the old snapshot, which is freed once
+//!   no reader can still see it.
 //! - Each group has a periodic NDIS timer driving the engine's tick (hold-downs, deferred
 //!   failback, send-error windows, speed-share publication).
 //!
@@ -36,6 +37,7 @@ use core::ffi::c_void;
 use core::num::NonZeroU32;
 use core::pin::Pin;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Most path groups at once.
 pub(crate) const MAX_GROUPS: usize = 16;
@@ -127,6 +129,34 @@ pub(crate) struct Control {
 // while they are members (join to leave); everything else is owned data.
 unsafe impl Send for Control {}
 
+/// Serialises the writers of the published snapshots — FilterAttach and FilterDetach, at
+/// PASSIVE_LEVEL. A writer waits for the readers of the snapshot it replaces, which it must not do
+/// holding a spin lock (at DISPATCH_LEVEL it could wait for a reader it interrupted), so the
+/// control lock cannot be what serialises them. Waiting here is at PASSIVE_LEVEL too.
+struct WriterGate(AtomicBool);
+
+impl WriterGate {
+    fn enter(&self) -> WriterTurn<'_> {
+        while self
+            .0
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            core::hint::spin_loop();
+        }
+        WriterTurn(self)
+    }
+}
+
+/// A writer's turn; ends on drop.
+struct WriterTurn<'a>(&'a WriterGate);
+
+impl Drop for WriterTurn<'_> {
+    fn drop(&mut self) {
+        self.0.0.store(false, Ordering::Release);
+    }
+}
+
 /// The context of one group's tick timer: the team and the group's index.
 struct TickContext {
     team: *const Groups,
@@ -143,6 +173,8 @@ pub(crate) struct Team {
 /// The path groups: their published snapshots, the control plane, the tick timers' contexts.
 struct Groups {
     published: [Published<Snapshot>; MAX_GROUPS],
+    /// Serialises the snapshots' writers (attach and detach).
+    writer: WriterGate,
     control: Pin<Box<SpinLock<Control>>>,
     ticks: [TickContext; MAX_GROUPS],
 }
@@ -163,6 +195,7 @@ impl Team {
     pub(crate) fn init(&mut self) {
         let mut groups = Box::new(Groups {
             published: core::array::from_fn(|_| Published::new()),
+            writer: WriterGate(AtomicBool::new(false)),
             control: SpinLock::new(Control {
                 groups: core::array::from_fn(|_| None),
             }),
@@ -271,6 +304,7 @@ impl Groups {
         else {
             return;
         };
+        let _writer = self.writer.enter();
         let mut c = self.control.lock();
         let existing = c
             .groups
@@ -338,9 +372,9 @@ impl Groups {
                 t.set_periodic(u64::from(TICK_MS) * 1_000_000, period);
             }
         }
-        let retired = self.rebuild(&mut c, gi);
+        let next = self.rebuild(&mut c, gi);
         drop(c);
-        drop(retired);
+        drop(self.published[gi].replace(next));
     }
 
     /// FilterDetach of `module`: it leaves its group (dissolved when it was the last) before it is
@@ -349,6 +383,7 @@ impl Groups {
         let Some((gi, seat)) = Self::position(module) else {
             return;
         };
+        let _writer = self.writer.enter();
         let mut c = self.control.lock();
         let mut timer = None;
         if let Some(g) = c.groups[gi].as_mut() {
@@ -357,7 +392,7 @@ impl Groups {
                 timer = g.timer.take();
             }
         }
-        let retired = self.rebuild(&mut c, gi);
+        let next = self.rebuild(&mut c, gi);
         if c.groups[gi]
             .as_ref()
             .is_some_and(|g| g.members.iter().all(Option::is_none))
@@ -365,7 +400,7 @@ impl Groups {
             c.groups[gi] = None;
         }
         drop(c);
-        drop(retired);
+        drop(self.published[gi].replace(next));
         // A periodic timer is cancelled at PASSIVE_LEVEL, outside the lock; NDIS flushes its
         // queued callbacks before the cancel returns.
         drop(timer);
@@ -450,8 +485,8 @@ impl Groups {
         });
     }
 
-    /// Builds group `gi`'s engine from its current members and publishes it; returns the retired
-    /// snapshot for the caller to drop after releasing the lock.
+    /// Builds group `gi`'s engine from its current members; returns the snapshot for the caller
+    /// to publish once it has released the lock (publishing waits for readers of the old one).
     fn rebuild(&self, c: &mut Control, gi: usize) -> Option<Box<Snapshot>> {
         let g = c.groups[gi].as_mut()?;
         let mut paths = Vec::new();
@@ -472,7 +507,7 @@ impl Groups {
         g.generation = g.generation.wrapping_add(1);
         if paths.is_empty() {
             g.engine = None;
-            return self.published[gi].replace(None);
+            return None;
         }
         let mut cfg = g.settings.engine_config(paths);
         cfg.cpus = cpu::max_count().clamp(1, MAX_CPUS);
@@ -481,7 +516,7 @@ impl Groups {
             // Settings were range-checked at attach; an engine that still refuses them leaves the
             // group's members passing traffic through.
             g.engine = None;
-            return self.published[gi].replace(None);
+            return None;
         };
         for (seat, m) in g.members.iter().enumerate() {
             let (Some(m), Some(p)) = (m, PathId::new(usize::from(seat_path[seat]))) else {
@@ -504,7 +539,7 @@ impl Groups {
             all_down: g.settings.all_down,
         };
         g.engine = Some(engine);
-        self.published[gi].replace(Some(Box::new(snapshot)))
+        Some(Box::new(snapshot))
     }
 }
 
