@@ -977,3 +977,31 @@ fn select_avoiding_prefers_other_paths_and_falls_back_when_none_is_left() {
         Selection::Path(pid(pinned))
     );
 }
+
+#[test]
+fn failures_while_recovering_count_toward_flap_damping() {
+    // Deferred failback longer than the flap period: the path never gets back to Active between
+    // failures, yet it is flapping and must come back Marginal.
+    let mut c = cfg(2, PolicyConfig::RoundRobin);
+    c.failback = Failback::Deferred { delay_ns: 20 * MS };
+    c.up_delay_ns = 0;
+    let mut g = PathGroup::new(c).unwrap();
+    for k in 0..3u64 {
+        let at = 2 * MS + k * 4 * MS;
+        g.event(pid(1), PathEvent::LinkDown, at);
+        g.event(pid(1), PathEvent::LinkUp, at + 2 * MS);
+    }
+    assert_eq!(g.state(pid(1)), Some(PathState::Recovering));
+    g.tick(12 * MS + 19 * MS);
+    assert_eq!(
+        g.state(pid(1)),
+        Some(PathState::Recovering),
+        "not before the hold-down"
+    );
+    g.tick(12 * MS + 20 * MS);
+    assert_eq!(g.state(pid(1)), Some(PathState::Marginal));
+    assert_eq!(
+        g.path_info(pid(1)).unwrap().last_transition.reason,
+        Reason::FlapDamped
+    );
+}

@@ -11,10 +11,12 @@
 
 mod common;
 
+use mpfilter::diag::Event;
+use mpfilter::engine::{PathState, Reason};
 use mpfilter::module::ModuleStats;
 use mpfilter::ndis::consts::{NDIS_STATUS_FAILURE, NDIS_STATUS_MEDIA_DISCONNECTED};
 use ndis_emu::config::RegValue;
-use ndis_emu::ledger::OriginReport;
+use ndis_emu::ledger::{Arrival, OriginReport};
 use ndis_emu::pe::{kernel, run_guarded};
 use ndis_emu::wire::Fault;
 use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, TrafficConfig};
@@ -82,6 +84,11 @@ struct Outcome {
     wires: Vec<u64>,
     /// Most NBLs for one destination below each member's miniport at once.
     below_peak: Vec<u64>,
+    /// Every frame that left a wire, in arrival order (times relative to the start of traffic).
+    arrivals: Vec<Arrival>,
+    /// The path transitions the filter reported, with their time relative to the start of traffic
+    /// (host build only: the diagnostic records of the loaded .sys do not reach the emulator).
+    transitions: Vec<(u64, Event)>,
     stats: Option<Vec<ModuleStats>>,
 }
 
@@ -104,10 +111,32 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
     }
     let t = emu.now();
     for &(a, at, fault) in &s.faults {
+        // Scenario times are from the start of traffic, a flap's end included.
+        let fault = match fault {
+            Fault::Flap { period, until } => Fault::Flap {
+                period,
+                until: t + until,
+            },
+            other => other,
+        };
         emu.schedule_fault(a, t + at, fault);
     }
     assert!(emu.run_until_idle(), "{:?}", emu.violations());
     let d = emu.delivery();
+    let arrivals = emu
+        .arrivals()
+        .into_iter()
+        .map(|a| Arrival {
+            at: a.at.saturating_sub(t),
+            ..a
+        })
+        .collect();
+    let transitions = emu
+        .diag_events()
+        .into_iter()
+        .filter(|r| matches!(r.event, Event::PathTransition { .. }))
+        .map(|r| (r.at.saturating_sub(t), r.event))
+        .collect();
     let stats = host.then(|| {
         (0..emu.adapter_count())
             .map(|a| {
@@ -135,6 +164,8 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
         origin: d.origins[0].clone(),
         wires: d.per_wire.clone(),
         below_peak,
+        arrivals,
+        transitions,
         stats,
     }
 }
@@ -496,6 +527,72 @@ both_builds!(
         assert_eq!(r.delivered, r.completed_ok, "{r:?}");
         if let Some(stats) = &o.stats {
             assert!(stats[0].send_nbls_park_expired > 0, "{:?}", stats[0]);
+        }
+    }
+);
+
+// (c) Flapping with deferred failback: member 1's link goes down and up every 2 ms for 12 ms.
+// Failback is deferred by 20 ms, so no up period is long enough to bring path 1 back; after the
+// flap-damping threshold (3 failures) it comes back Marginal, a last resort only, so path 0 keeps
+// everything to the end. Nothing is lost.
+both_builds!(
+    flapping_with_deferred_failback_never_fails_back_early_and_ends_marginal,
+    sys_flapping_with_deferred_failback_never_fails_back_early_and_ends_marginal,
+    Scenario {
+        seed: 12,
+        members: (0..2)
+            .map(|i| member(
+                i,
+                GBPS,
+                "round-robin",
+                &[("Failback", RegValue::Sz("deferred:20".into()))]
+            ))
+            .collect(),
+        traffic: load(12_000),
+        faults: vec![(
+            1,
+            2 * MS,
+            Fault::Flap {
+                period: 2 * MS,
+                until: 14 * MS
+            }
+        )],
+    },
+    |o| {
+        assert_all_delivered(&o.origin, 12_000);
+        let late_on_1 = o
+            .arrivals
+            .iter()
+            .filter(|a| a.wire == 1 && a.at > 2 * MS)
+            .count();
+        assert_eq!(late_on_1, 0, "path 1 carried traffic after it first failed");
+        let before = o.arrivals.iter().filter(|a| a.wire == 1).count();
+        assert!(before > 0, "path 1 carried traffic before the flap");
+        let last = o.arrivals.last().map_or(0, |a| a.at);
+        assert!(
+            last > 40 * MS,
+            "the transfer outlasted the hold-down: {last} ns"
+        );
+        if o.stats.is_some() {
+            let to = |state: PathState| {
+                o.transitions.iter().filter(move |(_, e)| {
+                    matches!(e, Event::PathTransition { path: 1, to, .. } if *to == state)
+                })
+            };
+            assert_eq!(to(PathState::Active).count(), 0, "{:?}", o.transitions);
+            let marginal: Vec<_> = to(PathState::Marginal).collect();
+            assert!(
+                marginal.iter().any(|(at, e)| *at >= 14 * MS + 20 * MS
+                    && matches!(
+                        e,
+                        Event::PathTransition {
+                            reason: Reason::FlapDamped,
+                            ..
+                        }
+                    )),
+                "{:?}",
+                o.transitions
+            );
         }
     }
 );

@@ -255,6 +255,11 @@ impl Health {
             }
             PathState::Recovering => {
                 if self.cond != 0 {
+                    // A fault while recovering is a flap too: without it a path that keeps
+                    // failing within its hold-down would never count as flapping.
+                    if self.cond & FAULTS != 0 && self.cond & (ADMIN | PAUSED | DETACHED) == 0 {
+                        self.record_failure(now_ns);
+                    }
                     (PathState::Failed, self.fault_reason())
                 } else if now_ns.saturating_sub(self.recovering_since) < cfg.hold_down_ns() {
                     return None;
