@@ -372,7 +372,7 @@ impl Groups {
                 t.set_periodic(u64::from(TICK_MS) * 1_000_000, period);
             }
         }
-        let next = self.rebuild(&mut c, gi);
+        let next = Self::rebuild(&mut c, gi);
         drop(c);
         drop(self.published[gi].replace(next));
     }
@@ -392,7 +392,7 @@ impl Groups {
                 timer = g.timer.take();
             }
         }
-        let next = self.rebuild(&mut c, gi);
+        let next = Self::rebuild(&mut c, gi);
         if c.groups[gi]
             .as_ref()
             .is_some_and(|g| g.members.iter().all(Option::is_none))
@@ -487,7 +487,7 @@ impl Groups {
 
     /// Builds group `gi`'s engine from its current members; returns the snapshot for the caller
     /// to publish once it has released the lock (publishing waits for readers of the old one).
-    fn rebuild(&self, c: &mut Control, gi: usize) -> Option<Box<Snapshot>> {
+    fn rebuild(c: &mut Control, gi: usize) -> Option<Box<Snapshot>> {
         let g = c.groups[gi].as_mut()?;
         let mut paths = Vec::new();
         let mut seat_path = [NONE; MAX_PATHS];
