@@ -55,6 +55,19 @@ pub enum Fault {
     /// NDIS attaches and restarts a module again on a detached adapter, as
     /// [`Emulator::reattach`](crate::Emulator::reattach). Ignored unless detached.
     Reattach,
+    /// The miniport's mpshim reports the path failed (`failed`) or recovered: an
+    /// NDIS_STATUS_MEDIA_SPECIFIC_INDICATION_EX carrying mpshim's tagged path event with this
+    /// sequence number. A private indication: the emulator does not require the filter to pass
+    /// it up.
+    ShimPath {
+        /// Failed or recovered.
+        failed: bool,
+        /// The report's sequence number (mpshim starts at 1 and counts up).
+        sequence: u32,
+    },
+    /// An indication tagged as mpshim's path event whose event kind is invalid (a malformed
+    /// report the filter must drop).
+    ShimMalformed,
 }
 
 /// A NDIS_STATUS_LINK_STATE indication as a protocol received it (from the filter).

@@ -468,6 +468,8 @@ pub(crate) struct World {
     pub oid_gen: u64,
     pub clone_pool: usize,
     pub delivering_status: usize,
+    /// A private (not owed) status indication being delivered, with its buffer.
+    pub private_status: Option<Heap<(NDIS_STATUS_INDICATION, Vec<u8>)>>,
     pub status_store: Option<
         Heap<(
             NDIS_STATUS_INDICATION,
@@ -541,6 +543,7 @@ impl World {
             oid_gen: 0,
             clone_pool: 0,
             delivering_status: 0,
+            private_status: None,
             status_store: None,
             scratch: vec![0; nblmem::FRAME_CAPACITY],
             cancelled: std::collections::HashSet::new(),

@@ -12,6 +12,7 @@
 mod common;
 
 use mpfilter::diag::Event;
+use mpfilter::driver::GroupSnapshot;
 use mpfilter::engine::{PathState, Reason};
 use mpfilter::module::ModuleStats;
 use mpfilter::ndis::consts::{NDIS_STATUS_FAILURE, NDIS_STATUS_MEDIA_DISCONNECTED};
@@ -89,6 +90,8 @@ struct Outcome {
     /// The path transitions the filter reported, with their time relative to the start of traffic
     /// (host build only: the diagnostic records of the loaded .sys do not reach the emulator).
     transitions: Vec<(u64, Event)>,
+    /// Adapter 0's group at the end of the traffic, before detach (host build only).
+    group: Option<GroupSnapshot>,
     stats: Option<Vec<ModuleStats>>,
 }
 
@@ -149,6 +152,14 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
             })
             .collect()
     });
+    let group = host
+        .then(|| {
+            // SAFETY: as for the module counters above.
+            unsafe {
+                mpfilter::driver::group_snapshot(emu.module_context(0) as *mut core::ffi::c_void)
+            }
+        })
+        .flatten();
     let below_peak = (0..emu.adapter_count())
         .map(|a| emu.stats(a).tx_below_peak_per_target)
         .collect();
@@ -166,6 +177,7 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
         below_peak,
         arrivals,
         transitions,
+        group,
         stats,
     }
 }
@@ -275,6 +287,28 @@ both_builds!(
             // sent again.
             let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
             assert!(retried > 0, "{stats:?}");
+            // The group as the control plane reports it.
+            let g = o.group.as_ref().expect("adapter 0 is in a group");
+            assert_eq!((g.group, g.policy, g.members.len()), (1, "round-robin", 2));
+            let p0 = g.members[0].path.expect("path 0");
+            let p1 = g.members[1].path.expect("path 1");
+            assert_eq!(p0.state, PathState::Active);
+            assert_eq!(
+                (p1.state, p1.last_transition.reason),
+                (PathState::Failed, Reason::LinkDown)
+            );
+            assert!(!g.members[1].connected);
+            assert_eq!(g.eligible_mask, 0b01);
+            for p in [p0, p1] {
+                assert_eq!(p.counters.inflight_nbls(), 0, "{p:?}");
+            }
+            assert!(p1.counters.failed_nbls > 0, "{p1:?}");
+            assert_eq!(p1.counters.completed_nbls, o.wires[1], "{p1:?}");
+            assert_eq!(
+                g.members[0].module.send_nbls_rerouted,
+                p1.counters.sent_nbls
+            );
+            assert_eq!(g.members[0].module, stats[0]);
         }
     }
 );
@@ -596,3 +630,138 @@ both_builds!(
         }
     }
 );
+
+// The miniport's mpshim reports path 1 failed at 3 ms and recovered at 8 ms; a replay of the
+// first report at 9 ms is stale, and a malformed report at 10 ms is dropped. The filter takes
+// the private indications (they never reach the protocol) and moves traffic accordingly.
+both_builds!(
+    shim_path_reports_move_traffic_off_and_back_onto_a_path,
+    sys_shim_path_reports_move_traffic_off_and_back_onto_a_path,
+    Scenario {
+        seed: 13,
+        members: round_robin(2),
+        traffic: load(12_000),
+        faults: vec![
+            (
+                1,
+                3 * MS,
+                Fault::ShimPath {
+                    failed: true,
+                    sequence: 1
+                }
+            ),
+            (
+                1,
+                8 * MS,
+                Fault::ShimPath {
+                    failed: false,
+                    sequence: 2
+                }
+            ),
+            (
+                1,
+                9 * MS,
+                Fault::ShimPath {
+                    failed: true,
+                    sequence: 1
+                }
+            ),
+            (1, 10 * MS, Fault::ShimMalformed),
+        ],
+    },
+    |o| {
+        assert_all_delivered(&o.origin, 12_000);
+        let on_1 = |from: u64, to: u64| {
+            o.arrivals
+                .iter()
+                .filter(|a| a.wire == 1 && (from..to).contains(&a.at))
+                .count()
+        };
+        assert!(on_1(0, 3 * MS) > 0);
+        // A report fails nothing already handed to the miniport: what was queued on wire 1 at
+        // 3 ms (up to the protocol's window) still goes out, within two milliseconds at 1 Gb/s.
+        assert_eq!(on_1(5 * MS, 8 * MS), 0, "path 1 used while reported failed");
+        assert!(
+            on_1(8 * MS, u64::MAX) > 0,
+            "path 1 back after the recovery report"
+        );
+        if let Some(stats) = &o.stats {
+            let s = &stats[1];
+            assert_eq!(
+                (s.shim_events, s.shim_events_stale, s.shim_events_malformed),
+                (3, 1, 1),
+                "{s:?}"
+            );
+            let reasons: Vec<_> = o
+                .transitions
+                .iter()
+                .filter_map(|(_, e)| match e {
+                    Event::PathTransition {
+                        path: 1, reason, ..
+                    } => Some(*reason),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(reasons, [Reason::ShimPathFailed, Reason::ShimPathRecovered]);
+        }
+    }
+);
+
+/// An administrator fails path 1 at 3 ms and reinstates it at 8 ms (the API the control device
+/// calls); host build (the API is the host-linked filter's).
+#[test]
+fn admin_fail_and_reinstate_move_traffic_off_and_back() {
+    let mut emu = Emulator::new(EmuConfig {
+        seed: 14,
+        cpus: 4,
+        ..EmuConfig::default()
+    });
+    for (i, m) in round_robin(2).into_iter().enumerate() {
+        emu.add_adapter(m, if i == 0 { load(12_000) } else { idle() });
+    }
+    let img = DriverImage::Host.load().expect("host image");
+    emu.load(img.entry).expect("mpfilter loads");
+    for a in 0..2 {
+        assert!(emu.start(a));
+    }
+    let ctx = |emu: &Emulator, a: usize| emu.module_context(a) as *mut core::ffi::c_void;
+    let t = emu.now();
+    emu.run_for(3 * MS);
+    // SAFETY: module 1 is attached; the host-linked filter runs on this thread only.
+    assert!(unsafe { mpfilter::driver::admin_path(ctx(&emu, 1), true) });
+    emu.run_for(5 * MS);
+    // SAFETY: as above.
+    assert!(unsafe { mpfilter::driver::admin_path(ctx(&emu, 1), false) });
+    assert!(emu.run_until_idle(), "{:?}", emu.violations());
+    let d = emu.delivery();
+    let on_1 = |from: u64, to: u64| {
+        emu.arrivals()
+            .iter()
+            .filter(|a| a.wire == 1 && (t + from..t + to).contains(&a.at))
+            .count()
+    };
+    assert!(on_1(0, 3 * MS) > 0);
+    assert_eq!(
+        on_1(5 * MS, 8 * MS),
+        0,
+        "path 1 used while failed by the administrator"
+    );
+    assert!(on_1(8 * MS, u64::MAX) > 0);
+    assert_all_delivered(&d.origins[0], 12_000);
+    let reasons: Vec<_> = emu
+        .diag_events()
+        .iter()
+        .filter_map(|r| match r.event {
+            Event::PathTransition {
+                path: 1, reason, ..
+            } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, [Reason::AdminFail, Reason::AdminReinstate]);
+    for a in 0..2 {
+        emu.stop(a);
+    }
+    emu.unload();
+    assert!(emu.violations().is_empty() && emu.leaks().is_empty());
+}

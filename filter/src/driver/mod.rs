@@ -27,6 +27,8 @@ pub mod publish;
 pub mod registry;
 mod state;
 mod team;
+
+pub use team::{GroupSnapshot, MemberSnapshot};
 mod trampolines;
 
 #[cfg(test)]
@@ -67,4 +69,37 @@ pub unsafe fn module_state(ctx: NDIS_HANDLE) -> Option<ModuleState> {
 pub unsafe fn module_config(ctx: NDIS_HANDLE) -> Option<crate::config::ModuleConfig> {
     // SAFETY: forwarded from this function's contract.
     unsafe { context::context_ref(ctx) }.map(|c| c.config())
+}
+
+/// The path group of the filter module whose FilterModuleContext is `ctx`, as it is now (members,
+/// their paths' states and counters, their modules' counters); `None` for NULL or a module in no
+/// group. Takes the control-plane lock; any IRQL <= DISPATCH_LEVEL.
+///
+/// # Safety
+/// As for [`module_stats`].
+pub unsafe fn group_snapshot(ctx: NDIS_HANDLE) -> Option<GroupSnapshot> {
+    // SAFETY: forwarded from this function's contract.
+    let c = unsafe { context::context_ref(ctx) }?;
+    c.driver().team.snapshot(c.module())
+}
+
+/// An administrator fails (`fail`) or reinstates the path of the filter module whose
+/// FilterModuleContext is `ctx` — what the control device's IOCTL will call. Reinstating is also
+/// the approval a path waits for under manual failback. Returns false for NULL or a module in no
+/// group. Takes the control-plane lock; any IRQL <= DISPATCH_LEVEL.
+///
+/// # Safety
+/// As for [`module_stats`].
+pub unsafe fn admin_path(ctx: NDIS_HANDLE, fail: bool) -> bool {
+    // SAFETY: forwarded from this function's contract.
+    let Some(c) = (unsafe { context::context_ref(ctx) }) else {
+        return false;
+    };
+    if c.team_position().is_none() {
+        return false;
+    }
+    c.driver()
+        .team
+        .member_changed(c.module(), team::MemberChange::Admin { fail });
+    true
 }

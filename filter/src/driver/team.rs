@@ -26,9 +26,9 @@ use crate::config::{AllDown, GroupSettings, MemberSettings, ModuleConfig};
 use crate::diag::{self, Event};
 use crate::engine::config::MAX_CPUS;
 use crate::engine::types::MAX_PATHS;
-use crate::engine::{PathEvent, PathGroup, PathId, Selector, Transition};
-use crate::module::Module;
+use crate::engine::{PathEvent, PathGroup, PathId, PathInfo, Selector, Transition};
 use crate::module::route::{ControlPlane, NONE, Route};
+use crate::module::{Module, ModuleStats};
 use crate::ndis::types::NDIS_HANDLE;
 use crate::ndis::{SendCompleteFlags, SpinLock, Timer, clock, cpu};
 use alloc::boxed::Box;
@@ -57,6 +57,19 @@ pub(crate) enum MemberChange {
     Paused,
     /// NetEventFilterPreDetach: the member is about to be detached.
     PreDetach,
+    /// The miniport's mpshim reported the path failed (`true`) or recovered, with the report's
+    /// sequence number (reports not newer than the last one are stale and ignored).
+    Shim {
+        /// Failed or recovered.
+        failed: bool,
+        /// The report's sequence number.
+        sequence: u32,
+    },
+    /// An administrator failed (`true`) or reinstated the member's path.
+    Admin {
+        /// Fail or reinstate.
+        fail: bool,
+    },
     /// NDIS_STATUS_LINK_STATE.
     Link {
         /// Media connected (None: unknown, no change).
@@ -64,6 +77,41 @@ pub(crate) enum MemberChange {
         /// Transmit link speed, bits/s (0 or all ones: unknown).
         xmit_bps: u64,
     },
+}
+
+/// A path group as the control plane sees it now: what mpsim and the control device report.
+#[derive(Clone, Debug)]
+pub struct GroupSnapshot {
+    /// `GroupId`.
+    pub group: u32,
+    /// The balancing policy's name.
+    pub policy: &'static str,
+    /// How many times the group was rebuilt (members attached or detached).
+    pub generation: u32,
+    /// The engine's eligible set (bit per path).
+    pub eligible_mask: u32,
+    /// The members, by seat.
+    pub members: Vec<MemberSnapshot>,
+}
+
+/// One member of a [`GroupSnapshot`].
+#[derive(Clone, Debug)]
+pub struct MemberSnapshot {
+    /// The member's seat (stable from attach to detach).
+    pub seat: u8,
+    /// The member module's interface index.
+    pub if_index: u32,
+    /// Whether the member is Running.
+    pub running: bool,
+    /// The media state last reported.
+    pub connected: bool,
+    /// The transmit link speed last reported, bits/s.
+    pub xmit_bps: u64,
+    /// The engine's row of its path: state with last transition (reason, time), counters
+    /// (sent, completed, failed, in flight), share, weight, measured speed.
+    pub path: Option<PathInfo>,
+    /// The member module's counters: rerouted out and in, re-sent, parked, dropped by reason.
+    pub module: ModuleStats,
 }
 
 /// One published generation of a group.
@@ -92,6 +140,8 @@ struct Member {
     xmit_bps: u64,
     running: bool,
     ever_ran: bool,
+    /// The sequence number of the last mpshim report taken.
+    shim_sequence: u32,
 }
 
 /// A group's control-plane state.
@@ -237,6 +287,11 @@ impl Team {
         }
     }
 
+    /// See [`Groups::snapshot`].
+    pub(crate) fn snapshot(&self, module: &Module) -> Option<GroupSnapshot> {
+        self.groups.as_ref()?.snapshot(module)
+    }
+
     /// See [`Groups::member_changed`].
     pub(crate) fn member_changed(&self, module: &Module, change: MemberChange) {
         if let Some(g) = &self.groups {
@@ -347,6 +402,7 @@ impl Groups {
             xmit_bps: info.xmit_link_speed,
             running: false,
             ever_ran: false,
+            shim_sequence: 0,
         });
         // Seats and group indices are < 16.
         #[allow(clippy::cast_possible_truncation)]
@@ -432,6 +488,24 @@ impl Groups {
                 Some(PathEvent::MemberPaused)
             }
             MemberChange::PreDetach => Some(PathEvent::MemberDetached),
+            MemberChange::Shim { failed, sequence } => {
+                if sequence <= m.shim_sequence {
+                    module.shim_event_stale();
+                    None
+                } else {
+                    m.shim_sequence = sequence;
+                    Some(if failed {
+                        PathEvent::ShimPathFailed
+                    } else {
+                        PathEvent::ShimPathRecovered
+                    })
+                }
+            }
+            MemberChange::Admin { fail } => Some(if fail {
+                PathEvent::AdminFail
+            } else {
+                PathEvent::AdminReinstate
+            }),
             MemberChange::Link {
                 connected,
                 xmit_bps,
@@ -467,6 +541,41 @@ impl Groups {
         if let Some(t) = engine.event(path, event, now) {
             report(g_members(g), id, &t);
         }
+    }
+
+    /// The group of `module` as it is now.
+    fn snapshot(&self, module: &Module) -> Option<GroupSnapshot> {
+        let (gi, _) = Self::position(module)?;
+        let c = self.control.lock();
+        let g = c.groups.get(gi)?.as_ref()?;
+        let members = (0..MAX_PATHS)
+            .filter_map(|seat| {
+                // Seats are < 16.
+                #[allow(clippy::cast_possible_truncation)]
+                let seat = seat as u8;
+                let m = g.member(seat)?;
+                // SAFETY: a member's module is attached while it is a member.
+                let module = unsafe { m.module.as_ref() };
+                Some(MemberSnapshot {
+                    seat,
+                    if_index: module.info().if_index,
+                    running: m.running,
+                    connected: m.connected,
+                    xmit_bps: m.xmit_bps,
+                    path: g
+                        .path_of(seat)
+                        .and_then(|p| g.engine.as_ref()?.path_info(p)),
+                    module: module.stats(),
+                })
+            })
+            .collect();
+        Some(GroupSnapshot {
+            group: g.id,
+            policy: g.engine.as_ref().map_or("none", PathGroup::policy_name),
+            generation: g.generation,
+            eligible_mask: g.engine.as_ref().map_or(0, PathGroup::eligible_mask),
+            members,
+        })
     }
 
     /// The timer's work: the engine tick of group `index`, then the members' parked NBLs (which

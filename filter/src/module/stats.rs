@@ -82,6 +82,12 @@ pub struct ModuleStats {
     pub team_refusals: u64,
     /// Times the module's group-wide settings differed from its group's (the group's stay).
     pub team_settings_ignored: u64,
+    /// mpshim path events from the miniport taken (failed or recovered reports).
+    pub shim_events: u64,
+    /// mpshim path events ignored as not newer than the last one taken.
+    pub shim_events_stale: u64,
+    /// Indications tagged as mpshim's that were malformed (dropped, with a StatusDropped event).
+    pub shim_events_malformed: u64,
 }
 
 /// The live counters behind [`ModuleStats`].
@@ -122,6 +128,9 @@ pub(crate) struct Counters {
     pub send_nbls_park_cancelled: Counter,
     pub team_refusals: Counter,
     pub team_settings_ignored: Counter,
+    pub shim_events: Counter,
+    pub shim_events_stale: Counter,
+    pub shim_events_malformed: Counter,
 }
 
 /// One monotonically increasing counter.
@@ -182,6 +191,9 @@ impl Counters {
             send_nbls_park_cancelled: self.send_nbls_park_cancelled.get(),
             team_refusals: self.team_refusals.get(),
             team_settings_ignored: self.team_settings_ignored.get(),
+            shim_events: self.shim_events.get(),
+            shim_events_stale: self.shim_events_stale.get(),
+            shim_events_malformed: self.shim_events_malformed.get(),
         }
     }
 }

@@ -5,10 +5,47 @@
 //! relies on no serialisation of these against the data path or OID requests.
 
 use super::Module;
+use crate::diag::{self, Event, StatusDropReason};
 use crate::ndis::types::NDIS_STATUS;
 use crate::ndis::{DevicePnpEvent, NetPnpEvent, StatusIndication};
+use mpshim::contract::DecodeError;
+
+/// Why an indication tagged as mpshim's was dropped, in the diagnostic catalogue's terms.
+fn drop_reason(e: &DecodeError) -> StatusDropReason {
+    match e {
+        DecodeError::Truncated { .. } => StatusDropReason::BufferTooSmall,
+        DecodeError::BadObjectType(_)
+        | DecodeError::BadRevision(_)
+        | DecodeError::BadSize { .. } => StatusDropReason::BadHeader,
+        _ => StatusDropReason::InvalidValue,
+    }
+}
 
 impl Module {
+    /// An mpshim path event from the miniport below was taken (it is not passed up: it is a
+    /// private indication between the miniport and this filter).
+    pub fn shim_event_taken(&self) {
+        self.counters.shim_events.inc();
+    }
+
+    /// An mpshim path event not newer than the last one taken was ignored.
+    pub fn shim_event_stale(&self) {
+        self.counters.shim_events_stale.inc();
+    }
+
+    /// An indication tagged as mpshim's was malformed: counted, reported, dropped (neither taken
+    /// nor passed up).
+    pub fn shim_event_malformed(&self, status: NDIS_STATUS, error: &DecodeError) {
+        self.counters.shim_events_malformed.inc();
+        diag::emit(
+            self.handle,
+            Event::StatusDropped {
+                status,
+                reason: drop_reason(error),
+            },
+        );
+    }
+
     /// FilterStatus: passed up unchanged.
     ///
     /// IRQL: <= DISPATCH_LEVEL. Serialised: against nothing the filter relies on.

@@ -157,6 +157,19 @@ impl StatusIndication<'_> {
     pub fn port_number(&self) -> NDIS_PORT_NUMBER {
         self.get().PortNumber
     }
+
+    /// The status buffer (`StatusBufferSize` bytes at `StatusBuffer`); empty when NULL.
+    pub fn buffer(&self) -> &[u8] {
+        let s = self.get();
+        if s.StatusBuffer.is_null() || s.StatusBufferSize == 0 {
+            return &[];
+        }
+        // SAFETY: the indicator promises `StatusBufferSize` readable bytes at `StatusBuffer` for
+        // the duration of the FilterStatus call, which bounds this borrow.
+        unsafe {
+            core::slice::from_raw_parts(s.StatusBuffer.cast::<u8>(), s.StatusBufferSize as usize)
+        }
+    }
     /// The link state of an `NDIS_STATUS_LINK_STATE` indication whose buffer holds at least
     /// `NDIS_SIZEOF_LINK_STATE_REVISION_1` bytes and whose header has the DEFAULT type; `None` for
     /// any other indication, a NULL or short buffer, or another header.

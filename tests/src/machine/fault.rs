@@ -3,7 +3,7 @@
 //! starts at a chosen virtual time.
 
 use super::stack::{pause_stack, restart_stack, start_stack, stop_stack};
-use super::status::mp_status;
+use super::status::{mp_private_status, mp_status};
 use crate::sched::Nanos;
 use crate::wire::Fault;
 use crate::world::{self, Event, ModState, World};
@@ -124,12 +124,22 @@ pub(super) fn apply(a: usize, fault: Fault) {
                 None
             }
             // Expanded when scheduled.
-            Fault::Flap { .. } => None,
+            Fault::Flap { .. } | Fault::ShimPath { .. } | Fault::ShimMalformed => None,
             Fault::Pause | Fault::Restart | Fault::Detach | Fault::Reattach => Some(state),
         }
     });
     match (fault, lifecycle) {
         (Fault::LinkDown | Fault::LinkUp | Fault::Rate(_), _) => mp_status(a),
+        (Fault::ShimPath { failed, sequence }, _) => {
+            let if_index = world::with(|w| w.adapters[a].cfg.if_index).unwrap_or(0);
+            mp_private_status(a, shim_path_event(failed, sequence, if_index).to_vec());
+        }
+        (Fault::ShimMalformed, _) => {
+            let mut bytes = shim_path_event(true, u32::MAX, 0).to_vec();
+            // The event kind follows the 16-byte tag and the 4-byte header: no kind 0xFFFF exists.
+            bytes[20..22].copy_from_slice(&0xFFFF_u16.to_le_bytes());
+            mp_private_status(a, bytes);
+        }
         (Fault::Pause, Some(Some(ModState::Running))) => {
             let probe = world::with(|w| w.cfg.pause_probes).unwrap_or(false);
             pause_stack(a, probe);
@@ -143,4 +153,34 @@ pub(super) fn apply(a: usize, fault: Fault) {
         }
         _ => {}
     }
+}
+
+/// The bytes of an mpshim path event about the adapter with `if_index`.
+fn shim_path_event(
+    failed: bool,
+    sequence: u32,
+    if_index: u32,
+) -> [u8; mpshim::contract::PATH_EVENT_LEN_V1] {
+    use mpshim::contract::{PathEvent, PathEventKind, PathIdentity, Reason};
+    PathEvent {
+        kind: if failed {
+            PathEventKind::Failed
+        } else {
+            PathEventKind::Recovered
+        },
+        reason: if failed {
+            Reason::TxTimeout
+        } else {
+            Reason::Recovered
+        },
+        sequence,
+        path: PathIdentity {
+            net_luid: 0,
+            if_index,
+        },
+        at_ns: 0,
+        since_ns: 0,
+        evidence: mpshim::contract::Evidence::default(),
+    }
+    .encode()
 }

@@ -108,3 +108,42 @@ unsafe fn fill_link_state(dst: *mut NDIS_LINK_STATE, v: &NDIS_LINK_STATE) {
 pub(crate) fn random_port(w: &mut crate::world::World) -> u32 {
     u32::try_from(w.rng.range(0, 7)).unwrap_or(0)
 }
+
+/// The miniport raises a private status indication ([`mpshim::contract::STATUS_CODE`] with
+/// `bytes` as its buffer). Unlike link state it is not owed to the protocol: a filter that
+/// understands it may take it.
+pub(crate) fn mp_private_status(a: usize, bytes: Vec<u8>) {
+    let ind = world::with(|w| {
+        if !w.oid_state_ok(a) {
+            return None;
+        }
+        // SAFETY: NDIS_STATUS_INDICATION is plain data; all-zero is valid.
+        let mut ind: NDIS_STATUS_INDICATION = unsafe { core::mem::zeroed() };
+        ind.Header = NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_STATUS_INDICATION,
+            NDIS_STATUS_INDICATION_REVISION_1,
+            NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
+        );
+        ind.SourceHandle = w.adapters[a].mp.token.addr() as *mut c_void;
+        ind.StatusCode = mpshim::contract::STATUS_CODE;
+        ind.StatusBufferSize = u32::try_from(bytes.len()).unwrap_or(0);
+        let s = world::Heap::new((ind, bytes));
+        let sp = s.ptr();
+        // SAFETY: sp is the live heap pair; the buffer pointer derives from its raw pointer.
+        let buffer = unsafe { (*sp).1.as_mut_ptr() };
+        // SAFETY: as above.
+        unsafe { (*sp).0.StatusBuffer = buffer.cast() };
+        w.private_status = Some(s);
+        w.delivering_status = sp as usize;
+        Some(sp as usize)
+    });
+    let Some(Some(p)) = ind else { return };
+    call_filter(Some(a), "FilterStatus", Irql::Dispatch, |h, ctx| {
+        // SAFETY: ctx is the module context; p a live indication owned by the emulator.
+        unsafe { callbacks::status(h, ctx, p as *mut NDIS_STATUS_INDICATION) }
+    });
+    world::with(|w| {
+        w.delivering_status = 0;
+        w.private_status = None;
+    });
+}
