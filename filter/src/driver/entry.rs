@@ -183,6 +183,10 @@ pub unsafe extern "system" fn DriverEntry(
         )
     };
     if status != NDIS_STATUS_SUCCESS {
+        // No unload will run: free what `init` allocated (the extension itself goes with the
+        // driver object).
+        // SAFETY: the registration failed, so no module attached and nothing else uses the team.
+        unsafe { (*state).team.teardown() };
         return status;
     }
     // SAFETY: a valid driver object; setting the unload routine is DriverEntry's job.
