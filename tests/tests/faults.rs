@@ -473,3 +473,38 @@ fn a_link_down_under_rerouted_clones_fails_them_back_to_their_origin() {
     assert_eq!(d.total.lost, d.total.completed_errors());
     assert_eq!(d.total.silently_lost, 0);
 }
+
+#[test]
+fn a_pass_through_filter_takes_mpshim_path_events_and_passes_everything_else_up() {
+    // Not teamed: the private indications are still the filter's (counted, never passed up);
+    // link state still reaches the protocol.
+    let mut emu = boot(31, &[steady(300, 4)]);
+    let t = emu.now();
+    emu.schedule_fault(
+        0,
+        t + 100_000,
+        Fault::ShimPath {
+            failed: true,
+            sequence: 1,
+        },
+    );
+    emu.schedule_fault(0, t + 200_000, Fault::ShimMalformed);
+    emu.schedule_fault(0, t + 300_000, Fault::LinkDown);
+    emu.schedule_fault(0, t + 400_000, Fault::LinkUp);
+    assert!(emu.run_until_idle(), "{:?}", emu.violations());
+    // SAFETY: the module of adapter 0 is attached; the host-linked filter runs on this thread.
+    let s =
+        unsafe { mpfilter::driver::module_stats(emu.module_context(0) as *mut core::ffi::c_void) }
+            .expect("a module context");
+    assert_eq!((s.shim_events, s.shim_events_malformed), (1, 1), "{s:?}");
+    assert_eq!(
+        link_since(&emu, 0, t).len(),
+        2,
+        "both link indications reached the protocol"
+    );
+    assert!(emu.diag_events().iter().any(|r| matches!(
+        r.event,
+        mpfilter::diag::Event::StatusDropped { status, .. } if status == mpshim::contract::STATUS_CODE
+    )));
+    finish(emu);
+}

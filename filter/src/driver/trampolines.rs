@@ -337,26 +337,25 @@ pub(crate) unsafe extern "system" fn filter_status(
     with_module(filter_module_context, (), |module| {
         // SAFETY: the indication is valid for the duration of this call.
         if let Some(indication) = unsafe { StatusIndication::from_raw(status_indication) } {
-            let teamed = module.team_position().is_some();
-            if teamed {
-                let code = indication.status_code();
-                match mpshim::contract::classify_status(code, indication.buffer()) {
-                    None => {}
-                    Some(Ok(event)) => {
-                        module.shim_event_taken();
-                        module.driver().team.member_changed(
-                            module.module(),
-                            MemberChange::Shim {
-                                failed: event.kind == PathEventKind::Failed,
-                                sequence: event.sequence,
-                            },
-                        );
-                        return;
-                    }
-                    Some(Err(error)) => {
-                        module.shim_event_malformed(code, &error);
-                        return;
-                    }
+            // mpshim's path event is private to the miniport and this filter: taken (and acted on
+            // in a team), never passed up.
+            let code = indication.status_code();
+            match mpshim::contract::classify_status(code, indication.buffer()) {
+                None => {}
+                Some(Ok(event)) => {
+                    module.shim_event_taken();
+                    module.driver().team.member_changed(
+                        module.module(),
+                        MemberChange::Shim {
+                            failed: event.kind == PathEventKind::Failed,
+                            sequence: event.sequence,
+                        },
+                    );
+                    return;
+                }
+                Some(Err(error)) => {
+                    module.shim_event_malformed(code, &error);
+                    return;
                 }
             }
             if let Some(link) = indication.link_state() {
