@@ -90,6 +90,8 @@ struct Outcome {
     /// The path transitions the filter reported, with their time relative to the start of traffic
     /// (host build only: the diagnostic records of the loaded .sys do not reach the emulator).
     transitions: Vec<(u64, Event)>,
+    /// The `Reroute` diagnostic events (host build only).
+    reroutes: Vec<Event>,
     /// Adapter 0's group at the end of the traffic, before detach (host build only).
     group: Option<GroupSnapshot>,
     stats: Option<Vec<ModuleStats>>,
@@ -140,6 +142,12 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
         .filter(|r| matches!(r.event, Event::PathTransition { .. }))
         .map(|r| (r.at.saturating_sub(t), r.event))
         .collect();
+    let reroutes = emu
+        .diag_events()
+        .into_iter()
+        .filter(|r| matches!(r.event, Event::Reroute { .. }))
+        .map(|r| r.event)
+        .collect();
     let stats = host.then(|| {
         (0..emu.adapter_count())
             .map(|a| {
@@ -177,6 +185,7 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
         below_peak,
         arrivals,
         transitions,
+        reroutes,
         group,
         stats,
     }

@@ -24,6 +24,7 @@ use super::route::{MAX_RESENDS, NONE, Route};
 use super::state::ModuleState;
 use super::{Module, count};
 use crate::config::AllDown;
+use crate::diag::{self, Event};
 use crate::engine::types::MAX_PATHS;
 use crate::engine::{
     Attention, Completion, CompletionStatus, PathId, Selection, SendError, SendRequest, TargetKey,
@@ -64,6 +65,41 @@ enum Placed {
     Failed(OwnedNbl),
     /// To wait in the module's parking (`kind` says why).
     Park { nbl: OwnedNbl, kind: u8 },
+}
+
+/// Re-sends made while handling one completion, reported as `Reroute` diagnostic events: one per
+/// run of NBLs moved from the same failed path to the same path.
+#[derive(Default)]
+struct Burst {
+    current: Option<(u8, u8, u32)>,
+}
+
+impl Burst {
+    fn add(&mut self, reporter: &Module, group: u32, from: u8, to: u8) {
+        match &mut self.current {
+            Some((f, t, n)) if *f == from && *t == to => *n += 1,
+            _ => {
+                self.flush(reporter, group);
+                self.current = Some((from, to, 1));
+            }
+        }
+    }
+
+    fn flush(&mut self, reporter: &Module, group: u32) {
+        if let Some((from_path, to_path, nbls)) = self.current.take() {
+            // Group ids are reported in 16 bits.
+            #[allow(clippy::cast_possible_truncation)]
+            diag::emit(
+                reporter.handle,
+                Event::Reroute {
+                    group: group as u16,
+                    from_path,
+                    to_path,
+                    nbls,
+                },
+            );
+        }
+    }
 }
 
 /// Whether a failed completion says the path failed (send the NBL again elsewhere) rather than
@@ -343,6 +379,7 @@ impl Module {
         status: NDIS_STATUS,
         route: &Route<'_>,
         flags: SendCompleteFlags,
+        burst: &mut Burst,
     ) -> Option<OwnedNbl> {
         if !is_path_failure(status) {
             return Some(nbl);
@@ -354,11 +391,9 @@ impl Module {
         if self.state() != ModuleState::Running {
             return Some(nbl);
         }
-        let avoid = if meta.path != NONE && meta.generation == route.generation {
-            1u32 << (meta.path & 31)
-        } else {
-            0
-        };
+        let failed =
+            (meta.path != NONE && meta.generation == route.generation).then_some(meta.path);
+        let avoid = failed.map_or(0, |p| 1u32 << (p & 31));
         self.counters.send_nbls_retried.inc();
         let port = port_of(meta);
         let now = clock::now_ns();
@@ -371,6 +406,16 @@ impl Module {
             now,
             cpu::current_index(),
         );
+        let to = match &placed {
+            Placed::Direct(n) | Placed::Child { nbl: n, .. } => Some(n.meta().path),
+            Placed::Failed(_) | Placed::Park { .. } => None,
+        };
+        if let (Some(from), Some(to)) = (failed, to)
+            && from != to
+            && to != NONE
+        {
+            burst.add(self, route.group, from, to);
+        }
         let send_flags = send_flags_from(flags);
         self.send_placed(placed, port, send_flags, route, meta.retries + 1, now)
     }
@@ -579,6 +624,7 @@ impl Module {
         route: &Route<'_>,
     ) {
         let now = clock::now_ns();
+        let mut burst = Burst::default();
         let split = chain.split_by_source(self.handle);
         let mut up = NblChain::new();
         let mut own_nbls = split.pass_through;
@@ -586,7 +632,8 @@ impl Module {
             let meta = nbl.pop_meta();
             let status = nbl.status();
             Self::account(route, &meta, status, now);
-            if let Some(done) = self.resend_or_finish(nbl, &meta, status, route, flags) {
+            if let Some(done) = self.resend_or_finish(nbl, &meta, status, route, flags, &mut burst)
+            {
                 up.push_back(done);
             }
         }
@@ -595,7 +642,8 @@ impl Module {
             self.counters.send_nbls_completed.add(k);
             self.handle.send_complete(up, flags);
         }
-        let children = self.complete_children(split.own, flags, route, now);
+        let children = self.complete_children(split.own, flags, route, now, &mut burst);
+        burst.flush(self, route.group);
         self.counters.send_children_completed.add(children);
         // Completions free outstanding slots: parked NBLs of any member may fit now.
         Self::drain_group(route, flags);
@@ -612,6 +660,7 @@ impl Module {
         flags: SendCompleteFlags,
         route: &Route<'_>,
         now: u64,
+        burst: &mut Burst,
     ) -> u64 {
         let mut children = 0;
         while let Some(nbl) = own.pop_front() {
@@ -635,7 +684,8 @@ impl Module {
                 self.unreachable_seat(NblChain::from(parent));
                 continue;
             };
-            if let Some(done) = origin.resend_or_finish(parent, &meta, status, route, flags) {
+            if let Some(done) = origin.resend_or_finish(parent, &meta, status, route, flags, burst)
+            {
                 origin.counters.send_nbls_completed.inc();
                 origin.handle.send_complete(NblChain::from(done), flags);
                 origin.finish_leave(origin.gate.leave(1));
