@@ -318,6 +318,24 @@ both_builds!(
                 p1.counters.sent_nbls
             );
             assert_eq!(g.members[0].module, stats[0]);
+            // The re-sends away from path 1 were reported as reroute bursts.
+            let moved: u32 = o
+                .reroutes
+                .iter()
+                .map(|e| match e {
+                    Event::Reroute {
+                        group: 1,
+                        from_path: 1,
+                        to_path: 0,
+                        nbls,
+                    } => *nbls,
+                    other => panic!("unexpected {other:?}"),
+                })
+                .sum();
+            assert!(
+                moved > 0 && u64::from(moved) <= retried,
+                "{moved} of {retried}"
+            );
         }
     }
 );
