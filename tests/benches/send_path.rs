@@ -15,16 +15,17 @@
 //! clock adds to whichever benchmark happens to run then). `SEND_PATH_CLOCK=wall` measures the
 //! wall time instead.
 //!
-//! Each run is deterministic (fixed seed) and checked: every NBL
-//! delivered once and completed with success, each wire carrying what the configuration says, no
-//! rule violation, no leak — a benchmark that silently stopped teaming fails instead of getting
-//! faster.
+//! Each run is deterministic (fixed seed) and checked: every NBL delivered once and completed
+//! with success, each wire carrying what the configuration says, no rule violation, no leak — a
+//! benchmark that silently stopped teaming fails instead of getting faster. The figures, how to
+//! count instructions instead (callgrind) and how the time splits between the filter and the
+//! emulator: docs/performance.md, "The teamed send path".
 //!
 //! - `send_path/passthrough_4`: 4 adapters, no GroupId: mpfilter attaches to each and passes
 //!   traffic through (the baseline: the emulator's own cost plus mpfilter's pass-through).
 //! - `send_path/teamed_speed_share_4`: the same 4 adapters in one group, policy speed-share
-//!   with flowlets (the default 500 µs gap): the engine picks every NBL's path, and the NBLs of
-//!   the 3 other members go down their stacks as clones.
+//!   with flowlets (the default 500 µs gap): the engine picks every NBL's path, and the NBLs it
+//!   places on the 3 other members go down their stacks as clones.
 //! - `reroute/direct_2` and `reroute/rerouted_2`: a 2-member failover group where the member
 //!   with the lower Priority is adapter 0 (every NBL stays on its own adapter) or adapter 1
 //!   (every NBL becomes a clone sent, completed and freed on the other member): the difference is
