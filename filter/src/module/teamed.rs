@@ -663,6 +663,7 @@ impl Module {
         burst: &mut Burst,
     ) -> u64 {
         let mut children = 0;
+        let mut done_by_origin: [NblChain; MAX_PATHS] = [const { NblChain::new() }; MAX_PATHS];
         while let Some(nbl) = own.pop_front() {
             let Some(child) = self.pool.as_ref().and_then(|p| p.reclaim(nbl).ok()) else {
                 // Not a clone of this module's pool: nothing this driver sent. Left alone.
@@ -686,9 +687,17 @@ impl Module {
             };
             if let Some(done) = origin.resend_or_finish(parent, &meta, status, route, flags, burst)
             {
-                origin.counters.send_nbls_completed.inc();
-                origin.handle.send_complete(NblChain::from(done), flags);
-                origin.finish_leave(origin.gate.leave(1));
+                // Collected per origin: one completion call (and one gate count) per member.
+                done_by_origin[usize::from(origin_of(&meta)) % MAX_PATHS].push_back(done);
+            }
+        }
+        for (seat, done) in done_by_origin.into_iter().enumerate() {
+            if done.is_empty() {
+                continue;
+            }
+            match u8::try_from(seat).ok().and_then(|s| route.member_at(s)) {
+                Some(origin) => origin.complete_now(done, flags),
+                None => self.unreachable_seat(done),
             }
         }
         children
