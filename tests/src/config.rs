@@ -99,6 +99,10 @@ pub struct AdapterConfig {
     /// The filter module's registry values (what `NdisReadConfiguration` finds on this stack;
     /// names compared case-insensitively, as the registry does).
     pub params: Vec<(String, RegValue)>,
+    /// The miniport links mpshim with these monitor settings: it feeds the health monitor its
+    /// sends, completions and link changes, ticks it every millisecond, and raises the path event
+    /// the monitor decides (docs/miniport-shim.md). `None`: no shim.
+    pub shim: Option<mpshim::contract::Settings>,
 }
 
 /// A registry value of the filter module's configuration.
@@ -121,7 +125,15 @@ impl AdapterConfig {
             link_speed_bps: 10_000_000_000,
             if_index: 10 + u32::from(index),
             params: Vec::new(),
+            shim: None,
         }
+    }
+
+    /// This adapter with a miniport that links mpshim (see [`AdapterConfig::shim`]).
+    #[must_use]
+    pub fn with_shim(mut self, settings: mpshim::contract::Settings) -> Self {
+        self.shim = Some(settings);
+        self
     }
 
     /// This adapter with the registry value `name` set to `value` for its filter module.

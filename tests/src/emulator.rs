@@ -127,6 +127,15 @@ impl Emulator {
                     batch_target: 0,
                     flush_due: None,
                     below: 0,
+                    shim: cfg.shim.map(|settings| {
+                        let path = mpshim::contract::PathIdentity {
+                            net_luid: 0,
+                            if_index: cfg.if_index,
+                        };
+                        mpshim::monitor::Monitor::new(path, settings, 0)
+                            .expect("AdapterConfig::shim holds valid mpshim settings")
+                    }),
+                    shim_ticking: false,
                     below_by_target: std::collections::HashMap::new(),
                     below_target: std::collections::HashMap::new(),
                     link: crate::machine::LinkState::default(),

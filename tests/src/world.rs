@@ -291,6 +291,10 @@ pub(crate) struct Miniport {
     pub flush_due: Option<Nanos>,
     /// NBLs the filter sent that the miniport has not completed yet.
     pub below: u64,
+    /// mpshim's health monitor, when the adapter links the shim.
+    pub shim: Option<mpshim::monitor::Monitor>,
+    /// Whether the monitor's tick is scheduled.
+    pub shim_ticking: bool,
     /// Those NBLs by destination (IPv4 destination of a flow frame, else 0).
     pub below_by_target: HashMap<u32, u64>,
     /// The destination of each of them.
@@ -421,6 +425,8 @@ pub(crate) enum Event {
     TxFlush(usize),
     /// A scheduled fault of an adapter.
     Fault(usize, crate::wire::Fault),
+    /// The miniport's mpshim monitor tick.
+    ShimTick(usize),
     /// A timer object's setting `generation` is due.
     Timer {
         handle: usize,

@@ -100,6 +100,9 @@ pub(super) fn apply(a: usize, fault: Fault) {
             Fault::LinkDown | Fault::LinkUp => {
                 link.up = fault == Fault::LinkUp;
                 let ad = &mut w.adapters[a];
+                if let Some(m) = ad.mp.shim.as_mut() {
+                    m.on_link(ad.mp.link.up, now);
+                }
                 if ad.mp.link.up && ad.mp.running && !ad.rx_ticking {
                     ad.rx_ticking = true;
                     w.sched.after(1, Event::MpRxTick(a));
@@ -183,4 +186,35 @@ fn shim_path_event(
         evidence: mpshim::contract::Evidence::default(),
     }
     .encode()
+}
+
+/// Period of the miniport's mpshim monitor tick.
+pub(crate) const SHIM_TICK_NS: Nanos = 1_000_000;
+
+/// Starts the mpshim monitor's tick of a miniport that links the shim (when the stack starts).
+pub(crate) fn start_shim(w: &mut World, a: usize) {
+    let mp = &mut w.adapters[a].mp;
+    if mp.shim.is_some() && !mp.shim_ticking {
+        mp.shim_ticking = true;
+        w.sched.after(SHIM_TICK_NS, Event::ShimTick(a));
+    }
+}
+
+/// The miniport's timer: ticks the monitor and raises the path event it decides; stops while the
+/// miniport is not running.
+pub(super) fn shim_tick(a: usize) {
+    let event = world::with(|w| {
+        let now = w.now();
+        let ad = &mut w.adapters[a];
+        if !ad.mp.running {
+            ad.mp.shim_ticking = false;
+            return None;
+        }
+        let event = ad.mp.shim.as_mut().and_then(|m| m.tick(now));
+        w.sched.after(SHIM_TICK_NS, Event::ShimTick(a));
+        event
+    });
+    if let Some(Some(event)) = event {
+        mp_private_status(a, event.encode().to_vec());
+    }
 }

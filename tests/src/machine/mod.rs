@@ -162,6 +162,7 @@ fn dispatch(ev: Event) {
         Event::DevicePnp(a) => pnp::ndis_device_pnp(a),
         Event::TxFlush(a) => transmit::mp_flush(a),
         Event::Fault(a, f) => fault::apply(a, f),
+        Event::ShimTick(a) => fault::shim_tick(a),
         Event::Timer { handle, generation } => timer::fire(handle, generation),
     }
 }

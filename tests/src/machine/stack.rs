@@ -43,6 +43,7 @@ fn proto_restart(a: usize) {
         w.sched.after(t, Event::NetPnp(a));
         let t = w.rng.range(500, 20_000);
         w.sched.after(t, Event::DevicePnp(a));
+        super::fault::start_shim(w, a);
     });
 }
 

@@ -25,7 +25,11 @@ pub(crate) fn mp_enqueue(w: &mut World, a: usize, nbls: &[usize]) {
         ad.stats.tx_below_peak_per_target = ad.stats.tx_below_peak_per_target.max(*n);
         ad.mp.below_target.insert(nbl, target);
     }
+    let now = w.now();
     let ad = &mut w.adapters[a];
+    if let Some(m) = ad.mp.shim.as_mut() {
+        m.on_send(u32::try_from(nbls.len()).unwrap_or(u32::MAX), now);
+    }
     ad.mp.below += nbls.len() as u64;
     ad.stats.tx_below_peak = ad.stats.tx_below_peak.max(ad.mp.below);
     if !w.adapters[a].mp.tx_busy {
@@ -237,7 +241,11 @@ pub(super) fn mp_complete(a: usize, mut nbls: Vec<usize>) {
                     came,
                 };
             }
+            let now = w.now();
             let mp = &mut w.adapters[a].mp;
+            if let Some(m) = mp.shim.as_mut() {
+                m.on_complete(1, u32::from(failed.is_some()), now);
+            }
             mp.below = mp.below.saturating_sub(1);
             if let Some(target) = mp.below_target.remove(&nbl)
                 && let Some(n) = mp.below_by_target.get_mut(&target)
