@@ -434,9 +434,10 @@ fn speed_share_learns_speeds() {
     assert!(info.policy.speed_bps.unwrap() > 9_000_000_000);
 }
 
-/// Completions of one backlogged path alternate between two CPUs: each CPU sees only its own
-/// overlaps (twice the path's busy time in total), and the tick's cap at the wall time makes the
-/// measured speed exact again; a path completing on one CPU is measured without the cap.
+/// Completions of one backlogged path alternate between two CPUs: the path's shared last
+/// completion keeps each NBL's overlap with the other CPU's from counting twice, so the measured
+/// speed is exact; a path completing on one CPU is measured without the tick's cap at the wall
+/// time even when one NBL spans two periods.
 #[test]
 fn speed_share_measures_completions_spread_over_cpus() {
     let mut c = cfg(
@@ -477,6 +478,46 @@ fn speed_share_measures_completions_spread_over_cpus() {
     let speed = |p: usize| g.path_info(pid(p)).unwrap().policy.speed_bps.unwrap() as f64;
     assert!((speed(0) / 10e9 - 1.0).abs() < 0.01, "path 0 {}", speed(0));
     assert!((speed(1) / 50e6 - 1.0).abs() < 0.01, "path 1 {}", speed(1));
+}
+
+/// A path busy half the time, its NBLs sent in pairs (the second waits behind the first) and
+/// completed on alternating CPUs: the second NBL's wait is the first one's service, completed on
+/// the other CPU, and must not count again. Counting it (each CPU subtracting only its own
+/// overlaps) measured the path at two thirds of its speed, and at the throughput it carried as
+/// its queue grew; the measurement must be the path's speed.
+#[test]
+fn speed_share_measures_a_queueing_path_completed_on_two_cpus_at_its_speed() {
+    let mut c = cfg(
+        2,
+        PolicyConfig::SpeedShare(SpeedShareConfig {
+            half_life_ns: 100 * US,
+            ..Default::default()
+        }),
+    );
+    c.paths[0].link_speed_bps = 1_000_000_000;
+    c.paths[1].link_speed_bps = 1_000_000_000;
+    let mut g = PathGroup::new(c).unwrap();
+    let done = |cpu: u32, latency_ns: u64| Completion {
+        path: pid(0),
+        len: 1500,
+        target: TargetKey(0),
+        cpu,
+        status: CompletionStatus::Ok,
+        latency_ns,
+    };
+    // 10 Gbit/s: 1.2 us per NBL; a pair sent every 4.8 us.
+    let mut now = 0u64;
+    for _ in 0..50 {
+        for pair in 0..25u64 {
+            let sent = now + 4_800 * pair;
+            g.on_complete(&done(0, 1_200), sent + 1_200);
+            g.on_complete(&done(1, 2_400), sent + 2_400);
+        }
+        now += 120_000;
+        g.tick(now);
+    }
+    let speed = g.path_info(pid(0)).unwrap().policy.speed_bps.unwrap() as f64;
+    assert!((speed / 10e9 - 1.0).abs() < 0.01, "path 0 {speed}");
 }
 
 #[test]

@@ -2,13 +2,21 @@
 //! its measured transfer speed.
 //!
 //! Measurement. On every successful completion the completing CPU extends its busy time for the
-//! path by the part of the NBL's service that did not overlap its previous completion on that
-//! path: `busy += now - max(now - latency, last_completion)`, both per CPU (nothing shared is
-//! written per NBL). For a path that serves its queue in order and completes on one CPU this is
-//! exactly `len / speed`, whether the path is idle or backlogged. `tick` sums bytes and busy time
-//! over the CPUs, caps the busy time at the wall time since the previous tick (overlaps between
-//! CPUs are not subtracted per NBL, see docs/engine.md), and folds `bytes / busy` into an EWMA
-//! whose half-life is measured in busy time: `est = est * 2^(-busy/H) + sample * (1 - 2^(-busy/H))`.
+//! path by the part of the NBL's service that did not overlap the path's previous completion:
+//! `busy += now - max(now - latency, last_completion)`. The busy time is per CPU; the time of the
+//! path's last completion is the later of the CPU's own and the path's shared one (one cache line
+//! per path, stored by the completing CPU when it moves it forward — the one shared write per
+//! completion, and only the first NBL of a completion chain on a CPU moves it). For a path that
+//! serves its queue in order this is exactly `len / speed`, whether the path is idle, queueing or
+//! backlogged, and on however many CPUs it completes. With only the CPU's own last completion (as
+//! before), an NBL that queued behind NBLs completed on other CPUs counted their service again:
+//! a path that was busy but not saturated was measured at the throughput it carried rather than
+//! its speed, and shares settled a few percent away from the speed ratio (docs/balancing.md, (i)).
+//! Two CPUs completing at the same instant may both miss the other's store (or move it back by
+//! their clock difference): one NBL's overlap counted twice, bounded by the cap below. `tick` sums
+//! bytes and busy time over the CPUs, caps the busy time at the wall time since the previous tick,
+//! and folds `bytes / busy` into an EWMA whose half-life is measured in busy time:
+//! `est = est * 2^(-busy/H) + sample * (1 - 2^(-busy/H))`.
 //!
 //! Shares. `tick` normalises the estimates into Q16 weights and publishes them on a
 //! [`ShareBoard`]. A path with no completion for `stale_after_ns` gets at least the probe share,
@@ -45,7 +53,14 @@ pub struct SpeedShare {
     last_measured: Box<[AtomicU64]>,
     /// Time of the previous tick (the busy time of one tick period is capped at the wall time).
     last_tick: AtomicU64,
+    /// Time of each path's latest completion on any CPU.
+    last_done: Box<[LastDone]>,
 }
+
+/// The time of a path's latest completion, on a cache line of its own (it is written on
+/// completions of that path only).
+#[repr(align(64))]
+struct LastDone(AtomicU64);
 
 impl SpeedShare {
     /// Set-up for `cpus` shards: estimates start at the configured link speeds.
@@ -70,6 +85,7 @@ impl SpeedShare {
             seen_busy: zeroed_u64(n * cpus as usize),
             last_measured: zeroed_u64(n),
             last_tick: AtomicU64::new(0),
+            last_done: (0..n).map(|_| LastDone(AtomicU64::new(0))).collect(),
         }
     }
 
@@ -268,9 +284,9 @@ impl SpeedShare {
             let d_bytes = bytes.wrapping_sub(self.last_bytes[p].load(Ordering::Relaxed));
             self.last_bytes[p].store(bytes, Ordering::Relaxed);
             if cpus > 1 {
-                // Each CPU subtracts only its own overlaps, so busy times of NBLs that queued
-                // behind other CPUs' NBLs add up to more than the path's; it cannot have been
-                // busy longer than the period (exact for a path kept busy through it).
+                // CPUs completing at the same instant can each miss the other's last completion
+                // and count an overlap twice; the path cannot have been busy longer than the
+                // period (exact for a path kept busy through it).
                 d_busy = d_busy.min(wall_ns);
             }
             if d_busy == 0 || d_bytes == 0 {
@@ -342,10 +358,19 @@ impl Policy for SpeedShare {
             return;
         };
         let [busy, last_done] = &e.policy;
-        let last = last_done.load(Ordering::Relaxed);
-        let start = now_ns.saturating_sub(c.latency_ns).max(last);
-        if now_ns > last {
+        let mine = last_done.load(Ordering::Relaxed);
+        let path_last = self.last_done.get(c.path.index()).map(|l| &l.0);
+        let anyone = path_last.map_or(0, |l| l.load(Ordering::Relaxed));
+        let start = now_ns.saturating_sub(c.latency_ns).max(mine).max(anyone);
+        if now_ns > mine {
             last_done.store(now_ns, Ordering::Relaxed);
+        }
+        // Written only when it moves forward: a chain of completions on one CPU at one instant
+        // writes the shared line once.
+        if now_ns > anyone
+            && let Some(l) = path_last
+        {
+            l.store(now_ns, Ordering::Relaxed);
         }
         local_add(busy, now_ns.saturating_sub(start));
     }
