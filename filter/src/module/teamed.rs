@@ -162,7 +162,7 @@ impl Module {
     fn request(&self, nbl: &Nbl, cpu: u32) -> SendRequest {
         let mut storage = [0u8; HEADER_BYTES];
         let headers = nbl.peek_front(&mut storage);
-        let c = flow::classify(headers, None);
+        let c = flow::classify(headers, nbl.vlan_id());
         if c.malformed.is_some() {
             self.counters.send_headers_malformed.inc();
         }

@@ -29,7 +29,7 @@ pub use meta::{SEND_META_SIZE, SendMeta};
 pub use queue::NblQueue;
 pub use single::SingleChild;
 
-use super::consts::NET_BUFFER_LIST_CANCEL_ID;
+use super::consts::{IEEE8021Q_NET_BUFFER_LIST_INFO, NET_BUFFER_LIST_CANCEL_ID};
 use super::imports;
 use super::types::{
     MAX_NET_BUFFER_LIST_INFO, NDIS_HANDLE, NDIS_STATUS, NET_BUFFER, NET_BUFFER_LIST,
@@ -150,6 +150,18 @@ impl Nbl {
     /// beyond the NDIS 6.30 slot count.
     pub fn info(&self, slot: usize) -> Option<usize> {
         (slot < MAX_NET_BUFFER_LIST_INFO).then(|| self.info_raw(slot).addr())
+    }
+
+    /// The VLAN id of the NBL's 802.1Q out-of-band information (`Ieee8021QNetBufferListInfo`,
+    /// an `NDIS_NET_BUFFER_LIST_8021Q_INFO`: UserPriority in bits 0-2, CanonicalFormatId in bit 3,
+    /// VlanId in bits 4-15), or `None` when the protocol set none (VLAN id 0 carries priority
+    /// only).
+    pub fn vlan_id(&self) -> Option<u16> {
+        let tag = self.info(IEEE8021Q_NET_BUFFER_LIST_INFO)?;
+        // Masked to 12 bits.
+        #[allow(clippy::cast_possible_truncation)]
+        let vlan = ((tag >> 4) & 0xFFF) as u16;
+        (vlan != 0).then_some(vlan)
     }
 
     /// Sets `NET_BUFFER_LIST_INFO(nbl, slot)` to a pointer-sized value (e.g. the LSO completion
@@ -620,6 +632,27 @@ mod tests {
         assert_eq!(every.len(), 7);
         assert!(nothing.is_empty());
         assert_eq!(relinked(every), f.addrs(0..7));
+    }
+
+    #[test]
+    fn the_vlan_id_is_read_from_the_8021q_info() {
+        let f = FakeNbls::simple(2);
+        // Priority 5, VLAN 0x123 on NBL 0; priority only on NBL 1.
+        // SAFETY: writing fields of live fake NBLs before handing them over.
+        unsafe {
+            (*f.ptr(0)).NetBufferListInfo[IEEE8021Q_NET_BUFFER_LIST_INFO] =
+                ptr::without_provenance_mut((0x123 << 4) | 5);
+        }
+        // SAFETY: as above.
+        unsafe {
+            (*f.ptr(1)).NetBufferListInfo[IEEE8021Q_NET_BUFFER_LIST_INFO] =
+                ptr::without_provenance_mut(5);
+        }
+        // SAFETY: a chain of live fake NBLs.
+        let chain = unsafe { NblChain::from_raw(f.chain()) };
+        let ids: std::vec::Vec<_> = chain.iter().map(Nbl::vlan_id).collect();
+        assert_eq!(ids, [Some(0x123), None]);
+        chain.leave_with_indicator();
     }
 
     #[test]
