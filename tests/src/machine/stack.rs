@@ -123,5 +123,12 @@ pub(crate) fn stop_stack(a: usize) {
     } else if state == Some(ModState::Paused) {
         pre_detach(a);
     }
+    // NDIS detaches a filter module only once the OID requests in its stack are done: the
+    // protocol's unbind waits for its own requests.
+    let dl = lifecycle_deadline();
+    run_until(
+        |w| !w.adapters[a].proto.oid_busy && !w.oid_below.values().any(|b| b.adapter == a),
+        dl,
+    );
     detach(a);
 }
