@@ -872,3 +872,61 @@ both_builds!(
         }
     }
 );
+
+/// A member whose group-wide settings differ joins with the group's (its first member's) and
+/// says so; traffic is balanced by the group's policy.
+#[test]
+fn a_member_with_other_group_settings_joins_with_the_groups_and_says_so() {
+    let mut emu = Emulator::new(EmuConfig {
+        seed: 16,
+        ..EmuConfig::default()
+    });
+    emu.add_adapter(member(0, GBPS, "round-robin", &[]), load(2_000));
+    emu.add_adapter(
+        member(
+            1,
+            GBPS,
+            "failover",
+            &[("AllDown", RegValue::Sz("queue:10".into()))],
+        ),
+        idle(),
+    );
+    let img = DriverImage::Host.load().expect("host image");
+    emu.load(img.entry).expect("mpfilter loads");
+    for a in 0..2 {
+        assert!(emu.start(a));
+    }
+    let ignored: Vec<_> = emu
+        .diag_events()
+        .iter()
+        .filter(|r| matches!(r.event, Event::GroupSettingIgnored { .. }))
+        .map(|r| (r.adapter, r.event))
+        .collect();
+    assert_eq!(
+        ignored,
+        [(
+            Some(1),
+            Event::GroupSettingIgnored {
+                group: 1,
+                key: mpfilter::diag::ConfigKey::RegPolicy
+            }
+        )]
+    );
+    assert!(emu.run_until_idle(), "{:?}", emu.violations());
+    // SAFETY: adapter 0's module is attached; the host-linked filter runs on this thread only.
+    let g = unsafe {
+        mpfilter::driver::group_snapshot(emu.module_context(0) as *mut core::ffi::c_void)
+    }
+    .expect("a group");
+    assert_eq!((g.policy, g.members.len()), ("round-robin", 2));
+    assert!(
+        emu.delivery().per_wire[1] > 0,
+        "the group's round-robin used member 1"
+    );
+    assert_eq!(g.members[1].module.team_settings_ignored, 1);
+    for a in 0..2 {
+        emu.stop(a);
+    }
+    emu.unload();
+    assert!(emu.violations().is_empty() && emu.leaks().is_empty());
+}

@@ -274,6 +274,7 @@ impl Event {
                 min,
                 max,
             } => w.u8(key.code()).u64(value).u64(min).u64(max),
+            Event::GroupSettingIgnored { group, key } => w.u16(group).u8(key.code()),
             Event::StatusDropped { status, reason } => w.i32(status).u8(reason.code()),
             Event::OidRejected {
                 oid: number,
@@ -349,6 +350,10 @@ impl Event {
                 value: r.u64(),
                 min: r.u64(),
                 max: r.u64(),
+            },
+            EventId::GroupSettingIgnored => Event::GroupSettingIgnored {
+                group: r.u16(),
+                key: r.code("key", ConfigKey::from_code)?,
             },
             EventId::StatusDropped => Event::StatusDropped {
                 status: r.i32(),
@@ -431,6 +436,10 @@ mod tests {
                 code: 0x0017_0004,
                 status: -1,
                 reason: RequestRejectReason::BadState,
+            },
+            Event::GroupSettingIgnored {
+                group: 0xFFFF,
+                key: ConfigKey::RegAllDown,
             },
         ];
         for id in EventId::ALL {

@@ -33,6 +33,8 @@ pub enum EventId {
     Reroute = 0x11,
     /// [`Event::ConfigRejected`].
     ConfigRejected = 0x20,
+    /// [`Event::GroupSettingIgnored`].
+    GroupSettingIgnored = 0x21,
     /// [`Event::StatusDropped`].
     StatusDropped = 0x30,
     /// [`Event::OidRejected`].
@@ -43,7 +45,7 @@ pub enum EventId {
 
 impl EventId {
     /// Every id, in catalogue order.
-    pub const ALL: [EventId; 13] = [
+    pub const ALL: [EventId; 14] = [
         EventId::ModuleAttached,
         EventId::ModuleAttachFailed,
         EventId::ModuleDetached,
@@ -54,6 +56,7 @@ impl EventId {
         EventId::PathTransition,
         EventId::Reroute,
         EventId::ConfigRejected,
+        EventId::GroupSettingIgnored,
         EventId::StatusDropped,
         EventId::OidRejected,
         EventId::IoctlRejected,
@@ -82,6 +85,7 @@ impl EventId {
             EventId::PathTransition => "path-transition",
             EventId::Reroute => "reroute",
             EventId::ConfigRejected => "config-rejected",
+            EventId::GroupSettingIgnored => "group-setting-ignored",
             EventId::StatusDropped => "status-dropped",
             EventId::OidRejected => "oid-rejected",
             EventId::IoctlRejected => "ioctl-rejected",
@@ -175,6 +179,14 @@ pub enum Event {
         /// Largest accepted value.
         max: u64,
     },
+    /// A member's group-wide setting differs from its group's (set by the group's first member):
+    /// the group keeps its value, the member joins with it.
+    GroupSettingIgnored {
+        /// The path group.
+        group: u16,
+        /// The first setting that differs (a registry key code).
+        key: ConfigKey,
+    },
     /// A status indication from below was malformed and not passed up.
     StatusDropped {
         /// Its `NDIS_STATUS` code.
@@ -216,6 +228,7 @@ impl Event {
             Event::PathTransition { .. } => EventId::PathTransition,
             Event::Reroute { .. } => EventId::Reroute,
             Event::ConfigRejected { .. } => EventId::ConfigRejected,
+            Event::GroupSettingIgnored { .. } => EventId::GroupSettingIgnored,
             Event::StatusDropped { .. } => EventId::StatusDropped,
             Event::OidRejected { .. } => EventId::OidRejected,
             Event::IoctlRejected { .. } => EventId::IoctlRejected,

@@ -386,9 +386,9 @@ impl Groups {
         let Some(g) = c.groups[gi].as_mut() else {
             return;
         };
-        if g.settings.first_difference(&group).is_some() {
+        if let Some(key) = g.settings.first_difference(&group) {
             // The group keeps its first member's values.
-            module.team_settings_ignored();
+            module.team_settings_ignored(group_id, key);
         }
         let Some(seat) = g.members.iter().position(Option::is_none) else {
             module.team_refused();

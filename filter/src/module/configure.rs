@@ -58,16 +58,19 @@ pub(super) fn read(handle: FilterHandle) -> ModuleConfig {
     }
 }
 
+/// The diagnostic key code of registry key `name` (its place in the key table), if it is one.
+pub(crate) fn key_code(name: &str) -> Option<ConfigKey> {
+    KEYS.iter()
+        .position(|k| k.name == name)
+        .and_then(|i| u8::try_from(i).ok())
+        .and_then(|i| ConfigKey::from_code(REG_KEY_BASE + i))
+}
+
 /// The diagnostic event for a refused value.
 fn rejected(error: &ConfigError) -> Event {
     // The registry keys' codes follow the key table: `RegGroupId` (0x20) is `KEYS[0]`, and so on
     // (checked by `every_key_has_its_own_event_key`).
-    let key = KEYS
-        .iter()
-        .position(|k| k.name == error.key)
-        .and_then(|i| u8::try_from(i).ok())
-        .and_then(|i| ConfigKey::from_code(REG_KEY_BASE + i))
-        .unwrap_or(ConfigKey::RegOpenFailed);
+    let key = key_code(error.key).unwrap_or(ConfigKey::RegOpenFailed);
     let value = match error.value {
         Shown::Integer(v) => u64::from(v),
         Shown::Text { bytes, len, .. } => {

@@ -146,9 +146,21 @@ impl Module {
         self.counters.team_refusals.inc();
     }
 
-    /// The module's group-wide settings differ from its group's; the group's stay.
-    pub fn team_settings_ignored(&self) {
+    /// The module's group-wide setting `key` (the first that differs) is not its group's; the
+    /// group's stays. Counted and reported.
+    pub fn team_settings_ignored(&self, group: u32, key: &'static str) {
         self.counters.team_settings_ignored.inc();
+        if let Some(key) = configure::key_code(key) {
+            // Group ids are reported in 16 bits.
+            #[allow(clippy::cast_possible_truncation)]
+            crate::diag::emit(
+                self.handle,
+                crate::diag::Event::GroupSettingIgnored {
+                    group: group as u16,
+                    key,
+                },
+            );
+        }
     }
 }
 
