@@ -54,7 +54,8 @@ fn count_sent(w: &mut World, a: usize, nbl: usize, len: usize, (flow, seq): (u32
         flow,
         seq,
     };
-    w.ledger.sent(key);
+    let now = w.now();
+    w.ledger.sent_at(key, now);
     if let Some(t) = w.nbls.get_mut(&nbl) {
         t.frame = Some(key);
     }
@@ -201,7 +202,8 @@ pub(crate) fn proto_send_completed(w: &mut World, a: usize, nbl: usize) {
     let status = unsafe { nblmem::nbl_mut(nbl) }.Status;
     let probe = w.nbls.get(&nbl).is_some_and(|t| t.probe);
     if let Some(key) = w.nbls.get_mut(&nbl).and_then(|t| t.frame.take()) {
-        w.ledger.completed(key, status);
+        let now = w.now();
+        w.ledger.completed_at(key, status, now);
     }
     let st = &mut w.adapters[a].stats;
     if probe {
