@@ -82,15 +82,20 @@ fn a_link_down_moves_the_traffic_off_the_path_and_nothing_is_lost() {
     let dir = Dir::new("run");
     let scenario = dir.file("s.toml", LINK_DOWN);
     let out_json = dir.0.join("r.json");
+    let out_svg = dir.0.join("r.svg");
     let out = mpsim(&[
         "run".as_ref(),
         scenario.as_ref(),
         "--json".as_ref(),
         out_json.as_ref(),
+        "--svg".as_ref(),
+        out_svg.as_ref(),
     ]);
     assert_eq!(out.0, ExitCode::SUCCESS, "{}", out.1);
     let r = json(&out_json);
     assert_eq!(r["scenario"], "two-links");
+    let plot = std::fs::read_to_string(&out_svg).expect("the plot");
+    assert!(plot.contains("b link-down") && plot.contains("b → failed"));
     assert_eq!(r["policy"], "round-robin");
     assert_eq!(r["group_policy"], "round-robin");
     let sent = r["nbls_sent"].as_u64().unwrap();

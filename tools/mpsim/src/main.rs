@@ -50,7 +50,7 @@ const POLICIES: &[&str] = &[
 #[derive(Subcommand)]
 enum Command {
     /// The built-in demo: 10G/10G/1G under speed-share, one 10G link fails and returns; writes
-    /// demo.json in the current folder.
+    /// demo.json and demo.svg in the current folder.
     Demo,
     /// Runs a scenario and prints its summary; exits non-zero on a rule violation, a leak or a
     /// lost NBL.
@@ -66,6 +66,9 @@ enum Command {
         /// Writes the JSON report here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Writes the SVG plot (throughput per path, faults, transitions) here.
+        #[arg(long)]
+        svg: Option<PathBuf>,
         /// Loads this mpfilter.sys (PE image) instead of the host-linked filter.
         #[arg(long)]
         sys: Option<PathBuf>,
@@ -176,6 +179,17 @@ fn run_one(s: &Scenario, sys: Option<&PathBuf>, err: &mut dyn Write) -> Result<R
     Ok(Report::new(&m))
 }
 
+fn write_svg(path: &Path, r: &Report, err: &mut dyn Write) -> Result<(), ExitCode> {
+    let text = report::svg(r).map_err(|e| {
+        let _ = writeln!(err, "mpsim: the plot: {e}");
+        ExitCode::from(BAD_INPUT)
+    })?;
+    std::fs::write(path, text).map_err(|e| {
+        let _ = writeln!(err, "mpsim: {}: {e}", path.display());
+        ExitCode::from(BAD_INPUT)
+    })
+}
+
 fn write_json(
     path: &Path,
     value: &impl serde::Serialize,
@@ -221,6 +235,7 @@ fn run_cmd(
     policy: Option<String>,
     seed: Option<u64>,
     json: Option<&Path>,
+    svg: Option<&Path>,
     sys: Option<&PathBuf>,
     err: &mut dyn Write,
 ) -> Result<ExitCode, ExitCode> {
@@ -229,6 +244,9 @@ fn run_cmd(
     print!("{}", report::summary(&r));
     if let Some(j) = json {
         write_json(j, &r, err)?;
+    }
+    if let Some(p) = svg {
+        write_svg(p, &r, err)?;
     }
     Ok(verdict(r.is_clean()))
 }
@@ -280,7 +298,8 @@ fn demo_cmd(err: &mut dyn Write) -> Result<ExitCode, ExitCode> {
     let r = run_one(&s, None, err)?;
     print!("{}", report::summary(&r));
     write_json(Path::new("demo.json"), &r, err)?;
-    println!("wrote demo.json");
+    write_svg(Path::new("demo.svg"), &r, err)?;
+    println!("wrote demo.json and demo.svg");
     Ok(verdict(r.is_clean()))
 }
 
@@ -293,8 +312,17 @@ fn execute(cli: Cli, err: &mut dyn Write) -> ExitCode {
             policy,
             seed,
             json,
+            svg,
             sys,
-        } => run_cmd(&scenario, policy, seed, json.as_deref(), sys.as_ref(), err),
+        } => run_cmd(
+            &scenario,
+            policy,
+            seed,
+            json.as_deref(),
+            svg.as_deref(),
+            sys.as_ref(),
+            err,
+        ),
         Command::Compare {
             scenario,
             policies,

@@ -1,21 +1,35 @@
-//! Progress of a run on stderr: a line per tenth of the run when stderr is not a terminal, an
-//! updating line when it is.
+//! Progress of a run on stderr: an indicatif bar on a terminal, a plain line per tenth of the run
+//! otherwise.
 
+use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
+
+/// Steps of the bar.
+const STEPS: u64 = 100;
 
 /// Progress of one run.
 pub struct Progress {
     label: String,
-    tty: bool,
-    shown: u32,
+    bar: Option<ProgressBar>,
+    shown: u64,
 }
 
 impl Progress {
     /// Progress of the run named `label`.
     pub fn new(label: &str) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(STEPS);
+            if let Ok(style) =
+                ProgressStyle::with_template("{msg} [{bar:30}] {percent:>3}% {elapsed}")
+            {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(label.to_owned());
+            bar
+        });
         Progress {
             label: label.to_owned(),
-            tty: std::io::stderr().is_terminal(),
+            bar,
             shown: 0,
         }
     }
@@ -24,22 +38,21 @@ impl Progress {
     pub fn set(&mut self, done: f64) {
         // Clamped to 0..=100 first.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let pct = (done * 100.0).clamp(0.0, 100.0) as u32;
-        let mut err = std::io::stderr();
-        if self.tty {
-            let bar = "#".repeat((pct / 4) as usize);
-            let _ = write!(err, "\r{} [{bar:<25}] {pct:>3}%", self.label);
-            let _ = err.flush();
-        } else if pct >= self.shown + 10 {
-            self.shown = pct - pct % 10;
-            let _ = writeln!(err, "{}: {pct}%", self.label);
+        let pct = (done * 100.0).clamp(0.0, 100.0) as u64;
+        match &self.bar {
+            Some(bar) => bar.set_position(pct),
+            None if pct >= self.shown + 10 => {
+                self.shown = pct - pct % 10;
+                let _ = writeln!(std::io::stderr(), "{}: {pct}%", self.label);
+            }
+            None => {}
         }
     }
 
     /// The run ended.
     pub fn finish(&mut self) {
-        if self.tty {
-            let _ = writeln!(std::io::stderr());
+        if let Some(bar) = &self.bar {
+            bar.finish();
         }
     }
 }

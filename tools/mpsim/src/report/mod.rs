@@ -2,8 +2,10 @@
 //! reads.
 
 mod summary;
+mod svg;
 
 pub use summary::{compare_table, summary};
+pub use svg::svg;
 
 use crate::run::Measured;
 use crate::run::plan::{self, MS};
@@ -431,8 +433,44 @@ fn throughput(m: &Measured) -> Throughput {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A report of nothing, for tests that fill in what they look at.
+    pub(crate) fn empty_report() -> Report {
+        Report {
+            scenario: "t".into(),
+            policy: "speed-share".into(),
+            seed: 1,
+            duration_ms: 10,
+            build: "host",
+            group_policy: None,
+            offered_mbps: 0,
+            capacity_mbps: 0.0,
+            goodput_mbps: 0.0,
+            efficiency: 0.0,
+            flow_fairness: 0.0,
+            p99_completion_us: 0.0,
+            nbls_sent: 0,
+            nbls_completed: 0,
+            nbls_failed: 0,
+            nbls_lost: 0,
+            delivered: 0,
+            undelivered: 0,
+            nbls_duplicated: 0,
+            reordered_pct: 0.0,
+            drain_ms: 0.0,
+            rule_violations: Vec::new(),
+            leaks: Vec::new(),
+            paths: Vec::new(),
+            failovers: Vec::new(),
+            throughput: Throughput {
+                bin_ms: 1.0,
+                mbps: Vec::new(),
+            },
+            events: Vec::new(),
+        }
+    }
 
     #[test]
     fn jain_is_one_when_equal_and_one_over_n_when_one_flow_gets_all() {
