@@ -213,3 +213,87 @@ fn run_refuses_a_bad_scenario_and_a_bad_override_naming_the_key() {
     let err = &out.1;
     assert!(err.contains("policy = \"fastest\""), "{err}");
 }
+
+/// The cross-built driver: `MPFILTER_SYS`, else the workspace's (or `CARGO_TARGET_DIR`'s) release
+/// build of it.
+fn sys_image() -> PathBuf {
+    std::env::var_os("MPFILTER_SYS").map_or_else(
+        || {
+            let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(|| workspace.join("target"), PathBuf::from);
+            workspace
+                .join(target)
+                .join("x86_64-pc-windows-msvc/release/mpfilter.sys")
+        },
+        PathBuf::from,
+    )
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p mpsim -- --ignored"]
+fn sys_the_loaded_driver_runs_the_link_down_scenario_as_the_host_build_does() {
+    let dir = Dir::new("sys");
+    let scenario = dir.file("s.toml", LINK_DOWN);
+    let sys = sys_image();
+    assert!(sys.exists(), "{} (bash tools/build-sys.sh)", sys.display());
+    let (host_json, sys_json) = (dir.0.join("h.json"), dir.0.join("s.json"));
+    let out = mpsim(&[
+        "run".as_ref(),
+        scenario.as_ref(),
+        "--json".as_ref(),
+        host_json.as_ref(),
+    ]);
+    assert_eq!(out.0, ExitCode::SUCCESS, "{}", out.1);
+    let out = mpsim(&[
+        "run".as_ref(),
+        scenario.as_ref(),
+        "--json".as_ref(),
+        sys_json.as_ref(),
+        "--sys".as_ref(),
+        sys.as_ref(),
+    ]);
+    assert_eq!(out.0, ExitCode::SUCCESS, "{}", out.1);
+    let (h, s) = (json(&host_json), json(&sys_json));
+    assert_eq!(s["build"], "sys");
+    let sent = s["nbls_sent"].as_u64().unwrap();
+    assert!(sent > 1_000);
+    assert_eq!(s["delivered"].as_u64(), Some(sent));
+    assert_eq!(s["nbls_lost"].as_u64(), Some(0));
+    assert_eq!(s["rule_violations"].as_array().map(Vec::len), Some(0));
+    assert_eq!(s["leaks"].as_array().map(Vec::len), Some(0));
+    // The same filter code and the same seed: the wires carried the same bytes.
+    for k in 0..2 {
+        assert_eq!(s["paths"][k]["bytes"], h["paths"][k]["bytes"], "path {k}");
+    }
+    // While b was down its wire was idle on the .sys too.
+    let bin = f(&s["throughput"]["bin_ms"]);
+    for (i, v) in s["throughput"]["mbps"][1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let t = i as f64 * bin;
+        if (6.0..12.0).contains(&t) {
+            assert!(f(v) == 0.0, "b carried {v} Mbit/s at {t} ms while down");
+        }
+    }
+}
+
+#[test]
+fn sys_refuses_admin_events_which_need_the_host_build() {
+    let dir = Dir::new("sys-admin");
+    let scenario = dir.file(
+        "s.toml",
+        &LINK_DOWN.replace("kind = \"link-up\"", "kind = \"admin-fail\""),
+    );
+    let out = mpsim(&[
+        "run".as_ref(),
+        scenario.as_ref(),
+        "--sys".as_ref(),
+        "no-such.sys".as_ref(),
+    ]);
+    assert_eq!(out.0, ExitCode::from(2));
+    assert!(out.1.contains("admin-fail"), "{}", out.1);
+}

@@ -402,14 +402,26 @@ fn failovers(m: &Measured, adapter_of: &dyn Fn(u8) -> usize) -> Vec<Failover> {
         .collect()
 }
 
-/// When the first frame of a flow whose previous frame had left `path`'s wire left another wire,
-/// at or after `from`: the first traffic the filter moved off the path.
+/// When a flow that `path` carried last before `from` first had a frame leave another wire, at
+/// or after `from`: the first traffic the filter moved off the path (None when the path carried
+/// no flow at that time, e.g. it had already failed).
 fn first_moved_arrival(m: &Measured, path: usize, from: u64) -> Option<u64> {
     let mut last_wire: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut on_path: Option<HashSet<u32>> = None;
     for a in &m.arrivals {
-        let prev = last_wire.insert(a.key.flow, a.wire);
-        if a.at >= from && prev == Some(path) && a.wire != path {
-            return Some(a.at);
+        if a.at >= from {
+            let flows = on_path.get_or_insert_with(|| {
+                last_wire
+                    .iter()
+                    .filter(|&(_, &w)| w == path)
+                    .map(|(&f, _)| f)
+                    .collect()
+            });
+            if a.wire != path && flows.contains(&a.key.flow) {
+                return Some(a.at);
+            }
+        } else {
+            last_wire.insert(a.key.flow, a.wire);
         }
     }
     None
