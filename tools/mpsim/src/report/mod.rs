@@ -377,10 +377,12 @@ fn failovers(m: &Measured, adapter_of: &dyn Fn(u8) -> usize) -> Vec<Failover> {
                     if adapter_of(p) == path
                         && !matches!(to, PathState::Active | PathState::Standby) =>
                 {
-                    Some(ms(*at))
+                    Some(*at)
                 }
                 _ => None,
             });
+            // Moved traffic counts once the filter took the path out of service: before that,
+            // a flow changing path is ordinary balancing.
             let reroute = after
                 .clone()
                 .find_map(|(at, _, ev)| match *ev {
@@ -388,14 +390,14 @@ fn failovers(m: &Measured, adapter_of: &dyn Fn(u8) -> usize) -> Vec<Failover> {
                     _ => None,
                 })
                 .into_iter()
-                .chain(first_moved_arrival(m, path, from))
+                .chain(detected.and_then(|d| first_moved_arrival(m, path, d)))
                 .min()
                 .map(ms);
             Failover {
                 path: e.path.clone(),
                 kind: e.kind.name().into(),
                 injected_ms: ms(from),
-                detected_ms: detected,
+                detected_ms: detected.map(ms),
                 first_reroute_ms: reroute,
             }
         })
