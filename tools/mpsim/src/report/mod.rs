@@ -486,6 +486,108 @@ pub(crate) mod tests {
         }
     }
 
+    fn measured(
+        arrivals: &[(u64, usize, u32)],
+        events: Vec<(u64, Option<usize>, Event)>,
+    ) -> Measured {
+        let scenario = crate::scenario::Scenario::from_toml(
+            r#"
+name = "t"
+duration_ms = 20
+policy = "round-robin"
+[[path]]
+name = "a"
+rate_mbps = 1000
+latency_us = 0
+[[path]]
+name = "b"
+rate_mbps = 1000
+latency_us = 0
+[traffic]
+flows = 2
+frame_bytes = 1000
+window_nbls = 4
+[[event]]
+at_ms = 5
+path = "b"
+kind = "link-down"
+"#,
+        )
+        .unwrap();
+        let arrivals = arrivals
+            .iter()
+            .enumerate()
+            .map(|(seq, &(at_us, wire, flow))| ndis_emu::ledger::Arrival {
+                at: at_us * 1_000,
+                wire,
+                key: ndis_emu::ledger::FrameKey {
+                    origin: 0,
+                    flow,
+                    seq: seq as u64,
+                },
+            })
+            .collect();
+        Measured {
+            scenario,
+            arrivals,
+            wire_bytes: vec![0, 0],
+            origin: ndis_emu::ledger::OriginReport::default(),
+            completion_times: Vec::new(),
+            violations: Vec::new(),
+            leaks: Vec::new(),
+            events,
+            group: None,
+            frame_bytes: 1000,
+            sys: false,
+            drain: 0,
+            pool_leaks: 0,
+        }
+    }
+
+    fn failed_at(at_us: u64) -> (u64, Option<usize>, Event) {
+        (
+            at_us * 1_000,
+            Some(1),
+            Event::PathTransition {
+                group: 1,
+                path: 1,
+                from: PathState::Active,
+                to: PathState::Failed,
+                reason: mpfilter::engine::Reason::LinkDown,
+            },
+        )
+    }
+
+    #[test]
+    fn a_failover_is_detected_at_the_transition_and_rerouted_when_a_flow_of_the_path_moves() {
+        // Flow 0 rides b, flow 1 rides a; flow 0 still arrives on b after the fault (frames
+        // already on the wire) and on a after the detection; flow 1 moving between is not it.
+        let m = measured(
+            &[
+                (1_000, 1, 0),
+                (2_000, 0, 1),
+                (5_500, 1, 0),
+                (6_500, 1, 1),
+                (7_000, 0, 0),
+            ],
+            vec![failed_at(6_000)],
+        );
+        let r = Report::new(&m);
+        let f = &r.failovers[0];
+        assert_eq!((f.path.as_str(), f.kind.as_str()), ("b", "link-down"));
+        assert!((f.injected_ms - 5.0).abs() < 1e-12);
+        assert_eq!(f.detected_ms, Some(6.0));
+        assert_eq!(f.first_reroute_ms, Some(7.0));
+        assert_eq!(r.paths[1].transitions[0].to, "failed");
+    }
+
+    #[test]
+    fn an_undetected_fault_has_no_detection_and_no_reroute() {
+        let m = measured(&[(1_000, 1, 0), (7_000, 0, 0)], Vec::new());
+        let f = &Report::new(&m).failovers[0];
+        assert_eq!((f.detected_ms, f.first_reroute_ms), (None, None));
+    }
+
     #[test]
     fn jain_is_one_when_equal_and_one_over_n_when_one_flow_gets_all() {
         assert!((jain(&[5, 5, 5, 5]) - 1.0).abs() < 1e-12);
