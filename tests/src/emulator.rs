@@ -140,6 +140,7 @@ impl Emulator {
                     oid_busy: false,
                     oids_to_issue: 0,
                     flow_seqs: vec![0; traffic.flows as usize],
+                    flow_outstanding: vec![0; traffic.flows as usize],
                     link_seen: Vec::new(),
                 },
                 stats: AdapterStats::default(),
