@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 /// NBLs per send call of the protocol: chains of 1 to this many.
 const MAX_CHAIN: usize = 8;
-/// Most NBLs the protocol keeps outstanding, whatever the scenario's window.
+/// Most NBLs the protocol keeps outstanding over all its flows.
 const MAX_WINDOW: u64 = 65_536;
 /// Virtual CPUs of the emulator (the filter's per-CPU state and cross-CPU paths are exercised).
 const CPUS: u32 = 4;
@@ -128,7 +128,8 @@ pub fn frame_bytes(s: &Scenario) -> u64 {
 }
 
 /// The protocol's traffic: fixed-size flow frames in short chains, at the offered rate (or, when
-/// saturating, twice what every path together carries), held back by the window.
+/// saturating, twice what every path together carries), each flow held back by its own window
+/// (as a TCP sender is), all of them by the protocol's total.
 fn traffic(s: &Scenario) -> TrafficConfig {
     let frame = usize::try_from(frame_bytes(s)).unwrap_or(usize::MAX);
     let bits_per_call = f64::midpoint(1.0, MAX_CHAIN as f64) * frame as f64 * 8.0;
@@ -149,6 +150,7 @@ fn traffic(s: &Scenario) -> TrafficConfig {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         send_interval: interval as Nanos,
         flows: s.traffic.flows,
+        flow_window: s.traffic.window_nbls,
         ..TrafficConfig::default()
     }
 }
