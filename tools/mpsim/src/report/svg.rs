@@ -8,6 +8,11 @@ use plotters::prelude::*;
 /// Plot size, pixels.
 const SIZE: (u32, u32) = (1100, 560);
 
+/// Rows the transition marks are staggered over.
+const ROWS: usize = 4;
+/// Room a transition label takes, as a fraction of the time axis.
+const LABEL_WIDTH: f64 = 0.12;
+
 /// Colours of the paths, in order (repeating past eight).
 const PATH_COLOURS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
@@ -87,21 +92,29 @@ fn draw(r: &Report, out: &mut String) -> Result<(), Box<dyn std::error::Error>> 
             ("sans-serif", 14).into_font().color(&fault),
         )))?;
     }
+    // Marks sit on four staggered rows; a label is left out where it would run into the previous
+    // one on its row (a flapping path has dozens), the mark stays.
+    let label_room = end * LABEL_WIDTH;
+    let mut row_free = [f64::NEG_INFINITY; ROWS];
+    let mut row = 0;
     for (i, p) in r.paths.iter().enumerate() {
         let colour = PATH_COLOURS[i % PATH_COLOURS.len()];
-        for (k, t) in p.transitions.iter().enumerate() {
-            // Staggered so marks close in time stay readable.
-            let y = top * (0.88 - 0.05 * ((k % 4) as f64));
+        for t in &p.transitions {
+            let y = top * (0.88 - 0.05 * row as f64);
             chart.draw_series(std::iter::once(Circle::new(
                 (t.at_ms, y),
                 4,
                 colour.filled(),
             )))?;
-            chart.draw_series(std::iter::once(Text::new(
-                format!("{} → {}", p.name, t.to),
-                (t.at_ms, y),
-                ("sans-serif", 13).into_font().color(&BLACK),
-            )))?;
+            if t.at_ms >= row_free[row] {
+                row_free[row] = t.at_ms + label_room;
+                chart.draw_series(std::iter::once(Text::new(
+                    format!("{} → {}", p.name, t.to),
+                    (t.at_ms, y),
+                    ("sans-serif", 13).into_font().color(&BLACK),
+                )))?;
+            }
+            row = (row + 1) % ROWS;
         }
     }
     chart
@@ -120,8 +133,8 @@ mod tests {
     use super::*;
     use crate::report::{Failover, PathReport, Throughput, TransitionRecord};
 
-    fn report() -> Report {
-        let path = |name: &str, to: &[&str]| PathReport {
+    fn path_with(name: &str, to: &[&str]) -> PathReport {
+        PathReport {
             name: name.into(),
             bytes: 1,
             share: 0.5,
@@ -136,9 +149,15 @@ mod tests {
                     reason: "LinkDown".into(),
                 })
                 .collect(),
-        };
+        }
+    }
+
+    fn report() -> Report {
         let mut r = crate::report::tests::empty_report();
-        r.paths = vec![path("left", &[]), path("right", &["failed", "active"])];
+        r.paths = vec![
+            path_with("left", &[]),
+            path_with("right", &["failed", "active"]),
+        ];
         r.throughput = Throughput {
             bin_ms: 1.0,
             mbps: vec![vec![100.0; 10], vec![50.0; 10]],
@@ -162,5 +181,19 @@ mod tests {
         assert!(text.contains("right → failed") && text.contains("right → active"));
         assert!(text.contains("virtual time (ms)"));
         assert!(text.matches("<polyline").count() >= 2);
+    }
+
+    #[test]
+    fn a_flapping_path_keeps_every_mark_and_only_the_labels_that_fit() {
+        let mut r = report();
+        // 20 changes 1 ms apart on a 100 ms axis: a label needs 12 ms of its row.
+        r.duration_ms = 100;
+        let flaps: Vec<&str> = ["failed", "recovering"].repeat(10);
+        r.paths[1] = path_with("right", &flaps);
+        let text = svg(&r).unwrap();
+        let marks = text.matches("<circle").count();
+        let labels = text.matches("right → ").count();
+        assert!(marks >= 20, "{marks} marks");
+        assert!(labels > 0 && labels < 20, "{labels} labels");
     }
 }
