@@ -168,6 +168,10 @@ pub struct TrafficConfig {
     /// (the frame length drawn from `frame_len` is raised to that); at most 55,535 flows (TCP
     /// source ports 10000 + flow).
     pub flows: u32,
+    /// Most NBLs of one flow sent and not yet completed (0: no per-flow cap, only `window`).
+    /// A flow drawn at its cap gives way to the next flow after it with room; a chain ends early
+    /// when every flow is at its cap. Only with `flows` > 0.
+    pub flow_window: u32,
 }
 
 impl Default for TrafficConfig {
@@ -181,6 +185,7 @@ impl Default for TrafficConfig {
             send_interval: 2_000,
             rx_interval: 2_000,
             flows: 0,
+            flow_window: 0,
         }
     }
 }

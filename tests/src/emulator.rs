@@ -149,6 +149,7 @@ impl Emulator {
                     oid_busy: false,
                     oids_to_issue: 0,
                     flow_seqs: vec![0; traffic.flows as usize],
+                    flow_outstanding: vec![0; traffic.flows as usize],
                     link_seen: Vec::new(),
                 },
                 stats: AdapterStats::default(),
@@ -276,6 +277,18 @@ impl Emulator {
     /// Every frame that left a wire so far, in arrival order.
     pub fn arrivals(&self) -> Vec<Arrival> {
         Self::with(|w| w.ledger.arrivals().to_vec())
+    }
+
+    /// How long each frame the protocols sent took from its send to its completion, in
+    /// completion order.
+    pub fn completion_times(&self) -> Vec<Nanos> {
+        Self::with(|w| w.ledger.completion_times().to_vec())
+    }
+
+    /// Stops an adapter's protocol from making further sends (those still outstanding complete
+    /// as usual): how a run of a fixed virtual duration ends its traffic before the final drain.
+    pub fn end_traffic(&mut self, adapter: usize) {
+        Self::with(|w| w.adapters[adapter].tx_target = 0);
     }
 
     /// The NDIS_STATUS_LINK_STATE indications an adapter's protocol received, in order.

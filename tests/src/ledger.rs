@@ -96,6 +96,7 @@ pub struct DeliveryReport {
 struct KeyState {
     completed: Option<i32>,
     arrivals: u32,
+    sent_at: Nanos,
 }
 
 /// The ledger itself: fed by the emulator (or, in tests, by hand).
@@ -107,6 +108,8 @@ pub struct Ledger {
     /// Per origin: sent, completed OK, errors by status, duplicates, reordered (counted as they
     /// happen; delivered and the losses are derived in `report`).
     running: Vec<OriginReport>,
+    /// Send-to-completion times of the frames completed so far, in completion order.
+    completion_times: Vec<Nanos>,
 }
 
 impl Ledger {
@@ -121,6 +124,25 @@ impl Ledger {
     pub fn sent(&mut self, key: FrameKey) {
         self.keys.entry(key).or_default();
         self.origin(key.origin).sent += 1;
+    }
+
+    /// The protocol of `key.origin` sent `key` at `at` (what [`Ledger::completion_times`]
+    /// measures from).
+    pub fn sent_at(&mut self, key: FrameKey, at: Nanos) {
+        self.sent(key);
+        self.keys.entry(key).or_default().sent_at = at;
+    }
+
+    /// `key` was completed to its protocol at `at` with `status`.
+    pub fn completed_at(&mut self, key: FrameKey, status: i32, at: Nanos) {
+        self.completed(key, status);
+        let sent = self.keys.get(&key).map_or(at, |k| k.sent_at);
+        self.completion_times.push(at.saturating_sub(sent));
+    }
+
+    /// How long each completed frame took from its send to its completion, in completion order.
+    pub fn completion_times(&self) -> &[Nanos] {
+        &self.completion_times
     }
 
     /// `key` was completed to its protocol with `status`.
@@ -217,6 +239,17 @@ mod tests {
         assert_eq!(r.origins[1], OriginReport::default());
         assert_eq!(r.per_wire, vec![4, 0]);
         assert_eq!(r.total, *o);
+    }
+
+    #[test]
+    fn completion_times_run_from_the_send_to_the_completion() {
+        let mut l = Ledger::default();
+        l.sent_at(k(0, 0, 0), 100);
+        l.sent_at(k(0, 0, 1), 150);
+        l.completed_at(k(0, 0, 1), 0, 400);
+        l.completed_at(k(0, 0, 0), ERR, 1_000);
+        assert_eq!(l.completion_times(), &[250, 900]);
+        assert_eq!(l.report(1).origins[0].completed_ok, 1);
     }
 
     #[test]

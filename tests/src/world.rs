@@ -314,6 +314,8 @@ pub(crate) struct Protocol {
     pub oids_to_issue: u32,
     /// Next sequence number of each flow (`TrafficConfig::flows` entries).
     pub flow_seqs: Vec<u64>,
+    /// NBLs of each flow sent and not yet completed (`TrafficConfig::flow_window`).
+    pub flow_outstanding: Vec<u32>,
     /// LINK_STATE indications received.
     pub link_seen: Vec<crate::wire::LinkIndication>,
 }

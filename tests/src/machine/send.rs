@@ -31,16 +31,27 @@ pub(super) fn proto_send_tick(a: usize) {
 }
 
 /// The flow of the protocol's next frame and its sequence in it (drawn from the seeded RNG), or
-/// `None` for plain frames (`flows` = 0: no draw, so such runs are as they always were).
-fn next_flow(w: &mut World, a: usize) -> Option<(u32, u64)> {
+/// `None` for plain frames (`flows` = 0: no draw, so such runs are as they always were);
+/// `Err(())` when every flow is at its `flow_window` cap.
+fn next_flow(w: &mut World, a: usize) -> Result<Option<(u32, u64)>, ()> {
     let flows = w.adapters[a].proto.flow_seqs.len();
     if flows == 0 {
-        return None;
+        return Ok(None);
     }
-    let f = w.rng.range_usize(0, flows - 1);
-    let seq = w.adapters[a].proto.flow_seqs[f];
-    w.adapters[a].proto.flow_seqs[f] += 1;
-    Some((u32::try_from(f).unwrap_or(u32::MAX), seq))
+    let drawn = w.rng.range_usize(0, flows - 1);
+    let cap = w.traffic(a).flow_window;
+    let p = &mut w.adapters[a].proto;
+    let f = if cap == 0 {
+        drawn
+    } else {
+        (0..flows)
+            .map(|k| (drawn + k) % flows)
+            .find(|&f| p.flow_outstanding[f] < cap)
+            .ok_or(())?
+    };
+    let seq = p.flow_seqs[f];
+    p.flow_seqs[f] += 1;
+    Ok(Some((u32::try_from(f).unwrap_or(u32::MAX), seq)))
 }
 
 /// The protocol of adapter `a` sent `nbl` (not a probe): `len` bytes, `(flow, seq)` in the
@@ -54,7 +65,11 @@ fn count_sent(w: &mut World, a: usize, nbl: usize, len: usize, (flow, seq): (u32
         flow,
         seq,
     };
-    w.ledger.sent(key);
+    let now = w.now();
+    w.ledger.sent_at(key, now);
+    if let Some(n) = w.adapters[a].proto.flow_outstanding.get_mut(flow as usize) {
+        *n += 1;
+    }
     if let Some(t) = w.nbls.get_mut(&nbl) {
         t.frame = Some(key);
     }
@@ -107,9 +122,11 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
         let handle = w.adapters[a].proto.token.addr();
         let mut nbls = Vec::with_capacity(n);
         for _ in 0..n {
+            let Ok(flow) = (if probe { Ok(None) } else { next_flow(w, a) }) else {
+                break;
+            };
             let seq = w.adapters[a].proto.tx_seq;
             w.adapters[a].proto.tx_seq += 1;
-            let flow = if probe { None } else { next_flow(w, a) };
             let (nbl, len) = framed_nbl(
                 w,
                 &FramedNbl {
@@ -136,6 +153,10 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
                 count_sent(w, a, nbl, len, flow.unwrap_or((0, seq)));
             }
             nbls.push(nbl);
+        }
+        let n = nbls.len();
+        if n == 0 {
+            return None;
         }
         let ad = &mut w.adapters[a];
         ad.stats.chains_sent += 1;
@@ -165,21 +186,25 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
         proto_cancel(a, irql, id);
     }
     if sent == Some(false) {
-        // No send handler: NDIS bypasses the filter.
-        world::with(|w| {
-            if let Ok(nbls) = w.walk(head) {
-                for &n in &nbls {
-                    if let Some(t) = w.nbls.get_mut(&n) {
-                        t.state = NState::Below {
-                            module: a,
-                            came: Came::Above,
-                        };
-                    }
-                }
-                mp_enqueue(w, a, &nbls);
-            }
-        });
+        bypass_filter(a, head);
     }
+}
+
+/// No send handler: NDIS passes the protocol's chain straight to the miniport.
+fn bypass_filter(a: usize, head: usize) {
+    world::with(|w| {
+        if let Ok(nbls) = w.walk(head) {
+            for &n in &nbls {
+                if let Some(t) = w.nbls.get_mut(&n) {
+                    t.state = NState::Below {
+                        module: a,
+                        came: Came::Above,
+                    };
+                }
+            }
+            mp_enqueue(w, a, &nbls);
+        }
+    });
 }
 
 /// The protocol cancels the chain it just sent (tagged with `id`).
@@ -201,7 +226,15 @@ pub(crate) fn proto_send_completed(w: &mut World, a: usize, nbl: usize) {
     let status = unsafe { nblmem::nbl_mut(nbl) }.Status;
     let probe = w.nbls.get(&nbl).is_some_and(|t| t.probe);
     if let Some(key) = w.nbls.get_mut(&nbl).and_then(|t| t.frame.take()) {
-        w.ledger.completed(key, status);
+        let now = w.now();
+        w.ledger.completed_at(key, status, now);
+        if let Some(n) = w.adapters[a]
+            .proto
+            .flow_outstanding
+            .get_mut(key.flow as usize)
+        {
+            *n = n.saturating_sub(1);
+        }
     }
     let st = &mut w.adapters[a].stats;
     if probe {

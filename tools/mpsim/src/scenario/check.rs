@@ -114,6 +114,15 @@ impl Scenario {
         if let Some(fb) = &self.failback {
             text("failback", fb, parse_failback, keys::FAILBACK_FORMS)?;
         }
+        for (key, filter_key, v) in [
+            ("up_delay_ms", keys::UP_DELAY_MS, self.up_delay_ms),
+            ("down_delay_ms", keys::DOWN_DELAY_MS, self.down_delay_ms),
+        ] {
+            if let Some(v) = v {
+                let (min, max) = filter_range(filter_key);
+                range(key, v, min, max)?;
+            }
+        }
         if let Some(ad) = &self.all_down {
             text("all_down", ad, parse_all_down, keys::ALL_DOWN_FORMS)?;
         }

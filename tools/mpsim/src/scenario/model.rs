@@ -19,6 +19,11 @@ pub struct Scenario {
     pub flowlet_gap_us: Option<u32>,
     /// `immediate | manual | deferred:<ms>`. Default: the filter's.
     pub failback: Option<String>,
+    /// A recovered path must stay healthy this long before it is used, ms. Default: the
+    /// filter's.
+    pub up_delay_ms: Option<u32>,
+    /// A link-down must last this long before the path fails, ms. Default: the filter's.
+    pub down_delay_ms: Option<u32>,
     /// `fail | queue:<ms>`. Default: the filter's.
     pub all_down: Option<String>,
     /// How a frame rerouted to another adapter is addressed. Default: preserve.

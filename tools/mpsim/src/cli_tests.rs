@@ -1,0 +1,299 @@
+//! `mpsim run` and `mpsim compare` end to end: the command line, parsed as the binary parses it,
+//! runs small scenarios through the emulator with the host-linked filter (in this process: a test
+//! binary cannot also build the `mpsim` binary, whose panic strategy differs), and the JSON report
+//! is checked against what the scenario did to the team.
+
+use super::{Cli, execute};
+use clap::Parser;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Two 1 Gb/s paths for 20 ms; `b`'s link is down from 5 ms to 12 ms and comes back at once.
+const LINK_DOWN: &str = r#"
+name = "two-links"
+seed = 3
+duration_ms = 20
+policy = "round-robin"
+failback = "immediate"
+up_delay_ms = 0
+[[path]]
+name = "a"
+rate_mbps = 1000
+latency_us = 10
+[[path]]
+name = "b"
+rate_mbps = 1000
+latency_us = 10
+[traffic]
+flows = 16
+frame_bytes = 1000
+window_nbls = 16
+[[event]]
+at_ms = 5
+path = "b"
+kind = "link-down"
+[[event]]
+at_ms = 12
+path = "b"
+kind = "link-up"
+"#;
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let d = std::env::temp_dir().join(format!("mpsim-test-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs the command line; its exit code, and the error text of a refused one.
+fn mpsim(args: &[&std::ffi::OsStr]) -> (ExitCode, String) {
+    let cli = Cli::try_parse_from(std::iter::once("mpsim".as_ref()).chain(args.iter().copied()))
+        .expect("a well-formed command line");
+    let mut err = Vec::new();
+    let code = execute(cli, &mut err);
+    (code, String::from_utf8(err).unwrap())
+}
+
+fn json(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("the JSON report")).unwrap()
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("a number: {v}"))
+}
+
+#[test]
+fn a_link_down_moves_the_traffic_off_the_path_and_nothing_is_lost() {
+    let dir = Dir::new("run");
+    let scenario = dir.file("s.toml", LINK_DOWN);
+    let out_json = dir.0.join("r.json");
+    let out_svg = dir.0.join("r.svg");
+    let out = mpsim(&[
+        "run".as_ref(),
+        scenario.as_ref(),
+        "--json".as_ref(),
+        out_json.as_ref(),
+        "--svg".as_ref(),
+        out_svg.as_ref(),
+    ]);
+    assert_eq!(out.0, ExitCode::SUCCESS, "{}", out.1);
+    let r = json(&out_json);
+    assert_eq!(r["scenario"], "two-links");
+    let plot = std::fs::read_to_string(&out_svg).expect("the plot");
+    assert!(plot.contains("b link-down") && plot.contains("b → failed"));
+    assert_eq!(r["policy"], "round-robin");
+    assert_eq!(r["group_policy"], "round-robin");
+    let sent = r["nbls_sent"].as_u64().unwrap();
+    assert!(sent > 1_000, "{sent}");
+    assert_eq!(r["nbls_completed"].as_u64(), Some(sent));
+    assert_eq!(r["delivered"].as_u64(), Some(sent));
+    assert_eq!(r["nbls_lost"].as_u64(), Some(0));
+    assert_eq!(r["nbls_duplicated"].as_u64(), Some(0));
+    assert_eq!(r["rule_violations"].as_array().map(Vec::len), Some(0));
+    // Path b was down 7 of the 20 ms: capacity 2 Gb/s for 13 ms, 1 Gb/s for 7.
+    assert!((f(&r["capacity_mbps"]) - 1_650.0).abs() < 1e-6);
+    assert!(f(&r["goodput_mbps"]) > 0.0);
+    let paths = r["paths"].as_array().unwrap();
+    let shares: f64 = paths.iter().map(|p| f(&p["share"])).sum();
+    assert!((shares - 1.0).abs() < 1e-9);
+    assert!(paths.iter().all(|p| p["bytes"].as_u64() > Some(0)));
+    let reasons: Vec<&str> = paths[1]["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.first(), Some(&"LinkDown"), "{reasons:?}");
+    assert!(reasons.contains(&"LinkUp"), "{reasons:?}");
+    assert_eq!(paths[1]["final_state"], "active");
+    let fo = &r["failovers"][0];
+    assert_eq!(fo["path"], "b");
+    assert_eq!(fo["kind"], "link-down");
+    assert!((f(&fo["injected_ms"]) - 5.0).abs() < 1e-9);
+    let detected = f(&fo["detected_ms"]);
+    assert!((5.0..6.0).contains(&detected), "{detected}");
+    assert!(f(&fo["first_reroute_ms"]) >= 5.0);
+    // While b was failed (a margin after 5 ms for frames already on its wire), its wire was idle.
+    let bin = f(&r["throughput"]["bin_ms"]);
+    let b = r["throughput"]["mbps"][1].as_array().unwrap();
+    for (i, v) in b.iter().enumerate() {
+        let t = i as f64 * bin;
+        if (6.0..12.0).contains(&t) {
+            assert!(f(v) == 0.0, "b carried {v} Mbit/s at {t} ms while down");
+        }
+    }
+    assert!(b.iter().map(f).sum::<f64>() > 0.0);
+    assert!(
+        r["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"].as_str().unwrap().starts_with("PathTransition")),
+    );
+}
+
+#[test]
+fn compare_runs_every_policy_asked_with_the_same_seed() {
+    let dir = Dir::new("compare");
+    let scenario = dir.file("s.toml", LINK_DOWN);
+    let out_json = dir.0.join("c.json");
+    let out = mpsim(&[
+        "compare".as_ref(),
+        scenario.as_ref(),
+        "--policies".as_ref(),
+        "failover,speed-share".as_ref(),
+        "--json".as_ref(),
+        out_json.as_ref(),
+    ]);
+    assert_eq!(out.0, ExitCode::SUCCESS, "{}", out.1);
+    let c = json(&out_json);
+    assert_eq!(c["scenario"], "two-links");
+    let results = c["results"].as_array().unwrap();
+    let policies: Vec<&str> = results
+        .iter()
+        .map(|r| r["policy"].as_str().unwrap())
+        .collect();
+    assert_eq!(policies, ["failover", "speed-share"]);
+    // The engine's own names of the policies the filter's groups ran.
+    let engine: Vec<&str> = results
+        .iter()
+        .map(|r| r["group_policy"].as_str().unwrap())
+        .collect();
+    assert_eq!(engine, ["failover-only", "speed-share"]);
+    for r in results {
+        assert_eq!(r["seed"], 3);
+        assert_eq!(r["nbls_lost"].as_u64(), Some(0));
+    }
+    // Failover keeps path a while it is healthy: b carries nothing.
+    assert_eq!(results[0]["paths"][1]["bytes"].as_u64(), Some(0));
+    assert!(results[1]["paths"][1]["bytes"].as_u64() > Some(0));
+}
+
+#[test]
+fn run_refuses_a_bad_scenario_and_a_bad_override_naming_the_key() {
+    let dir = Dir::new("bad");
+    let unknown = dir.file(
+        "u.toml",
+        &LINK_DOWN.replace("seed = 3", "seed = 3\nspeed = 9"),
+    );
+    let out = mpsim(&["run".as_ref(), unknown.as_ref()]);
+    assert_eq!(out.0, ExitCode::from(2));
+    assert!(out.1.contains("unknown field `speed`"), "{}", out.1);
+    let range = dir.file("r.toml", &LINK_DOWN.replace("at_ms = 12", "at_ms = 20"));
+    let out = mpsim(&["run".as_ref(), range.as_ref()]);
+    assert_eq!(out.0, ExitCode::from(2));
+    let err = &out.1;
+    assert!(
+        err.contains("event[1].at_ms = 20: accepted 0..=19"),
+        "{err}"
+    );
+    let good = dir.file("g.toml", LINK_DOWN);
+    let out = mpsim(&[
+        "run".as_ref(),
+        good.as_ref(),
+        "--policy".as_ref(),
+        "fastest".as_ref(),
+    ]);
+    assert_eq!(out.0, ExitCode::from(2));
+    let err = &out.1;
+    assert!(err.contains("policy = \"fastest\""), "{err}");
+}
+
+/// The cross-built driver: `MPFILTER_SYS`, else the workspace's (or `CARGO_TARGET_DIR`'s) release
+/// build of it.
+fn sys_image() -> PathBuf {
+    std::env::var_os("MPFILTER_SYS").map_or_else(
+        || {
+            let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(|| workspace.join("target"), PathBuf::from);
+            workspace
+                .join(target)
+                .join("x86_64-pc-windows-msvc/release/mpfilter.sys")
+        },
+        PathBuf::from,
+    )
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p mpsim -- --ignored"]
+fn sys_the_loaded_driver_runs_the_link_down_scenario_as_the_host_build_does() {
+    let dir = Dir::new("sys");
+    let scenario = dir.file("s.toml", LINK_DOWN);
+    let sys = sys_image();
+    assert!(sys.exists(), "{} (bash tools/build-sys.sh)", sys.display());
+    let (host_json, sys_json) = (dir.0.join("h.json"), dir.0.join("s.json"));
+    let out = mpsim(&[
+        "run".as_ref(),
+        scenario.as_ref(),
+        "--json".as_ref(),
+        host_json.as_ref(),
+    ]);
+    assert_eq!(out.0, ExitCode::SUCCESS, "{}", out.1);
+    let out = mpsim(&[
+        "run".as_ref(),
+        scenario.as_ref(),
+        "--json".as_ref(),
+        sys_json.as_ref(),
+        "--sys".as_ref(),
+        sys.as_ref(),
+    ]);
+    assert_eq!(out.0, ExitCode::SUCCESS, "{}", out.1);
+    let (h, s) = (json(&host_json), json(&sys_json));
+    assert_eq!(s["build"], "sys");
+    let sent = s["nbls_sent"].as_u64().unwrap();
+    assert!(sent > 1_000);
+    assert_eq!(s["delivered"].as_u64(), Some(sent));
+    assert_eq!(s["nbls_lost"].as_u64(), Some(0));
+    assert_eq!(s["rule_violations"].as_array().map(Vec::len), Some(0));
+    assert_eq!(s["leaks"].as_array().map(Vec::len), Some(0));
+    // The same filter code and the same seed: the wires carried the same bytes.
+    for k in 0..2 {
+        assert_eq!(s["paths"][k]["bytes"], h["paths"][k]["bytes"], "path {k}");
+    }
+    // While b was down its wire was idle on the .sys too.
+    let bin = f(&s["throughput"]["bin_ms"]);
+    for (i, v) in s["throughput"]["mbps"][1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let t = i as f64 * bin;
+        if (6.0..12.0).contains(&t) {
+            assert!(f(v) == 0.0, "b carried {v} Mbit/s at {t} ms while down");
+        }
+    }
+}
+
+#[test]
+fn sys_refuses_admin_events_which_need_the_host_build() {
+    let dir = Dir::new("sys-admin");
+    let scenario = dir.file(
+        "s.toml",
+        &LINK_DOWN.replace("kind = \"link-up\"", "kind = \"admin-fail\""),
+    );
+    let out = mpsim(&[
+        "run".as_ref(),
+        scenario.as_ref(),
+        "--sys".as_ref(),
+        "no-such.sys".as_ref(),
+    ]);
+    assert_eq!(out.0, ExitCode::from(2));
+    assert!(out.1.contains("admin-fail"), "{}", out.1);
+}
