@@ -930,3 +930,50 @@ fn a_member_with_other_group_settings_joins_with_the_groups_and_says_so() {
     emu.unload();
     assert!(emu.violations().is_empty() && emu.leaks().is_empty());
 }
+
+/// An administrator's failure of a path outlives the member's detach and re-attach: the path
+/// stays out of service until reinstated.
+#[test]
+fn an_admin_failure_outlives_detach_and_reattach() {
+    let mut emu = Emulator::new(EmuConfig {
+        seed: 17,
+        ..EmuConfig::default()
+    });
+    for (i, m) in round_robin(2).into_iter().enumerate() {
+        emu.add_adapter(m, if i == 0 { load(12_000) } else { idle() });
+    }
+    let img = DriverImage::Host.load().expect("host image");
+    emu.load(img.entry).expect("mpfilter loads");
+    for a in 0..2 {
+        assert!(emu.start(a));
+    }
+    let ctx = |emu: &Emulator, a: usize| emu.module_context(a) as *mut core::ffi::c_void;
+    let t = emu.now();
+    emu.run_for(2 * MS);
+    // SAFETY: module 1 is attached; the host-linked filter runs on this thread only.
+    assert!(unsafe { mpfilter::driver::admin_path(ctx(&emu, 1), true) });
+    emu.schedule_fault(1, t + 4 * MS, Fault::Detach);
+    emu.schedule_fault(1, t + 6 * MS, Fault::Reattach);
+    emu.run_for(8 * MS);
+    let on_1 = |emu: &Emulator, from: u64, to: u64| {
+        emu.arrivals()
+            .iter()
+            .filter(|a| a.wire == 1 && (t + from..t + to).contains(&a.at))
+            .count()
+    };
+    assert_eq!(
+        on_1(&emu, 6 * MS, 10 * MS),
+        0,
+        "re-attached, still failed by the administrator"
+    );
+    // SAFETY: module 1 (the re-attached one) is attached.
+    assert!(unsafe { mpfilter::driver::admin_path(ctx(&emu, 1), false) });
+    assert!(emu.run_until_idle(), "{:?}", emu.violations());
+    assert!(on_1(&emu, 10 * MS, u64::MAX) > 0, "reinstated");
+    assert_all_delivered(&emu.delivery().origins[0], 12_000);
+    for a in 0..2 {
+        emu.stop(a);
+    }
+    emu.unload();
+    assert!(emu.violations().is_empty() && emu.leaks().is_empty());
+}

@@ -142,6 +142,8 @@ struct Member {
     ever_ran: bool,
     /// The sequence number of the last mpshim report taken.
     shim_sequence: u32,
+    /// An administrator failed the path (and has not reinstated it).
+    admin_failed: bool,
 }
 
 /// A group's control-plane state.
@@ -153,6 +155,9 @@ struct Group {
     generation: u32,
     seat_path: [u8; MAX_PATHS],
     timer: Option<Timer>,
+    /// IfIndexes of the members an administrator failed: the failure outlives a detach and
+    /// re-attach of the member (0 = free entry; NET_IFINDEX 0 is never a real interface).
+    admin_down: [u32; MAX_PATHS],
 }
 
 impl Group {
@@ -380,6 +385,7 @@ impl Groups {
                 generation: 0,
                 seat_path: [NONE; MAX_PATHS],
                 timer: None,
+                admin_down: [0; MAX_PATHS],
             });
             gi
         };
@@ -403,6 +409,7 @@ impl Groups {
             running: false,
             ever_ran: false,
             shim_sequence: 0,
+            admin_failed: g.admin_down.contains(&info.if_index),
         });
         // Seats and group indices are < 16.
         #[allow(clippy::cast_possible_truncation)]
@@ -501,11 +508,14 @@ impl Groups {
                     })
                 }
             }
-            MemberChange::Admin { fail } => Some(if fail {
-                PathEvent::AdminFail
-            } else {
-                PathEvent::AdminReinstate
-            }),
+            MemberChange::Admin { fail } => {
+                m.admin_failed = fail;
+                Some(if fail {
+                    PathEvent::AdminFail
+                } else {
+                    PathEvent::AdminReinstate
+                })
+            }
             MemberChange::Link {
                 connected,
                 xmit_bps,
@@ -527,6 +537,11 @@ impl Groups {
                 }
             }
         };
+        if let MemberChange::Admin { fail } = change {
+            // SAFETY: a member's module is attached while it is a member.
+            let if_index = unsafe { m.module.as_ref() }.info().if_index;
+            remember_admin(&mut g.admin_down, if_index, fail);
+        }
         let Some(event) = event else {
             return;
         };
@@ -637,6 +652,9 @@ impl Groups {
             if !m.connected {
                 engine.event(p, PathEvent::LinkDown, now);
             }
+            if m.admin_failed {
+                engine.event(p, PathEvent::AdminFail, now);
+            }
         }
         let snapshot = Snapshot {
             group: g.id,
@@ -709,6 +727,21 @@ fn report<'a>(mut members: impl Iterator<Item = (PathId, &'a Member)>, group: u3
             reason: t.reason,
         },
     );
+}
+
+/// Records (or forgets) that an administrator failed the member with `if_index`.
+fn remember_admin(list: &mut [u32; MAX_PATHS], if_index: u32, failed: bool) {
+    if failed {
+        if !list.contains(&if_index)
+            && let Some(free) = list.iter_mut().find(|e| **e == 0)
+        {
+            *free = if_index;
+        }
+    } else {
+        for e in list.iter_mut().filter(|e| **e == if_index) {
+            *e = 0;
+        }
+    }
 }
 
 /// Engine path → seat, from seat → engine path.
