@@ -15,26 +15,26 @@
 //! it starts — so paths receive new flowlets in proportion to their shares, and bytes follow the
 //! shares when flowlets are alike. A path that lagged (left out by an avoid mask, or re-learned
 //! with a larger share) is charged from at most one of its own flowlets behind the latest
-//! placement's start, so it does not catch up in a burst; a path that re-enters the eligible set
-//! starts at that point.
+//! placement's start (the latest of the paths' `finish - reciprocal share`), so it does not catch
+//! up in a burst; a path that re-enters the eligible set starts from the latest finish time.
 //!
 //! Concurrency. The finish time is moved with a CAS loop, so concurrent placements on one path are
 //! each charged; two CPUs choosing at the same instant may both pick the same path where one of
 //! them would have picked another — one flowlet out of order, not a lost charge. Times wrap; they
-//! are compared as signed offsets from the latest start, within a few reciprocal shares (at most
-//! 2^32 each) of it for every eligible path.
+//! are compared as signed offsets from one eligible path's, and every eligible path's is within a
+//! few reciprocal shares (at most 2^32 each) of the others'. A placement reads the finish times
+//! (one or two cache lines) and writes one of them: nothing else is shared.
 
 use alloc::boxed::Box;
 
 use super::super::mask::Bits;
 use super::super::sync::{AtomicU64, Ordering, zeroed_u64};
 
-/// The shared placement order of one group.
+/// The shared placement order of one group: each path's virtual finish time. (Nothing else is
+/// shared: the latest placement's start is derived from the finish times, so a placement writes
+/// one word.)
 pub struct FlowletOrder {
-    /// Each path's virtual finish time.
     finish: Box<[AtomicU64]>,
-    /// The start time of the latest placement.
-    start: AtomicU64,
 }
 
 impl FlowletOrder {
@@ -42,72 +42,82 @@ impl FlowletOrder {
     pub fn new(paths: usize) -> Self {
         Self {
             finish: zeroed_u64(paths),
-            start: AtomicU64::new(0),
         }
     }
 
     /// Places one flowlet among `mask`, `inverse(p)` being path `p`'s reciprocal share (Q32, at
     /// most 2^32, nonzero). `None` when no path of `mask` is known.
+    ///
+    /// A path's key is its finish time plus one flowlet, but no earlier than one flowlet after the
+    /// latest start (the latest `finish - inverse` of the paths): `max(finish + inverse, start)`.
+    /// The minimum of those is `max(min(finish + inverse), start)`, so one pass finds both; when
+    /// the clamp decides, the most lagging path is taken (it is charged from `start - inverse`).
     #[inline]
     pub fn place(&self, mask: u32, inverse: impl Fn(usize) -> u64) -> Option<usize> {
-        let v = self.start.load(Ordering::Relaxed);
-        let mut best = u64::MAX;
+        let first = usize::try_from(mask.trailing_zeros()).ok()?;
+        let base = self.finish.get(first)?.load(Ordering::Relaxed);
+        // Times as signed offsets from `base` (module docs: they are close to each other).
+        let offset = |t: u64| {
+            // Reinterpreting the wrapped difference as signed is the point.
+            #[allow(clippy::cast_possible_wrap)]
+            let d = t.wrapping_sub(base) as i64;
+            d
+        };
+        let mut best = i64::MAX;
+        let mut start = i64::MIN;
         for p in Bits(mask) {
             let Some(f) = self.finish.get(p) else {
                 continue;
             };
+            let f = f.load(Ordering::Relaxed);
             let inv = inverse(p);
-            let key = lag_clamped(f.load(Ordering::Relaxed), v, inv).wrapping_add(inv);
-            // The key's offset from `v` is below 2^34 (see the module docs): room for the index
-            // in the low 4 bits.
-            best = best.min((key.wrapping_sub(v) << 4) | p as u64);
+            // The offset is within a few 2^32 of 0: room for the index in the low 4 bits.
+            #[allow(clippy::cast_possible_wrap)]
+            let key = (offset(f.wrapping_add(inv)) << 4) | p as i64;
+            best = best.min(key);
+            start = start.max(offset(f.wrapping_sub(inv)));
         }
-        let p = usize::try_from(best & 15)
-            .ok()
-            .filter(|_| best != u64::MAX)?;
+        let p = usize::try_from(best & 15).ok()?;
+        let f = self.finish.get(p)?;
         let inv = inverse(p);
-        let f = &self.finish[p];
+        // The earliest a flowlet on `p` may be charged from: one flowlet before the latest start.
+        let floor = base.wrapping_add_signed(start).wrapping_sub(inv);
         let mut seen = f.load(Ordering::Relaxed);
         loop {
-            let s = lag_clamped(seen, v, inv);
+            // Reinterpreting the wrapped difference as signed is the point.
+            #[allow(clippy::cast_possible_wrap)]
+            let lagging = floor.wrapping_sub(seen) as i64 > 0;
+            let from = if lagging { floor } else { seen };
             match f.compare_exchange_weak(
                 seen,
-                s.wrapping_add(inv),
+                from.wrapping_add(inv),
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => {
-                    if later(s, self.start.load(Ordering::Relaxed)) {
-                        self.start.store(s, Ordering::Relaxed);
-                    }
-                    return Some(p);
-                }
+                Ok(_) => return Some(p),
                 Err(now) => seen = now,
             }
         }
     }
 
-    /// `path` re-entered the eligible set: its next flowlet is charged from the latest start, not
-    /// from wherever its finish time stood when it left (control plane).
+    /// `path` re-entered the eligible set: its finish time moves to the latest of the other paths',
+    /// not left wherever it stood when the path left — after a long absence that could be so far
+    /// back that it would wrap (control plane).
     pub fn reinstate(&self, path: usize) {
-        if let Some(f) = self.finish.get(path) {
-            f.store(self.start.load(Ordering::Relaxed), Ordering::Relaxed);
+        let Some(f) = self.finish.get(path) else {
+            return;
+        };
+        let others = self.finish.iter().enumerate().filter(|&(p, _)| p != path);
+        let latest = others
+            .map(|(_, g)| g.load(Ordering::Relaxed))
+            .reduce(|a, b| {
+                // Reinterpreting the wrapped difference as signed is the point.
+                #[allow(clippy::cast_possible_wrap)]
+                let later = a.wrapping_sub(b) as i64 > 0;
+                if later { a } else { b }
+            });
+        if let Some(t) = latest {
+            f.store(t, Ordering::Relaxed);
         }
     }
-}
-
-/// `finish`, or `start - inv` if it lags further behind: at most one of its own flowlets behind.
-#[inline]
-fn lag_clamped(finish: u64, start: u64, inv: u64) -> u64 {
-    let floor = start.wrapping_sub(inv);
-    if later(floor, finish) { floor } else { finish }
-}
-
-/// `a` is after `b` on the wrapping time line.
-#[inline]
-fn later(a: u64, b: u64) -> bool {
-    // Reinterpreting the wrapped difference as signed is the point.
-    #[allow(clippy::cast_possible_wrap)]
-    let d = a.wrapping_sub(b) as i64;
-    d > 0
 }
