@@ -20,7 +20,10 @@
 //!
 //! Concurrency. The finish time is moved with a CAS loop, so concurrent placements on one path are
 //! each charged; two CPUs choosing at the same instant may both pick the same path where one of
-//! them would have picked another — one flowlet out of order, not a lost charge. Times wrap; they
+//! them would have picked another — one flowlet out of order, not a lost charge. A placement whose
+//! flow another CPU placed at the same moment (the flow table's CAS lost, the flow follows the
+//! winner) stays charged: one flowlet too many on the books of a path, on a race that needs two
+//! CPUs starting the same flow at once. Times wrap; they
 //! are compared as signed offsets from one eligible path's, and every eligible path's is within a
 //! few reciprocal shares (at most 2^32 each) of the others'. A placement reads the finish times
 //! (one or two cache lines) and writes one of them: nothing else is shared.
