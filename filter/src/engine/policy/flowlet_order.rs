@@ -13,7 +13,8 @@
 //! time plus its reciprocal share is smallest (ties: the lowest index), and that path's finish time
 //! moves on by its reciprocal share. Every flowlet is charged the same — its size is unknown when
 //! it starts — so paths receive new flowlets in proportion to their shares, and bytes follow the
-//! shares when flowlets are alike. A path that lagged (left out by an avoid mask, or re-learned
+//! shares when flowlets are alike: after `n` flowlets over `k` paths, a path of share `s` has
+//! carried `c` with `-1 < c - n·s < k·s` (docs/engine.md; the rounding favours the faster paths). A path that lagged (left out by an avoid mask, or re-learned
 //! with a larger share) is charged from at most one of its own flowlets behind the latest
 //! placement's start (the latest of the paths' `finish - reciprocal share`), so it does not catch
 //! up in a burst; a path that re-enters the eligible set starts from the latest finish time.
