@@ -5,7 +5,9 @@
 //! `cargo bench -p mpfilter --bench engine`. Each benchmark reports nanoseconds per NBL as seen by
 //! one thread (with two threads, both run the loop concurrently and the wall time is divided by the
 //! per-thread iteration count). A `tick` group measures the control plane's periodic work on a
-//! 64-CPU group.
+//! 64-CPU group. In the `nbl_*` rows the clock restarts with every criterion batch, so after the
+//! first batch most flow-table entries look fresh and flowlet rows mostly measure pinned NBLs;
+//! the `flowlet_start_*` group keeps the clock running, so that most NBLs start a new flowlet.
 //!
 //! Just the 1- vs 2-thread comparison at 4 paths (about 45 s):
 //! `cargo bench -p mpfilter --bench engine -- 'nbl_[12]t/[^/]+/4$'`; criterion's
@@ -119,6 +121,56 @@ fn run(g: &PathGroup, cpu: u32, iters: u64) {
     }
 }
 
+/// `iters` NBLs from NBL number `from.0` at time `from.1`; returns where the next batch starts.
+fn run_from(g: &PathGroup, cpu: u32, iters: u64, from: (u64, u64)) -> (u64, u64) {
+    let (first, mut now) = from;
+    for i in first..first + iters {
+        now = one(g, cpu, i, now);
+    }
+    (first + iters, now)
+}
+
+/// Flowlet starts: the clock runs on across criterion's batches, so a flow-table entry is seen
+/// again only after about 4096 NBLs (2.9 ms of synthetic time, past the 500 µs gap) unless another
+/// flow hit it in between — about four NBLs in five (two in three with two threads) start a
+/// flowlet and are placed by the policy.
+fn flowlet_starts(c: &mut Criterion) {
+    let rows = [
+        (
+            "speed_share_eft",
+            PolicyConfig::SpeedShare(SpeedShareConfig::default()),
+        ),
+        ("round_robin", PolicyConfig::RoundRobin),
+    ];
+    for threads in [1usize, 2] {
+        let mut group = c.benchmark_group(format!("flowlet_start_{threads}t"));
+        for (name, policy) in rows {
+            for paths in [4usize, 16] {
+                let g = build(policy, paths, 500 * US);
+                let mut at = [(0u64, 10u64); 2];
+                group.bench_with_input(BenchmarkId::new(name, paths), &paths, |b, _| {
+                    b.iter_custom(|iters| {
+                        let t = Instant::now();
+                        if threads == 1 {
+                            at[0] = run_from(&g, 0, iters, at[0]);
+                        } else {
+                            let (a0, a1) = (at[0], at[1]);
+                            let other = std::thread::scope(|s| {
+                                let h = s.spawn(|| run_from(&g, 1, iters, a1));
+                                at[0] = run_from(&g, 0, iters, a0);
+                                h.join().unwrap()
+                            });
+                            at[1] = other;
+                        }
+                        t.elapsed()
+                    });
+                });
+            }
+        }
+        group.finish();
+    }
+}
+
 /// The loop without the engine: building the request and completion records only. Subtract it
 /// from the other rows to get the engine's own cost.
 fn harness(c: &mut Criterion) {
@@ -225,6 +277,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = harness, bench, tick
+    targets = harness, bench, tick, flowlet_starts
 }
 criterion_main!(benches);

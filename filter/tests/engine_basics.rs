@@ -751,6 +751,84 @@ fn flowlet_keeps_path_within_gap_and_moves_after() {
     assert_ne!(third, second, "moves at once when its path fails");
 }
 
+/// Speed-share over 10G / 10G / 1G with flowlets on, `cpus` CPU shards.
+fn speed_share_flowlets(cpus: u32) -> PathGroup {
+    let mut c = cfg(3, PolicyConfig::SpeedShare(SpeedShareConfig::default()));
+    c.paths[0].link_speed_bps = 10_000_000_000;
+    c.paths[1].link_speed_bps = 10_000_000_000;
+    c.paths[2].link_speed_bps = 1_000_000_000;
+    c.flowlet.gap_ns = 500 * US;
+    c.flowlet.table_entries = 1 << 16;
+    c.cpus = cpus;
+    c.failback = Failback::Immediate;
+    c.up_delay_ns = 0;
+    PathGroup::new(c).unwrap()
+}
+
+/// Places flows `flows` (one NBL each, of lengths that vary, from CPUs in turn) and counts them
+/// per path.
+fn place_flows(g: &PathGroup, flows: core::ops::Range<u64>, cpus: u32, now: u64) -> [u32; 3] {
+    let mut n = [0; 3];
+    for f in flows {
+        let mut r = req(f, 64 + u32::try_from(f * 419 % 1451).unwrap());
+        r.cpu = u32::try_from(f).unwrap() % cpus;
+        n[pick(g, &r, now)] += 1;
+    }
+    n
+}
+
+#[test]
+fn speed_share_places_new_flowlets_from_all_cpus_by_share_to_one_flow() {
+    // 64 long-lived flows from 4 CPUs: shares 10/21, 10/21, 1/21 are 30.5, 30.5 and 3.0 flows.
+    // Each CPU placing its 16 by its own order would give the 1G path none.
+    let g = speed_share_flowlets(4);
+    let n = place_flows(&g, 0..64, 4, 0);
+    assert_eq!(n.iter().sum::<u32>(), 64);
+    for (p, share) in [10.0 / 21.0, 10.0 / 21.0, 1.0 / 21.0]
+        .into_iter()
+        .enumerate()
+    {
+        let want = 64.0 * share;
+        assert!(
+            (f64::from(n[p]) - want).abs() < 1.0,
+            "{n:?}: path {p} wants {want:.2}"
+        );
+    }
+    // The flows stay where they were placed, whichever CPU sends them next.
+    for f in 0..64 {
+        let mut r = req(f, 1514);
+        r.cpu = u32::try_from(f).unwrap() % 4 + 1;
+        let p = pick(&g, &r, 100 * US);
+        assert_eq!(place_flows(&g, f..f + 1, 4, 100 * US)[p], 1, "flow {f}");
+    }
+}
+
+#[test]
+fn speed_share_flowlet_placement_is_charged_per_flowlet_not_per_byte() {
+    // Flowlets whose first NBLs differ in length by 20 times still split by count.
+    let g = speed_share_flowlets(1);
+    let mut n = [0u32; 3];
+    for f in 0..210u64 {
+        let len = if f % 2 == 0 { 64 } else { 1500 };
+        n[pick(&g, &req(f, len), 0)] += 1;
+    }
+    assert_eq!(n, [100, 100, 10]);
+}
+
+#[test]
+fn speed_share_path_back_from_failure_gets_its_share_of_new_flowlets_not_a_burst() {
+    let mut g = speed_share_flowlets(2);
+    g.event(pid(2), PathEvent::LinkDown, 0);
+    assert_eq!(place_flows(&g, 0..200, 2, 0)[2], 0, "not eligible");
+    g.event(pid(2), PathEvent::LinkUp, 1);
+    g.tick(1);
+    assert_eq!(g.path_info(pid(2)).unwrap().state, PathState::Active);
+    // Of the next 42 flowlets (two rounds of the shares), the returning path gets its 2, not the
+    // 20 it would get if the 200 placed without it were owed to it.
+    let n = place_flows(&g, 1_000..1_042, 2, 2);
+    assert_eq!(n[2], 2, "{n:?}");
+}
+
 #[test]
 fn path_info_counts() {
     let g = PathGroup::new(cfg(2, PolicyConfig::RoundRobin)).unwrap();

@@ -5,7 +5,7 @@
 //! test crate the engine's sync shim (`engine/sync.rs`) uses loom's atomics, so these models check
 //! the real engine code: per-CPU counters and the tick-published in-flight views, selection
 //! against eligible-set publication, the flow-table entry update race, the quota reservation CAS, the
-//! quota credit leases and the two-slot share board.
+//! quota credit leases, the two-slot share board and speed-share's shared flowlet order.
 #![cfg(loom)]
 #![allow(missing_docs)]
 
@@ -245,6 +245,31 @@ fn flowlet_placement_race_agrees() {
         assert_eq!(a[0], a[1], "flow split across paths");
         // And later packets of the flow stay there.
         assert_eq!(g.select(&req(0, flow), 1_000_100), Selection::Path(a[0]));
+    });
+}
+
+/// Speed-share's shared flowlet order: two CPUs place a flowlet each at the same time over two
+/// equal paths; however they interleave (both may pick the same path), both placements are
+/// charged, so two more placements make the split exactly two and two.
+#[test]
+fn flowlet_order_charges_concurrent_placements() {
+    use engine::policy::flowlet_order::FlowletOrder;
+    model(|| {
+        let order = Arc::new(FlowletOrder::new(2));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let order = Arc::clone(&order);
+                thread::spawn(move || order.place(0b11, |_| 1 << 16).unwrap())
+            })
+            .collect();
+        let mut n = [0; 2];
+        for h in handles {
+            n[h.join().unwrap()] += 1;
+        }
+        for _ in 0..2 {
+            n[order.place(0b11, |_| 1 << 16).unwrap()] += 1;
+        }
+        assert_eq!(n, [2, 2]);
     });
 }
 

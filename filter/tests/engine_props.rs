@@ -359,6 +359,57 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// Speed-share with flowlets places new flowlets by share, whichever CPUs start them: after
+    /// `n` new flows over `k` paths, path `p` (share `s`: its published Q16 weight over their sum)
+    /// has carried `c` of them with `-1 < c - n·s < k·s`. The earliest-finish order gives path `p`
+    /// its `c`-th flowlet at virtual time `c/s`, so `c = floor(t·s)` at the latest choice `t`, and
+    /// `n = Σ floor(t·s)` lies in `(t - k, t]`: no path is a whole flowlet behind its share; the
+    /// rounding favours the faster paths (the D'Hondt apportionment), by less than one flowlet
+    /// per path in all. (0.01 allows for the reciprocal shares' rounding.)
+    #[test]
+    fn speed_share_places_flowlets_by_share(
+        speeds_mbps in proptest::collection::vec(100u64..=10_000, 2..=8),
+        cpus in proptest::collection::vec(0u32..4, 1..400),
+    ) {
+        let n_paths = speeds_mbps.len();
+        let mut cfg = GroupConfig::new(
+            speeds_mbps
+                .iter()
+                .map(|&m| PathConfig { link_speed_bps: m * 1_000_000, ..PathConfig::default() })
+                .collect(),
+            PolicyConfig::SpeedShare(SpeedShareConfig::default()),
+        );
+        cfg.flowlet.gap_ns = 500 * US;
+        cfg.flowlet.table_entries = 1 << 16;
+        cfg.cpus = 4;
+        let g = PathGroup::new(cfg).unwrap();
+        let w = share_weights(&g);
+        let total: u64 = w.iter().map(|&x| u64::from(x)).sum();
+        let mut count = vec![0u64; n_paths];
+        let mut placed = 0u64;
+        for (i, &cpu) in cpus.iter().enumerate() {
+            // Each flow a gap after the last: it starts a flowlet even if its table entry is
+            // another flow's.
+            let flow = i as u64;
+            let now = 1 + flow * 600 * US;
+            let req = SendRequest { flow: FlowKey { l2: flow, l34: flow }, len: 1514, cpu, ..SendRequest::default() };
+            let Selection::Path(p) = g.select(&req, now) else { panic!("no path") };
+            count[p.index()] += 1;
+            placed += 1;
+            for (p, (&c, &wp)) in count.iter().zip(&w).enumerate() {
+                let want = placed as f64 * f64::from(wp) / total as f64;
+                let ahead = n_paths as f64 * f64::from(wp) / total as f64;
+                let d = c as f64 - want;
+                prop_assert!(d > -1.01 && d < ahead + 0.01,
+                    "after {} flows, path {} has {} (share {:.3}): {:?}", placed, p, c, want, count);
+            }
+        }
+    }
+}
+
 /// Discrete-event simulation of FIFO paths with true speeds; returns (published weights, true
 /// speeds) once every path has completed its `N_p`.
 fn simulate_speed_share(

@@ -133,6 +133,8 @@ unsafe impl Send for Snapshot {}
 unsafe impl Sync for Snapshot {}
 
 /// A member of a group, as the control plane keeps it.
+// Each flag is an independent condition of the member the engine hears about as events.
+#[allow(clippy::struct_excessive_bools)]
 struct Member {
     module: NonNull<Module>,
     settings: MemberSettings,

@@ -80,7 +80,7 @@ impl Shared {
                 Selection::Defer
             };
         }
-        match self.policy.select(&ctx, req, now_ns) {
+        match self.policy.place(&ctx, req, now_ns) {
             Choice::Path(p) => match flows.place(slot, p, now_ns) {
                 Ok(()) => path(p),
                 Err(current) => match flows.live_path(current, now_ns, mask) {

@@ -13,6 +13,7 @@
 //! file needs to know which policy it is.
 
 pub mod failover;
+pub mod flowlet_order;
 pub mod hash;
 pub mod least_blocks;
 pub mod least_queue;
@@ -134,6 +135,14 @@ pub trait Policy {
     /// Chooses a path for one NBL among `ctx.mask` (non-empty).
     fn select(&self, ctx: &HotCtx<'_>, req: &SendRequest, now_ns: u64) -> Choice;
 
+    /// Chooses a path for a new flowlet (a flow's first NBL, or its first after an idle gap)
+    /// among `ctx.mask` (non-empty); with flowlets on, the group calls this instead of `select`
+    /// when the flow table pins no path. The default is `select`.
+    #[inline]
+    fn place(&self, ctx: &HotCtx<'_>, req: &SendRequest, now_ns: u64) -> Choice {
+        self.select(ctx, req, now_ns)
+    }
+
     /// Admission of a path chosen by flowlet affinity rather than by `select` (the quota policy
     /// reserves an outstanding slot here). `false` means the caller must defer.
     fn admit(&self, _ctx: &HotCtx<'_>, _path: usize, _req: &SendRequest) -> bool {
@@ -246,6 +255,13 @@ impl Policy for AnyPolicy {
             Self::SpeedShare(s) => s.select(ctx, req, now_ns),
             Self::Quota(q) => q.select(ctx, req, now_ns),
             other => other.select_other(ctx, req, now_ns),
+        }
+    }
+    #[inline]
+    fn place(&self, ctx: &HotCtx<'_>, req: &SendRequest, now_ns: u64) -> Choice {
+        match self {
+            Self::SpeedShare(s) => s.place(ctx, req, now_ns),
+            other => other.select(ctx, req, now_ns),
         }
     }
     #[inline]

@@ -25,6 +25,9 @@
 //!
 //! Selection (per CPU, no shared writes): earliest virtual finish time (default) or byte-weighted
 //! smooth weighted round robin; see docs/engine.md for the choice and the measured comparison.
+//!
+//! Placement of new flowlets (flowlets on): one order shared by all CPUs, a flowlet per turn, by
+//! the same shares ([`FlowletOrder`]: why per-CPU orders place long-lived flows badly).
 
 use alloc::boxed::Box;
 
@@ -34,6 +37,7 @@ use super::super::mask::{Bits, bit};
 use super::super::shares::{SHARE_ONE, ShareBoard, inverse_of, weight_of};
 use super::super::sync::{AtomicI64, AtomicU64, Ordering, local_add, zeroed_u64};
 use super::super::types::{Completion, CompletionStatus, MAX_PATHS, SendRequest};
+use super::flowlet_order::FlowletOrder;
 use super::{Choice, HotCtx, PathStatus, Policy, TickCtx, ppm};
 
 /// Speed assumed for a path whose link speed is unknown: 1 Gbit/s, in bytes per second.
@@ -55,6 +59,8 @@ pub struct SpeedShare {
     last_tick: AtomicU64,
     /// Time of each path's latest completion on any CPU.
     last_done: Box<[LastDone]>,
+    /// The order new flowlets are placed in.
+    flowlets: FlowletOrder,
 }
 
 /// The time of a path's latest completion, on a cache line of its own (it is written on
@@ -86,6 +92,7 @@ impl SpeedShare {
             last_measured: zeroed_u64(n),
             last_tick: AtomicU64::new(0),
             last_done: (0..n).map(|_| LastDone(AtomicU64::new(0))).collect(),
+            flowlets: FlowletOrder::new(n),
         }
     }
 
@@ -349,6 +356,21 @@ impl Policy for SpeedShare {
         self.schedule(ctx, len)
     }
 
+    /// Places a new flowlet in the group's shared order, by the published shares (read-only loads
+    /// of the board; one CAS on the chosen path's finish time).
+    #[inline]
+    fn place(&self, ctx: &HotCtx<'_>, _req: &SendRequest, _now_ns: u64) -> Choice {
+        let slot = self.board.current();
+        let inverse = |p: usize| {
+            slot.get(p)
+                .map_or(1 << 32, |e| inverse_of(e.load(Ordering::Relaxed)))
+                .max(1)
+        };
+        self.flowlets
+            .place(ctx.mask, inverse)
+            .map_or(Choice::NoPath, Choice::Path)
+    }
+
     #[inline]
     fn on_complete(&self, ctx: &HotCtx<'_>, c: &Completion, now_ns: u64) {
         if c.status != CompletionStatus::Ok {
@@ -373,6 +395,10 @@ impl Policy for SpeedShare {
             l.store(now_ns, Ordering::Relaxed);
         }
         local_add(busy, now_ns.saturating_sub(start));
+    }
+
+    fn on_reinstate(&self, path: usize, _now_ns: u64) {
+        self.flowlets.reinstate(path);
     }
 
     fn tick(&self, ctx: &TickCtx<'_>, now_ns: u64) {
