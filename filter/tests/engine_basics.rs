@@ -1124,3 +1124,28 @@ fn failures_while_recovering_count_toward_flap_damping() {
         Reason::FlapDamped
     );
 }
+
+#[test]
+fn a_lower_link_speed_caps_speed_shares_at_the_next_tick() {
+    let paths = vec![
+        PathConfig {
+            link_speed_bps: 10_000_000_000,
+            ..PathConfig::default()
+        };
+        2
+    ];
+    let mut c = GroupConfig::new(paths, PolicyConfig::SpeedShare(SpeedShareConfig::default()));
+    c.flowlet.gap_ns = 0;
+    c.cpus = 1;
+    let mut g = PathGroup::new(c).unwrap();
+    g.tick(MS);
+    let before = share_weights(&g);
+    assert_eq!(before[0], before[1], "{before:?}");
+    // Path 0's link drops to 1 Gb/s: its share follows at the next tick, without measurement.
+    g.set_link_speed(pid(0), 1_000_000_000, 2 * MS);
+    g.tick(3 * MS);
+    let after = share_weights(&g);
+    let ratio = f64::from(after[1]) / f64::from(after[0]);
+    assert!((ratio - 10.0).abs() < 0.2, "{after:?}");
+    assert_eq!(g.path_info(pid(0)).unwrap().link_speed_bps, 1_000_000_000);
+}

@@ -484,6 +484,7 @@ impl Groups {
         let Some(m) = g.members[usize::from(seat)].as_mut() else {
             return;
         };
+        let mut speed = None;
         let event = match change {
             MemberChange::Restarted => {
                 m.running = true;
@@ -523,8 +524,9 @@ impl Groups {
                 xmit_bps,
             } => {
                 // 0 and NDIS_LINK_SPEED_UNKNOWN (all ones) say nothing.
-                if xmit_bps != 0 && xmit_bps != u64::MAX {
+                if xmit_bps != 0 && xmit_bps != u64::MAX && xmit_bps != m.xmit_bps {
                     m.xmit_bps = xmit_bps;
+                    speed = Some(xmit_bps);
                 }
                 match connected {
                     Some(true) if !m.connected => {
@@ -543,6 +545,12 @@ impl Groups {
             // SAFETY: a member's module is attached while it is a member.
             let if_index = unsafe { m.module.as_ref() }.info().if_index;
             remember_admin(&mut g.admin_down, if_index, fail);
+        }
+        if let Some(bps) = speed
+            && let Some(path) = g.path_of(seat)
+            && let Some(engine) = g.engine.as_mut()
+        {
+            engine.set_link_speed(path, bps, clock::now_ns());
         }
         let Some(event) = event else {
             return;

@@ -507,6 +507,21 @@ impl PathGroup {
         Ok(())
     }
 
+    /// A path's link now runs at `bps` bits per second (a LINK_STATE indication): recorded as its
+    /// link speed and passed to the policy (speed-share caps its speed estimate at the link's).
+    /// Unknown paths and a speed of 0 are ignored.
+    pub fn set_link_speed(&mut self, path: PathId, bps: u64, now_ns: u64) {
+        let i = path.index();
+        let Some(pc) = self.cfg.paths.get_mut(i) else {
+            return;
+        };
+        if bps == 0 {
+            return;
+        }
+        pc.link_speed_bps = bps;
+        self.shared.policy.on_link_speed(i, bps, now_ns);
+    }
+
     /// Sets a path's data quota (published atomically).
     ///
     /// # Errors

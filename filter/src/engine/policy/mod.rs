@@ -164,6 +164,9 @@ pub trait Policy {
     /// `path` entered the eligible set.
     fn on_reinstate(&self, _path: usize, _now_ns: u64) {}
 
+    /// `path`'s link now runs at `bps` bits per second (control plane, one caller at a time).
+    fn on_link_speed(&self, _path: usize, _bps: u64, _now_ns: u64) {}
+
     /// Periodic control-plane work (one caller at a time).
     fn tick(&self, _ctx: &TickCtx<'_>, _now_ns: u64) {}
 }
@@ -285,6 +288,9 @@ impl Policy for AnyPolicy {
     }
     fn on_reinstate(&self, path: usize, now_ns: u64) {
         dispatch!(self, p => p.on_reinstate(path, now_ns));
+    }
+    fn on_link_speed(&self, path: usize, bps: u64, now_ns: u64) {
+        dispatch!(self, p => p.on_link_speed(path, bps, now_ns));
     }
     fn tick(&self, ctx: &TickCtx<'_>, now_ns: u64) {
         dispatch!(self, p => p.tick(ctx, now_ns));

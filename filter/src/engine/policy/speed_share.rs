@@ -401,6 +401,25 @@ impl Policy for SpeedShare {
         self.flowlets.reinstate(path);
     }
 
+    fn on_link_speed(&self, path: usize, bps: u64, _now_ns: u64) {
+        // A path never moves data faster than its link: a lower link speed caps the estimate at
+        // once (the next tick publishes the shares), where measuring alone would take the EWMA's
+        // half-lives. A higher one is left to measurement, except for a path not measured yet,
+        // whose estimate is still the configured speed.
+        let Some(e) = self.estimate.get(path) else {
+            return;
+        };
+        let cap = (bps / 8).max(1);
+        let never_measured = self
+            .last_measured
+            .get(path)
+            .is_some_and(|m| m.load(Ordering::Relaxed) == 0);
+        let current = e.load(Ordering::Relaxed);
+        if current > cap || never_measured {
+            e.store(cap, Ordering::Relaxed);
+        }
+    }
+
     fn tick(&self, ctx: &TickCtx<'_>, now_ns: u64) {
         let n = self.estimate.len();
         let prev = self.last_tick.load(Ordering::Relaxed);
