@@ -977,3 +977,61 @@ fn an_admin_failure_outlives_detach_and_reattach() {
     emu.unload();
     assert!(emu.violations().is_empty() && emu.leaks().is_empty());
 }
+
+/// Issue 11: the filter's own health query. Member 1's miniport links mpshim and stalls; the
+/// filter queries `OID_MPSHIM_HEALTH` down member 1's stack and gets the shim's counters (state
+/// Failed, the sends stuck behind the stall); member 0's miniport has no shim and answers
+/// NOT_SUPPORTED. Host build (the query API is the host-linked filter's).
+#[test]
+fn the_filters_health_query_returns_the_shims_counters() {
+    use mpshim::contract::HealthState;
+    let mut emu = Emulator::new(EmuConfig {
+        seed: 18,
+        ..EmuConfig::default()
+    });
+    emu.add_adapter(
+        member(0, GBPS, "round-robin", &[]),
+        TrafficConfig {
+            window: 4_096,
+            ..load(12_000)
+        },
+    );
+    emu.add_adapter(
+        member(1, GBPS, "round-robin", &[]).with_shim(fast_shim()),
+        idle(),
+    );
+    let img = DriverImage::Host.load().expect("host image");
+    emu.load(img.entry).expect("mpfilter loads");
+    for a in 0..2 {
+        assert!(emu.start(a));
+    }
+    let ctx = |emu: &Emulator, a: usize| emu.module_context(a) as *mut core::ffi::c_void;
+    let t = emu.now();
+    emu.schedule_fault(1, t + 3 * MS, Fault::Stall(30 * MS));
+    emu.run_for(20 * MS);
+    for a in 0..2 {
+        // SAFETY: the modules are attached; the host-linked filter runs on this thread only.
+        let started = unsafe { mpfilter::driver::query_shim_health(ctx(&emu, a)) };
+        assert!(started.is_some(), "adapter {a}");
+    }
+    emu.run_for(MS);
+    // SAFETY: as above.
+    let h = unsafe { mpfilter::driver::shim_health(ctx(&emu, 1)) }.expect("member 1 answered");
+    assert_eq!(h.state, HealthState::Failed, "{h:?}");
+    assert!(h.evidence.pending_sends > 0, "{h:?}");
+    assert_eq!(h.failures_total, 1, "{h:?}");
+    assert_eq!(h.path.if_index, 11, "the adapter's IfIndex");
+    // SAFETY: as above.
+    assert!(unsafe { mpfilter::driver::shim_health(ctx(&emu, 0)) }.is_none());
+    // SAFETY: as above.
+    let s0 = unsafe { mpfilter::driver::module_stats(ctx(&emu, 0)) }.expect("module 0");
+    assert_eq!((s0.shim_health_answers, s0.shim_health_failed), (0, 1));
+    assert!(emu.run_until_idle(), "{:?}", emu.violations());
+    assert_all_delivered(&emu.delivery().origins[0], 12_000);
+    for a in 0..2 {
+        emu.stop(a);
+    }
+    emu.unload();
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+}

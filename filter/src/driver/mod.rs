@@ -103,3 +103,24 @@ pub unsafe fn admin_path(ctx: NDIS_HANDLE, fail: bool) -> bool {
         .member_changed(c.module(), team::MemberChange::Admin { fail });
     true
 }
+
+/// Issues the filter's own mpshim health query (`OID_MPSHIM_HEALTH`) down the stack of the
+/// filter module whose FilterModuleContext is `ctx`; `None` for NULL. The answer is read with
+/// [`shim_health`]. IRQL <= DISPATCH_LEVEL.
+///
+/// # Safety
+/// As for [`module_stats`].
+pub unsafe fn query_shim_health(ctx: NDIS_HANDLE) -> Option<crate::module::HealthQueryStart> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { context::context_ref(ctx) }.map(|c| c.query_shim_health())
+}
+
+/// The miniport's mpshim health as the last answered query of the filter module whose
+/// FilterModuleContext is `ctx` reported it; `None` for NULL or no answer yet.
+///
+/// # Safety
+/// As for [`module_stats`].
+pub unsafe fn shim_health(ctx: NDIS_HANDLE) -> Option<mpshim::contract::HealthSnapshot> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { context::context_ref(ctx) }.and_then(|c| c.shim_health())
+}

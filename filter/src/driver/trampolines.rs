@@ -312,6 +312,10 @@ pub(crate) unsafe extern "system" fn filter_oid_request_complete(
     status: NDIS_STATUS,
 ) {
     with_module(filter_module_context, (), |module| {
+        // The filter's own query first: it is no clone.
+        if module.own_query_complete(oid_request, status) {
+            return;
+        }
         // SAFETY: the clone NDIS hands back; the filter owns it again.
         if let Some(clone) = unsafe { ClonedOidRequest::from_completion(oid_request) } {
             module.oid_request_complete(clone, status);

@@ -47,6 +47,7 @@ impl Module {
                 None
             },
             parking: teamed.then(super::parking::Parking::new),
+            health: super::health::HealthQuery::new(),
             team_group: AtomicU8::new(NONE),
             team_seat: AtomicU8::new(NONE),
             handle,

@@ -23,6 +23,7 @@
 
 mod configure;
 pub mod gate;
+mod health;
 mod lifecycle;
 mod oid;
 mod parking;
@@ -37,6 +38,7 @@ pub mod sync;
 mod teamed;
 
 pub use gate::{Leave, PauseGate};
+pub use health::HealthQueryStart;
 pub use state::{IllegalTransition, ModuleEvent, ModuleState};
 pub use stats::ModuleStats;
 
@@ -93,6 +95,8 @@ pub struct Module {
     pool: Option<NblPool>,
     /// NBLs waiting for a path (teamed modules only).
     parking: Option<parking::Parking>,
+    /// The filter's own query of the miniport's mpshim health, and its last answer.
+    health: Option<health::HealthQuery>,
     /// Index of the module's path group in the driver's group table ([`NONE`] when in none).
     team_group: AtomicU8,
     /// The module's seat in its group ([`NONE`] when in none).

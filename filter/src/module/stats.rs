@@ -88,6 +88,10 @@ pub struct ModuleStats {
     pub shim_events_stale: u64,
     /// Indications tagged as mpshim's that were malformed (dropped, with a StatusDropped event).
     pub shim_events_malformed: u64,
+    /// Answers to the filter's own mpshim health query taken.
+    pub shim_health_answers: u64,
+    /// The filter's own mpshim health queries that failed (NOT_SUPPORTED: no shim below).
+    pub shim_health_failed: u64,
 }
 
 /// The live counters behind [`ModuleStats`].
@@ -131,6 +135,8 @@ pub(crate) struct Counters {
     pub shim_events: Counter,
     pub shim_events_stale: Counter,
     pub shim_events_malformed: Counter,
+    pub shim_health_answers: Counter,
+    pub shim_health_failed: Counter,
 }
 
 /// One monotonically increasing counter.
@@ -194,6 +200,8 @@ impl Counters {
             shim_events: self.shim_events.get(),
             shim_events_stale: self.shim_events_stale.get(),
             shim_events_malformed: self.shim_events_malformed.get(),
+            shim_health_answers: self.shim_health_answers.get(),
+            shim_health_failed: self.shim_health_failed.get(),
         }
     }
 }

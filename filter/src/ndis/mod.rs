@@ -31,6 +31,7 @@ pub mod flags;
 pub mod handle;
 pub mod nbl;
 pub mod oid;
+pub mod own_query;
 pub mod params;
 pub mod pool;
 pub mod types;
@@ -51,6 +52,7 @@ pub use flags::{ReceiveFlags, ReturnFlags, SendCompleteFlags, SendFlags};
 pub use handle::FilterHandle;
 pub use nbl::{CancelId, Nbl, NblChain, NetBuffer, OwnedNbl, SendMeta};
 pub use oid::{ClonedOidRequest, OidForward, OidRequest, RequestId};
+pub use own_query::{OwnQuery, QueryStart};
 pub use params::{
     AttachParameters, DevicePnpEvent, LinkState, NetPnpEvent, PauseParameters, RestartParameters,
     StatusIndication,

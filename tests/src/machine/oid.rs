@@ -325,6 +325,17 @@ fn mp_oid_answer(w: &mut World, a: usize, req: usize) -> NDIS_STATUS {
         OID_GEN_CURRENT_PACKET_FILTER => {
             Some(w.adapters[a].mp.packet_filter.to_le_bytes().to_vec())
         }
+        // A miniport that links mpshim answers the health query from its monitor.
+        mpshim::contract::OID_MPSHIM_HEALTH
+            if req_ref.RequestType == NDIS_REQUEST_QUERY_INFORMATION =>
+        {
+            let now = w.now();
+            w.adapters[a]
+                .mp
+                .shim
+                .as_mut()
+                .map(|m| m.snapshot(now).encode().to_vec())
+        }
         _ => None,
     };
     let Some(bytes) = answer else {

@@ -1,0 +1,96 @@
+//! The filter's own query of the miniport's mpshim health (`OID_MPSHIM_HEALTH`): issued down the
+//! module's stack on request (the control device will call it; tests and mpsim do now), answered
+//! by a miniport that links mpshim, decoded and kept as the module's last health snapshot. A
+//! miniport without the shim answers NOT_SUPPORTED; a malformed answer is counted and dropped.
+
+use super::Module;
+use crate::ndis::types::{NDIS_OID_REQUEST, NDIS_STATUS};
+use crate::ndis::{OwnQuery, QueryStart, SpinLock};
+use alloc::boxed::Box;
+use core::pin::Pin;
+use mpshim::contract::{HealthSnapshot, OID_MPSHIM_HEALTH};
+
+/// The query block and the last answer.
+pub(crate) struct HealthQuery {
+    query: OwnQuery,
+    last: Pin<Box<SpinLock<Option<HealthSnapshot>>>>,
+}
+
+impl HealthQuery {
+    /// A query block (PASSIVE_LEVEL, at attach); `None` when the allocator is exhausted.
+    pub(crate) fn new() -> Option<Self> {
+        Some(Self {
+            query: OwnQuery::new()?,
+            last: SpinLock::new(None),
+        })
+    }
+}
+
+/// What [`Module::query_shim_health`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HealthQueryStart {
+    /// Issued; the answer arrives with the query's completion.
+    Pending,
+    /// Answered at once (the snapshot is stored, or the status says why not).
+    Answered(NDIS_STATUS),
+    /// A query is still outstanding, or the module has no query block.
+    Busy,
+}
+
+impl Module {
+    /// Issues `OID_MPSHIM_HEALTH` down this module's stack. IRQL <= DISPATCH_LEVEL.
+    pub fn query_shim_health(&self) -> HealthQueryStart {
+        let Some(h) = self.health.as_ref() else {
+            return HealthQueryStart::Busy;
+        };
+        let mut out = [0u8; 128];
+        match h.query.issue(self.handle, OID_MPSHIM_HEALTH, &mut out) {
+            QueryStart::Pending => HealthQueryStart::Pending,
+            QueryStart::Busy => HealthQueryStart::Busy,
+            QueryStart::Done(status, n) => {
+                self.keep_health(status, &out[..n]);
+                HealthQueryStart::Answered(status)
+            }
+        }
+    }
+
+    /// FilterOidRequestComplete for the filter's own query: true when `req` is it (then taken
+    /// here), false for a clone of a request from above.
+    pub fn own_query_complete(&self, req: *mut NDIS_OID_REQUEST, status: NDIS_STATUS) -> bool {
+        let Some(h) = self.health.as_ref() else {
+            return false;
+        };
+        if !h.query.is(req) {
+            return false;
+        }
+        let mut out = [0u8; 128];
+        let (status, n) = match h.query.finish(status, &mut out) {
+            Ok(n) => (status, n),
+            Err(s) => (s, 0),
+        };
+        self.keep_health(status, &out[..n]);
+        true
+    }
+
+    fn keep_health(&self, status: NDIS_STATUS, answer: &[u8]) {
+        let Some(h) = self.health.as_ref() else {
+            return;
+        };
+        if status != crate::ndis::consts::NDIS_STATUS_SUCCESS {
+            self.counters.shim_health_failed.inc();
+            return;
+        }
+        match HealthSnapshot::decode(answer) {
+            Ok(snapshot) => {
+                self.counters.shim_health_answers.inc();
+                *h.last.lock() = Some(snapshot);
+            }
+            Err(_) => self.counters.shim_events_malformed.inc(),
+        }
+    }
+
+    /// The miniport's mpshim health from the last answered query, if any.
+    pub fn shim_health(&self) -> Option<HealthSnapshot> {
+        *self.health.as_ref()?.last.lock()
+    }
+}
