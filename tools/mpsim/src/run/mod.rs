@@ -119,6 +119,11 @@ fn member(s: &Scenario, i: usize) -> AdapterConfig {
             a = a.with_param(key, RegValue::Dword(v));
         }
     }
+    if p.shim {
+        // The miniport links mpshim with the defaults docs/miniport-shim.md justifies: its
+        // monitor sees every send, completion and link change and reports the path.
+        a = a.with_shim(mpshim::contract::Settings::default());
+    }
     a
 }
 
