@@ -211,10 +211,49 @@ pub(super) fn shim_tick(a: usize) {
             return None;
         }
         let event = ad.mp.shim.as_mut().and_then(|m| m.tick(now));
+        let handle = ad.mp.token.addr() as mpshim::indication::NdisHandle;
         w.sched.after(SHIM_TICK_NS, Event::ShimTick(a));
-        event
+        event.map(|e| (e, handle))
     });
-    if let Some(Some(event)) = event {
-        mp_private_status(a, event.encode().to_vec());
+    if let Some(Some((event, handle))) = event {
+        // Through mpshim's own miniport edge, with the emulator's NdisMIndicateStatusEx.
+        // SAFETY: `emu_indicate_status` honours the NdisMIndicateStatusEx contract; `handle` is
+        // the running miniport's handle; the emulator runs callbacks at <= DISPATCH_LEVEL.
+        unsafe { mpshim::edge::indicate_path_event(emu_indicate_status, handle, &event) };
+    }
+}
+
+/// The emulator's NdisMIndicateStatusEx for the miniports that link mpshim: copies the
+/// indication's status buffer and raises it through the filter.
+///
+/// # Safety
+/// `indication` is a live NDIS_STATUS_INDICATION whose buffer holds `status_buffer_size` bytes.
+unsafe extern "system" fn emu_indicate_status(
+    handle: mpshim::indication::NdisHandle,
+    indication: *mut mpshim::indication::NdisStatusIndication,
+) {
+    // SAFETY: the caller's live indication.
+    let Some(ind) = (unsafe { indication.as_ref() }) else {
+        return;
+    };
+    if ind.status_buffer.is_null() || ind.status_code != mpshim::contract::STATUS_CODE {
+        return;
+    }
+    // SAFETY: the indicator promises `status_buffer_size` readable bytes.
+    let bytes = unsafe {
+        core::slice::from_raw_parts(
+            ind.status_buffer.cast::<u8>(),
+            ind.status_buffer_size as usize,
+        )
+    }
+    .to_vec();
+    let a = world::with(|w| {
+        w.adapters
+            .iter()
+            .position(|ad| ad.mp.token.addr() == handle as usize)
+    })
+    .flatten();
+    if let Some(a) = a {
+        mp_private_status(a, bytes);
     }
 }

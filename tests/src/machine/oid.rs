@@ -286,6 +286,27 @@ pub(crate) fn mp_oid(w: &mut World, a: usize, req: usize) -> NDIS_STATUS {
 
 /// Carries out an OID on the request's buffer.
 fn mp_oid_answer(w: &mut World, a: usize, req: usize) -> NDIS_STATUS {
+    // A miniport that links mpshim lets mpshim's edge serve the shim's OID from its monitor.
+    let now = w.now();
+    if let Some(m) = w.adapters[a].mp.shim.as_mut() {
+        // SAFETY: the request is live and the miniport's alone during this call (the filter
+        // passed it to NdisFOidRequest and may not touch it before its completion); its buffer
+        // is valid for InformationBufferLength bytes.
+        let served = unsafe {
+            mpshim::edge::handle_oid_request(
+                req as *mut mpshim::indication::NdisOidRequestPrefix,
+                m,
+                now,
+            )
+        };
+        if let Some(status) = served {
+            // SAFETY: as above.
+            unsafe {
+                (*(req as *mut NDIS_OID_REQUEST)).SupportedRevision = NDIS_OID_REQUEST_REVISION_1;
+            };
+            return status;
+        }
+    }
     // SAFETY: the request is live: the filter passed it to NdisFOidRequest and may not free it
     // before its completion.
     let req_ref = unsafe { &mut *(req as *mut NDIS_OID_REQUEST) };
@@ -324,17 +345,6 @@ fn mp_oid_answer(w: &mut World, a: usize, req: usize) -> NDIS_STATUS {
         }
         OID_GEN_CURRENT_PACKET_FILTER => {
             Some(w.adapters[a].mp.packet_filter.to_le_bytes().to_vec())
-        }
-        // A miniport that links mpshim answers the health query from its monitor.
-        mpshim::contract::OID_MPSHIM_HEALTH
-            if req_ref.RequestType == NDIS_REQUEST_QUERY_INFORMATION =>
-        {
-            let now = w.now();
-            w.adapters[a]
-                .mp
-                .shim
-                .as_mut()
-                .map(|m| m.snapshot(now).encode().to_vec())
         }
         _ => None,
     };
