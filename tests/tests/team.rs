@@ -978,7 +978,7 @@ fn an_admin_failure_outlives_detach_and_reattach() {
     assert!(emu.violations().is_empty() && emu.leaks().is_empty());
 }
 
-/// Issue 11: the filter's own health query. Member 1's miniport links mpshim and stalls; the
+/// Issue 11: the filter's own health query and settings. Member 1's miniport links mpshim and stalls; the
 /// filter queries `OID_MPSHIM_HEALTH` down member 1's stack and gets the shim's counters (state
 /// Failed, the sends stuck behind the stall); member 0's miniport has no shim and answers
 /// NOT_SUPPORTED. Host build (the query API is the host-linked filter's).
@@ -1026,6 +1026,31 @@ fn the_filters_health_query_returns_the_shims_counters() {
     // SAFETY: as above.
     let s0 = unsafe { mpfilter::driver::module_stats(ctx(&emu, 0)) }.expect("module 0");
     assert_eq!((s0.shim_health_answers, s0.shim_health_failed), (0, 1));
+    // The set side of the OID: member 1's monitor takes valid settings and refuses a TX timeout
+    // below its range; member 0 has no shim.
+    let refused = mpshim::contract::Settings {
+        tx_timeout_ms: 1,
+        ..fast_shim()
+    };
+    for (a, settings) in [(1, fast_shim()), (1, refused), (0, fast_shim())] {
+        // SAFETY: as above.
+        assert!(unsafe { mpfilter::driver::set_shim_settings(ctx(&emu, a), &settings) }.is_some());
+        emu.run_for(MS);
+    }
+    // SAFETY: as above.
+    let s1 = unsafe { mpfilter::driver::module_stats(ctx(&emu, 1)) }.expect("module 1");
+    assert_eq!(
+        (s1.shim_settings_applied, s1.shim_health_failed),
+        (1, 1),
+        "{s1:?}"
+    );
+    // SAFETY: as above.
+    let s0 = unsafe { mpfilter::driver::module_stats(ctx(&emu, 0)) }.expect("module 0");
+    assert_eq!(
+        (s0.shim_settings_applied, s0.shim_health_failed),
+        (0, 2),
+        "{s0:?}"
+    );
     assert!(emu.run_until_idle(), "{:?}", emu.violations());
     assert_all_delivered(&emu.delivery().origins[0], 12_000);
     for a in 0..2 {

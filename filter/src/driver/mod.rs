@@ -124,3 +124,16 @@ pub unsafe fn shim_health(ctx: NDIS_HANDLE) -> Option<mpshim::contract::HealthSn
     // SAFETY: forwarded from this function's contract.
     unsafe { context::context_ref(ctx) }.and_then(|c| c.shim_health())
 }
+
+/// Sets the miniport's mpshim monitor settings (`OID_MPSHIM_HEALTH` set, the filter's own
+/// request) under the filter module whose FilterModuleContext is `ctx`; `None` for NULL.
+///
+/// # Safety
+/// As for [`module_stats`].
+pub unsafe fn set_shim_settings(
+    ctx: NDIS_HANDLE,
+    settings: &mpshim::contract::Settings,
+) -> Option<crate::module::HealthQueryStart> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { context::context_ref(ctx) }.map(|c| c.set_shim_settings(settings))
+}

@@ -8,11 +8,12 @@ use crate::ndis::types::{NDIS_OID_REQUEST, NDIS_STATUS};
 use crate::ndis::{OwnQuery, QueryStart, SpinLock};
 use alloc::boxed::Box;
 use core::pin::Pin;
-use mpshim::contract::{HealthSnapshot, OID_MPSHIM_HEALTH};
+use mpshim::contract::{HealthSnapshot, OID_MPSHIM_HEALTH, Settings};
 
 /// The query block and the last answer.
 pub(crate) struct HealthQuery {
     query: OwnQuery,
+    set: OwnQuery,
     last: Pin<Box<SpinLock<Option<HealthSnapshot>>>>,
 }
 
@@ -21,6 +22,7 @@ impl HealthQuery {
     pub(crate) fn new() -> Option<Self> {
         Some(Self {
             query: OwnQuery::new()?,
+            set: OwnQuery::new()?,
             last: SpinLock::new(None),
         })
     }
@@ -31,7 +33,7 @@ impl HealthQuery {
 pub enum HealthQueryStart {
     /// Issued; the answer arrives with the query's completion.
     Pending,
-    /// Answered at once (the snapshot is stored, or the status says why not).
+    /// Answered at once (a query's snapshot is stored, or the status says why not).
     Answered(NDIS_STATUS),
     /// A query is still outstanding, or the module has no query block.
     Busy,
@@ -54,12 +56,44 @@ impl Module {
         }
     }
 
-    /// FilterOidRequestComplete for the filter's own query: true when `req` is it (then taken
-    /// here), false for a clone of a request from above.
+    /// Sets the miniport's mpshim monitor settings (`OID_MPSHIM_HEALTH` set). IRQL <=
+    /// DISPATCH_LEVEL.
+    pub fn set_shim_settings(&self, settings: &Settings) -> HealthQueryStart {
+        let Some(h) = self.health.as_ref() else {
+            return HealthQueryStart::Busy;
+        };
+        match h
+            .set
+            .issue_set(self.handle, OID_MPSHIM_HEALTH, &settings.encode())
+        {
+            QueryStart::Pending => HealthQueryStart::Pending,
+            QueryStart::Busy => HealthQueryStart::Busy,
+            QueryStart::Done(status, _) => {
+                self.count_set(status);
+                HealthQueryStart::Answered(status)
+            }
+        }
+    }
+
+    fn count_set(&self, status: NDIS_STATUS) {
+        if status == crate::ndis::consts::NDIS_STATUS_SUCCESS {
+            self.counters.shim_settings_applied.inc();
+        } else {
+            self.counters.shim_health_failed.inc();
+        }
+    }
+
+    /// FilterOidRequestComplete for the filter's own requests: true when `req` is one (then
+    /// taken here), false for a clone of a request from above.
     pub fn own_query_complete(&self, req: *mut NDIS_OID_REQUEST, status: NDIS_STATUS) -> bool {
         let Some(h) = self.health.as_ref() else {
             return false;
         };
+        if h.set.is(req) {
+            let status = h.set.finish(status, &mut []).map_or_else(|s| s, |_| status);
+            self.count_set(status);
+            return true;
+        }
         if !h.query.is(req) {
             return false;
         }

@@ -90,8 +90,11 @@ pub struct ModuleStats {
     pub shim_events_malformed: u64,
     /// Answers to the filter's own mpshim health query taken.
     pub shim_health_answers: u64,
-    /// The filter's own mpshim health queries that failed (NOT_SUPPORTED: no shim below).
+    /// The filter's own mpshim health queries or settings that failed (NOT_SUPPORTED: no shim
+    /// below; a refused setting).
     pub shim_health_failed: u64,
+    /// mpshim monitor settings the filter set on the miniport.
+    pub shim_settings_applied: u64,
 }
 
 /// The live counters behind [`ModuleStats`].
@@ -137,6 +140,7 @@ pub(crate) struct Counters {
     pub shim_events_malformed: Counter,
     pub shim_health_answers: Counter,
     pub shim_health_failed: Counter,
+    pub shim_settings_applied: Counter,
 }
 
 /// One monotonically increasing counter.
@@ -202,6 +206,7 @@ impl Counters {
             shim_events_malformed: self.shim_events_malformed.get(),
             shim_health_answers: self.shim_health_answers.get(),
             shim_health_failed: self.shim_health_failed.get(),
+            shim_settings_applied: self.shim_settings_applied.get(),
         }
     }
 }

@@ -10,10 +10,14 @@
 use super::FilterHandle;
 use super::consts::{
     NDIS_OBJECT_TYPE_OID_REQUEST, NDIS_OID_REQUEST_REVISION_1, NDIS_REQUEST_QUERY_INFORMATION,
-    NDIS_SIZEOF_OID_REQUEST_REVISION_1, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS,
+    NDIS_REQUEST_SET_INFORMATION, NDIS_SIZEOF_OID_REQUEST_REVISION_1, NDIS_STATUS_BUFFER_TOO_SHORT,
+    NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS,
 };
 use super::imports;
-use super::types::{NDIS_OBJECT_HEADER, NDIS_OID_QUERY_INFORMATION, NDIS_OID_REQUEST, NDIS_STATUS};
+use super::types::{
+    NDIS_OBJECT_HEADER, NDIS_OID_QUERY_INFORMATION, NDIS_OID_REQUEST, NDIS_OID_SET_INFORMATION,
+    NDIS_STATUS,
+};
 use alloc::boxed::Box;
 use core::cell::UnsafeCell;
 use core::ptr::{self, NonNull};
@@ -122,8 +126,55 @@ impl OwnQuery {
         }
     }
 
-    /// The answer of this query, completed with `status`: the bytes written, copied into `out`
-    /// (at most its length); releases the query for the next `issue`.
+    /// Issues a set of `oid` with `payload` (at most [`OWN_QUERY_BUFFER`] bytes; a longer one is
+    /// refused as Busy-free `Done(NDIS_STATUS_BUFFER_TOO_SHORT, 0)`) down `filter`'s stack.
+    pub fn issue_set(&self, filter: FilterHandle, oid: u32, payload: &[u8]) -> QueryStart {
+        if payload.len() > OWN_QUERY_BUFFER {
+            return QueryStart::Done(NDIS_STATUS_BUFFER_TOO_SHORT, 0);
+        }
+        if self
+            .busy
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return QueryStart::Busy;
+        }
+        // SAFETY: claimed above; the buffer holds OWN_QUERY_BUFFER >= payload.len() bytes.
+        unsafe { ptr::copy_nonoverlapping(payload.as_ptr(), self.buf_ptr(), payload.len()) };
+        let req = self.req_ptr();
+        // SAFETY: NDIS_OID_REQUEST is integers and raw pointers: all-zero is valid.
+        let mut r: NDIS_OID_REQUEST = unsafe { core::mem::zeroed() };
+        r.Header = NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_OID_REQUEST,
+            NDIS_OID_REQUEST_REVISION_1,
+            NDIS_SIZEOF_OID_REQUEST_REVISION_1,
+        );
+        r.RequestType = NDIS_REQUEST_SET_INFORMATION;
+        r.RequestHandle = filter.as_raw();
+        r.DATA.SET_INFORMATION = NDIS_OID_SET_INFORMATION {
+            Oid: oid,
+            InformationBuffer: self.buf_ptr().cast(),
+            // At most OWN_QUERY_BUFFER (checked above).
+            #[allow(clippy::cast_possible_truncation)]
+            InformationBufferLength: payload.len() as u32,
+            BytesRead: 0,
+            BytesNeeded: 0,
+        };
+        // SAFETY: claimed above: nobody else touches the block until it is released.
+        unsafe { req.write(r) };
+        // SAFETY: as for `issue`.
+        let status = unsafe { imports::NdisFOidRequest(filter.as_raw(), req) };
+        if status == NDIS_STATUS_PENDING {
+            return QueryStart::Pending;
+        }
+        match self.finish(status, &mut []) {
+            Ok(n) => QueryStart::Done(NDIS_STATUS_SUCCESS, n),
+            Err(s) => QueryStart::Done(s, 0),
+        }
+    }
+
+    /// The answer of this query, completed with `status`: the bytes written (a set: read),
+    /// copied into `out` (at most its length; nothing for a set); releases it for the next issue.
     ///
     /// # Errors
     /// The failure status.
@@ -222,5 +273,35 @@ mod tests {
         // Dropped while pending: leaked, never freed under NDIS (Miri would flag a leak as an
         // error, so it is finished first).
         let _ = q.finish(NDIS_STATUS_SUCCESS, &mut out);
+    }
+
+    #[test]
+    fn a_set_carries_its_payload_and_a_too_long_one_is_refused_without_a_call() {
+        let s = Session::new(Config {
+            oid_status: NDIS_STATUS_SUCCESS,
+            oid_bytes: 4,
+            ..Config::default()
+        });
+        let q = OwnQuery::new().unwrap();
+        assert_eq!(
+            q.issue_set(filter(), 9, &[1, 2, 3, 4]),
+            QueryStart::Done(NDIS_STATUS_SUCCESS, 0)
+        );
+        // SAFETY: the block is the filter's again (answered at once).
+        let r = unsafe { &*q.req_ptr() };
+        assert_eq!(r.RequestType, NDIS_REQUEST_SET_INFORMATION);
+        // SAFETY: a set request's view.
+        let set = unsafe { r.DATA.SET_INFORMATION };
+        assert_eq!((set.Oid, set.InformationBufferLength), (9, 4));
+        // SAFETY: the buffer holds what was set.
+        let sent = unsafe { core::slice::from_raw_parts(set.InformationBuffer.cast::<u8>(), 4) };
+        assert_eq!(sent, [1, 2, 3, 4]);
+        assert_eq!(s.take_calls().len(), 1);
+        let long = [0u8; OWN_QUERY_BUFFER + 1];
+        assert_eq!(
+            q.issue_set(filter(), 9, &long),
+            QueryStart::Done(NDIS_STATUS_BUFFER_TOO_SHORT, 0)
+        );
+        assert!(s.take_calls().is_empty());
     }
 }
