@@ -67,6 +67,40 @@ enum Placed {
     Park { nbl: OwnedNbl, kind: u8 },
 }
 
+/// What handling one completion call carries to every NBL of it: the route, the completion
+/// flags, the time and CPU (read once), and the re-sends made so far.
+struct Completing<'r, 'a> {
+    route: &'r Route<'a>,
+    flags: SendCompleteFlags,
+    now: u64,
+    cpu: u32,
+    burst: Burst,
+}
+
+impl Completing<'_, '_> {
+    /// Reports a completion to the engine generation its send was counted in.
+    fn account(&self, meta: &SendMeta, status: NDIS_STATUS) {
+        let route = self.route;
+        if meta.path == NONE || meta.generation != route.generation {
+            return;
+        }
+        let Some(path) = PathId::new(usize::from(meta.path)) else {
+            return;
+        };
+        let c = Completion {
+            path,
+            len: meta.len,
+            target: TargetKey(meta.target),
+            cpu: self.cpu,
+            status: completion_status(status),
+            latency_ns: self.now.saturating_sub(meta.sent_ns),
+        };
+        if route.selector.on_complete(&c, self.now) == Attention::EvaluateHealth {
+            route.control.evaluate_health(route.group);
+        }
+    }
+}
+
 /// Re-sends made while handling one completion, reported as `Reroute` diagnostic events: one per
 /// run of NBLs moved from the same failed path to the same path.
 #[derive(Default)]
@@ -132,14 +166,17 @@ fn completion_status(status: NDIS_STATUS) -> CompletionStatus {
     }
 }
 
+/// The send context's spare bytes: the seat of the module the NBL came from, then the port it
+/// was sent on.
+fn reserved(origin: u8, port: NDIS_PORT_NUMBER) -> [u8; 5] {
+    let [p0, p1, p2, p3] = port.to_le_bytes();
+    [origin, p0, p1, p2, p3]
+}
+
 /// The port an NBL was sent on, kept in its send context.
 fn port_of(meta: &SendMeta) -> NDIS_PORT_NUMBER {
-    u32::from_le_bytes([
-        meta.reserved[1],
-        meta.reserved[2],
-        meta.reserved[3],
-        meta.reserved[4],
-    ])
+    let [_, p0, p1, p2, p3] = meta.reserved;
+    u32::from_le_bytes([p0, p1, p2, p3])
 }
 
 /// The seat of the module an NBL came from, kept in its send context.
@@ -247,14 +284,12 @@ impl Module {
 
     /// Down the NBL's own stack without engine accounting (its path index is [`NONE`]).
     fn unaccounted(&self, nbl: OwnedNbl, port: NDIS_PORT_NUMBER, resends: u8, now: u64) -> Placed {
-        let mut reserved = [self.seat(), 0, 0, 0, 0];
-        reserved[1..].copy_from_slice(&port.to_le_bytes());
         let meta = SendMeta {
             sent_ns: now,
             path: NONE,
             retries: resends,
             kind: KIND_DIRECT,
-            reserved,
+            reserved: reserved(self.seat(), port),
             ..SendMeta::default()
         };
         if nbl.push_meta(meta) {
@@ -377,10 +412,9 @@ impl Module {
         nbl: OwnedNbl,
         meta: &SendMeta,
         status: NDIS_STATUS,
-        route: &Route<'_>,
-        flags: SendCompleteFlags,
-        burst: &mut Burst,
+        cx: &mut Completing<'_, '_>,
     ) -> Option<OwnedNbl> {
+        let route = cx.route;
         if !is_path_failure(status) {
             return Some(nbl);
         }
@@ -396,16 +430,7 @@ impl Module {
         let avoid = failed.map_or(0, |p| 1u32 << (p & 31));
         self.counters.send_nbls_retried.inc();
         let port = port_of(meta);
-        let now = clock::now_ns();
-        let placed = self.place(
-            nbl,
-            route,
-            port,
-            meta.retries + 1,
-            avoid,
-            now,
-            cpu::current_index(),
-        );
+        let placed = self.place(nbl, route, port, meta.retries + 1, avoid, cx.now, cx.cpu);
         let to = match &placed {
             Placed::Direct(n) | Placed::Child { nbl: n, .. } => Some(n.meta().path),
             Placed::Failed(_) | Placed::Park { .. } => None,
@@ -414,10 +439,10 @@ impl Module {
             && from != to
             && to != NONE
         {
-            burst.add(self, route.group, from, to);
+            cx.burst.add(self, route.group, from, to);
         }
-        let send_flags = send_flags_from(flags);
-        self.send_placed(placed, port, send_flags, route, meta.retries + 1, now)
+        let send_flags = send_flags_from(cx.flags);
+        self.send_placed(placed, port, send_flags, route, meta.retries + 1, cx.now)
     }
 
     /// Sends one placed NBL (a re-send or a drained one) at once; `Some(nbl)` when it is to be
@@ -467,14 +492,12 @@ impl Module {
             nbl.set_status(NDIS_STATUS_RESOURCES);
             return Some(nbl);
         };
-        let mut reserved = [self.seat(), 0, 0, 0, 0];
-        reserved[1..].copy_from_slice(&port.to_le_bytes());
         if !nbl.push_meta(SendMeta {
             sent_ns: since,
             path: NONE,
             retries: resends,
             kind,
-            reserved,
+            reserved: reserved(self.seat(), port),
             ..SendMeta::default()
         }) {
             self.counters.send_nbls_failed_resources.inc();
@@ -528,13 +551,7 @@ impl Module {
             match self.place(nbl, route, port, meta.retries, 0, now, cpu) {
                 Placed::Park { nbl, kind } => {
                     // Still nowhere to go: back at the head, with its original time.
-                    let mut reserved = meta.reserved;
-                    reserved[0] = self.seat();
-                    if nbl.push_meta(SendMeta {
-                        kind,
-                        reserved,
-                        ..meta
-                    }) {
+                    if nbl.push_meta(SendMeta { kind, ..meta }) {
                         parking.unpop(nbl);
                     } else {
                         self.counters.send_nbls_failed_resources.inc();
@@ -592,27 +609,6 @@ impl Module {
         }
     }
 
-    /// Reports a completion to the engine generation its send was counted in.
-    fn account(route: &Route<'_>, meta: &SendMeta, status: NDIS_STATUS, now: u64) {
-        if meta.path == NONE || meta.generation != route.generation {
-            return;
-        }
-        let Some(path) = PathId::new(usize::from(meta.path)) else {
-            return;
-        };
-        let c = Completion {
-            path,
-            len: meta.len,
-            target: TargetKey(meta.target),
-            cpu: cpu::current_index(),
-            status: completion_status(status),
-            latency_ns: now.saturating_sub(meta.sent_ns),
-        };
-        if route.selector.on_complete(&c, now) == Attention::EvaluateHealth {
-            route.control.evaluate_health(route.group);
-        }
-    }
-
     /// FilterSendNetBufferListsComplete of a teamed module: this module's own NBLs (sent on its
     /// stack) and the children of other members' NBLs.
     ///
@@ -623,17 +619,21 @@ impl Module {
         flags: SendCompleteFlags,
         route: &Route<'_>,
     ) {
-        let now = clock::now_ns();
-        let mut burst = Burst::default();
+        let mut cx = Completing {
+            route,
+            flags,
+            now: clock::now_ns(),
+            cpu: cpu::current_index(),
+            burst: Burst::default(),
+        };
         let split = chain.split_by_source(self.handle);
         let mut up = NblChain::new();
         let mut own_nbls = split.pass_through;
         while let Some(nbl) = own_nbls.pop_front() {
             let meta = nbl.pop_meta();
             let status = nbl.status();
-            Self::account(route, &meta, status, now);
-            if let Some(done) = self.resend_or_finish(nbl, &meta, status, route, flags, &mut burst)
-            {
+            cx.account(&meta, status);
+            if let Some(done) = self.resend_or_finish(nbl, &meta, status, &mut cx) {
                 up.push_back(done);
             }
         }
@@ -642,26 +642,20 @@ impl Module {
             self.counters.send_nbls_completed.add(k);
             self.handle.send_complete(up, flags);
         }
-        let children = self.complete_children(split.own, flags, route, now, &mut burst);
-        burst.flush(self, route.group);
+        let children = self.complete_children(split.own, &mut cx);
+        cx.burst.flush(self, route.group);
         self.counters.send_children_completed.add(children);
         // Completions free outstanding slots: parked NBLs of any member may fit now.
         Self::drain_group(route, flags);
-        // Only after every NBL is gone may a pause complete.
-        self.finish_leave(self.gate.leave(k));
-        self.finish_leave(self.gate.leave(children));
+        // Only after every NBL is gone — and this module is no longer used here — may a pause
+        // complete: one count for the module's own NBLs and its children.
+        self.finish_leave(self.gate.leave(k + children));
     }
 
     /// Frees the children in `own`, and completes (or sends again) their parents on the members
     /// they came from. Returns how many children there were.
-    fn complete_children(
-        &self,
-        mut own: NblChain,
-        flags: SendCompleteFlags,
-        route: &Route<'_>,
-        now: u64,
-        burst: &mut Burst,
-    ) -> u64 {
+    fn complete_children(&self, mut own: NblChain, cx: &mut Completing<'_, '_>) -> u64 {
+        let route = cx.route;
         let mut children = 0;
         let mut done_by_origin: [NblChain; MAX_PATHS] = [const { NblChain::new() }; MAX_PATHS];
         while let Some(nbl) = own.pop_front() {
@@ -673,7 +667,7 @@ impl Module {
             children += 1;
             let meta = child.pop_meta();
             let (status, lso) = child.completion();
-            Self::account(route, &meta, status, now);
+            cx.account(&meta, status);
             let parent = child.release();
             parent.set_status(status);
             // The miniport's LSO write-back landed on the clone; the protocol reads the parent.
@@ -685,8 +679,7 @@ impl Module {
                 self.unreachable_seat(NblChain::from(parent));
                 continue;
             };
-            if let Some(done) = origin.resend_or_finish(parent, &meta, status, route, flags, burst)
-            {
+            if let Some(done) = origin.resend_or_finish(parent, &meta, status, cx) {
                 // Collected per origin: one completion call (and one gate count) per member.
                 done_by_origin[usize::from(origin_of(&meta)) % MAX_PATHS].push_back(done);
             }
@@ -696,7 +689,7 @@ impl Module {
                 continue;
             }
             match u8::try_from(seat).ok().and_then(|s| route.member_at(s)) {
-                Some(origin) => origin.complete_now(done, flags),
+                Some(origin) => origin.complete_now(done, cx.flags),
                 None => self.unreachable_seat(done),
             }
         }
@@ -754,8 +747,6 @@ fn meta_for(
     resends: u8,
     now: u64,
 ) -> SendMeta {
-    let mut reserved = [origin, 0, 0, 0, 0];
-    reserved[1..].copy_from_slice(&port.to_le_bytes());
     SendMeta {
         sent_ns: now,
         target: req.target.0,
@@ -765,6 +756,6 @@ fn meta_for(
         path: u8::try_from(p.index()).unwrap_or(NONE),
         retries: resends,
         kind: 0,
-        reserved,
+        reserved: reserved(origin, port),
     }
 }
