@@ -14,10 +14,7 @@ use super::consts::{
     NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS,
 };
 use super::imports;
-use super::types::{
-    NDIS_OBJECT_HEADER, NDIS_OID_QUERY_INFORMATION, NDIS_OID_REQUEST, NDIS_OID_SET_INFORMATION,
-    NDIS_STATUS,
-};
+use super::types::{NDIS_OBJECT_HEADER, NDIS_OID_QUERY_INFORMATION, NDIS_OID_REQUEST, NDIS_STATUS};
 use alloc::boxed::Box;
 use core::cell::UnsafeCell;
 use core::ptr::{self, NonNull};
@@ -86,49 +83,25 @@ impl OwnQuery {
     /// Issues a query of `oid` down `filter`'s stack (`NdisFOidRequest`, IRQL <= DISPATCH_LEVEL).
     /// An answer given at once is copied into `out`.
     pub fn issue(&self, filter: FilterHandle, oid: u32, out: &mut [u8]) -> QueryStart {
-        if self
-            .busy
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            return QueryStart::Busy;
-        }
-        let req = self.req_ptr();
-        // SAFETY: NDIS_OID_REQUEST is integers and raw pointers: all-zero is valid.
-        let mut r: NDIS_OID_REQUEST = unsafe { core::mem::zeroed() };
-        r.Header = NDIS_OBJECT_HEADER::new(
-            NDIS_OBJECT_TYPE_OID_REQUEST,
-            NDIS_OID_REQUEST_REVISION_1,
-            NDIS_SIZEOF_OID_REQUEST_REVISION_1,
-        );
-        r.RequestType = NDIS_REQUEST_QUERY_INFORMATION;
-        r.RequestHandle = filter.as_raw();
-        r.DATA.QUERY_INFORMATION = NDIS_OID_QUERY_INFORMATION {
-            Oid: oid,
-            InformationBuffer: self.buf_ptr().cast(),
-            // OWN_QUERY_BUFFER fits a u32.
-            #[allow(clippy::cast_possible_truncation)]
-            InformationBufferLength: OWN_QUERY_BUFFER as u32,
-            BytesWritten: 0,
-            BytesNeeded: 0,
-        };
-        // SAFETY: claimed above: nobody else touches the block until it is released.
-        unsafe { req.write(r) };
-        // SAFETY: the filter handle is live (the caller's module); the request and its buffer
-        // stay put and untouched by the filter until completion.
-        let status = unsafe { imports::NdisFOidRequest(filter.as_raw(), req) };
-        if status == NDIS_STATUS_PENDING {
-            return QueryStart::Pending;
-        }
-        match self.finish(status, out) {
-            Ok(n) => QueryStart::Done(NDIS_STATUS_SUCCESS, n),
-            Err(s) => QueryStart::Done(s, 0),
-        }
+        self.start(filter, NDIS_REQUEST_QUERY_INFORMATION, oid, &[], out)
     }
 
-    /// Issues a set of `oid` with `payload` (at most [`OWN_QUERY_BUFFER`] bytes; a longer one is
-    /// refused as Busy-free `Done(NDIS_STATUS_BUFFER_TOO_SHORT, 0)`) down `filter`'s stack.
+    /// Issues a set of `oid` with `payload` down `filter`'s stack; a payload longer than
+    /// [`OWN_QUERY_BUFFER`] is refused without a call (`Done(NDIS_STATUS_BUFFER_TOO_SHORT, 0)`).
     pub fn issue_set(&self, filter: FilterHandle, oid: u32, payload: &[u8]) -> QueryStart {
+        self.start(filter, NDIS_REQUEST_SET_INFORMATION, oid, payload, &mut [])
+    }
+
+    /// Claims the block, fills the request (a query offers the whole buffer, a set carries
+    /// `payload`) and issues it.
+    fn start(
+        &self,
+        filter: FilterHandle,
+        request_type: i32,
+        oid: u32,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> QueryStart {
         if payload.len() > OWN_QUERY_BUFFER {
             return QueryStart::Done(NDIS_STATUS_BUFFER_TOO_SHORT, 0);
         }
@@ -141,7 +114,11 @@ impl OwnQuery {
         }
         // SAFETY: claimed above; the buffer holds OWN_QUERY_BUFFER >= payload.len() bytes.
         unsafe { ptr::copy_nonoverlapping(payload.as_ptr(), self.buf_ptr(), payload.len()) };
-        let req = self.req_ptr();
+        let length = if request_type == NDIS_REQUEST_SET_INFORMATION {
+            payload.len()
+        } else {
+            OWN_QUERY_BUFFER
+        };
         // SAFETY: NDIS_OID_REQUEST is integers and raw pointers: all-zero is valid.
         let mut r: NDIS_OID_REQUEST = unsafe { core::mem::zeroed() };
         r.Header = NDIS_OBJECT_HEADER::new(
@@ -149,25 +126,29 @@ impl OwnQuery {
             NDIS_OID_REQUEST_REVISION_1,
             NDIS_SIZEOF_OID_REQUEST_REVISION_1,
         );
-        r.RequestType = NDIS_REQUEST_SET_INFORMATION;
+        r.RequestType = request_type;
         r.RequestHandle = filter.as_raw();
-        r.DATA.SET_INFORMATION = NDIS_OID_SET_INFORMATION {
+        // The query and set views of the union share these fields' offsets (BytesWritten is
+        // BytesRead).
+        r.DATA.QUERY_INFORMATION = NDIS_OID_QUERY_INFORMATION {
             Oid: oid,
             InformationBuffer: self.buf_ptr().cast(),
-            // At most OWN_QUERY_BUFFER (checked above).
+            // At most OWN_QUERY_BUFFER.
             #[allow(clippy::cast_possible_truncation)]
-            InformationBufferLength: payload.len() as u32,
-            BytesRead: 0,
+            InformationBufferLength: length as u32,
+            BytesWritten: 0,
             BytesNeeded: 0,
         };
+        let req = self.req_ptr();
         // SAFETY: claimed above: nobody else touches the block until it is released.
         unsafe { req.write(r) };
-        // SAFETY: as for `issue`.
+        // SAFETY: the filter handle is live (the caller's module); the request and its buffer
+        // stay put and untouched by the filter until completion.
         let status = unsafe { imports::NdisFOidRequest(filter.as_raw(), req) };
         if status == NDIS_STATUS_PENDING {
             return QueryStart::Pending;
         }
-        match self.finish(status, &mut []) {
+        match self.finish(status, out) {
             Ok(n) => QueryStart::Done(NDIS_STATUS_SUCCESS, n),
             Err(s) => QueryStart::Done(s, 0),
         }
