@@ -41,7 +41,7 @@ use crate::irql::Irql;
 use crate::nblmem::{self, SnapMask};
 use crate::rules::{Rule, Subject};
 use crate::sched::Nanos;
-use crate::world::{self, Event, Frame, NState, Origin, World};
+use crate::world::{self, Event, Frame, MAX_NET_BUFFERS, NState, Origin, World};
 use core::ffi::c_void;
 
 /// Direction byte of frames the protocol sends.
@@ -165,6 +165,42 @@ fn dispatch(ev: Event) {
         Event::ShimTick(a) => fault::shim_tick(a),
         Event::Timer { handle, generation } => timer::fire(handle, generation),
     }
+}
+
+/// Reads every NET_BUFFER of live NBL `nbl` (into the world's scratch buffer) and hands `f` the
+/// frame's first bytes and its whole length, in order; false — and `nbl.chain-cycle`, naming
+/// `call` — when the NET_BUFFER chain goes on past [`MAX_NET_BUFFERS`] entries.
+pub(crate) fn each_frame(
+    w: &mut World,
+    nbl: usize,
+    call: &'static str,
+    mut f: impl FnMut(&mut World, &[u8], usize),
+) -> bool {
+    // SAFETY: the callers pass a live emulator NBL.
+    let mut nb = unsafe { nblmem::nbl_mut(nbl) }.FirstNetBuffer;
+    let mut scratch = std::mem::take(&mut w.scratch);
+    let mut hops = 0;
+    let mut whole = true;
+    while !nb.is_null() {
+        hops += 1;
+        if hops > MAX_NET_BUFFERS {
+            w.violate(
+                Rule::NblChainCycle,
+                Subject::Nbl(nbl),
+                call,
+                format!("the NBL's NET_BUFFER chain goes on past {MAX_NET_BUFFERS} entries"),
+            );
+            whole = false;
+            break;
+        }
+        // SAFETY: NET_BUFFERs of a live NBL describe readable data.
+        let (total, got) = unsafe { nblmem::read_nb(nb, &mut scratch) };
+        f(w, &scratch[..got], total);
+        // SAFETY: nb is a live NET_BUFFER.
+        nb = unsafe { (*nb).Next };
+    }
+    w.scratch = scratch;
+    whole
 }
 
 /// Checks an NBL of another driver as it goes back to its owner: SourceHandle, contexts, header.

@@ -10,7 +10,7 @@ use crate::callbacks;
 use crate::frames::{self, Check};
 use crate::nblmem;
 use crate::rules::{Rule, Subject};
-use crate::world::{self, Came, Event, MAX_NET_BUFFERS, ModState, NState, Origin, World};
+use crate::world::{self, Came, Event, ModState, NState, Origin, World};
 use mpfilter::ndis::consts::{
     NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL, NDIS_RECEIVE_FLAGS_RESOURCES,
     NDIS_RETURN_FLAGS_DISPATCH_LEVEL,
@@ -184,32 +184,21 @@ pub(crate) fn mp_reclaim(w: &mut World, a: usize, nbl: usize, was_outstanding: b
 pub(crate) fn proto_receive(w: &mut World, a: usize, nbls: &[usize], resources: bool) {
     let mac = w.adapters[a].cfg.mac;
     for &nbl in nbls {
-        // SAFETY: nbl is live and with the protocol.
-        let mut nb = unsafe { nblmem::nbl_mut(nbl) }.FirstNetBuffer;
-        let mut hops = 0;
-        while !nb.is_null() {
-            hops += 1;
-            if hops > MAX_NET_BUFFERS {
-                w.violate(
-                    Rule::NblChainCycle,
-                    Subject::Nbl(nbl),
-                    "NdisFIndicateReceiveNetBufferLists",
-                    format!("the NBL's NET_BUFFER chain goes on past {MAX_NET_BUFFERS} entries"),
-                );
-                return;
-            }
-            let mut scratch = std::mem::take(&mut w.scratch);
-            // SAFETY: NET_BUFFERs of a live NBL describe readable data.
-            let (total, got) = unsafe { nblmem::read_nb(nb, &mut scratch) };
-            let st = &mut w.adapters[a].stats;
-            st.rx_received_bytes += total as u64;
-            let from_peer = |o: usize| (o == a & 0xFF).then_some((mac, frames::peer_mac(a)));
-            if let Check::Bad(_) = frames::check(&scratch[..got], total, DIR_RX, &from_peer) {
-                st.rx_bad += 1;
-            }
-            w.scratch = scratch;
-            // SAFETY: nb is a live NET_BUFFER.
-            nb = unsafe { (*nb).Next };
+        let whole = super::each_frame(
+            w,
+            nbl,
+            "NdisFIndicateReceiveNetBufferLists",
+            |w, frame, total| {
+                let st = &mut w.adapters[a].stats;
+                st.rx_received_bytes += total as u64;
+                let from_peer = |o: usize| (o == a & 0xFF).then_some((mac, frames::peer_mac(a)));
+                if let Check::Bad(_) = frames::check(frame, total, DIR_RX, &from_peer) {
+                    st.rx_bad += 1;
+                }
+            },
+        );
+        if !whole {
+            return;
         }
         // Only the miniport's own receives count as delivered (a filter may indicate its own).
         let mine = matches!(w.nbls.get(&nbl).map(|t| t.origin), Some(Origin::MpRx(x)) if x == a);

@@ -4,7 +4,7 @@ use super::call_filter;
 use super::forward::{self, StatusSeen};
 use crate::callbacks;
 use crate::irql::Irql;
-use crate::world;
+use crate::world::{self, World};
 use core::ffi::c_void;
 use mpfilter::ndis::consts::{
     MEDIA_CONNECT_STATE_CONNECTED, MEDIA_CONNECT_STATE_DISCONNECTED, NDIS_LINK_STATE_REVISION_1,
@@ -38,16 +38,8 @@ pub(super) fn mp_status(a: usize) {
             PauseFunctions: 0,
             AutoNegotiationFlags: 0,
         };
-        // SAFETY: NDIS_STATUS_INDICATION is plain data; all-zero is valid.
-        let mut ind: NDIS_STATUS_INDICATION = unsafe { core::mem::zeroed() };
-        ind.Header = NDIS_OBJECT_HEADER::new(
-            NDIS_OBJECT_TYPE_STATUS_INDICATION,
-            NDIS_STATUS_INDICATION_REVISION_1,
-            NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
-        );
-        ind.SourceHandle = w.adapters[a].mp.token.addr() as *mut c_void;
+        let mut ind = indication(w, a, NDIS_STATUS_LINK_STATE);
         ind.PortNumber = random_port(w);
-        ind.StatusCode = NDIS_STATUS_LINK_STATE;
         ind.StatusBufferSize = u32::from(NDIS_SIZEOF_LINK_STATE_REVISION_1);
         let s = world::Heap::new((ind, ls));
         let sp = s.ptr();
@@ -71,10 +63,7 @@ pub(super) fn mp_status(a: usize) {
     });
     let Some(Some((p, seen))) = ind else { return };
     world::with(|w| forward::status_raised(w, a, p, seen));
-    let had_handler = call_filter(Some(a), "FilterStatus", Irql::Dispatch, |h, ctx| {
-        // SAFETY: ctx is the module context; p a live indication owned by the emulator.
-        unsafe { callbacks::status(h, ctx, p as *mut NDIS_STATUS_INDICATION) }
-    });
+    let had_handler = deliver(a, p);
     world::with(|w| {
         w.delivering_status = 0;
         if had_handler == Some(false) {
@@ -117,15 +106,7 @@ pub(crate) fn mp_private_status(a: usize, bytes: Vec<u8>) {
         if !w.oid_state_ok(a) {
             return None;
         }
-        // SAFETY: NDIS_STATUS_INDICATION is plain data; all-zero is valid.
-        let mut ind: NDIS_STATUS_INDICATION = unsafe { core::mem::zeroed() };
-        ind.Header = NDIS_OBJECT_HEADER::new(
-            NDIS_OBJECT_TYPE_STATUS_INDICATION,
-            NDIS_STATUS_INDICATION_REVISION_1,
-            NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
-        );
-        ind.SourceHandle = w.adapters[a].mp.token.addr() as *mut c_void;
-        ind.StatusCode = mpshim::contract::STATUS_CODE;
+        let mut ind = indication(w, a, mpshim::contract::STATUS_CODE);
         ind.StatusBufferSize = u32::try_from(bytes.len()).unwrap_or(0);
         let s = world::Heap::new((ind, bytes));
         let sp = s.ptr();
@@ -138,12 +119,31 @@ pub(crate) fn mp_private_status(a: usize, bytes: Vec<u8>) {
         Some(sp as usize)
     });
     let Some(Some(p)) = ind else { return };
-    call_filter(Some(a), "FilterStatus", Irql::Dispatch, |h, ctx| {
-        // SAFETY: ctx is the module context; p a live indication owned by the emulator.
-        unsafe { callbacks::status(h, ctx, p as *mut NDIS_STATUS_INDICATION) }
-    });
+    deliver(a, p);
     world::with(|w| {
         w.delivering_status = 0;
         w.private_status = None;
     });
+}
+
+/// A status indication from adapter `a`'s miniport with `code`; buffer, size and port to fill.
+fn indication(w: &World, a: usize, code: i32) -> NDIS_STATUS_INDICATION {
+    // SAFETY: NDIS_STATUS_INDICATION is plain data; all-zero is valid.
+    let mut ind: NDIS_STATUS_INDICATION = unsafe { core::mem::zeroed() };
+    ind.Header = NDIS_OBJECT_HEADER::new(
+        NDIS_OBJECT_TYPE_STATUS_INDICATION,
+        NDIS_STATUS_INDICATION_REVISION_1,
+        NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
+    );
+    ind.SourceHandle = w.adapters[a].mp.token.addr() as *mut c_void;
+    ind.StatusCode = code;
+    ind
+}
+
+/// Calls the filter's FilterStatus with the emulator's live indication `p`; whether it has one.
+fn deliver(a: usize, p: usize) -> Option<bool> {
+    call_filter(Some(a), "FilterStatus", Irql::Dispatch, |h, ctx| {
+        // SAFETY: ctx is the module context; p a live indication owned by the emulator.
+        unsafe { callbacks::status(h, ctx, p as *mut NDIS_STATUS_INDICATION) }
+    })
 }

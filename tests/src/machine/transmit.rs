@@ -9,9 +9,9 @@ use crate::frames::{self, Check};
 use crate::irql::Irql;
 use crate::ledger::FrameKey;
 use crate::nblmem;
-use crate::rules::{Rule, Subject};
+use crate::rules::Rule;
 use crate::sched::Nanos;
-use crate::world::{self, Came, Event, MAX_NET_BUFFERS, NState, World};
+use crate::world::{self, Came, Event, NState, World};
 use mpfilter::ndis::consts::{NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL, NDIS_STATUS_SUCCESS};
 
 /// The miniport takes NBLs the filter sent (already validated and marked `Below`).
@@ -155,29 +155,12 @@ pub(super) fn mp_flush(a: usize) {
 /// A frame names the adapter whose protocol sent it (a filter may have rerouted it here): its
 /// MACs must be that adapter's.
 fn wire_check(w: &mut World, a: usize, nbl: usize, delivered: bool) -> bool {
-    // SAFETY: nbl is live and below the filter.
-    let mut nb = unsafe { nblmem::nbl_mut(nbl) }.FirstNetBuffer;
-    let mut hops = 0;
-    while !nb.is_null() {
-        hops += 1;
-        if hops > MAX_NET_BUFFERS {
-            w.violate(
-                Rule::NblChainCycle,
-                Subject::Nbl(nbl),
-                "-",
-                format!("the NBL's NET_BUFFER chain goes on past {MAX_NET_BUFFERS} entries"),
-            );
-            return false;
-        }
-        let mut scratch = std::mem::take(&mut w.scratch);
-        // SAFETY: NET_BUFFERs of a live NBL describe readable data.
-        let (total, got) = unsafe { nblmem::read_nb(nb, &mut scratch) };
+    super::each_frame(w, nbl, "-", |w, frame, total| {
         let check = {
             let ads = &w.adapters;
             let macs_of = |o: usize| ads.get(o).map(|ad| (frames::peer_mac(o), ad.cfg.mac));
-            frames::check(&scratch[..got], total, DIR_TX, &macs_of)
+            frames::check(frame, total, DIR_TX, &macs_of)
         };
-        w.scratch = scratch;
         let st = &mut w.adapters[a].stats;
         st.wire_tx_frames += 1;
         st.wire_tx_bytes += total as u64;
@@ -197,10 +180,7 @@ fn wire_check(w: &mut World, a: usize, nbl: usize, delivered: bool) -> bool {
             }
             Check::Foreign => {}
         }
-        // SAFETY: nb is a live NET_BUFFER.
-        nb = unsafe { (*nb).Next };
-    }
-    true
+    })
 }
 
 pub(super) fn mp_complete(a: usize, mut nbls: Vec<usize>) {
