@@ -27,7 +27,7 @@ use crate::diag::{self, Event};
 use crate::engine::config::MAX_CPUS;
 use crate::engine::types::MAX_PATHS;
 use crate::engine::{PathEvent, PathGroup, PathId, PathInfo, Selector, Transition};
-use crate::module::route::{ControlPlane, NONE, Route};
+use crate::module::route::{ControlPlane, NONE, Route, path_at};
 use crate::module::{Module, ModuleStats};
 use crate::ndis::types::NDIS_HANDLE;
 use crate::ndis::{SendCompleteFlags, SpinLock, Timer, clock, cpu};
@@ -121,7 +121,6 @@ pub(crate) struct Snapshot {
     selector: Selector,
     seats: [Option<NonNull<Module>>; MAX_PATHS],
     path_seat: [u8; MAX_PATHS],
-    seat_path: [u8; MAX_PATHS],
     all_down: AllDown,
 }
 
@@ -168,12 +167,7 @@ impl Group {
     }
 
     fn path_of(&self, seat: u8) -> Option<PathId> {
-        let p = *self.seat_path.get(usize::from(seat))?;
-        if p == NONE {
-            None
-        } else {
-            PathId::new(usize::from(p))
-        }
+        path_at(&self.seat_path, seat)
     }
 }
 
@@ -346,7 +340,6 @@ impl Groups {
                         m.map(|p| unsafe { p.as_ref() })
                     }),
                     path_seat: s.path_seat,
-                    seat_path: s.seat_path,
                     all_down: s.all_down,
                     control: self,
                 };
@@ -672,7 +665,6 @@ impl Groups {
             selector: engine.selector(),
             seats,
             path_seat: path_seats(&seat_path),
-            seat_path,
             all_down: g.settings.all_down,
         };
         g.engine = Some(engine);

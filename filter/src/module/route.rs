@@ -37,8 +37,6 @@ pub struct Route<'a> {
     pub seats: [Option<&'a Module>; MAX_PATHS],
     /// Engine path index → seat.
     pub path_seat: [u8; MAX_PATHS],
-    /// Seat → engine path index ([`NONE`] for an empty seat).
-    pub seat_path: [u8; MAX_PATHS],
     /// What happens while no path is usable.
     pub all_down: AllDown,
     /// The control plane behind the group.
@@ -57,14 +55,10 @@ impl<'a> Route<'a> {
     pub fn member_at(&self, seat: u8) -> Option<&'a Module> {
         *self.seats.get(usize::from(seat))?
     }
+}
 
-    /// The engine path of `seat` in this generation.
-    pub fn path_of(&self, seat: u8) -> Option<PathId> {
-        let p = *self.seat_path.get(usize::from(seat))?;
-        if p == NONE {
-            None
-        } else {
-            PathId::new(usize::from(p))
-        }
-    }
+/// The engine path of `seat` in a seat → path table ([`NONE`], like any index past the engine's
+/// paths, is no path).
+pub fn path_at(seat_path: &[u8; MAX_PATHS], seat: u8) -> Option<PathId> {
+    PathId::new(usize::from(*seat_path.get(usize::from(seat))?))
 }
