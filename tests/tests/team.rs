@@ -20,7 +20,7 @@ use ndis_emu::config::RegValue;
 use ndis_emu::ledger::{Arrival, OriginReport};
 use ndis_emu::pe::{kernel, run_guarded};
 use ndis_emu::wire::Fault;
-use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, TrafficConfig};
+use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, LoadedImage, TrafficConfig};
 
 const MS: u64 = 1_000_000;
 const GBPS: u64 = 1_000_000_000;
@@ -153,19 +153,14 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
             .map(|a| {
                 // SAFETY: the module of adapter `a` is attached and the host-linked filter runs
                 // on this thread only.
-                unsafe {
-                    mpfilter::driver::module_stats(emu.module_context(a) as *mut core::ffi::c_void)
-                }
-                .expect("a module context")
+                unsafe { mpfilter::driver::module_stats(ctx(&emu, a)) }.expect("a module context")
             })
             .collect()
     });
     let group = host
         .then(|| {
             // SAFETY: as for the module counters above.
-            unsafe {
-                mpfilter::driver::group_snapshot(emu.module_context(0) as *mut core::ffi::c_void)
-            }
+            unsafe { mpfilter::driver::group_snapshot(ctx(&emu, 0)) }
         })
         .flatten();
     let below_peak = (0..emu.adapter_count())
@@ -205,6 +200,32 @@ fn run_sys(s: Scenario) -> Outcome {
         }
         Err(bug_check) => panic!("the driver stopped the machine: {bug_check}"),
     }
+}
+
+/// Loads the host build into `emu` and starts every adapter's stack.
+fn start_host(emu: &mut Emulator) -> LoadedImage {
+    let img = DriverImage::Host.load().expect("host image");
+    emu.load(img.entry).expect("mpfilter loads");
+    for a in 0..emu.adapter_count() {
+        assert!(emu.start(a), "{:?}", emu.violations());
+    }
+    img
+}
+
+/// Detaches every module and unloads: no rule violation, no leak.
+fn shut_down(mut emu: Emulator, img: LoadedImage) {
+    for a in 0..emu.adapter_count() {
+        emu.stop(a);
+    }
+    emu.unload();
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+    drop(img);
+}
+
+/// Adapter `a`'s FilterModuleContext, for the host build's APIs.
+fn ctx(emu: &Emulator, a: usize) -> *mut core::ffi::c_void {
+    emu.module_context(a) as *mut core::ffi::c_void
 }
 
 /// Nothing lost, nothing duplicated, every NBL completed with success and delivered.
@@ -746,12 +767,7 @@ fn admin_fail_and_reinstate_move_traffic_off_and_back() {
     for (i, m) in round_robin(2).into_iter().enumerate() {
         emu.add_adapter(m, if i == 0 { load(12_000) } else { idle() });
     }
-    let img = DriverImage::Host.load().expect("host image");
-    emu.load(img.entry).expect("mpfilter loads");
-    for a in 0..2 {
-        assert!(emu.start(a));
-    }
-    let ctx = |emu: &Emulator, a: usize| emu.module_context(a) as *mut core::ffi::c_void;
+    let img = start_host(&mut emu);
     let t = emu.now();
     emu.run_for(3 * MS);
     // SAFETY: module 1 is attached; the host-linked filter runs on this thread only.
@@ -786,11 +802,7 @@ fn admin_fail_and_reinstate_move_traffic_off_and_back() {
         })
         .collect();
     assert_eq!(reasons, [Reason::AdminFail, Reason::AdminReinstate]);
-    for a in 0..2 {
-        emu.stop(a);
-    }
-    emu.unload();
-    assert!(emu.violations().is_empty() && emu.leaks().is_empty());
+    shut_down(emu, img);
 }
 
 /// The shortest monitor settings mpshim accepts: a TX stall after 10 ms without a completion, 2 ms
@@ -891,11 +903,7 @@ fn a_member_with_other_group_settings_joins_with_the_groups_and_says_so() {
         ),
         idle(),
     );
-    let img = DriverImage::Host.load().expect("host image");
-    emu.load(img.entry).expect("mpfilter loads");
-    for a in 0..2 {
-        assert!(emu.start(a));
-    }
+    let img = start_host(&mut emu);
     let ignored: Vec<_> = emu
         .diag_events()
         .iter()
@@ -914,21 +922,14 @@ fn a_member_with_other_group_settings_joins_with_the_groups_and_says_so() {
     );
     assert!(emu.run_until_idle(), "{:?}", emu.violations());
     // SAFETY: adapter 0's module is attached; the host-linked filter runs on this thread only.
-    let g = unsafe {
-        mpfilter::driver::group_snapshot(emu.module_context(0) as *mut core::ffi::c_void)
-    }
-    .expect("a group");
+    let g = unsafe { mpfilter::driver::group_snapshot(ctx(&emu, 0)) }.expect("a group");
     assert_eq!((g.policy, g.members.len()), ("round-robin", 2));
     assert!(
         emu.delivery().per_wire[1] > 0,
         "the group's round-robin used member 1"
     );
     assert_eq!(g.members[1].module.team_settings_ignored, 1);
-    for a in 0..2 {
-        emu.stop(a);
-    }
-    emu.unload();
-    assert!(emu.violations().is_empty() && emu.leaks().is_empty());
+    shut_down(emu, img);
 }
 
 /// An administrator's failure of a path outlives the member's detach and re-attach: the path
@@ -942,12 +943,7 @@ fn an_admin_failure_outlives_detach_and_reattach() {
     for (i, m) in round_robin(2).into_iter().enumerate() {
         emu.add_adapter(m, if i == 0 { load(12_000) } else { idle() });
     }
-    let img = DriverImage::Host.load().expect("host image");
-    emu.load(img.entry).expect("mpfilter loads");
-    for a in 0..2 {
-        assert!(emu.start(a));
-    }
-    let ctx = |emu: &Emulator, a: usize| emu.module_context(a) as *mut core::ffi::c_void;
+    let img = start_host(&mut emu);
     let t = emu.now();
     emu.run_for(2 * MS);
     // SAFETY: module 1 is attached; the host-linked filter runs on this thread only.
@@ -971,11 +967,7 @@ fn an_admin_failure_outlives_detach_and_reattach() {
     assert!(emu.run_until_idle(), "{:?}", emu.violations());
     assert!(on_1(&emu, 10 * MS, u64::MAX) > 0, "reinstated");
     assert_all_delivered(&emu.delivery().origins[0], 12_000);
-    for a in 0..2 {
-        emu.stop(a);
-    }
-    emu.unload();
-    assert!(emu.violations().is_empty() && emu.leaks().is_empty());
+    shut_down(emu, img);
 }
 
 /// Issue 11: the filter's own health query and settings. Member 1's miniport links mpshim and stalls; the
@@ -1000,12 +992,7 @@ fn the_filters_health_query_returns_the_shims_counters() {
         member(1, GBPS, "round-robin", &[]).with_shim(fast_shim()),
         idle(),
     );
-    let img = DriverImage::Host.load().expect("host image");
-    emu.load(img.entry).expect("mpfilter loads");
-    for a in 0..2 {
-        assert!(emu.start(a));
-    }
-    let ctx = |emu: &Emulator, a: usize| emu.module_context(a) as *mut core::ffi::c_void;
+    let img = start_host(&mut emu);
     let t = emu.now();
     emu.schedule_fault(1, t + 3 * MS, Fault::Stall(30 * MS));
     emu.run_for(20 * MS);
@@ -1053,10 +1040,5 @@ fn the_filters_health_query_returns_the_shims_counters() {
     );
     assert!(emu.run_until_idle(), "{:?}", emu.violations());
     assert_all_delivered(&emu.delivery().origins[0], 12_000);
-    for a in 0..2 {
-        emu.stop(a);
-    }
-    emu.unload();
-    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
-    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+    shut_down(emu, img);
 }
