@@ -297,3 +297,58 @@ fn sys_refuses_admin_events_which_need_the_host_build() {
     assert_eq!(out.0, ExitCode::from(2));
     assert!(out.1.contains("admin-fail"), "{}", out.1);
 }
+
+/// Path `b`'s miniport links mpshim (default monitor settings: a 2 s TX timeout, 0.5 s debounce);
+/// its transmitter stalls at 0.5 s until 3.8 s. The shim finds the stall and the filter moves the
+/// traffic off `b`; nothing is lost.
+const SHIM_STALL: &str = r#"
+name = "shim-stall"
+seed = 5
+duration_ms = 4000
+policy = "round-robin"
+failback = "immediate"
+up_delay_ms = 0
+[[path]]
+name = "a"
+rate_mbps = 10
+latency_us = 10
+[[path]]
+name = "b"
+rate_mbps = 10
+latency_us = 10
+shim = true
+[traffic]
+flows = 8
+frame_bytes = 1000
+window_nbls = 64
+[[event]]
+at_ms = 500
+path = "b"
+kind = "stall"
+until_ms = 3800
+"#;
+
+#[test]
+fn a_path_whose_miniport_links_the_shim_is_failed_by_the_shims_report() {
+    let dir = Dir::new("shim");
+    let scenario = dir.file("s.toml", SHIM_STALL);
+    let out_json = dir.0.join("r.json");
+    let out = mpsim(&[
+        "run".as_ref(),
+        scenario.as_ref(),
+        "--json".as_ref(),
+        out_json.as_ref(),
+    ]);
+    assert_eq!(out.0, ExitCode::SUCCESS, "{}", out.1);
+    let r = json(&out_json);
+    assert_eq!(r["nbls_lost"].as_u64(), Some(0));
+    assert_eq!(r["nbls_duplicated"].as_u64(), Some(0));
+    let transitions = r["paths"][1]["transitions"].as_array().unwrap();
+    let failed_at = transitions
+        .iter()
+        .find(|t| t["reason"] == "ShimPathFailed")
+        .map(|t| f(&t["at_ms"]))
+        .unwrap_or_else(|| panic!("no shim report in {transitions:?}"));
+    // TX timeout 2 s + debounce 0.5 s after the stall began, within the monitor's tick.
+    assert!((3_000.0..3_010.0).contains(&failed_at), "{failed_at}");
+}
