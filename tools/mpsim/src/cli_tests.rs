@@ -347,8 +347,10 @@ fn a_path_whose_miniport_links_the_shim_is_failed_by_the_shims_report() {
     let failed_at = transitions
         .iter()
         .find(|t| t["reason"] == "ShimPathFailed")
-        .map(|t| f(&t["at_ms"]))
-        .unwrap_or_else(|| panic!("no shim report in {transitions:?}"));
+        .map_or_else(
+            || panic!("no shim report in {transitions:?}"),
+            |t| f(&t["at_ms"]),
+        );
     // TX timeout 2 s + debounce 0.5 s after the stall began, within the monitor's tick.
     assert!((3_000.0..3_010.0).contains(&failed_at), "{failed_at}");
 }
