@@ -103,6 +103,11 @@ pub struct AdapterConfig {
     /// sends, completions and link changes, ticks it every millisecond, and raises the path event
     /// the monitor decides (docs/miniport-shim.md). `None`: no shim.
     pub shim: Option<mpshim::contract::Settings>,
+    /// NBL context backfill the drivers below the filter want (`ContextBackFillSize` of the
+    /// restart attributes NDIS passes to FilterRestart). The miniport checks every NBL it takes
+    /// for that much unused context in front of the top area and counts those short of it
+    /// (`AdapterStats::tx_context_backfill_short`): each would make a driver below allocate.
+    pub context_backfill: u16,
 }
 
 /// A registry value of the filter module's configuration.
@@ -126,6 +131,7 @@ impl AdapterConfig {
             if_index: 10 + u32::from(index),
             params: Vec::new(),
             shim: None,
+            context_backfill: 0,
         }
     }
 
@@ -133,6 +139,13 @@ impl AdapterConfig {
     #[must_use]
     pub fn with_shim(mut self, settings: mpshim::contract::Settings) -> Self {
         self.shim = Some(settings);
+        self
+    }
+
+    /// This adapter with drivers below the filter that want `bytes` of NBL context backfill.
+    #[must_use]
+    pub fn with_context_backfill(mut self, bytes: u16) -> Self {
+        self.context_backfill = bytes;
         self
     }
 

@@ -34,6 +34,11 @@ pub struct AdapterStats {
     /// Most NBLs for one destination (a flow frame's IPv4 destination) below this miniport at
     /// once, checked at every send the miniport takes.
     pub tx_below_peak_per_target: u64,
+    /// NBLs the miniport took whose top context area had less unused space in front than the
+    /// adapter's `context_backfill` (0 when that is 0).
+    pub tx_context_backfill_short: u64,
+    /// NBLs the miniport checked for context backfill (all it took while `context_backfill` > 0).
+    pub tx_context_backfill_checked: u64,
     /// NBLs the miniport indicated.
     pub rx_indicated: u64,
     /// Of those, in RESOURCES indications.

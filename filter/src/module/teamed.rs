@@ -252,10 +252,13 @@ impl Module {
         };
         let meta = meta_for(&req, route, p, me, port, resends, now);
         if seat == me {
-            if !nbl.push_meta(SendMeta {
-                kind: KIND_DIRECT,
-                ..meta
-            }) {
+            if !nbl.push_meta_with_backfill(
+                SendMeta {
+                    kind: KIND_DIRECT,
+                    ..meta
+                },
+                self.context_backfill(),
+            ) {
                 route.selector.cancel(p, &req);
                 return self.failed_resources(nbl);
             }
@@ -292,7 +295,7 @@ impl Module {
             reserved: reserved(self.seat(), port),
             ..SendMeta::default()
         };
-        if nbl.push_meta(meta) {
+        if nbl.push_meta_with_backfill(meta, self.context_backfill()) {
             Placed::Direct(nbl)
         } else {
             self.failed_resources(nbl)
@@ -323,7 +326,7 @@ impl Module {
             }
         };
         child.copy_send_info();
-        if !child.push_meta(meta) {
+        if !child.push_meta_with_backfill(meta, self.context_backfill()) {
             let parent = child.release();
             self.finish_leave(self.gate.leave(1));
             return Err(parent);
@@ -492,14 +495,17 @@ impl Module {
             nbl.set_status(NDIS_STATUS_RESOURCES);
             return Some(nbl);
         };
-        if !nbl.push_meta(SendMeta {
-            sent_ns: since,
-            path: NONE,
-            retries: resends,
-            kind,
-            reserved: reserved(self.seat(), port),
-            ..SendMeta::default()
-        }) {
+        if !nbl.push_meta_with_backfill(
+            SendMeta {
+                sent_ns: since,
+                path: NONE,
+                retries: resends,
+                kind,
+                reserved: reserved(self.seat(), port),
+                ..SendMeta::default()
+            },
+            self.context_backfill(),
+        ) {
             self.counters.send_nbls_failed_resources.inc();
             nbl.set_status(NDIS_STATUS_RESOURCES);
             return Some(nbl);
@@ -551,7 +557,9 @@ impl Module {
             match self.place(nbl, route, port, meta.retries, 0, now, cpu) {
                 Placed::Park { nbl, kind } => {
                     // Still nowhere to go: back at the head, with its original time.
-                    if nbl.push_meta(SendMeta { kind, ..meta }) {
+                    if nbl
+                        .push_meta_with_backfill(SendMeta { kind, ..meta }, self.context_backfill())
+                    {
                         parking.unpop(nbl);
                     } else {
                         self.counters.send_nbls_failed_resources.inc();

@@ -34,6 +34,7 @@ pub mod oid;
 pub mod own_query;
 pub mod params;
 pub mod pool;
+pub mod restart_types;
 pub mod types;
 
 #[cfg(test)]
@@ -54,8 +55,8 @@ pub use nbl::{CancelId, Nbl, NblChain, NetBuffer, OwnedNbl, SendMeta};
 pub use oid::{ClonedOidRequest, OidForward, OidRequest, RequestId};
 pub use own_query::{OwnQuery, QueryStart};
 pub use params::{
-    AttachParameters, DevicePnpEvent, LinkState, NetPnpEvent, PauseParameters, RestartParameters,
-    StatusIndication,
+    AttachParameters, DevicePnpEvent, GeneralAttributes, LinkState, NetPnpEvent, PauseParameters,
+    RestartParameters, StatusIndication,
 };
 pub use pool::NblPool;
 

@@ -140,6 +140,18 @@ impl Nbl {
         CancelId(self.info_raw(NET_BUFFER_LIST_CANCEL_ID))
     }
 
+    /// `NET_BUFFER_LIST::NblFlags` (the `NDIS_NBL_FLAGS_*` attributes: IS_IPV4…, IS_LOOPBACK_PACKET).
+    pub fn nbl_flags(&self) -> u32 {
+        // SAFETY: a plain field read of a live NBL.
+        unsafe { (*self.as_raw()).NblFlags }
+    }
+
+    /// Sets `NET_BUFFER_LIST::NblFlags` (on an NBL the filter originates).
+    pub fn set_nbl_flags(&self, flags: u32) {
+        // SAFETY: the caller owns the NBL and nobody reads the field concurrently (as `set_status`).
+        unsafe { (*self.as_raw()).NblFlags = flags }
+    }
+
     /// `NdisGetNetBufferListFlags` (`NET_BUFFER_LIST::Flags`, the `NDIS_NBL_FLAGS_*`).
     pub fn flags(&self) -> u32 {
         // SAFETY: a plain field read of a live NBL.

@@ -8,12 +8,18 @@ use super::consts::{
     MEDIA_CONNECT_STATE_CONNECTED, MEDIA_CONNECT_STATE_DISCONNECTED, NDIS_OBJECT_TYPE_DEFAULT,
     NDIS_SIZEOF_LINK_STATE_REVISION_1, NDIS_STATUS_LINK_STATE, NET_EVENT_FILTER_PRE_DETACH,
 };
+use super::restart_types::{
+    NDIS_OBJECT_TYPE_RESTART_GENERAL_ATTRIBUTES, NDIS_RESTART_ATTRIBUTES,
+    NDIS_RESTART_GENERAL_ATTRIBUTES, NDIS_SIZEOF_RESTART_GENERAL_ATTRIBUTES_REVISION_1,
+    OID_GEN_MINIPORT_RESTART_ATTRIBUTES, RESTART_ATTRIBUTES_DATA_OFFSET,
+};
 use super::types::{
     NDIS_FILTER_ATTACH_PARAMETERS, NDIS_FILTER_PAUSE_PARAMETERS, NDIS_FILTER_RESTART_PARAMETERS,
     NDIS_LINK_STATE, NDIS_PORT_NUMBER, NDIS_STATUS, NDIS_STATUS_INDICATION, NET_DEVICE_PNP_EVENT,
     NET_IFINDEX, NET_PNP_EVENT_CODE, NET_PNP_EVENT_NOTIFICATION,
 };
 use core::marker::PhantomData;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 /// The module-describing fields of `NDIS_FILTER_ATTACH_PARAMETERS`.
@@ -93,6 +99,77 @@ impl RestartParameters<'_> {
     pub fn lower_if_index(&self) -> NET_IFINDEX {
         self.0.map_or(0, |p| p.LowerIfIndex)
     }
+
+    /// The general restart attributes of the stack below (the
+    /// `OID_GEN_MINIPORT_RESTART_ATTRIBUTES` entry of the list); `None` when NDIS passed no list,
+    /// the list has no such entry within its first [`MAX_RESTART_ENTRIES`], or the entry is too
+    /// short or not of the general attributes' type.
+    pub fn general(&self) -> Option<GeneralAttributes> {
+        let mut entry = self.0?.RestartAttributes.cast::<NDIS_RESTART_ATTRIBUTES>();
+        for _ in 0..MAX_RESTART_ENTRIES {
+            if entry.is_null() {
+                return None;
+            }
+            // SAFETY: a non-NULL entry of the list NDIS lends for the FilterRestart call ('a);
+            // a copy of its three header fields keeps the pointer's provenance over the data.
+            let head = unsafe { entry.read() };
+            let (oid, next) = (head.Oid, head.Next);
+            if oid == OID_GEN_MINIPORT_RESTART_ATTRIBUTES {
+                // SAFETY: as above.
+                return unsafe { general_from(entry) };
+            }
+            entry = next;
+        }
+        None
+    }
+}
+
+/// Entries of a restart attributes list the filter walks at most (a corrupt, cyclic list ends
+/// the walk instead of hanging FilterRestart).
+pub const MAX_RESTART_ENTRIES: usize = 64;
+
+/// What the filter reads of `NDIS_RESTART_GENERAL_ATTRIBUTES`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GeneralAttributes {
+    /// MTU, bytes.
+    pub mtu: u32,
+    /// Data backfill the drivers below want in front of a send's data.
+    pub data_backfill: u32,
+    /// NBL context backfill the drivers below want.
+    pub context_backfill: u32,
+    /// Transmit link speed, bits/s.
+    pub max_xmit_bps: u64,
+}
+
+/// # Safety
+/// `e` points to a live restart attributes entry followed by its `DataLength` bytes of data.
+unsafe fn general_from(e: *const NDIS_RESTART_ATTRIBUTES) -> Option<GeneralAttributes> {
+    let need = usize::from(NDIS_SIZEOF_RESTART_GENERAL_ATTRIBUTES_REVISION_1);
+    // SAFETY: a live entry (the caller's contract).
+    let data_len = unsafe { (*e).DataLength } as usize;
+    if data_len < need {
+        return None;
+    }
+    let data = e.cast::<u8>().wrapping_add(RESTART_ATTRIBUTES_DATA_OFFSET);
+    let mut g = MaybeUninit::<NDIS_RESTART_GENERAL_ATTRIBUTES>::zeroed();
+    let len = data_len.min(size_of::<NDIS_RESTART_GENERAL_ATTRIBUTES>());
+    // SAFETY: the entry holds `DataLength` bytes of data at RESTART_ATTRIBUTES_DATA_OFFSET (the
+    // list's contract); `len` is no more than that nor than the destination; the bytes are
+    // plain integers and pointers the filter never dereferences, so any value is valid.
+    unsafe { core::ptr::copy_nonoverlapping(data, g.as_mut_ptr().cast::<u8>(), len) };
+    // SAFETY: zeroed, then partly overwritten with bytes: integers and pointers, all initialised.
+    let g = unsafe { g.assume_init() };
+    if g.Header.Type != NDIS_OBJECT_TYPE_RESTART_GENERAL_ATTRIBUTES
+        || usize::from(g.Header.Size) < need
+    {
+        return None;
+    }
+    Some(GeneralAttributes {
+        mtu: g.MtuSize,
+        data_backfill: g.DataBackFillSize,
+        context_backfill: g.ContextBackFillSize,
+        max_xmit_bps: g.MaxXmitLinkSpeed,
+    })
 }
 
 /// What an `NDIS_STATUS_LINK_STATE` indication says about the link.
@@ -253,7 +330,104 @@ mod tests {
     use super::*;
     use crate::ndis::consts::{MEDIA_CONNECT_STATE_UNKNOWN, NDIS_LINK_STATE_REVISION_1};
     use crate::ndis::types::NDIS_OBJECT_HEADER;
+    use core::mem::offset_of;
     use core::ptr;
+
+    /// A restart attributes entry with general attributes, 16-byte aligned as NDIS lays it out.
+    #[repr(C, align(16))]
+    struct GeneralEntry {
+        head: NDIS_RESTART_ATTRIBUTES,
+        data: NDIS_RESTART_GENERAL_ATTRIBUTES,
+    }
+
+    fn general_entry(size: u16, ty: u8) -> GeneralEntry {
+        // SAFETY: integers and raw pointers only, for which all zeroes is valid.
+        let mut data = unsafe { core::mem::zeroed::<NDIS_RESTART_GENERAL_ATTRIBUTES>() };
+        data.Header = NDIS_OBJECT_HEADER::new(ty, 2, size);
+        data.MtuSize = 9000;
+        data.DataBackFillSize = 48;
+        data.ContextBackFillSize = 64;
+        data.MaxXmitLinkSpeed = 25_000_000_000;
+        GeneralEntry {
+            head: NDIS_RESTART_ATTRIBUTES {
+                Next: ptr::null_mut(),
+                Oid: OID_GEN_MINIPORT_RESTART_ATTRIBUTES,
+                DataLength: u32::from(size),
+            },
+            data,
+        }
+    }
+
+    fn restart_with(list: *mut NDIS_RESTART_ATTRIBUTES) -> NDIS_FILTER_RESTART_PARAMETERS {
+        // SAFETY: integers and raw pointers only, for which all zeroes is valid.
+        let mut p = unsafe { core::mem::zeroed::<NDIS_FILTER_RESTART_PARAMETERS>() };
+        p.RestartAttributes = list.cast();
+        p
+    }
+
+    #[test]
+    fn restart_attributes_give_the_backfill_and_mtu_of_the_stack_below() {
+        assert_eq!(
+            offset_of!(GeneralEntry, data),
+            RESTART_ATTRIBUTES_DATA_OFFSET
+        );
+        let mut media = general_entry(0x58, NDIS_OBJECT_TYPE_DEFAULT);
+        media.head.Oid = 0x0101_0209; // a media-specific entry first
+        let mut general = general_entry(0x58, NDIS_OBJECT_TYPE_RESTART_GENERAL_ATTRIBUTES);
+        media.head.Next = (&raw mut general).cast();
+        let mut p = restart_with((&raw mut media).cast());
+        // SAFETY: live parameters and list for the view's lifetime.
+        let g = unsafe { RestartParameters::from_raw(&raw mut p) }.general();
+        assert_eq!(
+            g,
+            Some(GeneralAttributes {
+                mtu: 9000,
+                data_backfill: 48,
+                context_backfill: 64,
+                max_xmit_bps: 25_000_000_000,
+            })
+        );
+    }
+
+    #[test]
+    fn a_missing_short_or_mistyped_general_entry_gives_nothing() {
+        // SAFETY: NULL parameters are allowed.
+        let none = unsafe { RestartParameters::from_raw(ptr::null()) }.general();
+        assert_eq!(none, None);
+        let mut p = restart_with(ptr::null_mut());
+        // SAFETY: live parameters.
+        let empty = unsafe { RestartParameters::from_raw(&raw mut p) }.general();
+        assert_eq!(empty, None);
+        for (size, ty) in [
+            (0x50, NDIS_OBJECT_TYPE_RESTART_GENERAL_ATTRIBUTES),
+            (0x58, NDIS_OBJECT_TYPE_DEFAULT),
+        ] {
+            let mut e = general_entry(size, ty);
+            let mut p = restart_with((&raw mut e).cast());
+            // SAFETY: live parameters and list.
+            let g = unsafe { RestartParameters::from_raw(&raw mut p) }.general();
+            assert_eq!(g, None, "size {size:#x} type {ty:#x}");
+        }
+        // Revision 1 (0x54 bytes) is enough.
+        let mut e = general_entry(0x54, NDIS_OBJECT_TYPE_RESTART_GENERAL_ATTRIBUTES);
+        let mut p = restart_with((&raw mut e).cast());
+        // SAFETY: live parameters and list.
+        let g = unsafe { RestartParameters::from_raw(&raw mut p) }.general();
+        assert_eq!(g.map(|g| g.context_backfill), Some(64));
+    }
+
+    #[test]
+    fn a_cyclic_restart_list_ends_the_walk() {
+        let mut a = general_entry(0x58, NDIS_OBJECT_TYPE_DEFAULT);
+        a.head.Oid = 1;
+        let pa = &raw mut a;
+        // SAFETY: `pa` points to `a`, live; written through the pointer the list keeps.
+        unsafe { (*pa).head.Next = pa.cast() };
+        let mut p = restart_with(pa.cast());
+        // SAFETY: live parameters and list.
+        let g = unsafe { RestartParameters::from_raw(&raw mut p) }.general();
+        assert_eq!(g, None);
+    }
 
     fn link(state: i32) -> NDIS_LINK_STATE {
         NDIS_LINK_STATE {

@@ -786,6 +786,9 @@ pub use super::sync_types::{
     PROCESSOR_NUMBER,
 };
 
+// Restart attributes: their own file, re-exported here.
+pub use super::restart_types::{NDIS_RESTART_ATTRIBUTES, NDIS_RESTART_GENERAL_ATTRIBUTES};
+
 #[cfg(test)]
 mod layout_tests {
     //! x64 sizes and field offsets. Sources: `shared/reference/ndis-lwf-facts.md` §1 — [PDB] figures

@@ -186,6 +186,9 @@ pub(super) fn restart_module(a: usize) -> bool {
         LowerIfNetLuid: 0,
         Flags: 0,
     };
+    let mut attributes = world::with(|w| super::restart_attrs::general(&w.adapters[a].cfg))
+        .expect("the adapter exists");
+    params.RestartAttributes = attributes.as_list();
     if let Some(idx) = world::with(|w| w.adapters[a].cfg.if_index) {
         params.LowerIfIndex = idx;
         params.LowerIfNetLuid = (6u64 << 48) | u64::from(idx);

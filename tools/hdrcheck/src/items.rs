@@ -278,6 +278,12 @@ fn defines() -> Vec<Item> {
         OID_802_3_CURRENT_ADDRESS,
         OID_802_3_MULTICAST_LIST,
         OID_TCP_OFFLOAD_PARAMETERS,
+        NDIS_PACKET_TYPE_DIRECTED,
+        NDIS_PACKET_TYPE_MULTICAST,
+        NDIS_PACKET_TYPE_ALL_MULTICAST,
+        NDIS_PACKET_TYPE_BROADCAST,
+        NDIS_PACKET_TYPE_PROMISCUOUS,
+        NDIS_PACKET_TYPE_ALL_LOCAL,
     )
 }
 
@@ -388,5 +394,13 @@ pub const DOCUMENTATION_ONLY: &[(&str, &str)] = &[
     (
         "KeQueryInterruptTimePrecise(PULONG64) -> ULONG64",
         "DDI reference nf-wdm-kequeryinterrupttimeprecise (Windows 8.1+); not in mingw's wdm.h",
+    ),
+    (
+        "NDIS_NBL_FLAGS_IS_LOOPBACK_PACKET = 0x8000",
+        "nbl.h as the Windows metadata publishes it (NblFlags); mingw's ndis.h is NDIS 5-era",
+    ),
+    (
+        "NDIS_RESTART_ATTRIBUTES (Data at 0x10), NDIS_RESTART_GENERAL_ATTRIBUTES (rev 2, 0x58), OID_GEN_MINIPORT_RESTART_ATTRIBUTES = 0x1021D, NDIS_OBJECT_TYPE_RESTART_GENERAL_ATTRIBUTES = 0xA2",
+        "DDI reference field order (ns-ndis-_ndis_restart_attributes, ns-ndis-_ndis_restart_general_attributes); values as the Windows metadata publishes them; not in mingw",
     ),
 ];
