@@ -185,6 +185,14 @@ pub struct TrafficConfig {
     /// A flow drawn at its cap gives way to the next flow after it with room; a chain ends early
     /// when every flow is at its cap. Only with `flows` > 0.
     pub flow_window: u32,
+    /// The protocol's frames go to the broadcast address instead of the far end's MAC.
+    pub broadcast: bool,
+    /// The protocol sends with `NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK`: NDIS (or a filter that took
+    /// the service over) must indicate every sent frame its packet filter accepts back to it.
+    pub check_for_loopback: bool,
+    /// The protocol's first OID request sets this packet filter (`OID_GEN_CURRENT_PACKET_FILTER`),
+    /// and it sends nothing until that request completed.
+    pub packet_filter: Option<u32>,
 }
 
 impl Default for TrafficConfig {
@@ -199,6 +207,9 @@ impl Default for TrafficConfig {
             rx_interval: 2_000,
             flows: 0,
             flow_window: 0,
+            broadcast: false,
+            check_for_loopback: false,
+            packet_filter: None,
         }
     }
 }

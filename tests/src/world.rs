@@ -318,6 +318,11 @@ pub(crate) struct Protocol {
     pub flow_outstanding: Vec<u32>,
     /// LINK_STATE indications received.
     pub link_seen: Vec<crate::wire::LinkIndication>,
+    /// The packet filter the protocol sets first (`TrafficConfig::packet_filter`), until its
+    /// request completes: no sends meanwhile.
+    pub filter_pending: Option<u32>,
+    /// Its own frames the protocol got back as loopback indications.
+    pub looped_back: std::collections::HashSet<crate::ledger::FrameKey>,
 }
 
 /// One adapter: protocol → filter module → miniport.
@@ -569,6 +574,15 @@ impl World {
 
     pub(crate) fn traffic(&self, a: usize) -> &crate::config::TrafficConfig {
         &self.adapters[a].traffic
+    }
+
+    /// The destination MAC of the frames adapter `a`'s protocol sends.
+    pub(crate) fn tx_dst(&self, a: usize) -> [u8; 6] {
+        if self.adapters[a].traffic.broadcast {
+            [0xFF; 6]
+        } else {
+            crate::frames::peer_mac(a)
+        }
     }
 
     pub(crate) fn cfg_lifecycle_timeout(&self) -> Nanos {

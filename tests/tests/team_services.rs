@@ -1,6 +1,7 @@
 //! Services NDIS gives a protocol that a team must keep giving when it moves the protocol's NBLs
 //! to another adapter: the NBL context backfill the drivers below each member asked for in their
-//! restart attributes. Each scenario runs on the host build and on the loaded `mpfilter.sys`
+//! restart attributes, and the send loopback a protocol asks for with
+//! `NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK`. Each scenario runs on the host build and on the loaded `mpfilter.sys`
 //! with the same checks, and ends with detach and unload with no rule violation and no leak.
 
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
@@ -55,6 +56,10 @@ struct Outcome {
     backfill_short: Vec<u64>,
     /// Per adapter: NBLs its miniport took (and checked).
     taken: Vec<u64>,
+    /// Per adapter: the protocol's loopback receipts (own frames once, duplicates, foreign).
+    loopback: Vec<(u64, u64, u64)>,
+    /// Per adapter: sends that reached its miniport still asking NDIS for loopback.
+    flagged_below: Vec<u64>,
 }
 
 /// Runs adapter 0's traffic over `adapters` on `image`, then detaches every module and unloads:
@@ -81,6 +86,19 @@ fn run_on(adapters: &[AdapterConfig], traffic: &TrafficConfig, image: DriverImag
     let taken = (0..emu.adapter_count())
         .map(|a| emu.stats(a).tx_context_backfill_checked)
         .collect();
+    let loopback = (0..emu.adapter_count())
+        .map(|a| {
+            let s = emu.stats(a);
+            (
+                s.rx_loopback,
+                s.rx_loopback_duplicates,
+                s.rx_loopback_foreign,
+            )
+        })
+        .collect();
+    let flagged_below = (0..emu.adapter_count())
+        .map(|a| emu.stats(a).tx_loopback_flagged)
+        .collect();
     for a in 0..emu.adapter_count() {
         assert_eq!(emu.stats(a).wire_tx_bad, 0, "adapter {a}: intact frames");
         emu.stop(a);
@@ -94,6 +112,8 @@ fn run_on(adapters: &[AdapterConfig], traffic: &TrafficConfig, image: DriverImag
         wires: d.per_wire.clone(),
         backfill_short,
         taken,
+        loopback,
+        flagged_below,
     }
 }
 
@@ -152,4 +172,73 @@ fn a_pass_through_stack_leaves_the_backfill_to_the_protocol_and_the_check_sees_i
     assert_all_delivered(&o.origin, N);
     assert_eq!(o.backfill_short[0], o.taken[0], "taken {:?}", o.taken);
     assert!(o.taken[0] > 0);
+}
+
+/// `NDIS_PACKET_TYPE_DIRECTED | NDIS_PACKET_TYPE_BROADCAST`.
+const DIRECTED_BROADCAST: u32 = 0x09;
+/// `NDIS_PACKET_TYPE_DIRECTED`.
+const DIRECTED: u32 = 0x01;
+
+/// Adapter 0's protocol broadcasts with NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK after setting
+/// `packet_filter`.
+fn loopback_load(packet_filter: u32) -> TrafficConfig {
+    TrafficConfig {
+        broadcast: true,
+        check_for_loopback: true,
+        packet_filter: Some(packet_filter),
+        ..load(N)
+    }
+}
+
+fn team() -> Vec<AdapterConfig> {
+    vec![member(0, 0), member(1, 0)]
+}
+
+/// The team spreads adapter 0's broadcasts over both wires, and its protocol still gets every
+/// one back exactly once as a loopback — whichever member carried it — while no send reaches a
+/// miniport asking NDIS for loopback (which would loop adapter 0's frames back to adapter 1's
+/// protocol) and adapter 1's protocol gets nothing.
+fn check_loopback(o: &Outcome) {
+    assert_all_delivered(&o.origin, N);
+    assert!(o.wires.iter().all(|&w| w > N / 4), "spread: {:?}", o.wires);
+    assert_eq!(o.loopback, vec![(N, 0, 0), (0, 0, 0)]);
+    assert_eq!(o.flagged_below, vec![0, 0]);
+}
+
+#[test]
+fn a_team_loops_back_every_accepted_send_to_its_protocol_whichever_path_carried_it() {
+    check_loopback(&run_on(
+        &team(),
+        &loopback_load(DIRECTED_BROADCAST),
+        DriverImage::Host,
+    ));
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
+fn sys_a_team_loops_back_every_accepted_send_to_its_protocol_whichever_path_carried_it() {
+    check_loopback(&run_sys(team(), loopback_load(DIRECTED_BROADCAST)));
+}
+
+/// A packet filter that does not take broadcasts: nothing comes back, from the team or NDIS.
+#[test]
+fn a_team_loops_back_nothing_the_protocols_packet_filter_rejects() {
+    let o = run_on(&team(), &loopback_load(DIRECTED), DriverImage::Host);
+    assert_all_delivered(&o.origin, N);
+    assert_eq!(o.loopback, vec![(0, 0, 0), (0, 0, 0)]);
+    assert_eq!(o.flagged_below, vec![0, 0]);
+}
+
+/// The reference: without a team the filter passes the flag down and NDIS loops every accepted
+/// send back itself — the same receipts the team gives.
+#[test]
+fn without_a_team_ndis_loops_back_the_same_sends_itself() {
+    let o = run_on(
+        &[plain(0, 0), plain(1, 0)],
+        &loopback_load(DIRECTED_BROADCAST),
+        DriverImage::Host,
+    );
+    assert_all_delivered(&o.origin, N);
+    assert_eq!(o.loopback, vec![(N, 0, 0), (0, 0, 0)]);
+    assert_eq!(o.flagged_below, vec![N, 0]);
 }

@@ -51,6 +51,7 @@ impl Module {
             team_group: AtomicU8::new(NONE),
             team_seat: AtomicU8::new(NONE),
             context_backfill: AtomicU16::new(0),
+            receive_filter: super::loopback::ReceiveFilter::default(),
             handle,
             gate: PauseGate::new(),
             counters: Counters::default(),

@@ -25,6 +25,7 @@ mod configure;
 pub mod gate;
 mod health;
 mod lifecycle;
+mod loopback;
 mod oid;
 mod parking;
 mod receive;
@@ -105,6 +106,9 @@ pub struct Module {
     /// (`ContextBackFillSize`): reserved in front of the filter's own context on every NBL it
     /// sends down this stack, its own and other members' clones alike.
     context_backfill: AtomicU16,
+    /// What the protocol above set of its receive filter (for the send loopback a teamed module
+    /// provides).
+    receive_filter: loopback::ReceiveFilter,
 }
 
 impl Module {

@@ -349,6 +349,7 @@ impl Module {
             self.send(chain, port, flags);
             return;
         }
+        let (flags, loopback) = Self::loopback_taken_over(flags);
         let now = clock::now_ns();
         let cpu = cpu::current_index();
         let mut chain = chain;
@@ -356,6 +357,11 @@ impl Module {
         let mut children: [NblChain; MAX_PATHS] = [const { NblChain::new() }; MAX_PATHS];
         let mut failed = NblChain::new();
         while let Some(nbl) = chain.pop_front() {
+            let nbl = if loopback {
+                self.loop_back(nbl, port, flags)
+            } else {
+                nbl
+            };
             match self.place(nbl, route, port, 0, 0, now, cpu) {
                 Placed::Direct(nbl) => direct.push_back(nbl),
                 Placed::Child { seat, nbl } => children[usize::from(seat)].push_back(nbl),

@@ -51,9 +51,11 @@ pub(crate) fn general(cfg: &AdapterConfig) -> GeneralList {
     }
 }
 
-/// The miniport of adapter `a` takes `nbls` from the filter: counts those whose top context area
-/// has less unused space than the backfill the drivers below asked for.
-pub(crate) fn at_miniport_edge(w: &mut World, a: usize, nbls: &[usize]) {
+/// The miniport of adapter `a` takes `nbls` from the filter (sent with `flags`): NDIS loops back
+/// what the send asked it to ([`super::loopback::ndis_loopback`]), and the miniport counts the
+/// NBLs whose top context area has less unused space than the backfill its drivers asked for.
+pub(crate) fn at_miniport_edge(w: &mut World, a: usize, nbls: &[usize], flags: u32) {
+    super::loopback::ndis_loopback(w, a, nbls, flags);
     let want = w.adapters[a].cfg.context_backfill;
     if want == 0 {
         return;

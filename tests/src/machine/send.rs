@@ -6,13 +6,13 @@ use super::status::random_port;
 use super::transmit::mp_enqueue;
 use super::{DIR_TX, FramedNbl, call_filter, framed_nbl, pick_irql};
 use crate::callbacks;
-use crate::frames;
 use crate::irql::Irql;
 use crate::ledger::FrameKey;
 use crate::nblmem::{self, SnapMask};
 use crate::world::{self, Came, Event, ModState, NState, Origin, World};
 use mpfilter::ndis::consts::{
-    NDIS_SEND_FLAGS_DISPATCH_LEVEL, NDIS_STATUS_PAUSED, NDIS_STATUS_SUCCESS,
+    NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK, NDIS_SEND_FLAGS_DISPATCH_LEVEL, NDIS_STATUS_PAUSED,
+    NDIS_STATUS_SUCCESS,
 };
 
 pub(super) fn proto_send_tick(a: usize) {
@@ -103,7 +103,10 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
         let n = if probe {
             w.rng.range_usize(1, 4)
         } else {
-            if !ad.proto.running || ad.module.state != ModState::Running {
+            if !ad.proto.running
+                || ad.module.state != ModState::Running
+                || ad.proto.filter_pending.is_some()
+            {
                 return None;
             }
             let room = t
@@ -132,7 +135,7 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
                 &FramedNbl {
                     pool,
                     origin: Origin::ProtoTx(a),
-                    macs: (frames::peer_mac(a), src),
+                    macs: (w.tx_dst(a), src),
                     seq,
                     adapter: a,
                     dir: DIR_TX,
@@ -173,11 +176,14 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
     let Some(Some((head, irql, cancel, port))) = plan else {
         return;
     };
-    let flags = if irql.is_dispatch() {
+    let mut flags = if irql.is_dispatch() {
         NDIS_SEND_FLAGS_DISPATCH_LEVEL
     } else {
         0
     };
+    if world::with(|w| w.traffic(a).check_for_loopback) == Some(true) {
+        flags |= NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK;
+    }
     let sent = call_filter(Some(a), "FilterSendNetBufferLists", irql, |h, ctx| {
         // SAFETY: ctx is the module context; head a chain of live NBLs now owned by the filter.
         unsafe { callbacks::send(h, ctx, head as *mut _, port, flags) }

@@ -157,8 +157,7 @@ pub(super) fn mp_flush(a: usize) {
 fn wire_check(w: &mut World, a: usize, nbl: usize, delivered: bool) -> bool {
     super::each_frame(w, nbl, "-", |w, frame, total| {
         let check = {
-            let ads = &w.adapters;
-            let macs_of = |o: usize| ads.get(o).map(|ad| (frames::peer_mac(o), ad.cfg.mac));
+            let macs_of = |o: usize| w.adapters.get(o).map(|ad| (w.tx_dst(o), ad.cfg.mac));
             frames::check(frame, total, DIR_TX, &macs_of)
         };
         let st = &mut w.adapters[a].stats;
