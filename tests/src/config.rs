@@ -108,6 +108,13 @@ pub struct AdapterConfig {
     /// for that much unused context in front of the top area and counts those short of it
     /// (`AdapterStats::tx_context_backfill_short`): each would make a driver below allocate.
     pub context_backfill: u16,
+    /// The MTU (payload bytes after the link header) the stack below reports in its restart
+    /// attributes; a frame above it reaching the miniport breaks `send.beyond-adapter-limits`.
+    pub mtu: u32,
+    /// LSOv2 `MaxOffLoadSize` (IPv4 and IPv6) of the miniport's offload configuration (0: no
+    /// LSO); a large send above it, or any large send without LSO, breaks
+    /// `send.beyond-adapter-limits`.
+    pub lso_max: u32,
 }
 
 /// A registry value of the filter module's configuration.
@@ -132,6 +139,8 @@ impl AdapterConfig {
             params: Vec::new(),
             shim: None,
             context_backfill: 0,
+            mtu: 1500,
+            lso_max: 0,
         }
     }
 
@@ -139,6 +148,14 @@ impl AdapterConfig {
     #[must_use]
     pub fn with_shim(mut self, settings: mpshim::contract::Settings) -> Self {
         self.shim = Some(settings);
+        self
+    }
+
+    /// This adapter with MTU `mtu` and LSOv2 up to `lso_max` bytes (0: none).
+    #[must_use]
+    pub fn with_limits(mut self, mtu: u32, lso_max: u32) -> Self {
+        self.mtu = mtu;
+        self.lso_max = lso_max;
         self
     }
 
@@ -193,6 +210,9 @@ pub struct TrafficConfig {
     /// The protocol's first OID request sets this packet filter (`OID_GEN_CURRENT_PACKET_FILTER`),
     /// and it sends nothing until that request completed.
     pub packet_filter: Option<u32>,
+    /// Every NBL the protocol sends is a large send (LSOv2 over IPv4) with this MSS (0: plain
+    /// sends). The emulator does not segment: the frame crosses the wire whole.
+    pub lso_mss: u32,
 }
 
 impl Default for TrafficConfig {
@@ -210,6 +230,7 @@ impl Default for TrafficConfig {
             broadcast: false,
             check_for_loopback: false,
             packet_filter: None,
+            lso_mss: 0,
         }
     }
 }

@@ -84,6 +84,8 @@ pub enum Fault {
     CloneFreeFlagsMismatch,
     CompleteParentWithLiveClone,
     SendParentWithLiveClone,
+    /// Marks every NBL it sends down as a large send (the adapter has no LSO).
+    SendLargeSendUnsupported,
     FreeCloneWithFreeNbl,
     FreeNblWhileBelow,
     FreePoolWithOutstanding,
@@ -779,6 +781,13 @@ unsafe extern "system" fn send(
     } else {
         port
     };
+    if fault == Fault::SendLargeSendUnsupported {
+        for &n in &v {
+            // SAFETY: the fault: an NBL the filter holds gets LSOv2 information (MSS 1448).
+            unsafe { nbl(n) }.NetBufferListInfo[TCP_LARGE_SEND_NET_BUFFER_LIST_INFO] =
+                ptr::without_provenance_mut(0x5A8 | (1 << 30));
+        }
+    }
     m.below += v.len();
     // SAFETY: forwarding the chain NDIS gave us.
     unsafe { NdisFSendNetBufferLists(m.handle, head, sport, sflags) };

@@ -85,6 +85,8 @@ rules! {
         "NdisFSendNetBufferListsComplete is called only for NBLs the filter holds (not ones still below it, indicated up, or received from below).";
     SendNotOwned => "send.not-owned", "[DDI NdisFSendNetBufferLists]",
         "NdisFSendNetBufferLists is called only with NBLs the filter holds: from its FilterSendNetBufferLists, or its own, and not already below.";
+    SendBeyondAdapterLimits => "send.beyond-adapter-limits", "[DOC:offloading-the-segmentation-of-large-tcp-packets][DDI NDIS_RESTART_GENERAL_ATTRIBUTES]",
+        "No NBL reaches a miniport beyond what its stack offers: a large send only where LSO is on and within its MaxOffLoadSize, a frame only within its MTU.";
     SendTouchedWhilePending => "send.touched-while-pending", "[DOC:sending-data-from-a-filter-driver]",
         "After NdisFSendNetBufferLists the caller does not modify the NBL until it comes back in FilterSendNetBufferListsComplete.";
     NblUnknown => "nbl.unknown", "[DDI]",

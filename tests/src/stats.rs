@@ -49,6 +49,10 @@ pub struct AdapterStats {
     /// Sends that reached this miniport with `NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK` (NDIS loops
     /// them back to this adapter's protocol when its packet filter accepts them).
     pub tx_loopback_flagged: u64,
+    /// Largest frame the miniport took (bytes, link header included).
+    pub tx_largest_frame: u64,
+    /// Large sends (LSO info set) the miniport took.
+    pub tx_large_sends: u64,
     /// NBLs the miniport indicated.
     pub rx_indicated: u64,
     /// Of those, in RESOURCES indications.

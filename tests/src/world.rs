@@ -256,6 +256,8 @@ pub(crate) enum Op {
 /// Attach parameters with the strings they point at.
 pub(crate) struct AttachStore {
     pub params: NDIS_FILTER_ATTACH_PARAMETERS,
+    /// What `params.DefaultOffloadConfiguration` points to.
+    pub offload: mpfilter::ndis::types::NDIS_OFFLOAD,
     pub strings: Vec<(UNICODE_STRING, Vec<u16>)>,
 }
 

@@ -115,6 +115,7 @@ violation_tests! {
     rule_clone_free_flags_mismatch: CloneFreeFlagsMismatch => "clone.free-flags-mismatch" in Some("FilterSendNetBufferLists");
     rule_clone_parent_completed_with_children: CompleteParentWithLiveClone => "clone.parent-completed-with-children" in Some("FilterSendNetBufferLists");
     rule_clone_parent_passed_on: SendParentWithLiveClone => "clone.parent-passed-on" in Some("FilterSendNetBufferLists");
+    rule_send_beyond_adapter_limits: SendLargeSendUnsupported => "send.beyond-adapter-limits" in Some("FilterSendNetBufferLists");
     rule_clone_free_not_clone: FreeCloneWithFreeNbl => "clone.free-not-clone" in Some("FilterSendNetBufferLists");
     rule_nbl_free_invalid: FreeNblWhileBelow => "nbl.free-invalid" in Some("FilterSendNetBufferLists");
     rule_pool_free_with_outstanding: FreePoolWithOutstanding => "pool.free-with-outstanding" in Some("FilterDetach");

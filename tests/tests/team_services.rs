@@ -1,7 +1,9 @@
 //! Services NDIS gives a protocol that a team must keep giving when it moves the protocol's NBLs
 //! to another adapter: the NBL context backfill the drivers below each member asked for in their
-//! restart attributes, and the send loopback a protocol asks for with
-//! `NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK`. Each scenario runs on the host build and on the loaded `mpfilter.sys`
+//! restart attributes, the send loopback a protocol asks for with
+//! `NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK`, and the limits of each stack (MTU, LSO): a protocol
+//! builds its NBLs for its own adapter, and a member with smaller limits must never get one it
+//! cannot take. Each scenario runs on the host build and on the loaded `mpfilter.sys`
 //! with the same checks, and ends with detach and unload with no rule violation and no leak.
 
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
@@ -11,6 +13,7 @@ mod common;
 use ndis_emu::config::RegValue;
 use ndis_emu::ledger::OriginReport;
 use ndis_emu::pe::{kernel, run_guarded};
+use ndis_emu::wire::Fault;
 use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, TrafficConfig};
 
 /// A round-robin team member (GroupId 1) whose drivers below want `backfill` bytes of context.
@@ -60,11 +63,24 @@ struct Outcome {
     loopback: Vec<(u64, u64, u64)>,
     /// Per adapter: sends that reached its miniport still asking NDIS for loopback.
     flagged_below: Vec<u64>,
+    /// Per adapter: the largest frame its miniport took, and how many large sends.
+    largest: Vec<u64>,
+    large_sends: Vec<u64>,
 }
 
 /// Runs adapter 0's traffic over `adapters` on `image`, then detaches every module and unloads:
 /// no violation, no leak, no damaged frame.
 fn run_on(adapters: &[AdapterConfig], traffic: &TrafficConfig, image: DriverImage) -> Outcome {
+    run_faulted(adapters, traffic, image, &[])
+}
+
+/// As [`run_on`], with `faults` (adapter, time after the start of traffic, fault).
+fn run_faulted(
+    adapters: &[AdapterConfig],
+    traffic: &TrafficConfig,
+    image: DriverImage,
+    faults: &[(usize, u64, Fault)],
+) -> Outcome {
     let mut emu = Emulator::new(EmuConfig {
         seed: 7,
         cpus: 4,
@@ -77,6 +93,10 @@ fn run_on(adapters: &[AdapterConfig], traffic: &TrafficConfig, image: DriverImag
     emu.load(img.entry).expect("mpfilter loads");
     for a in 0..emu.adapter_count() {
         assert!(emu.start(a), "{:?}", emu.violations());
+    }
+    let t = emu.now();
+    for &(a, at, fault) in faults {
+        emu.schedule_fault(a, t + at, fault);
     }
     assert!(emu.run_until_idle(), "{:?}", emu.violations());
     let d = emu.delivery();
@@ -99,6 +119,12 @@ fn run_on(adapters: &[AdapterConfig], traffic: &TrafficConfig, image: DriverImag
     let flagged_below = (0..emu.adapter_count())
         .map(|a| emu.stats(a).tx_loopback_flagged)
         .collect();
+    let largest = (0..emu.adapter_count())
+        .map(|a| emu.stats(a).tx_largest_frame)
+        .collect();
+    let large_sends = (0..emu.adapter_count())
+        .map(|a| emu.stats(a).tx_large_sends)
+        .collect();
     for a in 0..emu.adapter_count() {
         assert_eq!(emu.stats(a).wire_tx_bad, 0, "adapter {a}: intact frames");
         emu.stop(a);
@@ -114,6 +140,8 @@ fn run_on(adapters: &[AdapterConfig], traffic: &TrafficConfig, image: DriverImag
         taken,
         loopback,
         flagged_below,
+        largest,
+        large_sends,
     }
 }
 
@@ -241,4 +269,111 @@ fn without_a_team_ndis_loops_back_the_same_sends_itself() {
     assert_all_delivered(&o.origin, N);
     assert_eq!(o.loopback, vec![(N, 0, 0), (0, 0, 0)]);
     assert_eq!(o.flagged_below, vec![N, 0]);
+}
+
+/// A 2-member team whose member 1 has the smaller limits: MTU 1500 and LSO up to 1000 bytes,
+/// against member 0's 1900 and 1900 (frames are small here: the emulator's buffers hold 2 KiB).
+fn unequal() -> Vec<AdapterConfig> {
+    vec![
+        member(0, 0).with_limits(1900, 1900),
+        member(1, 0).with_limits(1500, 1000),
+    ]
+}
+
+/// Frames up to adapter 0's MTU (1914 bytes with the header), `lso_mss` != 0: all large sends.
+fn big_frames(lso_mss: u32) -> TrafficConfig {
+    TrafficConfig {
+        frame_len: (100, 1914),
+        lso_mss,
+        ..load(N)
+    }
+}
+
+/// What fits member 1 may go either way; what does not goes to member 0 — nothing beyond member
+/// 1's limits reaches its miniport (the emulator's `send.beyond-adapter-limits` would fail the
+/// run), and nothing is lost.
+fn check_limits(o: &Outcome, lso: bool) {
+    assert_all_delivered(&o.origin, N);
+    // Flowlets keep a flow where a large frame moved it, so member 1 gets the small frames of
+    // flows between moves: fewer than half, but some.
+    assert!(o.wires.iter().all(|&w| w > 0), "spread: {:?}", o.wires);
+    let (big_on_0, cap_1) = if lso { (1_014, 1_014) } else { (1_514, 1_514) };
+    assert!(o.largest[0] > big_on_0, "largest {:?}", o.largest);
+    assert!(o.largest[1] <= cap_1, "largest {:?}", o.largest);
+    let large = if lso { o.wires.clone() } else { vec![0, 0] };
+    assert_eq!(o.large_sends, large);
+}
+
+#[test]
+fn frames_above_a_members_mtu_never_go_to_that_member() {
+    check_limits(
+        &run_on(&unequal(), &big_frames(0), DriverImage::Host),
+        false,
+    );
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
+fn sys_frames_above_a_members_mtu_never_go_to_that_member() {
+    check_limits(&run_sys(unequal(), big_frames(0)), false);
+}
+
+#[test]
+fn large_sends_above_a_members_lso_limit_never_go_to_that_member() {
+    check_limits(
+        &run_on(&unequal(), &big_frames(536), DriverImage::Host),
+        true,
+    );
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
+fn sys_large_sends_above_a_members_lso_limit_never_go_to_that_member() {
+    check_limits(&run_sys(unequal(), big_frames(536)), true);
+}
+
+/// `NDIS_STATUS_INVALID_LENGTH`.
+const INVALID_LENGTH: i32 = 0xC001_0014_u32.cast_signed();
+
+/// Member 0 (the large one) loses its link mid-transfer: what member 1 can carry moves there;
+/// what it cannot has no capable path and completes with NDIS_STATUS_INVALID_LENGTH — never
+/// sent beyond member 1's limits, never lost silently.
+fn check_no_capable_path(o: &Outcome) {
+    let r = &o.origin;
+    let failed = r.completed_with(INVALID_LENGTH);
+    assert!(failed > 0, "{r:?}");
+    assert_eq!(r.completed_ok + failed, N, "{r:?}");
+    // Every NBL completed OK arrived; the undelivered ones are exactly those completed with the
+    // error (the protocol knows of each).
+    assert_eq!(r.delivered, r.completed_ok, "{r:?}");
+    assert_eq!(
+        (r.lost, r.duplicates, r.silently_lost),
+        (failed, 0, 0),
+        "{r:?}"
+    );
+    assert!(o.largest[1] <= 1_514, "largest {:?}", o.largest);
+}
+
+const LINK_DOWN_AT: u64 = 300_000;
+
+#[test]
+fn with_the_large_member_down_what_no_member_can_carry_fails_with_invalid_length() {
+    let faults = [(0, LINK_DOWN_AT, Fault::LinkDown)];
+    let o = run_faulted(&unequal(), &big_frames(0), DriverImage::Host, &faults);
+    check_no_capable_path(&o);
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
+fn sys_with_the_large_member_down_what_no_member_can_carry_fails_with_invalid_length() {
+    let outcome = run_guarded(move || {
+        let faults = [(0, LINK_DOWN_AT, Fault::LinkDown)];
+        let image = DriverImage::Pe(common::sys_image());
+        let o = run_faulted(&unequal(), &big_frames(0), image, &faults);
+        (o, kernel::outstanding_pool())
+    });
+    let (o, pool) =
+        outcome.unwrap_or_else(|bug_check| panic!("the driver stopped the machine: {bug_check}"));
+    assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
+    check_no_capable_path(&o);
 }

@@ -52,6 +52,7 @@ impl Module {
             team_seat: AtomicU8::new(NONE),
             context_backfill: AtomicU16::new(0),
             receive_filter: super::loopback::ReceiveFilter::default(),
+            capability: super::capability::Capability::default(),
             handle,
             gate: PauseGate::new(),
             counters: Counters::default(),
@@ -66,6 +67,9 @@ impl Module {
             },
             config,
         };
+        module
+            .capability
+            .set_offload(params.offload_limits().unwrap_or_default());
         module.apply(ModuleEvent::Attach);
         module
     }
@@ -128,7 +132,9 @@ impl Module {
         }
         // Restarting is when a filter sizes what it sends from the drivers below; no send is in
         // flight here, and the next one starts after this store.
-        let backfill = params.general().map_or(0, |g| g.context_backfill);
+        let general = params.general();
+        self.capability.set_mtu(general.map_or(0, |g| g.mtu));
+        let backfill = general.map_or(0, |g| g.context_backfill);
         self.context_backfill.store(
             u16::try_from(backfill).unwrap_or(u16::MAX),
             Ordering::Relaxed,

@@ -21,6 +21,7 @@
 //! lock: one CAS on the pause gate per call, relaxed counter increments, and a walk of the chain to
 //! count it and its bytes.
 
+mod capability;
 mod configure;
 pub mod gate;
 mod health;
@@ -109,6 +110,8 @@ pub struct Module {
     /// What the protocol above set of its receive filter (for the send loopback a teamed module
     /// provides).
     receive_filter: loopback::ReceiveFilter,
+    /// What this module's stack can carry (LSO limits, MTU), for NBLs other members send down it.
+    capability: capability::Capability,
 }
 
 impl Module {

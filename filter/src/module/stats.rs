@@ -67,6 +67,9 @@ pub struct ModuleStats {
     pub loopback_indicated: u64,
     /// Loopbacks not made because no clone could be allocated.
     pub loopback_failed: u64,
+    /// NBLs completed with `NDIS_STATUS_INVALID_LENGTH` because no eligible member's stack could
+    /// carry them (LSO limit or MTU; see `module::capability`).
+    pub send_nbls_failed_incapable: u64,
     /// NBLs whose headers could not be read in full (hashed on what could be read).
     pub send_headers_malformed: u64,
     /// Own NBLs in a completion that were no child (never originated by this driver; counted and left alone).
@@ -133,6 +136,7 @@ pub(crate) struct Counters {
     pub send_reroute_fallbacks: Counter,
     pub loopback_indicated: Counter,
     pub loopback_failed: Counter,
+    pub send_nbls_failed_incapable: Counter,
     pub send_headers_malformed: Counter,
     pub send_own_unknown: Counter,
     pub send_nbls_parked: Counter,
@@ -200,6 +204,7 @@ impl Counters {
             send_reroute_fallbacks: self.send_reroute_fallbacks.get(),
             loopback_indicated: self.loopback_indicated.get(),
             loopback_failed: self.loopback_failed.get(),
+            send_nbls_failed_incapable: self.send_nbls_failed_incapable.get(),
             send_headers_malformed: self.send_headers_malformed.get(),
             send_own_unknown: self.send_own_unknown.get(),
             send_nbls_parked: self.send_nbls_parked.get(),

@@ -30,6 +30,8 @@ pub mod ffi;
 pub mod flags;
 pub mod handle;
 pub mod nbl;
+pub mod offload;
+pub mod offload_types;
 pub mod oid;
 pub mod own_query;
 pub mod params;
@@ -52,6 +54,7 @@ pub(crate) use mock as imports;
 pub use flags::{ReceiveFlags, ReturnFlags, SendCompleteFlags, SendFlags};
 pub use handle::FilterHandle;
 pub use nbl::{CancelId, Nbl, NblChain, NetBuffer, OwnedNbl, SendMeta};
+pub use offload::OffloadLimits;
 pub use oid::{ClonedOidRequest, OidForward, OidRequest, RequestId};
 pub use own_query::{OwnQuery, QueryStart};
 pub use params::{

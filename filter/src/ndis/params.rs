@@ -8,6 +8,8 @@ use super::consts::{
     MEDIA_CONNECT_STATE_CONNECTED, MEDIA_CONNECT_STATE_DISCONNECTED, NDIS_OBJECT_TYPE_DEFAULT,
     NDIS_SIZEOF_LINK_STATE_REVISION_1, NDIS_STATUS_LINK_STATE, NET_EVENT_FILTER_PRE_DETACH,
 };
+use super::consts::{NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_1, NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG};
+use super::offload::OffloadLimits;
 use super::restart_types::{
     NDIS_OBJECT_TYPE_RESTART_GENERAL_ATTRIBUTES, NDIS_RESTART_ATTRIBUTES,
     NDIS_RESTART_GENERAL_ATTRIBUTES, NDIS_SIZEOF_RESTART_GENERAL_ATTRIBUTES_REVISION_1,
@@ -18,6 +20,7 @@ use super::types::{
     NDIS_LINK_STATE, NDIS_PORT_NUMBER, NDIS_STATUS, NDIS_STATUS_INDICATION, NET_DEVICE_PNP_EVENT,
     NET_IFINDEX, NET_PNP_EVENT_CODE, NET_PNP_EVENT_NOTIFICATION,
 };
+use super::types::{NDIS_OBJECT_HEADER, NDIS_OFFLOAD};
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
@@ -66,6 +69,24 @@ impl<'a> AttachParameters<'a> {
     /// The miniport's `NdisMedium*`.
     pub fn media_type(&self) -> i32 {
         self.0.MiniportMediaType
+    }
+    /// The large-send limits of `DefaultOffloadConfiguration`; `None` when NULL or not an
+    /// `NDIS_OFFLOAD` of revision 1 or later.
+    pub fn offload_limits(&self) -> Option<OffloadLimits> {
+        let p = self.0.DefaultOffloadConfiguration.cast::<u8>();
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: a non-NULL DefaultOffloadConfiguration points to an NDIS_OFFLOAD that NDIS
+        // lends for the FilterAttach call ('a), which starts with its object header.
+        let header = unsafe { p.cast::<NDIS_OBJECT_HEADER>().read_unaligned() };
+        if header.Size < NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_1 {
+            return None;
+        }
+        let len = usize::from(header.Size).min(size_of::<NDIS_OFFLOAD>());
+        // SAFETY: the structure holds `Size` bytes (its header says so), of which `len` are read.
+        let bytes = unsafe { core::slice::from_raw_parts(p, len) };
+        OffloadLimits::from_bytes(bytes)
     }
 }
 
@@ -247,6 +268,15 @@ impl StatusIndication<'_> {
             core::slice::from_raw_parts(s.StatusBuffer.cast::<u8>(), s.StatusBufferSize as usize)
         }
     }
+    /// The large-send limits of an `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG` indication; `None`
+    /// for any other indication or a buffer that is no revision-1 `NDIS_OFFLOAD`.
+    pub fn offload_limits(&self) -> Option<OffloadLimits> {
+        if self.get().StatusCode != NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG {
+            return None;
+        }
+        OffloadLimits::from_bytes(self.buffer())
+    }
+
     /// The link state of an `NDIS_STATUS_LINK_STATE` indication whose buffer holds at least
     /// `NDIS_SIZEOF_LINK_STATE_REVISION_1` bytes and whose header has the DEFAULT type; `None` for
     /// any other indication, a NULL or short buffer, or another header.

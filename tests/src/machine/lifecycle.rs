@@ -50,6 +50,7 @@ pub(super) fn attach(a: usize) -> bool {
         let zeroed: NDIS_FILTER_ATTACH_PARAMETERS = unsafe { core::mem::zeroed() };
         let mut store = Box::new(AttachStore {
             params: zeroed,
+            offload: super::limits::offload_of(&cfg),
             strings: vec![
                 ustr(&format!(
                     "{{5CBF81BD-5055-47CD-9055-A76B2B4E3{a:03X}}}-{{mpfilter}}-0000"
@@ -94,6 +95,10 @@ pub(super) fn attach(a: usize) -> bool {
         let store = world::Heap::new(*store);
         // SAFETY: the live attach store; the pointer derives from its raw pointer.
         let pp = unsafe { &raw mut (*store.ptr()).params };
+        // SAFETY: as above; the offload configuration lives in the same store.
+        let offload = unsafe { &raw mut (*store.ptr()).offload };
+        // SAFETY: `pp` points into the live store.
+        unsafe { (*pp).DefaultOffloadConfiguration = offload.cast() };
         let m = &mut w.adapters[a].module;
         m.attach = Some(store);
         m.state = ModState::Attaching;

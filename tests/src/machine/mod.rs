@@ -14,6 +14,7 @@ pub(crate) mod fault;
 pub(crate) mod forward;
 mod leaks;
 mod lifecycle;
+mod limits;
 mod liveness;
 mod loopback;
 mod oid;

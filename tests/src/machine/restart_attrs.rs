@@ -37,7 +37,7 @@ pub(crate) fn general(cfg: &AdapterConfig) -> GeneralList {
         NDIS_RESTART_GENERAL_ATTRIBUTES_REVISION_2,
         NDIS_SIZEOF_RESTART_GENERAL_ATTRIBUTES_REVISION_2,
     );
-    data.MtuSize = 1500;
+    data.MtuSize = cfg.mtu;
     data.MaxXmitLinkSpeed = cfg.link_speed_bps;
     data.MaxRcvLinkSpeed = cfg.link_speed_bps;
     data.ContextBackFillSize = u32::from(cfg.context_backfill);
@@ -56,6 +56,7 @@ pub(crate) fn general(cfg: &AdapterConfig) -> GeneralList {
 /// NBLs whose top context area has less unused space than the backfill its drivers asked for.
 pub(crate) fn at_miniport_edge(w: &mut World, a: usize, nbls: &[usize], flags: u32) {
     super::loopback::ndis_loopback(w, a, nbls, flags);
+    super::limits::check(w, a, nbls);
     let want = w.adapters[a].cfg.context_backfill;
     if want == 0 {
         return;

@@ -75,6 +75,22 @@ fn count_sent(w: &mut World, a: usize, nbl: usize, len: usize, (flow, seq): (u32
     }
 }
 
+/// Makes `nbl` (the protocol's, not yet sent) an LSOv2 send over IPv4 with `mss`.
+fn mark_large_send(w: &mut World, nbl: usize, mss: u32) {
+    // LSOv2 (Type bit 30), IPv4 (bit 31 clear), the MSS in bits 0-19.
+    let info = (mss & 0x000F_FFFF) | (1 << 30);
+    // SAFETY: the protocol's own NBL, not yet handed to the filter.
+    unsafe { nblmem::nbl_mut(nbl) }.NetBufferListInfo
+        [mpfilter::ndis::consts::TCP_LARGE_SEND_NET_BUFFER_LIST_INFO] =
+        core::ptr::without_provenance_mut(info as usize);
+    // The entry snapshot must include the LSO information.
+    // SAFETY: nbl is live.
+    let snap = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
+    if let Some(tr) = w.nbls.get_mut(&nbl) {
+        tr.entry_snap = snap;
+    }
+}
+
 /// Tags a chain the protocol is about to send with a fresh cancel id (it will cancel it).
 fn tag_cancel(w: &mut World, a: usize, nbls: &[usize]) -> usize {
     let id = 0x00CA_0000 + usize::try_from(w.adapters[a].stats.tx_cancels).unwrap_or(0);
@@ -150,6 +166,9 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
                     flow,
                 },
             )?;
+            if t.lso_mss != 0 {
+                mark_large_send(w, nbl, t.lso_mss);
+            }
             if probe {
                 w.adapters[a].stats.probes_sent += 1;
             } else {

@@ -85,6 +85,7 @@ pub fn checked() -> Vec<Item> {
     v.extend(defines());
     v.extend(enumerators());
     v.extend(timer_sync_items());
+    v.extend(offload_items());
     v
 }
 
@@ -218,6 +219,7 @@ fn defines() -> Vec<Item> {
         NDIS_STATUS_REQUEST_ABORTED,
         NDIS_STATUS_MEDIA_DISCONNECTED,
         NDIS_STATUS_BUFFER_TOO_SHORT,
+        NDIS_STATUS_INVALID_LENGTH,
         NDIS_STATUS_INVALID_OID,
         NDIS_STATUS_LINK_STATE,
         NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG,
@@ -285,6 +287,40 @@ fn defines() -> Vec<Item> {
         NDIS_PACKET_TYPE_PROMISCUOUS,
         NDIS_PACKET_TYPE_ALL_LOCAL,
     )
+}
+
+/// `NDIS_OFFLOAD`: the Rust layout flattens the nested structures, so the C side names the
+/// nested fields (mingw-w64's default build is NDIS 6.0 here: revision 2's `IPsecV2` and revision
+/// 3's fields rest on documentation).
+fn offload_items() -> Vec<Item> {
+    use core::mem::offset_of;
+    type O = t::NDIS_OFFLOAD;
+    let off = |c_field: &str, rust: usize| Item::offset("NDIS_OFFLOAD", c_field, rust);
+    let mut v = vec![
+        off("Checksum", offset_of!(O, Checksum)),
+        off("Checksum.IPv6Transmit", offset_of!(O, Checksum) + 16),
+        off("LsoV1", offset_of!(O, LsoV1)),
+        off("IPsecV1", offset_of!(O, IPsecV1)),
+        off("LsoV2.IPv4.MaxOffLoadSize", offset_of!(O, LsoV2IPv4) + 4),
+        off("LsoV2.IPv4.MinSegmentCount", offset_of!(O, LsoV2IPv4) + 8),
+        off("LsoV2.IPv6.MaxOffLoadSize", offset_of!(O, LsoV2IPv6) + 4),
+        off("LsoV2.IPv6.MinSegmentCount", offset_of!(O, LsoV2IPv6) + 8),
+        off("Flags", offset_of!(O, Flags)),
+        Item::size(
+            "NDIS_TCP_IP_CHECKSUM_OFFLOAD",
+            size_of::<[t::NDIS_CHECKSUM_OFFLOAD_DIRECTION; 4]>(),
+        ),
+        Item::size("NDIS_TCP_LARGE_SEND_OFFLOAD_V1", size_of::<[u32; 4]>()),
+        Item::size("NDIS_IPSEC_OFFLOAD_V1", size_of::<[u32; 7]>()),
+    ];
+    v.extend(defines!(
+        NDIS_OBJECT_TYPE_OFFLOAD,
+        NDIS_OFFLOAD_REVISION_1,
+        NDIS_OFFLOAD_REVISION_3,
+        NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_1,
+        OID_TCP_OFFLOAD_CURRENT_CONFIG,
+    ));
+    v
 }
 
 /// Enumerators: the Rust names differ from the C ones.
@@ -394,6 +430,10 @@ pub const DOCUMENTATION_ONLY: &[(&str, &str)] = &[
     (
         "KeQueryInterruptTimePrecise(PULONG64) -> ULONG64",
         "DDI reference nf-wdm-kequeryinterrupttimeprecise (Windows 8.1+); not in mingw's wdm.h",
+    ),
+    (
+        "NDIS_OFFLOAD revisions 2-3 (IPsecV2 at 0x70, 32 bytes; Rsc at 0x90; EncapsulatedPacketTaskOffloadGre at 0x94; size 0x9C)",
+        "DDI reference ns-ntddndis-_ndis_offload; mingw-w64's headers here build revision 1 (through Flags) only",
     ),
     (
         "NDIS_NBL_FLAGS_IS_LOOPBACK_PACKET = 0x8000",

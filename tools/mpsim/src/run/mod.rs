@@ -96,6 +96,10 @@ fn member(s: &Scenario, i: usize) -> AdapterConfig {
         .with_param("Policy", RegValue::Sz(s.policy.clone()));
     a.name.clone_from(&p.name);
     a.link_speed_bps = u64::from(p.rate_mbps) * 1_000_000;
+    // Every path carries the scenario's frames: jumbo frames get a jumbo MTU.
+    a.mtu = u32::try_from(frame_bytes(s).saturating_sub(14))
+        .unwrap_or(u32::MAX)
+        .max(1500);
     let text = [("Failback", &s.failback), ("AllDown", &s.all_down)];
     for (key, v) in text {
         if let Some(v) = v {
