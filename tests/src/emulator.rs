@@ -200,6 +200,8 @@ impl Emulator {
         Self::with(|w| {
             w.frames.pop();
             if status != NDIS_STATUS_SUCCESS {
+                // No unload follows a failed DriverEntry: what it registered must be gone now.
+                crate::exports::etw::provider_leaks(w, "failed DriverEntry");
                 Err(LoadError::DriverEntry(status))
             } else if w.driver.is_none() {
                 Err(LoadError::NotRegistered)
