@@ -423,3 +423,22 @@ pub(crate) fn provider_leaks(w: &mut World, phase: &str) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{EVENT_DATA_DESCRIPTOR, EVENT_DESCRIPTOR};
+    use core::mem::{offset_of, size_of};
+
+    /// The x64 layouts of evntprov.h (which the `tracelogging` crate's types share).
+    #[test]
+    fn descriptor_layouts_are_evntprovs() {
+        assert_eq!(size_of::<EVENT_DATA_DESCRIPTOR>(), 16);
+        assert_eq!(offset_of!(EVENT_DATA_DESCRIPTOR, Size), 8);
+        assert_eq!(offset_of!(EVENT_DATA_DESCRIPTOR, Reserved), 12);
+        assert_eq!(size_of::<EVENT_DESCRIPTOR>(), 16);
+        assert_eq!(offset_of!(EVENT_DESCRIPTOR, Channel), 3);
+        assert_eq!(offset_of!(EVENT_DESCRIPTOR, Level), 4);
+        assert_eq!(offset_of!(EVENT_DESCRIPTOR, Task), 6);
+        assert_eq!(offset_of!(EVENT_DESCRIPTOR, Keyword), 8);
+    }
+}
