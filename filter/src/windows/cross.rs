@@ -39,19 +39,6 @@ unsafe extern "C" {
     fn __chkstk();
 }
 
-// `tracelogging`'s `Guid::new` (user mode, never called by the driver) references rpcrt4's
-// UuidCreate. rust-lld resolves every reference of the code it reads before it discards the
-// unreferenced functions, so the name needs a definition; being unreferenced in the end, it is not
-// imported (pecheck refuses any rpcrt4.dll import, and build.rs's empty rpcrt4.lib defines nothing).
-#[link(name = "rpcrt4.dll", kind = "raw-dylib", modifiers = "+verbatim")]
-#[allow(
-    dead_code,
-    reason = "only resolves a reference of dead code in tracelogging"
-)]
-unsafe extern "system" {
-    fn UuidCreate(Uuid: *mut c_void) -> i32;
-}
-
 /// `POOL_FLAG_NON_PAGED`: callable at any IRQL up to DISPATCH_LEVEL, like the data path.
 const POOL_FLAG_NON_PAGED: u64 = 0x40;
 /// `POOL_FLAG_UNINITIALIZED`: ExAllocatePool2 zeroes unless told not to; `alloc` need not.

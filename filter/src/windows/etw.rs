@@ -10,6 +10,20 @@
 use crate::diag::trace::conv;
 use crate::diag::{Emitter, Event, Sink};
 
+// `tracelogging`'s `Guid::new` (user mode, never called by the driver) references rpcrt4's
+// UuidCreate. The linker resolves every reference of the code it reads before it discards the
+// unreferenced functions, so the name needs a definition; being unreferenced in the end, it is not
+// imported (pecheck refuses any rpcrt4.dll import, and build.rs's empty rpcrt4.lib, which stands
+// in for the library the crate names, defines nothing).
+#[link(name = "rpcrt4.dll", kind = "raw-dylib", modifiers = "+verbatim")]
+#[allow(
+    dead_code,
+    reason = "only resolves a reference of dead code in tracelogging"
+)]
+unsafe extern "system" {
+    fn UuidCreate(Uuid: *mut core::ffi::c_void) -> i32;
+}
+
 tracelogging::define_provider!(
     MPFILTER,
     "mpfilter",
