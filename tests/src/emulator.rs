@@ -234,6 +234,13 @@ impl Emulator {
         machine::stop_stack(adapter);
     }
 
+    /// The ETW session that enables the providers the driver registers from now on: by default
+    /// everything (`Session::EVERYTHING`); `None` for no session, when no provider is enabled and
+    /// a TraceLogging driver writes nothing.
+    pub fn set_etw_session(&mut self, session: Option<crate::exports::etw::Session>) {
+        Self::with(|w| w.etw.session = session);
+    }
+
     /// Calls the driver's DriverUnload (at PASSIVE_LEVEL), then the unload leak check.
     pub fn unload(&mut self) {
         let plan = Self::with(|w| {

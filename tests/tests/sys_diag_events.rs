@@ -9,9 +9,11 @@
 
 mod common;
 
+use mpfilter::diag::trace::{self, keyword, level};
 use mpfilter::diag::{ConfigKey, Event};
 use mpfilter::engine::Reason;
 use ndis_emu::config::RegValue;
+use ndis_emu::exports::etw::Session;
 use ndis_emu::pe::{kernel, run_guarded};
 use ndis_emu::wire::Fault;
 use ndis_emu::{AdapterConfig, DiagRecord, DriverImage, EmuConfig, Emulator, TrafficConfig};
@@ -51,19 +53,32 @@ fn idle() -> TrafficConfig {
     }
 }
 
-/// Runs the members (adapter 0 sends `n` NBLs) with the faults, from load to unload, and returns
-/// every diagnostic event; no violation, no leak, no refused event.
+/// Runs the members (adapter 0 sends `n` NBLs) with the faults, from load to unload, with the
+/// default ETW session (everything enabled), and returns every diagnostic event; no violation, no
+/// leak, no refused event.
 fn events(
     image: &DriverImage,
     members: &[AdapterConfig],
     n: u64,
     faults: &[(usize, u64, Fault)],
 ) -> Vec<DiagRecord> {
+    run(image, members, n, faults, Some(Session::EVERYTHING)).0
+}
+
+/// As [`events`], with the given ETW session; also returns the virtual time at the end.
+fn run(
+    image: &DriverImage,
+    members: &[AdapterConfig],
+    n: u64,
+    faults: &[(usize, u64, Fault)],
+    session: Option<Session>,
+) -> (Vec<DiagRecord>, u64) {
     let mut emu = Emulator::new(EmuConfig {
         seed: 31,
         cpus: 4,
         ..EmuConfig::default()
     });
+    emu.set_etw_session(session);
     for (i, m) in members.iter().enumerate() {
         emu.add_adapter(m.clone(), if i == 0 { traffic(n) } else { idle() });
     }
@@ -85,8 +100,35 @@ fn events(
     assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
     assert!(emu.diag_rejects().is_empty(), "{:?}", emu.diag_rejects());
     let events = emu.diag_events();
+    let end = emu.now();
     drop(img);
-    events
+    (events, end)
+}
+
+/// [`run`] on the loaded `.sys` (a bug check fails the test; the pool must be empty after unload).
+fn run_sys(
+    members: Vec<AdapterConfig>,
+    n: u64,
+    faults: Vec<(usize, u64, Fault)>,
+    session: Option<Session>,
+) -> (Vec<DiagRecord>, u64) {
+    let r = run_guarded(move || {
+        let r = run(
+            &DriverImage::Pe(common::sys_image()),
+            &members,
+            n,
+            &faults,
+            session,
+        );
+        (r, kernel::outstanding_pool())
+    });
+    let (r, pool) = r.unwrap_or_else(|b| panic!("the driver stopped the machine: {b}"));
+    assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
+    r
+}
+
+fn link_down_and_up() -> Vec<(usize, u64, Fault)> {
+    vec![(1, 3 * MS, Fault::LinkDown), (1, 8 * MS, Fault::LinkUp)]
 }
 
 /// The events of the host build and of the loaded `.sys` (a bug check fails the test, and the
@@ -97,12 +139,7 @@ fn both(
     faults: Vec<(usize, u64, Fault)>,
 ) -> (Vec<DiagRecord>, Vec<DiagRecord>) {
     let host = events(&DriverImage::Host, &members, n, &faults);
-    let sys = run_guarded(move || {
-        let e = events(&DriverImage::Pe(common::sys_image()), &members, n, &faults);
-        (e, kernel::outstanding_pool())
-    });
-    let (sys, pool) = sys.unwrap_or_else(|b| panic!("the driver stopped the machine: {b}"));
-    assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
+    let (sys, _) = run_sys(members, n, faults, Some(Session::EVERYTHING));
     (host, sys)
 }
 
@@ -140,11 +177,7 @@ fn configuration_events_are_the_same_on_both_builds() {
 #[test]
 #[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test sys_diag_events -- --ignored"]
 fn path_events_of_a_link_down_and_up_are_the_same_on_both_builds() {
-    let (host, sys) = both(
-        vec![member(0), member(1)],
-        6_000,
-        vec![(1, 3 * MS, Fault::LinkDown), (1, 8 * MS, Fault::LinkUp)],
-    );
+    let (host, sys) = both(vec![member(0), member(1)], 6_000, link_down_and_up());
     let reasons: Vec<Reason> = host
         .iter()
         .filter_map(|r| match r.event {
@@ -164,4 +197,47 @@ fn path_events_of_a_link_down_and_up_are_the_same_on_both_builds() {
         "{host:?}"
     );
     assert_eq!(host, sys);
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test sys_diag_events -- --ignored"]
+fn with_no_session_the_sys_writes_nothing_and_runs_the_same() {
+    let members = vec![member(0), member(1)];
+    let (quiet, quiet_end) = run_sys(members.clone(), 6_000, link_down_and_up(), None);
+    assert!(quiet.is_empty(), "{quiet:?}");
+    let (all, end) = run_sys(
+        members,
+        6_000,
+        link_down_and_up(),
+        Some(Session::EVERYTHING),
+    );
+    assert!(!all.is_empty());
+    assert_eq!(quiet_end, end, "tracing changes nothing the emulator sees");
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test sys_diag_events -- --ignored"]
+fn a_session_for_path_warnings_gets_exactly_those() {
+    let members = vec![member(0), member(1)];
+    let session = Session {
+        level: level::Warning,
+        keywords: keyword::PATHS,
+    };
+    let (narrow, _) = run_sys(members.clone(), 6_000, link_down_and_up(), Some(session));
+    let host = events(&DriverImage::Host, &members, 6_000, &link_down_and_up());
+    let expected: Vec<DiagRecord> = host
+        .into_iter()
+        .filter(|r| {
+            let s = trace::spec(r.event.id());
+            s.level <= session.level && s.keyword & session.keywords != 0
+        })
+        .collect();
+    assert!(
+        expected
+            .iter()
+            .all(|r| matches!(r.event, Event::PathTransition { .. })),
+        "{expected:?}"
+    );
+    assert!(!expected.is_empty());
+    assert_eq!(narrow, expected);
 }

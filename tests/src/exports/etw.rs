@@ -3,7 +3,8 @@
 //!
 //! The emulator stands in for one ETW session that enables every provider completely: a
 //! registration is recorded and its enable callback is called at once with level 0xFF and every
-//! keyword, as a session listening to everything would. Every event written is decoded
+//! keyword, as a session listening to everything would (`Emulator::set_etw_session` narrows the
+//! session, or removes it). Every event written is decoded
 //! (`pe::tracelogging`) back into the catalogue's `diag::Event` and recorded exactly as the host
 //! build's records are (`Emulator::diag_events`: virtual time, the adapter of the `handle` field);
 //! an event that does not decode is a `DiagReject`. A registration still open at unload is a
@@ -87,10 +88,37 @@ pub(crate) struct Provider {
     pub traits: Option<Vec<u8>>,
 }
 
-/// The providers registered with this emulator.
-#[derive(Default)]
+/// What the emulated ETW session enables in every provider that registers: a level and the
+/// match-any keywords (`None`: no session listens, and no provider is enabled).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// Events at this level or below are enabled.
+    pub level: u8,
+    /// Events with any of these keywords are enabled.
+    pub keywords: u64,
+}
+
+impl Session {
+    /// Everything: level 0xFF, every keyword (the default).
+    pub const EVERYTHING: Session = Session {
+        level: SESSION_LEVEL,
+        keywords: u64::MAX,
+    };
+}
+
+/// The providers registered with this emulator, and the session that enables them.
 pub(crate) struct EtwState {
     pub providers: HashMap<u64, Provider>,
+    pub session: Option<Session>,
+}
+
+impl Default for EtwState {
+    fn default() -> Self {
+        EtwState {
+            providers: HashMap::new(),
+            session: Some(Session::EVERYTHING),
+        }
+    }
 }
 
 crate::exports! {
@@ -178,7 +206,7 @@ unsafe fn register(
     }
     // SAFETY: non-NULL and readable (contract); a GUID is 16 bytes of plain data.
     let guid: [u8; 16] = unsafe { provider_id.cast::<[u8; 16]>().read_unaligned() };
-    let handle = world::with(|w| {
+    let registered = world::with(|w| {
         if !at_passive(w, CALL, 0) {
             return None;
         }
@@ -192,15 +220,15 @@ unsafe fn register(
                 traits: None,
             },
         );
-        Some(handle)
+        Some((handle, w.etw.session))
     })
     .flatten();
-    let Some(handle) = handle else {
+    let Some((handle, session)) = registered else {
         return STATUS_INVALID_PARAMETER;
     };
     // SAFETY: non-NULL and writable (contract).
     unsafe { reg_handle.write_unaligned(handle) };
-    if callback != 0 {
+    if let (Some(session), true) = (session, callback != 0) {
         // SAFETY: the caller's enable callback in its ABI (contract), with the GUID it passed and
         // its own context; the world is not borrowed.
         unsafe {
@@ -209,8 +237,8 @@ unsafe fn register(
                 callback,
                 provider_id,
                 ENABLE_PROVIDER,
-                SESSION_LEVEL,
-                u64::MAX,
+                session.level,
+                session.keywords,
                 0,
                 context,
             );
