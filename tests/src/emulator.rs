@@ -202,6 +202,8 @@ impl Emulator {
         Self::with(|w| {
             w.frames.pop();
             if status != NDIS_STATUS_SUCCESS {
+                // No unload follows a failed DriverEntry: what it registered must be gone now.
+                crate::exports::etw::provider_leaks(w, "failed DriverEntry");
                 Err(LoadError::DriverEntry(status))
             } else if w.driver.is_none() {
                 Err(LoadError::NotRegistered)
@@ -232,6 +234,13 @@ impl Emulator {
     /// check.
     pub fn stop(&mut self, adapter: usize) {
         machine::stop_stack(adapter);
+    }
+
+    /// The ETW session that enables the providers the driver registers from now on: by default
+    /// everything (`Session::EVERYTHING`); `None` for no session, when no provider is enabled and
+    /// a TraceLogging driver writes nothing.
+    pub fn set_etw_session(&mut self, session: Option<crate::exports::etw::Session>) {
+        Self::with(|w| w.etw.session = session);
     }
 
     /// Calls the driver's DriverUnload (at PASSIVE_LEVEL), then the unload leak check.

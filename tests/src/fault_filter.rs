@@ -131,6 +131,10 @@ pub enum Fault {
     AcquireLockTwice,
     DprAcquireAtPassive,
     ReturnHoldingLock,
+    /// Registers an ETW provider in DriverEntry and never unregisters it.
+    LeakEtwProvider,
+    /// Registers an ETW provider in DriverEntry and unregisters it twice at unload.
+    EtwUnregisterTwice,
 }
 
 thread_local! {
@@ -155,6 +159,8 @@ struct FaultDriver {
     memory: *mut c_void,
     device: NDIS_HANDLE,
     names: [Vec<u16>; 3],
+    /// The ETW registration of the ETW faults.
+    etw: u64,
 }
 
 struct FaultModule {
@@ -255,6 +261,7 @@ unsafe extern "system" fn driver_entry(
         modules: Vec::new(),
         memory: null_mut(),
         device: null_mut(),
+        etw: 0,
         names: [
             "Fault filter".encode_utf16().collect(),
             if fault == Fault::BadUniqueName {
@@ -354,6 +361,18 @@ unsafe extern "system" fn driver_entry(
         // SAFETY: valid attributes and out pointers.
         unsafe { NdisRegisterDeviceEx(st.handle, &raw mut a, &raw mut dev, &raw mut st.device) };
     }
+    if matches!(fault, Fault::LeakEtwProvider | Fault::EtwUnregisterTwice) {
+        let guid = GUID {
+            Data1: 0xFA17_E7E7,
+            Data2: 0,
+            Data3: 0x5000,
+            Data4: [0; 8],
+        };
+        // SAFETY: a live GUID and out handle, no enable callback, at PASSIVE_LEVEL.
+        unsafe {
+            crate::exports::etw::EtwRegister(&raw const guid, 0, null_mut(), &raw mut st.etw)
+        };
+    }
     // SAFETY: d is our driver object.
     unsafe { (*d).DriverUnload = Some(driver_unload) };
     NDIS_STATUS_SUCCESS
@@ -376,6 +395,12 @@ unsafe extern "system" fn driver_unload(d: *mut DRIVER_OBJECT) {
     if !st.pool.is_null() {
         // SAFETY: our pool, all NBLs freed.
         unsafe { NdisFreeNetBufferListPool(st.pool) };
+    }
+    if st.fault == Fault::EtwUnregisterTwice {
+        for _ in 0..2 {
+            // SAFETY: any value is accepted; the second call passes a closed handle.
+            unsafe { crate::exports::etw::EtwUnregister(st.etw) };
+        }
     }
     // SAFETY: unload is the last use of the state.
     drop(unsafe { Box::from_raw(sp) });

@@ -211,6 +211,10 @@ rules! {
         "Every spin lock a callback (or timer function) acquires is released before it returns to NDIS.";
     LeakTimer => "leak.timer", "[DDI NdisFreeTimerObject]",
         "Every timer object is freed by detach (module handle) or unload (driver handle).";
+    EtwInvalid => "etw.invalid", "[DDI EtwRegister, EtwUnregister, EtwWriteTransfer]",
+        "The ETW provider functions get a registration handle EtwRegister returned and EtwUnregister has not closed, EtwRegister non-NULL ProviderId and RegHandle, and EtwRegister and EtwUnregister run at PASSIVE_LEVEL.";
+    LeakEtwProvider => "leak.etw-provider", "[DDI EtwUnregister]",
+        "Every ETW provider the driver registers is unregistered by unload (and by a failing DriverEntry).";
 }
 
 impl fmt::Display for Rule {

@@ -505,6 +505,8 @@ pub(crate) struct World {
     pub configs: HashMap<usize, OpenConfig>,
     /// Timer objects, spin locks and the virtual processor running now.
     pub kernel: crate::kernel_sync::KernelSync,
+    /// Registered ETW providers (a loaded `.sys`'s TraceLogging).
+    pub etw: crate::exports::etw::EtwState,
 }
 
 impl World {
@@ -569,6 +571,7 @@ impl World {
             diag: crate::diag::DiagLog::default(),
             configs: HashMap::new(),
             kernel: crate::kernel_sync::KernelSync::default(),
+            etw: crate::exports::etw::EtwState::default(),
         });
         w.clone_pool = w.new_pool(0, false, false, 0);
         w

@@ -139,6 +139,7 @@ violation_tests! {
     rule_spinlock_recursive_acquire: AcquireLockTwice => "spinlock.recursive-acquire" in Some("FilterRestart");
     rule_spinlock_dpr_below_dispatch: DprAcquireAtPassive => "spinlock.dpr-below-dispatch" in Some("FilterRestart");
     rule_spinlock_held_on_return: ReturnHoldingLock => "spinlock.held-on-return" in Some("FilterRestart");
+    rule_etw_invalid: EtwUnregisterTwice => "etw.invalid" in None;
 }
 
 leak_tests! {
@@ -157,6 +158,7 @@ leak_tests! {
     rule_forward_cancel_dropped: DropSendCancel => "forward.cancel-dropped";
     rule_forward_cancel_dropped_oid: DropOidCancel => "forward.cancel-dropped";
     rule_leak_timer: LeakTimer => "leak.timer";
+    rule_leak_etw_provider: LeakEtwProvider => "leak.etw-provider";
 }
 
 /// An NBL that arrives while the module is Paused and is never completed is reported at detach.

@@ -51,7 +51,8 @@ pub struct Measured {
     pub violations: Vec<Violation>,
     /// Leaks found at detach and unload.
     pub leaks: Vec<Leak>,
-    /// The filter's diagnostic events with their time (host build only).
+    /// The filter's diagnostic events with their time (on the `.sys`, its ETW TraceLogging events
+    /// as the emulator decodes them).
     pub events: Vec<(Nanos, Option<usize>, Event)>,
     /// The group at the end of the run, before detach (host build only).
     pub group: Option<GroupSnapshot>,
