@@ -115,6 +115,9 @@ pub struct AdapterConfig {
     /// LSO); a large send above it, or any large send without LSO, breaks
     /// `send.beyond-adapter-limits`.
     pub lso_max: u32,
+    /// One-way propagation delay of the adapter's wire: a frame reaches the far end this long
+    /// after its transmission ends (its send completes without waiting for it).
+    pub wire_latency_ns: u64,
 }
 
 /// A registry value of the filter module's configuration.
@@ -141,6 +144,7 @@ impl AdapterConfig {
             context_backfill: 0,
             mtu: 1500,
             lso_max: 0,
+            wire_latency_ns: 0,
         }
     }
 
@@ -213,6 +217,9 @@ pub struct TrafficConfig {
     /// Every NBL the protocol sends is a large send (LSOv2 over IPv4) with this MSS (0: plain
     /// sends). The emulator does not segment: the frame crosses the wire whole.
     pub lso_mss: u32,
+    /// Distinct IPv4 destinations the flows go to: flow `f` to target `f % targets` (0: each
+    /// flow its own). What a balancer's per-target limits count.
+    pub targets: u32,
 }
 
 impl Default for TrafficConfig {
@@ -231,6 +238,7 @@ impl Default for TrafficConfig {
             check_for_loopback: false,
             packet_filter: None,
             lso_mss: 0,
+            targets: 0,
         }
     }
 }

@@ -139,6 +139,7 @@ impl Emulator {
                     below_by_target: std::collections::HashMap::new(),
                     below_target: std::collections::HashMap::new(),
                     link: crate::machine::LinkState::default(),
+                    propagating: 0,
                 },
                 proto: Protocol {
                     token: Token::new(),
@@ -364,6 +365,7 @@ impl Emulator {
                         && ad.mp.rx_outstanding == 0
                         && !ad.proto.oid_busy
                         && ad.proto.oids_to_issue == 0
+                        && ad.mp.propagating == 0
                 })
             },
             None,

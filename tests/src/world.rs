@@ -303,6 +303,8 @@ pub(crate) struct Miniport {
     pub below_target: HashMap<usize, u32>,
     /// Faults in force on this miniport and its wire.
     pub link: crate::machine::LinkState,
+    /// Frames on their way along the wire (sent, not yet at the far end: `wire_latency_ns`).
+    pub propagating: u64,
 }
 
 /// The emulated protocol bound above an adapter's stack.
@@ -432,6 +434,8 @@ pub(crate) enum Event {
     NetPnp(usize),
     DevicePnp(usize),
     TxFlush(usize),
+    /// A frame reaches the far end of adapter `.1`'s wire after the wire's latency.
+    Arrive(crate::ledger::FrameKey, usize),
     /// A scheduled fault of an adapter.
     Fault(usize, crate::wire::Fault),
     /// The miniport's mpshim monitor tick.

@@ -166,6 +166,12 @@ fn dispatch(ev: Event) {
         Event::NetPnp(a) => pnp::ndis_net_pnp(a),
         Event::DevicePnp(a) => pnp::ndis_device_pnp(a),
         Event::TxFlush(a) => transmit::mp_flush(a),
+        Event::Arrive(key, a) => world::with(|w| {
+            let now = w.now();
+            w.adapters[a].mp.propagating = w.adapters[a].mp.propagating.saturating_sub(1);
+            w.ledger.arrived(key, a, now);
+        })
+        .unwrap_or(()),
         Event::Fault(a, f) => fault::apply(a, f),
         Event::ShimTick(a) => fault::shim_tick(a),
         Event::Timer { handle, generation } => timer::fire(handle, generation),
@@ -315,6 +321,7 @@ pub(super) fn framed_nbl(w: &mut World, f: &FramedNbl) -> Option<(usize, usize)>
         len
     };
     let (dst, src) = f.macs;
+    let targets = w.traffic(f.adapter).targets;
     // SAFETY: nbl is a live emulator block with a frame buffer and a NET_BUFFER, and no other
     // reference to it is alive.
     unsafe {
@@ -327,7 +334,8 @@ pub(super) fn framed_nbl(w: &mut World, f: &FramedNbl) -> Option<(usize, usize)>
                     flow_seq,
                     seq: f.seq,
                 };
-                frames::build_flow(buf, dst, src, id, len)
+                let target = if targets == 0 { flow } else { flow % targets };
+                frames::build_flow_to(buf, dst, src, id, len, target)
             }
         });
     }

@@ -173,8 +173,14 @@ fn wire_check(w: &mut World, a: usize, nbl: usize, delivered: bool) -> bool {
                         flow: id.flow,
                         seq: id.flow_seq,
                     };
-                    let now = w.now();
-                    w.ledger.arrived(key, a, now);
+                    let latency = w.adapters[a].cfg.wire_latency_ns;
+                    if latency == 0 {
+                        let now = w.now();
+                        w.ledger.arrived(key, a, now);
+                    } else {
+                        w.adapters[a].mp.propagating += 1;
+                        w.sched.after(latency, Event::Arrive(key, a));
+                    }
                 }
             }
             Check::Foreign => {}
