@@ -153,6 +153,8 @@ impl Emulator {
                     flow_outstanding: vec![0; traffic.flows as usize],
                     link_seen: Vec::new(),
                     filter_pending: traffic.packet_filter,
+                    mtu_view: cfg.mtu,
+                    lso_view: cfg.lso_max,
                     looped_back: std::collections::HashSet::new(),
                 },
                 stats: AdapterStats::default(),
@@ -370,6 +372,15 @@ impl Emulator {
             },
             None,
         )
+    }
+
+    /// What adapter `a`'s protocol was presented: (MTU at its last restart, IPv4 LSO limit at
+    /// bind, 0 for none).
+    pub fn protocol_view(&self, adapter: usize) -> (u32, u32) {
+        Self::with(|w| {
+            let p = &w.adapters[adapter].proto;
+            (p.mtu_view, p.lso_view)
+        })
     }
 
     /// Counters of an adapter's stack.

@@ -325,6 +325,10 @@ pub(crate) struct Protocol {
     /// The packet filter the protocol sets first (`TrafficConfig::packet_filter`), until its
     /// request completes: no sends meanwhile.
     pub filter_pending: Option<u32>,
+    /// The MTU its stack presented at the last restart (`MtuSize` as it reached the protocol).
+    pub mtu_view: u32,
+    /// The IPv4 LSOv2 limit its stack presented at bind (0: none).
+    pub lso_view: u32,
     /// Its own frames the protocol got back as loopback indications.
     pub looped_back: std::collections::HashSet<crate::ledger::FrameKey>,
 }

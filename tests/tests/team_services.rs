@@ -66,6 +66,8 @@ struct Outcome {
     /// Per adapter: the largest frame its miniport took, and how many large sends.
     largest: Vec<u64>,
     large_sends: Vec<u64>,
+    /// Per adapter: what its protocol was presented (MTU, IPv4 LSO limit).
+    views: Vec<(u32, u32)>,
 }
 
 /// Runs adapter 0's traffic over `adapters` on `image`, then detaches every module and unloads:
@@ -74,8 +76,28 @@ fn run_on(adapters: &[AdapterConfig], traffic: &TrafficConfig, image: DriverImag
     run_faulted(adapters, traffic, image, &[])
 }
 
+/// As [`run_on`], with the traffic on adapter `sender` instead of 0 (the report is its).
+fn run_from(
+    sender: usize,
+    adapters: &[AdapterConfig],
+    traffic: &TrafficConfig,
+    image: DriverImage,
+) -> Outcome {
+    run_full(sender, adapters, traffic, image, &[])
+}
+
 /// As [`run_on`], with `faults` (adapter, time after the start of traffic, fault).
 fn run_faulted(
+    adapters: &[AdapterConfig],
+    traffic: &TrafficConfig,
+    image: DriverImage,
+    faults: &[(usize, u64, Fault)],
+) -> Outcome {
+    run_full(0, adapters, traffic, image, faults)
+}
+
+fn run_full(
+    sender: usize,
     adapters: &[AdapterConfig],
     traffic: &TrafficConfig,
     image: DriverImage,
@@ -87,7 +109,10 @@ fn run_faulted(
         ..EmuConfig::default()
     });
     for (i, a) in adapters.iter().enumerate() {
-        emu.add_adapter(a.clone(), if i == 0 { traffic.clone() } else { idle() });
+        emu.add_adapter(
+            a.clone(),
+            if i == sender { traffic.clone() } else { idle() },
+        );
     }
     let img = image.load().expect("image");
     emu.load(img.entry).expect("mpfilter loads");
@@ -122,6 +147,9 @@ fn run_faulted(
     let largest = (0..emu.adapter_count())
         .map(|a| emu.stats(a).tx_largest_frame)
         .collect();
+    let views = (0..emu.adapter_count())
+        .map(|a| emu.protocol_view(a))
+        .collect();
     let large_sends = (0..emu.adapter_count())
         .map(|a| emu.stats(a).tx_large_sends)
         .collect();
@@ -134,7 +162,7 @@ fn run_faulted(
     assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
     drop(img);
     Outcome {
-        origin: d.origins[0].clone(),
+        origin: d.origins[sender].clone(),
         wires: d.per_wire.clone(),
         backfill_short,
         taken,
@@ -142,6 +170,7 @@ fn run_faulted(
         flagged_below,
         largest,
         large_sends,
+        views,
     }
 }
 
@@ -376,4 +405,60 @@ fn sys_with_the_large_member_down_what_no_member_can_carry_fails_with_invalid_le
         outcome.unwrap_or_else(|bug_check| panic!("the driver stopped the machine: {bug_check}"));
     assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
     check_no_capable_path(&o);
+}
+
+/// The small member (1500/1000) attaches first, the large one (1900/1900) second: the large
+/// member presents its protocol what every member can carry — MTU 1500 at restart, LSO 1000 at
+/// bind — so its protocol builds nothing a member cannot take: large sends spread over both
+/// paths, none fails, and neither miniport gets anything beyond its limits.
+fn check_presented(o: &Outcome) {
+    assert_eq!(
+        o.views[1],
+        (1500, 1000),
+        "what the large member's protocol saw"
+    );
+    assert_eq!(
+        o.views[0],
+        (1500, 1000),
+        "the small member presents its own"
+    );
+    assert_all_delivered(&o.origin, N);
+    assert!(o.wires.iter().all(|&w| w > N / 4), "spread: {:?}", o.wires);
+    assert!(
+        o.largest.iter().all(|&l| l <= 1_014),
+        "largest {:?}",
+        o.largest
+    );
+    assert_eq!(o.large_sends, o.wires);
+}
+
+fn small_first() -> Vec<AdapterConfig> {
+    vec![
+        member(0, 0).with_limits(1500, 1000),
+        member(1, 0).with_limits(1900, 1900),
+    ]
+}
+
+#[test]
+fn a_member_presents_its_protocol_the_limits_every_member_can_carry() {
+    check_presented(&run_from(
+        1,
+        &small_first(),
+        &big_frames(536),
+        DriverImage::Host,
+    ));
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
+fn sys_a_member_presents_its_protocol_the_limits_every_member_can_carry() {
+    let outcome = run_guarded(move || {
+        let image = DriverImage::Pe(common::sys_image());
+        let o = run_from(1, &small_first(), &big_frames(536), image);
+        (o, kernel::outstanding_pool())
+    });
+    let (o, pool) =
+        outcome.unwrap_or_else(|bug_check| panic!("the driver stopped the machine: {bug_check}"));
+    assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
+    check_presented(&o);
 }

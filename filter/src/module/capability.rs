@@ -46,6 +46,19 @@ impl Capability {
         self.mtu.store(mtu, Ordering::Relaxed);
     }
 
+    /// The stack's large-send limits.
+    pub fn offload(&self) -> OffloadLimits {
+        OffloadLimits {
+            lso_v4_max: self.lso_v4_max.load(Ordering::Relaxed),
+            lso_v6_max: self.lso_v6_max.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The stack's MTU (0: not known yet).
+    pub fn mtu(&self) -> u32 {
+        self.mtu.load(Ordering::Relaxed)
+    }
+
     /// Whether an NBL with `need` fits this stack.
     pub fn carries(&self, need: Need) -> bool {
         match need {
@@ -104,9 +117,34 @@ impl Need {
 
 impl Module {
     /// This module's stack limits.
-    pub(super) fn capability(&self) -> &Capability {
+    pub fn capability(&self) -> &Capability {
         &self.capability
     }
+}
+
+/// What every member of `route` can carry: the smallest LSO limit per IP version (0 where any
+/// member has none) and the smallest known MTU (0 when no member knows its MTU yet). What a
+/// member presents to the protocol above it, so that the protocol builds NBLs any path can take.
+pub fn group_limits(route: &Route<'_>) -> (OffloadLimits, u32) {
+    let mut lso = OffloadLimits {
+        lso_v4_max: u32::MAX,
+        lso_v6_max: u32::MAX,
+    };
+    let mut mtu = 0u32;
+    for m in route.seats.iter().flatten() {
+        let c = m.capability();
+        let o = c.offload();
+        lso.lso_v4_max = lso.lso_v4_max.min(o.lso_v4_max);
+        lso.lso_v6_max = lso.lso_v6_max.min(o.lso_v6_max);
+        let own = c.mtu();
+        if own != 0 {
+            mtu = if mtu == 0 { own } else { mtu.min(own) };
+        }
+    }
+    if lso.lso_v4_max == u32::MAX {
+        lso = OffloadLimits::default();
+    }
+    (lso, mtu)
 }
 
 /// The engine paths of `route` whose member cannot carry `need` (a bit per path).

@@ -21,7 +21,7 @@
 //! lock: one CAS on the pause gate per call, relaxed counter increments, and a walk of the chain to
 //! count it and its bytes.
 
-mod capability;
+pub mod capability;
 mod configure;
 pub mod gate;
 mod health;

@@ -22,7 +22,7 @@ use super::types::{
 };
 use super::types::{NDIS_OBJECT_HEADER, NDIS_OFFLOAD};
 use core::marker::PhantomData;
-use core::mem::MaybeUninit;
+use core::mem::{MaybeUninit, offset_of};
 use core::ptr::NonNull;
 
 /// The module-describing fields of `NDIS_FILTER_ATTACH_PARAMETERS`.
@@ -70,6 +70,40 @@ impl<'a> AttachParameters<'a> {
     pub fn media_type(&self) -> i32 {
         self.0.MiniportMediaType
     }
+    /// Narrows `DefaultOffloadConfiguration` to `limits` — what the drivers above this module
+    /// will see at bind: per IP version, LSOv2 `MaxOffLoadSize` lowered to the limit, or LSOv2
+    /// turned off where the limit is 0. Never widens. Nothing happens for a NULL or unreadable
+    /// configuration. NDIS asks filters to "modify these attributes, if necessary".
+    pub fn narrow_offload(&self, limits: OffloadLimits) {
+        if self.offload_limits().is_none() {
+            return;
+        }
+        let o = self.0.DefaultOffloadConfiguration.cast::<NDIS_OFFLOAD>();
+        // SAFETY: a readable revision-1+ NDIS_OFFLOAD (checked above) that NDIS lends for
+        // FilterAttach; the pointer is NDIS's, not derived from `self.0`; unaligned (no
+        // alignment is promised).
+        let mut v = unsafe { o.read_unaligned() };
+        narrow(
+            &mut v.LsoV2IPv4.Encapsulation,
+            &mut v.LsoV2IPv4.MaxOffLoadSize,
+            limits.lso_v4_max,
+        );
+        narrow(
+            &mut v.LsoV2IPv6.Encapsulation,
+            &mut v.LsoV2IPv6.MaxOffLoadSize,
+            limits.lso_v6_max,
+        );
+        // SAFETY: the LsoV2 fields lie within revision 1, in memory NDIS lends the filter to
+        // adjust ("modify these attributes, if necessary"); the writes stay inside them.
+        let v4 = unsafe { core::ptr::addr_of_mut!((*o).LsoV2IPv4) };
+        // SAFETY: as above.
+        unsafe { v4.write_unaligned(v.LsoV2IPv4) };
+        // SAFETY: as above.
+        let v6 = unsafe { core::ptr::addr_of_mut!((*o).LsoV2IPv6) };
+        // SAFETY: as above.
+        unsafe { v6.write_unaligned(v.LsoV2IPv6) };
+    }
+
     /// The large-send limits of `DefaultOffloadConfiguration`; `None` when NULL or not an
     /// `NDIS_OFFLOAD` of revision 1 or later.
     pub fn offload_limits(&self) -> Option<OffloadLimits> {
@@ -121,11 +155,40 @@ impl RestartParameters<'_> {
         self.0.map_or(0, |p| p.LowerIfIndex)
     }
 
+    /// Lowers the general restart attributes' `MtuSize` to `mtu` (never raises it) — what the
+    /// drivers above see; NDIS lets a filter change any member of them. Nothing happens without a
+    /// general entry or for `mtu` 0.
+    pub fn narrow_mtu(&self, mtu: u32) {
+        let Some(entry) = self.general_entry() else {
+            return;
+        };
+        if mtu == 0 {
+            return;
+        }
+        let at =
+            RESTART_ATTRIBUTES_DATA_OFFSET + offset_of!(NDIS_RESTART_GENERAL_ATTRIBUTES, MtuSize);
+        let field = entry.cast::<u8>().wrapping_add(at);
+        let mut bytes = [0u8; 4];
+        // SAFETY: the general entry holds at least a revision-1 NDIS_RESTART_GENERAL_ATTRIBUTES
+        // (`general_entry` checked DataLength and the header), of which MtuSize is a field.
+        unsafe { core::ptr::copy_nonoverlapping(field, bytes.as_mut_ptr(), 4) };
+        let narrowed = u32::from_ne_bytes(bytes).min(mtu).to_ne_bytes();
+        // SAFETY: the same 4 bytes, in memory NDIS lends FilterRestart for the filter to adjust.
+        unsafe { core::ptr::copy_nonoverlapping(narrowed.as_ptr(), field, 4) };
+    }
+
     /// The general restart attributes of the stack below (the
     /// `OID_GEN_MINIPORT_RESTART_ATTRIBUTES` entry of the list); `None` when NDIS passed no list,
     /// the list has no such entry within its first [`MAX_RESTART_ENTRIES`], or the entry is too
     /// short or not of the general attributes' type.
     pub fn general(&self) -> Option<GeneralAttributes> {
+        // SAFETY: an entry `general_entry` found: live, with its data (the list's contract).
+        unsafe { general_from(self.general_entry()?) }
+    }
+
+    /// The `OID_GEN_MINIPORT_RESTART_ATTRIBUTES` entry whose data is readable general
+    /// attributes (see [`RestartParameters::general`]).
+    fn general_entry(&self) -> Option<*mut NDIS_RESTART_ATTRIBUTES> {
         let mut entry = self.0?.RestartAttributes.cast::<NDIS_RESTART_ATTRIBUTES>();
         for _ in 0..MAX_RESTART_ENTRIES {
             if entry.is_null() {
@@ -137,11 +200,21 @@ impl RestartParameters<'_> {
             let (oid, next) = (head.Oid, head.Next);
             if oid == OID_GEN_MINIPORT_RESTART_ATTRIBUTES {
                 // SAFETY: as above.
-                return unsafe { general_from(entry) };
+                return unsafe { general_from(entry) }.map(|_| entry);
             }
             entry = next;
         }
         None
+    }
+}
+
+/// Lowers one LSOv2 limit to `limit`, or turns LSOv2 off when the limit is 0.
+fn narrow(encapsulation: &mut u32, max: &mut u32, limit: u32) {
+    if limit == 0 {
+        *encapsulation = 0;
+        *max = 0;
+    } else {
+        *max = (*max).min(limit);
     }
 }
 
@@ -360,7 +433,6 @@ mod tests {
     use super::*;
     use crate::ndis::consts::{MEDIA_CONNECT_STATE_UNKNOWN, NDIS_LINK_STATE_REVISION_1};
     use crate::ndis::types::NDIS_OBJECT_HEADER;
-    use core::mem::offset_of;
     use core::ptr;
 
     /// A restart attributes entry with general attributes, 16-byte aligned as NDIS lays it out.
@@ -444,6 +516,19 @@ mod tests {
         // SAFETY: live parameters and list.
         let g = unsafe { RestartParameters::from_raw(&raw mut p) }.general();
         assert_eq!(g.map(|g| g.context_backfill), Some(64));
+    }
+
+    #[test]
+    fn narrowing_the_mtu_lowers_it_and_never_raises_it() {
+        let mut e = general_entry(0x58, NDIS_OBJECT_TYPE_RESTART_GENERAL_ATTRIBUTES);
+        let mut p = restart_with((&raw mut e).cast());
+        // SAFETY: live parameters and list for the view's lifetime.
+        let view = unsafe { RestartParameters::from_raw(&raw mut p) };
+        view.narrow_mtu(1500);
+        assert_eq!(view.general().map(|g| g.mtu), Some(1500));
+        view.narrow_mtu(4000);
+        view.narrow_mtu(0);
+        assert_eq!(view.general().map(|g| g.mtu), Some(1500));
     }
 
     #[test]

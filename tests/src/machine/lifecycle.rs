@@ -135,6 +135,17 @@ pub(super) fn attach(a: usize) -> bool {
                 return false;
             }
             m.state = ModState::Paused;
+            // What the protocol binds to: the offload configuration as the filter left it.
+            let lso = m.attach.as_ref().map(|s| {
+                // SAFETY: the live attach store; the filter's FilterAttach has returned.
+                let o = unsafe { (*s.ptr()).offload };
+                if o.LsoV2IPv4.Encapsulation == 0 {
+                    0
+                } else {
+                    o.LsoV2IPv4.MaxOffLoadSize
+                }
+            });
+            w.adapters[a].proto.lso_view = lso.unwrap_or(0);
             true
         } else {
             m.state = ModState::Detached;
@@ -205,6 +216,8 @@ pub(super) fn restart_module(a: usize) -> bool {
     })
     .flatten()
     .unwrap_or(NDIS_STATUS_SUCCESS);
+    // What the protocol sees: the MTU as the filter left it in the restart attributes.
+    world::with(|w| w.adapters[a].proto.mtu_view = attributes.mtu());
     let pending = world::with(|w| {
         let m = &mut w.adapters[a].module;
         match (status, m.restart) {

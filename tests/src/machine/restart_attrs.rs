@@ -26,6 +26,11 @@ impl GeneralList {
     pub(crate) fn as_list(&mut self) -> *mut core::ffi::c_void {
         (&raw mut *self).cast()
     }
+
+    /// `MtuSize` now (a filter may have lowered it on the way up).
+    pub(crate) fn mtu(&self) -> u32 {
+        self.data.MtuSize
+    }
 }
 
 /// The restart attributes of `cfg`'s adapter.

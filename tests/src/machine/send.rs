@@ -75,6 +75,18 @@ fn count_sent(w: &mut World, a: usize, nbl: usize, len: usize, (flow, seq): (u32
     }
 }
 
+/// Whether adapter `a`'s protocol makes large sends, and its frame length range: what its stack
+/// presented — large sends only with LSO, every frame within the LSO limit or the MTU (plus the
+/// Ethernet header).
+fn frame_plan(w: &World, a: usize) -> (bool, (usize, usize)) {
+    let t = w.traffic(a);
+    let view = &w.adapters[a].proto;
+    let lso = t.lso_mss != 0 && view.lso_view > 0;
+    let limit = if lso { view.lso_view } else { view.mtu_view };
+    let cap = 14 + usize::try_from(limit).unwrap_or(usize::MAX - 14);
+    (lso, (t.frame_len.0.min(cap), t.frame_len.1.min(cap)))
+}
+
 /// Makes `nbl` (the protocol's, not yet sent) an LSOv2 send over IPv4 with `mss`.
 fn mark_large_send(w: &mut World, nbl: usize, mss: u32) {
     // LSOv2 (Type bit 30), IPv4 (bit 31 clear), the MSS in bits 0-19.
@@ -138,6 +150,7 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
         let port = random_port(w);
         let pool = w.adapters[a].proto.pool;
         let src = w.adapters[a].cfg.mac;
+        let (lso, len) = frame_plan(w, a);
         let handle = w.adapters[a].proto.token.addr();
         let mut nbls = Vec::with_capacity(n);
         for _ in 0..n {
@@ -155,7 +168,7 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
                     seq,
                     adapter: a,
                     dir: DIR_TX,
-                    len: t.frame_len,
+                    len,
                     source: handle,
                     state: NState::Filter {
                         module: Some(a),
@@ -166,7 +179,7 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
                     flow,
                 },
             )?;
-            if t.lso_mss != 0 {
+            if lso {
                 mark_large_send(w, nbl, t.lso_mss);
             }
             if probe {
