@@ -84,6 +84,9 @@ pub struct NDIS_OFFLOAD {
     pub IPsecV2: [u32; 8],
     /// `NDIS_TCP_RECV_SEG_COALESCE_OFFLOAD`: IPv4 and IPv6 `Enabled` (revision 3) (0x90).
     pub Rsc: [u8; 2],
+    /// The C layout's padding before the next `ULONG`, as a field so that every byte of the
+    /// structure is initialised (it is read as bytes) (0x92).
+    pub RscPadding: [u8; 2],
     /// `NDIS_ENCAPSULATED_PACKET_TASK_OFFLOAD` (revision 3) (0x94).
     pub EncapsulatedPacketTaskOffloadGre: [u32; 2],
 }
@@ -105,6 +108,7 @@ mod tests {
         assert_eq!(offset_of!(O, Flags), 0x6C);
         assert_eq!(offset_of!(O, IPsecV2), 0x70);
         assert_eq!(offset_of!(O, Rsc), 0x90);
+        assert_eq!(offset_of!(O, RscPadding), 0x92);
         assert_eq!(offset_of!(O, EncapsulatedPacketTaskOffloadGre), 0x94);
         assert_eq!(size_of::<O>(), 0x9C);
         assert_eq!(
