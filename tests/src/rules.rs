@@ -144,7 +144,7 @@ rules! {
     ForwardStatusDropped => "forward.status-dropped", "[DOC:filter-module-status-indications]",
         "A pass-through filter passes every status indication from below up with NdisFIndicateStatus (checked at detach).";
     ForwardStatusAltered => "forward.status-altered", "[DOC:filter-module-status-indications]",
-        "A forwarded status indication reaches the protocol as the miniport raised it: SourceHandle, port, code, flags, buffer size and buffer bytes.";
+        "A forwarded status indication reaches the protocol as the miniport raised it: SourceHandle, port, code, flags, buffer size and buffer bytes. One exception, checked byte for byte: a filter may pass up its own copy of NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG instead, whose LSOv2 limits are lowered or off and nothing else changed.";
     ForwardPnpDropped => "forward.pnp-dropped", "[DDI FilterNetPnPEvent, FilterDevicePnPEventNotify]",
         "A pass-through filter passes every NetPnPEvent and DevicePnPEventNotify from NDIS down with NdisFNetPnPEvent / NdisFDevicePnPEventNotify (checked at detach).";
     ForwardPnpAltered => "forward.pnp-altered", "[DDI FilterNetPnPEvent, FilterDevicePnPEventNotify]",

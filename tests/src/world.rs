@@ -493,6 +493,8 @@ pub(crate) struct World {
     pub delivering_status: usize,
     /// A private (not owed) status indication being delivered, with its buffer.
     pub private_status: Option<Heap<(NDIS_STATUS_INDICATION, Vec<u8>)>>,
+    /// A current-config offload indication being delivered, with its buffer.
+    pub offload_status: Option<Heap<(NDIS_STATUS_INDICATION, Vec<u8>)>>,
     pub status_store: Option<
         Heap<(
             NDIS_STATUS_INDICATION,
@@ -569,6 +571,7 @@ impl World {
             clone_pool: 0,
             delivering_status: 0,
             private_status: None,
+            offload_status: None,
             status_store: None,
             scratch: vec![0; nblmem::FRAME_CAPACITY],
             cancelled: std::collections::HashSet::new(),

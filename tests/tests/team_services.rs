@@ -462,3 +462,50 @@ fn sys_a_member_presents_its_protocol_the_limits_every_member_can_carry() {
     assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
     check_presented(&o);
 }
+
+/// The large member's miniport reports a new offload configuration (LSO up to 1800) mid-run: the
+/// filter passes it up narrowed to the group's 1000 (a narrowing of what the miniport raised, as
+/// the emulator checks), so its protocol keeps building what every member can carry.
+fn check_current_config_narrowed(o: &Outcome) {
+    assert_eq!(
+        o.views[1],
+        (1500, 1000),
+        "what the large member's protocol saw last"
+    );
+    assert_all_delivered(&o.origin, N);
+    assert!(
+        o.largest.iter().all(|&l| l <= 1_014),
+        "largest {:?}",
+        o.largest
+    );
+}
+
+const OFFLOAD_CHANGE_AT: u64 = 200_000;
+
+#[test]
+fn a_members_new_offload_configuration_goes_up_narrowed_to_the_group() {
+    let faults = [(1, OFFLOAD_CHANGE_AT, Fault::OffloadChange(1800))];
+    let o = run_full(
+        1,
+        &small_first(),
+        &big_frames(536),
+        DriverImage::Host,
+        &faults,
+    );
+    check_current_config_narrowed(&o);
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
+fn sys_a_members_new_offload_configuration_goes_up_narrowed_to_the_group() {
+    let outcome = run_guarded(move || {
+        let faults = [(1, OFFLOAD_CHANGE_AT, Fault::OffloadChange(1800))];
+        let image = DriverImage::Pe(common::sys_image());
+        let o = run_full(1, &small_first(), &big_frames(536), image, &faults);
+        (o, kernel::outstanding_pool())
+    });
+    let (o, pool) =
+        outcome.unwrap_or_else(|bug_check| panic!("the driver stopped the machine: {bug_check}"));
+    assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
+    check_current_config_narrowed(&o);
+}

@@ -383,7 +383,17 @@ pub(crate) unsafe extern "system" fn filter_status(
                     },
                 );
             }
-            module.status(&indication);
+            // A teamed module presents the group's limits: a current-config indication from its
+            // miniport goes up narrowed to what every member can carry.
+            let presented = if indication.offload_limits().is_some() {
+                module
+                    .driver()
+                    .team
+                    .with_route(module.module(), |r| r.map(capability::group_limits))
+            } else {
+                None
+            };
+            module.status(&indication, presented.map(|(lso, _)| lso));
         }
     });
 }

@@ -70,6 +70,8 @@ pub struct ModuleStats {
     /// NBLs completed with `NDIS_STATUS_INVALID_LENGTH` because no eligible member's stack could
     /// carry them (LSO limit or MTU; see `module::capability`).
     pub send_nbls_failed_incapable: u64,
+    /// Offload current-config indications passed up narrowed to the group's limits.
+    pub status_indications_narrowed: u64,
     /// NBLs whose headers could not be read in full (hashed on what could be read).
     pub send_headers_malformed: u64,
     /// Own NBLs in a completion that were no child (never originated by this driver; counted and left alone).
@@ -137,6 +139,7 @@ pub(crate) struct Counters {
     pub loopback_indicated: Counter,
     pub loopback_failed: Counter,
     pub send_nbls_failed_incapable: Counter,
+    pub status_indications_narrowed: Counter,
     pub send_headers_malformed: Counter,
     pub send_own_unknown: Counter,
     pub send_nbls_parked: Counter,
@@ -205,6 +208,7 @@ impl Counters {
             loopback_indicated: self.loopback_indicated.get(),
             loopback_failed: self.loopback_failed.get(),
             send_nbls_failed_incapable: self.send_nbls_failed_incapable.get(),
+            status_indications_narrowed: self.status_indications_narrowed.get(),
             send_headers_malformed: self.send_headers_malformed.get(),
             send_own_unknown: self.send_own_unknown.get(),
             send_nbls_parked: self.send_nbls_parked.get(),

@@ -7,7 +7,7 @@
 use super::Module;
 use crate::diag::{self, Event, StatusDropReason};
 use crate::ndis::types::NDIS_STATUS;
-use crate::ndis::{DevicePnpEvent, NetPnpEvent, StatusIndication};
+use crate::ndis::{DevicePnpEvent, NetPnpEvent, OffloadLimits, StatusIndication};
 use mpshim::contract::DecodeError;
 
 /// Why an indication tagged as mpshim's was dropped, in the diagnostic catalogue's terms.
@@ -46,13 +46,27 @@ impl Module {
         );
     }
 
-    /// FilterStatus: passed up unchanged.
+    /// FilterStatus: passed up unchanged — but for a current-config indication of a teamed
+    /// module (`group`: the group's LSO limits), which goes up narrowed to them (module
+    /// `capability`); the module keeps its own stack's limits from it either way.
     ///
     /// IRQL: <= DISPATCH_LEVEL. Serialised: against nothing the filter relies on.
-    pub fn status(&self, indication: &StatusIndication<'_>) {
+    pub fn status(&self, indication: &StatusIndication<'_>, group: Option<OffloadLimits>) {
         self.counters.status_indications.inc();
         if let Some(limits) = indication.offload_limits() {
             self.capability().set_offload(limits);
+            // The group's limits were computed before this member's new ones were known: take
+            // the smaller of both.
+            if let Some(g) = group {
+                let presented = OffloadLimits {
+                    lso_v4_max: g.lso_v4_max.min(limits.lso_v4_max),
+                    lso_v6_max: g.lso_v6_max.min(limits.lso_v6_max),
+                };
+                if self.handle.indicate_offload_narrowed(indication, presented) {
+                    self.counters.status_indications_narrowed.inc();
+                    return;
+                }
+            }
         }
         self.handle.indicate_status(indication);
     }

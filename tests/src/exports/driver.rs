@@ -494,6 +494,14 @@ pub unsafe fn indicate_status(_abi: Abi, h: NDIS_HANDLE, ind: *mut NDIS_STATUS_I
             return;
         }
         let forwarded = ind as usize == w.delivering_status;
+        let seen_now = (!forwarded && src == h as usize).then(|| {
+            // SAFETY: a readable indication (contract) whose buffer holds its size.
+            unsafe { forward::StatusSeen::read(ind) }
+        });
+        if let Some(now) = &seen_now {
+            let delivering = w.delivering_status;
+            forward::status_replaced(w, a, delivering, now);
+        }
         if !forwarded && src != h as usize {
             w.violate(
                 Rule::StatusSourceHandle,
@@ -509,12 +517,36 @@ pub unsafe fn indicate_status(_abi: Abi, h: NDIS_HANDLE, ind: *mut NDIS_STATUS_I
             forward::status_forwarded(w, a, ind as usize, &now);
         }
         w.adapters[a].stats.status_indications += 1;
+        // SAFETY: ind is readable (contract), its buffer for its size.
+        if let Some(lso) = unsafe { offload_lso_v4(ind) } {
+            w.adapters[a].proto.lso_view = lso;
+        }
         // SAFETY: ind is readable (contract); its buffer is read only if its size says it holds
         // a link state.
         if let Some(l) = unsafe { link_indication(ind, w.now()) } {
             w.adapters[a].proto.link_seen.push(l);
         }
     });
+}
+
+/// The IPv4 LSOv2 limit (0: off) of a NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG indication with a
+/// revision-1 NDIS_OFFLOAD.
+///
+/// # Safety
+/// `ind` is readable, and its buffer readable for `StatusBufferSize` bytes.
+unsafe fn offload_lso_v4(ind: *const NDIS_STATUS_INDICATION) -> Option<u32> {
+    // SAFETY: forwarded contract.
+    let i = unsafe { &*ind };
+    if i.StatusCode != mpfilter::ndis::consts::NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG
+        || i.StatusBuffer.is_null()
+    {
+        return None;
+    }
+    let size = usize::try_from(i.StatusBufferSize).unwrap_or(0);
+    // SAFETY: the buffer holds `size` readable bytes (contract).
+    let bytes = unsafe { core::slice::from_raw_parts(i.StatusBuffer.cast::<u8>(), size) };
+    let l = mpfilter::ndis::OffloadLimits::from_bytes(bytes)?;
+    Some(l.lso_v4_max)
 }
 
 /// The link state an indication carries, if it is a NDIS_STATUS_LINK_STATE with a whole

@@ -127,12 +127,17 @@ pub(super) fn apply(a: usize, fault: Fault) {
                 None
             }
             // Expanded when scheduled.
+            Fault::OffloadChange(lso_max) => {
+                w.adapters[a].cfg.lso_max = lso_max;
+                None
+            }
             Fault::Flap { .. } | Fault::ShimPath { .. } | Fault::ShimMalformed => None,
             Fault::Pause | Fault::Restart | Fault::Detach | Fault::Reattach => Some(state),
         }
     });
     match (fault, lifecycle) {
         (Fault::LinkDown | Fault::LinkUp | Fault::Rate(_), _) => mp_status(a),
+        (Fault::OffloadChange(_), _) => super::status::mp_offload_status(a),
         (Fault::ShimPath { failed, sequence }, _) => {
             let if_index = world::with(|w| w.adapters[a].cfg.if_index).unwrap_or(0);
             mp_private_status(a, shim_path_event(failed, sequence, if_index).to_vec());

@@ -87,7 +87,8 @@ pub(crate) struct Owed {
     cancels: Vec<(CancelKind, usize)>,
 }
 
-/// Copies up to the emulator's own buffer sizes (64 bytes) of a status or PnP buffer.
+/// Copies up to 512 bytes of a status or PnP buffer (more than any the emulator raises: an
+/// `NDIS_OFFLOAD` is 156).
 ///
 /// # Safety
 /// `buf` is null or readable for `len` bytes.
@@ -95,7 +96,7 @@ unsafe fn buffer_bytes(buf: *const c_void, len: u32) -> Vec<u8> {
     if buf.is_null() {
         return Vec::new();
     }
-    let n = (len as usize).min(64);
+    let n = (len as usize).min(512);
     // SAFETY: forwarded contract; n <= len.
     unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), n) }.to_vec()
 }
@@ -161,6 +162,69 @@ pub(crate) fn status_forwarded(w: &mut World, a: usize, ptr: usize, now: &Status
             format!("the miniport raised {raised:?}, the protocol got {now:?}"),
         );
     }
+}
+
+/// The filter originated `now` while the miniport's indication at `delivering` (owed to the
+/// protocol) was in its FilterStatus: if both are NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG and
+/// `now` narrows the raised one — the same bytes but for LSOv2 limits that are lower, or turned
+/// off — it stands for it and settles what is owed; a replacement that widens or changes
+/// anything else is `forward.status-altered`. False when `now` replaces nothing.
+pub(crate) fn status_replaced(
+    w: &mut World,
+    a: usize,
+    delivering: usize,
+    now: &StatusSeen,
+) -> bool {
+    const CODE: NDIS_STATUS = mpfilter::ndis::consts::NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG;
+    if now.code != CODE || delivering == 0 {
+        return false;
+    }
+    let owed = &mut w.adapters[a].owed.status;
+    let Some(i) = owed
+        .iter()
+        .position(|(p, s)| *p == delivering && s.code == CODE)
+    else {
+        return false;
+    };
+    let (_, raised) = owed.remove(i);
+    if !narrows(&raised, now) {
+        w.violate(
+            Rule::ForwardStatusAltered,
+            Subject::Handle(w.module_handle(a)),
+            "NdisFIndicateStatus",
+            format!("the miniport raised {raised:?}, the filter passed up {now:?}, which is no narrowing of it"),
+        );
+    }
+    true
+}
+
+/// Whether `now` is `raised` with its LSOv2 limits lowered or turned off and nothing else changed.
+fn narrows(raised: &StatusSeen, now: &StatusSeen) -> bool {
+    use mpfilter::ndis::types::NDIS_OFFLOAD;
+    let v4 = core::mem::offset_of!(NDIS_OFFLOAD, LsoV2IPv4);
+    let v6 = core::mem::offset_of!(NDIS_OFFLOAD, LsoV2IPv6);
+    if (raised.port, raised.flags, raised.size) != (now.port, now.flags, now.size)
+        || raised.bytes.len() != now.bytes.len()
+        || raised.bytes.len() < v6 + 12
+    {
+        return false;
+    }
+    let u32_at =
+        |b: &[u8], at: usize| u32::from_ne_bytes(b[at..at + 4].try_into().unwrap_or([0; 4]));
+    let lso_fields = |at: usize| at == v4 || at == v4 + 4 || at == v6 || at == v6 + 4;
+    let others_equal = (0..raised.bytes.len())
+        .step_by(4)
+        .filter(|&at| !lso_fields(at))
+        .all(|at| {
+            raised.bytes[at..(at + 4).min(raised.bytes.len())]
+                == now.bytes[at..(at + 4).min(now.bytes.len())]
+        });
+    let lowered = [v4, v6].iter().all(|&at| {
+        let (enc_r, max_r) = (u32_at(&raised.bytes, at), u32_at(&raised.bytes, at + 4));
+        let (enc_n, max_n) = (u32_at(&now.bytes, at), u32_at(&now.bytes, at + 4));
+        (enc_n == enc_r && max_n <= max_r) || (enc_n, max_n) == (0, 0)
+    });
+    others_equal && lowered
 }
 
 /// FilterStatus returned: an indication it did not pass up stays owed, under an address that no
@@ -286,5 +350,43 @@ pub(crate) fn owed_leaks(w: &mut World, a: usize, phase: &str) {
             phase,
             format!("{kind:?} cancel {id:#x} from above never reached the miniport"),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offload(v4_max: u32, v6_max: u32) -> StatusSeen {
+        let mut bytes = vec![0u8; 156];
+        bytes[0] = 0xA7;
+        for (at, max) in [(0x50, v4_max), (0x5C, v6_max)] {
+            bytes[at..at + 4].copy_from_slice(&u32::from(max != 0).wrapping_mul(2).to_ne_bytes());
+            bytes[at + 4..at + 8].copy_from_slice(&max.to_ne_bytes());
+        }
+        StatusSeen {
+            source: 1,
+            port: 0,
+            code: mpfilter::ndis::consts::NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG,
+            flags: 0,
+            size: 156,
+            bytes,
+        }
+    }
+
+    #[test]
+    fn a_replacement_may_lower_or_turn_off_lso_and_change_nothing_else() {
+        let raised = offload(64_000, 32_000);
+        assert!(narrows(&raised, &offload(16_000, 32_000)));
+        assert!(narrows(&raised, &offload(0, 0)));
+        assert!(narrows(&raised, &raised));
+        assert!(!narrows(&raised, &offload(64_001, 32_000)), "widened");
+        assert!(!narrows(&offload(0, 0), &offload(1_000, 0)), "turned on");
+        let mut other = offload(16_000, 32_000);
+        other.bytes[4] = 1; // a checksum offload bit
+        assert!(!narrows(&raised, &other), "another field changed");
+        let mut port = offload(16_000, 32_000);
+        port.port = 3;
+        assert!(!narrows(&raised, &port), "another port");
     }
 }

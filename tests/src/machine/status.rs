@@ -11,8 +11,11 @@ use mpfilter::ndis::consts::{
     NDIS_OBJECT_TYPE_DEFAULT, NDIS_OBJECT_TYPE_STATUS_INDICATION,
     NDIS_SIZEOF_LINK_STATE_REVISION_1, NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
     NDIS_STATUS_INDICATION_REVISION_1, NDIS_STATUS_LINK_STATE,
+    NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG,
 };
-use mpfilter::ndis::types::{NDIS_LINK_STATE, NDIS_OBJECT_HEADER, NDIS_STATUS_INDICATION};
+use mpfilter::ndis::types::{
+    NDIS_LINK_STATE, NDIS_OBJECT_HEADER, NDIS_OFFLOAD, NDIS_STATUS_INDICATION,
+};
 
 /// The miniport indicates its link state (connected or not, current speeds) up the stack.
 pub(super) fn mp_status(a: usize) {
@@ -73,6 +76,50 @@ pub(super) fn mp_status(a: usize) {
             forward::status_forwarded(w, a, p, &now);
         }
         forward::status_returned(w, a, p);
+    });
+}
+
+/// The miniport indicates its current offload configuration
+/// (NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG, an `NDIS_OFFLOAD` of its adapter's limits) up the
+/// stack; owed to the protocol, as it is or narrowed by a filter (`forward::status_replaced`).
+pub(crate) fn mp_offload_status(a: usize) {
+    let ind = world::with(|w| {
+        if !w.oid_state_ok(a) {
+            return None;
+        }
+        let o = super::limits::offload_of(&w.adapters[a].cfg);
+        let mut bytes = vec![0u8; size_of::<NDIS_OFFLOAD>()];
+        // SAFETY: NDIS_OFFLOAD is integers only with no padding (its one gap is a field);
+        // copied byte for byte into a buffer of its size.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                core::ptr::from_ref(&o).cast::<u8>(),
+                bytes.as_mut_ptr(),
+                bytes.len(),
+            );
+        }
+        let mut ind = indication(w, a, NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG);
+        ind.StatusBufferSize = u32::try_from(bytes.len()).unwrap_or(0);
+        let s = world::Heap::new((ind, bytes));
+        let sp = s.ptr();
+        // SAFETY: sp is the live heap pair; the buffer pointer derives from its raw pointer.
+        let buffer = unsafe { (*sp).1.as_mut_ptr() };
+        // SAFETY: as above.
+        unsafe { (*sp).0.StatusBuffer = buffer.cast() };
+        let p = sp as usize;
+        // SAFETY: the indication just built, its buffer beside it.
+        let seen = unsafe { StatusSeen::read(sp.cast_const().cast()) };
+        w.offload_status = Some(s);
+        w.delivering_status = p;
+        Some((p, seen))
+    });
+    let Some(Some((p, seen))) = ind else { return };
+    world::with(|w| forward::status_raised(w, a, p, seen));
+    deliver(a, p);
+    world::with(|w| {
+        w.delivering_status = 0;
+        forward::status_returned(w, a, p);
+        w.offload_status = None;
     });
 }
 
