@@ -419,3 +419,34 @@ fn the_package_holds_what_the_inf_installs() {
         assert!(args.contains(&m.var("MPFILTER_CERT_NAME")));
     }
 }
+
+#[test]
+fn the_windows_workflow_runs_the_flow_on_windows() {
+    let m = Makefile::load();
+    let workflow = read(".github/workflows/windows.yml");
+    assert!(workflow.contains("runs-on: windows-"), "a Windows runner");
+    let runs: Vec<&str> = workflow
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("run: cargo make "))
+        .map(|rest| rest.split_whitespace().next().unwrap_or_default())
+        .collect();
+    assert_eq!(runs, ["package"], "the workflow's cargo-make runs");
+    for task in runs {
+        assert!(windows_only(m.task(task)));
+    }
+    // The artifact is the package folder cargo-make fills (the default target dir, this profile).
+    let profile = m.var("MPFILTER_CARGO_PROFILE");
+    let package = m
+        .var("MPFILTER_PACKAGE")
+        .replace("${CARGO_MAKE_CRATE_TARGET_DIRECTORY}", "target");
+    assert!(
+        package.starts_with(&format!("target/{profile}/")),
+        "{package}"
+    );
+    assert!(
+        workflow.contains(&format!("path: {package}/")),
+        "the workflow uploads {package}"
+    );
+    assert!(workflow.contains(&format!("MPFILTER_CARGO_PROFILE: {profile}")));
+    assert!(workflow.contains(&format!("-p {} --{profile}", env!("CARGO_PKG_NAME"))));
+}
