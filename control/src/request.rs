@@ -132,7 +132,6 @@ impl Request {
                 },
             });
         };
-        let header = Header::decode(b, ioctl)?;
         let layout = match ioctl {
             Ioctl::ListGroups => LIST_GROUPS_LEN,
             Ioctl::ModuleStats | Ioctl::AdminPath => MODULE_REQUEST_LEN,
@@ -143,6 +142,7 @@ impl Request {
                 needed: layout,
             });
         }
+        let header = Header::decode(b, ioctl)?;
         if header.length as usize != layout || b.len() != layout {
             return Err(DecodeError::BadLength {
                 declared: header.length,

@@ -209,6 +209,14 @@ rules! {
         "Every spin lock a callback (or timer function) acquires is released before it returns to NDIS.";
     LeakTimer => "leak.timer", "[DDI NdisFreeTimerObject]",
         "Every timer object is freed by detach (module handle) or unload (driver handle).";
+    IrpNotCompleted => "irp.not-completed", "[DDI IoCompleteRequest][DOC:completing-irps]",
+        "A control device's dispatch routine that does not pend its IRP (no driver here does) completes it with IoCompleteRequest before it returns.";
+    IrpCompletedTwice => "irp.completed-twice", "[DDI IoCompleteRequest]",
+        "An IRP is completed once, and only an IRP the driver was given and still owns.";
+    IrpInformationOverrun => "irp.information-overrun", "[DOC:buffer-descriptions-for-i-o-control-codes]",
+        "A METHOD_BUFFERED IRP completes with IoStatus.Information no larger than the caller's output buffer (the I/O manager copies that many bytes back).";
+    IrpWriteAccess => "irp.write-access", "[DDI IoValidateDeviceIoControlAccess][DOC:security-issues-for-i-o-control-codes]",
+        "An IOCTL whose code demands FILE_WRITE_ACCESS does not succeed on a handle without write access.";
 }
 
 impl fmt::Display for Rule {

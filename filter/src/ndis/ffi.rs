@@ -315,3 +315,19 @@ unsafe extern "system" {
     /// `ALL_PROCESSOR_GROUPS`; constant while the system runs.
     pub fn KeQueryMaximumProcessorCountEx(GroupNumber: u16) -> u32;
 }
+
+// The control device's I/O (ntoskrnl, PASSIVE_LEVEL in a dispatch routine).
+#[cfg_attr(
+    all(windows, not(feature = "wdk")),
+    link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
+)]
+unsafe extern "system" {
+    /// Completes an IRP (`IoCompleteRequest` is a wdm.h macro for this export).
+    pub fn IofCompleteRequest(Irp: *mut super::irp::IRP, PriorityBoost: i8);
+    /// Checks that the handle an IRP_MJ_DEVICE_CONTROL came on was granted `RequiredAccess`
+    /// (FILE_READ_ACCESS / FILE_WRITE_ACCESS); STATUS_SUCCESS for kernel-mode requesters.
+    pub fn IoValidateDeviceIoControlAccess(
+        Irp: *mut super::irp::IRP,
+        RequiredAccess: u32,
+    ) -> super::irp::NTSTATUS;
+}

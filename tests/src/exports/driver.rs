@@ -165,7 +165,7 @@ pub unsafe fn get_version(_abi: Abi) -> u32 {
 /// # Safety
 /// Pointers are null or valid as in the C contract.
 pub unsafe fn register_device(
-    _abi: Abi,
+    abi: Abi,
     h: NDIS_HANDLE,
     attrs: *mut NDIS_DEVICE_OBJECT_ATTRIBUTES,
     pdev: *mut *mut DEVICE_OBJECT,
@@ -177,6 +177,17 @@ pub unsafe fn register_device(
     }
     // SAFETY: attrs is non-null and points at the attributes per the contract.
     let ext_size = unsafe { (*attrs).ExtensionSize } as usize;
+    // SAFETY: as above.
+    let table = unsafe { (*attrs).MajorFunctions };
+    let mut dispatch = [0usize; mpfilter::ndis::types::IRP_MJ_COUNT];
+    if !table.is_null() {
+        for (i, slot) in dispatch.iter_mut().enumerate() {
+            // SAFETY: a non-NULL MajorFunctions points at IRP_MJ_MAXIMUM_FUNCTION + 1 entries.
+            let entry = unsafe { table.add(i) };
+            // SAFETY: as above; the address is exposed for the emulator's calls through it.
+            *slot = unsafe { entry.read() }.expose_provenance();
+        }
+    }
     let r = world::with(|w| {
         if !checks::passive(w, CALL, Subject::Handle(h as usize)) {
             return None;
@@ -193,6 +204,8 @@ pub unsafe fn register_device(
         let dev = Device {
             object: world::Heap::new([0; 8]),
             ext: vec![0u128; ext_size.div_ceil(16).max(1)],
+            dispatch,
+            abi,
         };
         let obj = dev.object.ptr() as usize;
         w.handles.insert(obj, HandleKind::Device);

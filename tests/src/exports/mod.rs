@@ -9,6 +9,7 @@ mod config;
 mod datapath;
 pub mod diag;
 mod driver;
+pub mod io;
 mod nbl;
 pub mod ndis;
 pub mod ntos;
