@@ -397,9 +397,9 @@ mod tests {
             irp.SystemBuffer = buffer.as_mut_ptr().cast();
             irp.CurrentStackLocation = &raw mut *stack;
             let device = self.io.registered()[0].handle;
-            let routine: DriverDispatch =
-                // SAFETY: the table entry is `dispatch`, a DriverDispatch.
-                unsafe { core::mem::transmute::<usize, DriverDispatch>(self.dispatch_routine()) };
+            let entry = ptr::with_exposed_provenance::<()>(self.dispatch_routine());
+            // SAFETY: the table entry is `dispatch`, a DriverDispatch (its address was exposed).
+            let routine = unsafe { core::mem::transmute::<*const (), DriverDispatch>(entry) };
             // SAFETY: a fake IRP with a stack location and a system buffer of max(in, out).
             let st = unsafe { routine(ptr::with_exposed_provenance_mut(device), &raw mut *irp) };
             buffer.truncate(out_len);

@@ -107,7 +107,7 @@ pub unsafe fn NdisRegisterDeviceEx(
             device_name: text(a.DeviceName).unwrap_or_default(),
             symbolic_name: text(a.SymbolicName).unwrap_or_default(),
             sddl: text(a.DefaultSDDLString),
-            major_functions: table.iter().map(|p| p.addr()).collect(),
+            major_functions: table.iter().map(|p| p.expose_provenance()).collect(),
             extension_size: a.ExtensionSize,
             class_guid_null: a.DeviceClassGuid.is_null(),
         });
