@@ -12,6 +12,7 @@
 //!   anything is done, a state-changing code also needs a handle with write access
 //!   (`IoValidateDeviceIoControlAccess`, on top of the I/O manager's check of the code's access
 //!   bits, which a kernel-mode sender bypasses), and a refused request changes nothing.
+//! - A refused IOCTL is reported as the `ioctl-rejected` diagnostic event (code, status, reason).
 //! - The device's reserved extension holds a pointer to the driver state, the only way from a
 //!   dispatch routine (which gets the device object) to the groups.
 //!
@@ -23,6 +24,7 @@ use super::entry::{static_unicode, utf16};
 use super::state::DriverState;
 use super::team::GroupSnapshot;
 use super::{MemberSnapshot, counters};
+use crate::diag::{self, Emitter, Event, RequestRejectReason};
 use crate::engine::{PathState, Reason};
 use crate::ndis::consts::{
     NDIS_DEVICE_OBJECT_ATTRIBUTES_REVISION_1, NDIS_OBJECT_TYPE_DEVICE_OBJECT_ATTRIBUTES,
@@ -166,10 +168,31 @@ fn serve(state: &DriverState, mut irp: Irp) -> NTSTATUS {
         }
         IRP_MJ_CLOSE | IRP_MJ_CLEANUP => irp.complete(STATUS_SUCCESS, 0),
         IRP_MJ_DEVICE_CONTROL => {
+            let code = irp.ioctl_code();
             let (st, written) = device_control(state, &mut irp);
+            if st < 0 {
+                diag::emit(
+                    Emitter::driver(state.filter_driver_handle),
+                    Event::IoctlRejected {
+                        code,
+                        status: st,
+                        reason: reject_reason(st),
+                    },
+                );
+            }
             irp.complete(st, written)
         }
         _ => irp.complete(STATUS_INVALID_DEVICE_REQUEST, 0),
+    }
+}
+
+/// The diagnostic reason of a refusal's status.
+fn reject_reason(st: NTSTATUS) -> RequestRejectReason {
+    match st {
+        STATUS_INVALID_DEVICE_REQUEST => RequestRejectReason::Unsupported,
+        status::ACCESS_DENIED => RequestRejectReason::AccessDenied,
+        status::BUFFER_TOO_SMALL => RequestRejectReason::BufferTooSmall,
+        _ => RequestRejectReason::InvalidValue,
     }
 }
 
