@@ -134,6 +134,7 @@ pub enum Fault {
     IrpCompletedTwice,
     IrpInformationOverrun,
     IrpIgnoresAccess,
+    DevicePnpHandler,
 }
 
 thread_local! {
@@ -400,7 +401,12 @@ unsafe extern "system" fn driver_entry(
         let routine: mpfilter::ndis::irp::DriverDispatch = fault_dispatch;
         table[usize::from(mpfilter::ndis::irp::IRP_MJ_DEVICE_CONTROL)] = routine as *mut c_void;
     }
-    if fault == Fault::LeakDevice || irp_fault {
+    if fault == Fault::DevicePnpHandler {
+        let routine: mpfilter::ndis::irp::DriverDispatch = fault_dispatch;
+        // IRP_MJ_PNP: NDIS owns PnP for the device.
+        table[0x1B] = routine as *mut c_void;
+    }
+    if fault == Fault::LeakDevice || irp_fault || fault == Fault::DevicePnpHandler {
         // SAFETY: NDIS_DEVICE_OBJECT_ATTRIBUTES is plain data.
         let mut a: NDIS_DEVICE_OBJECT_ATTRIBUTES = unsafe { core::mem::zeroed() };
         a.Header = NDIS_OBJECT_HEADER::new(0x85, 1, 0x38);

@@ -209,6 +209,8 @@ rules! {
         "Every spin lock a callback (or timer function) acquires is released before it returns to NDIS.";
     LeakTimer => "leak.timer", "[DDI NdisFreeTimerObject]",
         "Every timer object is freed by detach (module handle) or unload (driver handle).";
+    DeviceAttributes => "device.attributes", "[DDI NdisRegisterDeviceEx, NDIS_DEVICE_OBJECT_ATTRIBUTES]",
+        "NdisRegisterDeviceEx gets attributes of type 0x85, revision 1 or later and size 0x38 or more, a NULL DeviceClassGuid (reserved for NDIS) and no PnP or Power dispatch routine.";
     IrpNotCompleted => "irp.not-completed", "[DDI IoCompleteRequest][DOC:completing-irps]",
         "A control device's dispatch routine that does not pend its IRP (no driver here does) completes it with IoCompleteRequest before it returns.";
     IrpCompletedTwice => "irp.completed-twice", "[DDI IoCompleteRequest]",

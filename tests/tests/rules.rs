@@ -66,6 +66,7 @@ macro_rules! leak_tests {
 
 violation_tests! {
     rule_driver_characteristics: BadCharacteristics => "driver.characteristics" in Some("DriverEntry");
+    rule_device_attributes: DevicePnpHandler => "device.attributes" in Some("DriverEntry");
     rule_driver_characteristics_unique_name: BadUniqueName => "driver.characteristics" in Some("DriverEntry");
     rule_handle_invalid: BogusHandle => "handle.invalid" in Some("FilterSendNetBufferLists");
     rule_attach_no_set_attributes: SkipSetAttributes => "attach.no-set-attributes" in None;

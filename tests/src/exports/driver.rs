@@ -160,6 +160,11 @@ pub unsafe fn get_version(_abi: Abi) -> u32 {
     0x0006_001E
 }
 
+/// `IRP_MJ_POWER`.
+const IRP_MJ_POWER: usize = 0x16;
+/// `IRP_MJ_PNP`.
+const IRP_MJ_PNP: usize = 0x1B;
+
 /// `NdisRegisterDeviceEx`.
 ///
 /// # Safety
@@ -179,6 +184,10 @@ pub unsafe fn register_device(
     let ext_size = unsafe { (*attrs).ExtensionSize } as usize;
     // SAFETY: as above.
     let table = unsafe { (*attrs).MajorFunctions };
+    // SAFETY: as above.
+    let hdr = unsafe { (*attrs).Header };
+    // SAFETY: as above.
+    let class_guid = unsafe { (*attrs).DeviceClassGuid };
     let mut dispatch = [0usize; mpfilter::ndis::types::IRP_MJ_COUNT];
     if !table.is_null() {
         for (i, slot) in dispatch.iter_mut().enumerate() {
@@ -198,6 +207,27 @@ pub unsafe fn register_device(
                 Subject::Handle(h as usize),
                 CALL,
                 "not the filter driver handle",
+            );
+            return None;
+        }
+        let why = if hdr.Type != 0x85 || hdr.Revision < 1 || hdr.Size < 0x38 {
+            Some(format!(
+                "header type {:#x} revision {} size {:#x}",
+                hdr.Type, hdr.Revision, hdr.Size
+            ))
+        } else if !class_guid.is_null() {
+            Some("DeviceClassGuid is reserved for NDIS (must be NULL)".to_owned())
+        } else if dispatch[IRP_MJ_PNP] != 0 || dispatch[IRP_MJ_POWER] != 0 {
+            Some("a PnP or Power dispatch routine (NDIS handles those)".to_owned())
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            w.violate(
+                Rule::DeviceAttributes,
+                Subject::Handle(h as usize),
+                CALL,
+                why,
             );
             return None;
         }
