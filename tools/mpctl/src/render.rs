@@ -110,3 +110,81 @@ pub fn stats_text(m: &ModuleCounters) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mpctl_proto::{GroupRecord, PathState};
+
+    fn path(if_index: u32, seat: u8) -> PathRecord {
+        PathRecord {
+            group: 4,
+            if_index,
+            seat,
+            running: true,
+            connected: false,
+            has_path: true,
+            state: PathState::Failed,
+            from: PathState::Active,
+            reason: Reason::LinkDown,
+            share_ppm: Some(0),
+            weight: None,
+            xmit_bps: 25_000_000_000,
+            speed_bps: None,
+            last_transition_ns: 1_500_000,
+            transitions: 1,
+            send_errors: 0,
+            sent_nbls: 9,
+            sent_bytes: 0,
+            completed_nbls: 5,
+            completed_bytes: 0,
+            failed_nbls: 1,
+            failed_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn show_draws_each_group_as_a_tree_with_the_reason_of_the_last_change() {
+        let mut idle = path(8, 1);
+        idle.has_path = false;
+        let g = Groups {
+            groups: vec![GroupRecord {
+                group: 4,
+                generation: 2,
+                eligible_mask: 0,
+                members: 2,
+                policy: GroupRecord::policy_field("failover"),
+            }],
+            paths: vec![path(7, 0), idle],
+        };
+        let text = show(&g);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "group 4 policy=failover paths=2 eligible=0b0 generation=2"
+        );
+        assert!(
+            lines[1].starts_with("|- if 7     seat 0  failed     running,disconnected"),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("share   0.0%  link  25G  rate    -  in flight    3"),
+            "{text}"
+        );
+        assert!(
+            lines[1].ends_with("last change link down at 1.500 ms (active -> failed)"),
+            "{text}"
+        );
+        assert!(
+            lines[2].starts_with("`- if 8     seat 1  (no path"),
+            "{text}"
+        );
+        assert_eq!(
+            show(&Groups {
+                groups: vec![],
+                paths: vec![]
+            }),
+            "no path groups\n"
+        );
+    }
+}
