@@ -3,6 +3,7 @@
 //! - Windows host, `wdk` feature (the `cargo make` WDK build): wdk-build configures the driver link.
 //! - Windows target without `wdk` (the Linux cross build of `mpfilter.sys`): the kernel-driver link
 //!   arguments for rust-lld, on the cdylib only.
+//! - Any Windows target: an empty `rpcrt4.lib` (see `empty_rpcrt4`).
 //! - Anything else (the Linux host build): nothing; the NDIS imports resolve to the emulator.
 
 fn main() {
@@ -30,4 +31,18 @@ fn main() {
             println!("cargo::rustc-link-arg-cdylib={arg}");
         }
     }
+    if target_windows {
+        empty_rpcrt4();
+    }
+}
+
+/// The `tracelogging` crate names `rpcrt4` for `Guid::new` (UuidCreate, user mode), which the
+/// driver never calls. A kernel driver links no user-mode library (the cross build has none at
+/// all), so both Windows builds get an archive with no members under that name, found first on
+/// the library path: nothing resolves from it (UuidCreate is declared in `windows/etw.rs` only so
+/// that the dead reference resolves), and pecheck's allow-list would refuse an rpcrt4 import.
+fn empty_rpcrt4() {
+    let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    std::fs::write(out.join("rpcrt4.lib"), b"!<arch>\n").expect("write rpcrt4.lib");
+    println!("cargo::rustc-link-search=native={}", out.display());
 }

@@ -542,7 +542,7 @@ pub const MODULE_COUNTERS: usize = MODULE_COUNTER_NAMES.len();
 pub const MODULE_ANSWER_LEN: usize = HEADER_LEN + 8 + 8 * MODULE_COUNTERS;
 
 /// The module counters' names, in wire order (the filter's `ModuleStats` fields).
-pub const MODULE_COUNTER_NAMES: [&str; 42] = [
+pub const MODULE_COUNTER_NAMES: [&str; 45] = [
     "send_nbls_forwarded",
     "send_bytes_forwarded",
     "send_nbls_completed",
@@ -569,6 +569,9 @@ pub const MODULE_COUNTER_NAMES: [&str; 42] = [
     "send_nbls_failed_no_path",
     "send_nbls_failed_resources",
     "send_reroute_fallbacks",
+    "loopback_indicated",
+    "loopback_failed",
+    "send_nbls_failed_incapable",
     "send_headers_malformed",
     "send_own_unknown",
     "send_nbls_parked",

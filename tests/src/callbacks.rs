@@ -485,3 +485,32 @@ pub unsafe fn dispatch_irp(
         irp
     )
 }
+
+/// An ETW provider's enable callback (`PETWENABLECALLBACK`) of an image of the given ABI.
+///
+/// # Safety
+/// `callback` is the enable callback the driver passed to EtwRegister (non-zero), `source` the
+/// provider GUID it registered, `context` the context it passed.
+pub unsafe fn etw_enable(
+    abi: Abi,
+    callback: usize,
+    source: *const mpfilter::ndis::types::GUID,
+    control_code: u32,
+    level: u8,
+    match_any: u64,
+    match_all: u64,
+    context: *mut c_void,
+) {
+    invoke!(
+        abi,
+        callback,
+        fn(*const mpfilter::ndis::types::GUID, u32, u8, u64, u64, *mut c_void, *mut c_void),
+        source,
+        control_code,
+        level,
+        match_any,
+        match_all,
+        core::ptr::null_mut(),
+        context
+    );
+}

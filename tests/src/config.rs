@@ -103,6 +103,21 @@ pub struct AdapterConfig {
     /// sends, completions and link changes, ticks it every millisecond, and raises the path event
     /// the monitor decides (docs/miniport-shim.md). `None`: no shim.
     pub shim: Option<mpshim::contract::Settings>,
+    /// NBL context backfill the drivers below the filter want (`ContextBackFillSize` of the
+    /// restart attributes NDIS passes to FilterRestart). The miniport checks every NBL it takes
+    /// for that much unused context in front of the top area and counts those short of it
+    /// (`AdapterStats::tx_context_backfill_short`): each would make a driver below allocate.
+    pub context_backfill: u16,
+    /// The MTU (payload bytes after the link header) the stack below reports in its restart
+    /// attributes; a frame above it reaching the miniport breaks `send.beyond-adapter-limits`.
+    pub mtu: u32,
+    /// LSOv2 `MaxOffLoadSize` (IPv4 and IPv6) of the miniport's offload configuration (0: no
+    /// LSO); a large send above it, or any large send without LSO, breaks
+    /// `send.beyond-adapter-limits`.
+    pub lso_max: u32,
+    /// One-way propagation delay of the adapter's wire: a frame reaches the far end this long
+    /// after its transmission ends (its send completes without waiting for it).
+    pub wire_latency_ns: u64,
 }
 
 /// A registry value of the filter module's configuration.
@@ -132,6 +147,10 @@ impl AdapterConfig {
             if_index: 10 + u32::from(index),
             params: Vec::new(),
             shim: None,
+            context_backfill: 0,
+            mtu: 1500,
+            lso_max: 0,
+            wire_latency_ns: 0,
         }
     }
 
@@ -139,6 +158,21 @@ impl AdapterConfig {
     #[must_use]
     pub fn with_shim(mut self, settings: mpshim::contract::Settings) -> Self {
         self.shim = Some(settings);
+        self
+    }
+
+    /// This adapter with MTU `mtu` and LSOv2 up to `lso_max` bytes (0: none).
+    #[must_use]
+    pub fn with_limits(mut self, mtu: u32, lso_max: u32) -> Self {
+        self.mtu = mtu;
+        self.lso_max = lso_max;
+        self
+    }
+
+    /// This adapter with drivers below the filter that want `bytes` of NBL context backfill.
+    #[must_use]
+    pub fn with_context_backfill(mut self, bytes: u16) -> Self {
+        self.context_backfill = bytes;
         self
     }
 
@@ -178,6 +212,20 @@ pub struct TrafficConfig {
     /// A flow drawn at its cap gives way to the next flow after it with room; a chain ends early
     /// when every flow is at its cap. Only with `flows` > 0.
     pub flow_window: u32,
+    /// The protocol's frames go to the broadcast address instead of the far end's MAC.
+    pub broadcast: bool,
+    /// The protocol sends with `NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK`: NDIS (or a filter that took
+    /// the service over) must indicate every sent frame its packet filter accepts back to it.
+    pub check_for_loopback: bool,
+    /// The protocol's first OID request sets this packet filter (`OID_GEN_CURRENT_PACKET_FILTER`),
+    /// and it sends nothing until that request completed.
+    pub packet_filter: Option<u32>,
+    /// Every NBL the protocol sends is a large send (LSOv2 over IPv4) with this MSS (0: plain
+    /// sends). The emulator does not segment: the frame crosses the wire whole.
+    pub lso_mss: u32,
+    /// Distinct IPv4 destinations the flows go to: flow `f` to target `f % targets` (0: each
+    /// flow its own). What a balancer's per-target limits count.
+    pub targets: u32,
 }
 
 impl Default for TrafficConfig {
@@ -192,6 +240,11 @@ impl Default for TrafficConfig {
             rx_interval: 2_000,
             flows: 0,
             flow_window: 0,
+            broadcast: false,
+            check_for_loopback: false,
+            packet_filter: None,
+            lso_mss: 0,
+            targets: 0,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The emulator's diagnostics backend: every record the host-linked filter emits through
-//! `MpDiagRecordHost` ([`crate::exports::diag`]), decoded and stamped with the virtual time and
-//! the adapter whose module emitted it. A record that does not decode, or that comes with a handle
+//! `MpDiagRecordHost` ([`crate::exports::diag`]), and every ETW TraceLogging event a loaded `.sys`
+//! writes ([`crate::exports::etw`]), decoded and stamped with the virtual time and the adapter
+//! whose module emitted it. A record that does not decode, or that comes with a handle
 //! that is neither the driver's nor one of its modules', is kept as a [`DiagReject`] instead.
 
 use crate::sched::Nanos;
@@ -26,6 +27,11 @@ pub enum DiagRejectReason {
     NullRecord,
     /// The bytes did not decode.
     Decode(DecodeError),
+    /// A TraceLogging event from the loaded `.sys` (`EtwWriteTransfer`) did not decode.
+    Trace(crate::pe::tracelogging::TraceError),
+    /// A TraceLogging event whose descriptors could not be read, or whose provider is not
+    /// mpfilter's.
+    Etw(&'static str),
 }
 
 /// A refused record.

@@ -139,6 +139,7 @@ impl Emulator {
                     below_by_target: std::collections::HashMap::new(),
                     below_target: std::collections::HashMap::new(),
                     link: crate::machine::LinkState::default(),
+                    propagating: 0,
                 },
                 proto: Protocol {
                     token: Token::new(),
@@ -147,10 +148,14 @@ impl Emulator {
                     outstanding: 0,
                     tx_seq: 0,
                     oid_busy: false,
-                    oids_to_issue: 0,
+                    oids_to_issue: u32::from(traffic.packet_filter.is_some()),
                     flow_seqs: vec![0; traffic.flows as usize],
                     flow_outstanding: vec![0; traffic.flows as usize],
                     link_seen: Vec::new(),
+                    filter_pending: traffic.packet_filter,
+                    mtu_view: cfg.mtu,
+                    lso_view: cfg.lso_max,
+                    looped_back: std::collections::HashSet::new(),
                 },
                 stats: AdapterStats::default(),
                 rx_target: traffic.rx_nbls,
@@ -200,6 +205,8 @@ impl Emulator {
         Self::with(|w| {
             w.frames.pop();
             if status != NDIS_STATUS_SUCCESS {
+                // No unload follows a failed DriverEntry: what it registered must be gone now.
+                crate::exports::etw::provider_leaks(w, "failed DriverEntry");
                 Err(LoadError::DriverEntry(status))
             } else if w.driver.is_none() {
                 Err(LoadError::NotRegistered)
@@ -230,6 +237,13 @@ impl Emulator {
     /// check.
     pub fn stop(&mut self, adapter: usize) {
         machine::stop_stack(adapter);
+    }
+
+    /// The ETW session that enables the providers the driver registers from now on: by default
+    /// everything (`Session::EVERYTHING`); `None` for no session, when no provider is enabled and
+    /// a TraceLogging driver writes nothing.
+    pub fn set_etw_session(&mut self, session: Option<crate::exports::etw::Session>) {
+        Self::with(|w| w.etw.session = session);
     }
 
     /// Calls the driver's DriverUnload (at PASSIVE_LEVEL), then the unload leak check.
@@ -353,10 +367,20 @@ impl Emulator {
                         && ad.mp.rx_outstanding == 0
                         && !ad.proto.oid_busy
                         && ad.proto.oids_to_issue == 0
+                        && ad.mp.propagating == 0
                 })
             },
             None,
         )
+    }
+
+    /// What adapter `a`'s protocol was presented: (MTU at its last restart, IPv4 LSO limit at
+    /// bind, 0 for none).
+    pub fn protocol_view(&self, adapter: usize) -> (u32, u32) {
+        Self::with(|w| {
+            let p = &w.adapters[adapter].proto;
+            (p.mtu_view, p.lso_view)
+        })
     }
 
     /// Counters of an adapter's stack.

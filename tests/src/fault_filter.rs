@@ -84,6 +84,8 @@ pub enum Fault {
     CloneFreeFlagsMismatch,
     CompleteParentWithLiveClone,
     SendParentWithLiveClone,
+    /// Marks every NBL it sends down as a large send (the adapter has no LSO).
+    SendLargeSendUnsupported,
     FreeCloneWithFreeNbl,
     FreeNblWhileBelow,
     FreePoolWithOutstanding,
@@ -135,6 +137,10 @@ pub enum Fault {
     IrpInformationOverrun,
     IrpIgnoresAccess,
     DevicePnpHandler,
+    /// Registers an ETW provider in DriverEntry and never unregisters it.
+    LeakEtwProvider,
+    /// Registers an ETW provider in DriverEntry and unregisters it twice at unload.
+    EtwUnregisterTwice,
 }
 
 thread_local! {
@@ -198,6 +204,8 @@ struct FaultDriver {
     memory: *mut c_void,
     device: NDIS_HANDLE,
     names: [Vec<u16>; 3],
+    /// The ETW registration of the ETW faults.
+    etw: u64,
 }
 
 struct FaultModule {
@@ -298,6 +306,7 @@ unsafe extern "system" fn driver_entry(
         modules: Vec::new(),
         memory: null_mut(),
         device: null_mut(),
+        etw: 0,
         names: [
             "Fault filter".encode_utf16().collect(),
             if fault == Fault::BadUniqueName {
@@ -416,6 +425,18 @@ unsafe extern "system" fn driver_entry(
         // SAFETY: valid attributes and out pointers.
         unsafe { NdisRegisterDeviceEx(st.handle, &raw mut a, &raw mut dev, &raw mut st.device) };
     }
+    if matches!(fault, Fault::LeakEtwProvider | Fault::EtwUnregisterTwice) {
+        let guid = GUID {
+            Data1: 0xFA17_E7E7,
+            Data2: 0,
+            Data3: 0x5000,
+            Data4: [0; 8],
+        };
+        // SAFETY: a live GUID and out handle, no enable callback, at PASSIVE_LEVEL.
+        unsafe {
+            crate::exports::etw::EtwRegister(&raw const guid, 0, null_mut(), &raw mut st.etw)
+        };
+    }
     // SAFETY: d is our driver object.
     unsafe { (*d).DriverUnload = Some(driver_unload) };
     NDIS_STATUS_SUCCESS
@@ -442,6 +463,13 @@ unsafe extern "system" fn driver_unload(d: *mut DRIVER_OBJECT) {
     if st.fault != Fault::LeakDevice && !st.device.is_null() {
         // SAFETY: our device handle, deregistered once.
         unsafe { NdisDeregisterDeviceEx(st.device) };
+    }
+
+    if st.fault == Fault::EtwUnregisterTwice {
+        for _ in 0..2 {
+            // SAFETY: any value is accepted; the second call passes a closed handle.
+            unsafe { crate::exports::etw::EtwUnregister(st.etw) };
+        }
     }
     // SAFETY: unload is the last use of the state.
     drop(unsafe { Box::from_raw(sp) });
@@ -847,6 +875,13 @@ unsafe extern "system" fn send(
     } else {
         port
     };
+    if fault == Fault::SendLargeSendUnsupported {
+        for &n in &v {
+            // SAFETY: the fault: an NBL the filter holds gets LSOv2 information (MSS 1448).
+            unsafe { nbl(n) }.NetBufferListInfo[TCP_LARGE_SEND_NET_BUFFER_LIST_INFO] =
+                ptr::without_provenance_mut(0x5A8 | (1 << 30));
+        }
+    }
     m.below += v.len();
     // SAFETY: forwarding the chain NDIS gave us.
     unsafe { NdisFSendNetBufferLists(m.handle, head, sport, sflags) };

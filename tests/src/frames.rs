@@ -119,8 +119,21 @@ pub struct FrameId {
 }
 
 /// Writes a flow frame of `len` bytes (at least [`MIN_FLOW_FRAME`]) into `buf`; returns the
-/// length written. `id.origin` is the sending adapter.
+/// length written. `id.origin` is the sending adapter; the IPv4 destination is the flow's own.
 pub fn build_flow(buf: &mut [u8], dst: [u8; 6], src: [u8; 6], id: FrameId, len: usize) -> usize {
+    build_flow_to(buf, dst, src, id, len, id.flow)
+}
+
+/// [`build_flow`] to the IPv4 destination of `target` (`flow_dst_ip(target)`; several flows may
+/// share a target, which is never above the flow's number).
+pub fn build_flow_to(
+    buf: &mut [u8],
+    dst: [u8; 6],
+    src: [u8; 6],
+    id: FrameId,
+    len: usize,
+    target: u32,
+) -> usize {
     let len = len.clamp(MIN_FLOW_FRAME, buf.len());
     buf[0..6].copy_from_slice(&dst);
     buf[6..12].copy_from_slice(&src);
@@ -137,7 +150,7 @@ pub fn build_flow(buf: &mut [u8], dst: [u8; 6], src: [u8; 6], id: FrameId, len: 
     ip[9] = 6;
     ip[10..12].fill(0);
     ip[12..16].copy_from_slice(&flow_src_ip(id.origin));
-    ip[16..20].copy_from_slice(&flow_dst_ip(id.flow));
+    ip[16..20].copy_from_slice(&flow_dst_ip(target.min(id.flow)));
     let csum = internet_checksum(ip);
     ip[10..12].copy_from_slice(&csum.to_be_bytes());
     let tcp = &mut buf[ETH_HEADER + IPV4_HEADER..FLOW_PAYLOAD];
@@ -266,8 +279,12 @@ fn decode_flow(data: &[u8], total: usize, dir: u8) -> Check {
     let flow_seq = le_u64(&p[10..18]);
     let seq = le_u64(&p[18..26]);
     let tcp = &data[ETH_HEADER + IPV4_HEADER..FLOW_PAYLOAD];
+    // The destination is a target of 10.1/16 no higher than the flow (flows share targets when
+    // the traffic has fewer targets than flows); the IPv4 checksum covers its exact bytes.
+    let target = u32::from(u16::from_be_bytes([ip[18], ip[19]]));
     if ip[12..16] != flow_src_ip(origin)
-        || ip[16..20] != flow_dst_ip(flow)
+        || ip[16..18] != [10, 1]
+        || target > flow
         || tcp[0..2] != flow_src_port(flow).to_be_bytes()
     {
         return Check::Bad("flow addresses or ports");

@@ -23,7 +23,8 @@ pub struct FrameKey {
 /// One frame leaving a wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Arrival {
-    /// When the miniport finished transmitting it.
+    /// When it reached the far end of the wire (the end of its transmission plus the wire's
+    /// latency).
     pub at: Nanos,
     /// The adapter whose wire carried it.
     pub wire: usize,

@@ -85,6 +85,8 @@ rules! {
         "NdisFSendNetBufferListsComplete is called only for NBLs the filter holds (not ones still below it, indicated up, or received from below).";
     SendNotOwned => "send.not-owned", "[DDI NdisFSendNetBufferLists]",
         "NdisFSendNetBufferLists is called only with NBLs the filter holds: from its FilterSendNetBufferLists, or its own, and not already below.";
+    SendBeyondAdapterLimits => "send.beyond-adapter-limits", "[DOC:offloading-the-segmentation-of-large-tcp-packets][DDI NDIS_RESTART_GENERAL_ATTRIBUTES]",
+        "No NBL reaches a miniport beyond what its stack offers: a large send only where LSO is on and within its MaxOffLoadSize, a frame only within its MTU.";
     SendTouchedWhilePending => "send.touched-while-pending", "[DOC:sending-data-from-a-filter-driver]",
         "After NdisFSendNetBufferLists the caller does not modify the NBL until it comes back in FilterSendNetBufferListsComplete.";
     NblUnknown => "nbl.unknown", "[DDI]",
@@ -219,6 +221,10 @@ rules! {
         "A METHOD_BUFFERED IRP completes with IoStatus.Information no larger than the caller's output buffer (the I/O manager copies that many bytes back).";
     IrpWriteAccess => "irp.write-access", "[DDI IoValidateDeviceIoControlAccess][DOC:security-issues-for-i-o-control-codes]",
         "An IOCTL whose code demands FILE_WRITE_ACCESS does not succeed on a handle without write access.";
+    EtwInvalid => "etw.invalid", "[DDI EtwRegister, EtwUnregister, EtwWriteTransfer]",
+        "The ETW provider functions get a registration handle EtwRegister returned and EtwUnregister has not closed, EtwRegister non-NULL ProviderId and RegHandle, and EtwRegister and EtwUnregister run at PASSIVE_LEVEL.";
+    LeakEtwProvider => "leak.etw-provider", "[DDI EtwUnregister]",
+        "Every ETW provider the driver registers is unregistered by unload (and by a failing DriverEntry).";
 }
 
 impl fmt::Display for Rule {

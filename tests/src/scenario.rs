@@ -78,7 +78,8 @@ pub struct ScenarioReport {
     pub load_error: Option<String>,
     /// Whether every phase ran to its end (false after a halt or a hang).
     pub finished: bool,
-    /// The filter's diagnostic events, in order (host build only).
+    /// The filter's diagnostic events, in order (the host build's records, or the loaded `.sys`'s
+    /// ETW TraceLogging events).
     pub diag: Vec<crate::diag::DiagRecord>,
     /// Diagnostic records the emulator refused (a filter bug: bad bytes or a foreign handle).
     pub diag_rejects: Vec<crate::diag::DiagReject>,

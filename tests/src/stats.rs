@@ -34,6 +34,25 @@ pub struct AdapterStats {
     /// Most NBLs for one destination (a flow frame's IPv4 destination) below this miniport at
     /// once, checked at every send the miniport takes.
     pub tx_below_peak_per_target: u64,
+    /// NBLs the miniport took whose top context area had less unused space in front than the
+    /// adapter's `context_backfill` (0 when that is 0).
+    pub tx_context_backfill_short: u64,
+    /// NBLs the miniport checked for context backfill (all it took while `context_backfill` > 0).
+    pub tx_context_backfill_checked: u64,
+    /// Loopback indications of its own sent frames the protocol received (NDIS's, or a filter's
+    /// that provides the service), each frame counted once.
+    pub rx_loopback: u64,
+    /// Loopback indications of a frame the protocol had already got back.
+    pub rx_loopback_duplicates: u64,
+    /// Loopback indications of frames this protocol never sent (another adapter's).
+    pub rx_loopback_foreign: u64,
+    /// Sends that reached this miniport with `NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK` (NDIS loops
+    /// them back to this adapter's protocol when its packet filter accepts them).
+    pub tx_loopback_flagged: u64,
+    /// Largest frame the miniport took (bytes, link header included).
+    pub tx_largest_frame: u64,
+    /// Large sends (LSO info set) the miniport took.
+    pub tx_large_sends: u64,
     /// NBLs the miniport indicated.
     pub rx_indicated: u64,
     /// Of those, in RESOURCES indications.

@@ -256,6 +256,8 @@ pub(crate) enum Op {
 /// Attach parameters with the strings they point at.
 pub(crate) struct AttachStore {
     pub params: NDIS_FILTER_ATTACH_PARAMETERS,
+    /// What `params.DefaultOffloadConfiguration` points to.
+    pub offload: mpfilter::ndis::types::NDIS_OFFLOAD,
     pub strings: Vec<(UNICODE_STRING, Vec<u16>)>,
 }
 
@@ -301,6 +303,8 @@ pub(crate) struct Miniport {
     pub below_target: HashMap<usize, u32>,
     /// Faults in force on this miniport and its wire.
     pub link: crate::machine::LinkState,
+    /// Frames on their way along the wire (sent, not yet at the far end: `wire_latency_ns`).
+    pub propagating: u64,
 }
 
 /// The emulated protocol bound above an adapter's stack.
@@ -318,6 +322,15 @@ pub(crate) struct Protocol {
     pub flow_outstanding: Vec<u32>,
     /// LINK_STATE indications received.
     pub link_seen: Vec<crate::wire::LinkIndication>,
+    /// The packet filter the protocol sets first (`TrafficConfig::packet_filter`), until its
+    /// request completes: no sends meanwhile.
+    pub filter_pending: Option<u32>,
+    /// The MTU its stack presented at the last restart (`MtuSize` as it reached the protocol).
+    pub mtu_view: u32,
+    /// The IPv4 LSOv2 limit its stack presented at bind (0: none).
+    pub lso_view: u32,
+    /// Its own frames the protocol got back as loopback indications.
+    pub looped_back: std::collections::HashSet<crate::ledger::FrameKey>,
 }
 
 /// One adapter: protocol → filter module → miniport.
@@ -440,6 +453,8 @@ pub(crate) enum Event {
     NetPnp(usize),
     DevicePnp(usize),
     TxFlush(usize),
+    /// A frame reaches the far end of adapter `.1`'s wire after the wire's latency.
+    Arrive(crate::ledger::FrameKey, usize),
     /// A scheduled fault of an adapter.
     Fault(usize, crate::wire::Fault),
     /// The miniport's mpshim monitor tick.
@@ -514,6 +529,8 @@ pub(crate) struct World {
     pub configs: HashMap<usize, OpenConfig>,
     /// Timer objects, spin locks and the virtual processor running now.
     pub kernel: crate::kernel_sync::KernelSync,
+    /// Registered ETW providers (a loaded `.sys`'s TraceLogging).
+    pub etw: crate::exports::etw::EtwState,
 }
 
 impl World {
@@ -579,6 +596,7 @@ impl World {
             diag: crate::diag::DiagLog::default(),
             configs: HashMap::new(),
             kernel: crate::kernel_sync::KernelSync::default(),
+            etw: crate::exports::etw::EtwState::default(),
         });
         w.clone_pool = w.new_pool(0, false, false, 0);
         w
@@ -586,6 +604,15 @@ impl World {
 
     pub(crate) fn traffic(&self, a: usize) -> &crate::config::TrafficConfig {
         &self.adapters[a].traffic
+    }
+
+    /// The destination MAC of the frames adapter `a`'s protocol sends.
+    pub(crate) fn tx_dst(&self, a: usize) -> [u8; 6] {
+        if self.adapters[a].traffic.broadcast {
+            [0xFF; 6]
+        } else {
+            crate::frames::peer_mac(a)
+        }
     }
 
     pub(crate) fn cfg_lifecycle_timeout(&self) -> Nanos {

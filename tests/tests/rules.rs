@@ -116,6 +116,7 @@ violation_tests! {
     rule_clone_free_flags_mismatch: CloneFreeFlagsMismatch => "clone.free-flags-mismatch" in Some("FilterSendNetBufferLists");
     rule_clone_parent_completed_with_children: CompleteParentWithLiveClone => "clone.parent-completed-with-children" in Some("FilterSendNetBufferLists");
     rule_clone_parent_passed_on: SendParentWithLiveClone => "clone.parent-passed-on" in Some("FilterSendNetBufferLists");
+    rule_send_beyond_adapter_limits: SendLargeSendUnsupported => "send.beyond-adapter-limits" in Some("FilterSendNetBufferLists");
     rule_clone_free_not_clone: FreeCloneWithFreeNbl => "clone.free-not-clone" in Some("FilterSendNetBufferLists");
     rule_nbl_free_invalid: FreeNblWhileBelow => "nbl.free-invalid" in Some("FilterSendNetBufferLists");
     rule_pool_free_with_outstanding: FreePoolWithOutstanding => "pool.free-with-outstanding" in Some("FilterDetach");
@@ -139,6 +140,7 @@ violation_tests! {
     rule_spinlock_recursive_acquire: AcquireLockTwice => "spinlock.recursive-acquire" in Some("FilterRestart");
     rule_spinlock_dpr_below_dispatch: DprAcquireAtPassive => "spinlock.dpr-below-dispatch" in Some("FilterRestart");
     rule_spinlock_held_on_return: ReturnHoldingLock => "spinlock.held-on-return" in Some("FilterRestart");
+    rule_etw_invalid: EtwUnregisterTwice => "etw.invalid" in None;
 }
 
 leak_tests! {
@@ -157,6 +159,7 @@ leak_tests! {
     rule_forward_cancel_dropped: DropSendCancel => "forward.cancel-dropped";
     rule_forward_cancel_dropped_oid: DropOidCancel => "forward.cancel-dropped";
     rule_leak_timer: LeakTimer => "leak.timer";
+    rule_leak_etw_provider: LeakEtwProvider => "leak.etw-provider";
 }
 
 /// An NBL that arrives while the module is Paused and is never completed is reported at detach.

@@ -19,6 +19,7 @@ use common::{
     assert_cancels_reached_the_miniport, assert_clean_passthrough, assert_pause_with_sends_below,
     config_100k, config_cancels, sys_image,
 };
+use mpfilter::diag::Event;
 use ndis_emu::{DriverImage, PassthroughConfig, ScenarioReport};
 
 /// Runs the pass-through scenario against `image` on its own emulated CPU thread (so that a bug
@@ -77,6 +78,16 @@ fn both_builds_give_the_same_report() {
         assert_clean_passthrough(&host, &cfg);
         assert_clean_passthrough(&sys, &cfg);
         assert_eq!(host.virtual_ns, sys.virtual_ns, "seed {seed}");
+        // The same diagnostic events at the same virtual times from the same adapters: the
+        // host build's records, and the .sys's ETW TraceLogging events decoded by the PE loader.
+        assert!(
+            host.diag
+                .iter()
+                .any(|r| matches!(r.event, Event::ModuleRestarted { .. })),
+            "seed {seed}: {:?}",
+            host.diag
+        );
+        assert_eq!(host.diag, sys.diag, "seed {seed}");
         for (h, s) in host.adapters.iter().zip(&sys.adapters) {
             assert_eq!(
                 format!("{:?}", h.stats),

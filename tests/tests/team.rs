@@ -4,8 +4,9 @@
 //! emulator's delivery ledger measures, at the far end of every wire, what arrived: nothing may be
 //! lost or duplicated, every NBL completes to the protocol, and every run ends with detach and
 //! unload with no rule violation and no leak. Each scenario runs on the host build and on the loaded
-//! `mpfilter.sys` with the same checks: the filter's counters and its group are read through the
-//! control device's IOCTLs on both builds (the diagnostic events still only on the host build).
+//! `mpfilter.sys` with the same checks, the diagnostic events included (the host build's records,
+//! the `.sys`'s ETW TraceLogging events decoded by the PE loader), and the filter's counters and
+//! its group as the control device's IOCTLs report them, on both builds.
 
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
@@ -91,18 +92,15 @@ struct Outcome {
     below_peak: Vec<u64>,
     /// Every frame that left a wire, in arrival order (times relative to the start of traffic).
     arrivals: Vec<Arrival>,
-    /// The path transitions the filter reported, with their time relative to the start of traffic
-    /// (host build only: the diagnostic records of the loaded .sys do not reach the emulator).
+    /// The path transitions the filter reported, with their time relative to the start of traffic.
     transitions: Vec<(u64, Event)>,
-    /// The `Reroute` diagnostic events (host build only).
+    /// The `Reroute` diagnostic events.
     reroutes: Vec<Event>,
     /// Adapter 0's group at the end of the traffic, before detach (IOCTL ListGroups).
     group: Option<GroupView>,
     /// Each member's counters (IOCTL ModuleStats); `None` when a module is in no group (the
     /// control device reports group members).
     stats: Option<Vec<ModuleStats>>,
-    /// The host build ran (its diagnostic events reach the emulator).
-    host: bool,
 }
 
 /// A group as the control device lists it: its record and its paths by seat.
@@ -162,7 +160,6 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
     for (i, m) in s.members.iter().enumerate() {
         emu.add_adapter(m.clone(), if i == 0 { s.traffic.clone() } else { idle() });
     }
-    let host = matches!(image, DriverImage::Host);
     let img = image.load().expect("image");
     emu.load(img.entry).expect("mpfilter loads");
     for a in 0..emu.adapter_count() {
@@ -216,6 +213,7 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
     emu.unload();
     assert!(emu.violations().is_empty(), "{:?}", emu.violations());
     assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+    assert!(emu.diag_rejects().is_empty(), "{:?}", emu.diag_rejects());
     drop(img);
     Outcome {
         origin: d.origins[0].clone(),
@@ -226,7 +224,6 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
         reroutes,
         group,
         stats,
-        host,
     }
 }
 
@@ -356,6 +353,44 @@ both_builds!(
     |o| {
         assert_all_delivered(&o.origin, 6_000);
         assert!(o.wires[1] > 0 && o.wires[0] > o.wires[1], "{:?}", o.wires);
+        // The re-sends away from path 1 were reported as reroute bursts; path 1 failed for its
+        // link, once.
+        let moved: u32 = o
+            .reroutes
+            .iter()
+            .map(|e| match e {
+                Event::Reroute {
+                    group: 1,
+                    from_path: 1,
+                    to_path: 0,
+                    nbls,
+                } => *nbls,
+                other => panic!("unexpected {other:?}"),
+            })
+            .sum();
+        assert!(moved > 0, "{:?}", o.reroutes);
+        let failed: Vec<_> = o
+            .transitions
+            .iter()
+            .filter(|(_, e)| {
+                matches!(
+                    e,
+                    Event::PathTransition {
+                        path: 1,
+                        to: PathState::Failed,
+                        ..
+                    }
+                )
+            })
+            .collect();
+        assert!(
+            matches!(
+                failed[..],
+                [(at, Event::PathTransition { reason: Reason::LinkDown, .. })] if *at >= 4 * MS
+            ),
+            "{:?}",
+            o.transitions
+        );
         if let Some(stats) = &o.stats {
             // What was on wire 1 when it went down came back with MEDIA_DISCONNECTED and was
             // sent again.
@@ -382,27 +417,7 @@ both_builds!(
             assert!(p1.failed_nbls > 0, "{p1:?}");
             assert_eq!(p1.completed_nbls, o.wires[1], "{p1:?}");
             assert_eq!(stats[0].send_nbls_rerouted, p1.sent_nbls);
-        }
-        if o.host {
-            let retried: u64 = o.stats.iter().flatten().map(|s| s.send_nbls_retried).sum();
-            // The re-sends away from path 1 were reported as reroute bursts.
-            let moved: u32 = o
-                .reroutes
-                .iter()
-                .map(|e| match e {
-                    Event::Reroute {
-                        group: 1,
-                        from_path: 1,
-                        to_path: 0,
-                        nbls,
-                    } => *nbls,
-                    other => panic!("unexpected {other:?}"),
-                })
-                .sum();
-            assert!(
-                moved > 0 && u64::from(moved) <= retried,
-                "{moved} of {retried}"
-            );
+            assert!(u64::from(moved) <= retried, "{moved} of {retried}");
         }
     }
 );
@@ -701,27 +716,25 @@ both_builds!(
             last > 40 * MS,
             "the transfer outlasted the hold-down: {last} ns"
         );
-        if o.host {
-            let to = |state: PathState| {
-                o.transitions.iter().filter(move |(_, e)| {
-                    matches!(e, Event::PathTransition { path: 1, to, .. } if *to == state)
-                })
-            };
-            assert_eq!(to(PathState::Active).count(), 0, "{:?}", o.transitions);
-            let marginal: Vec<_> = to(PathState::Marginal).collect();
-            assert!(
-                marginal.iter().any(|(at, e)| *at >= 14 * MS + 20 * MS
-                    && matches!(
-                        e,
-                        Event::PathTransition {
-                            reason: Reason::FlapDamped,
-                            ..
-                        }
-                    )),
-                "{:?}",
-                o.transitions
-            );
-        }
+        let to = |state: PathState| {
+            o.transitions.iter().filter(move |(_, e)| {
+                matches!(e, Event::PathTransition { path: 1, to, .. } if *to == state)
+            })
+        };
+        assert_eq!(to(PathState::Active).count(), 0, "{:?}", o.transitions);
+        let marginal: Vec<_> = to(PathState::Marginal).collect();
+        assert!(
+            marginal.iter().any(|(at, e)| *at >= 14 * MS + 20 * MS
+                && matches!(
+                    e,
+                    Event::PathTransition {
+                        reason: Reason::FlapDamped,
+                        ..
+                    }
+                )),
+            "{:?}",
+            o.transitions
+        );
     }
 );
 
@@ -779,6 +792,17 @@ both_builds!(
             on_1(8 * MS, u64::MAX) > 0,
             "path 1 back after the recovery report"
         );
+        let reasons: Vec<_> = o
+            .transitions
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::PathTransition {
+                    path: 1, reason, ..
+                } => Some(*reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reasons, [Reason::ShimPathFailed, Reason::ShimPathRecovered]);
         if let Some(stats) = &o.stats {
             let s = &stats[1];
             assert_eq!(
@@ -786,19 +810,6 @@ both_builds!(
                 (3, 1, 1),
                 "{s:?}"
             );
-        }
-        if o.host {
-            let reasons: Vec<_> = o
-                .transitions
-                .iter()
-                .filter_map(|(_, e)| match e {
-                    Event::PathTransition {
-                        path: 1, reason, ..
-                    } => Some(*reason),
-                    _ => None,
-                })
-                .collect();
-            assert_eq!(reasons, [Reason::ShimPathFailed, Reason::ShimPathRecovered]);
         }
     }
 );
@@ -909,27 +920,25 @@ both_builds!(
             on(1, 40 * MS, u64::MAX) > 0,
             "path 1 back after the shim's recovery"
         );
-        if o.host {
-            let failed_at = o
-                .transitions
-                .iter()
-                .find_map(|(at, e)| match e {
-                    Event::PathTransition {
-                        path: 1,
-                        reason: Reason::ShimPathFailed,
-                        ..
-                    } => Some(*at),
-                    _ => None,
-                })
-                .expect("the shim's report failed path 1");
-            let stall_to_reroute = failed_at - 3 * MS;
-            println!(
-                "stall to reroute: {} µs (budget {} µs)",
-                stall_to_reroute / 1_000,
-                SHIM_BUDGET / 1_000
-            );
-            assert!(stall_to_reroute <= SHIM_BUDGET, "{stall_to_reroute} ns");
-        }
+        let failed_at = o
+            .transitions
+            .iter()
+            .find_map(|(at, e)| match e {
+                Event::PathTransition {
+                    path: 1,
+                    reason: Reason::ShimPathFailed,
+                    ..
+                } => Some(*at),
+                _ => None,
+            })
+            .expect("the shim's report failed path 1");
+        let stall_to_reroute = failed_at - 3 * MS;
+        println!(
+            "stall to reroute: {} µs (budget {} µs)",
+            stall_to_reroute / 1_000,
+            SHIM_BUDGET / 1_000
+        );
+        assert!(stall_to_reroute <= SHIM_BUDGET, "{stall_to_reroute} ns");
     }
 );
 

@@ -6,7 +6,9 @@
 //!   carries, with [`Event::encode`] and [`Event::decode`] (bad bytes give a [`DecodeError`]).
 //! - [`sink`] — where events go: the [`Sink`] trait and the build's backend. The host build hands
 //!   each record to the NDIS emulator (which keeps it per run, with its virtual time); the
-//!   cross-built `.sys` drops them for now (an ETW TraceLogging sink comes later).
+//!   Windows build writes each event as an ETW TraceLogging event (`crate::windows::etw`).
+//! - [`trace`] — the TraceLogging form of the catalogue: provider name and GUID, and per event
+//!   its name, level, keyword and typed fields, with the decoder the emulator's PE loader uses.
 //!
 //! `docs/diagnostics.md` is the catalogue for readers: id, name, fields, when each event is
 //! emitted, and the backends.
@@ -18,7 +20,8 @@
 pub mod codec;
 pub mod event;
 pub mod sink;
+pub mod trace;
 
 pub use codec::{DecodeError, FORMAT_VERSION, RECORD_LEN, Record};
 pub use event::{ConfigKey, Event, EventId, LifecycleEvent, RequestRejectReason, StatusDropReason};
-pub use sink::{Emitter, NullSink, Sink, emit};
+pub use sink::{Emitter, NullSink, Sink, emit, start, stop};

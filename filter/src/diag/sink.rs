@@ -5,8 +5,10 @@
 //! - host build (Linux: tests, the emulator, the simulator): [`EmulatorSink`], which passes each
 //!   event as a [`Record`] to the emulator's `MpDiagRecordHost` with the emitting handle, so every
 //!   emulator instance records the events of its own driver, stamped with its virtual time;
-//! - cross-built `.sys`: [`NullSink`] for now (ETW TraceLogging is the next backend). The `.sys`
-//!   imports nothing for diagnostics, and no encoding code is left in it.
+//! - Windows (the `.sys`): `crate::windows::etw::EtwSink`, which writes each event as one ETW
+//!   TraceLogging event of the provider `mpfilter` ([`super::trace`]), with the emitting handle as
+//!   its first field. The provider is registered by [`start`] (DriverEntry) and unregistered by
+//!   [`stop`] (unload, and DriverEntry's failure path); the record codec is not used there.
 
 #[cfg(not(windows))]
 use super::codec::Record;
@@ -69,9 +71,23 @@ impl Sink for EmulatorSink {
 #[cfg(not(windows))]
 const BACKEND: EmulatorSink = EmulatorSink;
 #[cfg(windows)]
-const BACKEND: NullSink = NullSink;
+const BACKEND: crate::windows::etw::EtwSink = crate::windows::etw::EtwSink;
 
 /// Hands `event` to the build's backend.
 pub fn emit(emitter: impl Into<Emitter>, event: Event) {
     BACKEND.record(emitter.into(), &event);
+}
+
+/// Opens the build's backend: registers the ETW provider on Windows (DriverEntry, PASSIVE_LEVEL,
+/// before any module can attach); nothing to open on the host.
+pub fn start() {
+    #[cfg(windows)]
+    crate::windows::etw::register();
+}
+
+/// Closes the build's backend: unregisters the ETW provider on Windows (unload, after every module
+/// has detached, and DriverEntry's failure path); a provider never registered is left alone.
+pub fn stop() {
+    #[cfg(windows)]
+    crate::windows::etw::unregister();
 }

@@ -168,6 +168,8 @@ pub unsafe extern "system" fn DriverEntry(
     // SAFETY: initialised above, ours alone until NdisFRegisterFilterDriver (below) lets modules
     // attach; the team now sits at its final address.
     unsafe { (*state).team.init() };
+    // Tracing first: modules may attach (and emit) during NdisFRegisterFilterDriver.
+    crate::diag::start();
     let mut characteristics = filter_characteristics();
     // SAFETY: `state` is valid and initialised (above); this only takes a field address.
     let handle_slot = unsafe { &raw mut (*state).filter_driver_handle };
@@ -187,6 +189,7 @@ pub unsafe extern "system" fn DriverEntry(
         // driver object).
         // SAFETY: the registration failed, so no module attached and nothing else uses the team.
         unsafe { (*state).team.teardown() };
+        crate::diag::stop();
         return status;
     }
     // The filter works without its control device: a failed registration is not DriverEntry's.
@@ -227,6 +230,8 @@ pub unsafe extern "system" fn driver_unload(driver_object: *mut DRIVER_OBJECT) {
     // SAFETY: every module has detached (deregistration returned), so no group and no timer is
     // left; unload runs alone.
     unsafe { (*state).team.teardown() };
+    // Last: detaches emit until deregistration returns.
+    crate::diag::stop();
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use super::context::{self, ModuleContext};
 use super::state::DriverState;
 use super::team::MemberChange;
 use crate::module::Module;
+use crate::module::capability;
 use crate::ndis::consts::{
     NDIS_FILTER_ATTRIBUTES_REVISION_1, NDIS_OBJECT_TYPE_FILTER_ATTRIBUTES,
     NDIS_SIZEOF_FILTER_ATTRIBUTES_REVISION_1, NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_PAUSED,
@@ -123,6 +124,13 @@ pub(crate) unsafe extern "system" fn filter_attach(
     driver
         .team
         .join(module.module(), driver.filter_driver_handle);
+    // The drivers above see what every member of the group can carry.
+    let presented = driver
+        .team
+        .with_route(module.module(), |r| r.map(capability::group_limits));
+    if let Some((lso, _)) = presented {
+        params.narrow_offload(lso);
+    }
     NDIS_STATUS_SUCCESS
 }
 
@@ -166,10 +174,14 @@ pub(crate) unsafe extern "system" fn filter_restart(
             let params = unsafe { RestartParameters::from_raw(restart_parameters) };
             let status = module.restart(&params);
             if status == NDIS_STATUS_SUCCESS {
-                module
-                    .driver()
-                    .team
-                    .member_changed(module.module(), MemberChange::Restarted);
+                let team = &module.driver().team;
+                team.member_changed(module.module(), MemberChange::Restarted);
+                // The drivers above see the smallest MTU of the group.
+                let presented =
+                    team.with_route(module.module(), |r| r.map(capability::group_limits));
+                if let Some((_, mtu)) = presented {
+                    params.narrow_mtu(mtu);
+                }
             }
             status
         },

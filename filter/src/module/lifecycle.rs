@@ -21,7 +21,7 @@ use crate::ndis::consts::{
 };
 use crate::ndis::types::NDIS_STATUS;
 use crate::ndis::{AttachParameters, FilterHandle, PauseParameters, RestartParameters};
-use core::sync::atomic::AtomicU8;
+use core::sync::atomic::{AtomicU8, AtomicU16, Ordering};
 
 impl Module {
     /// FilterAttach: a module for the attach in progress (state Attaching). The driver then
@@ -50,6 +50,9 @@ impl Module {
             health: super::health::HealthQuery::new(),
             team_group: AtomicU8::new(NONE),
             team_seat: AtomicU8::new(NONE),
+            context_backfill: AtomicU16::new(0),
+            receive_filter: super::loopback::ReceiveFilter::default(),
+            capability: super::capability::Capability::default(),
             handle,
             gate: PauseGate::new(),
             counters: Counters::default(),
@@ -64,6 +67,9 @@ impl Module {
             },
             config,
         };
+        module
+            .capability
+            .set_offload(params.offload_limits().unwrap_or_default());
         module.apply(ModuleEvent::Attach);
         module
     }
@@ -120,10 +126,19 @@ impl Module {
     ///
     /// IRQL: PASSIVE_LEVEL. Serialised: only from Paused, never with a pause or detach of the same
     /// module. Data-path calls that race it are rejected until the gate says Running.
-    pub fn restart(&self, _params: &RestartParameters<'_>) -> NDIS_STATUS {
+    pub fn restart(&self, params: &RestartParameters<'_>) -> NDIS_STATUS {
         if !self.apply(ModuleEvent::Restart) {
             return NDIS_STATUS_FAILURE;
         }
+        // Restarting is when a filter sizes what it sends from the drivers below; no send is in
+        // flight here, and the next one starts after this store.
+        let general = params.general();
+        self.capability.set_mtu(general.map_or(0, |g| g.mtu));
+        let backfill = general.map_or(0, |g| g.context_backfill);
+        self.context_backfill.store(
+            u16::try_from(backfill).unwrap_or(u16::MAX),
+            Ordering::Relaxed,
+        );
         // Nothing can fail in a pass-through restart.
         self.apply(ModuleEvent::RestartSucceeded);
         self.counters.restarts.inc();

@@ -21,10 +21,12 @@
 //! lock: one CAS on the pause gate per call, relaxed counter increments, and a walk of the chain to
 //! count it and its bytes.
 
+pub mod capability;
 mod configure;
 pub mod gate;
 mod health;
 mod lifecycle;
+mod loopback;
 mod oid;
 mod parking;
 mod receive;
@@ -44,7 +46,7 @@ pub use stats::ModuleStats;
 
 use crate::config::ModuleConfig;
 use crate::ndis::{FilterHandle, NblChain, NblPool};
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU16, Ordering};
 use route::NONE;
 use stats::Counters;
 
@@ -101,6 +103,15 @@ pub struct Module {
     team_group: AtomicU8,
     /// The module's seat in its group ([`NONE`] when in none).
     team_seat: AtomicU8,
+    /// NBL context backfill the drivers below asked for in the last restart attributes
+    /// (`ContextBackFillSize`): reserved in front of the filter's own context on every NBL it
+    /// sends down this stack, its own and other members' clones alike.
+    context_backfill: AtomicU16,
+    /// What the protocol above set of its receive filter (for the send loopback a teamed module
+    /// provides).
+    receive_filter: loopback::ReceiveFilter,
+    /// What this module's stack can carry (LSO limits, MTU), for NBLs other members send down it.
+    capability: capability::Capability,
 }
 
 impl Module {
@@ -125,6 +136,12 @@ impl Module {
     /// The module's NdisFilterHandle.
     pub fn handle(&self) -> FilterHandle {
         self.handle
+    }
+
+    /// The context backfill of the stack below, from its last restart attributes (0 before the
+    /// first restart or when NDIS gave none). Any IRQL.
+    pub fn context_backfill(&self) -> u16 {
+        self.context_backfill.load(Ordering::Relaxed)
     }
 
     /// The module's (group index, seat) while it is a member of a path group.

@@ -39,7 +39,9 @@ impl Module {
         match self.handle.forward_oid_request(clone) {
             OidForward::Pending => NDIS_STATUS_PENDING,
             OidForward::Completed(clone, status) => {
-                self.handle.finish_oid_clone(clone).answer(status)
+                let original = self.handle.finish_oid_clone(clone);
+                self.observe_request(&original, status);
+                original.answer(status)
             }
         }
     }
@@ -52,6 +54,7 @@ impl Module {
     pub fn oid_request_complete(&self, clone: ClonedOidRequest, status: NDIS_STATUS) {
         self.counters.oids_completed_pending.inc();
         let original = self.handle.finish_oid_clone(clone);
+        self.observe_request(&original, status);
         self.handle.complete_oid_request(original, status);
     }
 

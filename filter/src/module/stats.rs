@@ -62,6 +62,14 @@ pub struct ModuleStats {
     pub send_nbls_failed_resources: u64,
     /// NBLs meant for another member sent down their own stack instead (that member was not Running, or no clone could be allocated).
     pub send_reroute_fallbacks: u64,
+    /// Clones of sent NBLs indicated back up as NDIS's send loopback (teamed modules provide it;
+    /// see `module::loopback`).
+    pub loopback_indicated: u64,
+    /// Loopbacks not made because no clone could be allocated.
+    pub loopback_failed: u64,
+    /// NBLs completed with `NDIS_STATUS_INVALID_LENGTH` because no eligible member's stack could
+    /// carry them (LSO limit or MTU; see `module::capability`).
+    pub send_nbls_failed_incapable: u64,
     /// NBLs whose headers could not be read in full (hashed on what could be read).
     pub send_headers_malformed: u64,
     /// Own NBLs in a completion that were no child (never originated by this driver; counted and left alone).
@@ -126,6 +134,9 @@ pub(crate) struct Counters {
     pub send_nbls_failed_no_path: Counter,
     pub send_nbls_failed_resources: Counter,
     pub send_reroute_fallbacks: Counter,
+    pub loopback_indicated: Counter,
+    pub loopback_failed: Counter,
+    pub send_nbls_failed_incapable: Counter,
     pub send_headers_malformed: Counter,
     pub send_own_unknown: Counter,
     pub send_nbls_parked: Counter,
@@ -191,6 +202,9 @@ impl Counters {
             send_nbls_failed_no_path: self.send_nbls_failed_no_path.get(),
             send_nbls_failed_resources: self.send_nbls_failed_resources.get(),
             send_reroute_fallbacks: self.send_reroute_fallbacks.get(),
+            loopback_indicated: self.loopback_indicated.get(),
+            loopback_failed: self.loopback_failed.get(),
+            send_nbls_failed_incapable: self.send_nbls_failed_incapable.get(),
             send_headers_malformed: self.send_headers_malformed.get(),
             send_own_unknown: self.send_own_unknown.get(),
             send_nbls_parked: self.send_nbls_parked.get(),

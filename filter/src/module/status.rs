@@ -51,6 +51,9 @@ impl Module {
     /// IRQL: <= DISPATCH_LEVEL. Serialised: against nothing the filter relies on.
     pub fn status(&self, indication: &StatusIndication<'_>) {
         self.counters.status_indications.inc();
+        if let Some(limits) = indication.offload_limits() {
+            self.capability().set_offload(limits);
+        }
         self.handle.indicate_status(indication);
     }
 

@@ -20,6 +20,7 @@
 //! - A completion with a path failure status sends the NBL again (at most [`MAX_RESENDS`] times),
 //!   preferring another path; otherwise the NBL completes with the status it got.
 
+use super::capability::{Need, incapable_paths};
 use super::route::{MAX_RESENDS, NONE, Route};
 use super::state::ModuleState;
 use super::{Module, count};
@@ -31,10 +32,10 @@ use crate::engine::{
 };
 use crate::flow;
 use crate::ndis::consts::{
-    NDIS_SEND_FLAGS_DISPATCH_LEVEL, NDIS_STATUS_BUFFER_TOO_SHORT, NDIS_STATUS_INVALID_PARAMETER,
-    NDIS_STATUS_MEDIA_DISCONNECTED, NDIS_STATUS_NOT_SUPPORTED, NDIS_STATUS_PAUSED,
-    NDIS_STATUS_REQUEST_ABORTED, NDIS_STATUS_RESOURCES, NDIS_STATUS_SEND_ABORTED,
-    NDIS_STATUS_SUCCESS, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
+    NDIS_SEND_FLAGS_DISPATCH_LEVEL, NDIS_STATUS_BUFFER_TOO_SHORT, NDIS_STATUS_INVALID_LENGTH,
+    NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_MEDIA_DISCONNECTED, NDIS_STATUS_NOT_SUPPORTED,
+    NDIS_STATUS_PAUSED, NDIS_STATUS_REQUEST_ABORTED, NDIS_STATUS_RESOURCES,
+    NDIS_STATUS_SEND_ABORTED, NDIS_STATUS_SUCCESS, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
 };
 use crate::ndis::nbl::SendMeta;
 use crate::ndis::types::{NDIS_PORT_NUMBER, NDIS_STATUS};
@@ -149,6 +150,7 @@ pub fn is_path_failure(status: NDIS_STATUS) -> bool {
             | NDIS_STATUS_INVALID_PARAMETER
             | NDIS_STATUS_NOT_SUPPORTED
             | NDIS_STATUS_BUFFER_TOO_SHORT
+            | NDIS_STATUS_INVALID_LENGTH
     )
 }
 
@@ -196,19 +198,22 @@ fn send_flags_from(flags: SendCompleteFlags) -> SendFlags {
 impl Module {
     /// The NBL's engine request: its flow and target keys from its first NET_BUFFER's headers
     /// (never past its DataLength), its length, the current CPU.
-    fn request(&self, nbl: &Nbl, cpu: u32) -> SendRequest {
+    /// Also what it needs of the stack that sends it (module `capability`).
+    fn request(&self, nbl: &Nbl, cpu: u32) -> (SendRequest, Need) {
         let mut storage = [0u8; HEADER_BYTES];
         let headers = nbl.peek_front(&mut storage);
         let c = flow::classify(headers, nbl.vlan_id());
         if c.malformed.is_some() {
             self.counters.send_headers_malformed.inc();
         }
-        SendRequest {
+        let need = Need::of(nbl, headers);
+        let req = SendRequest {
             flow: c.flow,
             len: u32::try_from(nbl.data_length()).unwrap_or(u32::MAX),
             target: c.target,
             cpu,
-        }
+        };
+        (req, need)
     }
 
     /// Chooses the path of one NBL and prepares it for it (see [`Placed`]). `avoid` is a path
@@ -224,38 +229,58 @@ impl Module {
         now: u64,
         cpu: u32,
     ) -> Placed {
-        let req = self.request(&nbl, cpu);
+        let (req, need) = self.request(&nbl, cpu);
         let me = self.seat();
-        let p = match route.selector.select_avoiding(&req, now, avoid) {
-            Selection::Path(p) => p,
-            Selection::Defer => {
-                return Placed::Park {
-                    nbl,
-                    kind: KIND_PARKED_DEFER,
-                };
-            }
-            Selection::NoPath => {
-                if let AllDown::Queue { .. } = route.all_down {
+        let mut avoid = avoid;
+        let mut rechosen = false;
+        let (p, seat, member) = loop {
+            let p = match route.selector.select_avoiding(&req, now, avoid) {
+                Selection::Path(p) => p,
+                Selection::Defer => {
                     return Placed::Park {
                         nbl,
-                        kind: KIND_PARKED_DOWN,
+                        kind: KIND_PARKED_DEFER,
                     };
                 }
-                self.counters.send_nbls_failed_no_path.inc();
-                nbl.set_status(NDIS_STATUS_MEDIA_DISCONNECTED);
+                Selection::NoPath => {
+                    if let AllDown::Queue { .. } = route.all_down {
+                        return Placed::Park {
+                            nbl,
+                            kind: KIND_PARKED_DOWN,
+                        };
+                    }
+                    self.counters.send_nbls_failed_no_path.inc();
+                    nbl.set_status(NDIS_STATUS_MEDIA_DISCONNECTED);
+                    return Placed::Failed(nbl);
+                }
+            };
+            let Some((seat, member)) = route.member_on(p) else {
+                route.selector.cancel(p, &req);
+                return self.unaccounted(nbl, port, resends, now);
+            };
+            if member.capability().carries(need) {
+                break (p, seat, member);
+            }
+            // A stack that cannot take this NBL (module `capability`): choose again among the
+            // capable paths, once; none eligible → the NBL fails.
+            route.selector.cancel(p, &req);
+            if rechosen {
+                self.counters.send_nbls_failed_incapable.inc();
+                nbl.set_status(NDIS_STATUS_INVALID_LENGTH);
                 return Placed::Failed(nbl);
             }
-        };
-        let Some((seat, member)) = route.member_on(p) else {
-            route.selector.cancel(p, &req);
-            return self.unaccounted(nbl, port, resends, now);
+            rechosen = true;
+            avoid |= incapable_paths(route, need);
         };
         let meta = meta_for(&req, route, p, me, port, resends, now);
         if seat == me {
-            if !nbl.push_meta(SendMeta {
-                kind: KIND_DIRECT,
-                ..meta
-            }) {
+            if !nbl.push_meta_with_backfill(
+                SendMeta {
+                    kind: KIND_DIRECT,
+                    ..meta
+                },
+                self.context_backfill(),
+            ) {
                 route.selector.cancel(p, &req);
                 return self.failed_resources(nbl);
             }
@@ -292,7 +317,7 @@ impl Module {
             reserved: reserved(self.seat(), port),
             ..SendMeta::default()
         };
-        if nbl.push_meta(meta) {
+        if nbl.push_meta_with_backfill(meta, self.context_backfill()) {
             Placed::Direct(nbl)
         } else {
             self.failed_resources(nbl)
@@ -323,7 +348,7 @@ impl Module {
             }
         };
         child.copy_send_info();
-        if !child.push_meta(meta) {
+        if !child.push_meta_with_backfill(meta, self.context_backfill()) {
             let parent = child.release();
             self.finish_leave(self.gate.leave(1));
             return Err(parent);
@@ -346,6 +371,7 @@ impl Module {
             self.send(chain, port, flags);
             return;
         }
+        let (flags, loopback) = Self::loopback_taken_over(flags);
         let now = clock::now_ns();
         let cpu = cpu::current_index();
         let mut chain = chain;
@@ -353,6 +379,11 @@ impl Module {
         let mut children: [NblChain; MAX_PATHS] = [const { NblChain::new() }; MAX_PATHS];
         let mut failed = NblChain::new();
         while let Some(nbl) = chain.pop_front() {
+            let nbl = if loopback {
+                self.loop_back(nbl, port, flags)
+            } else {
+                nbl
+            };
             match self.place(nbl, route, port, 0, 0, now, cpu) {
                 Placed::Direct(nbl) => direct.push_back(nbl),
                 Placed::Child { seat, nbl } => children[usize::from(seat)].push_back(nbl),
@@ -492,14 +523,17 @@ impl Module {
             nbl.set_status(NDIS_STATUS_RESOURCES);
             return Some(nbl);
         };
-        if !nbl.push_meta(SendMeta {
-            sent_ns: since,
-            path: NONE,
-            retries: resends,
-            kind,
-            reserved: reserved(self.seat(), port),
-            ..SendMeta::default()
-        }) {
+        if !nbl.push_meta_with_backfill(
+            SendMeta {
+                sent_ns: since,
+                path: NONE,
+                retries: resends,
+                kind,
+                reserved: reserved(self.seat(), port),
+                ..SendMeta::default()
+            },
+            self.context_backfill(),
+        ) {
             self.counters.send_nbls_failed_resources.inc();
             nbl.set_status(NDIS_STATUS_RESOURCES);
             return Some(nbl);
@@ -551,7 +585,9 @@ impl Module {
             match self.place(nbl, route, port, meta.retries, 0, now, cpu) {
                 Placed::Park { nbl, kind } => {
                     // Still nowhere to go: back at the head, with its original time.
-                    if nbl.push_meta(SendMeta { kind, ..meta }) {
+                    if nbl
+                        .push_meta_with_backfill(SendMeta { kind, ..meta }, self.context_backfill())
+                    {
                         parking.unpop(nbl);
                     } else {
                         self.counters.send_nbls_failed_resources.inc();

@@ -331,3 +331,46 @@ unsafe extern "system" {
         RequiredAccess: u32,
     ) -> super::irp::NTSTATUS;
 }
+
+// The kernel-mode ETW provider API. The `.sys` never calls these by name: the `tracelogging`
+// crate (feature `kernel_mode`, `crate::windows::etw`) declares them in an extern block without a
+// library, and these raw-dylib declarations give rust-lld the ntoskrnl.exe imports to resolve its
+// references (the WDK build gets them from ntoskrnl.lib). Emulated in `tests/src/exports/etw.rs`.
+#[cfg(windows)]
+#[cfg_attr(
+    not(feature = "wdk"),
+    link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
+)]
+unsafe extern "system" {
+    /// Registers a provider (PASSIVE_LEVEL); may call `EnableCallback` before it returns.
+    pub fn EtwRegister(
+        ProviderId: *const GUID,
+        EnableCallback: Option<
+            unsafe extern "system" fn(*const GUID, u32, u8, u64, u64, *mut c_void, *mut c_void),
+        >,
+        CallbackContext: *mut c_void,
+        RegHandle: *mut u64,
+    ) -> NDIS_STATUS;
+    /// Unregisters a provider (PASSIVE_LEVEL).
+    pub fn EtwUnregister(RegHandle: u64) -> NDIS_STATUS;
+    /// Sets provider information, e.g. its TraceLogging traits (class 2).
+    pub fn EtwSetInformation(
+        RegHandle: u64,
+        InformationClass: u32,
+        EventInformation: *const c_void,
+        InformationLength: u32,
+    ) -> NDIS_STATUS;
+    /// Gets or sets the thread's activity id. The driver never calls it (it writes no activity
+    /// ids), and the import table never lists it; but `tracelogging` references it from code the
+    /// linker keeps until it discards what nothing calls, so it must resolve.
+    pub fn EtwActivityIdControl(ControlCode: u32, ActivityId: *mut GUID) -> NDIS_STATUS;
+    /// Writes one event (any IRQL up to HIGH_LEVEL).
+    pub fn EtwWriteTransfer(
+        RegHandle: u64,
+        EventDescriptor: *const c_void,
+        ActivityId: *const GUID,
+        RelatedActivityId: *const GUID,
+        UserDataCount: u32,
+        UserData: *const c_void,
+    ) -> NDIS_STATUS;
+}

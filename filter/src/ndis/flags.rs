@@ -8,7 +8,7 @@
 use super::consts::{
     NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL, NDIS_RECEIVE_FLAGS_RESOURCES,
     NDIS_RETURN_FLAGS_DISPATCH_LEVEL, NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL,
-    NDIS_SEND_FLAGS_DISPATCH_LEVEL,
+    NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK, NDIS_SEND_FLAGS_DISPATCH_LEVEL,
 };
 
 /// Flags of `FilterSendNetBufferLists` / `NdisFSendNetBufferLists`.
@@ -54,6 +54,16 @@ impl SendFlags {
     #[must_use]
     pub const fn for_other_module(self) -> SendFlags {
         SendFlags(self.0 & NDIS_SEND_FLAGS_DISPATCH_LEVEL)
+    }
+    /// The caller asked for NDIS's loopback check (`NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK`).
+    pub const fn checks_loopback(self) -> bool {
+        self.0 & NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK != 0
+    }
+    /// These flags without `NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK` (for a filter that provides the
+    /// loopback itself).
+    #[must_use]
+    pub const fn without_loopback(self) -> SendFlags {
+        SendFlags(self.0 & !NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK)
     }
     /// Flags for completing NBLs of this send without forwarding them: DISPATCH iff this send's.
     pub const fn to_complete_flags(self) -> SendCompleteFlags {

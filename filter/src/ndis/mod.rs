@@ -32,10 +32,13 @@ pub mod flags;
 pub mod handle;
 pub mod irp;
 pub mod nbl;
+pub mod offload;
+pub mod offload_types;
 pub mod oid;
 pub mod own_query;
 pub mod params;
 pub mod pool;
+pub mod restart_types;
 pub mod types;
 
 #[cfg(test)]
@@ -62,11 +65,12 @@ pub(crate) mod mock_io;
 pub use flags::{ReceiveFlags, ReturnFlags, SendCompleteFlags, SendFlags};
 pub use handle::FilterHandle;
 pub use nbl::{CancelId, Nbl, NblChain, NetBuffer, OwnedNbl, SendMeta};
+pub use offload::OffloadLimits;
 pub use oid::{ClonedOidRequest, OidForward, OidRequest, RequestId};
 pub use own_query::{OwnQuery, QueryStart};
 pub use params::{
-    AttachParameters, DevicePnpEvent, LinkState, NetPnpEvent, PauseParameters, RestartParameters,
-    StatusIndication,
+    AttachParameters, DevicePnpEvent, GeneralAttributes, LinkState, NetPnpEvent, PauseParameters,
+    RestartParameters, StatusIndication,
 };
 pub use pool::NblPool;
 

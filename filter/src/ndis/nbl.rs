@@ -29,7 +29,9 @@ pub use meta::{SEND_META_SIZE, SendMeta};
 pub use queue::NblQueue;
 pub use single::SingleChild;
 
-use super::consts::{IEEE8021Q_NET_BUFFER_LIST_INFO, NET_BUFFER_LIST_CANCEL_ID};
+use super::consts::{
+    IEEE8021Q_NET_BUFFER_LIST_INFO, NET_BUFFER_LIST_CANCEL_ID, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
+};
 use super::imports;
 use super::types::{
     MAX_NET_BUFFER_LIST_INFO, NDIS_HANDLE, NDIS_STATUS, NET_BUFFER, NET_BUFFER_LIST,
@@ -138,6 +140,36 @@ impl Nbl {
     /// `NDIS_GET_NET_BUFFER_LIST_CANCEL_ID`.
     pub fn cancel_id(&self) -> CancelId {
         CancelId(self.info_raw(NET_BUFFER_LIST_CANCEL_ID))
+    }
+
+    /// Whether the NBL is a large send (`TcpLargeSendNetBufferListInfo` with a non-zero MSS),
+    /// and then whether for IPv6: `Some(false)` for LSOv1 and LSOv2 over IPv4, `Some(true)` for
+    /// LSOv2 over IPv6, `None` for a plain send. The info's low 32 bits are the
+    /// `NDIS_TCP_LARGE_SEND_OFFLOAD_NET_BUFFER_LIST_INFO` bit-fields: MSS (bits 0-19),
+    /// TcpHeaderOffset (20-29), Type (30: 0 = LSOv1, 1 = LSOv2), IPVersion (31, LSOv2: 1 = IPv6).
+    pub fn large_send(&self) -> Option<bool> {
+        // The bit-fields are the low 32 bits of the pointer-sized value.
+        let v =
+            u32::try_from(self.info_raw(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO).addr() & 0xFFFF_FFFF)
+                .unwrap_or(0);
+        let mss = v & 0x000F_FFFF;
+        if mss == 0 {
+            return None;
+        }
+        let v2 = v & (1 << 30) != 0;
+        Some(v2 && v & (1 << 31) != 0)
+    }
+
+    /// `NET_BUFFER_LIST::NblFlags` (the `NDIS_NBL_FLAGS_*` attributes: IS_IPV4…, IS_LOOPBACK_PACKET).
+    pub fn nbl_flags(&self) -> u32 {
+        // SAFETY: a plain field read of a live NBL.
+        unsafe { (*self.as_raw()).NblFlags }
+    }
+
+    /// Sets `NET_BUFFER_LIST::NblFlags` (on an NBL the filter originates).
+    pub fn set_nbl_flags(&self, flags: u32) {
+        // SAFETY: the caller owns the NBL and nobody reads the field concurrently (as `set_status`).
+        unsafe { (*self.as_raw()).NblFlags = flags }
     }
 
     /// `NdisGetNetBufferListFlags` (`NET_BUFFER_LIST::Flags`, the `NDIS_NBL_FLAGS_*`).

@@ -109,6 +109,31 @@ impl OidRequest {
         // SAFETY: the request is live while its wrapper exists.
         RequestId(unsafe { (*self.0.as_ptr()).RequestId })
     }
+
+    /// The data of a set request (`InformationBuffer`, `InformationBufferLength` bytes); `None`
+    /// for other request types or a NULL buffer. The bytes are the requester's, valid until the
+    /// request completes; the filter only reads them.
+    pub fn set_data(&self) -> Option<&[u8]> {
+        if self.request_type() != NDIS_REQUEST_SET_INFORMATION {
+            return None;
+        }
+        // SAFETY: the request is live while its wrapper exists.
+        let data = unsafe { (*self.0.as_ptr()).DATA };
+        // SAFETY: a set request's union holds the set variant.
+        let set = unsafe { data.SET_INFORMATION };
+        if set.InformationBuffer.is_null() {
+            return None;
+        }
+        // SAFETY: NDIS's contract for a set request: `InformationBuffer` holds
+        // `InformationBufferLength` readable bytes until the request is completed, which cannot
+        // happen while the filter holds the request.
+        Some(unsafe {
+            core::slice::from_raw_parts(
+                set.InformationBuffer.cast::<u8>(),
+                set.InformationBufferLength as usize,
+            )
+        })
+    }
 }
 
 impl fmt::Debug for OidRequest {

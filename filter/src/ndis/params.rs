@@ -8,12 +8,21 @@ use super::consts::{
     MEDIA_CONNECT_STATE_CONNECTED, MEDIA_CONNECT_STATE_DISCONNECTED, NDIS_OBJECT_TYPE_DEFAULT,
     NDIS_SIZEOF_LINK_STATE_REVISION_1, NDIS_STATUS_LINK_STATE, NET_EVENT_FILTER_PRE_DETACH,
 };
+use super::consts::{NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_1, NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG};
+use super::offload::OffloadLimits;
+use super::restart_types::{
+    NDIS_OBJECT_TYPE_RESTART_GENERAL_ATTRIBUTES, NDIS_RESTART_ATTRIBUTES,
+    NDIS_RESTART_GENERAL_ATTRIBUTES, NDIS_SIZEOF_RESTART_GENERAL_ATTRIBUTES_REVISION_1,
+    OID_GEN_MINIPORT_RESTART_ATTRIBUTES, RESTART_ATTRIBUTES_DATA_OFFSET,
+};
 use super::types::{
     NDIS_FILTER_ATTACH_PARAMETERS, NDIS_FILTER_PAUSE_PARAMETERS, NDIS_FILTER_RESTART_PARAMETERS,
     NDIS_LINK_STATE, NDIS_PORT_NUMBER, NDIS_STATUS, NDIS_STATUS_INDICATION, NET_DEVICE_PNP_EVENT,
     NET_IFINDEX, NET_PNP_EVENT_CODE, NET_PNP_EVENT_NOTIFICATION,
 };
+use super::types::{NDIS_OBJECT_HEADER, NDIS_OFFLOAD};
 use core::marker::PhantomData;
+use core::mem::{MaybeUninit, offset_of};
 use core::ptr::NonNull;
 
 /// The module-describing fields of `NDIS_FILTER_ATTACH_PARAMETERS`.
@@ -61,6 +70,58 @@ impl<'a> AttachParameters<'a> {
     pub fn media_type(&self) -> i32 {
         self.0.MiniportMediaType
     }
+    /// Narrows `DefaultOffloadConfiguration` to `limits` — what the drivers above this module
+    /// will see at bind: per IP version, LSOv2 `MaxOffLoadSize` lowered to the limit, or LSOv2
+    /// turned off where the limit is 0. Never widens. Nothing happens for a NULL or unreadable
+    /// configuration. NDIS asks filters to "modify these attributes, if necessary".
+    pub fn narrow_offload(&self, limits: OffloadLimits) {
+        if self.offload_limits().is_none() {
+            return;
+        }
+        let o = self.0.DefaultOffloadConfiguration.cast::<NDIS_OFFLOAD>();
+        // SAFETY: a readable revision-1+ NDIS_OFFLOAD (checked above) that NDIS lends for
+        // FilterAttach; the pointer is NDIS's, not derived from `self.0`; unaligned (no
+        // alignment is promised).
+        let mut v = unsafe { o.read_unaligned() };
+        narrow(
+            &mut v.LsoV2IPv4.Encapsulation,
+            &mut v.LsoV2IPv4.MaxOffLoadSize,
+            limits.lso_v4_max,
+        );
+        narrow(
+            &mut v.LsoV2IPv6.Encapsulation,
+            &mut v.LsoV2IPv6.MaxOffLoadSize,
+            limits.lso_v6_max,
+        );
+        // SAFETY: the LsoV2 fields lie within revision 1, in memory NDIS lends the filter to
+        // adjust ("modify these attributes, if necessary"); the writes stay inside them.
+        let v4 = unsafe { core::ptr::addr_of_mut!((*o).LsoV2IPv4) };
+        // SAFETY: as above.
+        unsafe { v4.write_unaligned(v.LsoV2IPv4) };
+        // SAFETY: as above.
+        let v6 = unsafe { core::ptr::addr_of_mut!((*o).LsoV2IPv6) };
+        // SAFETY: as above.
+        unsafe { v6.write_unaligned(v.LsoV2IPv6) };
+    }
+
+    /// The large-send limits of `DefaultOffloadConfiguration`; `None` when NULL or not an
+    /// `NDIS_OFFLOAD` of revision 1 or later.
+    pub fn offload_limits(&self) -> Option<OffloadLimits> {
+        let p = self.0.DefaultOffloadConfiguration.cast::<u8>();
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: a non-NULL DefaultOffloadConfiguration points to an NDIS_OFFLOAD that NDIS
+        // lends for the FilterAttach call ('a), which starts with its object header.
+        let header = unsafe { p.cast::<NDIS_OBJECT_HEADER>().read_unaligned() };
+        if header.Size < NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_1 {
+            return None;
+        }
+        let len = usize::from(header.Size).min(size_of::<NDIS_OFFLOAD>());
+        // SAFETY: the structure holds `Size` bytes (its header says so), of which `len` are read.
+        let bytes = unsafe { core::slice::from_raw_parts(p, len) };
+        OffloadLimits::from_bytes(bytes)
+    }
 }
 
 /// `NDIS_FILTER_PAUSE_PARAMETERS`.
@@ -93,6 +154,116 @@ impl RestartParameters<'_> {
     pub fn lower_if_index(&self) -> NET_IFINDEX {
         self.0.map_or(0, |p| p.LowerIfIndex)
     }
+
+    /// Lowers the general restart attributes' `MtuSize` to `mtu` (never raises it) — what the
+    /// drivers above see; NDIS lets a filter change any member of them. Nothing happens without a
+    /// general entry or for `mtu` 0.
+    pub fn narrow_mtu(&self, mtu: u32) {
+        let Some(entry) = self.general_entry() else {
+            return;
+        };
+        if mtu == 0 {
+            return;
+        }
+        let at =
+            RESTART_ATTRIBUTES_DATA_OFFSET + offset_of!(NDIS_RESTART_GENERAL_ATTRIBUTES, MtuSize);
+        let field = entry.cast::<u8>().wrapping_add(at);
+        let mut bytes = [0u8; 4];
+        // SAFETY: the general entry holds at least a revision-1 NDIS_RESTART_GENERAL_ATTRIBUTES
+        // (`general_entry` checked DataLength and the header), of which MtuSize is a field.
+        unsafe { core::ptr::copy_nonoverlapping(field, bytes.as_mut_ptr(), 4) };
+        let narrowed = u32::from_ne_bytes(bytes).min(mtu).to_ne_bytes();
+        // SAFETY: the same 4 bytes, in memory NDIS lends FilterRestart for the filter to adjust.
+        unsafe { core::ptr::copy_nonoverlapping(narrowed.as_ptr(), field, 4) };
+    }
+
+    /// The general restart attributes of the stack below (the
+    /// `OID_GEN_MINIPORT_RESTART_ATTRIBUTES` entry of the list); `None` when NDIS passed no list,
+    /// the list has no such entry within its first [`MAX_RESTART_ENTRIES`], or the entry is too
+    /// short or not of the general attributes' type.
+    pub fn general(&self) -> Option<GeneralAttributes> {
+        // SAFETY: an entry `general_entry` found: live, with its data (the list's contract).
+        unsafe { general_from(self.general_entry()?) }
+    }
+
+    /// The `OID_GEN_MINIPORT_RESTART_ATTRIBUTES` entry whose data is readable general
+    /// attributes (see [`RestartParameters::general`]).
+    fn general_entry(&self) -> Option<*mut NDIS_RESTART_ATTRIBUTES> {
+        let mut entry = self.0?.RestartAttributes.cast::<NDIS_RESTART_ATTRIBUTES>();
+        for _ in 0..MAX_RESTART_ENTRIES {
+            if entry.is_null() {
+                return None;
+            }
+            // SAFETY: a non-NULL entry of the list NDIS lends for the FilterRestart call ('a);
+            // a copy of its three header fields keeps the pointer's provenance over the data.
+            let head = unsafe { entry.read() };
+            let (oid, next) = (head.Oid, head.Next);
+            if oid == OID_GEN_MINIPORT_RESTART_ATTRIBUTES {
+                // SAFETY: as above.
+                return unsafe { general_from(entry) }.map(|_| entry);
+            }
+            entry = next;
+        }
+        None
+    }
+}
+
+/// Lowers one LSOv2 limit to `limit`, or turns LSOv2 off when the limit is 0.
+fn narrow(encapsulation: &mut u32, max: &mut u32, limit: u32) {
+    if limit == 0 {
+        *encapsulation = 0;
+        *max = 0;
+    } else {
+        *max = (*max).min(limit);
+    }
+}
+
+/// Entries of a restart attributes list the filter walks at most (a corrupt, cyclic list ends
+/// the walk instead of hanging FilterRestart).
+pub const MAX_RESTART_ENTRIES: usize = 64;
+
+/// What the filter reads of `NDIS_RESTART_GENERAL_ATTRIBUTES`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GeneralAttributes {
+    /// MTU, bytes.
+    pub mtu: u32,
+    /// Data backfill the drivers below want in front of a send's data.
+    pub data_backfill: u32,
+    /// NBL context backfill the drivers below want.
+    pub context_backfill: u32,
+    /// Transmit link speed, bits/s.
+    pub max_xmit_bps: u64,
+}
+
+/// # Safety
+/// `e` points to a live restart attributes entry followed by its `DataLength` bytes of data.
+unsafe fn general_from(e: *const NDIS_RESTART_ATTRIBUTES) -> Option<GeneralAttributes> {
+    let need = usize::from(NDIS_SIZEOF_RESTART_GENERAL_ATTRIBUTES_REVISION_1);
+    // SAFETY: a live entry (the caller's contract).
+    let data_len = unsafe { (*e).DataLength } as usize;
+    if data_len < need {
+        return None;
+    }
+    let data = e.cast::<u8>().wrapping_add(RESTART_ATTRIBUTES_DATA_OFFSET);
+    let mut g = MaybeUninit::<NDIS_RESTART_GENERAL_ATTRIBUTES>::zeroed();
+    let len = data_len.min(size_of::<NDIS_RESTART_GENERAL_ATTRIBUTES>());
+    // SAFETY: the entry holds `DataLength` bytes of data at RESTART_ATTRIBUTES_DATA_OFFSET (the
+    // list's contract); `len` is no more than that nor than the destination; the bytes are
+    // plain integers and pointers the filter never dereferences, so any value is valid.
+    unsafe { core::ptr::copy_nonoverlapping(data, g.as_mut_ptr().cast::<u8>(), len) };
+    // SAFETY: zeroed, then partly overwritten with bytes: integers and pointers, all initialised.
+    let g = unsafe { g.assume_init() };
+    if g.Header.Type != NDIS_OBJECT_TYPE_RESTART_GENERAL_ATTRIBUTES
+        || usize::from(g.Header.Size) < need
+    {
+        return None;
+    }
+    Some(GeneralAttributes {
+        mtu: g.MtuSize,
+        data_backfill: g.DataBackFillSize,
+        context_backfill: g.ContextBackFillSize,
+        max_xmit_bps: g.MaxXmitLinkSpeed,
+    })
 }
 
 /// What an `NDIS_STATUS_LINK_STATE` indication says about the link.
@@ -170,6 +341,15 @@ impl StatusIndication<'_> {
             core::slice::from_raw_parts(s.StatusBuffer.cast::<u8>(), s.StatusBufferSize as usize)
         }
     }
+    /// The large-send limits of an `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG` indication; `None`
+    /// for any other indication or a buffer that is no revision-1 `NDIS_OFFLOAD`.
+    pub fn offload_limits(&self) -> Option<OffloadLimits> {
+        if self.get().StatusCode != NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG {
+            return None;
+        }
+        OffloadLimits::from_bytes(self.buffer())
+    }
+
     /// The link state of an `NDIS_STATUS_LINK_STATE` indication whose buffer holds at least
     /// `NDIS_SIZEOF_LINK_STATE_REVISION_1` bytes and whose header has the DEFAULT type; `None` for
     /// any other indication, a NULL or short buffer, or another header.
@@ -254,6 +434,115 @@ mod tests {
     use crate::ndis::consts::{MEDIA_CONNECT_STATE_UNKNOWN, NDIS_LINK_STATE_REVISION_1};
     use crate::ndis::types::NDIS_OBJECT_HEADER;
     use core::ptr;
+
+    /// A restart attributes entry with general attributes, 16-byte aligned as NDIS lays it out.
+    #[repr(C, align(16))]
+    struct GeneralEntry {
+        head: NDIS_RESTART_ATTRIBUTES,
+        data: NDIS_RESTART_GENERAL_ATTRIBUTES,
+    }
+
+    fn general_entry(size: u16, ty: u8) -> GeneralEntry {
+        // SAFETY: integers and raw pointers only, for which all zeroes is valid.
+        let mut data = unsafe { core::mem::zeroed::<NDIS_RESTART_GENERAL_ATTRIBUTES>() };
+        data.Header = NDIS_OBJECT_HEADER::new(ty, 2, size);
+        data.MtuSize = 9000;
+        data.DataBackFillSize = 48;
+        data.ContextBackFillSize = 64;
+        data.MaxXmitLinkSpeed = 25_000_000_000;
+        GeneralEntry {
+            head: NDIS_RESTART_ATTRIBUTES {
+                Next: ptr::null_mut(),
+                Oid: OID_GEN_MINIPORT_RESTART_ATTRIBUTES,
+                DataLength: u32::from(size),
+            },
+            data,
+        }
+    }
+
+    fn restart_with(list: *mut NDIS_RESTART_ATTRIBUTES) -> NDIS_FILTER_RESTART_PARAMETERS {
+        // SAFETY: integers and raw pointers only, for which all zeroes is valid.
+        let mut p = unsafe { core::mem::zeroed::<NDIS_FILTER_RESTART_PARAMETERS>() };
+        p.RestartAttributes = list.cast();
+        p
+    }
+
+    #[test]
+    fn restart_attributes_give_the_backfill_and_mtu_of_the_stack_below() {
+        assert_eq!(
+            offset_of!(GeneralEntry, data),
+            RESTART_ATTRIBUTES_DATA_OFFSET
+        );
+        let mut media = general_entry(0x58, NDIS_OBJECT_TYPE_DEFAULT);
+        media.head.Oid = 0x0101_0209; // a media-specific entry first
+        let mut general = general_entry(0x58, NDIS_OBJECT_TYPE_RESTART_GENERAL_ATTRIBUTES);
+        media.head.Next = (&raw mut general).cast();
+        let mut p = restart_with((&raw mut media).cast());
+        // SAFETY: live parameters and list for the view's lifetime.
+        let g = unsafe { RestartParameters::from_raw(&raw mut p) }.general();
+        assert_eq!(
+            g,
+            Some(GeneralAttributes {
+                mtu: 9000,
+                data_backfill: 48,
+                context_backfill: 64,
+                max_xmit_bps: 25_000_000_000,
+            })
+        );
+    }
+
+    #[test]
+    fn a_missing_short_or_mistyped_general_entry_gives_nothing() {
+        // SAFETY: NULL parameters are allowed.
+        let none = unsafe { RestartParameters::from_raw(ptr::null()) }.general();
+        assert_eq!(none, None);
+        let mut p = restart_with(ptr::null_mut());
+        // SAFETY: live parameters.
+        let empty = unsafe { RestartParameters::from_raw(&raw mut p) }.general();
+        assert_eq!(empty, None);
+        for (size, ty) in [
+            (0x50, NDIS_OBJECT_TYPE_RESTART_GENERAL_ATTRIBUTES),
+            (0x58, NDIS_OBJECT_TYPE_DEFAULT),
+        ] {
+            let mut e = general_entry(size, ty);
+            let mut p = restart_with((&raw mut e).cast());
+            // SAFETY: live parameters and list.
+            let g = unsafe { RestartParameters::from_raw(&raw mut p) }.general();
+            assert_eq!(g, None, "size {size:#x} type {ty:#x}");
+        }
+        // Revision 1 (0x54 bytes) is enough.
+        let mut e = general_entry(0x54, NDIS_OBJECT_TYPE_RESTART_GENERAL_ATTRIBUTES);
+        let mut p = restart_with((&raw mut e).cast());
+        // SAFETY: live parameters and list.
+        let g = unsafe { RestartParameters::from_raw(&raw mut p) }.general();
+        assert_eq!(g.map(|g| g.context_backfill), Some(64));
+    }
+
+    #[test]
+    fn narrowing_the_mtu_lowers_it_and_never_raises_it() {
+        let mut e = general_entry(0x58, NDIS_OBJECT_TYPE_RESTART_GENERAL_ATTRIBUTES);
+        let mut p = restart_with((&raw mut e).cast());
+        // SAFETY: live parameters and list for the view's lifetime.
+        let view = unsafe { RestartParameters::from_raw(&raw mut p) };
+        view.narrow_mtu(1500);
+        assert_eq!(view.general().map(|g| g.mtu), Some(1500));
+        view.narrow_mtu(4000);
+        view.narrow_mtu(0);
+        assert_eq!(view.general().map(|g| g.mtu), Some(1500));
+    }
+
+    #[test]
+    fn a_cyclic_restart_list_ends_the_walk() {
+        let mut a = general_entry(0x58, NDIS_OBJECT_TYPE_DEFAULT);
+        a.head.Oid = 1;
+        let pa = &raw mut a;
+        // SAFETY: `pa` points to `a`, live; written through the pointer the list keeps.
+        unsafe { (*pa).head.Next = pa.cast() };
+        let mut p = restart_with(pa.cast());
+        // SAFETY: live parameters and list.
+        let g = unsafe { RestartParameters::from_raw(&raw mut p) }.general();
+        assert_eq!(g, None);
+    }
 
     fn link(state: i32) -> NDIS_LINK_STATE {
         NDIS_LINK_STATE {

@@ -2,10 +2,15 @@
 //!
 //! The pool is allocated on a module's filter handle (`NdisAllocateNetBufferListPool`) and freed
 //! when the value is dropped (`NdisFreeNetBufferListPool`). It hands out bare NBLs: the clones
-//! get their NET_BUFFERs from the clone call itself, and carry no preallocated context (the
-//! filter pushes its per-NBL data with `Nbl::push_meta` when it needs it), so `ContextSize` and
-//! `DataSize` are 0 and `fAllocateNetBuffer` is FALSE. `ProtocolId` is 0, as the DDI asks of
-//! filters and miniports (reroute facts §1.2).
+//! get their NET_BUFFERs from the clone call itself, so `DataSize` is 0 and `fAllocateNetBuffer`
+//! FALSE. `ContextSize` is 0 too, and not for want of sizing: `NdisAllocateCloneNetBufferList`
+//! gives a clone no initial NET_BUFFER_LIST_CONTEXT whatever the pool's `ContextSize` (DDI), so
+//! the context backfill the drivers below a member ask for in their restart attributes
+//! (`ContextBackFillSize`) is reserved where it can be: when the filter pushes its own context on
+//! the clone (`Nbl::push_meta_with_backfill` with that member's backfill). Data backfill cannot be
+//! given to a clone at all: it describes the parent's data from its first used byte (reroute
+//! facts §1.2), and a driver below that retreats into it gets an MDL from NDIS.
+//! `ProtocolId` is 0, as the DDI asks of filters and miniports (reroute facts §1.2).
 
 use super::FilterHandle;
 use super::consts::{

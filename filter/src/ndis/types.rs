@@ -786,6 +786,14 @@ pub use super::sync_types::{
     PROCESSOR_NUMBER,
 };
 
+// Offload configuration: its own file, re-exported here.
+pub use super::offload_types::{
+    NDIS_CHECKSUM_OFFLOAD_DIRECTION, NDIS_LSO_V2_IPV4, NDIS_LSO_V2_IPV6, NDIS_OFFLOAD,
+};
+
+// Restart attributes: their own file, re-exported here.
+pub use super::restart_types::{NDIS_RESTART_ATTRIBUTES, NDIS_RESTART_GENERAL_ATTRIBUTES};
+
 #[cfg(test)]
 mod layout_tests {
     //! x64 sizes and field offsets. Sources: `shared/reference/ndis-lwf-facts.md` §1 — [PDB] figures

@@ -7,7 +7,12 @@
 //!   against `raw-dylib` imports): a small pool allocator on ExAllocatePool2/ExFreePoolWithTag, a
 //!   panic handler that bug-checks, and the few symbols the prebuilt `core`/`alloc` expect from a CRT.
 //!
+//! - `etw` — the diagnostics backend: each `diag::Event` as an ETW TraceLogging event.
+//!
 //! `DriverEntry` itself is portable and lives in `crate::driver::entry`.
+
+// The diagnostics backend (ETW TraceLogging).
+pub(crate) mod etw;
 
 // A test binary on Windows links std, which brings its own allocator and panic handler.
 #[cfg(all(not(feature = "wdk"), not(test)))]

@@ -118,6 +118,7 @@ pub unsafe fn send(_abi: Abi, h: NDIS_HANDLE, head: *mut NET_BUFFER_LIST, port: 
                 t.state = NState::Below { module: a, came };
             }
         }
+        machine::at_miniport_edge(w, a, &nbls, flags);
         machine::mp_enqueue(w, a, &nbls);
     });
 }

@@ -9,6 +9,7 @@ mod config;
 mod datapath;
 pub mod diag;
 mod driver;
+pub mod etw;
 pub mod io;
 mod nbl;
 pub mod ndis;

@@ -175,4 +175,5 @@ pub(crate) fn unload_leaks(w: &mut World) {
     if let Some(d) = driver {
         super::timer::timer_leaks(w, Some(d), phase);
     }
+    crate::exports::etw::provider_leaks(w, phase);
 }

@@ -50,6 +50,7 @@ pub(super) fn attach(a: usize) -> bool {
         let zeroed: NDIS_FILTER_ATTACH_PARAMETERS = unsafe { core::mem::zeroed() };
         let mut store = Box::new(AttachStore {
             params: zeroed,
+            offload: super::limits::offload_of(&cfg),
             strings: vec![
                 ustr(&format!(
                     "{{5CBF81BD-5055-47CD-9055-A76B2B4E3{a:03X}}}-{{mpfilter}}-0000"
@@ -94,6 +95,10 @@ pub(super) fn attach(a: usize) -> bool {
         let store = world::Heap::new(*store);
         // SAFETY: the live attach store; the pointer derives from its raw pointer.
         let pp = unsafe { &raw mut (*store.ptr()).params };
+        // SAFETY: as above; the offload configuration lives in the same store.
+        let offload = unsafe { &raw mut (*store.ptr()).offload };
+        // SAFETY: `pp` points into the live store.
+        unsafe { (*pp).DefaultOffloadConfiguration = offload.cast() };
         let m = &mut w.adapters[a].module;
         m.attach = Some(store);
         m.state = ModState::Attaching;
@@ -130,6 +135,17 @@ pub(super) fn attach(a: usize) -> bool {
                 return false;
             }
             m.state = ModState::Paused;
+            // What the protocol binds to: the offload configuration as the filter left it.
+            let lso = m.attach.as_ref().map(|s| {
+                // SAFETY: the live attach store; the filter's FilterAttach has returned.
+                let o = unsafe { (*s.ptr()).offload };
+                if o.LsoV2IPv4.Encapsulation == 0 {
+                    0
+                } else {
+                    o.LsoV2IPv4.MaxOffLoadSize
+                }
+            });
+            w.adapters[a].proto.lso_view = lso.unwrap_or(0);
             true
         } else {
             m.state = ModState::Detached;
@@ -186,6 +202,9 @@ pub(super) fn restart_module(a: usize) -> bool {
         LowerIfNetLuid: 0,
         Flags: 0,
     };
+    let mut attributes = world::with(|w| super::restart_attrs::general(&w.adapters[a].cfg))
+        .expect("the adapter exists");
+    params.RestartAttributes = attributes.as_list();
     if let Some(idx) = world::with(|w| w.adapters[a].cfg.if_index) {
         params.LowerIfIndex = idx;
         params.LowerIfNetLuid = (6u64 << 48) | u64::from(idx);
@@ -197,6 +216,8 @@ pub(super) fn restart_module(a: usize) -> bool {
     })
     .flatten()
     .unwrap_or(NDIS_STATUS_SUCCESS);
+    // What the protocol sees: the MTU as the filter left it in the restart attributes.
+    world::with(|w| w.adapters[a].proto.mtu_view = attributes.mtu());
     let pending = world::with(|w| {
         let m = &mut w.adapters[a].module;
         match (status, m.restart) {

@@ -14,10 +14,13 @@ pub(crate) mod fault;
 pub(crate) mod forward;
 mod leaks;
 mod lifecycle;
+mod limits;
 mod liveness;
+mod loopback;
 mod oid;
 mod pnp;
 mod receive;
+mod restart_attrs;
 mod send;
 mod stack;
 mod status;
@@ -29,8 +32,10 @@ pub(crate) use fault::LinkState;
 pub(crate) use forward::Owed;
 pub(crate) use leaks::unload_leaks;
 pub(crate) use lifecycle::pause_gate_ok;
+pub(crate) use loopback::loopback_received;
 pub(crate) use oid::{mp_oid, proto_oid_done};
 pub(crate) use receive::{mp_reclaim, proto_receive};
+pub(crate) use restart_attrs::at_miniport_edge;
 pub(crate) use send::{proto_send, proto_send_completed};
 pub(crate) use stack::{pause_stack, restart_stack, start_stack, stop_stack};
 pub(crate) use transmit::mp_enqueue;
@@ -161,6 +166,12 @@ fn dispatch(ev: Event) {
         Event::NetPnp(a) => pnp::ndis_net_pnp(a),
         Event::DevicePnp(a) => pnp::ndis_device_pnp(a),
         Event::TxFlush(a) => transmit::mp_flush(a),
+        Event::Arrive(key, a) => world::with(|w| {
+            let now = w.now();
+            w.adapters[a].mp.propagating = w.adapters[a].mp.propagating.saturating_sub(1);
+            w.ledger.arrived(key, a, now);
+        })
+        .unwrap_or(()),
         Event::Fault(a, f) => fault::apply(a, f),
         Event::ShimTick(a) => fault::shim_tick(a),
         Event::Timer { handle, generation } => timer::fire(handle, generation),
@@ -310,6 +321,7 @@ pub(super) fn framed_nbl(w: &mut World, f: &FramedNbl) -> Option<(usize, usize)>
         len
     };
     let (dst, src) = f.macs;
+    let targets = w.traffic(f.adapter).targets;
     // SAFETY: nbl is a live emulator block with a frame buffer and a NET_BUFFER, and no other
     // reference to it is alive.
     unsafe {
@@ -322,7 +334,8 @@ pub(super) fn framed_nbl(w: &mut World, f: &FramedNbl) -> Option<(usize, usize)>
                     flow_seq,
                     seq: f.seq,
                 };
-                frames::build_flow(buf, dst, src, id, len)
+                let target = if targets == 0 { flow } else { flow % targets };
+                frames::build_flow_to(buf, dst, src, id, len, target)
             }
         });
     }

@@ -28,7 +28,12 @@ fn new_protocol_oid(w: &mut World, a: usize) -> Box<OidStore> {
         req: zeroed,
         buf: [0; 64],
     });
-    let kind = w.rng.range(0, 5);
+    let first_filter = w.adapters[a].proto.filter_pending;
+    let kind = if first_filter.is_some() {
+        2
+    } else {
+        w.rng.range(0, 5)
+    };
     let (rt, oid, len) = match kind {
         0 => (NDIS_REQUEST_QUERY_INFORMATION, OID_GEN_LINK_SPEED, 4),
         1 => (NDIS_REQUEST_QUERY_INFORMATION, OID_802_3_CURRENT_ADDRESS, 6),
@@ -46,7 +51,7 @@ fn new_protocol_oid(w: &mut World, a: usize) -> Box<OidStore> {
         _ => (NDIS_REQUEST_QUERY_INFORMATION, OID_UNSUPPORTED, 4),
     };
     if oid == OID_GEN_CURRENT_PACKET_FILTER {
-        store.buf[..4].copy_from_slice(&0x0000_000Bu32.to_le_bytes());
+        store.buf[..4].copy_from_slice(&first_filter.unwrap_or(0x0000_000B).to_le_bytes());
     }
     let buf = store.buf.as_mut_ptr().cast::<c_void>();
     let r = &mut store.req;
@@ -235,6 +240,9 @@ pub(crate) fn proto_oid_done(w: &mut World, a: usize, req: usize, status: NDIS_S
     if !oid_answer_ok(w, a, req, status) {
         w.adapters[a].stats.oids_bad_answer += 1;
     }
+    // OIDs go one at a time: the first to complete is the packet filter the protocol sets
+    // before it sends.
+    w.adapters[a].proto.filter_pending = None;
     let st = &mut w.adapters[a].stats;
     if sync {
         st.oids_completed_sync += 1;

@@ -184,6 +184,9 @@ pub(crate) fn mp_reclaim(w: &mut World, a: usize, nbl: usize, was_outstanding: b
 pub(crate) fn proto_receive(w: &mut World, a: usize, nbls: &[usize], resources: bool) {
     let mac = w.adapters[a].cfg.mac;
     for &nbl in nbls {
+        if super::loopback_received(w, a, nbl) {
+            continue;
+        }
         let whole = super::each_frame(
             w,
             nbl,

@@ -6,13 +6,13 @@ use super::status::random_port;
 use super::transmit::mp_enqueue;
 use super::{DIR_TX, FramedNbl, call_filter, framed_nbl, pick_irql};
 use crate::callbacks;
-use crate::frames;
 use crate::irql::Irql;
 use crate::ledger::FrameKey;
 use crate::nblmem::{self, SnapMask};
 use crate::world::{self, Came, Event, ModState, NState, Origin, World};
 use mpfilter::ndis::consts::{
-    NDIS_SEND_FLAGS_DISPATCH_LEVEL, NDIS_STATUS_PAUSED, NDIS_STATUS_SUCCESS,
+    NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK, NDIS_SEND_FLAGS_DISPATCH_LEVEL, NDIS_STATUS_PAUSED,
+    NDIS_STATUS_SUCCESS,
 };
 
 pub(super) fn proto_send_tick(a: usize) {
@@ -75,6 +75,34 @@ fn count_sent(w: &mut World, a: usize, nbl: usize, len: usize, (flow, seq): (u32
     }
 }
 
+/// Whether adapter `a`'s protocol makes large sends, and its frame length range: what its stack
+/// presented — large sends only with LSO, every frame within the LSO limit or the MTU (plus the
+/// Ethernet header).
+fn frame_plan(w: &World, a: usize) -> (bool, (usize, usize)) {
+    let t = w.traffic(a);
+    let view = &w.adapters[a].proto;
+    let lso = t.lso_mss != 0 && view.lso_view > 0;
+    let limit = if lso { view.lso_view } else { view.mtu_view };
+    let cap = 14 + usize::try_from(limit).unwrap_or(usize::MAX - 14);
+    (lso, (t.frame_len.0.min(cap), t.frame_len.1.min(cap)))
+}
+
+/// Makes `nbl` (the protocol's, not yet sent) an LSOv2 send over IPv4 with `mss`.
+fn mark_large_send(w: &mut World, nbl: usize, mss: u32) {
+    // LSOv2 (Type bit 30), IPv4 (bit 31 clear), the MSS in bits 0-19.
+    let info = (mss & 0x000F_FFFF) | (1 << 30);
+    // SAFETY: the protocol's own NBL, not yet handed to the filter.
+    unsafe { nblmem::nbl_mut(nbl) }.NetBufferListInfo
+        [mpfilter::ndis::consts::TCP_LARGE_SEND_NET_BUFFER_LIST_INFO] =
+        core::ptr::without_provenance_mut(info as usize);
+    // The entry snapshot must include the LSO information.
+    // SAFETY: nbl is live.
+    let snap = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
+    if let Some(tr) = w.nbls.get_mut(&nbl) {
+        tr.entry_snap = snap;
+    }
+}
+
 /// Tags a chain the protocol is about to send with a fresh cancel id (it will cancel it).
 fn tag_cancel(w: &mut World, a: usize, nbls: &[usize]) -> usize {
     let id = 0x00CA_0000 + usize::try_from(w.adapters[a].stats.tx_cancels).unwrap_or(0);
@@ -103,7 +131,10 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
         let n = if probe {
             w.rng.range_usize(1, 4)
         } else {
-            if !ad.proto.running || ad.module.state != ModState::Running {
+            if !ad.proto.running
+                || ad.module.state != ModState::Running
+                || ad.proto.filter_pending.is_some()
+            {
                 return None;
             }
             let room = t
@@ -119,6 +150,7 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
         let port = random_port(w);
         let pool = w.adapters[a].proto.pool;
         let src = w.adapters[a].cfg.mac;
+        let (lso, len) = frame_plan(w, a);
         let handle = w.adapters[a].proto.token.addr();
         let mut nbls = Vec::with_capacity(n);
         for _ in 0..n {
@@ -132,11 +164,11 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
                 &FramedNbl {
                     pool,
                     origin: Origin::ProtoTx(a),
-                    macs: (frames::peer_mac(a), src),
+                    macs: (w.tx_dst(a), src),
                     seq,
                     adapter: a,
                     dir: DIR_TX,
-                    len: t.frame_len,
+                    len,
                     source: handle,
                     state: NState::Filter {
                         module: Some(a),
@@ -147,6 +179,9 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
                     flow,
                 },
             )?;
+            if lso {
+                mark_large_send(w, nbl, t.lso_mss);
+            }
             if probe {
                 w.adapters[a].stats.probes_sent += 1;
             } else {
@@ -173,11 +208,14 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
     let Some(Some((head, irql, cancel, port))) = plan else {
         return;
     };
-    let flags = if irql.is_dispatch() {
+    let mut flags = if irql.is_dispatch() {
         NDIS_SEND_FLAGS_DISPATCH_LEVEL
     } else {
         0
     };
+    if world::with(|w| w.traffic(a).check_for_loopback) == Some(true) {
+        flags |= NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK;
+    }
     let sent = call_filter(Some(a), "FilterSendNetBufferLists", irql, |h, ctx| {
         // SAFETY: ctx is the module context; head a chain of live NBLs now owned by the filter.
         unsafe { callbacks::send(h, ctx, head as *mut _, port, flags) }

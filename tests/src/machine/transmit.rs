@@ -157,8 +157,7 @@ pub(super) fn mp_flush(a: usize) {
 fn wire_check(w: &mut World, a: usize, nbl: usize, delivered: bool) -> bool {
     super::each_frame(w, nbl, "-", |w, frame, total| {
         let check = {
-            let ads = &w.adapters;
-            let macs_of = |o: usize| ads.get(o).map(|ad| (frames::peer_mac(o), ad.cfg.mac));
+            let macs_of = |o: usize| w.adapters.get(o).map(|ad| (w.tx_dst(o), ad.cfg.mac));
             frames::check(frame, total, DIR_TX, &macs_of)
         };
         let st = &mut w.adapters[a].stats;
@@ -174,8 +173,14 @@ fn wire_check(w: &mut World, a: usize, nbl: usize, delivered: bool) -> bool {
                         flow: id.flow,
                         seq: id.flow_seq,
                     };
-                    let now = w.now();
-                    w.ledger.arrived(key, a, now);
+                    let latency = w.adapters[a].cfg.wire_latency_ns;
+                    if latency == 0 {
+                        let now = w.now();
+                        w.ledger.arrived(key, a, now);
+                    } else {
+                        w.adapters[a].mp.propagating += 1;
+                        w.sched.after(latency, Event::Arrive(key, a));
+                    }
                 }
             }
             Check::Foreign => {}

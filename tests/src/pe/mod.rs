@@ -4,6 +4,8 @@
 //!   `extern "win64"` function of the emulator, and sets page protections (RX, R, RW).
 //! - [`kernel`] — the ntoskrnl.exe functions the driver's runtime imports (pool, bug check, CRT
 //!   memory routines, `__chkstk`, `DbgPrint`).
+//! - [`tracelogging`] — reads the ETW TraceLogging events the driver writes back into diagnostic
+//!   events (the ETW exports themselves are `exports::etw`).
 //! - [`bugcheck`] — what `KeBugCheckEx` does here: records the bug check and freezes the calling
 //!   thread (a stopped machine), which [`bugcheck::run_guarded`] turns into an `Err` for the test.
 //!
@@ -12,6 +14,7 @@
 pub mod bugcheck;
 pub mod image;
 pub mod kernel;
+pub mod tracelogging;
 
 pub use bugcheck::{BugCheck, run_guarded};
 pub use image::{LoadError, LoadedImage};
@@ -36,7 +39,7 @@ pub struct LoadedDriver {
 
 /// Everything a driver image may import from the emulator: ndis.sys, the ntoskrnl driver-object
 /// extension routines, and this module's kernel runtime.
-pub fn driver_tables() -> [&'static [Export]; 8] {
+pub fn driver_tables() -> [&'static [Export]; 9] {
     [
         crate::exports::ndis::EXPORTS,
         crate::exports::ntos::EXPORTS,
@@ -46,6 +49,7 @@ pub fn driver_tables() -> [&'static [Export]; 8] {
         crate::exports::spin_lock::EXPORTS,
         crate::exports::kernel_time::EXPORTS,
         crate::exports::io::EXPORTS,
+        crate::exports::etw::EXPORTS,
     ]
 }
 

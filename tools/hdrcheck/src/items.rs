@@ -86,6 +86,7 @@ pub fn checked() -> Vec<Item> {
     v.extend(enumerators());
     v.extend(timer_sync_items());
     v.extend(irp_items());
+    v.extend(offload_items());
     v
 }
 
@@ -306,6 +307,7 @@ fn defines() -> Vec<Item> {
         NDIS_STATUS_REQUEST_ABORTED,
         NDIS_STATUS_MEDIA_DISCONNECTED,
         NDIS_STATUS_BUFFER_TOO_SHORT,
+        NDIS_STATUS_INVALID_LENGTH,
         NDIS_STATUS_INVALID_OID,
         NDIS_STATUS_LINK_STATE,
         NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG,
@@ -366,7 +368,47 @@ fn defines() -> Vec<Item> {
         OID_802_3_CURRENT_ADDRESS,
         OID_802_3_MULTICAST_LIST,
         OID_TCP_OFFLOAD_PARAMETERS,
+        NDIS_PACKET_TYPE_DIRECTED,
+        NDIS_PACKET_TYPE_MULTICAST,
+        NDIS_PACKET_TYPE_ALL_MULTICAST,
+        NDIS_PACKET_TYPE_BROADCAST,
+        NDIS_PACKET_TYPE_PROMISCUOUS,
+        NDIS_PACKET_TYPE_ALL_LOCAL,
     )
+}
+
+/// `NDIS_OFFLOAD`: the Rust layout flattens the nested structures, so the C side names the
+/// nested fields (mingw-w64's default build is NDIS 6.0 here: revision 2's `IPsecV2` and revision
+/// 3's fields rest on documentation).
+fn offload_items() -> Vec<Item> {
+    use core::mem::offset_of;
+    type O = t::NDIS_OFFLOAD;
+    let off = |c_field: &str, rust: usize| Item::offset("NDIS_OFFLOAD", c_field, rust);
+    let mut v = vec![
+        off("Checksum", offset_of!(O, Checksum)),
+        off("Checksum.IPv6Transmit", offset_of!(O, Checksum) + 16),
+        off("LsoV1", offset_of!(O, LsoV1)),
+        off("IPsecV1", offset_of!(O, IPsecV1)),
+        off("LsoV2.IPv4.MaxOffLoadSize", offset_of!(O, LsoV2IPv4) + 4),
+        off("LsoV2.IPv4.MinSegmentCount", offset_of!(O, LsoV2IPv4) + 8),
+        off("LsoV2.IPv6.MaxOffLoadSize", offset_of!(O, LsoV2IPv6) + 4),
+        off("LsoV2.IPv6.MinSegmentCount", offset_of!(O, LsoV2IPv6) + 8),
+        off("Flags", offset_of!(O, Flags)),
+        Item::size(
+            "NDIS_TCP_IP_CHECKSUM_OFFLOAD",
+            size_of::<[t::NDIS_CHECKSUM_OFFLOAD_DIRECTION; 4]>(),
+        ),
+        Item::size("NDIS_TCP_LARGE_SEND_OFFLOAD_V1", size_of::<[u32; 4]>()),
+        Item::size("NDIS_IPSEC_OFFLOAD_V1", size_of::<[u32; 7]>()),
+    ];
+    v.extend(defines!(
+        NDIS_OBJECT_TYPE_OFFLOAD,
+        NDIS_OFFLOAD_REVISION_1,
+        NDIS_OFFLOAD_REVISION_3,
+        NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_1,
+        OID_TCP_OFFLOAD_CURRENT_CONFIG,
+    ));
+    v
 }
 
 /// Enumerators: the Rust names differ from the C ones.
@@ -476,5 +518,17 @@ pub const DOCUMENTATION_ONLY: &[(&str, &str)] = &[
     (
         "KeQueryInterruptTimePrecise(PULONG64) -> ULONG64",
         "DDI reference nf-wdm-kequeryinterrupttimeprecise (Windows 8.1+); not in mingw's wdm.h",
+    ),
+    (
+        "NDIS_OFFLOAD revisions 2-3 (IPsecV2 at 0x70, 32 bytes; Rsc at 0x90; EncapsulatedPacketTaskOffloadGre at 0x94; size 0x9C)",
+        "DDI reference ns-ntddndis-_ndis_offload; mingw-w64's headers here build revision 1 (through Flags) only",
+    ),
+    (
+        "NDIS_NBL_FLAGS_IS_LOOPBACK_PACKET = 0x8000",
+        "nbl.h as the Windows metadata publishes it (NblFlags); mingw's ndis.h is NDIS 5-era",
+    ),
+    (
+        "NDIS_RESTART_ATTRIBUTES (Data at 0x10), NDIS_RESTART_GENERAL_ATTRIBUTES (rev 2, 0x58), OID_GEN_MINIPORT_RESTART_ATTRIBUTES = 0x1021D, NDIS_OBJECT_TYPE_RESTART_GENERAL_ATTRIBUTES = 0xA2",
+        "DDI reference field order (ns-ndis-_ndis_restart_attributes, ns-ndis-_ndis_restart_general_attributes); values as the Windows metadata publishes them; not in mingw",
     ),
 ];

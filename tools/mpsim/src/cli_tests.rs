@@ -265,7 +265,15 @@ fn sys_the_loaded_driver_runs_the_link_down_scenario_as_the_host_build_does() {
     // The same filter code and the same seed: the wires carried the same bytes.
     for k in 0..2 {
         assert_eq!(s["paths"][k]["bytes"], h["paths"][k]["bytes"], "path {k}");
+        assert_eq!(
+            s["paths"][k]["transitions"], h["paths"][k]["transitions"],
+            "path {k}"
+        );
     }
+    // And reported the same diagnostic events (the .sys's through ETW TraceLogging).
+    assert!(!h["events"].as_array().unwrap().is_empty());
+    assert_eq!(s["events"], h["events"]);
+    assert_eq!(s["failovers"], h["failovers"]);
     // While b was down its wire was idle on the .sys too.
     let bin = f(&s["throughput"]["bin_ms"]);
     for (i, v) in s["throughput"]["mbps"][1]

@@ -76,13 +76,22 @@ impl Nbl {
     /// Pushes a [`SEND_META_SIZE`]-byte context holding `meta`; `false` (nothing changed) when
     /// NDIS has no memory. Callable at IRQL <= DISPATCH_LEVEL, on an NBL the filter owns.
     pub fn push_meta(&self, meta: SendMeta) -> bool {
+        self.push_meta_with_backfill(meta, 0)
+    }
+
+    /// [`Nbl::push_meta`], asking NDIS to leave `backfill` bytes of context free in front of the
+    /// meta when it has to allocate a new area, so the drivers below (whose restart attributes
+    /// asked for that much `ContextBackFillSize`) find their context without allocating.
+    /// `backfill` is rounded up to a multiple of `MEMORY_ALLOCATION_ALIGNMENT` (16).
+    pub fn push_meta_with_backfill(&self, meta: SendMeta, backfill: u16) -> bool {
+        let backfill = backfill.min(u16::MAX - 15).next_multiple_of(16);
         // SAFETY: a live NBL the filter owns; NDIS uses the unused space of the top area or
-        // pushes a new one.
+        // pushes a new one of SEND_META_SIZE + backfill bytes.
         let status = unsafe {
             imports::NdisAllocateNetBufferListContext(
                 self.as_raw(),
                 SEND_META_SIZE,
-                0,
+                backfill,
                 MPFILTER_POOL_TAG,
             )
         };

@@ -9,8 +9,9 @@
 
 use super::child::{ChildNbl, CloneFlags};
 use super::{Nbl, OwnedNbl};
+use crate::ndis::consts::{NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL, NDIS_RECEIVE_FLAGS_RESOURCES};
 use crate::ndis::pool::NblPool;
-use crate::ndis::types::{NDIS_STATUS, NET_BUFFER_LIST};
+use crate::ndis::types::{NDIS_PORT_NUMBER, NDIS_STATUS, NET_BUFFER_LIST};
 use crate::ndis::{FilterHandle, imports};
 use core::ops::Deref;
 use core::ptr::{self, NonNull};
@@ -42,6 +43,29 @@ impl SingleChild {
     /// Gives up Rust ownership of the clone to send it (see [`ChildNbl::into_owned`]).
     pub fn into_owned(self) -> OwnedNbl {
         self.0.into_owned()
+    }
+
+    /// Indicates the clone, alone, up `filter`'s stack with `NDIS_RECEIVE_FLAGS_RESOURCES` (and
+    /// DISPATCH when `dispatch`, which must be the caller's IRQL): the receivers must copy what
+    /// they keep, so the clone stays the filter's throughout and is still this value afterwards.
+    /// For indications the filter makes of its own, like NDIS's send loopback.
+    pub fn indicate_lent(&self, filter: FilterHandle, port: NDIS_PORT_NUMBER, dispatch: bool) {
+        let mut flags = NDIS_RECEIVE_FLAGS_RESOURCES;
+        if dispatch {
+            flags |= NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL;
+        }
+        // SAFETY: a live clone the filter owns and has never chained (its `Next` is NULL, so it
+        // is a one-NBL chain), indicated on a live module handle; with RESOURCES no receiver
+        // keeps it past the call, which returns it unchanged to its owner, `self`.
+        unsafe {
+            imports::NdisFIndicateReceiveNetBufferLists(
+                filter.as_raw(),
+                self.as_raw(),
+                port,
+                1,
+                flags,
+            );
+        }
     }
 
     /// Frees the clone and returns its parent, owned again.

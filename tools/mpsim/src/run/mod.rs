@@ -54,7 +54,8 @@ pub struct Measured {
     pub violations: Vec<Violation>,
     /// Leaks found at detach and unload.
     pub leaks: Vec<Leak>,
-    /// The filter's diagnostic events with their time (host build only).
+    /// The filter's diagnostic events with their time (on the `.sys`, its ETW TraceLogging events
+    /// as the emulator decodes them).
     pub events: Vec<(Nanos, Option<usize>, Event)>,
     /// The group at the end of the run, before detach (host build only).
     pub group: Option<GroupSnapshot>,
@@ -99,6 +100,11 @@ fn member(s: &Scenario, i: usize) -> AdapterConfig {
         .with_param("Policy", RegValue::Sz(s.policy.clone()));
     a.name.clone_from(&p.name);
     a.link_speed_bps = u64::from(p.rate_mbps) * 1_000_000;
+    a.wire_latency_ns = u64::from(p.latency_us) * 1_000;
+    // Every path carries the scenario's frames: jumbo frames get a jumbo MTU.
+    a.mtu = u32::try_from(frame_bytes(s).saturating_sub(14))
+        .unwrap_or(u32::MAX)
+        .max(1500);
     let text = [("Failback", &s.failback), ("AllDown", &s.all_down)];
     for (key, v) in text {
         if let Some(v) = v {
@@ -158,6 +164,7 @@ fn traffic(s: &Scenario) -> TrafficConfig {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         send_interval: interval as Nanos,
         flows: s.traffic.flows,
+        targets: s.traffic.targets,
         flow_window: s.traffic.window_nbls,
         ..TrafficConfig::default()
     }

@@ -1,0 +1,196 @@
+//! What a member's stack can carry, and what an NBL needs: a team never sends an NBL down a stack
+//! that cannot take it.
+//!
+//! A protocol builds its NBLs for the offloads and MTU *its* stack presented (large sends up to
+//! its LSO limit, frames up to its MTU). Another member may have a smaller LSO limit, no LSO for
+//! that IP version, or a smaller MTU; a large send reaching such a miniport unsegmented, or a
+//! frame above its MTU, is what NDIS forbids ("must ensure the miniport below gets no larger
+//! packets"). The teamed send path therefore checks every choice against the member's limits and
+//! chooses again among the capable paths; when none is eligible the NBL completes with
+//! `NDIS_STATUS_INVALID_LENGTH` (counted) — the protocol's TCP sends the data again, and no
+//! software segmentation is done in the filter (it would allocate and copy on the send path).
+//!
+//! A member's limits: LSOv2 `MaxOffLoadSize` per IP version from the attach parameters'
+//! `DefaultOffloadConfiguration` and every `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG` that passes
+//! it, the MTU from its restart attributes (`MtuSize`, payload bytes after the link header).
+
+use super::Module;
+use super::route::Route;
+use crate::engine::types::MAX_PATHS;
+use crate::ndis::{Nbl, OffloadLimits};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// Bytes of an Ethernet header, and of an 802.1Q tag carried in the frame.
+const ETH_HEADER: u32 = 14;
+const VLAN_TAG: u32 = 4;
+
+/// A member's limits, read on the send path of any CPU (relaxed: a send racing a change sees the
+/// old or the new limit, as it would racing the miniport's own indication).
+#[derive(Debug, Default)]
+pub struct Capability {
+    lso_v4_max: AtomicU32,
+    lso_v6_max: AtomicU32,
+    /// 0 until the first restart tells.
+    mtu: AtomicU32,
+}
+
+impl Capability {
+    /// New large-send limits (attach, or a current-config indication).
+    pub fn set_offload(&self, l: OffloadLimits) {
+        self.lso_v4_max.store(l.lso_v4_max, Ordering::Relaxed);
+        self.lso_v6_max.store(l.lso_v6_max, Ordering::Relaxed);
+    }
+
+    /// The MTU from a restart (0: unknown, no limit applied).
+    pub fn set_mtu(&self, mtu: u32) {
+        self.mtu.store(mtu, Ordering::Relaxed);
+    }
+
+    /// The stack's large-send limits.
+    pub fn offload(&self) -> OffloadLimits {
+        OffloadLimits {
+            lso_v4_max: self.lso_v4_max.load(Ordering::Relaxed),
+            lso_v6_max: self.lso_v6_max.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The stack's MTU (0: not known yet).
+    pub fn mtu(&self) -> u32 {
+        self.mtu.load(Ordering::Relaxed)
+    }
+
+    /// Whether an NBL with `need` fits this stack.
+    pub fn carries(&self, need: Need) -> bool {
+        match need {
+            Need::Frames { payload } => {
+                let mtu = self.mtu.load(Ordering::Relaxed);
+                mtu == 0 || payload <= mtu
+            }
+            Need::LargeSend { ipv6, payload } => {
+                let max = if ipv6 {
+                    &self.lso_v6_max
+                } else {
+                    &self.lso_v4_max
+                };
+                let max = max.load(Ordering::Relaxed);
+                max != 0 && payload <= max
+            }
+        }
+    }
+}
+
+/// What an NBL needs of the stack that sends it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Plain frames: the largest payload after the link header (and an in-frame 802.1Q tag).
+    Frames {
+        /// Bytes.
+        payload: u32,
+    },
+    /// A large send (LSO info set): segmented by the miniport.
+    LargeSend {
+        /// LSOv2 for IPv6 (else IPv4).
+        ipv6: bool,
+        /// Bytes after the link header.
+        payload: u32,
+    },
+}
+
+impl Need {
+    /// What `nbl` needs: from its LSO out-of-band information, its NET_BUFFERs' lengths and its
+    /// first frame's `front` bytes (an in-frame 802.1Q tag).
+    pub fn of(nbl: &Nbl, front: &[u8]) -> Need {
+        let tagged = front.get(12..14) == Some(&[0x81, 0x00][..]);
+        let link = ETH_HEADER + if tagged { VLAN_TAG } else { 0 };
+        let longest = nbl
+            .net_buffers()
+            .map(crate::ndis::NetBuffer::data_length)
+            .max()
+            .unwrap_or(0);
+        let payload = longest.saturating_sub(link);
+        match nbl.large_send() {
+            Some(ipv6) => Need::LargeSend { ipv6, payload },
+            None => Need::Frames { payload },
+        }
+    }
+}
+
+impl Module {
+    /// This module's stack limits.
+    pub fn capability(&self) -> &Capability {
+        &self.capability
+    }
+}
+
+/// What every member of `route` can carry: the smallest LSO limit per IP version (0 where any
+/// member has none) and the smallest known MTU (0 when no member knows its MTU yet). What a
+/// member presents to the protocol above it, so that the protocol builds NBLs any path can take.
+pub fn group_limits(route: &Route<'_>) -> (OffloadLimits, u32) {
+    let mut lso = OffloadLimits {
+        lso_v4_max: u32::MAX,
+        lso_v6_max: u32::MAX,
+    };
+    let mut mtu = 0u32;
+    for m in route.seats.iter().flatten() {
+        let c = m.capability();
+        let o = c.offload();
+        lso.lso_v4_max = lso.lso_v4_max.min(o.lso_v4_max);
+        lso.lso_v6_max = lso.lso_v6_max.min(o.lso_v6_max);
+        let own = c.mtu();
+        if own != 0 {
+            mtu = if mtu == 0 { own } else { mtu.min(own) };
+        }
+    }
+    if lso.lso_v4_max == u32::MAX {
+        lso = OffloadLimits::default();
+    }
+    (lso, mtu)
+}
+
+/// The engine paths of `route` whose member cannot carry `need` (a bit per path).
+pub(super) fn incapable_paths(route: &Route<'_>, need: Need) -> u32 {
+    let mut mask = 0;
+    for (path, &seat) in route.path_seat.iter().enumerate().take(MAX_PATHS) {
+        if let Some(m) = route.member_at(seat)
+            && !m.capability().carries(need)
+        {
+            mask |= 1u32 << (path & 31);
+        }
+    }
+    mask
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_fit_the_mtu_and_large_sends_the_lso_limit_of_their_ip_version() {
+        let c = Capability::default();
+        // Unknown MTU: no limit; no LSO yet: no large send.
+        assert!(c.carries(Need::Frames { payload: 9000 }));
+        assert!(!c.carries(Need::LargeSend {
+            ipv6: false,
+            payload: 1000
+        }));
+        c.set_mtu(1500);
+        c.set_offload(OffloadLimits {
+            lso_v4_max: 16_384,
+            lso_v6_max: 0,
+        });
+        assert!(c.carries(Need::Frames { payload: 1500 }));
+        assert!(!c.carries(Need::Frames { payload: 1501 }));
+        assert!(c.carries(Need::LargeSend {
+            ipv6: false,
+            payload: 16_384
+        }));
+        assert!(!c.carries(Need::LargeSend {
+            ipv6: false,
+            payload: 16_385
+        }));
+        assert!(!c.carries(Need::LargeSend {
+            ipv6: true,
+            payload: 100
+        }));
+    }
+}

@@ -1,0 +1,72 @@
+//! What each adapter's stack offers the NBLs sent down it — its MTU (restart attributes) and its
+//! LSOv2 limit (the offload configuration in the attach parameters) — and the miniport's check
+//! that nothing it takes goes beyond them (`send.beyond-adapter-limits`).
+
+use crate::config::AdapterConfig;
+use crate::nblmem;
+use crate::rules::{Rule, Subject};
+use crate::world::World;
+use mpfilter::ndis::consts::{
+    NDIS_OBJECT_TYPE_OFFLOAD, NDIS_OFFLOAD_REVISION_3, NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_3,
+    TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
+};
+use mpfilter::ndis::types::{NDIS_OBJECT_HEADER, NDIS_OFFLOAD};
+
+/// `NDIS_ENCAPSULATION_IEEE_802_3`.
+const ENCAPSULATION_802_3: u32 = 2;
+
+/// The offload configuration of `cfg`'s miniport: LSOv2 for both IP versions up to `lso_max`.
+pub(crate) fn offload_of(cfg: &AdapterConfig) -> NDIS_OFFLOAD {
+    let mut o = NDIS_OFFLOAD {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_OFFLOAD,
+            NDIS_OFFLOAD_REVISION_3,
+            NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_3,
+        ),
+        ..NDIS_OFFLOAD::default()
+    };
+    if cfg.lso_max > 0 {
+        o.LsoV2IPv4.Encapsulation = ENCAPSULATION_802_3;
+        o.LsoV2IPv4.MaxOffLoadSize = cfg.lso_max;
+        o.LsoV2IPv4.MinSegmentCount = 2;
+        o.LsoV2IPv6.Encapsulation = ENCAPSULATION_802_3;
+        o.LsoV2IPv6.MaxOffLoadSize = cfg.lso_max;
+        o.LsoV2IPv6.MinSegmentCount = 2;
+    }
+    o
+}
+
+/// The miniport of adapter `a` takes `nbls`: each must fit the adapter's MTU, or, as a large
+/// send, its LSO limit.
+pub(crate) fn check(w: &mut World, a: usize, nbls: &[usize]) {
+    const CALL: &str = "NdisFSendNetBufferLists";
+    let (mtu, lso_max) = (w.adapters[a].cfg.mtu, w.adapters[a].cfg.lso_max);
+    for &n in nbls {
+        // SAFETY: n is a live emulator NBL (walked by the caller).
+        let info = unsafe { nblmem::nbl_mut(n) }.NetBufferListInfo
+            [TCP_LARGE_SEND_NET_BUFFER_LIST_INFO]
+            .addr();
+        let large = info & 0x000F_FFFF != 0;
+        w.adapters[a].stats.tx_large_sends += u64::from(large);
+        let mut beyond = None;
+        super::each_frame(w, n, CALL, |w, frame, total| {
+            let st = &mut w.adapters[a].stats;
+            st.tx_largest_frame = st.tx_largest_frame.max(total as u64);
+            let tagged = frame.get(12..14) == Some(&[0x81, 0x00][..]);
+            let payload = total.saturating_sub(if tagged { 18 } else { 14 });
+            let payload = u32::try_from(payload).unwrap_or(u32::MAX);
+            if large && (lso_max == 0 || payload > lso_max) {
+                beyond = Some(format!(
+                    "a large send of {payload} bytes on an adapter whose LSO limit is {lso_max}"
+                ));
+            } else if !large && payload > mtu {
+                beyond = Some(format!(
+                    "a frame of {payload} bytes on an adapter whose MTU is {mtu}"
+                ));
+            }
+        });
+        if let Some(why) = beyond {
+            w.violate(Rule::SendBeyondAdapterLimits, Subject::Nbl(n), CALL, why);
+        }
+    }
+}

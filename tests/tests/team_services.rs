@@ -1,0 +1,464 @@
+//! Services NDIS gives a protocol that a team must keep giving when it moves the protocol's NBLs
+//! to another adapter: the NBL context backfill the drivers below each member asked for in their
+//! restart attributes, the send loopback a protocol asks for with
+//! `NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK`, and the limits of each stack (MTU, LSO): a protocol
+//! builds its NBLs for its own adapter, and a member with smaller limits must never get one it
+//! cannot take. Each scenario runs on the host build and on the loaded `mpfilter.sys`
+//! with the same checks, and ends with detach and unload with no rule violation and no leak.
+
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
+
+mod common;
+
+use ndis_emu::config::RegValue;
+use ndis_emu::ledger::OriginReport;
+use ndis_emu::pe::{kernel, run_guarded};
+use ndis_emu::wire::Fault;
+use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, TrafficConfig};
+
+/// A round-robin team member (GroupId 1) whose drivers below want `backfill` bytes of context.
+fn member(index: u8, backfill: u16) -> AdapterConfig {
+    AdapterConfig::numbered(index)
+        .with_param("GroupId", RegValue::Dword(1))
+        .with_param("Policy", RegValue::Sz("round-robin".into()))
+        .with_context_backfill(backfill)
+}
+
+/// An adapter with no configuration: the filter passes its traffic through.
+fn plain(index: u8, backfill: u16) -> AdapterConfig {
+    AdapterConfig::numbered(index).with_context_backfill(backfill)
+}
+
+fn load(n: u64) -> TrafficConfig {
+    TrafficConfig {
+        tx_nbls: n,
+        rx_nbls: 0,
+        max_chain: 8,
+        frame_len: (60, 1514),
+        window: 256,
+        send_interval: 1_000,
+        flows: 64,
+        ..TrafficConfig::default()
+    }
+}
+
+fn idle() -> TrafficConfig {
+    TrafficConfig {
+        tx_nbls: 0,
+        rx_nbls: 0,
+        ..TrafficConfig::default()
+    }
+}
+
+/// What a run measured.
+struct Outcome {
+    origin: OriginReport,
+    /// Frames per wire.
+    wires: Vec<u64>,
+    /// Per adapter: NBLs its miniport took short of the context backfill its drivers wanted.
+    backfill_short: Vec<u64>,
+    /// Per adapter: NBLs its miniport took (and checked).
+    taken: Vec<u64>,
+    /// Per adapter: the protocol's loopback receipts (own frames once, duplicates, foreign).
+    loopback: Vec<(u64, u64, u64)>,
+    /// Per adapter: sends that reached its miniport still asking NDIS for loopback.
+    flagged_below: Vec<u64>,
+    /// Per adapter: the largest frame its miniport took, and how many large sends.
+    largest: Vec<u64>,
+    large_sends: Vec<u64>,
+    /// Per adapter: what its protocol was presented (MTU, IPv4 LSO limit).
+    views: Vec<(u32, u32)>,
+}
+
+/// Runs adapter 0's traffic over `adapters` on `image`, then detaches every module and unloads:
+/// no violation, no leak, no damaged frame.
+fn run_on(adapters: &[AdapterConfig], traffic: &TrafficConfig, image: DriverImage) -> Outcome {
+    run_faulted(adapters, traffic, image, &[])
+}
+
+/// As [`run_on`], with the traffic on adapter `sender` instead of 0 (the report is its).
+fn run_from(
+    sender: usize,
+    adapters: &[AdapterConfig],
+    traffic: &TrafficConfig,
+    image: DriverImage,
+) -> Outcome {
+    run_full(sender, adapters, traffic, image, &[])
+}
+
+/// As [`run_on`], with `faults` (adapter, time after the start of traffic, fault).
+fn run_faulted(
+    adapters: &[AdapterConfig],
+    traffic: &TrafficConfig,
+    image: DriverImage,
+    faults: &[(usize, u64, Fault)],
+) -> Outcome {
+    run_full(0, adapters, traffic, image, faults)
+}
+
+fn run_full(
+    sender: usize,
+    adapters: &[AdapterConfig],
+    traffic: &TrafficConfig,
+    image: DriverImage,
+    faults: &[(usize, u64, Fault)],
+) -> Outcome {
+    let mut emu = Emulator::new(EmuConfig {
+        seed: 7,
+        cpus: 4,
+        ..EmuConfig::default()
+    });
+    for (i, a) in adapters.iter().enumerate() {
+        emu.add_adapter(
+            a.clone(),
+            if i == sender { traffic.clone() } else { idle() },
+        );
+    }
+    let img = image.load().expect("image");
+    emu.load(img.entry).expect("mpfilter loads");
+    for a in 0..emu.adapter_count() {
+        assert!(emu.start(a), "{:?}", emu.violations());
+    }
+    let t = emu.now();
+    for &(a, at, fault) in faults {
+        emu.schedule_fault(a, t + at, fault);
+    }
+    assert!(emu.run_until_idle(), "{:?}", emu.violations());
+    let d = emu.delivery();
+    let backfill_short = (0..emu.adapter_count())
+        .map(|a| emu.stats(a).tx_context_backfill_short)
+        .collect();
+    let taken = (0..emu.adapter_count())
+        .map(|a| emu.stats(a).tx_context_backfill_checked)
+        .collect();
+    let loopback = (0..emu.adapter_count())
+        .map(|a| {
+            let s = emu.stats(a);
+            (
+                s.rx_loopback,
+                s.rx_loopback_duplicates,
+                s.rx_loopback_foreign,
+            )
+        })
+        .collect();
+    let flagged_below = (0..emu.adapter_count())
+        .map(|a| emu.stats(a).tx_loopback_flagged)
+        .collect();
+    let largest = (0..emu.adapter_count())
+        .map(|a| emu.stats(a).tx_largest_frame)
+        .collect();
+    let views = (0..emu.adapter_count())
+        .map(|a| emu.protocol_view(a))
+        .collect();
+    let large_sends = (0..emu.adapter_count())
+        .map(|a| emu.stats(a).tx_large_sends)
+        .collect();
+    for a in 0..emu.adapter_count() {
+        assert_eq!(emu.stats(a).wire_tx_bad, 0, "adapter {a}: intact frames");
+        emu.stop(a);
+    }
+    emu.unload();
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+    drop(img);
+    Outcome {
+        origin: d.origins[sender].clone(),
+        wires: d.per_wire.clone(),
+        backfill_short,
+        taken,
+        loopback,
+        flagged_below,
+        largest,
+        large_sends,
+        views,
+    }
+}
+
+/// As [`run_on`], on the loaded `mpfilter.sys` on its own emulated CPU thread: a bug check fails
+/// the test, and the driver's pool must be empty after unload.
+fn run_sys(adapters: Vec<AdapterConfig>, traffic: TrafficConfig) -> Outcome {
+    let outcome = run_guarded(move || {
+        let o = run_on(&adapters, &traffic, DriverImage::Pe(common::sys_image()));
+        (o, kernel::outstanding_pool())
+    });
+    match outcome {
+        Ok((o, pool)) => {
+            assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
+            o
+        }
+        Err(bug_check) => panic!("the driver stopped the machine: {bug_check}"),
+    }
+}
+
+fn assert_all_delivered(o: &OriginReport, n: u64) {
+    assert_eq!((o.sent, o.completed_ok, o.delivered), (n, n, n), "{o:?}");
+    assert_eq!((o.lost, o.duplicates, o.silently_lost), (0, 0, 0), "{o:?}");
+}
+
+const N: u64 = 2_000;
+
+fn backfill_team() -> Vec<AdapterConfig> {
+    vec![member(0, 64), member(1, 96)]
+}
+
+/// Both members' drivers below want context backfill (64 and 96 bytes): every NBL either
+/// miniport takes — adapter 0's own and the clones sent down adapter 1 — has it.
+fn check_backfill(o: &Outcome) {
+    assert_all_delivered(&o.origin, N);
+    assert!(o.wires.iter().all(|&w| w > N / 4), "spread: {:?}", o.wires);
+    assert!(o.taken.iter().all(|&t| t > 0), "{:?}", o.taken);
+    assert_eq!(o.backfill_short, vec![0, 0], "taken {:?}", o.taken);
+}
+
+#[test]
+fn every_nbl_a_member_sends_carries_the_context_backfill_its_stack_asked_for() {
+    check_backfill(&run_on(&backfill_team(), &load(N), DriverImage::Host));
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
+fn sys_every_nbl_a_member_sends_carries_the_context_backfill_its_stack_asked_for() {
+    check_backfill(&run_sys(backfill_team(), load(N)));
+}
+
+/// The control: without the team the filter pushes no context, and the protocol's NBLs reach a
+/// miniport whose drivers want backfill without it — the check sees what it is there to see.
+#[test]
+fn a_pass_through_stack_leaves_the_backfill_to_the_protocol_and_the_check_sees_it() {
+    let o = run_on(&[plain(0, 64), plain(1, 64)], &load(N), DriverImage::Host);
+    assert_all_delivered(&o.origin, N);
+    assert_eq!(o.backfill_short[0], o.taken[0], "taken {:?}", o.taken);
+    assert!(o.taken[0] > 0);
+}
+
+/// `NDIS_PACKET_TYPE_DIRECTED | NDIS_PACKET_TYPE_BROADCAST`.
+const DIRECTED_BROADCAST: u32 = 0x09;
+/// `NDIS_PACKET_TYPE_DIRECTED`.
+const DIRECTED: u32 = 0x01;
+
+/// Adapter 0's protocol broadcasts with NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK after setting
+/// `packet_filter`.
+fn loopback_load(packet_filter: u32) -> TrafficConfig {
+    TrafficConfig {
+        broadcast: true,
+        check_for_loopback: true,
+        packet_filter: Some(packet_filter),
+        ..load(N)
+    }
+}
+
+fn team() -> Vec<AdapterConfig> {
+    vec![member(0, 0), member(1, 0)]
+}
+
+/// The team spreads adapter 0's broadcasts over both wires, and its protocol still gets every
+/// one back exactly once as a loopback — whichever member carried it — while no send reaches a
+/// miniport asking NDIS for loopback (which would loop adapter 0's frames back to adapter 1's
+/// protocol) and adapter 1's protocol gets nothing.
+fn check_loopback(o: &Outcome) {
+    assert_all_delivered(&o.origin, N);
+    assert!(o.wires.iter().all(|&w| w > N / 4), "spread: {:?}", o.wires);
+    assert_eq!(o.loopback, vec![(N, 0, 0), (0, 0, 0)]);
+    assert_eq!(o.flagged_below, vec![0, 0]);
+}
+
+#[test]
+fn a_team_loops_back_every_accepted_send_to_its_protocol_whichever_path_carried_it() {
+    check_loopback(&run_on(
+        &team(),
+        &loopback_load(DIRECTED_BROADCAST),
+        DriverImage::Host,
+    ));
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
+fn sys_a_team_loops_back_every_accepted_send_to_its_protocol_whichever_path_carried_it() {
+    check_loopback(&run_sys(team(), loopback_load(DIRECTED_BROADCAST)));
+}
+
+/// A packet filter that does not take broadcasts: nothing comes back, from the team or NDIS.
+#[test]
+fn a_team_loops_back_nothing_the_protocols_packet_filter_rejects() {
+    let o = run_on(&team(), &loopback_load(DIRECTED), DriverImage::Host);
+    assert_all_delivered(&o.origin, N);
+    assert_eq!(o.loopback, vec![(0, 0, 0), (0, 0, 0)]);
+    assert_eq!(o.flagged_below, vec![0, 0]);
+}
+
+/// The reference: without a team the filter passes the flag down and NDIS loops every accepted
+/// send back itself — the same receipts the team gives.
+#[test]
+fn without_a_team_ndis_loops_back_the_same_sends_itself() {
+    let o = run_on(
+        &[plain(0, 0), plain(1, 0)],
+        &loopback_load(DIRECTED_BROADCAST),
+        DriverImage::Host,
+    );
+    assert_all_delivered(&o.origin, N);
+    assert_eq!(o.loopback, vec![(N, 0, 0), (0, 0, 0)]);
+    assert_eq!(o.flagged_below, vec![N, 0]);
+}
+
+/// A 2-member team whose member 1 has the smaller limits: MTU 1500 and LSO up to 1000 bytes,
+/// against member 0's 1900 and 1900 (frames are small here: the emulator's buffers hold 2 KiB).
+fn unequal() -> Vec<AdapterConfig> {
+    vec![
+        member(0, 0).with_limits(1900, 1900),
+        member(1, 0).with_limits(1500, 1000),
+    ]
+}
+
+/// Frames up to adapter 0's MTU (1914 bytes with the header), `lso_mss` != 0: all large sends.
+fn big_frames(lso_mss: u32) -> TrafficConfig {
+    TrafficConfig {
+        frame_len: (100, 1914),
+        lso_mss,
+        ..load(N)
+    }
+}
+
+/// What fits member 1 may go either way; what does not goes to member 0 — nothing beyond member
+/// 1's limits reaches its miniport (the emulator's `send.beyond-adapter-limits` would fail the
+/// run), and nothing is lost.
+fn check_limits(o: &Outcome, lso: bool) {
+    assert_all_delivered(&o.origin, N);
+    // Flowlets keep a flow where a large frame moved it, so member 1 gets the small frames of
+    // flows between moves: fewer than half, but some.
+    assert!(o.wires.iter().all(|&w| w > 0), "spread: {:?}", o.wires);
+    let (big_on_0, cap_1) = if lso { (1_014, 1_014) } else { (1_514, 1_514) };
+    assert!(o.largest[0] > big_on_0, "largest {:?}", o.largest);
+    assert!(o.largest[1] <= cap_1, "largest {:?}", o.largest);
+    let large = if lso { o.wires.clone() } else { vec![0, 0] };
+    assert_eq!(o.large_sends, large);
+}
+
+#[test]
+fn frames_above_a_members_mtu_never_go_to_that_member() {
+    check_limits(
+        &run_on(&unequal(), &big_frames(0), DriverImage::Host),
+        false,
+    );
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
+fn sys_frames_above_a_members_mtu_never_go_to_that_member() {
+    check_limits(&run_sys(unequal(), big_frames(0)), false);
+}
+
+#[test]
+fn large_sends_above_a_members_lso_limit_never_go_to_that_member() {
+    check_limits(
+        &run_on(&unequal(), &big_frames(536), DriverImage::Host),
+        true,
+    );
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
+fn sys_large_sends_above_a_members_lso_limit_never_go_to_that_member() {
+    check_limits(&run_sys(unequal(), big_frames(536)), true);
+}
+
+/// `NDIS_STATUS_INVALID_LENGTH`.
+const INVALID_LENGTH: i32 = 0xC001_0014_u32.cast_signed();
+
+/// Member 0 (the large one) loses its link mid-transfer: what member 1 can carry moves there;
+/// what it cannot has no capable path and completes with NDIS_STATUS_INVALID_LENGTH — never
+/// sent beyond member 1's limits, never lost silently.
+fn check_no_capable_path(o: &Outcome) {
+    let r = &o.origin;
+    let failed = r.completed_with(INVALID_LENGTH);
+    assert!(failed > 0, "{r:?}");
+    assert_eq!(r.completed_ok + failed, N, "{r:?}");
+    // Every NBL completed OK arrived; the undelivered ones are exactly those completed with the
+    // error (the protocol knows of each).
+    assert_eq!(r.delivered, r.completed_ok, "{r:?}");
+    assert_eq!(
+        (r.lost, r.duplicates, r.silently_lost),
+        (failed, 0, 0),
+        "{r:?}"
+    );
+    assert!(o.largest[1] <= 1_514, "largest {:?}", o.largest);
+}
+
+const LINK_DOWN_AT: u64 = 300_000;
+
+#[test]
+fn with_the_large_member_down_what_no_member_can_carry_fails_with_invalid_length() {
+    let faults = [(0, LINK_DOWN_AT, Fault::LinkDown)];
+    let o = run_faulted(&unequal(), &big_frames(0), DriverImage::Host, &faults);
+    check_no_capable_path(&o);
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
+fn sys_with_the_large_member_down_what_no_member_can_carry_fails_with_invalid_length() {
+    let outcome = run_guarded(move || {
+        let faults = [(0, LINK_DOWN_AT, Fault::LinkDown)];
+        let image = DriverImage::Pe(common::sys_image());
+        let o = run_faulted(&unequal(), &big_frames(0), image, &faults);
+        (o, kernel::outstanding_pool())
+    });
+    let (o, pool) =
+        outcome.unwrap_or_else(|bug_check| panic!("the driver stopped the machine: {bug_check}"));
+    assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
+    check_no_capable_path(&o);
+}
+
+/// The small member (1500/1000) attaches first, the large one (1900/1900) second: the large
+/// member presents its protocol what every member can carry — MTU 1500 at restart, LSO 1000 at
+/// bind — so its protocol builds nothing a member cannot take: large sends spread over both
+/// paths, none fails, and neither miniport gets anything beyond its limits.
+fn check_presented(o: &Outcome) {
+    assert_eq!(
+        o.views[1],
+        (1500, 1000),
+        "what the large member's protocol saw"
+    );
+    assert_eq!(
+        o.views[0],
+        (1500, 1000),
+        "the small member presents its own"
+    );
+    assert_all_delivered(&o.origin, N);
+    assert!(o.wires.iter().all(|&w| w > N / 4), "spread: {:?}", o.wires);
+    assert!(
+        o.largest.iter().all(|&l| l <= 1_014),
+        "largest {:?}",
+        o.largest
+    );
+    assert_eq!(o.large_sends, o.wires);
+}
+
+fn small_first() -> Vec<AdapterConfig> {
+    vec![
+        member(0, 0).with_limits(1500, 1000),
+        member(1, 0).with_limits(1900, 1900),
+    ]
+}
+
+#[test]
+fn a_member_presents_its_protocol_the_limits_every_member_can_carry() {
+    check_presented(&run_from(
+        1,
+        &small_first(),
+        &big_frames(536),
+        DriverImage::Host,
+    ));
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
+fn sys_a_member_presents_its_protocol_the_limits_every_member_can_carry() {
+    let outcome = run_guarded(move || {
+        let image = DriverImage::Pe(common::sys_image());
+        let o = run_from(1, &small_first(), &big_frames(536), image);
+        (o, kernel::outstanding_pool())
+    });
+    let (o, pool) =
+        outcome.unwrap_or_else(|bug_check| panic!("the driver stopped the machine: {bug_check}"));
+    assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
+    check_presented(&o);
+}
