@@ -466,6 +466,26 @@ pub unsafe fn driver_unload(abi: Abi, unload: usize, d: *mut DRIVER_OBJECT) {
     invoke!(abi, unload, fn(*mut DRIVER_OBJECT), d);
 }
 
+/// Calls a control device's dispatch routine with an IRP.
+///
+/// # Safety
+/// `routine` is a dispatch routine the driver registered for the device, in `abi`; the device
+/// and IRP are the emulator's, valid during the call.
+pub unsafe fn dispatch_irp(
+    abi: Abi,
+    routine: usize,
+    device: *mut mpfilter::ndis::types::DEVICE_OBJECT,
+    irp: *mut mpfilter::ndis::irp::IRP,
+) -> i32 {
+    invoke!(
+        abi,
+        routine,
+        fn(*mut mpfilter::ndis::types::DEVICE_OBJECT, *mut mpfilter::ndis::irp::IRP) -> i32,
+        device,
+        irp
+    )
+}
+
 /// An ETW provider's enable callback (`PETWENABLECALLBACK`) of an image of the given ABI.
 ///
 /// # Safety

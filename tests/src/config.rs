@@ -132,6 +132,12 @@ pub enum RegValue {
 }
 
 impl AdapterConfig {
+    /// The IfIndex of the filter module attached above this miniport (NDIS gives a filter module
+    /// an interface of its own; the emulator numbers it 100 + the miniport's).
+    pub fn filter_if_index(&self) -> u32 {
+        100 + self.if_index
+    }
+
     /// A 10 Gbit/s adapter with a locally administered MAC derived from `index`.
     pub fn numbered(index: u8) -> Self {
         AdapterConfig {

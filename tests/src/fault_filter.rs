@@ -131,6 +131,12 @@ pub enum Fault {
     AcquireLockTwice,
     DprAcquireAtPassive,
     ReturnHoldingLock,
+    // The control device's dispatch routine (`device_ioctl` reaches it).
+    IrpNeverCompleted,
+    IrpCompletedTwice,
+    IrpInformationOverrun,
+    IrpIgnoresAccess,
+    DevicePnpHandler,
     /// Registers an ETW provider in DriverEntry and never unregisters it.
     LeakEtwProvider,
     /// Registers an ETW provider in DriverEntry and unregisters it twice at unload.
@@ -139,6 +145,45 @@ pub enum Fault {
 
 thread_local! {
     static NEXT_FAULT: Cell<Fault> = const { Cell::new(Fault::None) };
+}
+
+thread_local! {
+    /// The fault of the control device's dispatch routine (which gets no driver context).
+    static DEVICE_FAULT: Cell<Fault> = const { Cell::new(Fault::None) };
+}
+
+/// The control device's IRP_MJ_DEVICE_CONTROL routine, misbehaving as its fault says.
+unsafe extern "system" fn fault_dispatch(
+    _device: *mut DEVICE_OBJECT,
+    irp: *mut mpfilter::ndis::irp::IRP,
+) -> i32 {
+    let fault = DEVICE_FAULT.with(Cell::get);
+    // SAFETY: the emulator's IRP, with its stack location, live during the call.
+    let stack = unsafe { (*irp).CurrentStackLocation };
+    // SAFETY: as above.
+    let out_len = unsafe { (*stack).Parameters.OutputBufferLength } as usize;
+    let information = if fault == Fault::IrpInformationOverrun {
+        out_len + 8
+    } else {
+        0
+    };
+    // SAFETY: as above; the driver owns the IRP until it completes it.
+    unsafe {
+        (*irp).IoStatus = mpfilter::ndis::irp::IO_STATUS_BLOCK {
+            Status: 0,
+            Padding0: 0,
+            Information: information,
+        };
+    }
+    if fault != Fault::IrpNeverCompleted {
+        // SAFETY: completing the IRP we were given.
+        unsafe { IofCompleteRequest(irp, 0) };
+    }
+    if fault == Fault::IrpCompletedTwice {
+        // SAFETY: the fault: a second completion.
+        unsafe { IofCompleteRequest(irp, 0) };
+    }
+    0
 }
 
 /// The driver image of the fault filter with `fault` (taken by the next DriverEntry on this
@@ -352,11 +397,30 @@ unsafe extern "system" fn driver_entry(
         st.memory =
             unsafe { NdisAllocateMemoryWithTagPriority(st.handle, 64, TAG, NORMAL_POOL_PRIORITY) };
     }
-    if fault == Fault::LeakDevice {
+    let irp_fault = matches!(
+        fault,
+        Fault::IrpNeverCompleted
+            | Fault::IrpCompletedTwice
+            | Fault::IrpInformationOverrun
+            | Fault::IrpIgnoresAccess
+    );
+    let mut table: [*mut c_void; IRP_MJ_COUNT] = [null_mut(); IRP_MJ_COUNT];
+    if irp_fault {
+        DEVICE_FAULT.with(|f| f.set(fault));
+        let routine: mpfilter::ndis::irp::DriverDispatch = fault_dispatch;
+        table[usize::from(mpfilter::ndis::irp::IRP_MJ_DEVICE_CONTROL)] = routine as *mut c_void;
+    }
+    if fault == Fault::DevicePnpHandler {
+        let routine: mpfilter::ndis::irp::DriverDispatch = fault_dispatch;
+        // IRP_MJ_PNP: NDIS owns PnP for the device.
+        table[0x1B] = routine as *mut c_void;
+    }
+    if fault == Fault::LeakDevice || irp_fault || fault == Fault::DevicePnpHandler {
         // SAFETY: NDIS_DEVICE_OBJECT_ATTRIBUTES is plain data.
         let mut a: NDIS_DEVICE_OBJECT_ATTRIBUTES = unsafe { core::mem::zeroed() };
         a.Header = NDIS_OBJECT_HEADER::new(0x85, 1, 0x38);
         a.ExtensionSize = 16;
+        a.MajorFunctions = table.as_mut_ptr();
         let mut dev: *mut DEVICE_OBJECT = null_mut();
         // SAFETY: valid attributes and out pointers.
         unsafe { NdisRegisterDeviceEx(st.handle, &raw mut a, &raw mut dev, &raw mut st.device) };
@@ -396,6 +460,11 @@ unsafe extern "system" fn driver_unload(d: *mut DRIVER_OBJECT) {
         // SAFETY: our pool, all NBLs freed.
         unsafe { NdisFreeNetBufferListPool(st.pool) };
     }
+    if st.fault != Fault::LeakDevice && !st.device.is_null() {
+        // SAFETY: our device handle, deregistered once.
+        unsafe { NdisDeregisterDeviceEx(st.device) };
+    }
+
     if st.fault == Fault::EtwUnregisterTwice {
         for _ in 0..2 {
             // SAFETY: any value is accepted; the second call passes a closed handle.

@@ -4,6 +4,8 @@
 //!   through its lifecycle on a virtual clock with a seeded RNG ([`sched`], [`rng`]).
 //! - [`exports`](mod@exports) — every ndis.sys function the filter imports, plus the ntoskrnl driver-object
 //!   extension routines, for the host ABI and for Win64 PE images ([`abi`]).
+//! - the control device: `Emulator::device_ioctl` and friends send IRPs to the driver's dispatch
+//!   routines (`exports::io`).
 //! - [`rules`] — the rules enforced (stable names), violations and leaks.
 //! - [`scenario`] — library scenarios and their printable reports, shared by tests and `mpsim`.
 //! - [`ledger`] — where every frame the protocols sent went (delivery, loss, duplicates,
@@ -14,6 +16,7 @@
 pub mod abi;
 pub mod callbacks;
 pub mod config;
+mod control;
 pub mod diag;
 pub mod emulator;
 pub mod exports;
@@ -40,6 +43,7 @@ pub use callbacks::EntryPoint;
 pub use config::{AdapterConfig, EmuConfig, Randomization, TrafficConfig};
 pub use diag::{DiagRecord, DiagReject, DiagRejectReason};
 pub use emulator::{Emulator, LoadError, View};
+pub use exports::io::IrpOutcome;
 pub use image::{DriverImage, LoadedImage};
 pub use ledger::{DeliveryReport, FrameKey, OriginReport};
 pub use rules::{Leak, Rule, Subject, Violation};

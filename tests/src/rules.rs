@@ -211,6 +211,16 @@ rules! {
         "Every spin lock a callback (or timer function) acquires is released before it returns to NDIS.";
     LeakTimer => "leak.timer", "[DDI NdisFreeTimerObject]",
         "Every timer object is freed by detach (module handle) or unload (driver handle).";
+    DeviceAttributes => "device.attributes", "[DDI NdisRegisterDeviceEx, NDIS_DEVICE_OBJECT_ATTRIBUTES]",
+        "NdisRegisterDeviceEx gets attributes of type 0x85, revision 1 or later and size 0x38 or more, a NULL DeviceClassGuid (reserved for NDIS) and no PnP or Power dispatch routine.";
+    IrpNotCompleted => "irp.not-completed", "[DDI IoCompleteRequest][DOC:completing-irps]",
+        "A control device's dispatch routine that does not pend its IRP (no driver here does) completes it with IoCompleteRequest before it returns.";
+    IrpCompletedTwice => "irp.completed-twice", "[DDI IoCompleteRequest]",
+        "An IRP is completed once, and only an IRP the driver was given and still owns.";
+    IrpInformationOverrun => "irp.information-overrun", "[DOC:buffer-descriptions-for-i-o-control-codes]",
+        "A METHOD_BUFFERED IRP completes with IoStatus.Information no larger than the caller's output buffer (the I/O manager copies that many bytes back).";
+    IrpWriteAccess => "irp.write-access", "[DDI IoValidateDeviceIoControlAccess][DOC:security-issues-for-i-o-control-codes]",
+        "An IOCTL whose code demands FILE_WRITE_ACCESS does not succeed on a handle without write access.";
     EtwInvalid => "etw.invalid", "[DDI EtwRegister, EtwUnregister, EtwWriteTransfer]",
         "The ETW provider functions get a registration handle EtwRegister returned and EtwUnregister has not closed, EtwRegister non-NULL ProviderId and RegHandle, and EtwRegister and EtwUnregister run at PASSIVE_LEVEL.";
     LeakEtwProvider => "leak.etw-provider", "[DDI EtwUnregister]",

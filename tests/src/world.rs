@@ -408,6 +408,21 @@ pub(crate) struct OidClone {
 pub(crate) struct Device {
     pub object: Heap<[u64; 8]>,
     pub ext: Vec<u128>,
+    /// The driver's dispatch routines by IRP major function (0 = none), copied at registration
+    /// as NDIS does.
+    pub dispatch: [usize; mpfilter::ndis::types::IRP_MJ_COUNT],
+    /// The calling convention of the driver that registered it.
+    pub abi: crate::abi::Abi,
+}
+
+/// An IRP the emulator handed a dispatch routine, until the routine returns.
+pub(crate) struct IrpTrack {
+    /// IofCompleteRequest calls for it.
+    pub completions: u32,
+    /// Whether the handle it came on was granted write access.
+    pub write_access: bool,
+    /// The caller's output buffer length.
+    pub out_len: usize,
 }
 
 /// The registered filter driver.
@@ -484,6 +499,7 @@ pub(crate) struct World {
     pub ctx_areas: std::collections::HashSet<usize>,
     pub memory: HashMap<usize, (Layout, u32)>,
     pub devices: HashMap<usize, Device>,
+    pub irps: HashMap<usize, IrpTrack>,
     pub orig_oids: HashMap<usize, OrigOid>,
     pub done_oids: VecDeque<usize>,
     pub oid_below: HashMap<usize, OidBelow>,
@@ -563,6 +579,7 @@ impl World {
             ctx_areas: std::collections::HashSet::new(),
             memory: HashMap::new(),
             devices: HashMap::new(),
+            irps: HashMap::new(),
             orig_oids: HashMap::new(),
             done_oids: VecDeque::new(),
             oid_below: HashMap::new(),

@@ -66,6 +66,7 @@ macro_rules! leak_tests {
 
 violation_tests! {
     rule_driver_characteristics: BadCharacteristics => "driver.characteristics" in Some("DriverEntry");
+    rule_device_attributes: DevicePnpHandler => "device.attributes" in Some("DriverEntry");
     rule_driver_characteristics_unique_name: BadUniqueName => "driver.characteristics" in Some("DriverEntry");
     rule_handle_invalid: BogusHandle => "handle.invalid" in Some("FilterSendNetBufferLists");
     rule_attach_no_set_attributes: SkipSetAttributes => "attach.no-set-attributes" in None;
@@ -220,11 +221,45 @@ fn rule_pause_outstanding_after_double_decrement() {
     );
 }
 
+/// The control device's cases: the fault filter's dispatch routine gets one IOCTL whose code
+/// demands write access, on a read-only handle, with a 4-byte output buffer.
+const DEVICE_CASES: &[(Fault, &str)] = &[
+    (Fault::IrpNeverCompleted, "irp.not-completed"),
+    (Fault::IrpCompletedTwice, "irp.completed-twice"),
+    (Fault::IrpInformationOverrun, "irp.information-overrun"),
+    (Fault::IrpIgnoresAccess, "irp.write-access"),
+];
+
+#[test]
+fn every_irp_rule_is_caught_at_the_control_device() {
+    for &(fault, rule) in DEVICE_CASES {
+        let mut emu = Emulator::new(EmuConfig::default());
+        emu.add_adapter(
+            ndis_emu::AdapterConfig::numbered(0),
+            ndis_emu::TrafficConfig::default(),
+        );
+        let img = image(fault).load().expect("fault filter");
+        emu.load(img.entry).expect("loads");
+        // CTL_CODE(FILE_DEVICE_PHYSICAL_NETCARD, 0x802, METHOD_BUFFERED, FILE_WRITE_ACCESS).
+        let o = emu.device_ioctl(0x0017_A008, &[1, 2, 3], 4, false);
+        assert!(o.is_some(), "{fault:?}: the device answers");
+        let v = emu.violations();
+        assert_eq!(
+            v.first().map(|v| v.rule.name()),
+            Some(rule),
+            "{fault:?}: {v:?}"
+        );
+        assert!(matches!(v[0].subject, Subject::Request(_)), "{v:?}");
+    }
+    // The same request to a correct routine (mpfilter's) breaks no rule: tests/tests/control.rs.
+}
+
 #[test]
 fn every_rule_has_a_negative_test() {
     let mut covered: Vec<&str> = VIOLATION_CASES
         .iter()
         .chain(LEAK_CASES)
+        .chain(DEVICE_CASES)
         .map(|c| c.1)
         .collect();
     covered.push("leak.held-nbl");

@@ -5,15 +5,19 @@
 //! lost or duplicated, every NBL completes to the protocol, and every run ends with detach and
 //! unload with no rule violation and no leak. Each scenario runs on the host build and on the loaded
 //! `mpfilter.sys` with the same checks, the diagnostic events included (the host build's records,
-//! the `.sys`'s ETW TraceLogging events decoded by the PE loader); the counters of the filter,
-//! readable only in the host build, add host-only checks.
+//! the `.sys`'s ETW TraceLogging events decoded by the PE loader), and the filter's counters and
+//! its group as the control device's IOCTLs report them, on both builds.
 
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
 mod common;
 
+use mpctl_proto::response::MODULE_ANSWER_LEN;
+use mpctl_proto::{
+    GroupList, GroupRecord, Ioctl, ModuleCounters, PathRecord, PathState as WireState,
+    Reason as WireReason, Request, status,
+};
 use mpfilter::diag::Event;
-use mpfilter::driver::GroupSnapshot;
 use mpfilter::engine::{PathState, Reason};
 use mpfilter::module::ModuleStats;
 use mpfilter::ndis::consts::{NDIS_STATUS_FAILURE, NDIS_STATUS_MEDIA_DISCONNECTED};
@@ -79,8 +83,8 @@ struct Scenario {
     faults: Vec<(usize, u64, Fault)>,
 }
 
-/// What a run measured: the far end's account of adapter 0's frames, frames per wire, and (host
-/// build only) each member's filter counters.
+/// What a run measured: the far end's account of adapter 0's frames, frames per wire, and each
+/// member's filter counters and adapter 0's group as the control device reports them.
 struct Outcome {
     origin: OriginReport,
     wires: Vec<u64>,
@@ -92,9 +96,57 @@ struct Outcome {
     transitions: Vec<(u64, Event)>,
     /// The `Reroute` diagnostic events.
     reroutes: Vec<Event>,
-    /// Adapter 0's group at the end of the traffic, before detach (host build only).
-    group: Option<GroupSnapshot>,
+    /// Adapter 0's group at the end of the traffic, before detach (IOCTL ListGroups).
+    group: Option<GroupView>,
+    /// Each member's counters (IOCTL ModuleStats); `None` when a module is in no group (the
+    /// control device reports group members).
     stats: Option<Vec<ModuleStats>>,
+}
+
+/// A group as the control device lists it: its record and its paths by seat.
+struct GroupView {
+    record: GroupRecord,
+    paths: Vec<PathRecord>,
+}
+
+fn encoded(r: Request) -> Vec<u8> {
+    let mut b = vec![0; r.len()];
+    r.encode(&mut b).expect("room");
+    b
+}
+
+/// Every member's counters through IOCTL ModuleStats; `None` if one is in no group.
+fn read_stats(emu: &mut Emulator, members: &[AdapterConfig]) -> Option<Vec<ModuleStats>> {
+    members
+        .iter()
+        .map(|m| {
+            let req = encoded(Request::ModuleStats {
+                if_index: m.filter_if_index(),
+            });
+            let o = emu
+                .device_ioctl(Ioctl::ModuleStats.code(), &req, MODULE_ANSWER_LEN, false)
+                .expect("mpfilter's control device");
+            (o.status == status::SUCCESS).then(|| {
+                let c = ModuleCounters::decode(&o.output).expect("a valid answer");
+                mpfilter::driver::module_stats_from_counters(&c.values)
+            })
+        })
+        .collect()
+}
+
+/// The group of the filter module with `if_index` through IOCTL ListGroups.
+fn read_group(emu: &mut Emulator, if_index: u32) -> Option<GroupView> {
+    let req = encoded(Request::ListGroups);
+    let o = emu
+        .device_ioctl(Ioctl::ListGroups.code(), &req, 64 * 1024, false)
+        .expect("mpfilter's control device");
+    assert_eq!(o.status, status::SUCCESS);
+    let list = GroupList::decode(&o.output).expect("a valid list");
+    let group = list.paths().find(|p| p.if_index == if_index)?.group;
+    Some(GroupView {
+        record: list.groups().find(|g| g.group == group)?,
+        paths: list.paths_of(group).collect(),
+    })
 }
 
 /// Boots the team on `image`, applies the faults, runs the traffic to its end, detaches every
@@ -108,7 +160,6 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
     for (i, m) in s.members.iter().enumerate() {
         emu.add_adapter(m.clone(), if i == 0 { s.traffic.clone() } else { idle() });
     }
-    let host = matches!(image, DriverImage::Host);
     let img = image.load().expect("image");
     emu.load(img.entry).expect("mpfilter loads");
     for a in 0..emu.adapter_count() {
@@ -148,21 +199,10 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
         .filter(|r| matches!(r.event, Event::Reroute { .. }))
         .map(|r| r.event)
         .collect();
-    let stats = host.then(|| {
-        (0..emu.adapter_count())
-            .map(|a| {
-                // SAFETY: the module of adapter `a` is attached and the host-linked filter runs
-                // on this thread only.
-                unsafe { mpfilter::driver::module_stats(ctx(&emu, a)) }.expect("a module context")
-            })
-            .collect()
-    });
-    let group = host
-        .then(|| {
-            // SAFETY: as for the module counters above.
-            unsafe { mpfilter::driver::group_snapshot(ctx(&emu, 0)) }
-        })
-        .flatten();
+    let stats = read_stats(&mut emu, &s.members);
+    let group = read_group(&mut emu, s.members[0].filter_if_index());
+    // Every scenario teams all its members or none: the counters come with the group.
+    assert_eq!(stats.is_some(), group.is_some(), "{:?}", emu.violations());
     let below_peak = (0..emu.adapter_count())
         .map(|a| emu.stats(a).tx_below_peak_per_target)
         .collect();
@@ -356,28 +396,27 @@ both_builds!(
             // sent again.
             let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
             assert!(retried > 0, "{stats:?}");
-            // The group as the control plane reports it.
+            // The group as the control device reports it.
             let g = o.group.as_ref().expect("adapter 0 is in a group");
-            assert_eq!((g.group, g.policy, g.members.len()), (1, "round-robin", 2));
-            let p0 = g.members[0].path.expect("path 0");
-            let p1 = g.members[1].path.expect("path 1");
-            assert_eq!(p0.state, PathState::Active);
             assert_eq!(
-                (p1.state, p1.last_transition.reason),
-                (PathState::Failed, Reason::LinkDown)
+                (g.record.group, g.record.policy_name(), g.paths.len()),
+                (1, "round-robin", 2)
             );
-            assert!(!g.members[1].connected);
-            assert_eq!(g.eligible_mask, 0b01);
+            let (p0, p1) = (&g.paths[0], &g.paths[1]);
+            assert!(p0.has_path && p1.has_path);
+            assert_eq!(p0.state, WireState::Active);
+            assert_eq!(
+                (p1.state, p1.reason),
+                (WireState::Failed, WireReason::LinkDown)
+            );
+            assert!(!p1.connected);
+            assert_eq!(g.record.eligible_mask, 0b01);
             for p in [p0, p1] {
-                assert_eq!(p.counters.inflight_nbls(), 0, "{p:?}");
+                assert_eq!(p.inflight_nbls(), 0, "{p:?}");
             }
-            assert!(p1.counters.failed_nbls > 0, "{p1:?}");
-            assert_eq!(p1.counters.completed_nbls, o.wires[1], "{p1:?}");
-            assert_eq!(
-                g.members[0].module.send_nbls_rerouted,
-                p1.counters.sent_nbls
-            );
-            assert_eq!(g.members[0].module, stats[0]);
+            assert!(p1.failed_nbls > 0, "{p1:?}");
+            assert_eq!(p1.completed_nbls, o.wires[1], "{p1:?}");
+            assert_eq!(stats[0].send_nbls_rerouted, p1.sent_nbls);
             assert!(u64::from(moved) <= retried, "{moved} of {retried}");
         }
     }

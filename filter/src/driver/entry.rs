@@ -38,7 +38,7 @@ const DRIVER_MINOR_VERSION: u8 = 0;
 
 /// ASCII to UTF-16 at compile time (the names above are ASCII; anything else fails the build).
 #[allow(clippy::cast_lossless)]
-const fn utf16<const N: usize>(s: &str) -> [u16; N] {
+pub(super) const fn utf16<const N: usize>(s: &str) -> [u16; N] {
     let bytes = s.as_bytes();
     assert!(bytes.len() == N, "length mismatch");
     let mut out = [0u16; N];
@@ -58,7 +58,7 @@ static SERVICE_NAME_UTF16: [u16; SERVICE_NAME.len()] = utf16(SERVICE_NAME);
 /// A counted string over a static: NDIS copies the names during registration and never writes
 /// them, so the `*mut` the C type demands is never used for writing.
 #[allow(clippy::cast_possible_truncation)]
-fn static_unicode(s: &'static [u16]) -> UNICODE_STRING {
+pub(super) fn static_unicode(s: &'static [u16]) -> UNICODE_STRING {
     // The names are a few dozen characters; the byte length fits a u16.
     let bytes = (s.len() * 2) as u16;
     UNICODE_STRING {
@@ -192,6 +192,9 @@ pub unsafe extern "system" fn DriverEntry(
         crate::diag::stop();
         return status;
     }
+    // The filter works without its control device: a failed registration is not DriverEntry's.
+    // SAFETY: PASSIVE_LEVEL, the initialised state, after the filter registration.
+    let _ = unsafe { super::control::register(state) };
     // SAFETY: a valid driver object; setting the unload routine is DriverEntry's job.
     unsafe { (*driver_object).DriverUnload = Some(driver_unload) };
     NDIS_STATUS_SUCCESS
@@ -218,6 +221,8 @@ pub unsafe extern "system" fn driver_unload(driver_object: *mut DRIVER_OBJECT) {
     if handle.is_null() {
         return;
     }
+    // SAFETY: PASSIVE_LEVEL; unload runs alone.
+    unsafe { super::control::deregister(state) };
     // SAFETY: the handle NdisFRegisterFilterDriver returned, deregistered once (cleared below).
     unsafe { imports::NdisFDeregisterFilterDriver(handle) };
     // SAFETY: as above.

@@ -8,6 +8,8 @@
 //!   FilterAttach to FilterDetach, with a pointer to the driver state it is registered in.
 //! - `state` — the driver-wide state in the driver-object extension (the FilterDriverContext).
 //! - [`registry`] — the attached modules by filter handle, IfIndex and path group.
+//! - `control` — the control device (`\\Device\\MpFilter`) and its IOCTL dispatch; `counters` —
+//!   a module's counters on its wire.
 //! - `team` — the path groups: members, the engine group of each, its publication to the data
 //!   path (`publish`) and its tick timer.
 //!
@@ -22,12 +24,15 @@
 //! end-to-end run against the real imports is the emulator's suite in `tests/`.
 
 mod context;
+mod control;
+mod counters;
 pub mod entry;
 pub mod publish;
 pub mod registry;
 mod state;
 mod team;
 
+pub use counters::from_values as module_stats_from_counters;
 pub use team::{GroupSnapshot, MemberSnapshot};
 mod trampolines;
 

@@ -19,6 +19,8 @@ pub(crate) struct DriverState {
     pub(crate) modules: Registry<Module>,
     /// The path groups the teamed modules form.
     pub(crate) team: Team,
+    /// The control device's handle from `NdisRegisterDeviceEx` (NULL without one).
+    pub(crate) control_device: NDIS_HANDLE,
 }
 
 // SAFETY: the filter driver handle is an opaque NDIS token, written only by DriverEntry and unload
@@ -32,6 +34,7 @@ impl DriverState {
             filter_driver_handle: ptr::null_mut(),
             modules: Registry::new(),
             team: Team::new(),
+            control_device: ptr::null_mut(),
         }
     }
 }

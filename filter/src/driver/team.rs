@@ -21,6 +21,8 @@
 //! snapshot stays, the engine's eligible set changes, and a member that is not Running refuses
 //! clones at its pause gate.
 
+mod admin;
+
 use super::publish::Published;
 use crate::config::{AllDown, GroupSettings, MemberSettings, ModuleConfig};
 use crate::diag::{self, Event};
@@ -565,35 +567,7 @@ impl Groups {
     fn snapshot(&self, module: &Module) -> Option<GroupSnapshot> {
         let (gi, _) = Self::position(module)?;
         let c = self.control.lock();
-        let g = c.groups.get(gi)?.as_ref()?;
-        let members = (0..MAX_PATHS)
-            .filter_map(|seat| {
-                // Seats are < 16.
-                #[allow(clippy::cast_possible_truncation)]
-                let seat = seat as u8;
-                let m = g.member(seat)?;
-                // SAFETY: a member's module is attached while it is a member.
-                let module = unsafe { m.module.as_ref() };
-                Some(MemberSnapshot {
-                    seat,
-                    if_index: module.info().if_index,
-                    running: m.running,
-                    connected: m.connected,
-                    xmit_bps: m.xmit_bps,
-                    path: g
-                        .path_of(seat)
-                        .and_then(|p| g.engine.as_ref()?.path_info(p)),
-                    module: module.stats(),
-                })
-            })
-            .collect();
-        Some(GroupSnapshot {
-            group: g.id,
-            policy: g.engine.as_ref().map_or("none", PathGroup::policy_name),
-            generation: g.generation,
-            eligible_mask: g.engine.as_ref().map_or(0, PathGroup::eligible_mask),
-            members,
-        })
+        Some(group_snapshot(c.groups.get(gi)?.as_ref()?))
     }
 
     /// The timer's work: the engine tick of group `index`, then the members' parked NBLs (which
@@ -682,6 +656,38 @@ impl ControlPlane for Groups {
         {
             tick_group(&mut c, gi);
         }
+    }
+}
+
+/// A group as it is now; called under the control lock, which keeps its members attached.
+fn group_snapshot(g: &Group) -> GroupSnapshot {
+    let members = (0..MAX_PATHS)
+        .filter_map(|seat| {
+            // Seats are < 16.
+            #[allow(clippy::cast_possible_truncation)]
+            let seat = seat as u8;
+            let m = g.member(seat)?;
+            // SAFETY: a member's module is attached while it is a member.
+            let module = unsafe { m.module.as_ref() };
+            Some(MemberSnapshot {
+                seat,
+                if_index: module.info().if_index,
+                running: m.running,
+                connected: m.connected,
+                xmit_bps: m.xmit_bps,
+                path: g
+                    .path_of(seat)
+                    .and_then(|p| g.engine.as_ref()?.path_info(p)),
+                module: module.stats(),
+            })
+        })
+        .collect();
+    GroupSnapshot {
+        group: g.id,
+        policy: g.engine.as_ref().map_or("none", PathGroup::policy_name),
+        generation: g.generation,
+        eligible_mask: g.engine.as_ref().map_or(0, PathGroup::eligible_mask),
+        members,
     }
 }
 

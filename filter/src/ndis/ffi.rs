@@ -316,6 +316,22 @@ unsafe extern "system" {
     pub fn KeQueryMaximumProcessorCountEx(GroupNumber: u16) -> u32;
 }
 
+// The control device's I/O (ntoskrnl, PASSIVE_LEVEL in a dispatch routine).
+#[cfg_attr(
+    all(windows, not(feature = "wdk")),
+    link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
+)]
+unsafe extern "system" {
+    /// Completes an IRP (`IoCompleteRequest` is a wdm.h macro for this export).
+    pub fn IofCompleteRequest(Irp: *mut super::irp::IRP, PriorityBoost: i8);
+    /// Checks that the handle an IRP_MJ_DEVICE_CONTROL came on was granted `RequiredAccess`
+    /// (FILE_READ_ACCESS / FILE_WRITE_ACCESS); STATUS_SUCCESS for kernel-mode requesters.
+    pub fn IoValidateDeviceIoControlAccess(
+        Irp: *mut super::irp::IRP,
+        RequiredAccess: u32,
+    ) -> super::irp::NTSTATUS;
+}
+
 // The kernel-mode ETW provider API. The `.sys` never calls these by name: the `tracelogging`
 // crate (feature `kernel_mode`, `crate::windows::etw`) declares them in an extern block without a
 // library, and these raw-dylib declarations give rust-lld the ntoskrnl.exe imports to resolve its

@@ -7,6 +7,7 @@
 //! - [`nbl`], [`flags`], [`handle`], [`oid`], [`params`] — safe wrappers: owning NBL chains and
 //!   accessors, typed flags, the module handle with one safe method per NDIS call the filter makes,
 //!   OID requests and the borrowed callback arguments.
+//! - [`irp`] — the IRP layouts and [`irp::Irp`], one control-device request completed once.
 //! - [`pool`] — [`NblPool`], the NBL pool a module's clones come from.
 //! - `diag_host` (host build only) — the call into the emulator's diagnostics recorder behind
 //!   the diagnostics' emulator backend.
@@ -29,6 +30,7 @@ pub(crate) mod diag_host;
 pub mod ffi;
 pub mod flags;
 pub mod handle;
+pub mod irp;
 pub mod nbl;
 pub mod offload;
 pub mod offload_types;
@@ -50,6 +52,15 @@ pub(crate) mod testkit;
 pub(crate) use ffi as imports;
 #[cfg(test)]
 pub(crate) use mock as imports;
+
+// The control device's imports (device registration, IRP completion and access checks): the
+// same choice, with their own doubles so the data path's recorded call sequences stay as they are.
+#[cfg(not(test))]
+pub(crate) use ffi as io_imports;
+#[cfg(test)]
+pub(crate) use mock_io as io_imports;
+#[cfg(test)]
+pub(crate) mod mock_io;
 
 pub use flags::{ReceiveFlags, ReturnFlags, SendCompleteFlags, SendFlags};
 pub use handle::FilterHandle;

@@ -160,12 +160,17 @@ pub unsafe fn get_version(_abi: Abi) -> u32 {
     0x0006_001E
 }
 
+/// `IRP_MJ_POWER`.
+const IRP_MJ_POWER: usize = 0x16;
+/// `IRP_MJ_PNP`.
+const IRP_MJ_PNP: usize = 0x1B;
+
 /// `NdisRegisterDeviceEx`.
 ///
 /// # Safety
 /// Pointers are null or valid as in the C contract.
 pub unsafe fn register_device(
-    _abi: Abi,
+    abi: Abi,
     h: NDIS_HANDLE,
     attrs: *mut NDIS_DEVICE_OBJECT_ATTRIBUTES,
     pdev: *mut *mut DEVICE_OBJECT,
@@ -177,6 +182,21 @@ pub unsafe fn register_device(
     }
     // SAFETY: attrs is non-null and points at the attributes per the contract.
     let ext_size = unsafe { (*attrs).ExtensionSize } as usize;
+    // SAFETY: as above.
+    let table = unsafe { (*attrs).MajorFunctions };
+    // SAFETY: as above.
+    let hdr = unsafe { (*attrs).Header };
+    // SAFETY: as above.
+    let class_guid = unsafe { (*attrs).DeviceClassGuid };
+    let mut dispatch = [0usize; mpfilter::ndis::types::IRP_MJ_COUNT];
+    if !table.is_null() {
+        for (i, slot) in dispatch.iter_mut().enumerate() {
+            // SAFETY: a non-NULL MajorFunctions points at IRP_MJ_MAXIMUM_FUNCTION + 1 entries.
+            let entry = unsafe { table.add(i) };
+            // SAFETY: as above; the address is exposed for the emulator's calls through it.
+            *slot = unsafe { entry.read() }.expose_provenance();
+        }
+    }
     let r = world::with(|w| {
         if !checks::passive(w, CALL, Subject::Handle(h as usize)) {
             return None;
@@ -190,9 +210,32 @@ pub unsafe fn register_device(
             );
             return None;
         }
+        let why = if hdr.Type != 0x85 || hdr.Revision < 1 || hdr.Size < 0x38 {
+            Some(format!(
+                "header type {:#x} revision {} size {:#x}",
+                hdr.Type, hdr.Revision, hdr.Size
+            ))
+        } else if !class_guid.is_null() {
+            Some("DeviceClassGuid is reserved for NDIS (must be NULL)".to_owned())
+        } else if dispatch[IRP_MJ_PNP] != 0 || dispatch[IRP_MJ_POWER] != 0 {
+            Some("a PnP or Power dispatch routine (NDIS handles those)".to_owned())
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            w.violate(
+                Rule::DeviceAttributes,
+                Subject::Handle(h as usize),
+                CALL,
+                why,
+            );
+            return None;
+        }
         let dev = Device {
             object: world::Heap::new([0; 8]),
             ext: vec![0u128; ext_size.div_ceil(16).max(1)],
+            dispatch,
+            abi,
         };
         let obj = dev.object.ptr() as usize;
         w.handles.insert(obj, HandleKind::Device);

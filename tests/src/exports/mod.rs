@@ -10,6 +10,7 @@ mod datapath;
 pub mod diag;
 mod driver;
 pub mod etw;
+pub mod io;
 mod nbl;
 pub mod ndis;
 pub mod ntos;

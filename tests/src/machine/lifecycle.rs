@@ -70,8 +70,8 @@ pub(super) fn attach(a: usize) -> bool {
             NDIS_FILTER_ATTACH_PARAMETERS_REVISION_4,
             NDIS_SIZEOF_FILTER_ATTACH_PARAMETERS_REVISION_4,
         );
-        p.IfIndex = 100 + cfg.if_index;
-        p.NetLuid = (6u64 << 48) | u64::from(100 + cfg.if_index);
+        p.IfIndex = cfg.filter_if_index();
+        p.NetLuid = (6u64 << 48) | u64::from(cfg.filter_if_index());
         p.FilterModuleGuidName = &raw mut store.strings[0].0;
         p.BaseMiniportIfIndex = cfg.if_index;
         p.BaseMiniportInstanceName = &raw mut store.strings[1].0;

@@ -85,8 +85,96 @@ pub fn checked() -> Vec<Item> {
     v.extend(defines());
     v.extend(enumerators());
     v.extend(timer_sync_items());
+    v.extend(irp_items());
     v.extend(offload_items());
     v
+}
+
+/// The control device's IRP view (`mpfilter::ndis::irp`): the union members it declares under
+/// their own names are checked by their C paths.
+fn irp_items() -> Vec<Item> {
+    use mpfilter::ndis::irp as i;
+    let p = offset_of!(i::IO_STACK_LOCATION, Parameters);
+    vec![
+        Item::size("IRP", size_of::<i::IRP>()),
+        Item::offset("IRP", "MdlAddress", offset_of!(i::IRP, MdlAddress)),
+        Item::offset("IRP", "Flags", offset_of!(i::IRP, Flags)),
+        Item::offset(
+            "IRP",
+            "AssociatedIrp.SystemBuffer",
+            offset_of!(i::IRP, SystemBuffer),
+        ),
+        Item::offset("IRP", "IoStatus", offset_of!(i::IRP, IoStatus)),
+        Item::offset("IRP", "RequestorMode", offset_of!(i::IRP, RequestorMode)),
+        Item::offset("IRP", "Cancel", offset_of!(i::IRP, Cancel)),
+        Item::offset("IRP", "UserBuffer", offset_of!(i::IRP, UserBuffer)),
+        Item::offset(
+            "IRP",
+            "Tail.Overlay.CurrentStackLocation",
+            offset_of!(i::IRP, CurrentStackLocation),
+        ),
+        Item::offset(
+            "IRP",
+            "Tail.Overlay.OriginalFileObject",
+            offset_of!(i::IRP, OriginalFileObject),
+        ),
+        Item::size("IO_STATUS_BLOCK", size_of::<i::IO_STATUS_BLOCK>()),
+        Item::offset(
+            "IO_STATUS_BLOCK",
+            "Information",
+            offset_of!(i::IO_STATUS_BLOCK, Information),
+        ),
+        Item::size("IO_STACK_LOCATION", size_of::<i::IO_STACK_LOCATION>()),
+        Item::offset(
+            "IO_STACK_LOCATION",
+            "Parameters.DeviceIoControl.OutputBufferLength",
+            p + offset_of!(i::DEVICE_IO_CONTROL_PARAMETERS, OutputBufferLength),
+        ),
+        Item::offset(
+            "IO_STACK_LOCATION",
+            "Parameters.DeviceIoControl.InputBufferLength",
+            p + offset_of!(i::DEVICE_IO_CONTROL_PARAMETERS, InputBufferLength),
+        ),
+        Item::offset(
+            "IO_STACK_LOCATION",
+            "Parameters.DeviceIoControl.IoControlCode",
+            p + offset_of!(i::DEVICE_IO_CONTROL_PARAMETERS, IoControlCode),
+        ),
+        Item::offset(
+            "IO_STACK_LOCATION",
+            "Parameters.DeviceIoControl.Type3InputBuffer",
+            p + offset_of!(i::DEVICE_IO_CONTROL_PARAMETERS, Type3InputBuffer),
+        ),
+        Item::offset(
+            "IO_STACK_LOCATION",
+            "DeviceObject",
+            offset_of!(i::IO_STACK_LOCATION, DeviceObject),
+        ),
+        Item::offset(
+            "IO_STACK_LOCATION",
+            "FileObject",
+            offset_of!(i::IO_STACK_LOCATION, FileObject),
+        ),
+        Item::offset(
+            "FILE_OBJECT",
+            "FileName",
+            offset_of!(i::FILE_OBJECT, FileName),
+        ),
+        Item::expr("IRP_MJ_CREATE", i64::from(i::IRP_MJ_CREATE)),
+        Item::expr("IRP_MJ_CLOSE", i64::from(i::IRP_MJ_CLOSE)),
+        Item::expr("IRP_MJ_DEVICE_CONTROL", i64::from(i::IRP_MJ_DEVICE_CONTROL)),
+        Item::expr("IRP_MJ_CLEANUP", i64::from(i::IRP_MJ_CLEANUP)),
+        Item::expr("FILE_WRITE_ACCESS", i64::from(i::FILE_WRITE_ACCESS)),
+        Item::expr("IO_NO_INCREMENT", i64::from(i::IO_NO_INCREMENT)),
+        Item::expr(
+            "CTL_CODE(FILE_DEVICE_PHYSICAL_NETCARD, 0x802, METHOD_BUFFERED, FILE_WRITE_ACCESS)",
+            i64::from(mpctl_proto::Ioctl::AdminPath.code()),
+        ),
+        Item::expr(
+            "CTL_CODE(FILE_DEVICE_PHYSICAL_NETCARD, 0x800, METHOD_BUFFERED, FILE_READ_ACCESS)",
+            i64::from(mpctl_proto::Ioctl::ListGroups.code()),
+        ),
+    ]
 }
 
 fn kernel_layouts() -> Vec<Item> {

@@ -72,6 +72,10 @@ enum Command {
         /// Loads this mpfilter.sys (PE image) instead of the host-linked filter.
         #[arg(long)]
         sys: Option<PathBuf>,
+        /// Serves mpctl on this Unix socket between progress slices; if no client came during the
+        /// run, it waits for one after the scenario's end, before it detaches.
+        #[arg(long)]
+        control: Option<PathBuf>,
     },
     /// Runs a scenario under several policies (same seed) and prints them side by side.
     Compare {
@@ -168,9 +172,19 @@ fn check(path: &Path, err: &mut dyn Write) -> ExitCode {
 
 /// Runs one scenario with a progress indication; the report, or the exit code of a failure.
 fn run_one(s: &Scenario, sys: Option<&PathBuf>, err: &mut dyn Write) -> Result<Report, ExitCode> {
-    let opts = run::Options { sys: sys.cloned() };
+    run_with(
+        s,
+        &run::Options {
+            sys: sys.cloned(),
+            control: None,
+        },
+        err,
+    )
+}
+
+fn run_with(s: &Scenario, opts: &run::Options, err: &mut dyn Write) -> Result<Report, ExitCode> {
     let mut progress = progress::Progress::new(&format!("{} [{}]", s.name, s.policy));
-    let m = run::run(s, &opts, &mut |f| progress.set(f)).map_err(|e| {
+    let m = run::run(s, opts, &mut |f| progress.set(f)).map_err(|e| {
         progress.finish();
         let _ = writeln!(err, "mpsim: {}: {e}", s.name);
         ExitCode::from(BAD_INPUT)
@@ -236,11 +250,11 @@ fn run_cmd(
     seed: Option<u64>,
     json: Option<&Path>,
     svg: Option<&Path>,
-    sys: Option<&PathBuf>,
+    opts: &run::Options,
     err: &mut dyn Write,
 ) -> Result<ExitCode, ExitCode> {
     let s = overridden(load(path, err)?, policy, seed, err)?;
-    let r = run_one(&s, sys, err)?;
+    let r = run_with(&s, opts, err)?;
     print!("{}", report::summary(&r));
     if let Some(j) = json {
         write_json(j, &r, err)?;
@@ -314,13 +328,14 @@ fn execute(cli: Cli, err: &mut dyn Write) -> ExitCode {
             json,
             svg,
             sys,
+            control,
         } => run_cmd(
             &scenario,
             policy,
             seed,
             json.as_deref(),
             svg.as_deref(),
-            sys.as_ref(),
+            &run::Options { sys, control },
             err,
         ),
         Command::Compare {

@@ -1,8 +1,9 @@
 //! Runs a scenario through the emulator: one adapter per path, every filter module in path group
 //! 1 with the scenario's group settings, adapter 0's protocol offering the traffic, the events as
-//! emulator faults or calls of the filter's admin API, then a drain, detach and unload. What the
+//! emulator faults or the control device's AdminPath IOCTL, then a drain, detach and unload. What the
 //! run measured is a [`Measured`]; `report` turns it into the summary and the JSON.
 
+pub mod control;
 pub mod plan;
 
 use crate::scenario::Scenario;
@@ -32,6 +33,8 @@ const SLICES: u64 = 100;
 pub struct Options {
     /// Load this `mpfilter.sys` instead of the host-linked filter.
     pub sys: Option<PathBuf>,
+    /// Serve mpctl clients on this Unix socket during the run ([`control`]).
+    pub control: Option<PathBuf>,
 }
 
 /// Everything a run measured, times relative to the start of the traffic.
@@ -204,27 +207,35 @@ pub fn run(
     opts: &Options,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Measured, RunError> {
-    match &opts.sys {
-        None => run_on(s, DriverImage::Host, progress),
+    let server = match &opts.control {
+        None => None,
+        Some(path) => Some(control::ControlServer::bind(path).map_err(|e| {
+            RunError::Unsupported(format!("control socket {}: {e}", path.display()))
+        })?),
+    };
+    run_serving(s, opts.sys.as_ref(), server, progress)
+}
+
+/// [`run`] with an already listening control server (or none).
+///
+/// # Errors
+/// As for [`run`].
+pub fn run_serving(
+    s: &Scenario,
+    sys: Option<&PathBuf>,
+    server: Option<control::ControlServer>,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Measured, RunError> {
+    match sys {
+        None => run_on(s, DriverImage::Host, server, progress),
         Some(path) => {
-            if s.events.iter().any(|e| {
-                matches!(
-                    e.kind,
-                    crate::scenario::EventKind::AdminFail
-                        | crate::scenario::EventKind::AdminReinstate
-                )
-            }) {
-                return Err(RunError::Unsupported(
-                    "admin-fail / admin-reinstate events call the host-linked filter's admin API: run without --sys".into(),
-                ));
-            }
             // The PE loader takes a 'static path: the process lives as long as its runs.
             let image: &'static std::path::Path = Box::leak(path.clone().into_boxed_path());
             let s = s.clone();
             // The loaded image runs on its own emulated CPU thread, where a bug check is caught;
             // no progress reports cross it.
             let out = run_guarded(move || {
-                let m = run_on(&s, DriverImage::Pe(image), &mut |_| {});
+                let m = run_on(&s, DriverImage::Pe(image), server, &mut |_| {});
                 (m, kernel::outstanding_pool())
             });
             match out {
@@ -242,6 +253,7 @@ pub fn run(
 fn run_on(
     s: &Scenario,
     image: DriverImage,
+    mut server: Option<control::ControlServer>,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Measured, RunError> {
     let sys = matches!(image, DriverImage::Pe(_));
@@ -264,7 +276,10 @@ fn run_on(
         }
     }
     let t0 = emu.now();
-    drive(&mut emu, s, t0, progress);
+    drive(&mut emu, s, t0, server.as_mut(), progress);
+    if let Some(server) = server.as_mut() {
+        server.serve_one(&mut emu);
+    }
     emu.end_traffic(0);
     let drain_from = emu.now();
     if !emu.halted() {
@@ -279,7 +294,13 @@ fn run_on(
 
 /// Schedules the scenario's faults and runs its duration, stopping for the admin calls and to
 /// report progress.
-fn drive(emu: &mut Emulator, s: &Scenario, t0: Nanos, progress: &mut dyn FnMut(f64)) {
+fn drive(
+    emu: &mut Emulator,
+    s: &Scenario,
+    t0: Nanos,
+    mut server: Option<&mut control::ControlServer>,
+    progress: &mut dyn FnMut(f64),
+) {
     let mut admin = Vec::new();
     for st in plan::steps(s) {
         match st.action {
@@ -315,12 +336,11 @@ fn drive(emu: &mut Emulator, s: &Scenario, t0: Nanos, progress: &mut dyn FnMut(f
         while next_admin < admin.len() && admin[next_admin].0 <= m {
             let (_, path, fail) = admin[next_admin];
             next_admin += 1;
-            let ctx = emu.module_context(path) as *mut core::ffi::c_void;
-            if !ctx.is_null() {
-                // SAFETY: the context is the attached module's, and the host-linked filter runs
-                // on this thread only (admin events are refused with --sys).
-                unsafe { mpfilter::driver::admin_path(ctx, fail) };
-            }
+            // A path that is detached (or in no group) is not found: nothing to do.
+            let _ = control::admin(emu, member(s, path).filter_if_index(), fail);
+        }
+        if let Some(server) = server.as_deref_mut() {
+            server.poll(emu);
         }
         progress(ratio(m, end));
     }

@@ -1,0 +1,314 @@
+//! The control device end to end: the real dispatch routines of mpfilter, reached through the
+//! emulator's IRPs exactly as mpctl's DeviceIoControl calls reach them, on the host build and on
+//! the loaded `mpfilter.sys`. Every refusal changes nothing; every request completes once (the
+//! emulator's `irp.*` rules), and unload deletes the device (`leak.device`).
+
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
+
+mod common;
+
+use mpctl_proto::response::MODULE_ANSWER_LEN;
+use mpctl_proto::{
+    AdminAction, GroupList, Ioctl, LIST_HEAD_LEN, ModuleCounters, PathState, Reason, Request,
+    status,
+};
+use mpfilter::diag::{Event, RequestRejectReason};
+use ndis_emu::config::RegValue;
+use ndis_emu::pe::{kernel, run_guarded};
+use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, TrafficConfig};
+
+const MS: u64 = 1_000_000;
+
+fn member(index: u8) -> AdapterConfig {
+    AdapterConfig::numbered(index)
+        .with_param("GroupId", RegValue::Dword(7))
+        .with_param("Policy", RegValue::Sz("round-robin".into()))
+        .with_param("Failback", RegValue::Sz("immediate".into()))
+        .with_param("UpDelayMs", RegValue::Dword(0))
+        .with_param("DownDelayMs", RegValue::Dword(0))
+}
+
+fn traffic(n: u64) -> TrafficConfig {
+    TrafficConfig {
+        tx_nbls: n,
+        rx_nbls: 0,
+        max_chain: 4,
+        send_interval: 5_000,
+        flows: 16,
+        ..TrafficConfig::default()
+    }
+}
+
+fn encoded(r: Request) -> Vec<u8> {
+    let mut b = vec![0; r.len()];
+    r.encode(&mut b).expect("room");
+    b
+}
+
+/// ListGroups through the device, with a buffer grown once if the driver asks for more.
+fn list(emu: &mut Emulator, first_len: usize) -> Vec<u8> {
+    let req = encoded(Request::ListGroups);
+    let o = emu
+        .device_ioctl(Ioctl::ListGroups.code(), &req, first_len, false)
+        .expect("a control device");
+    if o.status == status::BUFFER_OVERFLOW {
+        assert_eq!(o.information, LIST_HEAD_LEN);
+        let needed = GroupList::needed(&o.output).expect("a head");
+        let again = emu
+            .device_ioctl(Ioctl::ListGroups.code(), &req, needed, false)
+            .expect("a control device");
+        assert_eq!((again.status, again.information), (status::SUCCESS, needed));
+        return again.output;
+    }
+    assert_eq!(o.status, status::SUCCESS);
+    o.output
+}
+
+fn admin(emu: &mut Emulator, if_index: u32, action: AdminAction, write: bool) -> i32 {
+    let req = encoded(Request::AdminPath { if_index, action });
+    emu.device_ioctl(Ioctl::AdminPath.code(), &req, 0, write)
+        .expect("a control device")
+        .status
+}
+
+fn stats(emu: &mut Emulator, if_index: u32) -> Result<ModuleCounters, i32> {
+    let req = encoded(Request::ModuleStats { if_index });
+    let o = emu
+        .device_ioctl(Ioctl::ModuleStats.code(), &req, MODULE_ANSWER_LEN, false)
+        .expect("a control device");
+    if o.status == status::SUCCESS {
+        assert_eq!(o.information, MODULE_ANSWER_LEN);
+        Ok(ModuleCounters::decode(&o.output).expect("a valid answer"))
+    } else {
+        assert_eq!(o.information, 0);
+        Err(o.status)
+    }
+}
+
+/// Every bad input is refused with its status and leaves path `if1` as it was.
+fn every_bad_input_changes_nothing(emu: &mut Emulator, if1: u32, transitions_before: u64) {
+    // Every bad input is refused and changes nothing.
+    let fail = encoded(Request::AdminPath {
+        if_index: if1,
+        action: AdminAction::Fail,
+    });
+    assert_eq!(
+        admin(emu, if1, AdminAction::Fail, false),
+        status::ACCESS_DENIED,
+        "a read-only handle cannot fail a path"
+    );
+    let code = Ioctl::AdminPath.code();
+    let refused = |emu: &mut Emulator, input: &[u8], code: u32| {
+        emu.device_ioctl(code, input, 0, true)
+            .expect("a control device")
+            .status
+    };
+    assert_eq!(refused(emu, &fail[..10], code), status::BUFFER_TOO_SMALL);
+    let mut v9 = fail.clone();
+    v9[0] = 9;
+    assert_eq!(refused(emu, &v9, code), status::REVISION_MISMATCH);
+    let mut long = fail.clone();
+    long.push(0);
+    assert_eq!(refused(emu, &long, code), status::INFO_LENGTH_MISMATCH);
+    let mut bad_action = fail.clone();
+    bad_action[12] = 3;
+    assert_eq!(refused(emu, &bad_action, code), status::INVALID_PARAMETER);
+    assert_eq!(
+        refused(emu, &fail, Ioctl::ModuleStats.code()),
+        status::INVALID_PARAMETER,
+        "a buffer sent with another IOCTL's code"
+    );
+    assert_eq!(
+        refused(emu, &fail, 0x0017_E00C),
+        status::INVALID_DEVICE_REQUEST
+    );
+    assert_eq!(admin(emu, 999, AdminAction::Fail, true), status::NOT_FOUND);
+    assert_eq!(stats(emu, 999), Err(status::NOT_FOUND));
+    let short_out = emu
+        .device_ioctl(
+            Ioctl::ModuleStats.code(),
+            &encoded(Request::ModuleStats { if_index: if1 }),
+            MODULE_ANSWER_LEN - 1,
+            false,
+        )
+        .expect("a control device");
+    assert_eq!(
+        (short_out.status, short_out.information),
+        (status::BUFFER_TOO_SMALL, 0)
+    );
+    let tiny = emu
+        .device_ioctl(
+            Ioctl::ListGroups.code(),
+            &encoded(Request::ListGroups),
+            15,
+            false,
+        )
+        .expect("a control device");
+    assert_eq!(
+        (tiny.status, tiny.information),
+        (status::BUFFER_TOO_SMALL, 0)
+    );
+    let unchanged = list(emu, 4096);
+    let p1 = GroupList::decode(&unchanged)
+        .expect("a valid list")
+        .paths_of(7)
+        .nth(1)
+        .expect("path 1");
+    assert_eq!(
+        (p1.state, p1.transitions),
+        (PathState::Active, transitions_before)
+    );
+}
+
+/// Fail path `if1` (it leaves service, and no NBL goes its way), then reinstate it.
+fn fail_and_reinstate(emu: &mut Emulator, if1: u32) {
+    // Fail path 1: it leaves service, for the administrator's reason.
+    assert_eq!(admin(emu, if1, AdminAction::Fail, true), status::SUCCESS);
+    let after = list(emu, 4096);
+    let l = GroupList::decode(&after).expect("a valid list");
+    let p1 = l.paths_of(7).nth(1).expect("path 1");
+    assert_eq!(
+        (p1.state, p1.reason),
+        (PathState::Failed, Reason::AdminFail)
+    );
+    assert_eq!(l.groups().next().expect("group 7").eligible_mask, 0b01);
+    let sent_when_failed = p1.sent_nbls;
+    let failed_transitions = p1.transitions;
+    emu.run_for(3 * MS);
+    let during = list(emu, 4096);
+    let p1 = GroupList::decode(&during)
+        .expect("a valid list")
+        .paths_of(7)
+        .nth(1)
+        .expect("path 1");
+    assert_eq!(
+        p1.sent_nbls, sent_when_failed,
+        "nothing sent on a failed path"
+    );
+
+    // Reinstate it: back in service.
+    assert_eq!(
+        admin(emu, if1, AdminAction::Reinstate, true),
+        status::SUCCESS
+    );
+    let back = list(emu, 4096);
+    let p1 = GroupList::decode(&back)
+        .expect("a valid list")
+        .paths_of(7)
+        .nth(1)
+        .expect("path 1");
+    // Reinstated, it recovers, and with no up-delay its hold-down is over at once.
+    assert_eq!(p1.state, PathState::Active, "{p1:?}");
+    assert!(
+        matches!(
+            (p1.from, p1.reason),
+            (PathState::Failed, Reason::AdminReinstate)
+                | (PathState::Recovering, Reason::HoldDownElapsed)
+        ),
+        "{p1:?}"
+    );
+    assert!(p1.transitions > failed_transitions, "{p1:?}");
+}
+
+/// The whole conversation on one image: open, list, read counters, fail and reinstate a path,
+/// every bad input, close; then detach, unload, no violation and no leak.
+fn conversation(image: &DriverImage) {
+    let mut emu = Emulator::new(EmuConfig {
+        seed: 5,
+        cpus: 2,
+        ..EmuConfig::default()
+    });
+    emu.add_adapter(member(0), traffic(3_000));
+    emu.add_adapter(
+        member(1),
+        TrafficConfig {
+            tx_nbls: 0,
+            rx_nbls: 0,
+            ..TrafficConfig::default()
+        },
+    );
+    let img = image.load().expect("image");
+    emu.load(img.entry).expect("mpfilter loads");
+    for a in 0..2 {
+        assert!(emu.start(a), "{:?}", emu.violations());
+    }
+    assert_eq!(emu.device_create(0), Some(status::SUCCESS));
+    assert_eq!(
+        emu.device_create(12),
+        Some(status::ACCESS_DENIED),
+        "no open of a name below the device"
+    );
+    emu.run_for(2 * MS);
+
+    // The group and its two paths, through a buffer too small at first.
+    let bytes = list(&mut emu, 64);
+    let groups = GroupList::decode(&bytes).expect("a valid list");
+    let g: Vec<_> = groups.groups().collect();
+    assert_eq!(g.len(), 1);
+    assert_eq!((g[0].group, g[0].members), (7, 2));
+    assert_eq!(g[0].policy_name(), "round-robin");
+    assert_eq!(g[0].eligible_mask, 0b11);
+    let paths: Vec<_> = groups.paths_of(7).collect();
+    assert_eq!(paths.len(), 2);
+    assert!(paths.iter().all(|p| p.has_path && p.running && p.connected));
+    assert!(paths.iter().all(|p| p.state == PathState::Active));
+    let if1 = paths[1].if_index;
+    assert_ne!(paths[0].if_index, if1);
+    assert!(
+        paths[1].sent_nbls > 0,
+        "round-robin used member 1: {:?}",
+        paths[1]
+    );
+
+    // A module's counters agree with its path's.
+    let s0 = stats(&mut emu, paths[0].if_index).expect("member 0");
+    assert_eq!(s0.if_index, paths[0].if_index);
+    assert!(s0.get("send_nbls_rerouted").expect("a counter") > 0);
+
+    every_bad_input_changes_nothing(&mut emu, if1, paths[1].transitions);
+    fail_and_reinstate(&mut emu, if1);
+
+    // Every refusal was reported (the .sys's through its ETW events).
+    let rejected: Vec<_> = emu
+        .diag_events()
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::IoctlRejected { status, reason, .. } => Some((status, reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rejected.len(), 12, "{rejected:?}");
+    assert!(rejected.contains(&(status::ACCESS_DENIED, RequestRejectReason::AccessDenied)));
+    assert!(rejected.contains(&(
+        status::INVALID_DEVICE_REQUEST,
+        RequestRejectReason::Unsupported
+    )));
+
+    assert_eq!(emu.device_close(), Some((status::SUCCESS, status::SUCCESS)));
+    assert!(emu.run_until_idle(), "{:?}", emu.violations());
+    for a in 0..2 {
+        emu.stop(a);
+    }
+    emu.unload();
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+    drop(img);
+}
+
+#[test]
+fn the_control_device_lists_fails_and_reinstates_on_the_host_build() {
+    conversation(&DriverImage::Host);
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test control -- --ignored"]
+fn the_control_device_lists_fails_and_reinstates_on_the_sys() {
+    let outcome = run_guarded(|| {
+        conversation(&DriverImage::Pe(common::sys_image()));
+        kernel::outstanding_pool()
+    });
+    match outcome {
+        Ok(pool) => assert!(pool.is_empty(), "pool leaked after unload: {pool:?}"),
+        Err(bug_check) => panic!("the driver stopped the machine: {bug_check}"),
+    }
+}
