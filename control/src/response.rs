@@ -542,7 +542,7 @@ pub const MODULE_COUNTERS: usize = MODULE_COUNTER_NAMES.len();
 pub const MODULE_ANSWER_LEN: usize = HEADER_LEN + 8 + 8 * MODULE_COUNTERS;
 
 /// The module counters' names, in wire order (the filter's `ModuleStats` fields).
-pub const MODULE_COUNTER_NAMES: [&str; 45] = [
+pub const MODULE_COUNTER_NAMES: [&str; 46] = [
     "send_nbls_forwarded",
     "send_bytes_forwarded",
     "send_nbls_completed",
@@ -572,6 +572,7 @@ pub const MODULE_COUNTER_NAMES: [&str; 45] = [
     "loopback_indicated",
     "loopback_failed",
     "send_nbls_failed_incapable",
+    "status_indications_narrowed",
     "send_headers_malformed",
     "send_own_unknown",
     "send_nbls_parked",

@@ -58,6 +58,7 @@ counter_fields! {
     loopback_indicated,
     loopback_failed,
     send_nbls_failed_incapable,
+    status_indications_narrowed,
     send_headers_malformed,
     send_own_unknown,
     send_nbls_parked,
