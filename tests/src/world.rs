@@ -472,6 +472,9 @@ pub(crate) struct World {
     pub pools: Map<usize, Pool>,
     pub children: Map<usize, u32>,
     pub ctx_areas: Set<usize>,
+    /// Dynamic context areas the driver freed, by size, for the next allocation of that size
+    /// (ndis.sys keeps such areas in lookaside lists; the emulator saves an allocation per call).
+    pub ctx_spare: Map<u16, Vec<usize>>,
     pub memory: Map<usize, (Layout, u32)>,
     pub devices: Map<usize, Device>,
     pub orig_oids: Map<usize, OrigOid>,
@@ -547,6 +550,7 @@ impl World {
             pools: Map::default(),
             children: Map::default(),
             ctx_areas: Set::default(),
+            ctx_spare: Map::default(),
             memory: Map::default(),
             devices: Map::default(),
             orig_oids: Map::default(),
@@ -786,15 +790,38 @@ impl World {
         )
     }
 
+    /// A dynamic context area of `size` bytes (`offset` of them unused), zeroed, on top of
+    /// `next`: one the driver gave back earlier when there is one of that size.
     pub(crate) fn ctx_area_alloc(
         &mut self,
         size: u16,
         offset: u16,
         next: *mut NET_BUFFER_LIST_CONTEXT,
     ) -> *mut NET_BUFFER_LIST_CONTEXT {
-        let p = nblmem::alloc_ctx(size, offset, next);
+        let p = match self.ctx_spare.get_mut(&size).and_then(Vec::pop) {
+            Some(p) => {
+                let p = p as *mut NET_BUFFER_LIST_CONTEXT;
+                // SAFETY: a spare area is from alloc_ctx, unlinked from every NBL and owned by
+                // the world alone (ctx_area_release).
+                unsafe { nblmem::renew_ctx(p, offset, next) };
+                p
+            }
+            None => nblmem::alloc_ctx(size, offset, next),
+        };
         self.ctx_areas.insert(p as usize);
         p
+    }
+
+    /// Takes back a dynamic context area the driver freed all of (the caller unlinks it from its
+    /// NBL); false (nothing done) if `p` is not a live dynamic area.
+    pub(crate) fn ctx_area_release(&mut self, p: *mut NET_BUFFER_LIST_CONTEXT) -> bool {
+        if !self.ctx_areas.remove(&(p as usize)) {
+            return false;
+        }
+        // SAFETY: a live dynamic area has a valid header.
+        let size = unsafe { (*p).Size };
+        self.ctx_spare.entry(size).or_default().push(p as usize);
+        true
     }
 }
 
@@ -809,8 +836,13 @@ impl Drop for World {
                 unsafe { NblBlock::destroy(b as *mut NblBlock) };
             }
         }
-        for &c in &self.ctx_areas {
-            // SAFETY: dynamic context areas are owned by the world and freed once, here.
+        for &c in self
+            .ctx_areas
+            .iter()
+            .chain(self.ctx_spare.values().flatten())
+        {
+            // SAFETY: dynamic context areas, live or spare, are owned by the world and freed
+            // once, here (an area is in one of the two, never both).
             unsafe { nblmem::free_ctx(c as *mut NET_BUFFER_LIST_CONTEXT) };
         }
         for (&p, &(layout, _)) in &self.memory {
@@ -883,5 +915,34 @@ mod tests {
             w.walk(nbls[0]),
             Err((nbls[LINEAR_WALK + 2], "NBL was already freed or completed"))
         );
+    }
+
+    #[test]
+    fn a_released_context_area_comes_back_zeroed_for_its_size_only() {
+        let mut w = World::new(EmuConfig::default());
+        let a = w.ctx_area_alloc(32, 32, core::ptr::null_mut());
+        let data = |p: *mut NET_BUFFER_LIST_CONTEXT| {
+            // SAFETY: a live area of 32 data bytes after its header.
+            unsafe {
+                p.cast::<u8>()
+                    .add(size_of::<NET_BUFFER_LIST_CONTEXT>())
+                    .cast::<[u8; 32]>()
+            }
+        };
+        // SAFETY: a's 32 data bytes.
+        unsafe { data(a).write([0xA5; 32]) };
+        assert!(w.ctx_area_release(a));
+        assert!(!w.ctx_area_release(a), "released twice");
+        let b = w.ctx_area_alloc(64, 64, core::ptr::null_mut());
+        assert_ne!(a, b, "another size, another area");
+        let c = w.ctx_area_alloc(32, 0, b);
+        assert_eq!(a, c, "the spare area of that size");
+        // SAFETY: c is a live area.
+        let hdr = unsafe { &*c };
+        // SAFETY: its 32 data bytes.
+        let bytes = unsafe { data(c).read() };
+        assert_eq!((hdr.Size, hdr.Offset, hdr.Next), (32, 0, b));
+        assert_eq!(bytes, [0; 32]);
+        assert!(w.ctx_areas.contains(&(c as usize)));
     }
 }

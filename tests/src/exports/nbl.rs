@@ -2,7 +2,7 @@
 
 use super::checks;
 use crate::abi::Abi;
-use crate::nblmem::{self, MdlCell, NbCell, NbPart, NblBlock};
+use crate::nblmem::{self, MdlCell, NbPart, NblBlock};
 use crate::rules::{Rule, Subject};
 use crate::world::{self, Came, HandleKind, NState, Origin, World};
 use core::ffi::c_void;
@@ -265,12 +265,12 @@ pub unsafe fn free_nbl(_abi: Abi, nbl: *mut NET_BUFFER_LIST) {
     });
 }
 
-/// Builds the NET_BUFFERs of a clone over the original's data.
+/// Builds the NET_BUFFERs of a clone over the original's data into `parts` (empty), taking
+/// their storage from `spare` where it can.
 ///
 /// # Safety
 /// `orig` is a live emulator NBL whose NET_BUFFERs and MDLs are live.
-unsafe fn clone_parts(orig: usize, flags: u32) -> Vec<NbPart> {
-    let mut parts: Vec<NbPart> = Vec::new();
+unsafe fn clone_parts(orig: usize, flags: u32, parts: &mut Vec<NbPart>, spare: &mut Vec<NbPart>) {
     // SAFETY: orig is live (contract).
     let mut nb = unsafe { nblmem::nbl_mut(orig) }.FirstNetBuffer;
     let mut hops = 0;
@@ -278,14 +278,14 @@ unsafe fn clone_parts(orig: usize, flags: u32) -> Vec<NbPart> {
         hops += 1;
         // SAFETY: NET_BUFFERs of a live NBL are live.
         let o = unsafe { &*nb };
-        // SAFETY: NET_BUFFER is plain data; all-zero is valid.
-        let mut c: Box<NbCell> = Box::new(NbCell(unsafe { core::mem::zeroed() }));
+        let mut part = NbPart::take(spare);
+        let c = &mut part.nb;
         c.0.DataOffset = o.DataOffset;
         c.0.DataLength = o.DataLength;
-        let mut mdls = Vec::new();
         if flags & NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS != 0 {
             c.0.MdlChain = o.MdlChain;
         } else {
+            let mdls = &mut part.mdls;
             let mut m = o.MdlChain;
             let mut mh = 0;
             while !m.is_null() && mh < 64 {
@@ -305,15 +305,14 @@ unsafe fn clone_parts(orig: usize, flags: u32) -> Vec<NbPart> {
             c.0.MdlChain = mdls.first_mut().map_or(ptr::null_mut(), |m| &raw mut m.0);
         }
         // SAFETY: the new chain is live (our copies or the original's MDLs).
-        unsafe { locate(&mut c.0) };
-        parts.push(NbPart { nb: c, mdls });
+        unsafe { locate(&mut part.nb.0) };
+        parts.push(part);
         nb = o.Next;
     }
     for i in 1..parts.len() {
         let next = &raw mut parts[i].nb.0;
         parts[i - 1].nb.0.Next = next;
     }
-    parts
 }
 
 /// `NdisAllocateCloneNetBufferList`.
@@ -342,11 +341,10 @@ pub unsafe fn alloc_clone(
             nbl_pool as usize
         };
         let c = w.pool_alloc(pool, Origin::Clone { parent: o, flags })?;
-        // SAFETY: o is a live emulator NBL with live NET_BUFFERs.
-        let parts = unsafe { clone_parts(o, flags) };
-        // SAFETY: c is a live block just allocated.
+        // SAFETY: c is a live block just allocated (so not `o`'s), its parts empty (reset).
         let b = unsafe { nblmem::block(c) };
-        b.parts = parts;
+        // SAFETY: o is a live emulator NBL with live NET_BUFFERs.
+        unsafe { clone_parts(o, flags, &mut b.parts, &mut b.spare_parts) };
         b.nbl.FirstNetBuffer = b
             .parts
             .first_mut()
@@ -480,11 +478,11 @@ pub unsafe fn free_context(_abi: Abi, nbl: *mut NET_BUFFER_LIST, size: u16) {
             return;
         }
         ctx.Offset += size;
-        if ctx.Offset == ctx.Size && w.ctx_areas.remove(&(l.Context as usize)) {
-            let top = l.Context;
-            l.Context = ctx.Next;
-            // SAFETY: a dynamic area (from ctx_area_alloc), now unlinked and forgotten.
-            unsafe { nblmem::free_ctx(top) };
+        if ctx.Offset == ctx.Size {
+            let (top, next) = (l.Context, ctx.Next);
+            if w.ctx_area_release(top) {
+                l.Context = next;
+            }
         }
     });
 }
