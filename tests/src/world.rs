@@ -20,6 +20,7 @@ use mpfilter::ndis::types::{
 use std::alloc::Layout;
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
 
 thread_local! {
     static WORLD: RefCell<Option<Box<World>>> = const { RefCell::new(None) };
@@ -671,21 +672,42 @@ impl World {
         p.live += 1;
         // SAFETY: nbl is a live block just taken from the pool.
         let mark = unsafe { nblmem::context_mark(nbl) };
-        self.nbls.insert(
-            nbl,
-            NblTrack {
-                pool,
-                origin,
-                state: NState::Emu,
-                source: 0,
-                entry_snap: Snap::EMPTY,
-                away_snap: Snap::EMPTY,
-                ctx_mark: mark,
-                probe: false,
-                port: 0,
-                frame: None,
-            },
-        );
+        match self.nbls.entry(nbl) {
+            // A block from the free list: its record (left as `Free`) is renewed where it is,
+            // rather than a new one (two header snapshots, most of a kilobyte) built and moved in.
+            // Destructured without `..`: a field added to the record must be renewed here too.
+            Entry::Occupied(mut e) => {
+                let NblTrack {
+                    pool: t_pool,
+                    origin: t_origin,
+                    state,
+                    source,
+                    entry_snap,
+                    away_snap,
+                    ctx_mark,
+                    probe,
+                    port,
+                    frame,
+                } = e.get_mut();
+                (*t_pool, *t_origin, *state, *source) = (pool, origin, NState::Emu, 0);
+                (*entry_snap, *away_snap) = (Snap::EMPTY, Snap::EMPTY);
+                (*ctx_mark, *probe, *port, *frame) = (mark, false, 0, None);
+            }
+            Entry::Vacant(e) => {
+                e.insert(NblTrack {
+                    pool,
+                    origin,
+                    state: NState::Emu,
+                    source: 0,
+                    entry_snap: Snap::EMPTY,
+                    away_snap: Snap::EMPTY,
+                    ctx_mark: mark,
+                    probe: false,
+                    port: 0,
+                    frame: None,
+                });
+            }
+        }
         Some(nbl)
     }
 
