@@ -91,7 +91,8 @@ fn zeroed_nbl() -> NET_BUFFER_LIST {
     // SAFETY: NET_BUFFER_LIST is plain data (raw pointers and integers); all-zero is valid.
     unsafe { core::mem::zeroed() }
 }
-fn zeroed_nb() -> NET_BUFFER {
+/// An all-zero NET_BUFFER.
+pub fn zeroed_nb() -> NET_BUFFER {
     // SAFETY: NET_BUFFER is plain data; all-zero is valid.
     unsafe { core::mem::zeroed() }
 }

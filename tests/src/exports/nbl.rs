@@ -315,6 +315,46 @@ unsafe fn clone_parts(orig: usize, flags: u32, parts: &mut Vec<NbPart>, spare: &
     }
 }
 
+/// Builds the clone of an NBL with one NET_BUFFER and at most one MDL of its own in the clone's
+/// block (its embedded NET_BUFFER and MDL, next to the NBL the clone call writes anyway); false
+/// (nothing written) for any other shape, which [`clone_parts`] builds.
+///
+/// # Safety
+/// `orig` is a live emulator NBL whose NET_BUFFERs and MDLs are live; `b` is another, just
+/// allocated block whose pool has neither NET_BUFFERs nor frames (its `nb` and `mdl` unused).
+unsafe fn clone_in_block(orig: usize, flags: u32, b: &mut NblBlock) -> bool {
+    // SAFETY: orig is live (contract).
+    let nb = unsafe { nblmem::nbl_mut(orig) }.FirstNetBuffer;
+    if nb.is_null() {
+        return false;
+    }
+    // SAFETY: NET_BUFFERs of a live NBL are live.
+    let o = unsafe { &*nb };
+    let own_mdl = flags & NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS == 0;
+    let more_mdls = own_mdl
+        && !o.MdlChain.is_null()
+        // SAFETY: MDLs of a live chain are readable.
+        && !unsafe { (*o.MdlChain).Next }.is_null();
+    if !o.Next.is_null() || more_mdls {
+        return false;
+    }
+    b.nb = nblmem::zeroed_nb();
+    b.nb.DataOffset = o.DataOffset;
+    b.nb.DataLength = o.DataLength;
+    b.nb.MdlChain = if own_mdl && !o.MdlChain.is_null() {
+        // SAFETY: as above; MDL is plain data.
+        b.mdl = unsafe { ptr::read(o.MdlChain) };
+        b.mdl.Next = ptr::null_mut();
+        &raw mut b.mdl
+    } else {
+        o.MdlChain
+    };
+    // SAFETY: the new chain is live (the block's copy or the original's MDLs).
+    unsafe { locate(&mut b.nb) };
+    b.nbl.FirstNetBuffer = &raw mut b.nb;
+    true
+}
+
 /// `NdisAllocateCloneNetBufferList`.
 ///
 /// # Safety
@@ -340,15 +380,24 @@ pub unsafe fn alloc_clone(
             }
             nbl_pool as usize
         };
+        // A block of a pool without NET_BUFFERs or frames has its embedded NET_BUFFER and MDL
+        // free for a clone's own.
+        let bare = w
+            .pools
+            .get(&pool)
+            .is_some_and(|p| !p.with_nb && !p.with_frame);
         let c = w.pool_alloc(pool, Origin::Clone { parent: o, flags })?;
         // SAFETY: c is a live block just allocated (so not `o`'s), its parts empty (reset).
         let b = unsafe { nblmem::block(c) };
-        // SAFETY: o is a live emulator NBL with live NET_BUFFERs.
-        unsafe { clone_parts(o, flags, &mut b.parts, &mut b.spare_parts) };
-        b.nbl.FirstNetBuffer = b
-            .parts
-            .first_mut()
-            .map_or(ptr::null_mut(), |p| &raw mut p.nb.0);
+        // SAFETY: o is a live emulator NBL with live NET_BUFFERs and MDLs; b's pool is bare.
+        if !(bare && unsafe { clone_in_block(o, flags, b) }) {
+            // SAFETY: as above.
+            unsafe { clone_parts(o, flags, &mut b.parts, &mut b.spare_parts) };
+            b.nbl.FirstNetBuffer = b
+                .parts
+                .first_mut()
+                .map_or(ptr::null_mut(), |p| &raw mut p.nb.0);
+        }
         // SAFETY: c is live.
         let mark = unsafe { nblmem::context_mark(c) };
         let t = w.nbls.get_mut(&c)?;
