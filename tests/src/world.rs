@@ -472,7 +472,9 @@ pub(crate) struct World {
     pub nbls: Map<usize, NblTrack>,
     pub pools: Map<usize, Pool>,
     pub children: Map<usize, u32>,
-    pub ctx_areas: Set<usize>,
+    /// Every dynamic context area the world allocated, in use or spare: the world owns them all
+    /// and frees them when it is dropped.
+    pub ctx_areas: Vec<usize>,
     /// Dynamic context areas the driver freed, by size, for the next allocation of that size
     /// (ndis.sys keeps such areas in lookaside lists; the emulator saves an allocation per call).
     pub ctx_spare: Map<u16, Vec<usize>>,
@@ -550,7 +552,7 @@ impl World {
             nbls: Map::default(),
             pools: Map::default(),
             children: Map::default(),
-            ctx_areas: Set::default(),
+            ctx_areas: Vec::new(),
             ctx_spare: Map::default(),
             memory: Map::default(),
             devices: Map::default(),
@@ -820,30 +822,25 @@ impl World {
         offset: u16,
         next: *mut NET_BUFFER_LIST_CONTEXT,
     ) -> *mut NET_BUFFER_LIST_CONTEXT {
-        let p = match self.ctx_spare.get_mut(&size).and_then(Vec::pop) {
-            Some(p) => {
-                let p = p as *mut NET_BUFFER_LIST_CONTEXT;
-                // SAFETY: a spare area is from alloc_ctx, unlinked from every NBL and owned by
-                // the world alone (ctx_area_release).
-                unsafe { nblmem::renew_ctx(p, offset, next) };
-                p
-            }
-            None => nblmem::alloc_ctx(size, offset, next),
-        };
-        self.ctx_areas.insert(p as usize);
-        p
+        if let Some(p) = self.ctx_spare.get_mut(&size).and_then(Vec::pop) {
+            let p = p as *mut NET_BUFFER_LIST_CONTEXT;
+            // SAFETY: a spare area is from alloc_ctx, unlinked from every NBL and owned by the
+            // world alone (ctx_area_release).
+            unsafe { nblmem::renew_ctx(p, offset, next) };
+            p
+        } else {
+            let p = nblmem::alloc_ctx(size, offset, next);
+            self.ctx_areas.push(p as usize);
+            p
+        }
     }
 
-    /// Takes back a dynamic context area the driver freed all of (the caller unlinks it from its
-    /// NBL); false (nothing done) if `p` is not a live dynamic area.
-    pub(crate) fn ctx_area_release(&mut self, p: *mut NET_BUFFER_LIST_CONTEXT) -> bool {
-        if !self.ctx_areas.remove(&(p as usize)) {
-            return false;
-        }
-        // SAFETY: a live dynamic area has a valid header.
+    /// Takes back a dynamic context area (from [`World::ctx_area_alloc`]) the driver freed all of
+    /// and the caller unlinked from its NBL.
+    pub(crate) fn ctx_area_release(&mut self, p: *mut NET_BUFFER_LIST_CONTEXT) {
+        // SAFETY: a dynamic area the world allocated has a valid header.
         let size = unsafe { (*p).Size };
         self.ctx_spare.entry(size).or_default().push(p as usize);
-        true
     }
 }
 
@@ -858,13 +855,9 @@ impl Drop for World {
                 unsafe { NblBlock::destroy(b as *mut NblBlock) };
             }
         }
-        for &c in self
-            .ctx_areas
-            .iter()
-            .chain(self.ctx_spare.values().flatten())
-        {
-            // SAFETY: dynamic context areas, live or spare, are owned by the world and freed
-            // once, here (an area is in one of the two, never both).
+        for &c in &self.ctx_areas {
+            // SAFETY: dynamic context areas, in use or spare, are owned by the world, listed
+            // once, and freed once, here.
             unsafe { nblmem::free_ctx(c as *mut NET_BUFFER_LIST_CONTEXT) };
         }
         for (&p, &(layout, _)) in &self.memory {
@@ -953,8 +946,7 @@ mod tests {
         };
         // SAFETY: a's 32 data bytes.
         unsafe { data(a).write([0xA5; 32]) };
-        assert!(w.ctx_area_release(a));
-        assert!(!w.ctx_area_release(a), "released twice");
+        w.ctx_area_release(a);
         let b = w.ctx_area_alloc(64, 64, core::ptr::null_mut());
         assert_ne!(a, b, "another size, another area");
         let c = w.ctx_area_alloc(32, 0, b);

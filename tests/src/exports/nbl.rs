@@ -503,6 +503,8 @@ pub unsafe fn free_context(_abi: Abi, nbl: *mut NET_BUFFER_LIST, size: u16) {
         if !checks::live_nbl(w, CALL, n) {
             return;
         }
+        // SAFETY: n is a live emulator block; the borrow ends with the read.
+        let prealloc = unsafe { nblmem::block(n) }.prealloc_ctx;
         // SAFETY: n is live.
         let l = unsafe { nblmem::nbl_mut(n) };
         if l.Context.is_null() {
@@ -527,11 +529,12 @@ pub unsafe fn free_context(_abi: Abi, nbl: *mut NET_BUFFER_LIST, size: u16) {
             return;
         }
         ctx.Offset += size;
-        if ctx.Offset == ctx.Size {
-            let (top, next) = (l.Context, ctx.Next);
-            if w.ctx_area_release(top) {
-                l.Context = next;
-            }
+        // An emptied area goes, unless it is the block's preallocated one (the stack's bottom):
+        // every other area was pushed by `push_context`.
+        if ctx.Offset == ctx.Size && l.Context != prealloc {
+            let top = l.Context;
+            l.Context = ctx.Next;
+            w.ctx_area_release(top);
         }
     });
 }
