@@ -136,8 +136,8 @@ impl Emulator {
                             .expect("AdapterConfig::shim holds valid mpshim settings")
                     }),
                     shim_ticking: false,
-                    below_by_target: std::collections::HashMap::new(),
-                    below_target: std::collections::HashMap::new(),
+                    below_by_target: crate::table::Map::default(),
+                    below_target: crate::table::Map::default(),
                     link: crate::machine::LinkState::default(),
                     propagating: 0,
                 },

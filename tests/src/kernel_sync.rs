@@ -7,8 +7,8 @@
 use crate::abi::Abi;
 use crate::irql::Irql;
 use crate::sched::Nanos;
+use crate::table::Map;
 use crate::world::Token;
-use std::collections::HashMap;
 
 /// Processors per group, as Windows fills groups.
 pub(crate) const GROUP_SIZE: u32 = 64;
@@ -66,12 +66,12 @@ pub(crate) struct Held {
 #[derive(Default)]
 pub(crate) struct KernelSync {
     /// Live timer objects by handle.
-    pub timers: HashMap<usize, TimerObj>,
+    pub timers: Map<usize, TimerObj>,
     /// Queued `Event::Timer` entries (live or stale): when they are all the queue holds, the
     /// run is idle (a periodic timer would otherwise keep it busy for ever).
     pub queued_firings: usize,
     /// Allocated (and not freed) spin locks by address, with their holder.
-    pub locks: HashMap<usize, Option<Held>>,
+    pub locks: Map<usize, Option<Held>>,
     /// The virtual processor running now.
     pub cpu: u32,
     /// Timer callbacks run so far.

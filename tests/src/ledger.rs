@@ -7,7 +7,8 @@
 //! sequence.
 
 use crate::sched::Nanos;
-use std::collections::{BTreeMap, HashMap};
+use crate::table::Map;
+use std::collections::BTreeMap;
 
 /// Identity of one sent frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -103,8 +104,8 @@ struct KeyState {
 /// The ledger itself: fed by the emulator (or, in tests, by hand).
 #[derive(Default)]
 pub struct Ledger {
-    keys: HashMap<FrameKey, KeyState>,
-    highest: HashMap<(usize, u32), u64>,
+    keys: Map<FrameKey, KeyState>,
+    highest: Map<(usize, u32), u64>,
     arrivals: Vec<Arrival>,
     /// Per origin: sent, completed OK, errors by status, duplicates, reordered (counted as they
     /// happen; delivered and the losses are derived in `report`).

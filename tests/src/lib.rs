@@ -33,6 +33,7 @@ pub mod rules;
 pub mod scenario;
 pub mod sched;
 pub mod stats;
+mod table;
 pub mod wire;
 mod world;
 // Timers, spin locks and virtual processors.

@@ -32,6 +32,24 @@ pub struct NbPart {
     pub mdls: Vec<MdlCell>,
 }
 
+impl NbPart {
+    /// A part to fill: the spare one on top of `spare` (its NET_BUFFER zeroed, its MDLs
+    /// dropped, their storage kept), else a new one.
+    pub fn take(spare: &mut Vec<NbPart>) -> NbPart {
+        match spare.pop() {
+            Some(mut p) => {
+                p.nb.0 = zeroed_nb();
+                p.mdls.clear();
+                p
+            }
+            None => NbPart {
+                nb: Box::new(NbCell(zeroed_nb())),
+                mdls: Vec::new(),
+            },
+        }
+    }
+}
+
 /// A NET_BUFFER at a stable, 16-aligned address.
 #[repr(C, align(16))]
 pub struct NbCell(pub NET_BUFFER);
@@ -59,6 +77,9 @@ pub struct NblBlock {
     pub data: *mut u8,
     /// NET_BUFFERs of a clone.
     pub parts: Vec<NbPart>,
+    /// NET_BUFFERs of the block's earlier clones, for its next clone to reuse (their boxes and
+    /// MDL vectors) instead of allocating its own.
+    pub spare_parts: Vec<NbPart>,
     /// The preallocated context area of the pool, if any.
     pub prealloc_ctx: *mut NET_BUFFER_LIST_CONTEXT,
 }
@@ -70,7 +91,8 @@ fn zeroed_nbl() -> NET_BUFFER_LIST {
     // SAFETY: NET_BUFFER_LIST is plain data (raw pointers and integers); all-zero is valid.
     unsafe { core::mem::zeroed() }
 }
-fn zeroed_nb() -> NET_BUFFER {
+/// An all-zero NET_BUFFER.
+pub fn zeroed_nb() -> NET_BUFFER {
     // SAFETY: NET_BUFFER is plain data; all-zero is valid.
     unsafe { core::mem::zeroed() }
 }
@@ -112,6 +134,33 @@ pub fn alloc_ctx(
     p
 }
 
+/// Makes a context area from [`alloc_ctx`] that nothing uses any more as good as a new one of its
+/// size: zeroed, with `offset` already in use from the top, linked to `next`.
+///
+/// # Safety
+/// `p` came from `alloc_ctx`, is not freed, and nothing else references it.
+pub unsafe fn renew_ctx(
+    p: *mut NET_BUFFER_LIST_CONTEXT,
+    offset: u16,
+    next: *mut NET_BUFFER_LIST_CONTEXT,
+) {
+    // SAFETY: a live area (contract); its Size gives its layout.
+    let size = unsafe { (*p).Size };
+    let bytes = ctx_layout(usize::from(size)).size();
+    // SAFETY: the whole allocation (ctx_layout of its Size) is this area's, unreferenced.
+    unsafe { p.cast::<u8>().write_bytes(0, bytes) };
+    // SAFETY: as above; the header is in bounds and aligned (alloc_ctx).
+    unsafe {
+        p.write(NET_BUFFER_LIST_CONTEXT {
+            Next: next,
+            Size: size,
+            Offset: offset,
+            Padding0: 0,
+            ContextData: [],
+        });
+    }
+}
+
 /// Frees a context area from [`alloc_ctx`].
 ///
 /// # Safety
@@ -144,6 +193,7 @@ impl NblBlock {
                 ptr::null_mut()
             },
             parts: Vec::new(),
+            spare_parts: Vec::new(),
             prealloc_ctx: if ctx_size > 0 {
                 alloc_ctx(ctx_size, ctx_size, ptr::null_mut())
             } else {
@@ -212,7 +262,7 @@ pub unsafe fn reset(nbl: usize, with_nb: bool) {
     b.nbl = zeroed_nbl();
     b.extra_info = [ptr::null_mut(); NDIS_INFO_SLOTS - 24];
     b.nbl.NdisPoolHandle = pool;
-    b.parts.clear();
+    b.spare_parts.append(&mut b.parts);
     if !b.prealloc_ctx.is_null() {
         // SAFETY: the prealloc context belongs to this block.
         let ctx = unsafe { &mut *b.prealloc_ctx };

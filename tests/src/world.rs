@@ -12,13 +12,15 @@ use crate::rng::Rng;
 use crate::rules::{Leak, Rule, Subject, Violation};
 use crate::sched::{Nanos, Scheduler};
 use crate::stats::{AdapterStats, LifecycleStats};
+use crate::table::{Map, Set};
 use mpfilter::ndis::types::{
     DRIVER_OBJECT, NDIS_FILTER_ATTACH_PARAMETERS, NDIS_OID_REQUEST, NDIS_STATUS_INDICATION,
     NET_BUFFER_LIST_CONTEXT, UNICODE_STRING,
 };
 use std::alloc::Layout;
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
 
 thread_local! {
     static WORLD: RefCell<Option<Box<World>>> = const { RefCell::new(None) };
@@ -91,6 +93,10 @@ impl Token {
 
 /// Why [`World::walk`] stopped at an NBL it had already visited: the chain is a cycle.
 pub(crate) const CHAIN_CYCLE: &str = "Next leads back to an NBL earlier in the same chain";
+
+/// Chain length up to which [`World::walk`] looks for a repeat in the NBLs it has walked instead of
+/// in a table.
+const LINEAR_WALK: usize = 32;
 
 /// Longest NET_BUFFER chain the emulator follows in one NBL (its NBLs carry one each; a filter's
 /// retreat or clone keeps the count): anything longer is a cycle or garbage.
@@ -298,9 +304,9 @@ pub(crate) struct Miniport {
     /// Whether the monitor's tick is scheduled.
     pub shim_ticking: bool,
     /// Those NBLs by destination (IPv4 destination of a flow frame, else 0).
-    pub below_by_target: HashMap<u32, u64>,
+    pub below_by_target: Map<u32, u64>,
     /// The destination of each of them.
-    pub below_target: HashMap<usize, u32>,
+    pub below_target: Map<usize, u32>,
     /// Faults in force on this miniport and its wire.
     pub link: crate::machine::LinkState,
     /// Frames on their way along the wire (sent, not yet at the far end: `wire_latency_ns`).
@@ -492,18 +498,23 @@ pub(crate) struct World {
     pub register_calls: u32,
     pub drv_ext: Vec<(usize, usize, Layout)>,
     pub adapters: Vec<Adapter>,
-    pub handles: HashMap<usize, HandleKind>,
-    pub nbls: HashMap<usize, NblTrack>,
-    pub pools: HashMap<usize, Pool>,
-    pub children: HashMap<usize, u32>,
-    pub ctx_areas: std::collections::HashSet<usize>,
-    pub memory: HashMap<usize, (Layout, u32)>,
-    pub devices: HashMap<usize, Device>,
-    pub irps: HashMap<usize, IrpTrack>,
-    pub orig_oids: HashMap<usize, OrigOid>,
+    pub handles: Map<usize, HandleKind>,
+    pub nbls: Map<usize, NblTrack>,
+    pub pools: Map<usize, Pool>,
+    pub children: Map<usize, u32>,
+    /// Every dynamic context area the world allocated, in use or spare: the world owns them all
+    /// and frees them when it is dropped.
+    pub ctx_areas: Vec<usize>,
+    /// Dynamic context areas the driver freed, by size, for the next allocation of that size
+    /// (ndis.sys keeps such areas in lookaside lists; the emulator saves an allocation per call).
+    pub ctx_spare: Map<u16, Vec<usize>>,
+    pub memory: Map<usize, (Layout, u32)>,
+    pub devices: Map<usize, Device>,
+    pub irps: Map<usize, IrpTrack>,
+    pub orig_oids: Map<usize, OrigOid>,
     pub done_oids: VecDeque<usize>,
-    pub oid_below: HashMap<usize, OidBelow>,
-    pub oid_clones: HashMap<usize, OidClone>,
+    pub oid_below: Map<usize, OidBelow>,
+    pub oid_clones: Map<usize, OidClone>,
     pub oid_gen: u64,
     pub clone_pool: usize,
     pub delivering_status: usize,
@@ -518,17 +529,17 @@ pub(crate) struct World {
         )>,
     >,
     pub scratch: Vec<u8>,
-    pub cancelled: std::collections::HashSet<usize>,
+    pub cancelled: Set<usize>,
     /// NBLs the miniport decided to fail (link down, error completions): their status.
-    pub tx_failed: HashMap<usize, i32>,
+    pub tx_failed: Map<usize, i32>,
     /// Where every protocol frame went.
     pub ledger: crate::ledger::Ledger,
-    pub delivered: std::collections::HashSet<usize>,
-    pub retreat_mdls: HashMap<usize, Heap<(nblmem::MdlCell, Vec<u8>)>>,
+    pub delivered: Set<usize>,
+    pub retreat_mdls: Map<usize, Heap<(nblmem::MdlCell, Vec<u8>)>>,
     /// Diagnostic records from the host-linked filter.
     pub diag: crate::diag::DiagLog,
     /// Open configuration handles, by handle.
-    pub configs: HashMap<usize, OpenConfig>,
+    pub configs: Map<usize, OpenConfig>,
     /// Timer objects, spin locks and the virtual processor running now.
     pub kernel: crate::kernel_sync::KernelSync,
     /// Registered ETW providers (a loaded `.sys`'s TraceLogging).
@@ -572,18 +583,19 @@ impl World {
             register_calls: 0,
             drv_ext: Vec::new(),
             adapters: Vec::new(),
-            handles: HashMap::new(),
-            nbls: HashMap::new(),
-            pools: HashMap::new(),
-            children: HashMap::new(),
-            ctx_areas: std::collections::HashSet::new(),
-            memory: HashMap::new(),
-            devices: HashMap::new(),
-            irps: HashMap::new(),
-            orig_oids: HashMap::new(),
+            handles: Map::default(),
+            nbls: Map::default(),
+            pools: Map::default(),
+            children: Map::default(),
+            ctx_areas: Vec::new(),
+            ctx_spare: Map::default(),
+            memory: Map::default(),
+            devices: Map::default(),
+            irps: Map::default(),
+            orig_oids: Map::default(),
             done_oids: VecDeque::new(),
-            oid_below: HashMap::new(),
-            oid_clones: HashMap::new(),
+            oid_below: Map::default(),
+            oid_clones: Map::default(),
             oid_gen: 0,
             clone_pool: 0,
             delivering_status: 0,
@@ -591,13 +603,13 @@ impl World {
             offload_status: None,
             status_store: None,
             scratch: vec![0; nblmem::FRAME_CAPACITY],
-            cancelled: std::collections::HashSet::new(),
-            tx_failed: HashMap::new(),
+            cancelled: Set::default(),
+            tx_failed: Map::default(),
             ledger: crate::ledger::Ledger::default(),
-            delivered: std::collections::HashSet::new(),
-            retreat_mdls: HashMap::new(),
+            delivered: Set::default(),
+            retreat_mdls: Map::default(),
             diag: crate::diag::DiagLog::default(),
-            configs: HashMap::new(),
+            configs: Map::default(),
             kernel: crate::kernel_sync::KernelSync::default(),
             etw: crate::exports::etw::EtwState::default(),
         });
@@ -709,21 +721,42 @@ impl World {
         p.live += 1;
         // SAFETY: nbl is a live block just taken from the pool.
         let mark = unsafe { nblmem::context_mark(nbl) };
-        self.nbls.insert(
-            nbl,
-            NblTrack {
-                pool,
-                origin,
-                state: NState::Emu,
-                source: 0,
-                entry_snap: Snap::EMPTY,
-                away_snap: Snap::EMPTY,
-                ctx_mark: mark,
-                probe: false,
-                port: 0,
-                frame: None,
-            },
-        );
+        match self.nbls.entry(nbl) {
+            // A block from the free list: its record (left as `Free`) is renewed where it is,
+            // rather than a new one (two header snapshots, most of a kilobyte) built and moved in.
+            // Destructured without `..`: a field added to the record must be renewed here too.
+            Entry::Occupied(mut e) => {
+                let NblTrack {
+                    pool: t_pool,
+                    origin: t_origin,
+                    state,
+                    source,
+                    entry_snap,
+                    away_snap,
+                    ctx_mark,
+                    probe,
+                    port,
+                    frame,
+                } = e.get_mut();
+                (*t_pool, *t_origin, *state, *source) = (pool, origin, NState::Emu, 0);
+                (*entry_snap, *away_snap) = (Snap::EMPTY, Snap::EMPTY);
+                (*ctx_mark, *probe, *port, *frame) = (mark, false, 0, None);
+            }
+            Entry::Vacant(e) => {
+                e.insert(NblTrack {
+                    pool,
+                    origin,
+                    state: NState::Emu,
+                    source: 0,
+                    entry_snap: Snap::EMPTY,
+                    away_snap: Snap::EMPTY,
+                    ctx_mark: mark,
+                    probe: false,
+                    port: 0,
+                    frame: None,
+                });
+            }
+        }
         Some(nbl)
     }
 
@@ -757,7 +790,9 @@ impl World {
     /// seen in this chain ([`CHAIN_CYCLE`]): every walk ends, whatever the driver did to `Next`.
     pub(crate) fn walk(&self, head: usize) -> Result<Vec<usize>, (usize, &'static str)> {
         let mut out = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        // Chains are short (a protocol's send, a completion batch): a look through `out` finds a
+        // repeat sooner than a table would, which is only built once a chain grows long.
+        let mut seen: Option<Set<usize>> = None;
         let mut cur = head;
         while cur != 0 {
             match self.nbls.get(&cur) {
@@ -767,7 +802,14 @@ impl World {
                 }
                 Some(_) => {}
             }
-            if !seen.insert(cur) {
+            let repeat = if out.len() < LINEAR_WALK {
+                out.contains(&cur)
+            } else {
+                !seen
+                    .get_or_insert_with(|| out.iter().copied().collect())
+                    .insert(cur)
+            };
+            if repeat {
                 return Err((cur, CHAIN_CYCLE));
             }
             out.push(cur);
@@ -819,15 +861,33 @@ impl World {
         )
     }
 
+    /// A dynamic context area of `size` bytes (`offset` of them unused), zeroed, on top of
+    /// `next`: one the driver gave back earlier when there is one of that size.
     pub(crate) fn ctx_area_alloc(
         &mut self,
         size: u16,
         offset: u16,
         next: *mut NET_BUFFER_LIST_CONTEXT,
     ) -> *mut NET_BUFFER_LIST_CONTEXT {
-        let p = nblmem::alloc_ctx(size, offset, next);
-        self.ctx_areas.insert(p as usize);
-        p
+        if let Some(p) = self.ctx_spare.get_mut(&size).and_then(Vec::pop) {
+            let p = p as *mut NET_BUFFER_LIST_CONTEXT;
+            // SAFETY: a spare area is from alloc_ctx, unlinked from every NBL and owned by the
+            // world alone (ctx_area_release).
+            unsafe { nblmem::renew_ctx(p, offset, next) };
+            p
+        } else {
+            let p = nblmem::alloc_ctx(size, offset, next);
+            self.ctx_areas.push(p as usize);
+            p
+        }
+    }
+
+    /// Takes back a dynamic context area (from [`World::ctx_area_alloc`]) the driver freed all of
+    /// and the caller unlinked from its NBL.
+    pub(crate) fn ctx_area_release(&mut self, p: *mut NET_BUFFER_LIST_CONTEXT) {
+        // SAFETY: a dynamic area the world allocated has a valid header.
+        let size = unsafe { (*p).Size };
+        self.ctx_spare.entry(size).or_default().push(p as usize);
     }
 }
 
@@ -843,7 +903,8 @@ impl Drop for World {
             }
         }
         for &c in &self.ctx_areas {
-            // SAFETY: dynamic context areas are owned by the world and freed once, here.
+            // SAFETY: dynamic context areas, in use or spare, are owned by the world, listed
+            // once, and freed once, here.
             unsafe { nblmem::free_ctx(c as *mut NET_BUFFER_LIST_CONTEXT) };
         }
         for (&p, &(layout, _)) in &self.memory {
@@ -858,5 +919,91 @@ impl Drop for World {
             // SAFETY: clones are Box<OidStore> leaked by NdisAllocateCloneOidRequest.
             drop(unsafe { Box::from_raw(c as *mut OidStore) });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` NBLs from the world's clone pool, linked in order.
+    fn chain(w: &mut World, n: usize) -> Vec<usize> {
+        let nbls: Vec<usize> = (0..n)
+            .map(|_| w.pool_alloc(w.clone_pool, Origin::Pool).expect("an NBL"))
+            .collect();
+        World::link(&nbls);
+        nbls
+    }
+
+    #[test]
+    fn walk_follows_a_chain_to_its_end() {
+        let mut w = World::new(EmuConfig::default());
+        for n in [1, LINEAR_WALK, LINEAR_WALK + 1, 3 * LINEAR_WALK] {
+            let nbls = chain(&mut w, n);
+            assert_eq!(w.walk(nbls[0]), Ok(nbls));
+        }
+        assert_eq!(w.walk(0), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn walk_stops_at_the_first_repeat_of_short_and_long_cycles() {
+        let mut w = World::new(EmuConfig::default());
+        // Loops back within the linear look, at its edge, and past it into the table.
+        for (n, back_to) in [
+            (1, 0),
+            (5, 2),
+            (LINEAR_WALK, 0),
+            (LINEAR_WALK + 1, LINEAR_WALK - 1),
+            (3 * LINEAR_WALK, 1),
+            (3 * LINEAR_WALK, 2 * LINEAR_WALK),
+        ] {
+            let nbls = chain(&mut w, n);
+            // SAFETY: the last NBL is a live block of the world's pool.
+            unsafe { nblmem::set_next(nbls[n - 1], nbls[back_to]) };
+            assert_eq!(
+                w.walk(nbls[0]),
+                Err((nbls[back_to], CHAIN_CYCLE)),
+                "{n} → {back_to}"
+            );
+        }
+    }
+
+    #[test]
+    fn walk_stops_at_a_freed_nbl() {
+        let mut w = World::new(EmuConfig::default());
+        let nbls = chain(&mut w, LINEAR_WALK + 4);
+        w.pool_release(nbls[LINEAR_WALK + 2]);
+        assert_eq!(
+            w.walk(nbls[0]),
+            Err((nbls[LINEAR_WALK + 2], "NBL was already freed or completed"))
+        );
+    }
+
+    #[test]
+    fn a_released_context_area_comes_back_zeroed_for_its_size_only() {
+        let mut w = World::new(EmuConfig::default());
+        let a = w.ctx_area_alloc(32, 32, core::ptr::null_mut());
+        let data = |p: *mut NET_BUFFER_LIST_CONTEXT| {
+            // SAFETY: a live area of 32 data bytes after its header.
+            unsafe {
+                p.cast::<u8>()
+                    .add(size_of::<NET_BUFFER_LIST_CONTEXT>())
+                    .cast::<[u8; 32]>()
+            }
+        };
+        // SAFETY: a's 32 data bytes.
+        unsafe { data(a).write([0xA5; 32]) };
+        w.ctx_area_release(a);
+        let b = w.ctx_area_alloc(64, 64, core::ptr::null_mut());
+        assert_ne!(a, b, "another size, another area");
+        let c = w.ctx_area_alloc(32, 0, b);
+        assert_eq!(a, c, "the spare area of that size");
+        // SAFETY: c is a live area.
+        let hdr = unsafe { &*c };
+        // SAFETY: its 32 data bytes.
+        let bytes = unsafe { data(c).read() };
+        assert_eq!((hdr.Size, hdr.Offset, hdr.Next), (32, 0, b));
+        assert_eq!(bytes, [0; 32]);
+        assert!(w.ctx_areas.contains(&(c as usize)));
     }
 }

@@ -269,6 +269,83 @@ fn clones_share_data_and_data_start_moves() {
 }
 
 #[test]
+fn clones_from_a_pool_without_net_buffers_take_every_mdl_shape() {
+    let (mut emu, a) = booted(Fault::None);
+    let h = emu.module_handle(a) as NDIS_HANDLE;
+    let (src, bare) = (pool(h, true, 0), pool(h, false, 0));
+    let mut data = [0u8; 64];
+    for (i, b) in data.iter_mut().enumerate() {
+        *b = u8::try_from(i).unwrap();
+    }
+    // Two MDLs over the buffer's halves: 32 bytes each.
+    // SAFETY: MDL is plain data.
+    let mut mdls: [MDL; 2] = unsafe { core::mem::zeroed() };
+    let base = data.as_mut_ptr();
+    for (i, m) in mdls.iter_mut().enumerate() {
+        // SAFETY: both halves are inside `data`.
+        m.MappedSystemVa = unsafe { base.add(32 * i) }.cast();
+        m.ByteCount = 32;
+    }
+    let second = &raw mut mdls[1];
+    mdls[0].Next = second;
+    // SAFETY: exercising the exports on NBLs, MDLs and buffers this test owns.
+    unsafe {
+        // One MDL (data 8..40 of the second half) and two MDLs (data 28..38, across the halves).
+        let one = x::NdisAllocateNetBufferAndNetBufferList(src, 0, 0, second, 8, 24);
+        let two = x::NdisAllocateNetBufferAndNetBufferList(src, 0, 0, &raw mut mdls[0], 28, 10);
+        for (n, mdl_count, first) in [(one, 1, 40u8), (two, 2, 28)] {
+            let nb = (*n).FirstNetBuffer;
+            for flags in [0, NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS] {
+                let c = x::NdisAllocateCloneNetBufferList(n, bare, null_mut(), flags);
+                assert!(!c.is_null());
+                let cnb = (*c).FirstNetBuffer;
+                assert!(!cnb.is_null() && cnb != nb && (*cnb).Next.is_null());
+                assert_eq!((*cnb).DataLength.DataLength, (*nb).DataLength.DataLength);
+                assert_eq!((*cnb).CurrentMdlOffset, (*nb).CurrentMdlOffset);
+                // Own MDLs (flags 0): as many, describing the same bytes, none of them shared.
+                let mut chain = Vec::new();
+                let (mut m, mut o) = ((*cnb).MdlChain, (*nb).MdlChain);
+                while !m.is_null() {
+                    assert_eq!(
+                        ((*m).MappedSystemVa, (*m).ByteCount),
+                        ((*o).MappedSystemVa, (*o).ByteCount)
+                    );
+                    assert_eq!(flags != 0, m == o);
+                    chain.push(m);
+                    (m, o) = ((*m).Next, (*o).Next);
+                }
+                assert_eq!(chain.len(), mdl_count);
+                let len = (*cnb).DataLength.DataLength;
+                let mut storage = [0u8; 24];
+                let v =
+                    x::NdisGetDataBuffer(cnb, len, storage.as_mut_ptr().cast(), 1, 0).cast::<u8>();
+                let want: Vec<u8> = (first..first + u8::try_from(len).unwrap()).collect();
+                assert_eq!(
+                    core::slice::from_raw_parts(v, len as usize),
+                    want.as_slice()
+                );
+                x::NdisFreeCloneNetBufferList(c, flags);
+            }
+        }
+        // A clone of the one-MDL NBL, freed, then reused by a clone of the two-MDL one.
+        let c = x::NdisAllocateCloneNetBufferList(one, bare, null_mut(), 0);
+        x::NdisFreeCloneNetBufferList(c, 0);
+        let c = x::NdisAllocateCloneNetBufferList(two, bare, null_mut(), 0);
+        let cnb = (*c).FirstNetBuffer;
+        assert!(!(*(*cnb).MdlChain).Next.is_null(), "two MDLs again");
+        x::NdisFreeCloneNetBufferList(c, 0);
+        x::NdisFreeNetBufferList(one);
+        x::NdisFreeNetBufferList(two);
+        x::NdisFreeNetBufferListPool(bare);
+        x::NdisFreeNetBufferListPool(src);
+    }
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    emu.stop(a);
+    emu.unload();
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+}
+
+#[test]
 fn a_pool_with_live_nbls_cannot_be_freed() {
     let (emu, a) = booted(Fault::None);
     let h = emu.module_handle(a) as NDIS_HANDLE;

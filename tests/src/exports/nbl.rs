@@ -2,7 +2,7 @@
 
 use super::checks;
 use crate::abi::Abi;
-use crate::nblmem::{self, MdlCell, NbCell, NbPart, NblBlock};
+use crate::nblmem::{self, MdlCell, NbPart, NblBlock};
 use crate::rules::{Rule, Subject};
 use crate::world::{self, Came, HandleKind, NState, Origin, World};
 use core::ffi::c_void;
@@ -265,12 +265,12 @@ pub unsafe fn free_nbl(_abi: Abi, nbl: *mut NET_BUFFER_LIST) {
     });
 }
 
-/// Builds the NET_BUFFERs of a clone over the original's data.
+/// Builds the NET_BUFFERs of a clone over the original's data into `parts` (empty), taking
+/// their storage from `spare` where it can.
 ///
 /// # Safety
 /// `orig` is a live emulator NBL whose NET_BUFFERs and MDLs are live.
-unsafe fn clone_parts(orig: usize, flags: u32) -> Vec<NbPart> {
-    let mut parts: Vec<NbPart> = Vec::new();
+unsafe fn clone_parts(orig: usize, flags: u32, parts: &mut Vec<NbPart>, spare: &mut Vec<NbPart>) {
     // SAFETY: orig is live (contract).
     let mut nb = unsafe { nblmem::nbl_mut(orig) }.FirstNetBuffer;
     let mut hops = 0;
@@ -278,14 +278,14 @@ unsafe fn clone_parts(orig: usize, flags: u32) -> Vec<NbPart> {
         hops += 1;
         // SAFETY: NET_BUFFERs of a live NBL are live.
         let o = unsafe { &*nb };
-        // SAFETY: NET_BUFFER is plain data; all-zero is valid.
-        let mut c: Box<NbCell> = Box::new(NbCell(unsafe { core::mem::zeroed() }));
+        let mut part = NbPart::take(spare);
+        let c = &mut part.nb;
         c.0.DataOffset = o.DataOffset;
         c.0.DataLength = o.DataLength;
-        let mut mdls = Vec::new();
         if flags & NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS != 0 {
             c.0.MdlChain = o.MdlChain;
         } else {
+            let mdls = &mut part.mdls;
             let mut m = o.MdlChain;
             let mut mh = 0;
             while !m.is_null() && mh < 64 {
@@ -305,15 +305,54 @@ unsafe fn clone_parts(orig: usize, flags: u32) -> Vec<NbPart> {
             c.0.MdlChain = mdls.first_mut().map_or(ptr::null_mut(), |m| &raw mut m.0);
         }
         // SAFETY: the new chain is live (our copies or the original's MDLs).
-        unsafe { locate(&mut c.0) };
-        parts.push(NbPart { nb: c, mdls });
+        unsafe { locate(&mut part.nb.0) };
+        parts.push(part);
         nb = o.Next;
     }
     for i in 1..parts.len() {
         let next = &raw mut parts[i].nb.0;
         parts[i - 1].nb.0.Next = next;
     }
-    parts
+}
+
+/// Builds the clone of an NBL with one NET_BUFFER and at most one MDL of its own in the clone's
+/// block (its embedded NET_BUFFER and MDL, next to the NBL the clone call writes anyway); false
+/// (nothing written) for any other shape, which [`clone_parts`] builds.
+///
+/// # Safety
+/// `orig` is a live emulator NBL whose NET_BUFFERs and MDLs are live; `b` is another, just
+/// allocated block whose pool has neither NET_BUFFERs nor frames (its `nb` and `mdl` unused).
+unsafe fn clone_in_block(orig: usize, flags: u32, b: &mut NblBlock) -> bool {
+    // SAFETY: orig is live (contract).
+    let nb = unsafe { nblmem::nbl_mut(orig) }.FirstNetBuffer;
+    if nb.is_null() {
+        return false;
+    }
+    // SAFETY: NET_BUFFERs of a live NBL are live.
+    let o = unsafe { &*nb };
+    let own_mdl = flags & NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS == 0;
+    let more_mdls = own_mdl
+        && !o.MdlChain.is_null()
+        // SAFETY: MDLs of a live chain are readable.
+        && !unsafe { (*o.MdlChain).Next }.is_null();
+    if !o.Next.is_null() || more_mdls {
+        return false;
+    }
+    b.nb = nblmem::zeroed_nb();
+    b.nb.DataOffset = o.DataOffset;
+    b.nb.DataLength = o.DataLength;
+    b.nb.MdlChain = if own_mdl && !o.MdlChain.is_null() {
+        // SAFETY: as above; MDL is plain data.
+        b.mdl = unsafe { ptr::read(o.MdlChain) };
+        b.mdl.Next = ptr::null_mut();
+        &raw mut b.mdl
+    } else {
+        o.MdlChain
+    };
+    // SAFETY: the new chain is live (the block's copy or the original's MDLs).
+    unsafe { locate(&mut b.nb) };
+    b.nbl.FirstNetBuffer = &raw mut b.nb;
+    true
 }
 
 /// `NdisAllocateCloneNetBufferList`.
@@ -341,16 +380,24 @@ pub unsafe fn alloc_clone(
             }
             nbl_pool as usize
         };
+        // A block of a pool without NET_BUFFERs or frames has its embedded NET_BUFFER and MDL
+        // free for a clone's own.
+        let bare = w
+            .pools
+            .get(&pool)
+            .is_some_and(|p| !p.with_nb && !p.with_frame);
         let c = w.pool_alloc(pool, Origin::Clone { parent: o, flags })?;
-        // SAFETY: o is a live emulator NBL with live NET_BUFFERs.
-        let parts = unsafe { clone_parts(o, flags) };
-        // SAFETY: c is a live block just allocated.
+        // SAFETY: c is a live block just allocated (so not `o`'s), its parts empty (reset).
         let b = unsafe { nblmem::block(c) };
-        b.parts = parts;
-        b.nbl.FirstNetBuffer = b
-            .parts
-            .first_mut()
-            .map_or(ptr::null_mut(), |p| &raw mut p.nb.0);
+        // SAFETY: o is a live emulator NBL with live NET_BUFFERs and MDLs; b's pool is bare.
+        if !(bare && unsafe { clone_in_block(o, flags, b) }) {
+            // SAFETY: as above.
+            unsafe { clone_parts(o, flags, &mut b.parts, &mut b.spare_parts) };
+            b.nbl.FirstNetBuffer = b
+                .parts
+                .first_mut()
+                .map_or(ptr::null_mut(), |p| &raw mut p.nb.0);
+        }
         // SAFETY: c is live.
         let mark = unsafe { nblmem::context_mark(c) };
         let t = w.nbls.get_mut(&c)?;
@@ -456,6 +503,8 @@ pub unsafe fn free_context(_abi: Abi, nbl: *mut NET_BUFFER_LIST, size: u16) {
         if !checks::live_nbl(w, CALL, n) {
             return;
         }
+        // SAFETY: n is a live emulator block; the borrow ends with the read.
+        let prealloc = unsafe { nblmem::block(n) }.prealloc_ctx;
         // SAFETY: n is live.
         let l = unsafe { nblmem::nbl_mut(n) };
         if l.Context.is_null() {
@@ -480,11 +529,12 @@ pub unsafe fn free_context(_abi: Abi, nbl: *mut NET_BUFFER_LIST, size: u16) {
             return;
         }
         ctx.Offset += size;
-        if ctx.Offset == ctx.Size && w.ctx_areas.remove(&(l.Context as usize)) {
+        // An emptied area goes, unless it is the block's preallocated one (the stack's bottom):
+        // every other area was pushed by `push_context`.
+        if ctx.Offset == ctx.Size && l.Context != prealloc {
             let top = l.Context;
             l.Context = ctx.Next;
-            // SAFETY: a dynamic area (from ctx_area_alloc), now unlinked and forgotten.
-            unsafe { nblmem::free_ctx(top) };
+            w.ctx_area_release(top);
         }
     });
 }
