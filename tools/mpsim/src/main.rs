@@ -304,9 +304,8 @@ fn demo_cmd(err: &mut dyn Write) -> Result<ExitCode, ExitCode> {
         ExitCode::FAILURE
     })?;
     println!(
-        "The issue's demo story (6 s, failure at 2 s, return at 4 s) runs {}x shorter here: {} ms \
-         of virtual time, same rates (docs/performance.md).",
-        demo::TIME_SCALE,
+        "{} ms of virtual time: about 8 million NBLs through the filter and the emulator, about \
+         half a minute (docs/performance.md).",
         s.duration_ms
     );
     let r = run_one(&s, None, err)?;
