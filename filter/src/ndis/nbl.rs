@@ -21,6 +21,7 @@ mod child;
 mod classify;
 mod meta;
 mod queue;
+pub mod refcount;
 mod single;
 
 pub use child::{ChildNbl, CloneFlags, Cloning, ParentNbl};

@@ -23,6 +23,7 @@
 //! release, and the one that reaches zero is followed by an acquire fence, so every child's
 //! accesses to the shared data happen before the parent is handed back.
 
+use super::refcount::{give_count, take_count};
 use super::{Nbl, OwnedNbl, SendMeta};
 use crate::ndis::consts::{
     NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
@@ -33,7 +34,7 @@ use crate::ndis::{FilterHandle, NblPool};
 use core::fmt;
 use core::ops::Deref;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicI32, Ordering, fence};
+use core::sync::atomic::{AtomicI32, Ordering};
 
 /// The `NDIS_CLONE_FLAGS_*` of a clone; freeing must pass the same value, so each [`ChildNbl`]
 /// keeps the flags it was allocated with.
@@ -73,10 +74,9 @@ unsafe fn child_ref_count<'a>(parent: NonNull<NET_BUFFER_LIST>) -> &'a AtomicI32
 unsafe fn drop_count(parent: NonNull<NET_BUFFER_LIST>) -> Option<OwnedNbl> {
     // SAFETY: the count the caller holds keeps the parent live until this decrement.
     let count = unsafe { child_ref_count(parent) };
-    if count.fetch_sub(1, Ordering::Release) != 1 {
+    if !give_count(count) {
         return None;
     }
-    fence(Ordering::Acquire);
     // The last count is gone: nothing else refers to the parent, which is the filter's again
     // (unlinked since `start_cloning`).
     Some(OwnedNbl(parent))
@@ -151,7 +151,7 @@ impl OwnedNbl {
         // SAFETY: the NBL is live and owned; from here on its count is only used atomically.
         let count = unsafe { child_ref_count(parent) };
         // The cloning's own count (see the module docs).
-        count.fetch_add(1, Ordering::Relaxed);
+        take_count(count);
         Cloning { parent, filter }
     }
 }
@@ -199,7 +199,7 @@ impl Cloning {
         // SAFETY: as above; an owned child is unlinked.
         unsafe { (*raw).Next = ptr::null_mut() };
         // SAFETY: the cloning's own count keeps the parent live.
-        unsafe { child_ref_count(self.parent) }.fetch_add(1, Ordering::Relaxed);
+        take_count(unsafe { child_ref_count(self.parent) });
         Some(ChildNbl {
             clone,
             parent: self.parent,
