@@ -8,11 +8,10 @@
 use super::flags::{ReceiveFlags, ReturnFlags, SendCompleteFlags, SendFlags};
 use super::imports;
 use super::nbl::{CancelId, NblChain};
-use super::offload::OffloadLimits;
+use super::offload::{NarrowedOffload, OffloadLimits};
 use super::params::{DevicePnpEvent, NetPnpEvent, StatusIndication};
-use super::types::{NDIS_HANDLE, NDIS_OFFLOAD, NDIS_PORT_NUMBER, NDIS_STATUS};
+use super::types::{NDIS_HANDLE, NDIS_PORT_NUMBER, NDIS_STATUS};
 use core::ffi::c_void;
-use core::mem::offset_of;
 use core::ptr::NonNull;
 
 /// The NdisFilterHandle NDIS gave a module in FilterAttach. Valid from FilterAttach until
@@ -127,38 +126,23 @@ impl FilterHandle {
     /// whose LSOv2 limits are narrowed to `limits` (lowered, or turned off where 0; never
     /// widened), originated by this module (`SourceHandle` = its handle). False, and nothing
     /// indicated, when the indication carries no readable offload configuration, its buffer is
-    /// larger than [`MAX_OFFLOAD_COPY`], or narrowing changes nothing: the caller then forwards it
+    /// larger than [`super::offload::MAX_OFFLOAD_COPY`], or narrowing changes nothing: the caller then forwards it
     /// as it is.
     pub fn indicate_offload_narrowed(
         self,
         indication: &StatusIndication<'_>,
         limits: OffloadLimits,
     ) -> bool {
-        let Some(current) = indication.offload_limits() else {
-            return false;
-        };
-        let narrowed = OffloadLimits {
-            lso_v4_max: narrow_limit(current.lso_v4_max, limits.lso_v4_max),
-            lso_v6_max: narrow_limit(current.lso_v6_max, limits.lso_v6_max),
-        };
-        let bytes = indication.buffer();
-        if narrowed == current || bytes.len() > MAX_OFFLOAD_COPY {
+        if indication.offload_limits().is_none() {
             return false;
         }
-        let mut copy = [0u8; MAX_OFFLOAD_COPY];
-        copy[..bytes.len()].copy_from_slice(bytes);
-        let lso = offset_of!(NDIS_OFFLOAD, LsoV2IPv4);
-        let lso6 = offset_of!(NDIS_OFFLOAD, LsoV2IPv6);
-        for (at, limit) in [(lso, narrowed.lso_v4_max), (lso6, narrowed.lso_v6_max)] {
-            if limit == 0 {
-                copy[at..at + 4].fill(0);
-            }
-            copy[at + 4..at + 8].copy_from_slice(&limit.to_ne_bytes());
-        }
+        let Some(mut copy) = NarrowedOffload::of(indication.buffer(), limits) else {
+            return false;
+        };
         // SAFETY: a plain copy of the indication the FilterStatus call lends.
         let mut own = unsafe { indication.as_raw().read() };
         own.SourceHandle = self.as_raw();
-        own.StatusBuffer = copy.as_mut_ptr().cast();
+        own.StatusBuffer = copy.bytes.as_mut_ptr().cast();
         // SAFETY: the handle is live; `own` and its buffer (`StatusBufferSize` bytes, the
         // original's size, copied) live on this stack for the duration of the call.
         unsafe { imports::NdisFIndicateStatus(self.as_raw(), &raw mut own) };
@@ -197,13 +181,4 @@ impl FilterHandle {
         // SAFETY: the handle is live.
         unsafe { imports::NdisFRestartFilter(self.as_raw()) }
     }
-}
-
-/// Largest current-config buffer [`FilterHandle::indicate_offload_narrowed`] copies (revision 5
-/// of `NDIS_OFFLOAD` is well below this).
-pub const MAX_OFFLOAD_COPY: usize = 512;
-
-/// A stack's limit narrowed to the group's: lowered to it, or 0 (off) where it is 0.
-fn narrow_limit(own: u32, group: u32) -> u32 {
-    own.min(group)
 }

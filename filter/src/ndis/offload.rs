@@ -44,6 +44,52 @@ impl OffloadLimits {
     }
 }
 
+/// Largest offload configuration buffer [`NarrowedOffload::of`] copies (revision 5 of
+/// `NDIS_OFFLOAD` is well below this).
+pub const MAX_OFFLOAD_COPY: usize = 512;
+
+/// A copy of an offload configuration buffer with its LSOv2 limits narrowed.
+pub struct NarrowedOffload {
+    /// The copied bytes (the first `len` are the buffer's).
+    pub bytes: [u8; MAX_OFFLOAD_COPY],
+    /// The buffer's length.
+    pub len: usize,
+    /// The limits now in the copy.
+    pub limits: OffloadLimits,
+}
+
+impl NarrowedOffload {
+    /// `bytes` (an `NDIS_OFFLOAD` of revision 1 or later) with each LSOv2 limit lowered to
+    /// `limits`' (turned off — encapsulation and size 0 — where that is 0), every other byte as
+    /// it was. `None` when `bytes` is no readable offload configuration, longer than
+    /// [`MAX_OFFLOAD_COPY`], or already within `limits` (nothing to narrow).
+    pub fn of(bytes: &[u8], limits: OffloadLimits) -> Option<Self> {
+        let current = OffloadLimits::from_bytes(bytes)?;
+        let narrowed = OffloadLimits {
+            lso_v4_max: current.lso_v4_max.min(limits.lso_v4_max),
+            lso_v6_max: current.lso_v6_max.min(limits.lso_v6_max),
+        };
+        if narrowed == current || bytes.len() > MAX_OFFLOAD_COPY {
+            return None;
+        }
+        let mut copy = [0u8; MAX_OFFLOAD_COPY];
+        copy[..bytes.len()].copy_from_slice(bytes);
+        let v4 = core::mem::offset_of!(NDIS_OFFLOAD, LsoV2IPv4);
+        let v6 = core::mem::offset_of!(NDIS_OFFLOAD, LsoV2IPv6);
+        for (at, limit) in [(v4, narrowed.lso_v4_max), (v6, narrowed.lso_v6_max)] {
+            if limit == 0 {
+                copy[at..at + 4].fill(0);
+            }
+            copy[at + 4..at + 8].copy_from_slice(&limit.to_ne_bytes());
+        }
+        Some(NarrowedOffload {
+            bytes: copy,
+            len: bytes.len(),
+            limits: narrowed,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +130,36 @@ mod tests {
         assert_eq!(OffloadLimits::from_bytes(&b[..0x6F]), None);
         o.Header.Type = 0x80;
         assert_eq!(OffloadLimits::from_bytes(&bytes_of(&o)), None);
+    }
+
+    #[test]
+    fn narrowing_lowers_or_turns_off_lso_and_keeps_every_other_byte() {
+        let mut o = NDIS_OFFLOAD {
+            Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_OFFLOAD, 3, 0x9C),
+            ..NDIS_OFFLOAD::default()
+        };
+        o.Checksum[0].Bits = 0x2AA;
+        o.LsoV2IPv4.Encapsulation = 2;
+        o.LsoV2IPv4.MaxOffLoadSize = 64_000;
+        o.LsoV2IPv6.Encapsulation = 2;
+        o.LsoV2IPv6.MaxOffLoadSize = 32_000;
+        let b = bytes_of(&o);
+        let limits = OffloadLimits {
+            lso_v4_max: 16_000,
+            lso_v6_max: 0,
+        };
+        let n = NarrowedOffload::of(&b, limits).expect("something to narrow");
+        assert_eq!(n.len, b.len());
+        assert_eq!(OffloadLimits::from_bytes(&n.bytes[..n.len]), Some(limits));
+        assert_eq!(n.limits, limits);
+        let lso = 0x50..0x6C;
+        for (i, (x, y)) in b.iter().zip(&n.bytes[..n.len]).enumerate() {
+            if !lso.contains(&i) {
+                assert_eq!(x, y, "byte {i}");
+            }
+        }
+        // Within the limits already: nothing to narrow.
+        assert!(NarrowedOffload::of(&n.bytes[..n.len], limits).is_none());
+        assert!(NarrowedOffload::of(&b[..0x40], limits).is_none());
     }
 }
