@@ -226,6 +226,9 @@ pub struct TrafficConfig {
     /// Distinct IPv4 destinations the flows go to: flow `f` to target `f % targets` (0: each
     /// flow its own). What a balancer's per-target limits count.
     pub targets: u32,
+    /// The protocol keeps building NBLs for the offload limits it was bound with and ignores
+    /// later current-config indications (NBLs built before a change reached it).
+    pub keeps_bind_limits: bool,
 }
 
 impl Default for TrafficConfig {
@@ -245,6 +248,7 @@ impl Default for TrafficConfig {
             packet_filter: None,
             lso_mss: 0,
             targets: 0,
+            keeps_bind_limits: false,
         }
     }
 }

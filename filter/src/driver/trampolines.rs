@@ -14,6 +14,7 @@ use super::state::DriverState;
 use super::team::MemberChange;
 use crate::module::Module;
 use crate::module::capability;
+use crate::ndis::OffloadLimits;
 use crate::ndis::consts::{
     NDIS_FILTER_ATTRIBUTES_REVISION_1, NDIS_OBJECT_TYPE_FILTER_ATTRIBUTES,
     NDIS_SIZEOF_FILTER_ATTRIBUTES_REVISION_1, NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_PAUSED,
@@ -130,6 +131,18 @@ pub(crate) unsafe extern "system" fn filter_attach(
         .with_route(module.module(), |r| r.map(capability::group_limits));
     if let Some((lso, _)) = presented {
         params.narrow_offload(lso);
+        let own = module.module().capability().offload();
+        module
+            .module()
+            .capability()
+            .set_presented_offload(OffloadLimits {
+                lso_v4_max: own.lso_v4_max.min(lso.lso_v4_max),
+                lso_v6_max: own.lso_v6_max.min(lso.lso_v6_max),
+            });
+        // The members already bound learn of what this one narrowed.
+        driver
+            .team
+            .with_route(module.module(), |r| r.map(capability::present_group));
     }
     NDIS_STATUS_SUCCESS
 }
@@ -181,6 +194,8 @@ pub(crate) unsafe extern "system" fn filter_restart(
                     team.with_route(module.module(), |r| r.map(capability::group_limits));
                 if let Some((_, mtu)) = presented {
                     params.narrow_mtu(mtu);
+                    // Its MTU is known now: the others may have to present a smaller one.
+                    team.with_route(module.module(), |r| r.map(capability::present_group));
                 }
             }
             status
@@ -394,6 +409,13 @@ pub(crate) unsafe extern "system" fn filter_status(
                 None
             };
             module.status(&indication, presented.map(|(lso, _)| lso));
+            if presented.is_some() {
+                // A smaller configuration of this member narrows what the others present.
+                module
+                    .driver()
+                    .team
+                    .with_route(module.module(), |r| r.map(capability::present_group));
+            }
         }
     });
 }

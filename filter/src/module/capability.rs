@@ -17,7 +17,10 @@
 use super::Module;
 use super::route::Route;
 use crate::engine::types::MAX_PATHS;
-use crate::ndis::{Nbl, OffloadLimits};
+use crate::ndis::offload::{MAX_OFFLOAD_COPY, NarrowedOffload};
+use crate::ndis::{Nbl, OffloadLimits, SpinLock};
+use alloc::boxed::Box;
+use core::pin::Pin;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 /// Bytes of an Ethernet header, and of an 802.1Q tag carried in the frame.
@@ -32,6 +35,9 @@ pub struct Capability {
     lso_v6_max: AtomicU32,
     /// 0 until the first restart tells.
     mtu: AtomicU32,
+    /// What the drivers above this module were last presented (LSOv2 per IP version).
+    presented_v4: AtomicU32,
+    presented_v6: AtomicU32,
 }
 
 impl Capability {
@@ -59,6 +65,20 @@ impl Capability {
         self.mtu.load(Ordering::Relaxed)
     }
 
+    /// Records the large-send limits the drivers above were presented.
+    pub fn set_presented_offload(&self, l: OffloadLimits) {
+        self.presented_v4.store(l.lso_v4_max, Ordering::Relaxed);
+        self.presented_v6.store(l.lso_v6_max, Ordering::Relaxed);
+    }
+
+    /// The large-send limits the drivers above were last presented.
+    pub fn presented_offload(&self) -> OffloadLimits {
+        OffloadLimits {
+            lso_v4_max: self.presented_v4.load(Ordering::Relaxed),
+            lso_v6_max: self.presented_v6.load(Ordering::Relaxed),
+        }
+    }
+
     /// Whether an NBL with `need` fits this stack.
     pub fn carries(&self, need: Need) -> bool {
         match need {
@@ -76,6 +96,56 @@ impl Capability {
                 max != 0 && payload <= max
             }
         }
+    }
+}
+
+/// The last full offload configuration a member's stack reported (attach parameters, or a
+/// current-config indication), kept to present the group's limits to the drivers above again
+/// when they narrow later (a smaller member joins). Behind a spin lock: written in FilterAttach
+/// and FilterStatus, read when another member joins.
+pub struct LastOffload(Pin<Box<SpinLock<OffloadBytes>>>);
+
+/// The bytes of an offload configuration.
+struct OffloadBytes {
+    bytes: [u8; MAX_OFFLOAD_COPY],
+    len: usize,
+}
+
+impl LastOffload {
+    /// Nothing reported yet (allocates the lock; PASSIVE_LEVEL, at attach).
+    pub fn new() -> Self {
+        Self(SpinLock::new(OffloadBytes {
+            bytes: [0; MAX_OFFLOAD_COPY],
+            len: 0,
+        }))
+    }
+
+    /// Keeps `bytes` (ignored when longer than [`MAX_OFFLOAD_COPY`]).
+    pub fn store(&self, bytes: &[u8]) {
+        if bytes.len() > MAX_OFFLOAD_COPY {
+            return;
+        }
+        let mut g = self.0.lock();
+        g.bytes[..bytes.len()].copy_from_slice(bytes);
+        g.len = bytes.len();
+    }
+
+    /// The last configuration narrowed to `limits` (see [`NarrowedOffload::of`]).
+    pub fn narrowed(&self, limits: OffloadLimits) -> Option<NarrowedOffload> {
+        let g = self.0.lock();
+        NarrowedOffload::of(&g.bytes[..g.len], limits)
+    }
+}
+
+impl Default for LastOffload {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Debug for LastOffload {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LastOffload").finish_non_exhaustive()
     }
 }
 
@@ -120,6 +190,20 @@ impl Module {
     pub fn capability(&self) -> &Capability {
         &self.capability
     }
+
+    /// Tells the drivers above the group's narrower large-send limits: its stack's last offload
+    /// configuration, narrowed to `limits`, indicated up as its own current-config indication.
+    /// Nothing when the module keeps no configuration or it is within `limits` already.
+    ///
+    /// IRQL: <= DISPATCH_LEVEL. Serialised: with the group's writers (attach, detach), PASSIVE.
+    pub fn present_offload(&self, limits: OffloadLimits) {
+        let Some(mut n) = self.last_offload.as_ref().and_then(|l| l.narrowed(limits)) else {
+            return;
+        };
+        self.handle.indicate_offload(&mut n);
+        self.capability.set_presented_offload(n.limits);
+        self.counters.status_indications_narrowed.inc();
+    }
 }
 
 /// What every member of `route` can carry: the smallest LSO limit per IP version (0 where any
@@ -145,6 +229,27 @@ pub fn group_limits(route: &Route<'_>) -> (OffloadLimits, u32) {
         lso = OffloadLimits::default();
     }
     (lso, mtu)
+}
+
+/// Presents the group's large-send limits to every member whose drivers above were shown more:
+/// a narrowed current-config indication up its stack. Called when the group's limits may have
+/// shrunk: a member joined or reported a new configuration.
+///
+/// The MTU is not pushed the same way: a bound stack learns a new MTU only through a restart,
+/// and restarting a member takes its path out of service (its up delay, its failback), so a
+/// smaller MTU reaches a member's drivers above at that member's next restart, and until then
+/// the per-NBL check keeps every frame on a path whose MTU takes it.
+///
+/// IRQL: <= DISPATCH_LEVEL. Serialised: against nothing it relies on (an indication racing
+/// another member's change presents the older or the newer limits; the next change corrects it).
+pub fn present_group(route: &Route<'_>) {
+    let (lso, _) = group_limits(route);
+    for m in route.seats.iter().flatten() {
+        let shown = m.capability().presented_offload();
+        if shown.lso_v4_max > lso.lso_v4_max || shown.lso_v6_max > lso.lso_v6_max {
+            m.present_offload(lso);
+        }
+    }
 }
 
 /// The engine paths of `route` whose member cannot carry `need` (a bit per path).

@@ -53,6 +53,7 @@ impl Module {
             context_backfill: AtomicU16::new(0),
             receive_filter: super::loopback::ReceiveFilter::default(),
             capability: super::capability::Capability::default(),
+            last_offload: teamed.then(super::capability::LastOffload::new),
             handle,
             gate: PauseGate::new(),
             counters: Counters::default(),
@@ -67,9 +68,12 @@ impl Module {
             },
             config,
         };
-        module
-            .capability
-            .set_offload(params.offload_limits().unwrap_or_default());
+        let own = params.offload_limits().unwrap_or_default();
+        module.capability.set_offload(own);
+        module.capability.set_presented_offload(own);
+        if let (Some(last), Some(bytes)) = (&module.last_offload, params.offload_bytes()) {
+            last.store(bytes);
+        }
         module.apply(ModuleEvent::Attach);
         module
     }

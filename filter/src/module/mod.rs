@@ -112,6 +112,8 @@ pub struct Module {
     receive_filter: loopback::ReceiveFilter,
     /// What this module's stack can carry (LSO limits, MTU), for NBLs other members send down it.
     capability: capability::Capability,
+    /// Its stack's last full offload configuration (teamed modules only).
+    last_offload: Option<capability::LastOffload>,
 }
 
 impl Module {

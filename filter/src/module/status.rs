@@ -55,6 +55,10 @@ impl Module {
         self.counters.status_indications.inc();
         if let Some(limits) = indication.offload_limits() {
             self.capability().set_offload(limits);
+            self.capability().set_presented_offload(limits);
+            if let Some(last) = &self.last_offload {
+                last.store(indication.buffer());
+            }
             // The group's limits were computed before this member's new ones were known: take
             // the smaller of both.
             if let Some(g) = group {
@@ -63,6 +67,7 @@ impl Module {
                     lso_v6_max: g.lso_v6_max.min(limits.lso_v6_max),
                 };
                 if self.handle.indicate_offload_narrowed(indication, presented) {
+                    self.capability().set_presented_offload(presented);
                     self.counters.status_indications_narrowed.inc();
                     return;
                 }

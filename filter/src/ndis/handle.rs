@@ -5,12 +5,18 @@
 //! ownership rule "don't touch an NBL after giving it away". Empty chains are never passed to
 //! NDIS (a NULL chain is not a valid argument of any of these calls).
 
+use super::consts::{
+    NDIS_OBJECT_TYPE_STATUS_INDICATION, NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
+    NDIS_STATUS_INDICATION_REVISION_1, NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG,
+};
 use super::flags::{ReceiveFlags, ReturnFlags, SendCompleteFlags, SendFlags};
 use super::imports;
 use super::nbl::{CancelId, NblChain};
 use super::offload::{NarrowedOffload, OffloadLimits};
 use super::params::{DevicePnpEvent, NetPnpEvent, StatusIndication};
-use super::types::{NDIS_HANDLE, NDIS_PORT_NUMBER, NDIS_STATUS};
+use super::types::{
+    NDIS_HANDLE, NDIS_OBJECT_HEADER, NDIS_PORT_NUMBER, NDIS_STATUS, NDIS_STATUS_INDICATION,
+};
 use core::ffi::c_void;
 use core::ptr::NonNull;
 
@@ -147,6 +153,26 @@ impl FilterHandle {
         // original's size, copied) live on this stack for the duration of the call.
         unsafe { imports::NdisFIndicateStatus(self.as_raw(), &raw mut own) };
         true
+    }
+
+    /// Indicates `offload` up this module's stack as its own NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG
+    /// (port 0, `SourceHandle` = this module): how the drivers above learn of a narrowing that
+    /// no indication from below carried (another member joined).
+    pub fn indicate_offload(self, offload: &mut NarrowedOffload) {
+        // SAFETY: integers and raw pointers only, for which all zeroes is valid.
+        let mut ind = unsafe { core::mem::zeroed::<NDIS_STATUS_INDICATION>() };
+        ind.Header = NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_STATUS_INDICATION,
+            NDIS_STATUS_INDICATION_REVISION_1,
+            NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
+        );
+        ind.SourceHandle = self.as_raw();
+        ind.StatusCode = NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG;
+        ind.StatusBuffer = offload.bytes.as_mut_ptr().cast();
+        ind.StatusBufferSize = u32::try_from(offload.len).unwrap_or(0);
+        // SAFETY: the handle is live; the indication and its buffer (`len` bytes) live for the
+        // call.
+        unsafe { imports::NdisFIndicateStatus(self.as_raw(), &raw mut ind) };
     }
 
     /// `NdisFNetPnPEvent`: forwards a network PnP event down; returns the status of the drivers

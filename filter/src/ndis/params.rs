@@ -104,9 +104,9 @@ impl<'a> AttachParameters<'a> {
         unsafe { v6.write_unaligned(v.LsoV2IPv6) };
     }
 
-    /// The large-send limits of `DefaultOffloadConfiguration`; `None` when NULL or not an
-    /// `NDIS_OFFLOAD` of revision 1 or later.
-    pub fn offload_limits(&self) -> Option<OffloadLimits> {
+    /// The bytes of `DefaultOffloadConfiguration` (as many as its header's `Size`, at most the
+    /// revision-3 size); `None` when NULL or shorter than revision 1.
+    pub fn offload_bytes(&self) -> Option<&'a [u8]> {
         let p = self.0.DefaultOffloadConfiguration.cast::<u8>();
         if p.is_null() {
             return None;
@@ -118,9 +118,15 @@ impl<'a> AttachParameters<'a> {
             return None;
         }
         let len = usize::from(header.Size).min(size_of::<NDIS_OFFLOAD>());
-        // SAFETY: the structure holds `Size` bytes (its header says so), of which `len` are read.
-        let bytes = unsafe { core::slice::from_raw_parts(p, len) };
-        OffloadLimits::from_bytes(bytes)
+        // SAFETY: the structure holds `Size` bytes (its header says so), of which `len` are read,
+        // for the FilterAttach call.
+        Some(unsafe { core::slice::from_raw_parts(p, len) })
+    }
+
+    /// The large-send limits of `DefaultOffloadConfiguration`; `None` when NULL or not an
+    /// `NDIS_OFFLOAD` of revision 1 or later.
+    pub fn offload_limits(&self) -> Option<OffloadLimits> {
+        OffloadLimits::from_bytes(self.offload_bytes()?)
     }
 }
 

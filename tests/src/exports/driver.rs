@@ -561,7 +561,9 @@ pub unsafe fn indicate_status(_abi: Abi, h: NDIS_HANDLE, ind: *mut NDIS_STATUS_I
         }
         w.adapters[a].stats.status_indications += 1;
         // SAFETY: ind is readable (contract), its buffer for its size.
-        if let Some(lso) = unsafe { offload_lso_v4(ind) } {
+        if let Some(lso) = unsafe { offload_lso_v4(ind) }
+            && !w.traffic(a).keeps_bind_limits
+        {
             w.adapters[a].proto.lso_view = lso;
         }
         // SAFETY: ind is readable (contract); its buffer is read only if its size says it holds
