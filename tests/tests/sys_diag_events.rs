@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::idle;
+
 use mpfilter::diag::trace::{self, keyword, level};
 use mpfilter::diag::{ConfigKey, Event};
 use mpfilter::engine::Reason;
@@ -41,14 +43,6 @@ fn traffic(n: u64) -> TrafficConfig {
         send_interval: 2_000,
         window: 256,
         flows: 64,
-        ..TrafficConfig::default()
-    }
-}
-
-fn idle() -> TrafficConfig {
-    TrafficConfig {
-        tx_nbls: 0,
-        rx_nbls: 0,
         ..TrafficConfig::default()
     }
 }

@@ -12,6 +12,8 @@
 
 mod common;
 
+use common::idle;
+
 use mpctl_proto::response::MODULE_ANSWER_LEN;
 use mpctl_proto::{
     GroupList, GroupRecord, Ioctl, ModuleCounters, PathRecord, PathState as WireState,
@@ -23,7 +25,6 @@ use mpfilter::module::ModuleStats;
 use mpfilter::ndis::consts::{NDIS_STATUS_FAILURE, NDIS_STATUS_MEDIA_DISCONNECTED};
 use ndis_emu::config::RegValue;
 use ndis_emu::ledger::{Arrival, OriginReport};
-use ndis_emu::pe::{kernel, run_guarded};
 use ndis_emu::wire::Fault;
 use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, LoadedImage, TrafficConfig};
 
@@ -63,14 +64,6 @@ fn load(n: u64) -> TrafficConfig {
         send_interval: 2_000,
         window: 256,
         flows: 64,
-        ..TrafficConfig::default()
-    }
-}
-
-fn idle() -> TrafficConfig {
-    TrafficConfig {
-        tx_nbls: 0,
-        rx_nbls: 0,
         ..TrafficConfig::default()
     }
 }
@@ -230,17 +223,7 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
 /// The scenario on the loaded `mpfilter.sys`, on its own emulated CPU thread: a bug check fails
 /// the test, and the driver's pool must be empty after unload.
 fn run_sys(s: Scenario) -> Outcome {
-    let outcome = run_guarded(move || {
-        let o = run_on(&s, DriverImage::Pe(common::sys_image()));
-        (o, kernel::outstanding_pool())
-    });
-    match outcome {
-        Ok((o, pool)) => {
-            assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
-            o
-        }
-        Err(bug_check) => panic!("the driver stopped the machine: {bug_check}"),
-    }
+    common::on_sys(move |image| run_on(&s, image))
 }
 
 /// Loads the host build into `emu` and starts every adapter's stack.

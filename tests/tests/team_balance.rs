@@ -19,9 +19,10 @@
 
 mod common;
 
+use common::idle;
+
 use ndis_emu::config::RegValue;
 use ndis_emu::ledger::{Arrival, OriginReport};
-use ndis_emu::pe::{kernel, run_guarded};
 use ndis_emu::sched::Nanos;
 use ndis_emu::wire::Fault;
 use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, TrafficConfig};
@@ -62,14 +63,6 @@ fn saturating(n: u64, window: usize) -> TrafficConfig {
         send_interval: 1_000,
         window,
         flows: 64,
-        ..TrafficConfig::default()
-    }
-}
-
-fn idle() -> TrafficConfig {
-    TrafficConfig {
-        tx_nbls: 0,
-        rx_nbls: 0,
         ..TrafficConfig::default()
     }
 }
@@ -155,17 +148,7 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
 /// test, and the driver's pool must be empty after unload.
 fn run_sys(s: &Scenario) -> Outcome {
     let s = s.clone();
-    let outcome = run_guarded(move || {
-        let o = run_on(&s, DriverImage::Pe(common::sys_image()));
-        (o, kernel::outstanding_pool())
-    });
-    match outcome {
-        Ok((o, pool)) => {
-            assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
-            o
-        }
-        Err(bug_check) => panic!("the driver stopped the machine: {bug_check}"),
-    }
+    common::on_sys(move |image| run_on(&s, image))
 }
 
 /// Runs `s` on the host build or the loaded `.sys`.

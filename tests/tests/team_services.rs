@@ -10,9 +10,10 @@
 
 mod common;
 
+use common::idle;
+
 use ndis_emu::config::RegValue;
 use ndis_emu::ledger::OriginReport;
-use ndis_emu::pe::{kernel, run_guarded};
 use ndis_emu::wire::Fault;
 use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, TrafficConfig};
 
@@ -38,14 +39,6 @@ fn load(n: u64) -> TrafficConfig {
         window: 256,
         send_interval: 1_000,
         flows: 64,
-        ..TrafficConfig::default()
-    }
-}
-
-fn idle() -> TrafficConfig {
-    TrafficConfig {
-        tx_nbls: 0,
-        rx_nbls: 0,
         ..TrafficConfig::default()
     }
 }
@@ -177,17 +170,7 @@ fn run_full(
 /// As [`run_on`], on the loaded `mpfilter.sys` on its own emulated CPU thread: a bug check fails
 /// the test, and the driver's pool must be empty after unload.
 fn run_sys(adapters: Vec<AdapterConfig>, traffic: TrafficConfig) -> Outcome {
-    let outcome = run_guarded(move || {
-        let o = run_on(&adapters, &traffic, DriverImage::Pe(common::sys_image()));
-        (o, kernel::outstanding_pool())
-    });
-    match outcome {
-        Ok((o, pool)) => {
-            assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
-            o
-        }
-        Err(bug_check) => panic!("the driver stopped the machine: {bug_check}"),
-    }
+    common::on_sys(move |image| run_on(&adapters, &traffic, image))
 }
 
 fn assert_all_delivered(o: &OriginReport, n: u64) {
@@ -404,15 +387,10 @@ fn with_the_large_member_down_what_no_member_can_carry_fails_with_invalid_length
 #[test]
 #[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
 fn sys_with_the_large_member_down_what_no_member_can_carry_fails_with_invalid_length() {
-    let outcome = run_guarded(move || {
+    let o = common::on_sys(move |image| {
         let faults = [(0, LINK_DOWN_AT, Fault::LinkDown)];
-        let image = DriverImage::Pe(common::sys_image());
-        let o = run_faulted(&unequal(), &big_frames(0), image, &faults);
-        (o, kernel::outstanding_pool())
+        run_faulted(&unequal(), &big_frames(0), image, &faults)
     });
-    let (o, pool) =
-        outcome.unwrap_or_else(|bug_check| panic!("the driver stopped the machine: {bug_check}"));
-    assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
     check_no_capable_path(&o);
 }
 
@@ -461,14 +439,7 @@ fn a_member_presents_its_protocol_the_limits_every_member_can_carry() {
 #[test]
 #[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
 fn sys_a_member_presents_its_protocol_the_limits_every_member_can_carry() {
-    let outcome = run_guarded(move || {
-        let image = DriverImage::Pe(common::sys_image());
-        let o = run_from(1, &small_first(), &big_frames(536), image);
-        (o, kernel::outstanding_pool())
-    });
-    let (o, pool) =
-        outcome.unwrap_or_else(|bug_check| panic!("the driver stopped the machine: {bug_check}"));
-    assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
+    let o = common::on_sys(move |image| run_from(1, &small_first(), &big_frames(536), image));
     check_presented(&o);
 }
 
@@ -507,15 +478,10 @@ fn a_members_new_offload_configuration_goes_up_narrowed_to_the_group() {
 #[test]
 #[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
 fn sys_a_members_new_offload_configuration_goes_up_narrowed_to_the_group() {
-    let outcome = run_guarded(move || {
+    let o = common::on_sys(move |image| {
         let faults = [(1, OFFLOAD_CHANGE_AT, Fault::OffloadChange(1800))];
-        let image = DriverImage::Pe(common::sys_image());
-        let o = run_full(1, &small_first(), &big_frames(536), image, &faults);
-        (o, kernel::outstanding_pool())
+        run_full(1, &small_first(), &big_frames(536), image, &faults)
     });
-    let (o, pool) =
-        outcome.unwrap_or_else(|bug_check| panic!("the driver stopped the machine: {bug_check}"));
-    assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
     check_current_config_narrowed(&o);
 }
 

@@ -268,3 +268,30 @@ pub fn faulted_run(image: &ndis_emu::DriverImage, seed: u64) -> FaultedRun {
     assert_eq!(report.total.silently_lost, 0);
     (report, arrivals, links)
 }
+
+/// Traffic of an adapter whose protocol neither sends nor is sent to (a team member other than
+/// the one under load).
+pub fn idle() -> ndis_emu::TrafficConfig {
+    ndis_emu::TrafficConfig {
+        tx_nbls: 0,
+        rx_nbls: 0,
+        ..ndis_emu::TrafficConfig::default()
+    }
+}
+
+/// Runs `body` with the loaded `mpfilter.sys` on its own emulated CPU thread: a bug check fails
+/// the test, and the driver's pool must be empty after unload.
+pub fn on_sys<T, F>(body: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce(ndis_emu::DriverImage) -> T + Send + 'static,
+{
+    let outcome = ndis_emu::pe::run_guarded(move || {
+        let t = body(ndis_emu::DriverImage::Pe(sys_image()));
+        (t, ndis_emu::pe::kernel::outstanding_pool())
+    });
+    let (t, pool) =
+        outcome.unwrap_or_else(|bug_check| panic!("the driver stopped the machine: {bug_check}"));
+    assert!(pool.is_empty(), "pool leaked after unload: {pool:?}");
+    t
+}
