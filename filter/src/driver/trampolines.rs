@@ -14,7 +14,6 @@ use super::state::DriverState;
 use super::team::MemberChange;
 use crate::module::Module;
 use crate::module::capability;
-use crate::ndis::OffloadLimits;
 use crate::ndis::consts::{
     NDIS_FILTER_ATTRIBUTES_REVISION_1, NDIS_OBJECT_TYPE_FILTER_ATTRIBUTES,
     NDIS_SIZEOF_FILTER_ATTRIBUTES_REVISION_1, NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_PAUSED,
@@ -130,15 +129,9 @@ pub(crate) unsafe extern "system" fn filter_attach(
         .team
         .with_route(module.module(), |r| r.map(capability::group_limits));
     if let Some((lso, _)) = presented {
-        params.narrow_offload(lso);
-        let own = module.module().capability().offload();
-        module
-            .module()
-            .capability()
-            .set_presented_offload(OffloadLimits {
-                lso_v4_max: own.lso_v4_max.min(lso.lso_v4_max),
-                lso_v6_max: own.lso_v6_max.min(lso.lso_v6_max),
-            });
+        if let Some(shown) = params.narrow_offload(lso) {
+            module.module().capability().set_presented_offload(shown);
+        }
         // The members already bound learn of what this one narrowed.
         driver
             .team

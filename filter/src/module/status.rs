@@ -59,18 +59,14 @@ impl Module {
             if let Some(last) = &self.last_offload {
                 last.store(indication.buffer());
             }
-            // The group's limits were computed before this member's new ones were known: take
-            // the smaller of both.
-            if let Some(g) = group {
-                let presented = OffloadLimits {
-                    lso_v4_max: g.lso_v4_max.min(limits.lso_v4_max),
-                    lso_v6_max: g.lso_v6_max.min(limits.lso_v6_max),
-                };
-                if self.handle.indicate_offload_narrowed(indication, presented) {
-                    self.capability().set_presented_offload(presented);
-                    self.counters.status_indications_narrowed.inc();
-                    return;
-                }
+            // Narrowing keeps the smaller of the group's limits (computed before this member's
+            // new ones were known) and the indication's own.
+            if let Some(shown) =
+                group.and_then(|g| self.handle.indicate_offload_narrowed(indication, g))
+            {
+                self.capability().set_presented_offload(shown);
+                self.counters.status_indications_narrowed.inc();
+                return;
             }
         }
         self.handle.indicate_status(indication);

@@ -129,22 +129,17 @@ impl FilterHandle {
     }
 
     /// Passes up, instead of `indication` (an `NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG`), a copy
-    /// whose LSOv2 limits are narrowed to `limits` (lowered, or turned off where 0; never
-    /// widened), originated by this module (`SourceHandle` = its handle). False, and nothing
-    /// indicated, when the indication carries no readable offload configuration, its buffer is
-    /// larger than [`super::offload::MAX_OFFLOAD_COPY`], or narrowing changes nothing: the caller then forwards it
-    /// as it is.
+    /// narrowed to `limits` ([`NarrowedOffload::of`]), originated by this module (`SourceHandle`
+    /// = its handle); returns the limits the copy carries. `None`, and nothing indicated, when
+    /// the buffer is no readable offload configuration, is larger than
+    /// [`super::offload::MAX_OFFLOAD_COPY`], or narrowing changes nothing: the caller then
+    /// forwards the indication as it is.
     pub fn indicate_offload_narrowed(
         self,
         indication: &StatusIndication<'_>,
         limits: OffloadLimits,
-    ) -> bool {
-        if indication.offload_limits().is_none() {
-            return false;
-        }
-        let Some(mut copy) = NarrowedOffload::of(indication.buffer(), limits) else {
-            return false;
-        };
+    ) -> Option<OffloadLimits> {
+        let mut copy = NarrowedOffload::of(indication.buffer(), limits)?;
         // SAFETY: a plain copy of the indication the FilterStatus call lends.
         let mut own = unsafe { indication.as_raw().read() };
         own.SourceHandle = self.as_raw();
@@ -152,7 +147,7 @@ impl FilterHandle {
         // SAFETY: the handle is live; `own` and its buffer (`StatusBufferSize` bytes, the
         // original's size, copied) live on this stack for the duration of the call.
         unsafe { imports::NdisFIndicateStatus(self.as_raw(), &raw mut own) };
-        true
+        Some(copy.limits)
     }
 
     /// Indicates `offload` up this module's stack as its own NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG

@@ -9,7 +9,7 @@ use super::consts::{
     NDIS_SIZEOF_LINK_STATE_REVISION_1, NDIS_STATUS_LINK_STATE, NET_EVENT_FILTER_PRE_DETACH,
 };
 use super::consts::{NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_1, NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG};
-use super::offload::OffloadLimits;
+use super::offload::{NarrowedOffload, OffloadLimits};
 use super::restart_types::{
     NDIS_OBJECT_TYPE_RESTART_GENERAL_ATTRIBUTES, NDIS_RESTART_ATTRIBUTES,
     NDIS_RESTART_GENERAL_ATTRIBUTES, NDIS_SIZEOF_RESTART_GENERAL_ATTRIBUTES_REVISION_1,
@@ -71,37 +71,21 @@ impl<'a> AttachParameters<'a> {
         self.0.MiniportMediaType
     }
     /// Narrows `DefaultOffloadConfiguration` to `limits` — what the drivers above this module
-    /// will see at bind: per IP version, LSOv2 `MaxOffLoadSize` lowered to the limit, or LSOv2
-    /// turned off where the limit is 0. Never widens. Nothing happens for a NULL or unreadable
-    /// configuration. NDIS asks filters to "modify these attributes, if necessary".
-    pub fn narrow_offload(&self, limits: OffloadLimits) {
-        if self.offload_limits().is_none() {
-            return;
-        }
-        let o = self.0.DefaultOffloadConfiguration.cast::<NDIS_OFFLOAD>();
-        // SAFETY: a readable revision-1+ NDIS_OFFLOAD (checked above) that NDIS lends for
-        // FilterAttach; the pointer is NDIS's, not derived from `self.0`; unaligned (no
-        // alignment is promised).
-        let mut v = unsafe { o.read_unaligned() };
-        narrow(
-            &mut v.LsoV2IPv4.Encapsulation,
-            &mut v.LsoV2IPv4.MaxOffLoadSize,
-            limits.lso_v4_max,
-        );
-        narrow(
-            &mut v.LsoV2IPv6.Encapsulation,
-            &mut v.LsoV2IPv6.MaxOffLoadSize,
-            limits.lso_v6_max,
-        );
-        // SAFETY: the LsoV2 fields lie within revision 1, in memory NDIS lends the filter to
-        // adjust ("modify these attributes, if necessary"); the writes stay inside them.
-        let v4 = unsafe { core::ptr::addr_of_mut!((*o).LsoV2IPv4) };
-        // SAFETY: as above.
-        unsafe { v4.write_unaligned(v.LsoV2IPv4) };
-        // SAFETY: as above.
-        let v6 = unsafe { core::ptr::addr_of_mut!((*o).LsoV2IPv6) };
-        // SAFETY: as above.
-        unsafe { v6.write_unaligned(v.LsoV2IPv6) };
+    /// will see at bind — as [`NarrowedOffload::of`] does (lowered, or turned off where a limit is
+    /// 0; never widened; nothing else changed). Returns the limits the drivers above will see;
+    /// `None` for a NULL or unreadable configuration. NDIS asks filters to "modify these
+    /// attributes, if necessary".
+    pub fn narrow_offload(&self, limits: OffloadLimits) -> Option<OffloadLimits> {
+        let bytes = self.offload_bytes()?;
+        let current = OffloadLimits::from_bytes(bytes)?;
+        let Some(narrowed) = NarrowedOffload::of(bytes, limits) else {
+            return Some(current);
+        };
+        let dst = self.0.DefaultOffloadConfiguration.cast::<u8>();
+        // SAFETY: the `narrowed.len` bytes `offload_bytes` lent (no longer used), in memory NDIS
+        // lends FilterAttach for the filter to adjust; the pointer is NDIS's own.
+        unsafe { core::ptr::copy_nonoverlapping(narrowed.bytes.as_ptr(), dst, narrowed.len) };
+        Some(narrowed.limits)
     }
 
     /// The bytes of `DefaultOffloadConfiguration` (as many as its header's `Size`, at most the
@@ -211,16 +195,6 @@ impl RestartParameters<'_> {
             entry = next;
         }
         None
-    }
-}
-
-/// Lowers one LSOv2 limit to `limit`, or turns LSOv2 off when the limit is 0.
-fn narrow(encapsulation: &mut u32, max: &mut u32, limit: u32) {
-    if limit == 0 {
-        *encapsulation = 0;
-        *max = 0;
-    } else {
-        *max = (*max).min(limit);
     }
 }
 
