@@ -1,6 +1,7 @@
-//! What each adapter's stack offers the NBLs sent down it — its MTU (restart attributes) and its
-//! LSOv2 limit (the offload configuration in the attach parameters) — and the miniport's check
-//! that nothing it takes goes beyond them (`send.beyond-adapter-limits`).
+//! What each adapter's stack offers and asks of the NBLs sent down it — its MTU (restart
+//! attributes), its LSOv2 limit (the offload configuration in the attach parameters), the context
+//! backfill its drivers want — and the miniport's checks of every NBL it takes: nothing beyond
+//! its limits (`send.beyond-adapter-limits`), the backfill counted, NDIS's loopback made.
 
 use crate::config::AdapterConfig;
 use crate::nblmem;
@@ -67,6 +68,32 @@ pub(crate) fn check(w: &mut World, a: usize, nbls: &[usize]) {
         });
         if let Some(why) = beyond {
             w.violate(Rule::SendBeyondAdapterLimits, Subject::Nbl(n), CALL, why);
+        }
+    }
+}
+
+/// The miniport of adapter `a` takes `nbls` from the filter (sent with `flags`): NDIS loops back
+/// what the send asked it to ([`super::loopback::ndis_loopback`]), and the miniport counts the
+/// NBLs whose top context area has less unused space than the backfill its drivers asked for.
+pub(crate) fn at_miniport_edge(w: &mut World, a: usize, nbls: &[usize], flags: u32) {
+    super::loopback::ndis_loopback(w, a, nbls, flags);
+    check(w, a, nbls);
+    let want = w.adapters[a].cfg.context_backfill;
+    if want == 0 {
+        return;
+    }
+    w.adapters[a].stats.tx_context_backfill_checked += nbls.len() as u64;
+    for &n in nbls {
+        // SAFETY: n is a live emulator NBL (walked by the caller).
+        let top = unsafe { nblmem::nbl_mut(n) }.Context;
+        let spare = if top.is_null() {
+            0
+        } else {
+            // SAFETY: a non-NULL Context of a live NBL is an area the emulator maintains.
+            unsafe { (*top).Offset }
+        };
+        if spare < want {
+            w.adapters[a].stats.tx_context_backfill_short += 1;
         }
     }
 }
