@@ -15,7 +15,7 @@ use common::idle;
 use ndis_emu::config::RegValue;
 use ndis_emu::ledger::OriginReport;
 use ndis_emu::wire::Fault;
-use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, TrafficConfig};
+use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, TrafficConfig};
 
 /// A round-robin team member (GroupId 1) whose drivers below want `backfill` bytes of context.
 fn member(index: u8, backfill: u16) -> AdapterConfig {
@@ -96,75 +96,48 @@ fn run_full(
     image: DriverImage,
     faults: &[(usize, u64, Fault)],
 ) -> Outcome {
-    let mut emu = Emulator::new(EmuConfig {
+    let cfg = EmuConfig {
         seed: 7,
         cpus: 4,
         ..EmuConfig::default()
-    });
-    for (i, a) in adapters.iter().enumerate() {
-        emu.add_adapter(
-            a.clone(),
-            if i == sender { traffic.clone() } else { idle() },
-        );
-    }
-    let img = image.load().expect("image");
-    emu.load(img.entry).expect("mpfilter loads");
-    for a in 0..emu.adapter_count() {
-        assert!(emu.start(a), "{:?}", emu.violations());
-    }
-    let t = emu.now();
-    for &(a, at, fault) in faults {
-        emu.schedule_fault(a, t + at, fault);
-    }
-    assert!(emu.run_until_idle(), "{:?}", emu.violations());
-    let d = emu.delivery();
-    let backfill_short = (0..emu.adapter_count())
-        .map(|a| emu.stats(a).tx_context_backfill_short)
-        .collect();
-    let taken = (0..emu.adapter_count())
-        .map(|a| emu.stats(a).tx_context_backfill_checked)
-        .collect();
-    let loopback = (0..emu.adapter_count())
-        .map(|a| {
-            let s = emu.stats(a);
+    };
+    let with_traffic = adapters
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
             (
-                s.rx_loopback,
-                s.rx_loopback_duplicates,
-                s.rx_loopback_foreign,
+                a.clone(),
+                if i == sender { traffic.clone() } else { idle() },
             )
         })
         .collect();
-    let flagged_below = (0..emu.adapter_count())
-        .map(|a| emu.stats(a).tx_loopback_flagged)
-        .collect();
-    let largest = (0..emu.adapter_count())
-        .map(|a| emu.stats(a).tx_largest_frame)
-        .collect();
-    let views = (0..emu.adapter_count())
-        .map(|a| emu.protocol_view(a))
-        .collect();
-    let large_sends = (0..emu.adapter_count())
-        .map(|a| emu.stats(a).tx_large_sends)
-        .collect();
-    for a in 0..emu.adapter_count() {
-        assert_eq!(emu.stats(a).wire_tx_bad, 0, "adapter {a}: intact frames");
-        emu.stop(a);
-    }
-    emu.unload();
-    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
-    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
-    drop(img);
-    Outcome {
-        origin: d.origins[sender].clone(),
-        wires: d.per_wire.clone(),
-        backfill_short,
-        taken,
-        loopback,
-        flagged_below,
-        largest,
-        large_sends,
-        views,
-    }
+    common::run_to_end(cfg, with_traffic, image, faults, |emu| {
+        let d = emu.delivery();
+        let stats: Vec<_> = (0..emu.adapter_count()).map(|a| emu.stats(a)).collect();
+        let each = |f: fn(&ndis_emu::stats::AdapterStats) -> u64| stats.iter().map(f).collect();
+        Outcome {
+            origin: d.origins[sender].clone(),
+            wires: d.per_wire.clone(),
+            backfill_short: each(|s| s.tx_context_backfill_short),
+            taken: each(|s| s.tx_context_backfill_checked),
+            loopback: stats
+                .iter()
+                .map(|s| {
+                    (
+                        s.rx_loopback,
+                        s.rx_loopback_duplicates,
+                        s.rx_loopback_foreign,
+                    )
+                })
+                .collect(),
+            flagged_below: each(|s| s.tx_loopback_flagged),
+            largest: each(|s| s.tx_largest_frame),
+            large_sends: each(|s| s.tx_large_sends),
+            views: (0..emu.adapter_count())
+                .map(|a| emu.protocol_view(a))
+                .collect(),
+        }
+    })
 }
 
 /// As [`run_on`], on the loaded `mpfilter.sys` on its own emulated CPU thread: a bug check fails

@@ -4,8 +4,10 @@
 
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
+mod common;
+
 use ndis_emu::config::RegValue;
-use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, TrafficConfig};
+use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, TrafficConfig};
 
 const CAP: u32 = 4;
 
@@ -18,11 +20,11 @@ fn member(index: u8) -> AdapterConfig {
 
 /// Per adapter: the most NBLs below its miniport at once, in all and for one destination.
 fn run(targets: u32) -> (Vec<u64>, Vec<u64>) {
-    let mut emu = Emulator::new(EmuConfig {
+    let cfg = EmuConfig {
         seed: 5,
         cpus: 4,
         ..EmuConfig::default()
-    });
+    };
     let traffic = TrafficConfig {
         tx_nbls: 3_000,
         rx_nbls: 0,
@@ -34,33 +36,16 @@ fn run(targets: u32) -> (Vec<u64>, Vec<u64>) {
         targets,
         ..TrafficConfig::default()
     };
-    let idle = TrafficConfig {
-        tx_nbls: 0,
-        rx_nbls: 0,
-        ..TrafficConfig::default()
-    };
-    emu.add_adapter(member(0), traffic);
-    emu.add_adapter(member(1), idle);
-    let img = DriverImage::Host.load().expect("host image");
-    emu.load(img.entry).expect("mpfilter loads");
-    for a in 0..2 {
-        assert!(emu.start(a), "{:?}", emu.violations());
-    }
-    assert!(emu.run_until_idle(), "{:?}", emu.violations());
-    let o = emu.delivery().origins[0].clone();
-    assert_eq!((o.sent, o.delivered, o.lost), (3_000, 3_000, 0), "{o:?}");
-    let total = (0..2).map(|a| emu.stats(a).tx_below_peak).collect();
-    let per_target = (0..2)
-        .map(|a| emu.stats(a).tx_below_peak_per_target)
-        .collect();
-    for a in 0..2 {
-        emu.stop(a);
-    }
-    emu.unload();
-    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
-    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
-    drop(img);
-    (total, per_target)
+    let adapters = vec![(member(0), traffic), (member(1), common::idle())];
+    common::run_to_end(cfg, adapters, DriverImage::Host, &[], |emu| {
+        let o = emu.delivery().origins[0].clone();
+        assert_eq!((o.sent, o.delivered, o.lost), (3_000, 3_000, 0), "{o:?}");
+        let total = (0..2).map(|a| emu.stats(a).tx_below_peak).collect();
+        let per_target = (0..2)
+            .map(|a| emu.stats(a).tx_below_peak_per_target)
+            .collect();
+        (total, per_target)
+    })
 }
 
 #[test]

@@ -5,9 +5,11 @@
 
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
+mod common;
+
 use ndis_emu::config::RegValue;
 use ndis_emu::ledger::Arrival;
-use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, TrafficConfig};
+use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, TrafficConfig};
 
 const US: u64 = 1_000;
 
@@ -24,11 +26,11 @@ fn member(index: u8, latency_ns: u64, flowlet_gap_us: u32) -> AdapterConfig {
 /// Runs 3,000 NBLs of 16 flows from adapter 0 over a 2-member team on `cpus` virtual CPUs; the
 /// far end's arrivals and the number of frames that arrived behind a later one of their flow.
 fn run(latency_1: u64, flowlet_gap_us: u32, cpus: u32) -> (Vec<Arrival>, u64) {
-    let mut emu = Emulator::new(EmuConfig {
+    let cfg = EmuConfig {
         seed: 11,
         cpus,
         ..EmuConfig::default()
-    });
+    };
     let traffic = TrafficConfig {
         tx_nbls: 3_000,
         rx_nbls: 0,
@@ -39,31 +41,15 @@ fn run(latency_1: u64, flowlet_gap_us: u32, cpus: u32) -> (Vec<Arrival>, u64) {
         flows: 16,
         ..TrafficConfig::default()
     };
-    let idle = TrafficConfig {
-        tx_nbls: 0,
-        rx_nbls: 0,
-        ..TrafficConfig::default()
-    };
-    emu.add_adapter(member(0, 0, flowlet_gap_us), traffic);
-    emu.add_adapter(member(1, latency_1, flowlet_gap_us), idle);
-    let img = DriverImage::Host.load().expect("host image");
-    emu.load(img.entry).expect("mpfilter loads");
-    for a in 0..2 {
-        assert!(emu.start(a), "{:?}", emu.violations());
-    }
-    assert!(emu.run_until_idle(), "{:?}", emu.violations());
-    let arrivals = emu.arrivals();
-    let d = emu.delivery();
-    let o = &d.origins[0];
-    assert_eq!((o.sent, o.delivered, o.lost), (3_000, 3_000, 0), "{o:?}");
-    for a in 0..2 {
-        emu.stop(a);
-    }
-    emu.unload();
-    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
-    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
-    drop(img);
-    (arrivals, o.reordered)
+    let adapters = vec![
+        (member(0, 0, flowlet_gap_us), traffic),
+        (member(1, latency_1, flowlet_gap_us), common::idle()),
+    ];
+    common::run_to_end(cfg, adapters, DriverImage::Host, &[], |emu| {
+        let o = emu.delivery().origins[0].clone();
+        assert_eq!((o.sent, o.delivered, o.lost), (3_000, 3_000, 0), "{o:?}");
+        (emu.arrivals(), o.reordered)
+    })
 }
 
 #[test]
