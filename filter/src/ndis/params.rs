@@ -499,6 +499,33 @@ mod tests {
     }
 
     #[test]
+    fn narrowing_the_attach_offload_configuration_writes_it_in_place() {
+        use crate::ndis::consts::NDIS_OBJECT_TYPE_OFFLOAD;
+        use crate::ndis::types::{NDIS_FILTER_ATTACH_PARAMETERS, NDIS_OFFLOAD};
+        let mut o = NDIS_OFFLOAD {
+            Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_OFFLOAD, 3, 0x9C),
+            ..NDIS_OFFLOAD::default()
+        };
+        o.LsoV2IPv4.Encapsulation = 2;
+        o.LsoV2IPv4.MaxOffLoadSize = 64_000;
+        // SAFETY: integers and raw pointers only, for which all zeroes is valid.
+        let mut p = unsafe { core::mem::zeroed::<NDIS_FILTER_ATTACH_PARAMETERS>() };
+        p.DefaultOffloadConfiguration = (&raw mut o).cast();
+        // SAFETY: live parameters and configuration for the view's lifetime.
+        let view = unsafe { AttachParameters::from_raw(&raw const p) }.expect("non-NULL");
+        let limits = OffloadLimits {
+            lso_v4_max: 16_000,
+            lso_v6_max: 0,
+        };
+        assert_eq!(view.narrow_offload(limits), Some(limits));
+        assert_eq!(view.offload_limits(), Some(limits));
+        assert_eq!(
+            (o.LsoV2IPv4.Encapsulation, o.LsoV2IPv4.MaxOffLoadSize),
+            (2, 16_000)
+        );
+    }
+
+    #[test]
     fn narrowing_the_mtu_lowers_it_and_never_raises_it() {
         let mut e = general_entry(0x58, NDIS_OBJECT_TYPE_RESTART_GENERAL_ATTRIBUTES);
         let mut p = restart_with((&raw mut e).cast());
