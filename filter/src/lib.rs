@@ -13,6 +13,8 @@
 //! - [`engine`] — the path engine: path states, failover policy and balancers. `no_std`, no `unsafe`.
 //! - [`flow`] — the flow and target keys of a frame (Ethernet, VLAN, IPv4/IPv6, ports), read
 //!   within the bytes given. Safe, `no_std`.
+//! - [`probe`] — the filter's own path probe: ARP / neighbour solicitation frames and the check
+//!   of their answers. Safe, `no_std`.
 //! - [`ndis`] — a leaf: the hand-written NDIS 6.30 FFI (`#[repr(C)]` layouts, constants, extern
 //!   declarations) and the safe wrappers over it (NBL chains, handles, OID requests, parameters).
 //! - `windows` — the thin Windows-only layer: allocator, panic handler, tracing.
@@ -37,6 +39,7 @@ pub mod flow;
 pub mod module;
 #[allow(unsafe_code)]
 pub mod ndis;
+pub mod probe;
 #[cfg(windows)]
 #[allow(unsafe_code)]
 mod windows;

@@ -3,6 +3,7 @@
 //! range as `mpfilter::config::KEYS` — no key missing, none the filter ignores.
 
 use mpfilter::config::keys::{Accepts, KEYS};
+use mpfilter::config::value::MAX_TEXT;
 use mpfilter::driver::entry::{SERVICE_NAME, UNIQUE_NAME};
 use std::collections::BTreeMap;
 
@@ -258,7 +259,16 @@ fn every_configuration_key_has_its_default_and_range_in_the_inf_and_nothing_else
                         got.sort_unstable();
                         assert_eq!(got, want, "{} enum values", k.name);
                     }
-                    Some("edit") => assert!(enums.is_empty(), "{}", k.name),
+                    Some("edit") => {
+                        assert!(enums.is_empty(), "{}", k.name);
+                        // The property page must not take text the filter would refuse as long.
+                        assert_eq!(
+                            p.get("limittext"),
+                            Some(&MAX_TEXT.to_string()),
+                            "{} LimitText",
+                            k.name
+                        );
+                    }
                     other => panic!("{} type {other:?}", k.name),
                 }
             }

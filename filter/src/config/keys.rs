@@ -76,6 +76,12 @@ pub const ALL_DOWN: &str = "AllDown";
 pub const MAX_OUTSTANDING_PER_TARGET: &str = "MaxOutstandingPerTarget";
 /// `SendErrorThreshold`.
 pub const SEND_ERROR_THRESHOLD: &str = "SendErrorThreshold";
+/// `ProbeTarget`.
+pub const PROBE_TARGET: &str = "ProbeTarget";
+/// `ProbeIntervalMs`.
+pub const PROBE_INTERVAL_MS: &str = "ProbeIntervalMs";
+/// `ProbeMissed`.
+pub const PROBE_MISSED: &str = "ProbeMissed";
 
 /// The policy names [`POLICY`] accepts.
 pub const POLICY_FORMS: &str = "failover | round-robin | weighted | lqd | least-blocks | hash | service-time | quota | speed-share";
@@ -85,6 +91,10 @@ pub const ROLE_FORMS: &str = "active | standby";
 pub const FAILBACK_FORMS: &str = "immediate | manual | deferred:<1..=3600000 ms>";
 /// The forms [`ALL_DOWN`] accepts.
 pub const ALL_DOWN_FORMS: &str = "fail | queue:<1..=60000 ms>";
+
+/// The forms [`PROBE_TARGET`] accepts.
+pub const PROBE_TARGET_FORMS: &str =
+    "empty (no probe) | <IPv4 unicast address> | <IPv6 unicast address>";
 
 /// Every key, in the order the filter reads them.
 pub const KEYS: &[KeySpec] = &[
@@ -208,6 +218,32 @@ pub const KEYS: &[KeySpec] = &[
         },
         default: "8",
         doc: "This many failed send completions within a second fail the path; 0 = never.",
+    },
+    KeySpec {
+        name: PROBE_TARGET,
+        scope: Scope::Member,
+        accepts: Accepts::Text {
+            forms: PROBE_TARGET_FORMS,
+        },
+        default: "",
+        doc: "The filter's own probe of this path: ARP (IPv4) or neighbour solicitation (IPv6) for this address.",
+    },
+    KeySpec {
+        name: PROBE_INTERVAL_MS,
+        scope: Scope::Member,
+        accepts: Accepts::Integer {
+            min: 10,
+            max: 60_000,
+        },
+        default: "100",
+        doc: "Time between probes on this path; a probe unanswered by the next is missed.",
+    },
+    KeySpec {
+        name: PROBE_MISSED,
+        scope: Scope::Group,
+        accepts: Accepts::Integer { min: 1, max: 255 },
+        default: "2",
+        doc: "This many probes missed in a row fail the path (as bonding's missed_max).",
     },
 ];
 

@@ -6,6 +6,7 @@ use crate::engine::config::{
     Failback, GroupConfig, HashLayer, PathConfig, PolicyConfig, QuotaConfig, SpeedShareConfig,
 };
 use crate::engine::types::{MS, Role, US};
+use crate::probe::ProbeTarget;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -96,6 +97,10 @@ pub struct MemberSettings {
     pub weight: u32,
     /// `QuotaBytes`.
     pub quota_bytes: u32,
+    /// `ProbeTarget`: `None` = this path is not probed.
+    pub probe_target: Option<ProbeTarget>,
+    /// `ProbeIntervalMs`.
+    pub probe_interval_ms: u32,
 }
 
 impl MemberSettings {
@@ -130,6 +135,8 @@ pub struct GroupSettings {
     pub max_outstanding_per_target: u32,
     /// `SendErrorThreshold` (0 = never).
     pub send_error_threshold: u32,
+    /// `ProbeMissed`.
+    pub probe_missed: u8,
 }
 
 impl GroupSettings {
@@ -156,6 +163,7 @@ impl GroupSettings {
                 self.send_error_threshold != other.send_error_threshold,
                 keys::SEND_ERROR_THRESHOLD,
             ),
+            (self.probe_missed != other.probe_missed, keys::PROBE_MISSED),
         ]
         .into_iter()
         .find_map(|(differs, key)| differs.then_some(key))
@@ -184,6 +192,7 @@ impl GroupSettings {
         cfg.down_delay_ns = u64::from(self.down_delay_ms) * MS;
         cfg.errors.threshold = self.send_error_threshold;
         cfg.flowlet.gap_ns = u64::from(self.flowlet_gap_us) * US;
+        cfg.probe_miss_max = self.probe_missed;
         cfg
     }
 }
@@ -364,6 +373,14 @@ pub fn parse_failback(text: &str) -> Option<Failback> {
     }
 }
 
+/// `ProbeTarget` from its text form: empty for no probe, else a unicast address.
+pub fn parse_probe_target(text: &str) -> Option<Option<ProbeTarget>> {
+    if text.is_empty() {
+        return Some(None);
+    }
+    ProbeTarget::parse(text).ok().map(Some)
+}
+
 /// `AllDown` from its text form (`fail | queue:<ms>`, lower case).
 pub fn parse_all_down(text: &str) -> Option<AllDown> {
     match text {
@@ -384,13 +401,11 @@ impl ModuleConfig {
         if group_id == 0 {
             return Ok(ModuleConfig::NotTeamed);
         }
-        let member = MemberSettings {
-            priority: u8::try_from(r.integer(keys::PRIORITY)?).unwrap_or(u8::MAX),
-            role: r.text(keys::ROLE, role)?,
-            weight: r.integer(keys::WEIGHT)?,
-            quota_bytes: r.integer(keys::QUOTA_BYTES)?,
-        };
-        let group = GroupSettings {
+        let priority = u8::try_from(r.integer(keys::PRIORITY)?).unwrap_or(u8::MAX);
+        let role = r.text(keys::ROLE, role)?;
+        let weight = r.integer(keys::WEIGHT)?;
+        let quota_bytes = r.integer(keys::QUOTA_BYTES)?;
+        let mut group = GroupSettings {
             policy: r.text(keys::POLICY, PolicyName::parse)?,
             flowlet_gap_us: r.integer(keys::FLOWLET_GAP_US)?,
             failback: r.text(keys::FAILBACK, parse_failback)?,
@@ -399,7 +414,17 @@ impl ModuleConfig {
             all_down: r.text(keys::ALL_DOWN, parse_all_down)?,
             max_outstanding_per_target: r.integer(keys::MAX_OUTSTANDING_PER_TARGET)?,
             send_error_threshold: r.integer(keys::SEND_ERROR_THRESHOLD)?,
+            probe_missed: 0,
         };
+        let member = MemberSettings {
+            priority,
+            role,
+            weight,
+            quota_bytes,
+            probe_target: r.text(keys::PROBE_TARGET, parse_probe_target)?,
+            probe_interval_ms: r.integer(keys::PROBE_INTERVAL_MS)?,
+        };
+        group.probe_missed = u8::try_from(r.integer(keys::PROBE_MISSED)?).unwrap_or(u8::MAX);
         Ok(ModuleConfig::Teamed {
             group_id,
             member,

@@ -9,8 +9,9 @@ pub enum RawValue<'a> {
     Text(&'a [u16]),
 }
 
-/// The longest text value considered; longer ones are rejected (and shown cut).
-pub const MAX_TEXT: usize = 32;
+/// The longest text value considered; longer ones are rejected (and shown cut). An IPv6 address
+/// literal takes up to 45 characters.
+pub const MAX_TEXT: usize = 48;
 
 /// A text value folded to lower-case ASCII in a fixed buffer, surrounding blanks removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -362,8 +362,15 @@ codes! {
         RegMaxOutstandingPerTarget = 0x2B,
         /// Registry `SendErrorThreshold`.
         RegSendErrorThreshold = 0x2C,
-        /// The module's configuration could not be opened (`value` = the NDIS status).
-        RegOpenFailed = 0x2F,
+        /// Registry `ProbeTarget` (text).
+        RegProbeTarget = 0x2D,
+        /// Registry `ProbeIntervalMs`.
+        RegProbeIntervalMs = 0x2E,
+        /// Registry `ProbeMissed`.
+        RegProbeMissed = 0x2F,
+        /// The module's configuration could not be opened (`value` = the NDIS status). Below the
+        /// registry keys, which take 0x20 onwards in the key table's order.
+        RegOpenFailed = 0x1F,
     }
 }
 

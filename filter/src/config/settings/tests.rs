@@ -82,6 +82,8 @@ fn a_group_id_alone_gives_the_table_defaults() {
                 role: Role::Active,
                 weight: 1,
                 quota_bytes: 65_536,
+                probe_target: None,
+                probe_interval_ms: 100,
             },
             group: GroupSettings {
                 policy: PolicyName::SpeedShare,
@@ -94,6 +96,7 @@ fn a_group_id_alone_gives_the_table_defaults() {
                 all_down: AllDown::Fail,
                 max_outstanding_per_target: 64,
                 send_error_threshold: 8,
+                probe_missed: 2,
             },
         }
     );
@@ -160,6 +163,24 @@ fn text_keys_take_every_form_in_any_case_and_refuse_integers() {
     assert_eq!(ad("FAIL"), Ok(AllDown::Fail));
     assert_eq!(ad("queue:200"), Ok(AllDown::Queue { ms: 200 }));
     assert!(ad("queue:60001").is_err());
+    let probe = |s: &str| {
+        ModuleConfig::read(&teamed().text(keys::PROBE_TARGET, s)).map(|c| member(c).probe_target)
+    };
+    assert_eq!(probe(""), Ok(None));
+    assert_eq!(
+        probe(" 10.1.0.1 "),
+        Ok(Some(ProbeTarget::V4([10, 1, 0, 1])))
+    );
+    let full = "FD01:0000:0000:0000:0000:0000:0000:ABCD";
+    let mut v6 = [0u8; 16];
+    v6[0] = 0xFD;
+    v6[1] = 1;
+    v6[14] = 0xAB;
+    v6[15] = 0xCD;
+    assert_eq!(probe(full), Ok(Some(ProbeTarget::V6(v6))));
+    for bad in ["10.1.0", "gateway", "224.0.0.1", "::", "10.1.0.1/24"] {
+        assert_eq!(probe(bad).unwrap_err().key, keys::PROBE_TARGET, "{bad}");
+    }
     let role = |s: &str| ModuleConfig::read(&teamed().text(keys::ROLE, s)).map(|c| member(c).role);
     assert_eq!(role("Standby"), Ok(Role::Standby));
     assert!(role("backup").is_err());
@@ -181,7 +202,7 @@ fn errors_name_the_key_the_value_and_what_is_accepted() {
         err.to_string(),
         "Failback = \"deferred:0\": accepted immediate | manual | deferred:<1..=3600000 ms>"
     );
-    let long = "é".repeat(40);
+    let long = "é".repeat(MAX_TEXT + 8);
     let err = ModuleConfig::read(&teamed().text(keys::POLICY, &long)).unwrap_err();
     assert_eq!(err.to_string().matches('?').count(), MAX_TEXT);
     assert!(err.to_string().contains('…'));
@@ -203,7 +224,9 @@ fn the_first_differing_group_key_is_named() {
     // Member keys are not group keys.
     let c = group(ModuleConfig::read(&teamed().int(keys::WEIGHT, 9)).unwrap());
     assert_eq!(a.first_difference(&c), None);
-    assert!(KEYS.iter().filter(|k| k.scope == Scope::Group).count() == 8);
+    let d = group(ModuleConfig::read(&teamed().int(keys::PROBE_MISSED, 5)).unwrap());
+    assert_eq!(a.first_difference(&d), Some(keys::PROBE_MISSED));
+    assert!(KEYS.iter().filter(|k| k.scope == Scope::Group).count() == 9);
 }
 
 #[test]
