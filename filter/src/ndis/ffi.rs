@@ -161,6 +161,15 @@ unsafe extern "system" {
     ) -> *mut NET_BUFFER_LIST;
     /// Frees an NBL from `NdisAllocateNetBufferList*`.
     pub fn NdisFreeNetBufferList(NetBufferList: *mut NET_BUFFER_LIST);
+    /// Allocates and builds an MDL for `Length` bytes of nonpaged memory at `VirtualAddress`
+    /// (IRQL <= DISPATCH_LEVEL); NULL when out of resources.
+    pub fn NdisAllocateMdl(
+        NdisHandle: NDIS_HANDLE,
+        VirtualAddress: *mut c_void,
+        Length: u32,
+    ) -> *mut MDL;
+    /// Frees an MDL from `NdisAllocateMdl` (IRQL <= DISPATCH_LEVEL).
+    pub fn NdisFreeMdl(Mdl: *mut MDL);
     /// Clones an NBL (new NBL and NET_BUFFERs over the same data).
     pub fn NdisAllocateCloneNetBufferList(
         OriginalNetBufferList: *mut NET_BUFFER_LIST,

@@ -11,7 +11,7 @@
 use super::consts::{NDIS_PARAMETER_INTEGER, NDIS_PARAMETER_STRING, NDIS_STATUS_FAILURE};
 use super::consts::{NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS};
 use super::types::{
-    DRIVER_OBJECT, NDIS_FILTER_ATTRIBUTES, NDIS_FILTER_DRIVER_CHARACTERISTICS, NDIS_HANDLE,
+    DRIVER_OBJECT, MDL, NDIS_FILTER_ATTRIBUTES, NDIS_FILTER_DRIVER_CHARACTERISTICS, NDIS_HANDLE,
     NDIS_OID_REQUEST, NDIS_PORT_NUMBER, NDIS_STATUS, NDIS_STATUS_INDICATION, NET_BUFFER,
     NET_BUFFER_LIST, NET_BUFFER_LIST_CONTEXT, NET_BUFFER_LIST_POOL_PARAMETERS,
     NET_DEVICE_PNP_EVENT, NET_PNP_EVENT_NOTIFICATION,
@@ -266,6 +266,10 @@ struct State {
     live_pools: Vec<*mut u8>,
     /// Context areas the context double allocated and has not freed, with their layouts.
     context_areas: Vec<(*mut u8, Layout)>,
+    /// NBLs with one NET_BUFFER from `NdisAllocateNetBufferAndNetBufferList`, not freed yet.
+    live_frame_nbls: Vec<(*mut NET_BUFFER_LIST, *mut NET_BUFFER)>,
+    /// MDLs from `NdisAllocateMdl`, not freed yet.
+    live_mdls: Vec<*mut MDL>,
 }
 
 fn record_nbl(call: Call) {
@@ -352,6 +356,14 @@ impl Session {
     pub(crate) fn live_pools(&self) -> usize {
         STATE.with(|s| s.borrow().live_pools.len())
     }
+    /// NBLs of `NdisAllocateNetBufferAndNetBufferList` and MDLs of `NdisAllocateMdl` not freed
+    /// yet.
+    pub(crate) fn live_frames_and_mdls(&self) -> (usize, usize) {
+        STATE.with(|s| {
+            let s = s.borrow();
+            (s.live_frame_nbls.len(), s.live_mdls.len())
+        })
+    }
     /// Context areas allocated by the context double and not freed yet.
     pub(crate) fn live_context_areas(&self) -> usize {
         STATE.with(|s| s.borrow().context_areas.len())
@@ -396,7 +408,19 @@ impl Drop for Session {
             // SAFETY: allocated by the context double with this layout, not freed by the test.
             unsafe { dealloc(area, layout) };
         }
+        let frames_leaked = !state.live_frame_nbls.is_empty() || !state.live_mdls.is_empty();
+        for (nbl, nb) in state.live_frame_nbls {
+            // SAFETY: boxed by the frame double, not freed by the test.
+            drop(unsafe { Box::from_raw(nbl) });
+            // SAFETY: as above.
+            drop(unsafe { Box::from_raw(nb) });
+        }
+        for mdl in state.live_mdls {
+            // SAFETY: boxed by the MDL double, not freed by the test.
+            drop(unsafe { Box::from_raw(mdl) });
+        }
         if !std::thread::panicking() {
+            assert!(!frames_leaked, "NBLs with data or MDLs leaked");
             assert!(!pools_leaked, "NBL pools leaked");
             assert!(!contexts_leaked, "NBL context areas leaked");
             assert!(state.live_clones.is_empty(), "OID clones leaked");
@@ -865,6 +889,65 @@ pub unsafe fn NdisFreeNetBufferListPool(pool: NDIS_HANDLE) {
     let token = token.expect("freed a pool that is not live");
     // SAFETY: boxed by the pool double and removed from the live list, so freed once.
     drop(unsafe { Box::from_raw(token) });
+}
+
+pub unsafe fn NdisAllocateMdl(_handle: NDIS_HANDLE, va: *mut c_void, len: u32) -> *mut MDL {
+    // SAFETY: MDL is pointers and integers, for which all zeroes is valid.
+    let mut mdl = unsafe { Box::<MDL>::new_zeroed().assume_init() };
+    mdl.MappedSystemVa = va;
+    mdl.ByteCount = len;
+    let mdl = Box::into_raw(mdl);
+    STATE.with(|s| s.borrow_mut().live_mdls.push(mdl));
+    mdl
+}
+
+pub unsafe fn NdisFreeMdl(mdl: *mut MDL) {
+    let found = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        let i = s.live_mdls.iter().position(|&m| m == mdl)?;
+        Some(s.live_mdls.swap_remove(i))
+    });
+    let mdl = found.expect("freed an MDL that is not live");
+    // SAFETY: boxed by the MDL double and removed from the live list, so freed once.
+    drop(unsafe { Box::from_raw(mdl) });
+}
+
+pub unsafe fn NdisAllocateNetBufferAndNetBufferList(
+    _pool: NDIS_HANDLE,
+    _context_size: u16,
+    _backfill: u16,
+    mdl: *mut MDL,
+    offset: u32,
+    len: usize,
+) -> *mut NET_BUFFER_LIST {
+    // SAFETY: NET_BUFFER and NET_BUFFER_LIST are pointers and integers; all zeroes is valid.
+    let nb = Box::into_raw(unsafe { Box::<NET_BUFFER>::new_zeroed().assume_init() });
+    // SAFETY: as above.
+    let nbl = Box::into_raw(unsafe { Box::<NET_BUFFER_LIST>::new_zeroed().assume_init() });
+    // SAFETY: a fresh allocation, written before anyone else sees it.
+    let b = unsafe { &mut *nb };
+    b.MdlChain = mdl;
+    b.CurrentMdl = mdl;
+    b.DataOffset = offset;
+    b.CurrentMdlOffset = offset;
+    b.DataLength.DataLength = u32::try_from(len).unwrap_or(u32::MAX);
+    // SAFETY: as above.
+    unsafe { (*nbl).FirstNetBuffer = nb };
+    STATE.with(|s| s.borrow_mut().live_frame_nbls.push((nbl, nb)));
+    nbl
+}
+
+pub unsafe fn NdisFreeNetBufferList(nbl: *mut NET_BUFFER_LIST) {
+    let found = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        let i = s.live_frame_nbls.iter().position(|&(n, _)| n == nbl)?;
+        Some(s.live_frame_nbls.swap_remove(i))
+    });
+    let (nbl, nb) = found.expect("freed an NBL the double did not allocate");
+    // SAFETY: boxed by the frame double and removed from the live list, so freed once.
+    drop(unsafe { Box::from_raw(nbl) });
+    // SAFETY: as above.
+    drop(unsafe { Box::from_raw(nb) });
 }
 
 /// Bytes before the data of a context area (`NET_BUFFER_LIST_CONTEXT::ContextData`).

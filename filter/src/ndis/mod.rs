@@ -64,7 +64,7 @@ pub(crate) mod mock_io;
 
 pub use flags::{ReceiveFlags, ReturnFlags, SendCompleteFlags, SendFlags};
 pub use handle::FilterHandle;
-pub use nbl::{CancelId, Nbl, NblChain, NetBuffer, OwnedNbl, SendMeta};
+pub use nbl::{CancelId, Nbl, NblChain, NetBuffer, OwnFrame, OwnedNbl, SendMeta};
 pub use offload::OffloadLimits;
 pub use oid::{ClonedOidRequest, OidForward, OidRequest, RequestId};
 pub use own_query::{OwnQuery, QueryStart};

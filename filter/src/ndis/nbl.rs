@@ -19,6 +19,7 @@
 
 mod child;
 mod classify;
+mod frame;
 mod meta;
 mod queue;
 pub mod refcount;
@@ -26,6 +27,7 @@ mod single;
 
 pub use child::{ChildNbl, CloneFlags, Cloning, ParentNbl};
 pub use classify::{Classified, MAX_DESTINATIONS, SourceSplit};
+pub use frame::{OWN_FRAME_CAPACITY, OwnFrame};
 pub use meta::{SEND_META_SIZE, SendMeta};
 pub use queue::NblQueue;
 pub use single::SingleChild;

@@ -1,4 +1,5 @@
-//! [`NblPool`]: an NBL pool the filter owns, for the clones it sends down another module's stack.
+//! [`NblPool`]: an NBL pool the filter owns, for the clones it sends down another module's stack
+//! ([`NblPool::for_clones`]) or for the frames it originates ([`NblPool::for_frames`]).
 //!
 //! The pool is allocated on a module's filter handle (`NdisAllocateNetBufferListPool`) and freed
 //! when the value is dropped (`NdisFreeNetBufferListPool`). It hands out bare NBLs: the clones
@@ -37,8 +38,9 @@ unsafe impl Send for NblPool {}
 // SAFETY: as above; `&NblPool` only lends the token.
 unsafe impl Sync for NblPool {}
 
-/// The parameters of [`NblPool::for_clones`].
-fn clone_pool_parameters() -> NET_BUFFER_LIST_POOL_PARAMETERS {
+/// The parameters of [`NblPool::for_clones`] (`with_net_buffers` false) and
+/// [`NblPool::for_frames`] (true).
+fn pool_parameters(with_net_buffers: bool) -> NET_BUFFER_LIST_POOL_PARAMETERS {
     NET_BUFFER_LIST_POOL_PARAMETERS {
         Header: NDIS_OBJECT_HEADER::new(
             NDIS_OBJECT_TYPE_DEFAULT,
@@ -46,7 +48,7 @@ fn clone_pool_parameters() -> NET_BUFFER_LIST_POOL_PARAMETERS {
             NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
         ),
         ProtocolId: 0,
-        fAllocateNetBuffer: 0,
+        fAllocateNetBuffer: u8::from(with_net_buffers),
         ContextSize: 0,
         PoolTag: MPFILTER_POOL_TAG,
         DataSize: 0,
@@ -58,7 +60,19 @@ impl NblPool {
     /// (`NdisAllocateCloneNetBufferList`); `None` when NDIS has no memory. Callable at IRQL <=
     /// DISPATCH_LEVEL.
     pub fn for_clones(filter: FilterHandle) -> Option<NblPool> {
-        let mut params = clone_pool_parameters();
+        Self::allocate(filter, false)
+    }
+
+    /// `NdisAllocateNetBufferListPool` on `filter`'s handle for the filter's own frames
+    /// (`NdisAllocateNetBufferAndNetBufferList`: an NBL and its NET_BUFFER together, over the
+    /// filter's MDL, so `DataSize` stays 0); `None` when NDIS has no memory. IRQL <=
+    /// DISPATCH_LEVEL.
+    pub fn for_frames(filter: FilterHandle) -> Option<NblPool> {
+        Self::allocate(filter, true)
+    }
+
+    fn allocate(filter: FilterHandle, with_net_buffers: bool) -> Option<NblPool> {
+        let mut params = pool_parameters(with_net_buffers);
         // SAFETY: the handle is a live filter module handle (type invariant) and `params` a
         // complete revision-1 structure that NDIS reads during the call only.
         let raw =

@@ -13,7 +13,7 @@ use mpfilter::ndis::consts::{
     NDIS_STATUS_FAILURE, NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS,
 };
 use mpfilter::ndis::types::{
-    DEVICE_OBJECT, DRIVER_OBJECT, EX_POOL_PRIORITY, NDIS_DEVICE_OBJECT_ATTRIBUTES,
+    DEVICE_OBJECT, DRIVER_OBJECT, EX_POOL_PRIORITY, MDL, NDIS_DEVICE_OBJECT_ATTRIBUTES,
     NDIS_DRIVER_OPTIONAL_HANDLERS, NDIS_FILTER_ATTRIBUTES, NDIS_FILTER_DRIVER_CHARACTERISTICS,
     NDIS_HANDLE, NDIS_STATUS, NDIS_STATUS_INDICATION, NET_DEVICE_PNP_EVENT,
     NET_PNP_EVENT_NOTIFICATION, UNICODE_STRING,
@@ -329,6 +329,15 @@ pub unsafe fn alloc_memory(
 pub unsafe fn free_memory(_abi: Abi, p: *mut c_void, _len: u32, _flags: u32) {
     const CALL: &str = "NdisFreeMemory";
     world::with(|w| match w.memory.remove(&(p as usize)) {
+        Some((layout, MDL_TAG)) => {
+            w.memory.insert(p as usize, (layout, MDL_TAG));
+            w.violate(
+                Rule::MemoryFreeInvalid,
+                Subject::Memory(p as usize),
+                CALL,
+                "an MDL from NdisAllocateMdl: free it with NdisFreeMdl",
+            );
+        }
         Some((layout, _)) => {
             // SAFETY: allocated by alloc_memory with this layout, removed from the table once.
             unsafe { std::alloc::dealloc(p.cast(), layout) };
@@ -338,6 +347,62 @@ pub unsafe fn free_memory(_abi: Abi, p: *mut c_void, _len: u32, _flags: u32) {
             Subject::Memory(p as usize),
             CALL,
             "not live memory from NdisAllocateMemoryWithTagPriority",
+        ),
+    });
+}
+
+/// The tag the emulator's MDLs are kept under in the driver's memory table: an MDL the driver
+/// never frees is a memory leak at unload like any other allocation.
+pub const MDL_TAG: u32 = u32::from_le_bytes(*b"eMdl");
+
+/// `NdisAllocateMdl`: an MDL describing `len` bytes at `va`, mapped (MappedSystemVa = `va`).
+///
+/// # Safety
+/// None beyond the C contract (`va` must stay valid while the MDL is used; the emulator reads it
+/// only when an NBL over the MDL is transmitted).
+pub unsafe fn alloc_mdl(_abi: Abi, h: NDIS_HANDLE, va: *mut c_void, len: u32) -> *mut MDL {
+    const CALL: &str = "NdisAllocateMdl";
+    world::with(|w| {
+        if !checks::driver_or_module(w, CALL, h as usize) || va.is_null() || len == 0 {
+            return std::ptr::null_mut();
+        }
+        let at = va as usize;
+        let mdl = MDL {
+            Next: std::ptr::null_mut(),
+            Size: i16::try_from(size_of::<MDL>()).unwrap_or(i16::MAX),
+            // MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL.
+            MdlFlags: 0x0001 | 0x0004,
+            Process: std::ptr::null_mut(),
+            MappedSystemVa: va,
+            StartVa: (at & !0xFFF) as *mut c_void,
+            ByteCount: len,
+            ByteOffset: u32::try_from(at & 0xFFF).unwrap_or(0),
+        };
+        // Kept in the memory table (leak checks, teardown) with the layout its Box has.
+        let p = Box::into_raw(Box::new(mdl));
+        w.memory.insert(p as usize, (Layout::new::<MDL>(), MDL_TAG));
+        p
+    })
+    .unwrap_or(std::ptr::null_mut())
+}
+
+/// `NdisFreeMdl`.
+///
+/// # Safety
+/// None beyond the C contract: anything but a live MDL of `NdisAllocateMdl` is reported.
+pub unsafe fn free_mdl(_abi: Abi, mdl: *mut MDL) {
+    const CALL: &str = "NdisFreeMdl";
+    world::with(|w| match w.memory.get(&(mdl as usize)) {
+        Some(&(_, MDL_TAG)) => {
+            w.memory.remove(&(mdl as usize));
+            // SAFETY: boxed by alloc_mdl, removed from the table once.
+            drop(unsafe { Box::from_raw(mdl) });
+        }
+        _ => w.violate(
+            Rule::MemoryFreeInvalid,
+            Subject::Memory(mdl as usize),
+            CALL,
+            "not a live MDL from NdisAllocateMdl",
         ),
     });
 }

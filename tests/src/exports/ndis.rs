@@ -39,6 +39,8 @@ crate::exports! {
         fn NdisAllocateNetBufferList(p: NDIS_HANDLE, cs: u16, cb: u16) -> *mut NET_BUFFER_LIST => nbl::alloc_nbl;
         fn NdisAllocateNetBufferAndNetBufferList(p: NDIS_HANDLE, cs: u16, cb: u16, m: *mut MDL, off: u32, len: usize) -> *mut NET_BUFFER_LIST => nbl::alloc_nb_and_nbl;
         fn NdisFreeNetBufferList(n: *mut NET_BUFFER_LIST) => nbl::free_nbl;
+        fn NdisAllocateMdl(h: NDIS_HANDLE, va: *mut c_void, len: u32) -> *mut MDL => driver::alloc_mdl;
+        fn NdisFreeMdl(m: *mut MDL) => driver::free_mdl;
         fn NdisAllocateCloneNetBufferList(n: *mut NET_BUFFER_LIST, np: NDIS_HANDLE, bp: NDIS_HANDLE, flags: u32) -> *mut NET_BUFFER_LIST => nbl::alloc_clone;
         fn NdisFreeCloneNetBufferList(n: *mut NET_BUFFER_LIST, flags: u32) => nbl::free_clone;
         fn NdisAllocateNetBufferListContext(n: *mut NET_BUFFER_LIST, s: u16, b: u16, tag: u32) -> NDIS_STATUS => nbl::alloc_context;
