@@ -542,7 +542,7 @@ pub const MODULE_COUNTERS: usize = MODULE_COUNTER_NAMES.len();
 pub const MODULE_ANSWER_LEN: usize = HEADER_LEN + 8 + 8 * MODULE_COUNTERS;
 
 /// The module counters' names, in wire order (the filter's `ModuleStats` fields).
-pub const MODULE_COUNTER_NAMES: [&str; 46] = [
+pub const MODULE_COUNTER_NAMES: [&str; 49] = [
     "send_nbls_forwarded",
     "send_bytes_forwarded",
     "send_nbls_completed",
@@ -589,6 +589,9 @@ pub const MODULE_COUNTER_NAMES: [&str; 46] = [
     "shim_health_answers",
     "shim_health_failed",
     "shim_settings_applied",
+    "probes_sent",
+    "probe_answers",
+    "probes_missed",
 ];
 
 /// One module's counters.

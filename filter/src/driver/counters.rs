@@ -75,6 +75,9 @@ counter_fields! {
     shim_health_answers,
     shim_health_failed,
     shim_settings_applied,
+    probes_sent,
+    probe_answers,
+    probes_missed,
 }
 
 #[cfg(test)]

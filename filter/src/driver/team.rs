@@ -30,7 +30,7 @@ use crate::engine::config::MAX_CPUS;
 use crate::engine::types::MAX_PATHS;
 use crate::engine::{PathEvent, PathGroup, PathId, PathInfo, Selector, Transition};
 use crate::module::route::{ControlPlane, NONE, Route, path_at};
-use crate::module::{Module, ModuleStats};
+use crate::module::{Module, ModuleStats, ProbeVerdict};
 use crate::ndis::types::NDIS_HANDLE;
 use crate::ndis::{SendCompleteFlags, SpinLock, Timer, clock, cpu};
 use alloc::boxed::Box;
@@ -72,6 +72,9 @@ pub(crate) enum MemberChange {
         /// Fail or reinstate.
         fail: bool,
     },
+    /// The filter's own probe of the member's path: an interval without an answer, or the
+    /// first answer after misses.
+    Probe(ProbeVerdict),
     /// NDIS_STATUS_LINK_STATE.
     Link {
         /// Media connected (None: unknown, no change).
@@ -147,6 +150,8 @@ struct Member {
     shim_sequence: u32,
     /// An administrator failed the path (and has not reinstated it).
     admin_failed: bool,
+    /// Probe intervals missed in a row (replayed into a rebuilt engine).
+    probe_misses: u8,
 }
 
 /// A group's control-plane state.
@@ -407,6 +412,7 @@ impl Groups {
             ever_ran: false,
             shim_sequence: 0,
             admin_failed: g.admin_down.contains(&info.if_index),
+            probe_misses: 0,
         });
         // Seats and group indices are < 16.
         #[allow(clippy::cast_possible_truncation)]
@@ -506,6 +512,16 @@ impl Groups {
                     })
                 }
             }
+            MemberChange::Probe(verdict) => Some(match verdict {
+                ProbeVerdict::Missed => {
+                    m.probe_misses = m.probe_misses.saturating_add(1);
+                    PathEvent::ProbeLost
+                }
+                ProbeVerdict::Recovered => {
+                    m.probe_misses = 0;
+                    PathEvent::ProbeAnswered
+                }
+            }),
             MemberChange::Admin { fail } => {
                 m.admin_failed = fail;
                 Some(if fail {
@@ -582,8 +598,20 @@ impl Groups {
         self.with_group_route(index, |route| {
             if let Some(route) = route {
                 Module::drain_group(route, SendCompleteFlags::dispatch(true));
+                self.probe_group(route);
             }
         });
+    }
+
+    /// The members' probes: each sends when due and reports its verdict on the last one.
+    /// DISPATCH_LEVEL, outside the control lock (a probe send may complete inline).
+    fn probe_group(&self, route: &Route<'_>) {
+        let now = clock::now_ns();
+        for m in route.seats.iter().flatten() {
+            if let Some(verdict) = m.probe_tick(now) {
+                self.member_changed(m, MemberChange::Probe(verdict));
+            }
+        }
     }
 
     /// Builds group `gi`'s engine from its current members; returns the snapshot for the caller
@@ -631,6 +659,9 @@ impl Groups {
             }
             if m.admin_failed {
                 engine.event(p, PathEvent::AdminFail, now);
+            }
+            for _ in 0..m.probe_misses {
+                engine.event(p, PathEvent::ProbeLost, now);
             }
         }
         let snapshot = Snapshot {

@@ -54,6 +54,7 @@ impl Module {
             receive_filter: super::loopback::ReceiveFilter::default(),
             capability: super::capability::Capability::default(),
             last_offload: teamed.then(super::capability::LastOffload::new),
+            prober: prober_for(handle, &config, mac_src),
             handle,
             gate: PauseGate::new(),
             counters: Counters::default(),
@@ -238,4 +239,19 @@ impl Module {
             self.handle.pause_complete();
         }
     }
+}
+
+/// The probe of a teamed module whose configuration names a target (an Ethernet MAC is needed
+/// for the frames); `None` otherwise, or without resources (the path is then not probed).
+fn prober_for(
+    handle: FilterHandle,
+    config: &ModuleConfig,
+    mac: &[u8],
+) -> Option<super::probe::Prober> {
+    let ModuleConfig::Teamed { member, .. } = config else {
+        return None;
+    };
+    let target = member.probe_target?;
+    let mac: [u8; 6] = mac.try_into().ok()?;
+    super::probe::Prober::new(handle, target, mac, member.probe_interval_ms)
 }

@@ -29,6 +29,7 @@ mod lifecycle;
 mod loopback;
 mod oid;
 mod parking;
+mod probe;
 mod receive;
 pub mod route;
 mod send;
@@ -41,6 +42,7 @@ mod teamed;
 
 pub use gate::{Leave, PauseGate};
 pub use health::HealthQueryStart;
+pub use probe::ProbeVerdict;
 pub use state::{IllegalTransition, ModuleEvent, ModuleState};
 pub use stats::ModuleStats;
 
@@ -114,6 +116,8 @@ pub struct Module {
     capability: capability::Capability,
     /// Its stack's last full offload configuration (teamed modules only).
     last_offload: Option<capability::LastOffload>,
+    /// The filter's own probe of this path (teamed modules with a `ProbeTarget`).
+    prober: Option<probe::Prober>,
 }
 
 impl Module {

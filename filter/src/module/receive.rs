@@ -19,6 +19,7 @@ impl Module {
     /// DISPATCH_LEVEL. Serialised: against nothing; the pause gate admits or rejects the whole
     /// chain in one CAS.
     pub fn receive(&self, chain: NblChain, port: NDIS_PORT_NUMBER, flags: ReceiveFlags) {
+        self.note_probe_answers(&chain);
         let n = count(&chain);
         if self.gate.try_enter(n) {
             self.counters

@@ -8,17 +8,18 @@ use super::{Module, count};
 use crate::ndis::{NblChain, SendCompleteFlags};
 
 impl Module {
-    /// FilterSendNetBufferListsComplete: every NBL here is one the filter passed down (it
-    /// originates none), so the chain goes up to the originators as it is, status untouched.
+    /// FilterSendNetBufferListsComplete: every NBL here is one the filter passed down — up to
+    /// the originators as it is, status untouched — or the module's own probe frame, kept.
     /// The last completion of a Pausing module completes the pause.
     ///
     /// IRQL: <= DISPATCH_LEVEL; the completion flags carry DISPATCH when the caller knows it is at
     /// DISPATCH_LEVEL. Serialised: against nothing; the pause gate counts the NBLs back in one CAS.
     pub fn send_complete(&self, chain: NblChain, flags: SendCompleteFlags) {
+        let (chain, probes) = self.take_probe_completion(chain);
         let n = count(&chain);
         self.counters.send_nbls_completed.add(n);
         self.handle.send_complete(chain, flags);
         // Only after the NBLs are gone may the pause complete.
-        self.finish_leave(self.gate.leave(n));
+        self.finish_leave(self.gate.leave(n + probes));
     }
 }

@@ -105,6 +105,12 @@ pub struct ModuleStats {
     pub shim_health_failed: u64,
     /// mpshim monitor settings the filter set on the miniport.
     pub shim_settings_applied: u64,
+    /// The filter's own probes sent down this path (not counted as sends).
+    pub probes_sent: u64,
+    /// Answers to them received on this path (passed up like any frame).
+    pub probe_answers: u64,
+    /// Probe intervals that ended without an answer.
+    pub probes_missed: u64,
 }
 
 /// The live counters behind [`ModuleStats`].
@@ -155,6 +161,9 @@ pub(crate) struct Counters {
     pub shim_health_answers: Counter,
     pub shim_health_failed: Counter,
     pub shim_settings_applied: Counter,
+    pub probes_sent: Counter,
+    pub probe_answers: Counter,
+    pub probes_missed: Counter,
 }
 
 /// One monotonically increasing counter.
@@ -225,6 +234,9 @@ impl Counters {
             shim_health_answers: self.shim_health_answers.get(),
             shim_health_failed: self.shim_health_failed.get(),
             shim_settings_applied: self.shim_settings_applied.get(),
+            probes_sent: self.probes_sent.get(),
+            probe_answers: self.probe_answers.get(),
+            probes_missed: self.probes_missed.get(),
         }
     }
 }

@@ -662,6 +662,7 @@ impl Module {
             cpu: cpu::current_index(),
             burst: Burst::default(),
         };
+        let (chain, probes) = self.take_probe_completion(chain);
         let split = chain.split_by_source(self.handle);
         let mut up = NblChain::new();
         let mut own_nbls = split.pass_through;
@@ -685,7 +686,7 @@ impl Module {
         Self::drain_group(route, flags);
         // Only after every NBL is gone — and this module is no longer used here — may a pause
         // complete: one count for the module's own NBLs and its children.
-        self.finish_leave(self.gate.leave(k + children));
+        self.finish_leave(self.gate.leave(k + children + probes));
     }
 
     /// Frees the children in `own`, and completes (or sends again) their parents on the members

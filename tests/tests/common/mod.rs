@@ -332,3 +332,23 @@ pub fn run_to_end<T>(
     drop(img);
     measured
 }
+
+/// The counters of the filter module with `if_index`, through the control device's ModuleStats
+/// IOCTL (so both builds answer alike); `None` when the module is in no path group.
+pub fn module_stats(
+    emu: &mut ndis_emu::Emulator,
+    if_index: u32,
+) -> Option<mpfilter::module::ModuleStats> {
+    use mpctl_proto::response::MODULE_ANSWER_LEN;
+    use mpctl_proto::{Ioctl, ModuleCounters, Request, status};
+    let r = Request::ModuleStats { if_index };
+    let mut req = vec![0; r.len()];
+    r.encode(&mut req).expect("room");
+    let o = emu
+        .device_ioctl(Ioctl::ModuleStats.code(), &req, MODULE_ANSWER_LEN, false)
+        .expect("mpfilter's control device");
+    (o.status == status::SUCCESS).then(|| {
+        let c = ModuleCounters::decode(&o.output).expect("a valid answer");
+        mpfilter::driver::module_stats_from_counters(&c.values)
+    })
+}
