@@ -542,7 +542,7 @@ pub const MODULE_COUNTERS: usize = MODULE_COUNTER_NAMES.len();
 pub const MODULE_ANSWER_LEN: usize = HEADER_LEN + 8 + 8 * MODULE_COUNTERS;
 
 /// The module counters' names, in wire order (the filter's `ModuleStats` fields).
-pub const MODULE_COUNTER_NAMES: [&str; 49] = [
+pub const MODULE_COUNTER_NAMES: [&str; 54] = [
     "send_nbls_forwarded",
     "send_bytes_forwarded",
     "send_nbls_completed",
@@ -592,6 +592,11 @@ pub const MODULE_COUNTER_NAMES: [&str; 49] = [
     "probes_sent",
     "probe_answers",
     "probes_missed",
+    "packet_filter_sets",
+    "packet_filter_sets_failed",
+    "receive_nbls_filtered",
+    "receive_nbls_taken_over",
+    "receive_takeover_dropped",
 ];
 
 /// One module's counters.

@@ -78,6 +78,11 @@ counter_fields! {
     probes_sent,
     probe_answers,
     probes_missed,
+    packet_filter_sets,
+    packet_filter_sets_failed,
+    receive_nbls_filtered,
+    receive_nbls_taken_over,
+    receive_takeover_dropped,
 }
 
 #[cfg(test)]

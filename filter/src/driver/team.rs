@@ -441,6 +441,28 @@ impl Groups {
         let next = Self::rebuild(&mut c, gi);
         drop(c);
         drop(self.published[gi].replace(next));
+        self.size_packet_filters(gi, None);
+    }
+
+    /// Tells every member of group `gi` (but `leaving`) how many members it has, which decides
+    /// whether its packet filter below is widened for receive takeover. Outside the control lock:
+    /// a filter set may complete, and a status be indicated, inline.
+    fn size_packet_filters(&self, gi: usize, leaving: Option<&Module>) {
+        self.with_group_route(gi, |route| {
+            let Some(route) = route else {
+                return;
+            };
+            let members: Vec<&Module> = route
+                .seats
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|m| leaving.is_none_or(|l| !core::ptr::eq(*m, l)))
+                .collect();
+            for m in &members {
+                m.set_team_size(members.len());
+            }
+        });
     }
 
     /// FilterDetach of `module`: it leaves its group (dissolved when it was the last) before it is
@@ -467,6 +489,7 @@ impl Groups {
         }
         drop(c);
         drop(self.published[gi].replace(next));
+        self.size_packet_filters(gi, Some(module));
         // A periodic timer is cancelled at PASSIVE_LEVEL, outside the lock; NDIS flushes its
         // queued callbacks before the cancel returns.
         drop(timer);

@@ -290,7 +290,14 @@ pub(crate) unsafe extern "system" fn filter_receive(
         // RESOURCES, until this callback returns. The chain is counted rather than trusting
         // NumberOfNetBufferLists.
         let chain = unsafe { NblChain::from_raw(net_buffer_lists) };
-        module.receive(chain, port_number, ReceiveFlags::from_bits(receive_flags));
+        let flags = ReceiveFlags::from_bits(receive_flags);
+        module
+            .driver()
+            .team
+            .with_route(module.module(), |route| match route {
+                Some(route) => module.receive_teamed(chain, port_number, flags, route),
+                None => module.receive(chain, port_number, flags),
+            });
     });
 }
 

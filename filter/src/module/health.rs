@@ -86,6 +86,9 @@ impl Module {
     /// FilterOidRequestComplete for the filter's own requests: true when `req` is one (then
     /// taken here), false for a clone of a request from above.
     pub fn own_query_complete(&self, req: *mut NDIS_OID_REQUEST, status: NDIS_STATUS) -> bool {
+        if self.own_filter_set_complete(req, status) {
+            return true;
+        }
         let Some(h) = self.health.as_ref() else {
             return false;
         };

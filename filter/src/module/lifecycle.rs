@@ -55,6 +55,7 @@ impl Module {
             capability: super::capability::Capability::default(),
             last_offload: teamed.then(super::capability::LastOffload::new),
             prober: prober_for(handle, &config, mac_src),
+            team_filter: teamed.then(super::takeover::TeamFilter::new),
             handle,
             gate: PauseGate::new(),
             counters: Counters::default(),

@@ -38,6 +38,7 @@ pub mod state;
 mod stats;
 mod status;
 pub mod sync;
+mod takeover;
 mod teamed;
 
 pub use gate::{Leave, PauseGate};
@@ -118,6 +119,8 @@ pub struct Module {
     last_offload: Option<capability::LastOffload>,
     /// The filter's own probe of this path (teamed modules with a `ProbeTarget`).
     prober: Option<probe::Prober>,
+    /// The team's share of the packet filter (teamed modules only).
+    team_filter: Option<takeover::TeamFilter>,
 }
 
 impl Module {

@@ -18,7 +18,8 @@ impl Module {
     ///
     /// IRQL: <= DISPATCH_LEVEL. Serialised: one regular OID request at a time per module.
     pub fn oid_request(&self, request: OidRequest) -> NDIS_STATUS {
-        let clone = match self.handle.clone_oid_request(request) {
+        let packet_filter = Self::protocol_filter_set(&request);
+        let mut clone = match self.handle.clone_oid_request(request) {
             Ok(clone) => clone,
             Err((original, status)) => {
                 self.counters.oid_clone_failures.inc();
@@ -35,12 +36,16 @@ impl Module {
                 return original.answer(status);
             }
         };
+        if let Some(bits) = packet_filter {
+            self.widen_forwarded(&mut clone, bits);
+        }
         self.counters.oids_forwarded.inc();
         match self.handle.forward_oid_request(clone) {
             OidForward::Pending => NDIS_STATUS_PENDING,
             OidForward::Completed(clone, status) => {
-                let original = self.handle.finish_oid_clone(clone);
+                let mut original = self.handle.finish_oid_clone(clone);
                 self.observe_request(&original, status);
+                self.hide_widening(&mut original, status);
                 original.answer(status)
             }
         }
@@ -53,8 +58,9 @@ impl Module {
     /// request.
     pub fn oid_request_complete(&self, clone: ClonedOidRequest, status: NDIS_STATUS) {
         self.counters.oids_completed_pending.inc();
-        let original = self.handle.finish_oid_clone(clone);
+        let mut original = self.handle.finish_oid_clone(clone);
         self.observe_request(&original, status);
+        self.hide_widening(&mut original, status);
         self.handle.complete_oid_request(original, status);
     }
 

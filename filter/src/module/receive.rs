@@ -20,6 +20,11 @@ impl Module {
     /// chain in one CAS.
     pub fn receive(&self, chain: NblChain, port: NDIS_PORT_NUMBER, flags: ReceiveFlags) {
         self.note_probe_answers(&chain);
+        self.indicate_up(chain, port, flags);
+    }
+
+    /// Indicates `chain` up this stack through the pause gate (see [`Module::receive`]).
+    pub(super) fn indicate_up(&self, chain: NblChain, port: NDIS_PORT_NUMBER, flags: ReceiveFlags) {
         let n = count(&chain);
         if self.gate.try_enter(n) {
             self.counters

@@ -111,6 +111,17 @@ pub struct ModuleStats {
     pub probe_answers: u64,
     /// Probe intervals that ended without an answer.
     pub probes_missed: u64,
+    /// The filter's own sets of the packet filter below (the team's PROMISCUOUS bit on or off).
+    pub packet_filter_sets: u64,
+    /// Those that failed or could not be issued.
+    pub packet_filter_sets_failed: u64,
+    /// Received frames that only the team's PROMISCUOUS bit let in, returned without indication.
+    pub receive_nbls_filtered: u64,
+    /// Other members' frames received on theirs and indicated up this stack (receive takeover).
+    pub receive_nbls_taken_over: u64,
+    /// Frames for this member received on another that could not be taken over (not Running, no
+    /// clone).
+    pub receive_takeover_dropped: u64,
 }
 
 /// The live counters behind [`ModuleStats`].
@@ -164,6 +175,11 @@ pub(crate) struct Counters {
     pub probes_sent: Counter,
     pub probe_answers: Counter,
     pub probes_missed: Counter,
+    pub packet_filter_sets: Counter,
+    pub packet_filter_sets_failed: Counter,
+    pub receive_nbls_filtered: Counter,
+    pub receive_nbls_taken_over: Counter,
+    pub receive_takeover_dropped: Counter,
 }
 
 /// One monotonically increasing counter.
@@ -237,6 +253,11 @@ impl Counters {
             probes_sent: self.probes_sent.get(),
             probe_answers: self.probe_answers.get(),
             probes_missed: self.probes_missed.get(),
+            packet_filter_sets: self.packet_filter_sets.get(),
+            packet_filter_sets_failed: self.packet_filter_sets_failed.get(),
+            receive_nbls_filtered: self.receive_nbls_filtered.get(),
+            receive_nbls_taken_over: self.receive_nbls_taken_over.get(),
+            receive_takeover_dropped: self.receive_takeover_dropped.get(),
         }
     }
 }

@@ -66,7 +66,7 @@ pub use flags::{ReceiveFlags, ReturnFlags, SendCompleteFlags, SendFlags};
 pub use handle::FilterHandle;
 pub use nbl::{CancelId, Nbl, NblChain, NetBuffer, OwnFrame, OwnedNbl, SendMeta};
 pub use offload::OffloadLimits;
-pub use oid::{ClonedOidRequest, OidForward, OidRequest, RequestId};
+pub use oid::{ClonedOidRequest, OID_SCRATCH_LEN, OidForward, OidRequest, OidScratch, RequestId};
 pub use own_query::{OwnQuery, QueryStart};
 pub use params::{
     AttachParameters, DevicePnpEvent, GeneralAttributes, LinkState, NetPnpEvent, PauseParameters,

@@ -22,6 +22,7 @@ use super::consts::{
 use super::handle::FilterHandle;
 use super::imports;
 use super::types::{NDIS_OID, NDIS_OID_REQUEST, NDIS_REQUEST_TYPE, NDIS_STATUS};
+use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::fmt;
 use core::ptr::{self, NonNull};
@@ -136,6 +137,51 @@ impl OidRequest {
     }
 }
 
+impl OidRequest {
+    /// The answer of a completed query request (`InformationBuffer`, `BytesWritten` bytes), to
+    /// be rewritten before it goes back up; `None` for other request types or a NULL buffer.
+    pub fn query_answer_mut(&mut self) -> Option<&mut [u8]> {
+        let t = self.request_type();
+        if t != NDIS_REQUEST_QUERY_INFORMATION && t != NDIS_REQUEST_QUERY_STATISTICS {
+            return None;
+        }
+        // SAFETY: the request is live while its wrapper exists.
+        let data = unsafe { (*self.0.as_ptr()).DATA };
+        // SAFETY: a query request's union holds the query variant.
+        let q = unsafe { data.QUERY_INFORMATION };
+        if q.InformationBuffer.is_null() {
+            return None;
+        }
+        let n = q.BytesWritten.min(q.InformationBufferLength) as usize;
+        // SAFETY: NDIS's contract for a query: `InformationBuffer` holds
+        // `InformationBufferLength` writable bytes, the answer in the first `BytesWritten`, until
+        // the request is completed — which the filter, holding the request, has not done yet.
+        Some(unsafe { core::slice::from_raw_parts_mut(q.InformationBuffer.cast::<u8>(), n) })
+    }
+}
+
+/// A module's buffer for the data of a set request it forwards altered (a protocol's packet
+/// filter with bits the team needs added): the clone carries this buffer instead of the
+/// requester's, which is never written.
+///
+/// NDIS serialises a module's regular OID requests, so at most one clone uses it at a time.
+#[derive(Default)]
+pub struct OidScratch(UnsafeCell<[u8; OID_SCRATCH_LEN]>);
+
+/// Bytes an [`OidScratch`] holds.
+pub const OID_SCRATCH_LEN: usize = 16;
+
+// SAFETY: written only by `ClonedOidRequest::substitute_set_data` for the module's one
+// outstanding regular request (NDIS serialises them), and read by the drivers below while that
+// request is outstanding.
+unsafe impl Sync for OidScratch {}
+
+impl fmt::Debug for OidScratch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OidScratch")
+    }
+}
+
 impl fmt::Debug for OidRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OidRequest")
@@ -163,6 +209,35 @@ impl ClonedOidRequest {
     /// The OID.
     pub fn oid(&self) -> NDIS_OID {
         oid_of(self.clone)
+    }
+
+    /// Makes a set request's clone carry `data` from `scratch` instead of the requester's buffer
+    /// (which stays as it was). False, and nothing changed, for another request type or data
+    /// longer than the scratch.
+    ///
+    /// `scratch` must be the module's own (one regular request at a time uses it) and outlive the
+    /// request, as a module's fields do: NDIS completes every request before FilterDetach.
+    pub fn substitute_set_data(&mut self, scratch: &OidScratch, data: &[u8]) -> bool {
+        if request_type_of(self.clone) != NDIS_REQUEST_SET_INFORMATION
+            || data.len() > OID_SCRATCH_LEN
+        {
+            return false;
+        }
+        let buffer = scratch.0.get().cast::<u8>();
+        // SAFETY: the module's one outstanding request is this one (NDIS serialises them), so
+        // nobody reads the scratch now; `data` fits.
+        unsafe { ptr::copy_nonoverlapping(data.as_ptr(), buffer, data.len()) };
+        // SAFETY: the clone is ours until forwarded.
+        let union = unsafe { &mut (*self.clone.as_ptr()).DATA };
+        // SAFETY: a set request uses the set variant of the union.
+        let set = unsafe { &mut union.SET_INFORMATION };
+        set.InformationBuffer = buffer.cast::<c_void>();
+        // Fits: at most OID_SCRATCH_LEN.
+        #[allow(clippy::cast_possible_truncation)]
+        {
+            set.InformationBufferLength = data.len() as u32;
+        }
+        true
     }
 }
 

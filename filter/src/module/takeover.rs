@@ -1,0 +1,263 @@
+//! Receive takeover: frames that arrive on one member but belong to another go up the owner's
+//! stack (issue 10 item 2), and the packet filter that lets them in.
+//!
+//! In preserve mode a member's frames keep its MAC whichever member sends them, so the switch
+//! learns that MAC on the sending member's port and the replies arrive there. Member B's miniport
+//! takes frames for A's MAC only with `NDIS_PACKET_TYPE_PROMISCUOUS`, so:
+//!
+//! - **The packet filter.** While B's group has two or more members, what goes down B's stack as
+//!   `OID_GEN_CURRENT_PACKET_FILTER` is the protocol's value plus PROMISCUOUS: the protocol's own
+//!   set is forwarded with its value altered in the module's [`OidScratch`] (the protocol's buffer
+//!   is never written), and when the group grows or shrinks the filter sets the stack's value
+//!   itself. A query of the packet filter is answered with what the protocol last set, so the
+//!   layers above B read back the filter they set.
+//! - **Classification** ([`Module::receive_teamed`]): each NBL's destination MAC decides. Another
+//!   member's unicast MAC: taken over. Accepted by B's protocol's own receive filter: up B's
+//!   stack. Anything else got in only through the team's PROMISCUOUS bit and is returned at once
+//!   (counted), so B's protocol never sees a frame its filter would refuse.
+//! - **Ownership.** A taken-over frame goes up A's stack as a clone from A's pool with A's handle,
+//!   indicated with `NDIS_RECEIVE_FLAGS_RESOURCES`: the receivers above A copy what they keep, the
+//!   clone is the filter's again when the call returns and is freed, and the original goes back
+//!   to B's miniport with the rest of B's frames — or, if B's indication had RESOURCES itself,
+//!   stays with it. Nothing of B's waits on A's protocol, so B's pause never waits for A, and a
+//!   RESOURCES indication below needs no copy. The cost is the copy the protocol above A makes of
+//!   each taken-over frame (chosen over tracking clones across members on the return path; taken
+//!   over are only the replies to traffic another member carried).
+
+use super::Module;
+use super::route::Route;
+use crate::ndis::consts::{
+    NDIS_PACKET_TYPE_PROMISCUOUS, NDIS_STATUS_SUCCESS, OID_GEN_CURRENT_PACKET_FILTER,
+};
+use crate::ndis::types::{NDIS_PORT_NUMBER, NDIS_STATUS};
+use crate::ndis::{
+    ClonedOidRequest, NblChain, OidRequest, OidScratch, OwnQuery, OwnedNbl, QueryStart,
+    ReceiveFlags,
+};
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// A member's share of the team's packet filter.
+#[derive(Default)]
+pub(crate) struct TeamFilter {
+    /// PROMISCUOUS is added to what goes down (the group has two or more members).
+    widened: AtomicBool,
+    /// The protocol has set its packet filter at least once.
+    protocol_set: AtomicBool,
+    /// The altered data of the protocol's set requests.
+    scratch: OidScratch,
+    /// The filter's own sets when the group changes (`None`: no memory at attach).
+    own: Option<OwnQuery>,
+}
+
+impl TeamFilter {
+    pub(crate) fn new() -> Self {
+        Self {
+            own: OwnQuery::new(),
+            ..Self::default()
+        }
+    }
+}
+
+impl Module {
+    fn team_filter(&self) -> Option<&TeamFilter> {
+        self.team_filter.as_ref()
+    }
+
+    /// Whether the team has widened this member's packet filter.
+    pub fn packet_filter_widened(&self) -> bool {
+        self.team_filter()
+            .is_some_and(|t| t.widened.load(Ordering::Acquire))
+    }
+
+    /// What goes down for the protocol's packet filter `bits`.
+    fn filter_below(&self, bits: u32) -> u32 {
+        if self.packet_filter_widened() {
+            bits | NDIS_PACKET_TYPE_PROMISCUOUS
+        } else {
+            bits
+        }
+    }
+
+    /// The group now has `members` members: the packet filter below is widened from two on, and
+    /// set again if the protocol has set one. IRQL <= DISPATCH_LEVEL (control plane).
+    pub fn set_team_size(&self, members: usize) {
+        let Some(t) = self.team_filter() else {
+            return;
+        };
+        let widen = members >= 2;
+        if t.widened.swap(widen, Ordering::AcqRel) == widen
+            || !t.protocol_set.load(Ordering::Acquire)
+        {
+            return;
+        }
+        let Some(own) = t.own.as_ref() else {
+            return;
+        };
+        let bits = self.filter_below(self.receive_filter.packet_filter());
+        match own.issue_set(
+            self.handle,
+            OID_GEN_CURRENT_PACKET_FILTER,
+            &bits.to_le_bytes(),
+        ) {
+            QueryStart::Pending => {}
+            QueryStart::Done(status, _) => self.count_filter_set(status),
+            // An earlier change is still below; the protocol's next set carries the new value.
+            QueryStart::Busy => self.counters.packet_filter_sets_failed.inc(),
+        }
+    }
+
+    fn count_filter_set(&self, status: NDIS_STATUS) {
+        if status == NDIS_STATUS_SUCCESS {
+            self.counters.packet_filter_sets.inc();
+        } else {
+            self.counters.packet_filter_sets_failed.inc();
+        }
+    }
+
+    /// The filter's own packet-filter set completed: true when `req` was it.
+    pub(super) fn own_filter_set_complete(
+        &self,
+        req: *mut crate::ndis::types::NDIS_OID_REQUEST,
+        status: NDIS_STATUS,
+    ) -> bool {
+        let Some(own) = self.team_filter().and_then(|t| t.own.as_ref()) else {
+            return false;
+        };
+        if !own.is(req) {
+            return false;
+        }
+        let status = own.finish(status, &mut []).map_or_else(|s| s, |_| status);
+        self.count_filter_set(status);
+        true
+    }
+
+    /// The protocol's packet filter `bits` when this request sets it, before it is cloned.
+    pub(super) fn protocol_filter_set(request: &OidRequest) -> Option<u32> {
+        if request.oid() != OID_GEN_CURRENT_PACKET_FILTER {
+            return None;
+        }
+        let data = request.set_data()?;
+        Some(u32::from_le_bytes(*data.first_chunk::<4>()?))
+    }
+
+    /// Forwards the protocol's packet filter with the team's bit added (in the scratch buffer).
+    pub(super) fn widen_forwarded(&self, clone: &mut ClonedOidRequest, bits: u32) {
+        let Some(t) = self.team_filter() else {
+            return;
+        };
+        t.protocol_set.store(true, Ordering::Release);
+        let below = self.filter_below(bits);
+        if below != bits {
+            clone.substitute_set_data(&t.scratch, &below.to_le_bytes());
+        }
+    }
+
+    /// A completed query of the packet filter reads back what the protocol set, not the team's
+    /// widening.
+    pub(super) fn hide_widening(&self, original: &mut OidRequest, status: NDIS_STATUS) {
+        if status != NDIS_STATUS_SUCCESS
+            || original.oid() != OID_GEN_CURRENT_PACKET_FILTER
+            || !self.packet_filter_widened()
+        {
+            return;
+        }
+        let own = self.receive_filter.packet_filter();
+        if let Some(answer) = original.query_answer_mut()
+            && let Some(bits) = answer.first_chunk_mut::<4>()
+        {
+            let below = u32::from_le_bytes(*bits);
+            // What the protocol set, keeping any bit the stack below reports beyond the team's.
+            let shown =
+                (below & !NDIS_PACKET_TYPE_PROMISCUOUS) | (own & NDIS_PACKET_TYPE_PROMISCUOUS);
+            *bits = shown.to_le_bytes();
+        }
+    }
+
+    /// FilterReceiveNetBufferLists of a member of a group with other members: takes over the
+    /// frames of other members, drops what only the team's PROMISCUOUS bit let in, and indicates
+    /// the rest up this stack (see the module docs).
+    ///
+    /// IRQL: <= DISPATCH_LEVEL. Serialised: against nothing.
+    pub fn receive_teamed(
+        &self,
+        chain: NblChain,
+        port: NDIS_PORT_NUMBER,
+        flags: ReceiveFlags,
+        route: &Route<'_>,
+    ) {
+        if !self.packet_filter_widened() {
+            self.receive(chain, port, flags);
+            return;
+        }
+        self.note_probe_answers(&chain);
+        let own_mac = self.info.mac_address();
+        let mut chain = chain;
+        let mut up = NblChain::new();
+        let mut back = NblChain::new();
+        while let Some(nbl) = chain.pop_front() {
+            let mut storage = [0u8; 6];
+            let Some(dst) = nbl.peek_front(&mut storage).first_chunk::<6>().copied() else {
+                up.push_back(nbl);
+                continue;
+            };
+            if let Some(owner) = other_member_with(route, self, dst) {
+                back.push_back(owner.take_over(nbl, port, flags));
+            } else if self.receive_filter.accepts(own_mac, dst) {
+                up.push_back(nbl);
+            } else {
+                self.counters.receive_nbls_filtered.inc();
+                back.push_back(nbl);
+            }
+        }
+        if !back.is_empty() {
+            if flags.has_resources() {
+                back.leave_with_indicator();
+            } else {
+                self.handle.return_nbls(back, flags.to_return_flags());
+            }
+        }
+        if !up.is_empty() {
+            self.indicate_up(up, port, flags);
+        }
+    }
+
+    /// Indicates a clone of `nbl` (another member's frame) up this stack, lent with RESOURCES;
+    /// gives `nbl` back. IRQL <= DISPATCH_LEVEL.
+    fn take_over(&self, nbl: OwnedNbl, port: NDIS_PORT_NUMBER, flags: ReceiveFlags) -> OwnedNbl {
+        if !self.gate.try_enter(1) {
+            self.counters.receive_takeover_dropped.inc();
+            return nbl;
+        }
+        // A teamed module without a pool (no memory at attach) cannot take frames over.
+        let cloned = match self.pool.as_ref() {
+            Some(pool) => pool.clone_single(nbl, self.handle),
+            None => Err(nbl),
+        };
+        let nbl = match cloned {
+            Ok(child) => {
+                child.indicate_lent(self.handle, port, flags.is_dispatch());
+                self.counters.receive_nbls_taken_over.inc();
+                child.release()
+            }
+            Err(nbl) => {
+                self.counters.receive_takeover_dropped.inc();
+                nbl
+            }
+        };
+        self.finish_leave(self.gate.leave(1));
+        nbl
+    }
+}
+
+/// The member other than `me` whose MAC is `dst` (unicast only).
+fn other_member_with<'a>(route: &Route<'a>, me: &Module, dst: [u8; 6]) -> Option<&'a Module> {
+    if dst[0] & 1 != 0 {
+        return None;
+    }
+    route
+        .seats
+        .iter()
+        .flatten()
+        .copied()
+        .find(|m| !core::ptr::eq(*m, me) && m.info.mac_address() == dst)
+}
