@@ -57,7 +57,7 @@ pub struct Groups {
     pub paths: Vec<PathRecord>,
 }
 
-fn encoded(r: Request) -> Vec<u8> {
+fn encoded(r: &Request) -> Vec<u8> {
     let mut b = vec![0; r.len()];
     // The buffer is the request's own length.
     let _ = r.encode(&mut b);
@@ -70,7 +70,7 @@ fn encoded(r: Request) -> Vec<u8> {
 /// # Errors
 /// The transport failed, the driver refused, or the answer did not decode.
 pub fn list(t: &mut impl Transport) -> Result<Groups, Error> {
-    let req = encoded(Request::ListGroups);
+    let req = encoded(&Request::ListGroups);
     let mut out_len = 4096;
     for _ in 0..3 {
         let r = t
@@ -98,7 +98,7 @@ pub fn list(t: &mut impl Transport) -> Result<Groups, Error> {
 /// # Errors
 /// As for [`list`].
 pub fn stats(t: &mut impl Transport, if_index: u32) -> Result<ModuleCounters, Error> {
-    let req = encoded(Request::ModuleStats { if_index });
+    let req = encoded(&Request::ModuleStats { if_index });
     let r = t
         .ioctl(Ioctl::ModuleStats.code(), &req, MODULE_ANSWER_LEN)
         .map_err(Error::Io)?;
@@ -113,7 +113,7 @@ pub fn stats(t: &mut impl Transport, if_index: u32) -> Result<ModuleCounters, Er
 /// # Errors
 /// As for [`list`].
 pub fn admin(t: &mut impl Transport, if_index: u32, action: AdminAction) -> Result<(), Error> {
-    let req = encoded(Request::AdminPath { if_index, action });
+    let req = encoded(&Request::AdminPath { if_index, action });
     let r = t
         .ioctl(Ioctl::AdminPath.code(), &req, 0)
         .map_err(Error::Io)?;
