@@ -565,6 +565,45 @@ mod tests {
     }
 
     #[test]
+    fn runtime_changes_need_write_access_and_an_existing_group_or_member() {
+        let settings =
+            mpctl_proto::Settings::new(&[
+                mpctl_proto::Setting::new("Policy", "round-robin").unwrap()
+            ])
+            .unwrap();
+        let requests = [
+            Request::SetGroup { group: 7, settings },
+            Request::SetPath {
+                if_index: 9,
+                settings,
+            },
+            Request::ResetCounters(ResetTarget::Group(7)),
+            Request::ResetCounters(ResetTarget::Module(9)),
+        ];
+        let ro = load(true);
+        for r in &requests {
+            let (st, _, _) = ro.send(IRP_MJ_DEVICE_CONTROL, r.ioctl().code(), &encoded(r), 0, 0);
+            assert_eq!(st, status::ACCESS_DENIED, "{r:?}");
+        }
+        drop(ro);
+        let rw = load(false);
+        for r in &requests {
+            let (st, _, _) = rw.send(IRP_MJ_DEVICE_CONTROL, r.ioctl().code(), &encoded(r), 0, 0);
+            assert_eq!(
+                st,
+                status::NOT_FOUND,
+                "{r:?}: no group without teamed modules"
+            );
+        }
+        let mut bad = encoded(&requests[0]);
+        bad[12] = 0;
+        let (st, _, _) = rw.send(IRP_MJ_DEVICE_CONTROL, Ioctl::SetGroup.code(), &bad, 0, 0);
+        assert_eq!(st, status::INVALID_PARAMETER, "a settings count of 0");
+        let all = rw.io.completions();
+        assert!(all.iter().all(|c| c.2 == 0), "no answer bytes for a change");
+    }
+
+    #[test]
     fn a_read_only_handle_cannot_fail_a_path() {
         let l = load(true);
         let fail = encoded(&Request::AdminPath {
