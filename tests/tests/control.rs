@@ -534,6 +534,121 @@ fn resets(emu: &mut Emulator, if0: u32) {
     );
 }
 
+/// Changes while earlier generations still have sends out: each replaced engine is kept for its
+/// completions, four at most; a fifth change is refused as busy (nothing changed), and once they
+/// have drained changes are taken again. Every NBL is accounted for at the end.
+fn changes_while_sends_are_out(image: &DriverImage) {
+    let mut emu = Emulator::new(EmuConfig {
+        seed: 3,
+        cpus: 2,
+        ..EmuConfig::default()
+    });
+    for a in 0..2 {
+        let traffic = if a == 0 {
+            // At most 64 out: a new send only when one completes, so every generation sends,
+            // and its sends wait behind the 64 before them (several ms at 10 Mb/s).
+            TrafficConfig {
+                window: 64,
+                ..traffic(300)
+            }
+        } else {
+            TrafficConfig {
+                tx_nbls: 0,
+                rx_nbls: 0,
+                ..TrafficConfig::default()
+            }
+        };
+        // 10 Mb/s: a frame takes about a millisecond on the wire, so sends stay out for a while.
+        let mut m = member(a);
+        m.link_speed_bps = 10_000_000;
+        emu.add_adapter(m, traffic);
+    }
+    let img = image.load().expect("image");
+    emu.load(img.entry).expect("mpfilter loads");
+    for a in 0..2 {
+        assert!(emu.start(a), "{:?}", emu.violations());
+    }
+    assert_eq!(emu.device_create(0), Some(status::SUCCESS));
+    emu.run_for(MS);
+    let policies = ["failover", "round-robin"];
+    let mut generation = group7(&mut emu).0.generation;
+    let mut busy_at = None;
+    for i in 0..6 {
+        assert!(group7(&mut emu).1.iter().any(|p| p.inflight_nbls() > 0));
+        let r = Request::SetGroup {
+            group: 7,
+            settings: settings(&[("Policy", policies[i % 2])]),
+        };
+        match ioctl(&mut emu, &r, true) {
+            status::SUCCESS => generation += 1,
+            status::DEVICE_BUSY => {
+                busy_at = Some(i);
+                break;
+            }
+            other => panic!("change {i}: {other:#x}"),
+        }
+        assert_eq!(group7(&mut emu).0.generation, generation);
+        // Long enough for the new generation to send, too short for its sends to complete.
+        emu.run_for(250_000);
+    }
+    assert_eq!(
+        busy_at,
+        Some(4),
+        "four replaced engines owed completions, then busy"
+    );
+    let (g, _) = group7(&mut emu);
+    assert_eq!(g.generation, generation, "a refused change changes nothing");
+    assert!(emu.run_until_idle(), "{:?}", emu.violations());
+    let r = Request::SetGroup {
+        group: 7,
+        settings: settings(&[("Policy", "hash")]),
+    };
+    assert_eq!(
+        ioctl(&mut emu, &r, true),
+        status::SUCCESS,
+        "drained: taken again"
+    );
+    assert!(emu.run_until_idle(), "{:?}", emu.violations());
+    let (g, end) = group7(&mut emu);
+    assert_eq!(g.policy_name(), "address-hash");
+    let sent: u64 = end.iter().map(|p| p.sent_nbls).sum();
+    for p in &end {
+        assert_eq!(p.inflight_nbls(), 0, "{p:?}");
+    }
+    let s0 = stats(&mut emu, end[0].if_index).expect("member 0");
+    assert_eq!(
+        sent,
+        s0.get("send_nbls_completed").expect("a counter"),
+        "every NBL counted once, in whichever generation sent it"
+    );
+    assert_eq!(emu.device_close(), Some((status::SUCCESS, status::SUCCESS)));
+    for a in 0..2 {
+        emu.stop(a);
+    }
+    emu.unload();
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+    drop(img);
+}
+
+#[test]
+fn changes_while_sends_are_out_on_the_host_build() {
+    changes_while_sends_are_out(&DriverImage::Host);
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test control -- --ignored"]
+fn changes_while_sends_are_out_on_the_sys() {
+    let outcome = run_guarded(|| {
+        changes_while_sends_are_out(&DriverImage::Pe(common::sys_image()));
+        kernel::outstanding_pool()
+    });
+    match outcome {
+        Ok(pool) => assert!(pool.is_empty(), "pool leaked after unload: {pool:?}"),
+        Err(bug_check) => panic!("the driver stopped the machine: {bug_check}"),
+    }
+}
+
 #[test]
 fn policy_parameters_and_counters_change_at_runtime_on_the_host_build() {
     runtime_change(&DriverImage::Host);
