@@ -38,11 +38,24 @@ pub enum Ioctl {
     ModuleStats,
     /// Fail or reinstate one path, by its module's IfIndex (write access).
     AdminPath,
+    /// Change a group's policy and group-scope parameters, by `GroupId` (write access).
+    SetGroup,
+    /// Change one path's weight, priority or quota, by its module's IfIndex (write access).
+    SetPath,
+    /// Zero a group's or a module's counters (write access).
+    ResetCounters,
 }
 
 impl Ioctl {
     /// Every IOCTL, in function-number order.
-    pub const ALL: [Ioctl; 3] = [Ioctl::ListGroups, Ioctl::ModuleStats, Ioctl::AdminPath];
+    pub const ALL: [Ioctl; 6] = [
+        Ioctl::ListGroups,
+        Ioctl::ModuleStats,
+        Ioctl::AdminPath,
+        Ioctl::SetGroup,
+        Ioctl::SetPath,
+        Ioctl::ResetCounters,
+    ];
 
     /// The function number (0x800 and up).
     pub const fn function(self) -> u32 {
@@ -50,12 +63,15 @@ impl Ioctl {
             Ioctl::ListGroups => 0x800,
             Ioctl::ModuleStats => 0x801,
             Ioctl::AdminPath => 0x802,
+            Ioctl::SetGroup => 0x803,
+            Ioctl::SetPath => 0x804,
+            Ioctl::ResetCounters => 0x805,
         }
     }
 
     /// Whether it changes state (and so requires FILE_WRITE_ACCESS).
     pub const fn changes_state(self) -> bool {
-        matches!(self, Ioctl::AdminPath)
+        !matches!(self, Ioctl::ListGroups | Ioctl::ModuleStats)
     }
 
     /// The access the code demands of the handle.
@@ -80,7 +96,7 @@ impl Ioctl {
     /// The message kind carried in the [`Header`](crate::Header) (the function number's low
     /// bits, so a buffer sent with the wrong code is recognised).
     pub const fn kind(self) -> u16 {
-        // Function numbers are 0x800..0x803: the low 12 bits fit a u16.
+        // Function numbers are 0x800..0x806: the low 12 bits fit a u16.
         #[allow(clippy::cast_possible_truncation)]
         let k = (self.function() & 0xFFF) as u16;
         k

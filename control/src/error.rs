@@ -20,8 +20,12 @@ pub mod status {
     pub const REVISION_MISMATCH: i32 = 0xC000_0059_u32.cast_signed();
     /// `STATUS_INFO_LENGTH_MISMATCH`: the declared length is not the layout's.
     pub const INFO_LENGTH_MISMATCH: i32 = 0xC000_0004_u32.cast_signed();
-    /// `STATUS_NOT_FOUND`: no filter module or path with that IfIndex.
+    /// `STATUS_NOT_FOUND`: no filter module or path with that IfIndex, no group with that
+    /// `GroupId`.
     pub const NOT_FOUND: i32 = 0xC000_0225_u32.cast_signed();
+    /// `STATUS_DEVICE_BUSY`: the group is still completing sends of several earlier
+    /// configurations; nothing was changed, try again once they are back.
+    pub const DEVICE_BUSY: i32 = 0x8000_0011_u32.cast_signed();
 }
 
 /// Why a message could not be decoded.

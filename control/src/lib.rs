@@ -2,7 +2,9 @@
 //!
 //! * [`code`]: the IOCTL codes (`CTL_CODE`, METHOD_BUFFERED; the state-changing ones require
 //!   FILE_WRITE_ACCESS) and the device's names and SDDL.
-//! * [`request`]: what a caller sends, decoded with every field validated ([`Request::decode`]).
+//! * [`request`]: what a caller sends (list, counters, fail / reinstate, set policy and
+//!   parameters, set a path's weight / priority / quota, reset counters), decoded with every
+//!   field validated ([`Request::decode`]).
 //! * [`response`]: what the driver answers — the group and path list, a module's counters.
 //! * [`DecodeError`]: why a buffer was refused, and the NTSTATUS the driver answers with.
 //!
@@ -26,7 +28,7 @@ mod tests;
 pub use code::Ioctl;
 pub use error::{DecodeError, EncodeError, status};
 pub use header::{HEADER_LEN, Header, VERSION};
-pub use request::{AdminAction, Request};
+pub use request::{AdminAction, Request, ResetTarget, Setting, Settings};
 pub use response::{
     GROUP_RECORD_LEN, GroupList, GroupRecord, LIST_HEAD_LEN, MODULE_COUNTER_NAMES, MODULE_COUNTERS,
     ModuleCounters, PATH_RECORD_LEN, PathRecord, PathState, Reason,

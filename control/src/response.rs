@@ -536,6 +536,17 @@ fn counts(b: &[u8]) -> Result<(usize, usize), DecodeError> {
     Ok((groups as usize, paths as usize))
 }
 
+/// The module counters that are gauges (what is held now, not a running total): a reset leaves
+/// them as they are.
+pub const MODULE_GAUGES: [&str; 1] = ["send_nbls_parked_now"];
+
+/// Whether the module counter at wire position `index` is a gauge ([`MODULE_GAUGES`]).
+pub fn is_gauge(index: usize) -> bool {
+    MODULE_COUNTER_NAMES
+        .get(index)
+        .is_some_and(|n| MODULE_GAUGES.contains(n))
+}
+
 /// How many counters a module answer carries.
 pub const MODULE_COUNTERS: usize = MODULE_COUNTER_NAMES.len();
 /// Bytes of a module answer.

@@ -38,7 +38,7 @@ fn codes_are_ctl_codes_with_the_documented_fields() {
     assert!(!Ioctl::ListGroups.changes_state() && !Ioctl::ModuleStats.changes_state());
 }
 
-fn encoded(r: Request) -> Vec<u8> {
+fn encoded(r: &Request) -> Vec<u8> {
     let mut b = vec![0xEE; r.len()];
     assert_eq!(r.encode(&mut b), Ok(r.len()));
     b
@@ -46,7 +46,7 @@ fn encoded(r: Request) -> Vec<u8> {
 
 #[test]
 fn request_bytes_are_the_documented_layout() {
-    let b = encoded(Request::AdminPath {
+    let b = encoded(&Request::AdminPath {
         if_index: 0x0102_0304,
         action: AdminAction::Reinstate,
     });
@@ -55,7 +55,10 @@ fn request_bytes_are_the_documented_layout() {
         [1, 0, 0x02, 0x08, 16, 0, 0, 0, 4, 3, 2, 1, 2, 0, 0, 0],
         "version 1, kind 0x802, length 16, IfIndex, action 2"
     );
-    assert_eq!(encoded(Request::ListGroups), [1, 0, 0x00, 0x08, 8, 0, 0, 0]);
+    assert_eq!(
+        encoded(&Request::ListGroups),
+        [1, 0, 0x00, 0x08, 8, 0, 0, 0]
+    );
     assert_eq!(
         Request::AdminPath {
             if_index: 1,
@@ -69,7 +72,7 @@ fn request_bytes_are_the_documented_layout() {
 #[test]
 fn every_bad_request_is_refused_with_its_status() {
     let code = Ioctl::AdminPath.code();
-    let good = encoded(Request::AdminPath {
+    let good = encoded(&Request::AdminPath {
         if_index: 7,
         action: AdminAction::Fail,
     });
@@ -110,7 +113,7 @@ fn every_bad_request_is_refused_with_its_status() {
     let mut zero = good.clone();
     zero[8..12].fill(0);
     assert_eq!(Request::decode(code, &zero), Err(DecodeError::ZeroIfIndex));
-    let mut stats = encoded(Request::ModuleStats { if_index: 3 });
+    let mut stats = encoded(&Request::ModuleStats { if_index: 3 });
     stats[13] = 1;
     assert_eq!(
         Request::decode(Ioctl::ModuleStats.code(), &stats),
@@ -289,7 +292,7 @@ proptest! {
             1 => Request::ModuleStats { if_index },
             _ => Request::AdminPath { if_index, action: if fail { AdminAction::Fail } else { AdminAction::Reinstate } },
         };
-        let b = encoded(r);
+        let b = encoded(&r);
         prop_assert_eq!(Request::decode(r.ioctl().code(), &b), Ok(r));
     }
 
@@ -329,5 +332,134 @@ proptest! {
         let _ = GroupList::decode(&bytes);
         let _ = GroupList::needed(&bytes);
         let _ = ModuleCounters::decode(&bytes);
+    }
+}
+
+fn settings(pairs: &[(&str, &str)]) -> Settings {
+    let items: Vec<Setting> = pairs
+        .iter()
+        .map(|(n, v)| Setting::new(n, v).unwrap())
+        .collect();
+    Settings::new(&items).unwrap()
+}
+
+#[test]
+fn settings_requests_carry_registry_names_and_text_values() {
+    let r = Request::SetGroup {
+        group: 7,
+        settings: settings(&[("Policy", "round-robin"), ("FlowletGapUs", "250")]),
+    };
+    let b = encoded(&r);
+    assert_eq!(b.len(), 16 + 2 * 56);
+    assert_eq!(
+        &b[..16],
+        [1, 0, 0x03, 0x08, 128, 0, 0, 0, 7, 0, 0, 0, 2, 0, 0, 0]
+    );
+    assert_eq!(&b[16..22], b"Policy");
+    assert!(b[22..40].iter().all(|&x| x == 0), "name zero-padded");
+    assert_eq!(&b[40..51], b"round-robin");
+    assert_eq!(Request::decode(Ioctl::SetGroup.code(), &b), Ok(r));
+    let Ok(Request::SetGroup { settings: s, .. }) = Request::decode(Ioctl::SetGroup.code(), &b)
+    else {
+        panic!()
+    };
+    let pairs: Vec<(&str, &str)> = s.iter().map(|s| (s.name(), s.value())).collect();
+    assert_eq!(pairs, [("Policy", "round-robin"), ("FlowletGapUs", "250")]);
+
+    let p = Request::SetPath {
+        if_index: 12,
+        settings: settings(&[("Weight", "3")]),
+    };
+    assert_eq!(Request::decode(Ioctl::SetPath.code(), &encoded(&p)), Ok(p));
+    for (r, bytes) in [
+        (ResetTarget::Group(5), [1, 0, 0, 0, 5, 0, 0, 0]),
+        (ResetTarget::Module(9), [2, 0, 0, 0, 9, 0, 0, 0]),
+    ] {
+        let b = encoded(&Request::ResetCounters(r));
+        assert_eq!(&b[8..], bytes);
+        assert_eq!(
+            Request::decode(Ioctl::ResetCounters.code(), &b),
+            Ok(Request::ResetCounters(r))
+        );
+    }
+    assert!(Setting::new("", "1").is_none());
+    assert!(Setting::new("Weight", "").is_none());
+    assert!(Setting::new("Weight", "a b").is_none(), "no blanks");
+    assert!(Setting::new("Weight", &"9".repeat(33)).is_none());
+    assert!(Setting::new(&"W".repeat(25), "1").is_none());
+    assert!(Setting::new("Wéight", "1").is_none());
+    assert!(Settings::new(&[]).is_none());
+    assert!(Settings::new(&[Setting::new("Weight", "1").unwrap(); 9]).is_none());
+}
+
+#[test]
+fn every_bad_settings_or_reset_request_is_refused_with_its_status() {
+    let code = Ioctl::SetGroup.code();
+    let good = encoded(&Request::SetGroup {
+        group: 7,
+        settings: settings(&[("Policy", "hash")]),
+    });
+    let with = |at: usize, v: u8| {
+        let mut b = good.clone();
+        b[at] = v;
+        Request::decode(code, &b)
+    };
+    let cases: Vec<(Result<Request, DecodeError>, i32)> = vec![
+        (with(8, 0), status::INVALID_PARAMETER),
+        (with(12, 0), status::INVALID_PARAMETER),
+        (with(12, 9), status::INVALID_PARAMETER),
+        (with(12, 2), status::INFO_LENGTH_MISMATCH),
+        (with(16, 0), status::INVALID_PARAMETER),
+        (with(16, b' '), status::INVALID_PARAMETER),
+        (with(30, b'x'), status::INVALID_PARAMETER),
+        (with(40, 0), status::INVALID_PARAMETER),
+        (with(44, 0x80), status::INVALID_PARAMETER),
+        (with(71, b'x'), status::INVALID_PARAMETER),
+        (with(4, 16), status::INFO_LENGTH_MISMATCH),
+        (
+            Request::decode(code, &good[..71]),
+            status::INFO_LENGTH_MISMATCH,
+        ),
+        (Request::decode(code, &good[..15]), status::BUFFER_TOO_SMALL),
+        (
+            Request::decode(Ioctl::SetPath.code(), &good),
+            status::INVALID_PARAMETER,
+        ),
+    ];
+    for (i, (r, st)) in cases.into_iter().enumerate() {
+        let e = r.expect_err(&std::format!("case {i}"));
+        assert_eq!(e.status(), st, "case {i}: {e:?}");
+    }
+    let reset = encoded(&Request::ResetCounters(ResetTarget::Module(3)));
+    let rc = Ioctl::ResetCounters.code();
+    for (at, v) in [(8, 0), (8, 3), (12, 0)] {
+        let mut b = reset.clone();
+        b[at] = v;
+        assert_eq!(
+            Request::decode(rc, &b).map_err(DecodeError::status),
+            Err(status::INVALID_PARAMETER),
+            "byte {at} = {v}"
+        );
+    }
+    assert!(Ioctl::SetGroup.changes_state() && Ioctl::SetPath.changes_state());
+    assert!(Ioctl::ResetCounters.changes_state());
+}
+
+proptest! {
+    #[test]
+    fn any_settings_request_round_trips(
+        target in 1u32..,
+        pairs in proptest::collection::vec(("[A-Za-z]{1,24}", "[!-~]{1,32}"), 1..=8),
+        path_scope in any::<bool>(),
+    ) {
+        let items: Vec<Setting> = pairs.iter().map(|(n, v)| Setting::new(n, v).unwrap()).collect();
+        let settings = Settings::new(&items).unwrap();
+        let r = if path_scope {
+            Request::SetPath { if_index: target, settings }
+        } else {
+            Request::SetGroup { group: target, settings }
+        };
+        let b = encoded(&r);
+        prop_assert_eq!(Request::decode(r.ioctl().code(), &b), Ok(r));
     }
 }

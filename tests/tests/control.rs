@@ -8,9 +8,10 @@
 mod common;
 
 use mpctl_proto::response::MODULE_ANSWER_LEN;
+use mpctl_proto::response::{MODULE_GAUGES, PathRecord};
 use mpctl_proto::{
-    AdminAction, GroupList, Ioctl, LIST_HEAD_LEN, ModuleCounters, PathState, Reason, Request,
-    status,
+    AdminAction, GroupList, GroupRecord, Ioctl, LIST_HEAD_LEN, ModuleCounters, PathState, Reason,
+    Request, ResetTarget, Setting, Settings, status,
 };
 use mpfilter::diag::{Event, RequestRejectReason};
 use ndis_emu::config::RegValue;
@@ -39,7 +40,7 @@ fn traffic(n: u64) -> TrafficConfig {
     }
 }
 
-fn encoded(r: Request) -> Vec<u8> {
+fn encoded(r: &Request) -> Vec<u8> {
     let mut b = vec![0; r.len()];
     r.encode(&mut b).expect("room");
     b
@@ -47,7 +48,7 @@ fn encoded(r: Request) -> Vec<u8> {
 
 /// ListGroups through the device, with a buffer grown once if the driver asks for more.
 fn list(emu: &mut Emulator, first_len: usize) -> Vec<u8> {
-    let req = encoded(Request::ListGroups);
+    let req = encoded(&Request::ListGroups);
     let o = emu
         .device_ioctl(Ioctl::ListGroups.code(), &req, first_len, false)
         .expect("a control device");
@@ -65,14 +66,14 @@ fn list(emu: &mut Emulator, first_len: usize) -> Vec<u8> {
 }
 
 fn admin(emu: &mut Emulator, if_index: u32, action: AdminAction, write: bool) -> i32 {
-    let req = encoded(Request::AdminPath { if_index, action });
+    let req = encoded(&Request::AdminPath { if_index, action });
     emu.device_ioctl(Ioctl::AdminPath.code(), &req, 0, write)
         .expect("a control device")
         .status
 }
 
 fn stats(emu: &mut Emulator, if_index: u32) -> Result<ModuleCounters, i32> {
-    let req = encoded(Request::ModuleStats { if_index });
+    let req = encoded(&Request::ModuleStats { if_index });
     let o = emu
         .device_ioctl(Ioctl::ModuleStats.code(), &req, MODULE_ANSWER_LEN, false)
         .expect("a control device");
@@ -88,7 +89,7 @@ fn stats(emu: &mut Emulator, if_index: u32) -> Result<ModuleCounters, i32> {
 /// Every bad input is refused with its status and leaves path `if1` as it was.
 fn every_bad_input_changes_nothing(emu: &mut Emulator, if1: u32, transitions_before: u64) {
     // Every bad input is refused and changes nothing.
-    let fail = encoded(Request::AdminPath {
+    let fail = encoded(&Request::AdminPath {
         if_index: if1,
         action: AdminAction::Fail,
     });
@@ -127,7 +128,7 @@ fn every_bad_input_changes_nothing(emu: &mut Emulator, if1: u32, transitions_bef
     let short_out = emu
         .device_ioctl(
             Ioctl::ModuleStats.code(),
-            &encoded(Request::ModuleStats { if_index: if1 }),
+            &encoded(&Request::ModuleStats { if_index: if1 }),
             MODULE_ANSWER_LEN - 1,
             false,
         )
@@ -139,7 +140,7 @@ fn every_bad_input_changes_nothing(emu: &mut Emulator, if1: u32, transitions_bef
     let tiny = emu
         .device_ioctl(
             Ioctl::ListGroups.code(),
-            &encoded(Request::ListGroups),
+            &encoded(&Request::ListGroups),
             15,
             false,
         )
@@ -293,6 +294,377 @@ fn conversation(image: &DriverImage) {
     assert!(emu.violations().is_empty(), "{:?}", emu.violations());
     assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
     drop(img);
+}
+
+/// A set-group or set-path request of `pairs`.
+fn settings(pairs: &[(&str, &str)]) -> Settings {
+    let items: Vec<Setting> = pairs
+        .iter()
+        .map(|(n, v)| Setting::new(n, v).expect("a well-formed setting"))
+        .collect();
+    Settings::new(&items).expect("1..=8 settings")
+}
+
+fn ioctl(emu: &mut Emulator, r: &Request, write: bool) -> i32 {
+    let o = emu
+        .device_ioctl(r.ioctl().code(), &encoded(r), 0, write)
+        .expect("a control device");
+    assert_eq!(o.information, 0);
+    o.status
+}
+
+fn group7(emu: &mut Emulator) -> (GroupRecord, Vec<PathRecord>) {
+    let bytes = list(emu, 4096);
+    let l = GroupList::decode(&bytes).expect("a valid list");
+    let g = l.groups().find(|g| g.group == 7).expect("group 7");
+    (g, l.paths_of(7).collect())
+}
+
+/// Policy, parameters and counters changed at runtime on one image: failover keeps every NBL on
+/// path 0; refused changes change nothing; round-robin then spreads over both paths in the same
+/// run, with the paths' states and history kept and the NBLs in flight at the change accounted
+/// for; resets zero what is shown, in flight excepted, never below zero.
+fn runtime_change(image: &DriverImage) {
+    let mut emu = Emulator::new(EmuConfig {
+        seed: 9,
+        cpus: 2,
+        ..EmuConfig::default()
+    });
+    for a in 0..2 {
+        let traffic = if a == 0 {
+            traffic(6_000)
+        } else {
+            TrafficConfig {
+                tx_nbls: 0,
+                rx_nbls: 0,
+                ..TrafficConfig::default()
+            }
+        };
+        emu.add_adapter(
+            member(a).with_param("Policy", RegValue::Sz("failover".into())),
+            traffic,
+        );
+    }
+    let img = image.load().expect("image");
+    emu.load(img.entry).expect("mpfilter loads");
+    for a in 0..2 {
+        assert!(emu.start(a), "{:?}", emu.violations());
+    }
+    assert_eq!(emu.device_create(0), Some(status::SUCCESS));
+    emu.run_for(3 * MS);
+    let if0 = change_policy(&mut emu);
+    resets(&mut emu, if0);
+
+    // Everything completes: every NBL counted before the change came back to its engine.
+    assert!(emu.run_until_idle(), "{:?}", emu.violations());
+    let (_, end) = group7(&mut emu);
+    for p in &end {
+        assert_eq!(p.inflight_nbls(), 0, "{p:?}");
+        assert!(p.sent_nbls >= p.completed_nbls + p.failed_nbls, "{p:?}");
+    }
+    let s0 = stats(&mut emu, if0).expect("member 0");
+    assert!(s0.get("send_nbls_forwarded").expect("a counter") > 0);
+
+    assert_eq!(emu.device_close(), Some((status::SUCCESS, status::SUCCESS)));
+    for a in 0..2 {
+        emu.stop(a);
+    }
+    emu.unload();
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+    drop(img);
+}
+
+/// Every refused set-group / set-path request of group 7 (member `if1`).
+fn refused_changes(emu: &mut Emulator, to_rr: &Request, if1: u32) {
+    assert_eq!(ioctl(emu, to_rr, false), status::ACCESS_DENIED);
+    for pairs in [
+        &[("Policy", "round-robin"), ("FlowletGapUs", "1000001")][..],
+        &[("Policy", "fastest")],
+        &[("GroupId", "8")],
+        &[("Weight", "2")],
+        &[("Failback", "deferred:0")],
+    ] {
+        let r = Request::SetGroup {
+            group: 7,
+            settings: settings(pairs),
+        };
+        assert_eq!(ioctl(emu, &r, true), status::INVALID_PARAMETER, "{pairs:?}");
+    }
+    let elsewhere = Request::SetGroup {
+        group: 8,
+        settings: settings(&[("Policy", "hash")]),
+    };
+    assert_eq!(ioctl(emu, &elsewhere, true), status::NOT_FOUND);
+    for pairs in [
+        &[("Weight", "0")][..],
+        &[("Role", "standby")],
+        &[("Policy", "hash")],
+        &[("QuotaBytes", "16777217")],
+    ] {
+        let r = Request::SetPath {
+            if_index: if1,
+            settings: settings(pairs),
+        };
+        assert_eq!(ioctl(emu, &r, true), status::INVALID_PARAMETER, "{pairs:?}");
+    }
+}
+
+/// Failover → round-robin in the same run; returns member 0's IfIndex.
+fn change_policy(emu: &mut Emulator) -> u32 {
+    let (g, paths) = group7(emu);
+    assert_eq!(g.policy_name(), "failover-only");
+    assert!(paths[0].sent_nbls > 0);
+    assert_eq!(paths[1].sent_nbls, 0, "failover: the preferred path only");
+    let (if0, if1) = (paths[0].if_index, paths[1].if_index);
+
+    // Refusals: nothing changes.
+    let to_rr = Request::SetGroup {
+        group: 7,
+        settings: settings(&[("Policy", "round-robin"), ("FlowletGapUs", "0")]),
+    };
+    refused_changes(emu, &to_rr, if1);
+    let (same, same_paths) = group7(emu);
+    assert_eq!(
+        (same.policy_name(), same.generation),
+        ("failover-only", g.generation),
+        "a refused change changes nothing"
+    );
+    assert_eq!(same_paths, paths, "no time passed, nothing changed");
+
+    // Failover → round-robin, per packet, in the same run.
+    assert!(
+        paths[0].inflight_nbls() > 0,
+        "NBLs out at the change: {:?}",
+        paths[0]
+    );
+    assert_eq!(ioctl(emu, &to_rr, true), status::SUCCESS);
+    let (rr, rr_paths) = group7(emu);
+    assert_eq!(rr.policy_name(), "round-robin");
+    assert_eq!(rr.generation, g.generation + 1);
+    assert_eq!(rr.eligible_mask, g.eligible_mask);
+    for (a, b) in paths.iter().zip(&rr_paths) {
+        assert_eq!(
+            (
+                b.state,
+                b.from,
+                b.reason,
+                b.last_transition_ns,
+                b.transitions
+            ),
+            (
+                a.state,
+                a.from,
+                a.reason,
+                a.last_transition_ns,
+                a.transitions
+            ),
+            "states and history carry over"
+        );
+        assert_eq!(
+            (b.sent_nbls, b.completed_nbls),
+            (a.sent_nbls, a.completed_nbls),
+            "counters carry over"
+        );
+    }
+    let changed: Vec<_> = emu
+        .diag_events()
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::PolicyChanged {
+                group,
+                policy,
+                generation,
+            } => Some((group, policy, generation)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        [(7, 1, rr.generation)],
+        "one event, policy 1 = round-robin"
+    );
+
+    emu.run_for(3 * MS);
+    let (_, spread) = group7(emu);
+    let new0 = spread[0].sent_nbls - paths[0].sent_nbls;
+    let new1 = spread[1].sent_nbls;
+    assert!(new1 > 0, "round-robin uses path 1 now");
+    assert!(
+        new0.abs_diff(new1) * 10 <= new0 + new1,
+        "spread evenly: {new0} vs {new1}"
+    );
+
+    // A path's weight and priority, in range.
+    let weight = Request::SetPath {
+        if_index: if1,
+        settings: settings(&[("Weight", "3"), ("Priority", "2")]),
+    };
+    assert_eq!(ioctl(emu, &weight, true), status::SUCCESS);
+    assert_eq!(group7(emu).0.generation, rr.generation + 1);
+    if0
+}
+
+/// Group and module counter resets: in flight kept, nothing below zero.
+fn resets(emu: &mut Emulator, if0: u32) {
+    let before = group7(emu).1;
+    let reset = Request::ResetCounters(ResetTarget::Group(7));
+    assert_eq!(ioctl(emu, &reset, false), status::ACCESS_DENIED);
+    assert_eq!(
+        ioctl(emu, &Request::ResetCounters(ResetTarget::Group(8)), true),
+        status::NOT_FOUND
+    );
+    assert_eq!(ioctl(emu, &reset, true), status::SUCCESS);
+    let (_, zeroed) = group7(emu);
+    for (a, b) in before.iter().zip(&zeroed) {
+        assert_eq!((b.completed_nbls, b.failed_nbls, b.send_errors), (0, 0, 0));
+        assert_eq!(b.sent_nbls, a.inflight_nbls(), "in flight is not reset");
+    }
+    let module_reset = Request::ResetCounters(ResetTarget::Module(if0));
+    assert_eq!(ioctl(emu, &module_reset, true), status::SUCCESS);
+    let s0 = stats(emu, if0).expect("member 0");
+    for (name, v) in mpctl_proto::MODULE_COUNTER_NAMES.iter().zip(s0.values) {
+        if !MODULE_GAUGES.contains(name) {
+            assert_eq!(v, 0, "{name}");
+        }
+    }
+    assert_eq!(
+        ioctl(emu, &Request::ResetCounters(ResetTarget::Module(999)), true),
+        status::NOT_FOUND
+    );
+}
+
+/// Changes while earlier generations still have sends out: each replaced engine is kept for its
+/// completions, four at most; a fifth change is refused as busy (nothing changed), and once they
+/// have drained changes are taken again. Every NBL is accounted for at the end.
+fn changes_while_sends_are_out(image: &DriverImage) {
+    let mut emu = Emulator::new(EmuConfig {
+        seed: 3,
+        cpus: 2,
+        ..EmuConfig::default()
+    });
+    for a in 0..2 {
+        let traffic = if a == 0 {
+            // At most 64 out: a new send only when one completes, so every generation sends,
+            // and its sends wait behind the 64 before them (several ms at 10 Mb/s).
+            TrafficConfig {
+                window: 64,
+                ..traffic(300)
+            }
+        } else {
+            TrafficConfig {
+                tx_nbls: 0,
+                rx_nbls: 0,
+                ..TrafficConfig::default()
+            }
+        };
+        // 10 Mb/s: a frame takes about a millisecond on the wire, so sends stay out for a while.
+        let mut m = member(a);
+        m.link_speed_bps = 10_000_000;
+        emu.add_adapter(m, traffic);
+    }
+    let img = image.load().expect("image");
+    emu.load(img.entry).expect("mpfilter loads");
+    for a in 0..2 {
+        assert!(emu.start(a), "{:?}", emu.violations());
+    }
+    assert_eq!(emu.device_create(0), Some(status::SUCCESS));
+    emu.run_for(MS);
+    let policies = ["failover", "round-robin"];
+    let mut generation = group7(&mut emu).0.generation;
+    let mut busy_at = None;
+    for i in 0..6 {
+        assert!(group7(&mut emu).1.iter().any(|p| p.inflight_nbls() > 0));
+        let r = Request::SetGroup {
+            group: 7,
+            settings: settings(&[("Policy", policies[i % 2])]),
+        };
+        match ioctl(&mut emu, &r, true) {
+            status::SUCCESS => generation += 1,
+            status::DEVICE_BUSY => {
+                busy_at = Some(i);
+                break;
+            }
+            other => panic!("change {i}: {other:#x}"),
+        }
+        assert_eq!(group7(&mut emu).0.generation, generation);
+        // Long enough for the new generation to send, too short for its sends to complete.
+        emu.run_for(250_000);
+    }
+    assert_eq!(
+        busy_at,
+        Some(4),
+        "four replaced engines owed completions, then busy"
+    );
+    let (g, _) = group7(&mut emu);
+    assert_eq!(g.generation, generation, "a refused change changes nothing");
+    assert!(emu.run_until_idle(), "{:?}", emu.violations());
+    let r = Request::SetGroup {
+        group: 7,
+        settings: settings(&[("Policy", "hash")]),
+    };
+    assert_eq!(
+        ioctl(&mut emu, &r, true),
+        status::SUCCESS,
+        "drained: taken again"
+    );
+    assert!(emu.run_until_idle(), "{:?}", emu.violations());
+    let (g, end) = group7(&mut emu);
+    assert_eq!(g.policy_name(), "address-hash");
+    let sent: u64 = end.iter().map(|p| p.sent_nbls).sum();
+    for p in &end {
+        assert_eq!(p.inflight_nbls(), 0, "{p:?}");
+    }
+    let s0 = stats(&mut emu, end[0].if_index).expect("member 0");
+    assert_eq!(
+        sent,
+        s0.get("send_nbls_completed").expect("a counter"),
+        "every NBL counted once, in whichever generation sent it"
+    );
+    assert_eq!(emu.device_close(), Some((status::SUCCESS, status::SUCCESS)));
+    for a in 0..2 {
+        emu.stop(a);
+    }
+    emu.unload();
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+    drop(img);
+}
+
+#[test]
+fn changes_while_sends_are_out_on_the_host_build() {
+    changes_while_sends_are_out(&DriverImage::Host);
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test control -- --ignored"]
+fn changes_while_sends_are_out_on_the_sys() {
+    let outcome = run_guarded(|| {
+        changes_while_sends_are_out(&DriverImage::Pe(common::sys_image()));
+        kernel::outstanding_pool()
+    });
+    match outcome {
+        Ok(pool) => assert!(pool.is_empty(), "pool leaked after unload: {pool:?}"),
+        Err(bug_check) => panic!("the driver stopped the machine: {bug_check}"),
+    }
+}
+
+#[test]
+fn policy_parameters_and_counters_change_at_runtime_on_the_host_build() {
+    runtime_change(&DriverImage::Host);
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test control -- --ignored"]
+fn policy_parameters_and_counters_change_at_runtime_on_the_sys() {
+    let outcome = run_guarded(|| {
+        runtime_change(&DriverImage::Pe(common::sys_image()));
+        kernel::outstanding_pool()
+    });
+    match outcome {
+        Ok(pool) => assert!(pool.is_empty(), "pool leaked after unload: {pool:?}"),
+        Err(bug_check) => panic!("the driver stopped the machine: {bug_check}"),
+    }
 }
 
 #[test]

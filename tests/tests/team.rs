@@ -102,7 +102,7 @@ struct GroupView {
     paths: Vec<PathRecord>,
 }
 
-fn encoded(r: Request) -> Vec<u8> {
+fn encoded(r: &Request) -> Vec<u8> {
     let mut b = vec![0; r.len()];
     r.encode(&mut b).expect("room");
     b
@@ -113,7 +113,7 @@ fn read_stats(emu: &mut Emulator, members: &[AdapterConfig]) -> Option<Vec<Modul
     members
         .iter()
         .map(|m| {
-            let req = encoded(Request::ModuleStats {
+            let req = encoded(&Request::ModuleStats {
                 if_index: m.filter_if_index(),
             });
             let o = emu
@@ -129,7 +129,7 @@ fn read_stats(emu: &mut Emulator, members: &[AdapterConfig]) -> Option<Vec<Modul
 
 /// The group of the filter module with `if_index` through IOCTL ListGroups.
 fn read_group(emu: &mut Emulator, if_index: u32) -> Option<GroupView> {
-    let req = encoded(Request::ListGroups);
+    let req = encoded(&Request::ListGroups);
     let o = emu
         .device_ioctl(Ioctl::ListGroups.code(), &req, 64 * 1024, false)
         .expect("mpfilter's control device");

@@ -20,6 +20,6 @@ pub mod value;
 pub use keys::{KEYS, KeySpec, Scope};
 pub use settings::{
     AllDown, ConfigError, GroupSettings, MemberSettings, ModuleConfig, ParamSource, PolicyName,
-    Shown, parse_all_down, parse_failback, parse_probe_target,
+    SetError, Shown, parse_all_down, parse_failback, parse_probe_target,
 };
 pub use value::RawValue;

@@ -433,5 +433,107 @@ impl ModuleConfig {
     }
 }
 
+/// One value given by name, as a runtime change (the control device) supplies it: read through
+/// the same [`Reader`] as the registry, so the same ranges and forms apply.
+struct One<'a> {
+    key: &'static str,
+    raw: RawValue<'a>,
+}
+
+impl ParamSource for One<'_> {
+    fn read(&self, key: &'static str) -> Option<RawValue<'_>> {
+        (key == self.key).then_some(self.raw)
+    }
+}
+
+/// Why a runtime change of one key was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetError {
+    /// No key of that scope has this name (or it cannot change at runtime, as `GroupId` and
+    /// `Role`).
+    UnknownKey,
+    /// The value is outside what the key accepts.
+    Invalid(ConfigError),
+}
+
+/// The table name of `name` among `keys` (compared without case, as the registry does).
+fn known(name: &str, keys: &[&'static str]) -> Result<&'static str, SetError> {
+    keys.iter()
+        .copied()
+        .find(|k| k.eq_ignore_ascii_case(name))
+        .ok_or(SetError::UnknownKey)
+}
+
+impl GroupSettings {
+    /// The group-scope keys a running group can change.
+    pub const RUNTIME_KEYS: [&'static str; 9] = [
+        keys::POLICY,
+        keys::FLOWLET_GAP_US,
+        keys::FAILBACK,
+        keys::UP_DELAY_MS,
+        keys::DOWN_DELAY_MS,
+        keys::ALL_DOWN,
+        keys::MAX_OUTSTANDING_PER_TARGET,
+        keys::SEND_ERROR_THRESHOLD,
+        keys::PROBE_MISSED,
+    ];
+
+    /// These settings with key `name` set to `raw`, checked exactly as the registry value is.
+    ///
+    /// # Errors
+    /// [`SetError`]; `self` is unchanged either way.
+    pub fn with(&self, name: &str, raw: RawValue<'_>) -> Result<GroupSettings, SetError> {
+        let key = known(name, &Self::RUNTIME_KEYS)?;
+        let r = Reader {
+            source: &One { key, raw },
+        };
+        let mut s = *self;
+        let bad = SetError::Invalid;
+        match key {
+            keys::POLICY => s.policy = r.text(key, PolicyName::parse).map_err(bad)?,
+            keys::FLOWLET_GAP_US => s.flowlet_gap_us = r.integer(key).map_err(bad)?,
+            keys::FAILBACK => s.failback = r.text(key, parse_failback).map_err(bad)?,
+            keys::UP_DELAY_MS => s.up_delay_ms = r.integer(key).map_err(bad)?,
+            keys::DOWN_DELAY_MS => s.down_delay_ms = r.integer(key).map_err(bad)?,
+            keys::ALL_DOWN => s.all_down = r.text(key, parse_all_down).map_err(bad)?,
+            keys::MAX_OUTSTANDING_PER_TARGET => {
+                s.max_outstanding_per_target = r.integer(key).map_err(bad)?;
+            }
+            keys::PROBE_MISSED => {
+                s.probe_missed = u8::try_from(r.integer(key).map_err(bad)?).unwrap_or(u8::MAX);
+            }
+            _ => s.send_error_threshold = r.integer(key).map_err(bad)?,
+        }
+        Ok(s)
+    }
+}
+
+impl MemberSettings {
+    /// The member-scope keys a running member can change (`Role` decides a path's state, so it
+    /// changes only with a re-attach).
+    pub const RUNTIME_KEYS: [&'static str; 3] = [keys::PRIORITY, keys::WEIGHT, keys::QUOTA_BYTES];
+
+    /// These settings with key `name` set to `raw`, checked exactly as the registry value is.
+    ///
+    /// # Errors
+    /// [`SetError`]; `self` is unchanged either way.
+    pub fn with(&self, name: &str, raw: RawValue<'_>) -> Result<MemberSettings, SetError> {
+        let key = known(name, &Self::RUNTIME_KEYS)?;
+        let r = Reader {
+            source: &One { key, raw },
+        };
+        let mut s = *self;
+        match key {
+            keys::PRIORITY => {
+                s.priority =
+                    u8::try_from(r.integer(key).map_err(SetError::Invalid)?).unwrap_or(u8::MAX);
+            }
+            keys::WEIGHT => s.weight = r.integer(key).map_err(SetError::Invalid)?,
+            _ => s.quota_bytes = r.integer(key).map_err(SetError::Invalid)?,
+        }
+        Ok(s)
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -268,6 +268,11 @@ impl Event {
                 to_path,
                 nbls,
             } => w.u16(group).u8(from_path).u8(to_path).u32(nbls),
+            Event::PolicyChanged {
+                group,
+                policy,
+                generation,
+            } => w.u16(group).u8(policy).u32(generation),
             Event::ConfigRejected {
                 key,
                 value,
@@ -344,6 +349,13 @@ impl Event {
                 from_path: r.path("from_path")?,
                 to_path: r.path("to_path")?,
                 nbls: r.u32(),
+            },
+            EventId::PolicyChanged => Event::PolicyChanged {
+                group: r.u16(),
+                policy: r.code("policy", |v| {
+                    (usize::from(v) < crate::config::PolicyName::ALL.len()).then_some(v)
+                })?,
+                generation: r.u32(),
             },
             EventId::ConfigRejected => Event::ConfigRejected {
                 key: r.code("key", ConfigKey::from_code)?,
@@ -440,6 +452,11 @@ mod tests {
             Event::GroupSettingIgnored {
                 group: 0xFFFF,
                 key: ConfigKey::RegAllDown,
+            },
+            Event::PolicyChanged {
+                group: 3,
+                policy: 8,
+                generation: 0xFFFF_FFFF,
             },
         ];
         for id in EventId::ALL {

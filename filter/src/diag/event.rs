@@ -31,6 +31,8 @@ pub enum EventId {
     PathTransition = 0x10,
     /// [`Event::Reroute`].
     Reroute = 0x11,
+    /// [`Event::PolicyChanged`].
+    PolicyChanged = 0x12,
     /// [`Event::ConfigRejected`].
     ConfigRejected = 0x20,
     /// [`Event::GroupSettingIgnored`].
@@ -45,7 +47,7 @@ pub enum EventId {
 
 impl EventId {
     /// Every id, in catalogue order.
-    pub const ALL: [EventId; 14] = [
+    pub const ALL: [EventId; 15] = [
         EventId::ModuleAttached,
         EventId::ModuleAttachFailed,
         EventId::ModuleDetached,
@@ -55,6 +57,7 @@ impl EventId {
         EventId::LifecycleRejected,
         EventId::PathTransition,
         EventId::Reroute,
+        EventId::PolicyChanged,
         EventId::ConfigRejected,
         EventId::GroupSettingIgnored,
         EventId::StatusDropped,
@@ -84,6 +87,7 @@ impl EventId {
             EventId::LifecycleRejected => "lifecycle-rejected",
             EventId::PathTransition => "path-transition",
             EventId::Reroute => "reroute",
+            EventId::PolicyChanged => "policy-changed",
             EventId::ConfigRejected => "config-rejected",
             EventId::GroupSettingIgnored => "group-setting-ignored",
             EventId::StatusDropped => "status-dropped",
@@ -166,6 +170,16 @@ pub enum Event {
         /// How many NBLs moved.
         nbls: u32,
     },
+    /// An administrator changed a group's policy or parameters, or a path's weight, priority or
+    /// quota, at runtime (the control device): the group runs a new engine generation.
+    PolicyChanged {
+        /// The path group.
+        group: u16,
+        /// The policy now in force: its position in `POLICY_FORMS` (0 failover … 8 speed-share).
+        policy: u8,
+        /// The group's generation now.
+        generation: u32,
+    },
     /// A configuration value was refused; the previous (or default) value stays. For a registry
     /// key (`Reg*`) the module joins no group and passes traffic through; a text value is carried
     /// as its first 8 bytes (little-endian, zero-padded) with `min` = `max` = 0.
@@ -227,6 +241,7 @@ impl Event {
             Event::LifecycleRejected { .. } => EventId::LifecycleRejected,
             Event::PathTransition { .. } => EventId::PathTransition,
             Event::Reroute { .. } => EventId::Reroute,
+            Event::PolicyChanged { .. } => EventId::PolicyChanged,
             Event::ConfigRejected { .. } => EventId::ConfigRejected,
             Event::GroupSettingIgnored { .. } => EventId::GroupSettingIgnored,
             Event::StatusDropped { .. } => EventId::StatusDropped,

@@ -168,6 +168,11 @@ macro_rules! catalogue {
                 to_path "to_path" u8 plain,
                 nbls "nbls" u32 plain,
             }
+            PolicyChanged "PolicyChanged" Informational CONFIG {
+                group "group" u16 plain,
+                policy "policy" u8 plain,
+                generation "generation" u32 plain,
+            }
             ConfigRejected "ConfigRejected" Error CONFIG {
                 key "key" u8 code,
                 value "value" u64 plain,

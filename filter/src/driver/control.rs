@@ -16,13 +16,13 @@
 //! - The device's reserved extension holds a pointer to the driver state, the only way from a
 //!   dispatch routine (which gets the device object) to the groups.
 //!
-//! Not offered: changing a group's policy (the engine is built with its policy and has no runtime
-//! change; rebuilding it would drop the paths' health history) and resetting counters (a path's
-//! in-flight count is derived from them).
+//! - Runtime changes (set a group's policy and parameters, a path's weight / priority / quota,
+//!   reset counters) are the team's (`team/configure.rs`): checked by the registry's reader,
+//!   carried out on a new engine generation that keeps the paths' states, not persisted.
 
 use super::entry::{static_unicode, utf16};
 use super::state::DriverState;
-use super::team::GroupSnapshot;
+use super::team::{GroupSnapshot, Refusal};
 use super::{MemberSnapshot, counters};
 use crate::diag::{self, Emitter, Event, RequestRejectReason};
 use crate::engine::{PathState, Reason};
@@ -45,7 +45,8 @@ use core::ptr;
 use mpctl_proto::code::{DEVICE_NAME, SDDL, SYMBOLIC_NAME};
 use mpctl_proto::response::MODULE_ANSWER_LEN;
 use mpctl_proto::{
-    GroupList, GroupRecord, Ioctl, LIST_HEAD_LEN, ModuleCounters, PathRecord, Request, status,
+    GroupList, GroupRecord, Ioctl, LIST_HEAD_LEN, ModuleCounters, PathRecord, Request, ResetTarget,
+    status,
 };
 
 static DEVICE_NAME_UTF16: [u16; DEVICE_NAME.len()] = utf16(DEVICE_NAME);
@@ -243,7 +244,24 @@ fn device_control(state: &DriverState, irp: &mut Irp) -> (NTSTATUS, usize) {
                 (status::NOT_FOUND, 0)
             }
         }
+        Request::SetGroup { group, settings } => done(state.team.set_group(group, &settings)),
+        Request::SetPath { if_index, settings } => done(state.team.set_path(if_index, &settings)),
+        Request::ResetCounters(ResetTarget::Group(group)) => done(state.team.reset_group(group)),
+        Request::ResetCounters(ResetTarget::Module(if_index)) => {
+            done(state.team.reset_module(if_index))
+        }
     }
+}
+
+/// The status of a runtime change.
+fn done(r: Result<(), Refusal>) -> (NTSTATUS, usize) {
+    let st = match r {
+        Ok(()) => status::SUCCESS,
+        Err(Refusal::NotFound) => status::NOT_FOUND,
+        Err(Refusal::Invalid) => status::INVALID_PARAMETER,
+        Err(Refusal::Busy) => status::DEVICE_BUSY,
+    };
+    (st, 0)
 }
 
 /// The wire records of the groups.
@@ -446,7 +464,7 @@ mod tests {
         }
     }
 
-    fn encoded(r: Request) -> Vec<u8> {
+    fn encoded(r: &Request) -> Vec<u8> {
         let mut b = vec![0; r.len()];
         r.encode(&mut b).unwrap();
         b
@@ -496,7 +514,7 @@ mod tests {
         let (st, _, _) = l.send(IRP_MJ_CLOSE, 0, &[], 0, 0);
         assert_eq!(st, STATUS_SUCCESS);
 
-        let list = encoded(Request::ListGroups);
+        let list = encoded(&Request::ListGroups);
         let code = Ioctl::ListGroups.code();
         let (st, done, out) = l.send(IRP_MJ_DEVICE_CONTROL, code, &list, 64, 0);
         assert_eq!(
@@ -518,7 +536,7 @@ mod tests {
         let (st, _, _) = l.send(IRP_MJ_DEVICE_CONTROL, code, &v2, 64, 0);
         assert_eq!(st, DecodeError::UnsupportedVersion(2).status());
 
-        let stats = encoded(Request::ModuleStats { if_index: 9 });
+        let stats = encoded(&Request::ModuleStats { if_index: 9 });
         let (st, _, _) = l.send(
             IRP_MJ_DEVICE_CONTROL,
             Ioctl::ModuleStats.code(),
@@ -535,7 +553,7 @@ mod tests {
             0,
         );
         assert_eq!(st, status::BUFFER_TOO_SMALL);
-        let fail = encoded(Request::AdminPath {
+        let fail = encoded(&Request::AdminPath {
             if_index: 9,
             action: AdminAction::Fail,
         });
@@ -547,15 +565,54 @@ mod tests {
     }
 
     #[test]
+    fn runtime_changes_need_write_access_and_an_existing_group_or_member() {
+        let settings =
+            mpctl_proto::Settings::new(&[
+                mpctl_proto::Setting::new("Policy", "round-robin").unwrap()
+            ])
+            .unwrap();
+        let requests = [
+            Request::SetGroup { group: 7, settings },
+            Request::SetPath {
+                if_index: 9,
+                settings,
+            },
+            Request::ResetCounters(ResetTarget::Group(7)),
+            Request::ResetCounters(ResetTarget::Module(9)),
+        ];
+        let ro = load(true);
+        for r in &requests {
+            let (st, _, _) = ro.send(IRP_MJ_DEVICE_CONTROL, r.ioctl().code(), &encoded(r), 0, 0);
+            assert_eq!(st, status::ACCESS_DENIED, "{r:?}");
+        }
+        drop(ro);
+        let rw = load(false);
+        for r in &requests {
+            let (st, _, _) = rw.send(IRP_MJ_DEVICE_CONTROL, r.ioctl().code(), &encoded(r), 0, 0);
+            assert_eq!(
+                st,
+                status::NOT_FOUND,
+                "{r:?}: no group without teamed modules"
+            );
+        }
+        let mut bad = encoded(&requests[0]);
+        bad[12] = 0;
+        let (st, _, _) = rw.send(IRP_MJ_DEVICE_CONTROL, Ioctl::SetGroup.code(), &bad, 0, 0);
+        assert_eq!(st, status::INVALID_PARAMETER, "a settings count of 0");
+        let all = rw.io.completions();
+        assert!(all.iter().all(|c| c.2 == 0), "no answer bytes for a change");
+    }
+
+    #[test]
     fn a_read_only_handle_cannot_fail_a_path() {
         let l = load(true);
-        let fail = encoded(Request::AdminPath {
+        let fail = encoded(&Request::AdminPath {
             if_index: 9,
             action: AdminAction::Fail,
         });
         let (st, _, _) = l.send(IRP_MJ_DEVICE_CONTROL, Ioctl::AdminPath.code(), &fail, 0, 0);
         assert_eq!(st, status::ACCESS_DENIED);
-        let list = encoded(Request::ListGroups);
+        let list = encoded(&Request::ListGroups);
         let (st, _, _) = l.send(
             IRP_MJ_DEVICE_CONTROL,
             Ioctl::ListGroups.code(),

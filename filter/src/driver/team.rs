@@ -22,13 +22,16 @@
 //! clones at its pause gate.
 
 mod admin;
+mod configure;
+
+pub(crate) use configure::Refusal;
 
 use super::publish::Published;
 use crate::config::{AllDown, GroupSettings, MemberSettings, ModuleConfig};
 use crate::diag::{self, Event};
 use crate::engine::config::MAX_CPUS;
 use crate::engine::types::MAX_PATHS;
-use crate::engine::{PathEvent, PathGroup, PathId, PathInfo, Selector, Transition};
+use crate::engine::{CounterTotals, PathEvent, PathGroup, PathId, PathInfo, Selector, Transition};
 use crate::module::route::{ControlPlane, NONE, Route, path_at};
 use crate::module::{Module, ModuleStats, ProbeVerdict};
 use crate::ndis::types::NDIS_HANDLE;
@@ -127,6 +130,9 @@ pub(crate) struct Snapshot {
     seats: [Option<NonNull<Module>>; MAX_PATHS],
     path_seat: [u8; MAX_PATHS],
     all_down: AllDown,
+    /// The engines of earlier generations over the same paths, by generation, for completions of
+    /// the sends they counted.
+    earlier: Vec<(u32, Selector)>,
 }
 
 // SAFETY: the module pointers are only turned into shared references to `Sync` modules, for as
@@ -152,6 +158,8 @@ struct Member {
     admin_failed: bool,
     /// Probe intervals missed in a row (replayed into a rebuilt engine).
     probe_misses: u8,
+    /// The module's counters at its last reset (wire order; zero before any).
+    stats_base: [u64; mpctl_proto::MODULE_COUNTERS],
 }
 
 /// A group's control-plane state.
@@ -166,6 +174,14 @@ struct Group {
     /// IfIndexes of the members an administrator failed: the failure outlives a detach and
     /// re-attach of the member (0 = free entry; NET_IFINDEX 0 is never a real interface).
     admin_down: [u32; MAX_PATHS],
+    /// Engines replaced by a runtime change (same paths), by generation, while sends they
+    /// counted may still complete; their counters are part of what the group shows.
+    earlier: Vec<(u32, Selector)>,
+    /// Per path: the counters of earlier engines with nothing left in flight, folded in when
+    /// they were dropped from `earlier`.
+    carried: [CounterTotals; MAX_PATHS],
+    /// Per path: what a counter reset zeroed (subtracted from what is shown).
+    reset: [configure::PathBase; MAX_PATHS],
 }
 
 impl Group {
@@ -348,6 +364,7 @@ impl Groups {
                     }),
                     path_seat: s.path_seat,
                     all_down: s.all_down,
+                    earlier: &s.earlier,
                     control: self,
                 };
                 f(Some(&route))
@@ -388,6 +405,9 @@ impl Groups {
                 seat_path: [NONE; MAX_PATHS],
                 timer: None,
                 admin_down: [0; MAX_PATHS],
+                earlier: Vec::new(),
+                carried: [CounterTotals::default(); MAX_PATHS],
+                reset: [configure::PathBase::default(); MAX_PATHS],
             });
             gi
         };
@@ -413,6 +433,7 @@ impl Groups {
             shim_sequence: 0,
             admin_failed: g.admin_down.contains(&info.if_index),
             probe_misses: 0,
+            stats_base: [0; mpctl_proto::MODULE_COUNTERS],
         });
         // Seats and group indices are < 16.
         #[allow(clippy::cast_possible_truncation)]
@@ -657,6 +678,10 @@ impl Groups {
         }
         g.seat_path = seat_path;
         g.generation = g.generation.wrapping_add(1);
+        // The paths are numbered afresh: what earlier engines counted no longer has a path.
+        g.earlier.clear();
+        g.carried = [CounterTotals::default(); MAX_PATHS];
+        g.reset = [configure::PathBase::default(); MAX_PATHS];
         if paths.is_empty() {
             g.engine = None;
             return None;
@@ -694,6 +719,7 @@ impl Groups {
             seats,
             path_seat: path_seats(&seat_path),
             all_down: g.settings.all_down,
+            earlier: Vec::new(),
         };
         g.engine = Some(engine);
         Some(Box::new(snapshot))
@@ -729,10 +755,8 @@ fn group_snapshot(g: &Group) -> GroupSnapshot {
                 running: m.running,
                 connected: m.connected,
                 xmit_bps: m.xmit_bps,
-                path: g
-                    .path_of(seat)
-                    .and_then(|p| g.engine.as_ref()?.path_info(p)),
-                module: module.stats(),
+                path: g.path_of(seat).and_then(|p| configure::path_info(g, p)),
+                module: configure::module_stats(m, module),
             })
         })
         .collect();

@@ -209,6 +209,11 @@ impl Selector {
     pub fn eligible_mask(&self) -> u32 {
         self.shared.eligible.load(Ordering::Acquire)
     }
+
+    /// The send / completion counters of `path` summed over CPUs (zero for an unknown path).
+    pub fn totals(&self, path: PathId) -> counters::CounterTotals {
+        counters::totals(&self.shared.shards, path.index())
+    }
 }
 
 /// A group of up to 16 paths: path table, state machine, policy and flowlet table.
@@ -268,6 +273,38 @@ impl PathGroup {
         };
         g.publish(now_ns);
         Ok(g)
+    }
+
+    /// A new group over the same paths with configuration `cfg` (another policy, other
+    /// parameters, weights, priorities, quotas), for a runtime change. What the paths have lived
+    /// through carries over: each path's state, its pending timers (hold-down, deferred
+    /// failback, down delay), its last transition and transition count, its send-error count
+    /// and window. What is the policy's own starts afresh (shares, speed estimates, flowlet
+    /// placements, per-CPU scheduler state), and so do the counters: NBLs sent through `self`
+    /// stay counted in `self`, whose [`Selector`] the caller keeps until they have completed
+    /// (see [`Selector::totals`]), so neither engine ever sees a completion of a send it did not
+    /// count.
+    ///
+    /// # Errors
+    /// Any out-of-range value of `cfg`, or another number of paths; `self` is unchanged.
+    pub fn reconfigured(&self, cfg: GroupConfig, now_ns: u64) -> Result<PathGroup, ConfigError> {
+        if cfg.paths.len() != self.health.len() {
+            return Err(ConfigError::UnknownPath {
+                index: cfg.paths.len(),
+            });
+        }
+        let mut next = Self::new_at(cfg, now_ns)?;
+        next.health.clone_from(&self.health);
+        for (new, old) in next.shared.paths.iter().zip(self.shared.paths.iter()) {
+            // `next` is not shared yet: no CPU reads these before the caller publishes it.
+            new.hot
+                .errors
+                .store(old.hot.errors.load(Ordering::Acquire), Ordering::Relaxed);
+            new.error_base
+                .store(old.error_base.load(Ordering::Acquire), Ordering::Relaxed);
+        }
+        next.publish(now_ns);
+        Ok(next)
     }
 
     /// A hot-path handle for other CPUs / threads.

@@ -39,6 +39,9 @@ pub struct Route<'a> {
     pub path_seat: [u8; MAX_PATHS],
     /// What happens while no path is usable.
     pub all_down: AllDown,
+    /// Engines of earlier generations over the same paths (a runtime policy or parameter
+    /// change), by generation: a send counted in one completes there.
+    pub earlier: &'a [(u32, Selector)],
     /// The control plane behind the group.
     pub control: &'a dyn ControlPlane,
 }
@@ -49,6 +52,18 @@ impl<'a> Route<'a> {
         let seat = *self.path_seat.get(path.index())?;
         let module = (*self.seats.get(usize::from(seat))?)?;
         Some((seat, module))
+    }
+
+    /// The engine that counted a send made in `generation`: this generation's, or an earlier
+    /// one over the same paths; `None` when the paths have been renumbered since.
+    pub fn selector_of(&self, generation: u32) -> Option<&'a Selector> {
+        if generation == self.generation {
+            return Some(self.selector);
+        }
+        self.earlier
+            .iter()
+            .find(|(g, _)| *g == generation)
+            .map(|(_, s)| s)
     }
 
     /// The member in `seat`.

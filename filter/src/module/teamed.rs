@@ -82,9 +82,12 @@ impl Completing<'_, '_> {
     /// Reports a completion to the engine generation its send was counted in.
     fn account(&self, meta: &SendMeta, status: NDIS_STATUS) {
         let route = self.route;
-        if meta.path == NONE || meta.generation != route.generation {
+        if meta.path == NONE {
             return;
         }
+        let Some(selector) = route.selector_of(meta.generation) else {
+            return;
+        };
         let Some(path) = PathId::new(usize::from(meta.path)) else {
             return;
         };
@@ -96,7 +99,7 @@ impl Completing<'_, '_> {
             status: completion_status(status),
             latency_ns: self.now.saturating_sub(meta.sent_ns),
         };
-        if route.selector.on_complete(&c, self.now) == Attention::EvaluateHealth {
+        if selector.on_complete(&c, self.now) == Attention::EvaluateHealth {
             route.control.evaluate_health(route.group);
         }
     }
@@ -456,8 +459,8 @@ impl Module {
         if self.state() != ModuleState::Running {
             return Some(nbl);
         }
-        let failed =
-            (meta.path != NONE && meta.generation == route.generation).then_some(meta.path);
+        let failed = (meta.path != NONE && route.selector_of(meta.generation).is_some())
+            .then_some(meta.path);
         let avoid = failed.map_or(0, |p| 1u32 << (p & 31));
         self.counters.send_nbls_retried.inc();
         let port = port_of(meta);

@@ -1,10 +1,11 @@
 //! The control IOCTLs as calls over a [`Transport`].
 
 use crate::transport::Transport;
+use mpctl_proto::request::{MAX_SETTINGS, SETTING_NAME_LEN, SETTING_VALUE_LEN};
 use mpctl_proto::response::MODULE_ANSWER_LEN;
 use mpctl_proto::{
     AdminAction, DecodeError, GroupList, GroupRecord, Ioctl, ModuleCounters, PathRecord, Request,
-    status,
+    ResetTarget, Setting, Settings, status,
 };
 use std::fmt;
 
@@ -17,6 +18,15 @@ pub enum Error {
     Refused(i32),
     /// The driver's answer did not decode.
     BadAnswer(DecodeError),
+    /// The driver refused a runtime change: the settings sent, and the status.
+    Change {
+        /// `Name=value` of every setting sent.
+        sent: String,
+        /// The NTSTATUS.
+        status: i32,
+    },
+    /// A request that cannot be sent (nothing to change, a name or value that does not fit).
+    Usage(String),
 }
 
 impl fmt::Display for Error {
@@ -25,6 +35,19 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "control device: {e}"),
             Error::Refused(s) => write!(f, "the driver refused: {}", status_name(*s)),
             Error::BadAnswer(e) => write!(f, "the driver's answer does not decode: {e:?}"),
+            Error::Change {
+                sent,
+                status: status::INVALID_PARAMETER,
+            } => write!(
+                f,
+                "the driver refused {sent}: a name that cannot change at runtime or a value \
+                 outside what the registry key accepts (docs/configuration.md lists both); \
+                 nothing was changed"
+            ),
+            Error::Change { sent, status } => {
+                write!(f, "the driver refused {sent}: {}", status_name(*status))
+            }
+            Error::Usage(m) => f.write_str(m),
         }
     }
 }
@@ -42,7 +65,13 @@ pub fn status_name(s: i32) -> String {
         status::BUFFER_TOO_SMALL => "STATUS_BUFFER_TOO_SMALL",
         status::REVISION_MISMATCH => "STATUS_REVISION_MISMATCH (another layout version)",
         status::INFO_LENGTH_MISMATCH => "STATUS_INFO_LENGTH_MISMATCH",
-        status::NOT_FOUND => "STATUS_NOT_FOUND (no path group member with that IfIndex)",
+        status::NOT_FOUND => {
+            "STATUS_NOT_FOUND (no path group with that GroupId, or no member with that IfIndex)"
+        }
+        status::DEVICE_BUSY => {
+            "STATUS_DEVICE_BUSY (sends of several earlier configurations are still out; nothing \
+             was changed, try again)"
+        }
         _ => return format!("{:#010x}", s.cast_unsigned()),
     };
     name.to_owned()
@@ -57,7 +86,7 @@ pub struct Groups {
     pub paths: Vec<PathRecord>,
 }
 
-fn encoded(r: Request) -> Vec<u8> {
+fn encoded(r: &Request) -> Vec<u8> {
     let mut b = vec![0; r.len()];
     // The buffer is the request's own length.
     let _ = r.encode(&mut b);
@@ -70,7 +99,7 @@ fn encoded(r: Request) -> Vec<u8> {
 /// # Errors
 /// The transport failed, the driver refused, or the answer did not decode.
 pub fn list(t: &mut impl Transport) -> Result<Groups, Error> {
-    let req = encoded(Request::ListGroups);
+    let req = encoded(&Request::ListGroups);
     let mut out_len = 4096;
     for _ in 0..3 {
         let r = t
@@ -98,7 +127,7 @@ pub fn list(t: &mut impl Transport) -> Result<Groups, Error> {
 /// # Errors
 /// As for [`list`].
 pub fn stats(t: &mut impl Transport, if_index: u32) -> Result<ModuleCounters, Error> {
-    let req = encoded(Request::ModuleStats { if_index });
+    let req = encoded(&Request::ModuleStats { if_index });
     let r = t
         .ioctl(Ioctl::ModuleStats.code(), &req, MODULE_ANSWER_LEN)
         .map_err(Error::Io)?;
@@ -113,11 +142,93 @@ pub fn stats(t: &mut impl Transport, if_index: u32) -> Result<ModuleCounters, Er
 /// # Errors
 /// As for [`list`].
 pub fn admin(t: &mut impl Transport, if_index: u32, action: AdminAction) -> Result<(), Error> {
-    let req = encoded(Request::AdminPath { if_index, action });
+    let req = encoded(&Request::AdminPath { if_index, action });
     let r = t
         .ioctl(Ioctl::AdminPath.code(), &req, 0)
         .map_err(Error::Io)?;
     match r.status {
+        status::SUCCESS => Ok(()),
+        s => Err(Error::Refused(s)),
+    }
+}
+
+/// A settings list from `Name=value` pairs (registry names, values in their registry text form).
+///
+/// # Errors
+/// [`Error::Usage`]: no pair, more than the request holds, or one that does not fit its field.
+pub fn settings(pairs: &[(&str, String)]) -> Result<Settings, Error> {
+    if pairs.is_empty() {
+        return Err(Error::Usage(
+            "nothing to change: give at least one setting".into(),
+        ));
+    }
+    if pairs.len() > MAX_SETTINGS {
+        return Err(Error::Usage(format!(
+            "at most {MAX_SETTINGS} settings in one request"
+        )));
+    }
+    let items = pairs
+        .iter()
+        .map(|(name, value)| {
+            Setting::new(name, value).ok_or_else(|| {
+                Error::Usage(format!(
+                    "{name}={value}: a name of 1..={SETTING_NAME_LEN} and a value of \
+                     1..={SETTING_VALUE_LEN} printable ASCII characters, no blanks"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Settings::new(&items).ok_or_else(|| Error::Usage("no settings".into()))
+}
+
+fn shown(s: &Settings) -> String {
+    s.iter()
+        .map(|s| format!("{}={}", s.name(), s.value()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn change(t: &mut impl Transport, r: &Request, sent: String) -> Result<(), Error> {
+    let reply = t
+        .ioctl(r.ioctl().code(), &encoded(r), 0)
+        .map_err(Error::Io)?;
+    match reply.status {
+        status::SUCCESS => Ok(()),
+        s @ (status::INVALID_PARAMETER | status::DEVICE_BUSY) => {
+            Err(Error::Change { sent, status: s })
+        }
+        s => Err(Error::Refused(s)),
+    }
+}
+
+/// Sets group `group`'s policy and group-scope parameters (registry names and values).
+///
+/// # Errors
+/// As for [`list`]; [`Error::Change`] when the driver refused a setting (nothing changed).
+pub fn set_group(t: &mut impl Transport, group: u32, settings: Settings) -> Result<(), Error> {
+    let sent = shown(&settings);
+    change(t, &Request::SetGroup { group, settings }, sent)
+}
+
+/// Sets the weight, priority or quota of the path of the module with `if_index`.
+///
+/// # Errors
+/// As for [`set_group`].
+pub fn set_path(t: &mut impl Transport, if_index: u32, settings: Settings) -> Result<(), Error> {
+    let sent = shown(&settings);
+    change(t, &Request::SetPath { if_index, settings }, sent)
+}
+
+/// Zeroes a group's path counters or a module's counters (in-flight figures and gauges stay).
+///
+/// # Errors
+/// As for [`list`].
+pub fn reset(t: &mut impl Transport, target: ResetTarget) -> Result<(), Error> {
+    let r = Request::ResetCounters(target);
+    let reply = t
+        .ioctl(r.ioctl().code(), &encoded(&r), 0)
+        .map_err(Error::Io)?;
+    match reply.status {
         status::SUCCESS => Ok(()),
         s => Err(Error::Refused(s)),
     }

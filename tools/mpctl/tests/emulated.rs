@@ -29,6 +29,15 @@ impl Transport for Emulated<'_> {
 }
 
 fn team() -> (Emulator, LoadedImage) {
+    team_sending(&TrafficConfig {
+        tx_nbls: 2_000,
+        rx_nbls: 0,
+        ..TrafficConfig::default()
+    })
+}
+
+/// Group 3 of two members, weighted; member 0 sends `traffic`.
+fn team_sending(traffic: &TrafficConfig) -> (Emulator, LoadedImage) {
     let mut emu = Emulator::new(EmuConfig {
         seed: 9,
         cpus: 2,
@@ -39,10 +48,14 @@ fn team() -> (Emulator, LoadedImage) {
             .with_param("GroupId", RegValue::Dword(3))
             .with_param("Policy", RegValue::Sz("weighted".into()))
             .with_param("UpDelayMs", RegValue::Dword(0));
-        let traffic = TrafficConfig {
-            tx_nbls: if i == 0 { 2_000 } else { 0 },
-            rx_nbls: 0,
-            ..TrafficConfig::default()
+        let traffic = if i == 0 {
+            traffic.clone()
+        } else {
+            TrafficConfig {
+                tx_nbls: 0,
+                rx_nbls: 0,
+                ..TrafficConfig::default()
+            }
         };
         emu.add_adapter(a, traffic);
     }
@@ -129,5 +142,126 @@ fn show_fail_reinstate_and_stats_through_the_real_handlers() {
             > 0,
         "{json}"
     );
+    shut_down(emu, img);
+}
+
+fn pairs(p: &[(&str, &str)]) -> mpctl_proto::Settings {
+    let owned: Vec<(&str, String)> = p.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+    client::settings(&owned).expect("settings")
+}
+
+fn sent(t: &mut Emulated<'_>) -> Vec<u64> {
+    client::list(t)
+        .expect("a list")
+        .paths
+        .iter()
+        .map(|p| p.sent_nbls)
+        .collect()
+}
+
+#[test]
+fn set_policy_set_path_and_reset_counters_through_the_real_handlers() {
+    // 6,000 NBLs over 30 ms: still sending through every change below.
+    let (mut emu, img) = team_sending(&TrafficConfig {
+        tx_nbls: 6_000,
+        rx_nbls: 0,
+        max_chain: 4,
+        send_interval: 5_000,
+        flows: 16,
+        ..TrafficConfig::default()
+    });
+    emu.run_for(500_000);
+    let mut ro = Emulated {
+        emu: &mut emu,
+        write: false,
+    };
+    assert!(matches!(
+        client::set_group(&mut ro, 3, pairs(&[("Policy", "failover")])),
+        Err(Error::Refused(status::ACCESS_DENIED))
+    ));
+    let mut rw = Emulated {
+        emu: &mut emu,
+        write: true,
+    };
+    let refused = client::set_group(
+        &mut rw,
+        3,
+        pairs(&[("Policy", "failover"), ("FlowletGapUs", "2000000")]),
+    )
+    .expect_err("out of range");
+    let text = refused.to_string();
+    assert!(
+        text.contains("Policy=failover, FlowletGapUs=2000000")
+            && text.contains("nothing was changed"),
+        "{text}"
+    );
+    let shown = render::show(&client::list(&mut rw).expect("a list"));
+    assert!(
+        shown.starts_with("group 3 policy=weighted-paths"),
+        "{shown}"
+    );
+    assert!(matches!(
+        client::set_group(&mut rw, 99, pairs(&[("Policy", "hash")])),
+        Err(Error::Refused(status::NOT_FOUND))
+    ));
+
+    // Failover: path 111 gets nothing more.
+    client::set_group(&mut rw, 3, pairs(&[("Policy", "failover")])).expect("changed");
+    let shown = render::show(&client::list(&mut rw).expect("a list"));
+    assert!(shown.starts_with("group 3 policy=failover-only"), "{shown}");
+    let at_failover = sent(&mut rw);
+    rw.emu.run_for(1_000_000);
+    let after_failover = sent(&mut rw);
+    assert!(after_failover[0] > at_failover[0], "{after_failover:?}");
+    assert_eq!(after_failover[1], at_failover[1], "failover: path 110 only");
+
+    // Round-robin, per packet: both paths again, in the same run.
+    client::set_group(
+        &mut rw,
+        3,
+        pairs(&[("Policy", "round-robin"), ("FlowletGapUs", "0")]),
+    )
+    .expect("changed");
+    rw.emu.run_for(1_000_000);
+    let after_rr = sent(&mut rw);
+    let (d0, d1) = (
+        after_rr[0] - after_failover[0],
+        after_rr[1] - after_failover[1],
+    );
+    assert!(d1 > 0 && d0.abs_diff(d1) * 10 <= d0 + d1, "{d0} vs {d1}");
+
+    // A path's weight: refused out of range, taken in range.
+    let e = client::set_path(&mut rw, 111, pairs(&[("Weight", "0")])).expect_err("range");
+    assert!(e.to_string().contains("Weight=0"), "{e}");
+    client::set_path(
+        &mut rw,
+        111,
+        pairs(&[("Weight", "5"), ("QuotaBytes", "9000")]),
+    )
+    .expect("changed");
+
+    // Resets.
+    client::reset(&mut rw, mpctl_proto::ResetTarget::Group(3)).expect("reset");
+    let zeroed = client::list(&mut rw).expect("a list");
+    assert!(
+        zeroed
+            .paths
+            .iter()
+            .all(|p| p.completed_nbls == 0 && p.failed_nbls == 0),
+        "{:?}",
+        zeroed.paths
+    );
+    client::reset(&mut rw, mpctl_proto::ResetTarget::Module(110)).expect("reset");
+    let m = client::stats(&mut rw, 110).expect("counters");
+    assert_eq!(m.get("send_nbls_forwarded"), Some(0));
+    assert!(matches!(
+        client::reset(&mut rw, mpctl_proto::ResetTarget::Module(4242)),
+        Err(Error::Refused(status::NOT_FOUND))
+    ));
+    assert!(matches!(client::settings(&[]), Err(Error::Usage(_))));
+    assert!(matches!(
+        client::settings(&[("Policy", "round robin".to_owned())]),
+        Err(Error::Usage(_))
+    ));
     shut_down(emu, img);
 }

@@ -370,6 +370,84 @@ fn a_control_socket_serves_mpctl_during_the_run() {
     assert!(m.violations.is_empty(), "{:?}", m.violations);
 }
 
+/// Two paths under failover: everything on `a` until a change of policy.
+const FAILOVER: &str = r#"
+name = "failover-then-round-robin"
+seed = 4
+duration_ms = 20
+policy = "failover"
+failback = "immediate"
+up_delay_ms = 0
+[[path]]
+name = "a"
+rate_mbps = 1000
+latency_us = 10
+[[path]]
+name = "b"
+rate_mbps = 1000
+latency_us = 10
+[traffic]
+flows = 16
+frame_bytes = 1000
+window_nbls = 16
+"#;
+
+/// `mpctl set-policy` over `mpsim run --control`: the group starts under failover (path `b`
+/// idle); mpctl switches it to per-packet round-robin during the run, and from then on `b`
+/// carries traffic too — and nothing before.
+#[test]
+fn mpctl_changes_the_policy_during_the_run() {
+    use mpctl::transport::socket::SocketTransport;
+    let dir = Dir::new("set-policy");
+    let sock = dir.0.join("ctl.sock");
+    let server = crate::run::control::ControlServer::bind(&sock).expect("a socket");
+    let s = crate::scenario::Scenario::from_toml(FAILOVER).expect("a scenario");
+    let mut client = SocketTransport::connect(&sock).expect("the listener queues the client");
+    let run = std::thread::spawn(move || {
+        crate::run::run_serving(&s, None, Some(server), &mut |_| {}).expect("a run")
+    });
+    let groups = mpctl::client::list(&mut client).expect("a list");
+    let shown = mpctl::render::show(&groups);
+    assert!(shown.starts_with("group 1 policy=failover-only"), "{shown}");
+    let refused = mpctl::client::settings(&[("Policy", "fastest".to_owned())])
+        .and_then(|p| mpctl::client::set_group(&mut client, 1, p));
+    assert!(refused.is_err());
+    let change = mpctl::client::settings(&[
+        ("Policy", "round-robin".to_owned()),
+        ("FlowletGapUs", "0".to_owned()),
+    ])
+    .expect("settings");
+    mpctl::client::set_group(&mut client, 1, change).expect("changed");
+    let after = mpctl::client::list(&mut client).expect("a list");
+    assert_eq!(after.groups[0].policy_name(), "round-robin");
+    drop(client);
+    let m = run.join().expect("the run");
+    assert!(m.violations.is_empty(), "{:?}", m.violations);
+    let changed_at = m
+        .events
+        .iter()
+        .find_map(|(t, _, e)| {
+            matches!(e, mpfilter::diag::Event::PolicyChanged { .. }).then_some(*t)
+        })
+        .expect("a policy-changed event");
+    let on_b: Vec<_> = m.arrivals.iter().filter(|a| a.wire == 1).collect();
+    assert!(
+        on_b.len() > 100,
+        "b carries traffic after the change: {}",
+        on_b.len()
+    );
+    assert!(
+        on_b.iter().all(|a| a.at >= changed_at),
+        "nothing on b before the change"
+    );
+    let on_a = m.arrivals.iter().filter(|a| a.wire == 0).count();
+    assert!(
+        on_b.len().abs_diff(on_a) * 10 <= on_a + on_b.len(),
+        "{on_a} vs {}",
+        on_b.len()
+    );
+}
+
 /// Path `b`'s miniport links mpshim (default monitor settings: a 2 s TX timeout, 0.5 s debounce);
 /// its transmitter stalls at 0.5 s until 3.8 s. The shim finds the stall and the filter moves the
 /// traffic off `b`; nothing is lost.

@@ -272,3 +272,70 @@ proptest! {
         }
     }
 }
+
+fn text(s: &str) -> Vec<u16> {
+    s.encode_utf16().collect()
+}
+
+#[test]
+fn a_runtime_change_is_checked_as_the_registry_value_is() {
+    let g = group(ModuleConfig::read(&teamed()).unwrap());
+    let rr = g
+        .with("policy", RawValue::Text(&text("Round-Robin")))
+        .unwrap();
+    assert_eq!(rr.policy, PolicyName::RoundRobin);
+    assert_eq!(rr.flowlet_gap_us, g.flowlet_gap_us, "the rest unchanged");
+    let gap = g
+        .with(keys::FLOWLET_GAP_US, RawValue::Text(&text("250")))
+        .unwrap();
+    assert_eq!(gap.flowlet_gap_us, 250);
+    let fb = g
+        .with(keys::FAILBACK, RawValue::Text(&text("deferred:100")))
+        .unwrap();
+    assert_eq!(fb.failback, Failback::Deferred { delay_ns: 100 * MS });
+    // The same ranges as the registry: one past each end of FlowletGapUs, a bad form, a
+    // member key and GroupId.
+    for (key, value) in [
+        (keys::FLOWLET_GAP_US, "1000001"),
+        (keys::POLICY, "fastest"),
+        (keys::ALL_DOWN, "queue:60001"),
+        (keys::SEND_ERROR_THRESHOLD, "-1"),
+    ] {
+        let e = g.with(key, RawValue::Text(&text(value))).unwrap_err();
+        let SetError::Invalid(e) = e else {
+            panic!("{key}: {e:?}")
+        };
+        assert_eq!(e.key, key);
+        assert_eq!(Some(e.accepts), keys::spec(key).map(|k| k.accepts));
+    }
+    for key in [keys::GROUP_ID, keys::WEIGHT, "Nonsense"] {
+        assert_eq!(
+            g.with(key, RawValue::Integer(1)),
+            Err(SetError::UnknownKey),
+            "{key}"
+        );
+    }
+    let m = member(ModuleConfig::read(&teamed()).unwrap());
+    assert_eq!(
+        m.with(keys::WEIGHT, RawValue::Integer(7)).unwrap().weight,
+        7
+    );
+    assert_eq!(
+        m.with("priority", RawValue::Integer(3)).unwrap().priority,
+        3
+    );
+    assert!(matches!(
+        m.with(keys::QUOTA_BYTES, RawValue::Integer(0)),
+        Err(SetError::Invalid(_))
+    ));
+    assert_eq!(
+        m.with(keys::ROLE, RawValue::Text(&text("standby"))),
+        Err(SetError::UnknownKey)
+    );
+    assert_eq!(
+        m.with(keys::PRIORITY, RawValue::Integer(256))
+            .map(|m| m.priority)
+            .ok(),
+        None
+    );
+}

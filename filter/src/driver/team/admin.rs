@@ -6,7 +6,7 @@
 //! itself, and the gate keeps the member from leaving (detach enters the gate) between the lookup
 //! and the change.
 
-use super::{Groups, MemberChange, Team, group_snapshot};
+use super::{Groups, MemberChange, Team, configure, group_snapshot};
 use crate::driver::GroupSnapshot;
 use crate::module::{Module, ModuleStats};
 use alloc::vec::Vec;
@@ -24,13 +24,15 @@ impl Team {
 
     /// The counters of the member module whose IfIndex is `if_index`; `None` when no group has
     /// such a member.
+    /// Shown less what its last reset zeroed (gauges as they are).
     pub(crate) fn member_stats(&self, if_index: u32) -> Option<ModuleStats> {
         let g = self.groups.as_ref()?;
         let c = g.control.lock();
-        let module = Groups::find(&c, if_index)?;
+        let (gi, seat) = configure::member_position(&c, if_index)?;
+        let m = c.groups[gi].as_ref()?.members[seat].as_ref()?;
         // SAFETY: a member's module is attached while it is a member, which the lock held
         // across this use guarantees.
-        Some(unsafe { module.as_ref() }.stats())
+        Some(configure::module_stats(m, unsafe { m.module.as_ref() }))
     }
 
     /// An administrator fails (`fail`) or reinstates the path of the member whose IfIndex is
