@@ -157,16 +157,29 @@ pub(super) fn mp_flush(a: usize) {
 fn wire_check(w: &mut World, a: usize, nbl: usize, delivered: bool) -> bool {
     super::each_frame(w, nbl, "-", |w, frame, total| {
         let check = {
-            let macs_of = |o: usize| w.adapters.get(o).map(|ad| (w.tx_dst(o), ad.cfg.mac));
+            let macs_of = |id: &frames::FrameId| {
+                w.adapters
+                    .get(id.origin)
+                    .map(|ad| (w.tx_dst_of(id), ad.cfg.mac))
+            };
             frames::check(frame, total, DIR_TX, &macs_of)
         };
         let st = &mut w.adapters[a].stats;
         st.wire_tx_frames += 1;
         st.wire_tx_bytes += total as u64;
+        if let Check::Good(id) = check {
+            st.wire_tx_rerouted += u64::from(id.origin != a);
+        }
+        if super::fabric::on_wire(w, a, frame, &check, delivered) {
+            if let Check::Bad(_) = check {
+                w.adapters[a].stats.wire_tx_bad += 1;
+            }
+            return;
+        }
+        let st = &mut w.adapters[a].stats;
         match check {
             Check::Bad(_) => st.wire_tx_bad += 1,
             Check::Good(id) => {
-                st.wire_tx_rerouted += u64::from(id.origin != a);
                 if delivered {
                     let key = FrameKey {
                         origin: id.origin,
