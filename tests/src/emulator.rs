@@ -69,6 +69,15 @@ impl View<'_> {
     pub fn link_indications(&self, adapter: usize) -> &[LinkIndication] {
         &self.0.adapters[adapter].proto.link_seen
     }
+    /// What adapter `adapter`'s protocol and miniport saw of the fabric so far (`None` without a
+    /// fabric).
+    pub fn fabric_seen(&self, adapter: usize) -> Option<&crate::fabric::ProtocolSeen> {
+        self.0.fabric.as_ref()?.seen.get(adapter)
+    }
+    /// The non-flow frames the miniports put on their wires so far (empty without a fabric).
+    pub fn wire_frames(&self) -> &[crate::fabric::WireFrame] {
+        self.0.fabric.as_ref().map_or(&[], |f| &f.wire_frames)
+    }
 }
 
 /// A deterministic NDIS for one driver and a set of adapters.

@@ -127,7 +127,14 @@ fn arp_and_neighbor_solicitation_from_the_protocol_are_answered() {
         1,
         FabricConfig::with_peers(2),
         &[idle()],
-        &resolve,
+        &|emu| {
+            resolve(emu);
+            // Both answers up the stack, seen from a run predicate.
+            assert!(emu.run_until(|v| {
+                v.fabric_seen(0).is_some_and(|s| (s.arp, s.nd) == (1, 1))
+                    && v.wire_frames().len() == 2
+            }));
+        },
         &|emu| {
             assert_eq!(emu.mac_port(mac(0)), Some(Port::Adapter(0)));
             assert_eq!(emu.mac_port(fabric::peer_mac(1)), Some(Port::Peer(1)));

@@ -367,3 +367,31 @@ pub(crate) fn protocol_filter_ok(w: &mut World, a: usize, nbl: usize, frame: &[u
     );
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const OTHER: [u8; 6] = [2, 0, 0, 0, 0, 2];
+    const GROUP: [u8; 6] = [0x33, 0x33, 0xFF, 0, 0, 1];
+
+    #[test]
+    fn the_packet_filter_accepts_what_each_bit_says() {
+        let f = |bits, list: &[[u8; 6]], dst: [u8; 6]| filter_accepts(bits, list, MAC, &dst);
+        assert!(f(DIRECTED, &[], MAC));
+        assert!(!f(DIRECTED, &[], OTHER));
+        assert!(!f(BROADCAST | MULTICAST, &[GROUP], MAC), "no DIRECTED");
+        assert!(f(BROADCAST, &[], [0xFF; 6]));
+        assert!(!f(DIRECTED | MULTICAST, &[GROUP], [0xFF; 6]));
+        assert!(f(MULTICAST, &[GROUP], GROUP));
+        assert!(!f(MULTICAST, &[], GROUP), "not in the list");
+        assert!(
+            !f(BROADCAST, &[GROUP], GROUP),
+            "in the list without MULTICAST"
+        );
+        assert!(f(ALL_MULTICAST, &[], GROUP));
+        assert!(f(PROMISCUOUS, &[], OTHER));
+        assert!(!f(0, &[], MAC));
+    }
+}
