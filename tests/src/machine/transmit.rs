@@ -38,7 +38,7 @@ pub(crate) fn mp_enqueue(w: &mut World, a: usize, nbls: &[usize]) {
 }
 
 /// The destination an NBL's frame is for, as a balancer's target: the IPv4 destination address
-/// of a flow frame, 0 for anything else.
+/// of a flow frame (the last four bytes of the IPv6 one: the flow target), 0 for anything else.
 fn destination_of(w: &mut World, nbl: usize) -> u32 {
     // SAFETY: nbl is a live emulator NBL just sent below the filter.
     let nb = unsafe { nblmem::nbl_mut(nbl) }.FirstNetBuffer;
@@ -53,6 +53,9 @@ fn destination_of(w: &mut World, nbl: usize) -> u32 {
         (Some([0x08, 0x00]), Some(ip)) => {
             u32::from_be_bytes(<[u8; 4]>::try_from(ip).unwrap_or_default())
         }
+        (Some([0x86, 0xDD]), _) => frame.get(50..54).map_or(0, |ip| {
+            u32::from_be_bytes(<[u8; 4]>::try_from(ip).unwrap_or_default())
+        }),
         _ => 0,
     };
     w.scratch = scratch;
