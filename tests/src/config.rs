@@ -69,6 +69,9 @@ pub struct EmuConfig {
     /// Virtual processors (KeQueryMaximumProcessorCountEx); with more than one, each event runs on
     /// one drawn from the seeded RNG (KeGetCurrentProcessorNumberEx).
     pub cpus: u32,
+    /// An L2 fabric (switch and peer hosts) around the adapters (see [`crate::fabric`]); `None`:
+    /// each wire ends at a fictive far end, as always.
+    pub fabric: Option<crate::fabric::FabricConfig>,
 }
 
 impl Default for EmuConfig {
@@ -81,6 +84,7 @@ impl Default for EmuConfig {
             progress_timeout: 20_000_000,
             pause_probes: true,
             cpus: 1,
+            fabric: None,
         }
     }
 }
@@ -186,6 +190,8 @@ impl AdapterConfig {
 }
 
 /// Traffic one adapter carries.
+// Independent switches of one adapter's traffic, not the states of a machine.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Clone, Debug)]
 pub struct TrafficConfig {
     /// NBLs the protocol sends.
@@ -229,6 +235,9 @@ pub struct TrafficConfig {
     /// The protocol keeps building NBLs for the offload limits it was bound with and ignores
     /// later current-config indications (NBLs built before a change reached it).
     pub keeps_bind_limits: bool,
+    /// Flow frames are Ethernet + IPv6 + TCP (fd00::`adapter`:1 to fd01::`target`) instead of
+    /// IPv4 (at least [`crate::frames::MIN_FLOW6_FRAME`] bytes).
+    pub ipv6: bool,
 }
 
 impl Default for TrafficConfig {
@@ -249,6 +258,7 @@ impl Default for TrafficConfig {
             lso_mss: 0,
             targets: 0,
             keeps_bind_limits: false,
+            ipv6: false,
         }
     }
 }

@@ -69,6 +69,15 @@ impl View<'_> {
     pub fn link_indications(&self, adapter: usize) -> &[LinkIndication] {
         &self.0.adapters[adapter].proto.link_seen
     }
+    /// What adapter `adapter`'s protocol and miniport saw of the fabric so far (`None` without a
+    /// fabric).
+    pub fn fabric_seen(&self, adapter: usize) -> Option<&crate::fabric::ProtocolSeen> {
+        self.0.fabric.as_ref()?.seen.get(adapter)
+    }
+    /// The non-flow frames the miniports put on their wires so far (empty without a fabric).
+    pub fn wire_frames(&self) -> &[crate::fabric::WireFrame] {
+        self.0.fabric.as_ref().map_or(&[], |f| &f.wire_frames)
+    }
 }
 
 /// A deterministic NDIS for one driver and a set of adapters.
@@ -99,6 +108,12 @@ impl Emulator {
     pub fn add_adapter(&mut self, cfg: AdapterConfig, traffic: TrafficConfig) -> usize {
         Self::with(|w| {
             let a = w.adapters.len();
+            let mut traffic = traffic;
+            if let Some(f) = w.fabric.as_mut() {
+                f.add_adapter(a, cfg.mac);
+                // Replies must be able to arrive: directed, multicast and broadcast.
+                traffic.packet_filter = traffic.packet_filter.or(Some(0x0B));
+            }
             let mp_pool = w.new_pool(0, true, true, 0);
             let proto_pool = w.new_pool(0, true, true, 0);
             let ad = Adapter {
@@ -140,6 +155,8 @@ impl Emulator {
                     below_target: crate::table::Map::default(),
                     link: crate::machine::LinkState::default(),
                     propagating: 0,
+                    fabric_inflight: 0,
+                    multicast: Vec::new(),
                 },
                 proto: Protocol {
                     token: Token::new(),
@@ -156,6 +173,8 @@ impl Emulator {
                     mtu_view: cfg.mtu,
                     lso_view: cfg.lso_max,
                     looped_back: std::collections::HashSet::new(),
+                    filter_set: None,
+                    filter_setting: None,
                 },
                 stats: AdapterStats::default(),
                 rx_target: traffic.rx_nbls,
@@ -368,6 +387,8 @@ impl Emulator {
                         && !ad.proto.oid_busy
                         && ad.proto.oids_to_issue == 0
                         && ad.mp.propagating == 0
+                }) && w.fabric.as_ref().is_none_or(|f| {
+                    f.in_flight == 0 && f.rx_queue.iter().all(std::collections::VecDeque::is_empty)
                 })
             },
             None,
@@ -437,6 +458,39 @@ impl Emulator {
     /// none yet: its backend drops them).
     pub fn diag_events(&self) -> Vec<crate::diag::DiagRecord> {
         Self::with(|w| w.diag.records.clone())
+    }
+
+    /// What the fabric saw so far (`None` without a fabric).
+    pub fn fabric_report(&self) -> Option<crate::fabric::FabricReport> {
+        Self::with(|w| w.fabric.as_ref().map(crate::fabric::Fabric::report))
+    }
+
+    /// The switch port the fabric has `mac` on now (learnt and not aged out).
+    pub fn mac_port(&self, mac: [u8; 6]) -> Option<crate::fabric::Port> {
+        Self::with(|w| {
+            let now = w.now();
+            w.fabric.as_ref()?.switch.lookup(mac, now)
+        })
+    }
+
+    /// The MAC peer `peer`'s neighbour cache holds for `ip` (4 or 16 bytes).
+    pub fn peer_neighbor(&self, peer: usize, ip: &[u8]) -> Option<[u8; 6]> {
+        Self::with(|w| {
+            w.fabric
+                .as_ref()?
+                .peers
+                .get(peer)?
+                .neighbors
+                .get(ip)
+                .copied()
+        })
+    }
+
+    /// Adapter `adapter`'s protocol sends one frame of `bytes` (e.g.
+    /// [`crate::fabric::packets::Arp::request`]) through the filter; false if it cannot send now
+    /// (not running, or its packet filter not set yet).
+    pub fn send_frame(&mut self, adapter: usize, bytes: &[u8]) -> bool {
+        machine::proto_send_frame(adapter, bytes)
     }
 
     /// Diagnostic records refused so far (bad bytes or an unknown handle).

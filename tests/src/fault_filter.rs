@@ -141,6 +141,11 @@ pub enum Fault {
     LeakEtwProvider,
     /// Registers an ETW provider in DriverEntry and unregisters it twice at unload.
     EtwUnregisterTwice,
+    /// Adds NDIS_PACKET_TYPE_PROMISCUOUS to every packet filter the protocol sets, and neither
+    /// filters what that lets in nor hides the bit from the protocol's queries.
+    WidenPacketFilter,
+    /// Sets the group bit of the source MAC of the first frame of every send.
+    MulticastSourceMac,
 }
 
 thread_local! {
@@ -883,6 +888,21 @@ unsafe extern "system" fn send(
         }
     }
     m.below += v.len();
+    if fault == Fault::MulticastSourceMac {
+        // SAFETY: an NBL the filter holds.
+        let nb = unsafe { nbl(first) }.FirstNetBuffer;
+        if !nb.is_null() {
+            // SAFETY: the held NBL's NET_BUFFER; its first 12 bytes are contiguous (NULL
+            // otherwise, then nothing is written).
+            let p = unsafe { NdisGetDataBuffer(nb, 12, null_mut(), 1, 0) }.cast::<u8>();
+            if !p.is_null() {
+                // SAFETY: byte 6 (the source MAC's first) is within the 12 contiguous bytes.
+                let src = unsafe { p.add(6) };
+                // SAFETY: the fault: the frame's data is writable memory the NBL describes.
+                unsafe { *src |= 1 };
+            }
+        }
+    }
     // SAFETY: forwarding the chain NDIS gave us.
     unsafe { NdisFSendNetBufferLists(m.handle, head, sport, sflags) };
     match fault {
@@ -1251,6 +1271,27 @@ unsafe fn alter_answer(req: *mut NDIS_OID_REQUEST) {
     r.DATA.QUERY_INFORMATION.BytesNeeded = needed.wrapping_add(1);
 }
 
+/// A set of OID_GEN_CURRENT_PACKET_FILTER on its way down gets NDIS_PACKET_TYPE_PROMISCUOUS.
+///
+/// # Safety
+/// `c` is a live request whose information buffer holds InformationBufferLength bytes.
+unsafe fn widen_packet_filter(c: &mut NDIS_OID_REQUEST) {
+    // SAFETY: per the contract (the set view's leading fields are the query view's).
+    let q = unsafe { &mut c.DATA.SET_INFORMATION };
+    if c.RequestType != NDIS_REQUEST_SET_INFORMATION
+        || q.Oid != OID_GEN_CURRENT_PACKET_FILTER
+        || q.InformationBufferLength < 4
+        || q.InformationBuffer.is_null()
+    {
+        return;
+    }
+    let p = q.InformationBuffer.cast::<u32>();
+    // SAFETY: at least 4 bytes (checked), read unaligned.
+    let bits = unsafe { p.read_unaligned() };
+    // SAFETY: as above, written unaligned.
+    unsafe { p.write_unaligned(bits | 0x20) };
+}
+
 unsafe extern "system" fn oid_request(ctx: NDIS_HANDLE, req: *mut NDIS_OID_REQUEST) -> NDIS_STATUS {
     // SAFETY: our module context.
     let m = unsafe { module(ctx) };
@@ -1277,6 +1318,10 @@ unsafe extern "system" fn oid_request(ctx: NDIS_HANDLE, req: *mut NDIS_OID_REQUE
         c.SourceReserved[0] = req.cast();
         // SAFETY: the original is live.
         c.RequestId = unsafe { (*req).RequestId };
+        if fault == Fault::WidenPacketFilter {
+            // SAFETY: the clone is ours; the set view shares the query view's leading fields.
+            unsafe { widen_packet_filter(c) };
+        }
     }
     // SAFETY: forwarding our clone.
     let s = unsafe { NdisFOidRequest(m.handle, clone) };

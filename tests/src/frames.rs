@@ -176,8 +176,159 @@ pub fn build_flow_to(
     len
 }
 
-/// Direction byte of flow frames (only protocols send them).
+/// Direction byte of flow frames a protocol sent.
 const DIR_FLOW_TX: u8 = 0;
+/// Direction byte of a flow frame a fabric peer echoed back (origin, flow and sequences kept).
+pub const DIR_FLOW_ECHO: u8 = 2;
+/// EtherType of IPv6.
+pub const ETHERTYPE_IPV6: u16 = 0x86DD;
+/// Bytes of the IPv6 header of IPv6 flow frames (no extension headers).
+pub const IPV6_HEADER: usize = 40;
+/// Where the payload of an IPv6 flow frame starts.
+pub const FLOW6_PAYLOAD: usize = ETH_HEADER + IPV6_HEADER + TCP_HEADER;
+/// Minimum IPv6 flow frame.
+pub const MIN_FLOW6_FRAME: usize = MIN_FLOW_FRAME + IPV6_HEADER - IPV4_HEADER;
+
+/// IPv6 source address of flow frames from `adapter`: fd00::`adapter`:1.
+pub fn flow_src_ip6(adapter: usize) -> [u8; 16] {
+    let mut ip = [0u8; 16];
+    ip[0] = 0xFD;
+    ip[12..14].copy_from_slice(&u16::try_from(adapter & 0xFFFF).unwrap_or(0).to_be_bytes());
+    ip[15] = 1;
+    ip
+}
+
+/// IPv6 destination address of flow target `target`: fd01::`target`.
+pub fn flow_dst_ip6(target: u32) -> [u8; 16] {
+    let mut ip = [0u8; 16];
+    ip[0] = 0xFD;
+    ip[1] = 1;
+    ip[12..16].copy_from_slice(&target.to_be_bytes());
+    ip
+}
+
+/// [`build_flow_to`] as Ethernet + IPv6 + TCP (source `flow_src_ip6(origin)`, destination
+/// `flow_dst_ip6(target)`), at least [`MIN_FLOW6_FRAME`] bytes.
+pub fn build_flow6_to(
+    buf: &mut [u8],
+    dst: [u8; 6],
+    src: [u8; 6],
+    id: FrameId,
+    len: usize,
+    target: u32,
+) -> usize {
+    let len = len.clamp(MIN_FLOW6_FRAME, buf.len());
+    buf[0..6].copy_from_slice(&dst);
+    buf[6..12].copy_from_slice(&src);
+    buf[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+    let ip = &mut buf[ETH_HEADER..ETH_HEADER + IPV6_HEADER];
+    ip[0..4].copy_from_slice(&[0x60, 0, 0, 0]);
+    let plen = u16::try_from(len - ETH_HEADER - IPV6_HEADER).unwrap_or(u16::MAX);
+    ip[4..6].copy_from_slice(&plen.to_be_bytes());
+    // TCP; hop limit 64.
+    ip[6] = 6;
+    ip[7] = 64;
+    ip[8..24].copy_from_slice(&flow_src_ip6(id.origin));
+    ip[24..40].copy_from_slice(&flow_dst_ip6(target.min(id.flow)));
+    let tcp = &mut buf[ETH_HEADER + IPV6_HEADER..FLOW6_PAYLOAD];
+    tcp[0..2].copy_from_slice(&flow_src_port(id.flow).to_be_bytes());
+    tcp[2..4].copy_from_slice(&FLOW_DST_PORT.to_be_bytes());
+    tcp[4..8].copy_from_slice(&id.flow_seq.to_le_bytes()[..4]);
+    tcp[8..12].fill(0);
+    tcp[12] = 0x50;
+    tcp[13] = 0x18;
+    tcp[14..16].copy_from_slice(&u16::MAX.to_be_bytes());
+    tcp[16..20].fill(0);
+    let p = &mut buf[FLOW6_PAYLOAD..MIN_FLOW6_FRAME];
+    p[0..4].copy_from_slice(&FLOW_MAGIC);
+    p[4] = low_byte(id.origin);
+    p[5] = DIR_FLOW_TX;
+    p[6..10].copy_from_slice(&id.flow.to_le_bytes());
+    p[10..18].copy_from_slice(&id.flow_seq.to_le_bytes());
+    p[18..26].copy_from_slice(&id.seq.to_le_bytes());
+    for (i, b) in buf[MIN_FLOW6_FRAME..len].iter_mut().enumerate() {
+        *b = fill(id.seq, i);
+    }
+    len
+}
+
+/// Which way a flow frame goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowDir {
+    /// From the protocol that sent it.
+    Tx,
+    /// A peer's echo of it.
+    Echo,
+}
+
+/// Where the IP header, the TCP header and the payload of a flow frame (IPv4 or IPv6) start,
+/// and the IP address length.
+fn flow_layout(data: &[u8]) -> Option<(usize, usize, usize)> {
+    let (tcp, addr) = match u16::from_be_bytes([*data.get(12)?, *data.get(13)?]) {
+        ETHERTYPE_IPV4 if data.get(ETH_HEADER + 9) == Some(&6) => (ETH_HEADER + IPV4_HEADER, 4),
+        ETHERTYPE_IPV6 if data.get(ETH_HEADER + 6) == Some(&6) => (ETH_HEADER + IPV6_HEADER, 16),
+        _ => return None,
+    };
+    let payload = tcp + TCP_HEADER;
+    let ours = data.len() >= payload + 26
+        && (data[tcp + 2..tcp + 4] == FLOW_DST_PORT.to_be_bytes()
+            || data[tcp..tcp + 2] == FLOW_DST_PORT.to_be_bytes())
+        && data[payload..payload + 4] == FLOW_MAGIC;
+    ours.then_some((tcp, payload, addr))
+}
+
+/// The identity and direction a flow frame (IPv4 or IPv6, sent or echoed) carries in its
+/// payload, without checking its addresses or fill; `None` if it is not a flow frame.
+pub fn flow_identity(data: &[u8]) -> Option<(FrameId, FlowDir)> {
+    let (_, payload, _) = flow_layout(data)?;
+    let p = &data[payload..payload + 26];
+    let dir = match p[5] {
+        DIR_FLOW_TX => FlowDir::Tx,
+        DIR_FLOW_ECHO => FlowDir::Echo,
+        _ => return None,
+    };
+    Some((
+        FrameId {
+            origin: usize::from(p[4]),
+            flow: u32::from_le_bytes(p[6..10].try_into().unwrap_or([0; 4])),
+            flow_seq: le_u64(&p[10..18]),
+            seq: le_u64(&p[18..26]),
+        },
+        dir,
+    ))
+}
+
+/// The (source, destination) IP addresses of a flow frame (4 or 16 bytes each).
+pub fn flow_ips(data: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (_, _, addr) = flow_layout(data)?;
+    let at = if addr == 4 {
+        ETH_HEADER + 12
+    } else {
+        ETH_HEADER + 8
+    };
+    Some((&data[at..at + addr], &data[at + addr..at + 2 * addr]))
+}
+
+/// The echo of flow frame `data` (sent by a protocol): IP addresses and TCP ports swapped, the
+/// direction byte [`DIR_FLOW_ECHO`], from `src` to `dst`; the IPv4 checksum stays valid (the
+/// sum does not depend on the order of the addresses).
+pub fn echo_of(data: &[u8], dst: [u8; 6], src: [u8; 6]) -> Option<Vec<u8>> {
+    let (tcp, payload, addr) = flow_layout(data)?;
+    let mut e = data.to_vec();
+    e[0..6].copy_from_slice(&dst);
+    e[6..12].copy_from_slice(&src);
+    let at = if addr == 4 {
+        ETH_HEADER + 12
+    } else {
+        ETH_HEADER + 8
+    };
+    e[at..at + addr].copy_from_slice(&data[at + addr..at + 2 * addr]);
+    e[at + addr..at + 2 * addr].copy_from_slice(&data[at..at + addr]);
+    e[tcp..tcp + 2].copy_from_slice(&data[tcp + 2..tcp + 4]);
+    e[tcp + 2..tcp + 4].copy_from_slice(&data[tcp..tcp + 2]);
+    e[payload + 5] = DIR_FLOW_ECHO;
+    Some(e)
+}
 
 /// What a check of a frame found.
 #[derive(Debug, PartialEq, Eq)]
@@ -191,9 +342,9 @@ pub enum Check {
     Bad(&'static str),
 }
 
-/// The (destination, source) MACs a frame from adapter `origin` must carry, or `None` if no frame
-/// from `origin` is expected where this one was found.
-pub type MacsOf<'a> = &'a dyn Fn(usize) -> Option<([u8; 6], [u8; 6])>;
+/// The (destination, source) MACs the frame `id` (its origin adapter, flow and sequences) must
+/// carry, or `None` if no frame from that origin is expected where this one was found.
+pub type MacsOf<'a> = &'a dyn Fn(&FrameId) -> Option<([u8; 6], [u8; 6])>;
 
 /// Checks a frame (`data` holds its first `data.len()` bytes, `total` its full length) of either
 /// format, travelling in direction `dir`; the frame names its origin, and `macs_of` says what
@@ -205,13 +356,14 @@ pub fn check(data: &[u8], total: usize, dir: u8, macs_of: MacsOf<'_>) -> Check {
     let decoded = match u16::from_be_bytes([data[12], data[13]]) {
         ETHERTYPE => decode_plain(data, total, dir),
         ETHERTYPE_IPV4 => decode_flow(data, total, dir),
+        ETHERTYPE_IPV6 => decode_flow6(data, total, dir),
         _ => return Check::Foreign,
     };
     let id = match decoded {
         Check::Good(id) => id,
         other => return other,
     };
-    let Some((dst, src)) = macs_of(id.origin) else {
+    let Some((dst, src)) = macs_of(&id) else {
         return Check::Bad("origin adapter");
     };
     if data[0..6] != dst {
@@ -300,12 +452,61 @@ fn decode_flow(data: &[u8], total: usize, dir: u8) -> Check {
     })
 }
 
+fn decode_flow6(data: &[u8], total: usize, dir: u8) -> Check {
+    let ours = data.len() >= MIN_FLOW6_FRAME
+        && data[ETH_HEADER + 6] == 6
+        && data[ETH_HEADER + IPV6_HEADER + 2..ETH_HEADER + IPV6_HEADER + 4]
+            == FLOW_DST_PORT.to_be_bytes()
+        && data[FLOW6_PAYLOAD..FLOW6_PAYLOAD + 4] == FLOW_MAGIC;
+    if !ours {
+        return Check::Foreign;
+    }
+    if data.len() != total {
+        return Check::Bad("truncated");
+    }
+    let ip = &data[ETH_HEADER..ETH_HEADER + IPV6_HEADER];
+    if ip[0] >> 4 != 6
+        || usize::from(u16::from_be_bytes([ip[4], ip[5]])) != total - ETH_HEADER - IPV6_HEADER
+    {
+        return Check::Bad("IPv6 header");
+    }
+    let p = &data[FLOW6_PAYLOAD..MIN_FLOW6_FRAME];
+    if p[5] != dir {
+        return Check::Bad("adapter or direction");
+    }
+    let origin = usize::from(p[4]);
+    let flow = u32::from_le_bytes(p[6..10].try_into().unwrap_or([0; 4]));
+    let tcp = &data[ETH_HEADER + IPV6_HEADER..FLOW6_PAYLOAD];
+    let target = u32::from_be_bytes(ip[36..40].try_into().unwrap_or([0xFF; 4]));
+    if ip[8..24] != flow_src_ip6(origin)
+        || ip[24..36] != flow_dst_ip6(0)[..12]
+        || target > flow
+        || tcp[0..2] != flow_src_port(flow).to_be_bytes()
+    {
+        return Check::Bad("flow addresses or ports");
+    }
+    let seq = le_u64(&p[18..26]);
+    if !fill_intact(&data[MIN_FLOW6_FRAME..], seq) {
+        return Check::Bad("payload");
+    }
+    Check::Good(FrameId {
+        origin,
+        flow,
+        flow_seq: le_u64(&p[10..18]),
+        seq,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn only(a: usize, dst: [u8; 6], src: [u8; 6]) -> impl Fn(usize) -> Option<([u8; 6], [u8; 6])> {
-        move |o| (o == a).then_some((dst, src))
+    fn only(
+        a: usize,
+        dst: [u8; 6],
+        src: [u8; 6],
+    ) -> impl Fn(&FrameId) -> Option<([u8; 6], [u8; 6])> {
+        move |id| (id.origin == a).then_some((dst, src))
     }
 
     #[test]
@@ -410,6 +611,43 @@ mod tests {
             "IPv4 without the magic is not the emulator's"
         );
         assert_eq!(build_flow(&mut buf, a, b, id, 10), MIN_FLOW_FRAME);
+    }
+
+    #[test]
+    fn ipv6_flow_frames_round_trip_and_echo_swaps_addresses_and_ports() {
+        let mut buf = [0u8; 256];
+        let (dst, src) = ([1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]);
+        let id = FrameId {
+            origin: 3,
+            flow: 5,
+            flow_seq: 2,
+            seq: 40,
+        };
+        let len = build_flow6_to(&mut buf, dst, src, id, 50, 1);
+        assert_eq!(len, MIN_FLOW6_FRAME);
+        let frame = &buf[..len];
+        assert_eq!(frame[12..14], [0x86, 0xDD]);
+        let payload_len = usize::from(u16::from_be_bytes([frame[18], frame[19]]));
+        assert_eq!(payload_len, len - 54);
+        assert_eq!(frame[22..38], flow_src_ip6(3));
+        assert_eq!(frame[34..38], [0, 3, 0, 1], "fd00::3:1");
+        assert_eq!(frame[38..54], flow_dst_ip6(1));
+        assert_eq!(check(frame, len, 0, &only(3, dst, src)), Check::Good(id));
+        assert_eq!(flow_identity(frame), Some((id, FlowDir::Tx)));
+        let echo = echo_of(frame, src, dst).expect("a flow frame");
+        assert_eq!(echo[0..6], src);
+        assert_eq!(echo[6..12], dst);
+        assert_eq!(echo[22..38], flow_dst_ip6(1));
+        assert_eq!(echo[38..54], flow_src_ip6(3));
+        assert_eq!(u16::from_be_bytes([echo[54], echo[55]]), FLOW_DST_PORT);
+        assert_eq!(u16::from_be_bytes([echo[56], echo[57]]), flow_src_port(5));
+        assert_eq!(flow_identity(&echo), Some((id, FlowDir::Echo)));
+        assert_eq!(flow_ips(&echo), Some((&frame[38..54], &frame[22..38])));
+        // An IPv4 echo keeps a valid header checksum.
+        let len4 = build_flow(&mut buf, dst, src, id, 100);
+        let echo4 = echo_of(&buf[..len4], src, dst).expect("a flow frame");
+        assert_eq!(internet_checksum(&echo4[14..34]), 0);
+        assert_eq!(echo4[26..30], flow_dst_ip(5));
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod control;
 pub mod diag;
 pub mod emulator;
 pub mod exports;
+pub mod fabric;
 pub mod fault_filter;
 pub mod frames;
 pub mod image;

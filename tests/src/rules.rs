@@ -225,6 +225,12 @@ rules! {
         "The ETW provider functions get a registration handle EtwRegister returned and EtwUnregister has not closed, EtwRegister non-NULL ProviderId and RegHandle, and EtwRegister and EtwUnregister run at PASSIVE_LEVEL.";
     LeakEtwProvider => "leak.etw-provider", "[DDI EtwUnregister]",
         "Every ETW provider the driver registers is unregistered by unload (and by a failing DriverEntry).";
+    RecvOutsideProtocolFilter => "recv.outside-protocol-filter", "[DOC:oid-gen-current-packet-filter][DOC:sending-data-from-a-filter-driver]",
+        "With a fabric, no frame is indicated to a protocol that the packet filter it set itself would reject: a filter that widens the miniport's filter (promiscuous) does not pass the extra frames on.";
+    OidPacketFilterAltered => "oid.packet-filter-altered", "[DOC:oid-gen-current-packet-filter]",
+        "With a fabric, a protocol's query of OID_GEN_CURRENT_PACKET_FILTER returns the filter it last set: bits a filter added below it are hidden.";
+    WireSourceMac => "wire.source-mac", "[IEEE 802.3 clause 3.2.3]",
+        "With a fabric, every frame a miniport puts on its wire has a unicast, non-zero source MAC.";
 }
 
 impl fmt::Display for Rule {

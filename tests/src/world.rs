@@ -311,6 +311,10 @@ pub(crate) struct Miniport {
     pub link: crate::machine::LinkState,
     /// Frames on their way along the wire (sent, not yet at the far end: `wire_latency_ns`).
     pub propagating: u64,
+    /// Fabric frames indicated and neither received by the protocol nor reclaimed yet.
+    pub fabric_inflight: u64,
+    /// The multicast list set with OID_802_3_MULTICAST_LIST.
+    pub multicast: Vec<[u8; 6]>,
 }
 
 /// The emulated protocol bound above an adapter's stack.
@@ -337,6 +341,10 @@ pub(crate) struct Protocol {
     pub lso_view: u32,
     /// Its own frames the protocol got back as loopback indications.
     pub looped_back: std::collections::HashSet<crate::ledger::FrameKey>,
+    /// The packet filter its last successful OID_GEN_CURRENT_PACKET_FILTER set installed.
+    pub filter_set: Option<u32>,
+    /// The value of the packet filter set it has in flight.
+    pub filter_setting: Option<u32>,
 }
 
 /// One adapter: protocol → filter module → miniport.
@@ -470,6 +478,21 @@ pub(crate) enum Event {
         handle: usize,
         generation: u64,
     },
+    /// A frame reaches the fabric's switch through `port` (`wire`: the adapter whose wire first
+    /// carried it, for the ledger).
+    FabricIn {
+        port: crate::fabric::Port,
+        frame: Vec<u8>,
+        wire: Option<usize>,
+    },
+    /// A frame the switch sent out of `port` reaches what is plugged into it.
+    FabricOut {
+        port: crate::fabric::Port,
+        frame: Vec<u8>,
+        wire: Option<usize>,
+    },
+    /// Adapter `.0`'s miniport indicates the frames the fabric brought it.
+    FabricRx(usize),
 }
 
 /// A callback the emulator is inside.
@@ -544,6 +567,10 @@ pub(crate) struct World {
     pub kernel: crate::kernel_sync::KernelSync,
     /// Registered ETW providers (a loaded `.sys`'s TraceLogging).
     pub etw: crate::exports::etw::EtwState,
+    /// The L2 fabric, when configured.
+    pub fabric: Option<crate::fabric::Fabric>,
+    /// NBLs a miniport indicated carrying a frame the fabric brought.
+    pub fabric_nbls: Set<usize>,
 }
 
 impl World {
@@ -567,6 +594,7 @@ impl World {
         ));
         rp.0.Buffer = rp.1.as_mut_ptr();
         let rng = Rng::new(cfg.seed);
+        let fabric = cfg.fabric.clone().map(crate::fabric::Fabric::new);
         let mut w = Box::new(World {
             cfg,
             sched: Scheduler::default(),
@@ -612,6 +640,8 @@ impl World {
             configs: Map::default(),
             kernel: crate::kernel_sync::KernelSync::default(),
             etw: crate::exports::etw::EtwState::default(),
+            fabric,
+            fabric_nbls: Set::default(),
         });
         w.clone_pool = w.new_pool(0, false, false, 0);
         w
@@ -621,13 +651,21 @@ impl World {
         &self.adapters[a].traffic
     }
 
-    /// The destination MAC of the frames adapter `a`'s protocol sends.
-    pub(crate) fn tx_dst(&self, a: usize) -> [u8; 6] {
+    /// The destination MAC of the frames adapter `a`'s protocol sends (of flow `flow`): with a
+    /// fabric, the peer the flow goes to (peer 0 for plain frames).
+    pub(crate) fn tx_dst(&self, a: usize, flow: u32) -> [u8; 6] {
         if self.adapters[a].traffic.broadcast {
-            [0xFF; 6]
-        } else {
-            crate::frames::peer_mac(a)
+            return [0xFF; 6];
         }
+        match self.fabric.as_ref().map(|f| &f.cfg.peers) {
+            Some(peers) if !peers.is_empty() => peers[flow as usize % peers.len()].mac,
+            _ => crate::frames::peer_mac(a),
+        }
+    }
+
+    /// [`World::tx_dst`] of the frame `id`.
+    pub(crate) fn tx_dst_of(&self, id: &crate::frames::FrameId) -> [u8; 6] {
+        self.tx_dst(id.origin, id.flow)
     }
 
     pub(crate) fn cfg_lifecycle_timeout(&self) -> Nanos {

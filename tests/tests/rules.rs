@@ -254,12 +254,100 @@ fn every_irp_rule_is_caught_at_the_control_device() {
     // The same request to a correct routine (mpfilter's) breaks no rule: tests/tests/control.rs.
 }
 
+/// A scenario on the fabric (`ndis_emu::fabric`) whose rules only apply there.
+#[derive(Clone, Copy, Debug)]
+enum FabricCase {
+    /// Adapter 0 sends 50 flow frames to a peer that never talks (so the switch floods them to
+    /// adapter 1, whose protocol is idle).
+    Flooded,
+    /// One idle adapter whose protocol issues 60 OIDs (reads of its packet filter among them).
+    Oids,
+    /// One adapter sending 10 flow frames.
+    Sends,
+}
+
+/// Runs `case` under the fault filter with `fault`; the violations.
+fn fabric_run(fault: Fault, case: FabricCase) -> Vec<ndis_emu::Violation> {
+    use ndis_emu::fabric::FabricConfig;
+    use ndis_emu::{AdapterConfig, TrafficConfig};
+    let mut fabric = FabricConfig::with_peers(1);
+    fabric.peers[0].echoes = false;
+    fabric.peers[0].answers_neighbors = false;
+    let mut emu = Emulator::new(EmuConfig {
+        fabric: Some(fabric),
+        ..EmuConfig::default()
+    });
+    let idle = TrafficConfig {
+        tx_nbls: 0,
+        rx_nbls: 0,
+        ..TrafficConfig::default()
+    };
+    let sending = |n| TrafficConfig {
+        tx_nbls: n,
+        flows: 4,
+        ..idle.clone()
+    };
+    let traffic = match case {
+        FabricCase::Flooded => vec![sending(50), idle.clone()],
+        FabricCase::Oids => vec![idle.clone()],
+        FabricCase::Sends => vec![sending(10)],
+    };
+    let n = traffic.len();
+    for (i, t) in traffic.into_iter().enumerate() {
+        emu.add_adapter(AdapterConfig::numbered(u8::try_from(i).unwrap()), t);
+    }
+    let img = image(fault).load().expect("fault filter");
+    emu.load(img.entry).expect("loads");
+    for a in 0..n {
+        assert!(emu.start(a), "{fault:?}: {:?}", emu.violations());
+    }
+    if let FabricCase::Oids = case {
+        emu.issue_oids(0, 60);
+    }
+    let idle_reached = emu.run_until_idle();
+    let v = emu.violations();
+    if v.is_empty() {
+        assert!(idle_reached, "{fault:?} {case:?}: the run went idle");
+        for a in 0..n {
+            emu.stop(a);
+        }
+        emu.unload();
+        assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+    }
+    drop(emu);
+    drop(img);
+    v
+}
+
+macro_rules! fabric_tests {
+    ($($name:ident: $fault:ident in $case:ident => $rule:literal;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                let v = fabric_run(Fault::$fault, FabricCase::$case);
+                assert_eq!(v.first().map(|v| v.rule.name()), Some($rule), "{v:?}");
+                // The same scenario with a correct filter breaks nothing.
+                let v = fabric_run(Fault::None, FabricCase::$case);
+                assert!(v.is_empty(), "{v:?}");
+            }
+        )*
+        const FABRIC_CASES: &[(Fault, &str)] = &[$((Fault::$fault, $rule)),*];
+    };
+}
+
+fabric_tests! {
+    rule_recv_outside_protocol_filter: WidenPacketFilter in Flooded => "recv.outside-protocol-filter";
+    rule_oid_packet_filter_altered: WidenPacketFilter in Oids => "oid.packet-filter-altered";
+    rule_wire_source_mac: MulticastSourceMac in Sends => "wire.source-mac";
+}
+
 #[test]
 fn every_rule_has_a_negative_test() {
     let mut covered: Vec<&str> = VIOLATION_CASES
         .iter()
         .chain(LEAK_CASES)
         .chain(DEVICE_CASES)
+        .chain(FABRIC_CASES)
         .map(|c| c.1)
         .collect();
     covered.push("leak.held-nbl");

@@ -15,13 +15,17 @@ pub(crate) enum Counter {
     MpReceives,
     /// NBLs the miniport indicated that neither reached the protocol nor came back.
     MpInflight,
+    /// The same for the frames the fabric brought.
+    FabricInflight,
 }
 
 impl Counter {
     fn rule(self) -> Rule {
         match self {
             Counter::ProtoSends => Rule::SendCompleteTwice,
-            Counter::MpReceives | Counter::MpInflight => Rule::RecvReturnTwice,
+            Counter::MpReceives | Counter::MpInflight | Counter::FabricInflight => {
+                Rule::RecvReturnTwice
+            }
         }
     }
 }
@@ -33,6 +37,7 @@ pub(crate) fn take_one(w: &mut World, a: usize, c: Counter) -> bool {
         Counter::ProtoSends => &mut ad.proto.outstanding,
         Counter::MpReceives => &mut ad.mp.rx_outstanding,
         Counter::MpInflight => &mut ad.mp.rx_inflight,
+        Counter::FabricInflight => &mut ad.mp.fabric_inflight,
     };
     if let Some(v) = slot.checked_sub(1) {
         *slot = v;

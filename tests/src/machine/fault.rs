@@ -99,6 +99,9 @@ pub(super) fn apply(a: usize, fault: Fault) {
         match fault {
             Fault::LinkDown | Fault::LinkUp => {
                 link.up = fault == Fault::LinkUp;
+                if !link.up {
+                    super::fabric::link_down(w, a);
+                }
                 let ad = &mut w.adapters[a];
                 if let Some(m) = ad.mp.shim.as_mut() {
                     m.on_link(ad.mp.link.up, now);

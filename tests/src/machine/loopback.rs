@@ -76,7 +76,11 @@ pub(crate) fn loopback_received(w: &mut World, a: usize, nbl: usize) -> bool {
 /// Adapter `a`'s protocol gets `frame` back as a loopback.
 fn protocol_gets(w: &mut World, a: usize, frame: &[u8], total: usize) {
     let check = {
-        let macs_of = |o: usize| w.adapters.get(o).map(|ad| (w.tx_dst(o), ad.cfg.mac));
+        let macs_of = |id: &frames::FrameId| {
+            w.adapters
+                .get(id.origin)
+                .map(|ad| (w.tx_dst_of(id), ad.cfg.mac))
+        };
         frames::check(frame, total, DIR_TX, &macs_of)
     };
     let st = &mut w.adapters[a].stats;

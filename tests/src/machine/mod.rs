@@ -10,6 +10,7 @@
 //! [`lifecycle`], [`stack`], [`leaks`], [`liveness`], [`fault`].
 
 mod accounting;
+mod fabric;
 pub(crate) mod fault;
 pub(crate) mod forward;
 mod leaks;
@@ -36,7 +37,7 @@ pub(crate) use limits::at_miniport_edge;
 pub(crate) use loopback::loopback_received;
 pub(crate) use oid::{mp_oid, proto_oid_done};
 pub(crate) use receive::{mp_reclaim, proto_receive};
-pub(crate) use send::{proto_send, proto_send_completed};
+pub(crate) use send::{proto_send, proto_send_completed, proto_send_frame};
 pub(crate) use stack::{pause_stack, restart_stack, start_stack, stop_stack};
 pub(crate) use transmit::mp_enqueue;
 
@@ -175,6 +176,9 @@ fn dispatch(ev: Event) {
         Event::Fault(a, f) => fault::apply(a, f),
         Event::ShimTick(a) => fault::shim_tick(a),
         Event::Timer { handle, generation } => timer::fire(handle, generation),
+        Event::FabricIn { port, frame, wire } => fabric::switch_in(port, &frame, wire),
+        Event::FabricOut { port, frame, wire } => fabric::port_out(port, frame, wire),
+        Event::FabricRx(a) => fabric::mp_indicate_fabric(a),
     }
 }
 
@@ -315,13 +319,20 @@ pub(super) fn framed_nbl(w: &mut World, f: &FramedNbl) -> Option<(usize, usize)>
     let nbl = w.pool_alloc(f.pool, f.origin)?;
     let len = w.rng.range_usize(f.len.0, f.len.1);
     // A flow frame is never shorter than its headers and identity.
-    let len = if f.flow.is_some() {
-        len.max(frames::MIN_FLOW_FRAME)
-    } else {
-        len
+    let ipv6 = w.traffic(f.adapter).ipv6;
+    let len = match (f.flow, ipv6) {
+        (None, _) => len,
+        (Some(_), false) => len.max(frames::MIN_FLOW_FRAME),
+        (Some(_), true) => len.max(frames::MIN_FLOW6_FRAME),
     };
     let (dst, src) = f.macs;
-    let targets = w.traffic(f.adapter).targets;
+    // With a fabric the targets are its peers: flow `f` to peer `f % peers`.
+    let peers = w.fabric.as_ref().map_or(0, |fab| fab.cfg.peers.len());
+    let targets = if peers > 0 {
+        u32::try_from(peers).unwrap_or(u32::MAX)
+    } else {
+        w.traffic(f.adapter).targets
+    };
     // SAFETY: nbl is a live emulator block with a frame buffer and a NET_BUFFER, and no other
     // reference to it is alive.
     unsafe {
@@ -335,7 +346,11 @@ pub(super) fn framed_nbl(w: &mut World, f: &FramedNbl) -> Option<(usize, usize)>
                     seq: f.seq,
                 };
                 let target = if targets == 0 { flow } else { flow % targets };
-                frames::build_flow_to(buf, dst, src, id, len, target)
+                if ipv6 {
+                    frames::build_flow6_to(buf, dst, src, id, len, target)
+                } else {
+                    frames::build_flow_to(buf, dst, src, id, len, target)
+                }
             }
         });
     }

@@ -11,7 +11,8 @@ use mpfilter::ndis::consts::{
     NDIS_OBJECT_TYPE_OID_REQUEST, NDIS_OID_REQUEST_REVISION_1, NDIS_REQUEST_QUERY_INFORMATION,
     NDIS_REQUEST_SET_INFORMATION, NDIS_SIZEOF_OID_REQUEST_REVISION_1, NDIS_STATUS_BUFFER_TOO_SHORT,
     NDIS_STATUS_NOT_SUPPORTED, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS, OID_802_3_CURRENT_ADDRESS,
-    OID_GEN_CURRENT_PACKET_FILTER, OID_GEN_LINK_SPEED, OID_GEN_MAXIMUM_FRAME_SIZE,
+    OID_802_3_MULTICAST_LIST, OID_GEN_CURRENT_PACKET_FILTER, OID_GEN_LINK_SPEED,
+    OID_GEN_MAXIMUM_FRAME_SIZE,
 };
 use mpfilter::ndis::types::{NDIS_OBJECT_HEADER, NDIS_OID_REQUEST, NDIS_STATUS};
 
@@ -29,10 +30,13 @@ fn new_protocol_oid(w: &mut World, a: usize) -> Box<OidStore> {
         buf: [0; 64],
     });
     let first_filter = w.adapters[a].proto.filter_pending;
+    // With a fabric the protocol also reads its packet filter back (kind 6); without one the
+    // draws are as they always were.
+    let kinds = if w.fabric.is_some() { 6 } else { 5 };
     let kind = if first_filter.is_some() {
         2
     } else {
-        w.rng.range(0, 5)
+        w.rng.range(0, kinds)
     };
     let (rt, oid, len) = match kind {
         0 => (NDIS_REQUEST_QUERY_INFORMATION, OID_GEN_LINK_SPEED, 4),
@@ -48,10 +52,17 @@ fn new_protocol_oid(w: &mut World, a: usize) -> Box<OidStore> {
             4,
         ),
         4 => (NDIS_REQUEST_QUERY_INFORMATION, OID_802_3_CURRENT_ADDRESS, 2),
+        6 => (
+            NDIS_REQUEST_QUERY_INFORMATION,
+            OID_GEN_CURRENT_PACKET_FILTER,
+            4,
+        ),
         _ => (NDIS_REQUEST_QUERY_INFORMATION, OID_UNSUPPORTED, 4),
     };
-    if oid == OID_GEN_CURRENT_PACKET_FILTER {
-        store.buf[..4].copy_from_slice(&first_filter.unwrap_or(0x0000_000B).to_le_bytes());
+    if rt == NDIS_REQUEST_SET_INFORMATION {
+        let value = first_filter.unwrap_or(0x0000_000B);
+        store.buf[..4].copy_from_slice(&value.to_le_bytes());
+        w.adapters[a].proto.filter_setting = Some(value);
     }
     let buf = store.buf.as_mut_ptr().cast::<c_void>();
     let r = &mut store.req;
@@ -184,6 +195,39 @@ fn oid_answer_ok(w: &World, a: usize, req: usize, status: NDIS_STATUS) -> bool {
     }
 }
 
+/// The protocol's packet filter request `req` finished with `status`: a set that succeeded is
+/// the protocol's filter from now on; with a fabric, a query must read back exactly that
+/// (`oid.packet-filter-altered`). False if the rule is broken.
+fn packet_filter_seen(w: &mut World, a: usize, req: usize, status: NDIS_STATUS) -> bool {
+    let Some(orig) = w.orig_oids.get(&req) else {
+        return true;
+    };
+    let store = orig.req.get();
+    // SAFETY: reading the query view of our own request (plain integers and a pointer).
+    let query = unsafe { store.req.DATA.QUERY_INFORMATION };
+    if query.Oid != OID_GEN_CURRENT_PACKET_FILTER || status != NDIS_STATUS_SUCCESS {
+        return true;
+    }
+    let word = u32::from_le_bytes([store.buf[0], store.buf[1], store.buf[2], store.buf[3]]);
+    let proto = &mut w.adapters[a].proto;
+    if store.req.RequestType == NDIS_REQUEST_SET_INFORMATION {
+        proto.filter_set = proto.filter_setting.take();
+        return true;
+    }
+    match proto.filter_set {
+        Some(set) if w.fabric.is_some() && set != word => {
+            w.violate(
+                Rule::OidPacketFilterAltered,
+                Subject::Request(req),
+                "-",
+                format!("the protocol set packet filter {set:#x} and read back {word:#x}"),
+            );
+            false
+        }
+        _ => true,
+    }
+}
+
 /// The result fields of a request (the query view; the set view's BytesRead is BytesWritten's
 /// slot).
 fn answer_of(r: &NDIS_OID_REQUEST, status: NDIS_STATUS) -> OidAnswer {
@@ -239,6 +283,9 @@ pub(crate) fn proto_oid_done(w: &mut World, a: usize, req: usize, status: NDIS_S
     }
     if !oid_answer_ok(w, a, req, status) {
         w.adapters[a].stats.oids_bad_answer += 1;
+    }
+    if !packet_filter_seen(w, a, req, status) {
+        return;
     }
     // OIDs go one at a time: the first to complete is the packet filter the protocol sets
     // before it sends.
@@ -354,6 +401,10 @@ fn mp_oid_answer(w: &mut World, a: usize, req: usize) -> NDIS_STATUS {
         OID_GEN_CURRENT_PACKET_FILTER => {
             Some(w.adapters[a].mp.packet_filter.to_le_bytes().to_vec())
         }
+        OID_802_3_MULTICAST_LIST if req_ref.RequestType == NDIS_REQUEST_SET_INFORMATION => {
+            return set_multicast_list(w, a, req_ref);
+        }
+        OID_802_3_MULTICAST_LIST => Some(w.adapters[a].mp.multicast.concat()),
         _ => None,
     };
     let Some(bytes) = answer else {
@@ -378,6 +429,37 @@ fn mp_oid_answer(w: &mut World, a: usize, req: usize) -> NDIS_STATUS {
     query.BytesWritten = need;
     query.BytesNeeded = 0;
     req_ref.SupportedRevision = NDIS_OID_REQUEST_REVISION_1;
+    NDIS_STATUS_SUCCESS
+}
+
+/// OID_802_3_MULTICAST_LIST set: the miniport's list becomes the request's (whole MACs).
+fn set_multicast_list(w: &mut World, a: usize, req: &mut NDIS_OID_REQUEST) -> NDIS_STATUS {
+    // SAFETY: the set view of a live request.
+    let set = unsafe { &mut req.DATA.SET_INFORMATION };
+    let len = set.InformationBufferLength as usize;
+    if !len.is_multiple_of(6) || (len > 0 && set.InformationBuffer.is_null()) {
+        set.BytesRead = 0;
+        set.BytesNeeded = 6;
+        return NDIS_STATUS_INVALID_LENGTH;
+    }
+    let mut list = vec![0u8; len];
+    if len > 0 {
+        // SAFETY: the set buffer holds `len` bytes.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                set.InformationBuffer.cast::<u8>(),
+                list.as_mut_ptr(),
+                len,
+            );
+        }
+    }
+    w.adapters[a].mp.multicast = list
+        .chunks_exact(6)
+        .map(|c| <[u8; 6]>::try_from(c).unwrap_or_default())
+        .collect();
+    set.BytesRead = set.InformationBufferLength;
+    set.BytesNeeded = 0;
+    req.SupportedRevision = NDIS_OID_REQUEST_REVISION_1;
     NDIS_STATUS_SUCCESS
 }
 

@@ -122,11 +122,7 @@ fn mp_indicate(a: usize) {
     });
     world::with(|w| {
         if delivered == Some(false) {
-            // Bypass: straight up to the protocol, which returns at once.
-            proto_receive(w, a, &nbls, true);
-            for &n in &nbls {
-                mp_reclaim(w, a, n, !resources);
-            }
+            proto_receive_bypass(w, a, &nbls, resources);
             return;
         }
         if !resources || w.halted {
@@ -136,8 +132,17 @@ fn mp_indicate(a: usize) {
     });
 }
 
+/// No receive handler: NDIS indicates the miniport's chain straight to the protocol, which
+/// returns it at once.
+pub(super) fn proto_receive_bypass(w: &mut World, a: usize, nbls: &[usize], resources: bool) {
+    proto_receive(w, a, nbls, true);
+    for &n in nbls {
+        mp_reclaim(w, a, n, !resources);
+    }
+}
+
 /// After a RESOURCES indication returns: the chain must be intact and every NBL unmodified.
-fn resources_reclaim(w: &mut World, a: usize, nbls: &[usize]) {
+pub(super) fn resources_reclaim(w: &mut World, a: usize, nbls: &[usize]) {
     for (i, &nbl) in nbls.iter().enumerate() {
         let Some(t) = w.nbls.get(&nbl) else { return };
         if t.state != (NState::Resources { module: a }) {
@@ -169,7 +174,12 @@ fn resources_reclaim(w: &mut World, a: usize, nbls: &[usize]) {
 /// The miniport takes a received NBL back.
 pub(crate) fn mp_reclaim(w: &mut World, a: usize, nbl: usize, was_outstanding: bool) {
     let delivered = w.delivered.remove(&nbl);
-    if !delivered && !take_one(w, a, Counter::MpInflight) {
+    let inflight = if w.fabric_nbls.remove(&nbl) {
+        Counter::FabricInflight
+    } else {
+        Counter::MpInflight
+    };
+    if !delivered && !take_one(w, a, inflight) {
         return;
     }
     if was_outstanding && !take_one(w, a, Counter::MpReceives) {
@@ -192,20 +202,34 @@ pub(crate) fn proto_receive(w: &mut World, a: usize, nbls: &[usize], resources: 
             nbl,
             "NdisFIndicateReceiveNetBufferLists",
             |w, frame, total| {
+                if !super::fabric::protocol_filter_ok(w, a, nbl, frame)
+                    || super::fabric::protocol_saw(w, a, frame)
+                {
+                    w.adapters[a].stats.rx_received_bytes += total as u64;
+                    return;
+                }
                 let st = &mut w.adapters[a].stats;
                 st.rx_received_bytes += total as u64;
-                let from_peer = |o: usize| (o == a & 0xFF).then_some((mac, frames::peer_mac(a)));
+                let from_peer = |id: &frames::FrameId| {
+                    (id.origin == a & 0xFF).then_some((mac, frames::peer_mac(a)))
+                };
                 if let Check::Bad(_) = frames::check(frame, total, DIR_RX, &from_peer) {
                     st.rx_bad += 1;
                 }
             },
         );
-        if !whole {
+        if !whole || w.halted {
             return;
         }
         // Only the miniport's own receives count as delivered (a filter may indicate its own).
         let mine = matches!(w.nbls.get(&nbl).map(|t| t.origin), Some(Origin::MpRx(x)) if x == a);
         if mine && w.delivered.insert(nbl) {
+            if w.fabric_nbls.contains(&nbl) {
+                if !take_one(w, a, Counter::FabricInflight) {
+                    return;
+                }
+                continue;
+            }
             if !take_one(w, a, Counter::MpInflight) {
                 return;
             }

@@ -164,7 +164,7 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
                 &FramedNbl {
                     pool,
                     origin: Origin::ProtoTx(a),
-                    macs: (w.tx_dst(a), src),
+                    macs: (w.tx_dst(a, flow.map_or(0, |f| f.0)), src),
                     seq,
                     adapter: a,
                     dir: DIR_TX,
@@ -226,6 +226,70 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
     if sent == Some(false) {
         bypass_filter(a, head);
     }
+}
+
+/// The protocol of adapter `a` sends one NBL carrying `bytes` (an ARP request, a neighbour
+/// solicitation: what a stack sends besides its flows); counted as a send, not in the ledger.
+/// False if the protocol cannot send now (not running, module not Running, packet filter not
+/// set yet).
+pub(crate) fn proto_send_frame(a: usize, bytes: &[u8]) -> bool {
+    let plan = world::with(|w| {
+        let ad = &w.adapters[a];
+        if !ad.proto.running
+            || ad.module.state != ModState::Running
+            || ad.proto.filter_pending.is_some()
+        {
+            return None;
+        }
+        let pool = ad.proto.pool;
+        let source = ad.proto.token.addr();
+        let nbl = w.pool_alloc(pool, Origin::ProtoTx(a))?;
+        let len = bytes
+            .len()
+            .min(nblmem::FRAME_CAPACITY - nblmem::FRAME_BACKFILL);
+        // SAFETY: nbl is a live emulator block with a frame buffer and a NET_BUFFER, and no
+        // other reference to it is alive.
+        unsafe {
+            nblmem::write_frame(nbl, |buf| {
+                buf[..len].copy_from_slice(&bytes[..len]);
+                len
+            });
+        }
+        // SAFETY: as above.
+        unsafe { nblmem::nbl_mut(nbl) }.SourceHandle = source as *mut core::ffi::c_void;
+        // SAFETY: nbl is live.
+        let snap = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
+        let t = w.nbls.get_mut(&nbl)?;
+        t.state = NState::Filter {
+            module: Some(a),
+            came: Came::Above,
+        };
+        t.source = source;
+        t.entry_snap = snap;
+        let ad = &mut w.adapters[a];
+        ad.stats.tx_sent += 1;
+        ad.stats.tx_sent_bytes += len as u64;
+        ad.stats.chains_sent += 1;
+        ad.proto.outstanding += 1;
+        let irql = pick_irql(w);
+        Some((nbl, irql))
+    });
+    let Some(Some((nbl, irql))) = plan else {
+        return false;
+    };
+    let flags = if irql.is_dispatch() {
+        NDIS_SEND_FLAGS_DISPATCH_LEVEL
+    } else {
+        0
+    };
+    let sent = call_filter(Some(a), "FilterSendNetBufferLists", irql, |h, ctx| {
+        // SAFETY: ctx is the module context; nbl a live NBL now owned by the filter.
+        unsafe { callbacks::send(h, ctx, nbl as *mut _, 0, flags) }
+    });
+    if sent == Some(false) {
+        bypass_filter(a, nbl);
+    }
+    true
 }
 
 /// No send handler: NDIS passes the protocol's chain straight to the miniport.

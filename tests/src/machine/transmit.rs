@@ -38,7 +38,7 @@ pub(crate) fn mp_enqueue(w: &mut World, a: usize, nbls: &[usize]) {
 }
 
 /// The destination an NBL's frame is for, as a balancer's target: the IPv4 destination address
-/// of a flow frame, 0 for anything else.
+/// of a flow frame (the last four bytes of the IPv6 one: the flow target), 0 for anything else.
 fn destination_of(w: &mut World, nbl: usize) -> u32 {
     // SAFETY: nbl is a live emulator NBL just sent below the filter.
     let nb = unsafe { nblmem::nbl_mut(nbl) }.FirstNetBuffer;
@@ -53,6 +53,9 @@ fn destination_of(w: &mut World, nbl: usize) -> u32 {
         (Some([0x08, 0x00]), Some(ip)) => {
             u32::from_be_bytes(<[u8; 4]>::try_from(ip).unwrap_or_default())
         }
+        (Some([0x86, 0xDD]), _) => frame.get(50..54).map_or(0, |ip| {
+            u32::from_be_bytes(<[u8; 4]>::try_from(ip).unwrap_or_default())
+        }),
         _ => 0,
     };
     w.scratch = scratch;
@@ -157,16 +160,29 @@ pub(super) fn mp_flush(a: usize) {
 fn wire_check(w: &mut World, a: usize, nbl: usize, delivered: bool) -> bool {
     super::each_frame(w, nbl, "-", |w, frame, total| {
         let check = {
-            let macs_of = |o: usize| w.adapters.get(o).map(|ad| (w.tx_dst(o), ad.cfg.mac));
+            let macs_of = |id: &frames::FrameId| {
+                w.adapters
+                    .get(id.origin)
+                    .map(|ad| (w.tx_dst_of(id), ad.cfg.mac))
+            };
             frames::check(frame, total, DIR_TX, &macs_of)
         };
         let st = &mut w.adapters[a].stats;
         st.wire_tx_frames += 1;
         st.wire_tx_bytes += total as u64;
+        if let Check::Good(id) = check {
+            st.wire_tx_rerouted += u64::from(id.origin != a);
+        }
+        if super::fabric::on_wire(w, a, frame, &check, delivered) {
+            if let Check::Bad(_) = check {
+                w.adapters[a].stats.wire_tx_bad += 1;
+            }
+            return;
+        }
+        let st = &mut w.adapters[a].stats;
         match check {
             Check::Bad(_) => st.wire_tx_bad += 1,
             Check::Good(id) => {
-                st.wire_tx_rerouted += u64::from(id.origin != a);
                 if delivered {
                     let key = FrameKey {
                         origin: id.origin,
