@@ -69,6 +69,10 @@ impl View<'_> {
     pub fn link_indications(&self, adapter: usize) -> &[LinkIndication] {
         &self.0.adapters[adapter].proto.link_seen
     }
+    /// NBLs an adapter's miniport holds now (sent down, not completed yet).
+    pub fn below(&self, adapter: usize) -> u64 {
+        self.0.adapters[adapter].mp.below
+    }
     /// What adapter `adapter`'s protocol and miniport saw of the fabric so far (`None` without a
     /// fabric).
     pub fn fabric_seen(&self, adapter: usize) -> Option<&crate::fabric::ProtocolSeen> {

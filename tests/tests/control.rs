@@ -352,6 +352,8 @@ fn runtime_change(image: &DriverImage) {
     }
     assert_eq!(emu.device_create(0), Some(status::SUCCESS));
     emu.run_for(3 * MS);
+    // The change must find NBLs out below (their completions belong to the old engine).
+    assert!(emu.run_until(|v| v.below(0) > 0), "{:?}", emu.violations());
     let if0 = change_policy(&mut emu);
     resets(&mut emu, if0);
 

@@ -150,3 +150,184 @@ fn unanswered_probes_fail_the_path_within_the_missed_budget() {
 fn sys_unanswered_probes_fail_the_path_within_the_missed_budget() {
     common::on_sys(unanswered);
 }
+
+/// Scenario (a): a silent blackhole on a probed path, through the L2 fabric (peers answer the
+/// probes; adapter 0's flows go to the peers over both members, round-robin). Member 1 is probed;
+/// member 0 is not: in preserve mode its MAC goes out of both ports with the team's traffic, so
+/// the switch sends the answers to its probe wherever its MAC was last seen (docs/design.md, "The
+/// filter's own probe").
+mod blackhole {
+    use super::*;
+    use ndis_emu::fabric::FabricConfig;
+    use ndis_emu::wire::Fault;
+    use ndis_emu::{DeliveryReport, TrafficConfig};
+
+    /// What the run measured, times from the start of traffic.
+    pub struct Seen {
+        pub transitions: Vec<(u64, Event)>,
+        pub stats: Vec<ModuleStats>,
+        pub delivery: DeliveryReport,
+        /// Frames on wire 1: before the hole, while the filter had to find it (up to 400 ms
+        /// after it opened), and afterwards until the hole closed.
+        pub wire1: [u64; 3],
+        pub hole_at: u64,
+    }
+
+    fn traffic() -> TrafficConfig {
+        TrafficConfig {
+            tx_nbls: 12_000,
+            rx_nbls: 0,
+            max_chain: 4,
+            frame_len: (200, 600),
+            window: 64,
+            send_interval: 200_000,
+            flows: 16,
+            ..TrafficConfig::default()
+        }
+    }
+
+    pub fn run(target: &str, image: DriverImage) -> Seen {
+        let mut emu = Emulator::new(EmuConfig {
+            seed: 11,
+            fabric: Some(FabricConfig::with_peers(2)),
+            ..EmuConfig::default()
+        });
+        emu.add_adapter(member(0, None), traffic());
+        emu.add_adapter(member(1, Some(target)), idle());
+        let img = image.load().expect("image");
+        emu.load(img.entry).expect("mpfilter loads");
+        for a in 0..2 {
+            assert!(emu.start(a), "{:?}", emu.violations());
+        }
+        let t = emu.now();
+        emu.run_for(300 * MS);
+        let before = emu.stats(1).wire_tx_frames;
+        let hole_at = emu.now() - t;
+        emu.schedule_fault(1, emu.now(), Fault::Blackhole(true));
+        emu.run_for(400 * MS);
+        let finding = emu.stats(1).wire_tx_frames;
+        emu.run_for(600 * MS);
+        let after = emu.stats(1).wire_tx_frames;
+        emu.schedule_fault(1, emu.now(), Fault::Blackhole(false));
+        assert!(emu.run_until_idle(), "{:?}", emu.violations());
+        // Long enough after the hole closed for the probes to be answered again.
+        emu.schedule_fault(1, emu.now() + 400 * MS, Fault::Blackhole(false));
+        emu.run_for(500 * MS);
+        let transitions = emu
+            .diag_events()
+            .into_iter()
+            .filter(|r| matches!(r.event, Event::PathTransition { .. }))
+            .map(|r| (r.at.saturating_sub(t), r.event))
+            .collect();
+        let stats = (0..2)
+            .map(|a| {
+                let m = AdapterConfig::numbered(a);
+                common::module_stats(&mut emu, m.filter_if_index()).expect("teamed")
+            })
+            .collect();
+        let delivery = emu.delivery();
+        for a in 0..2 {
+            emu.stop(a);
+        }
+        emu.unload();
+        assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+        assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+        drop(img);
+        Seen {
+            transitions,
+            stats,
+            delivery,
+            wire1: [before, finding - before, after - finding],
+            hole_at,
+        }
+    }
+
+    /// The probe finds the hole within its budget (ProbeMissed + 1 = 3 intervals of 100 ms);
+    /// what went into the hole before is lost (completed OK: silently), nothing after; path 1
+    /// carries only probes until the hole closes, and its answers bring the path back.
+    pub fn assert_found(s: &Seen) {
+        let failed: Vec<_> = s
+            .transitions
+            .iter()
+            .filter(|(_, e)| {
+                matches!(
+                    e,
+                    Event::PathTransition {
+                        to: PathState::Failed,
+                        ..
+                    }
+                )
+            })
+            .collect();
+        let found = match failed.as_slice() {
+            [
+                (
+                    at,
+                    Event::PathTransition {
+                        path: 1,
+                        reason: Reason::ProbeLost,
+                        ..
+                    },
+                ),
+            ] => *at,
+            other => panic!("one ProbeLost failure of path 1, got {other:?}"),
+        };
+        let delay = found - s.hole_at;
+        assert!(delay <= 300 * MS, "found {delay} ns after the hole opened");
+        assert!(
+            delay >= 100 * MS,
+            "not before a probe could go missing: {delay} ns"
+        );
+        let o = &s.delivery.origins[0];
+        assert_eq!(o.completed_ok, o.sent, "completions hide the hole: {o:?}");
+        assert_eq!(o.duplicates, 0);
+        assert!(o.silently_lost > 0, "frames went into the hole: {o:?}");
+        assert_eq!(o.lost, o.silently_lost);
+        assert!(
+            o.lost <= s.wire1[1],
+            "only what wire 1 carried while the probe looked for the hole is lost: {o:?} {:?}",
+            s.wire1
+        );
+        let s1 = &s.stats[1];
+        // After detection wire 1 carries probes only: one per 100 ms in the 600 ms.
+        assert!(
+            (5..=7).contains(&s.wire1[2]),
+            "wire 1 after detection: {:?}",
+            s.wire1
+        );
+        assert!(s1.probe_answers > 0 && s1.probes_missed >= 2, "{s1:?}");
+        assert_eq!(s.stats[0].probes_sent, 0, "member 0 is not probed");
+        assert!(
+            s.transitions.iter().any(|(at, e)| *at > found
+                && matches!(
+                    e,
+                    Event::PathTransition {
+                        path: 1,
+                        from: PathState::Failed,
+                        to: PathState::Recovering,
+                        reason: Reason::ProbeAnswered,
+                        ..
+                    }
+                )),
+            "answers again after the hole closed: {:?}",
+            s.transitions
+        );
+    }
+}
+
+#[test]
+fn a_silent_blackhole_is_found_by_the_arp_probe_within_its_budget() {
+    blackhole::assert_found(&blackhole::run("10.1.0.1", DriverImage::Host));
+}
+
+#[test]
+fn a_silent_blackhole_is_found_by_the_neighbour_solicitation_probe_within_its_budget() {
+    blackhole::assert_found(&blackhole::run("fd01::1", DriverImage::Host));
+}
+
+#[test]
+#[ignore = "needs the cross-built mpfilter.sys: bash tools/build-sys.sh"]
+fn sys_a_silent_blackhole_is_found_by_the_arp_probe_within_its_budget() {
+    let s = common::on_sys(|image| blackhole::run("10.1.0.1", image));
+    blackhole::assert_found(&s);
+}

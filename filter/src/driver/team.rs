@@ -462,13 +462,14 @@ impl Groups {
         let next = Self::rebuild(&mut c, gi);
         drop(c);
         drop(self.published[gi].replace(next));
-        self.size_packet_filters(gi, None);
+        self.size_packet_filters(gi, None, Some(module));
     }
 
     /// Tells every member of group `gi` (but `leaving`) how many members it has, which decides
-    /// whether its packet filter below is widened for receive takeover. Outside the control lock:
-    /// a filter set may complete, and a status be indicated, inline.
-    fn size_packet_filters(&self, gi: usize, leaving: Option<&Module>) {
+    /// whether its packet filter below is widened for receive takeover (`joining` is still in its
+    /// FilterAttach). Outside the control lock: a filter set may complete, and a status be
+    /// indicated, inline.
+    fn size_packet_filters(&self, gi: usize, leaving: Option<&Module>, joining: Option<&Module>) {
         self.with_group_route(gi, |route| {
             let Some(route) = route else {
                 return;
@@ -481,7 +482,8 @@ impl Groups {
                 .filter(|m| leaving.is_none_or(|l| !core::ptr::eq(*m, l)))
                 .collect();
             for m in &members {
-                m.set_team_size(members.len());
+                let attaching = joining.is_some_and(|j| core::ptr::eq(*m, j));
+                m.set_team_size(members.len(), attaching);
             }
         });
     }
@@ -510,7 +512,7 @@ impl Groups {
         }
         drop(c);
         drop(self.published[gi].replace(next));
-        self.size_packet_filters(gi, Some(module));
+        self.size_packet_filters(gi, Some(module), None);
         // A periodic timer is cancelled at PASSIVE_LEVEL, outside the lock; NDIS flushes its
         // queued callbacks before the cancel returns.
         drop(timer);

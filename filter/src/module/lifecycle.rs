@@ -145,6 +145,8 @@ impl Module {
             u16::try_from(backfill).unwrap_or(u16::MAX),
             Ordering::Relaxed,
         );
+        // A packet filter the team changed while this module could not issue requests.
+        self.push_packet_filter();
         // Nothing can fail in a pass-through restart.
         self.apply(ModuleEvent::RestartSucceeded);
         self.counters.restarts.inc();

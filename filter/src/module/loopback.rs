@@ -25,7 +25,7 @@ use crate::ndis::consts::{
 };
 use crate::ndis::types::{NDIS_PORT_NUMBER, NDIS_STATUS};
 use crate::ndis::{OidRequest, OwnedNbl, SendFlags};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// Multicast addresses kept per module.
 pub const MAX_MULTICAST: usize = 32;
@@ -41,6 +41,8 @@ const LIST_TOO_LONG: u32 = u32::MAX;
 #[derive(Debug, Default)]
 pub struct ReceiveFilter {
     packet_filter: AtomicU32,
+    /// The protocol has set its packet filter at least once.
+    set: AtomicBool,
     multicast_len: AtomicU32,
     multicast: [AtomicU64; MAX_MULTICAST],
 }
@@ -57,6 +59,11 @@ impl ReceiveFilter {
         self.packet_filter.load(Ordering::Relaxed)
     }
 
+    /// Whether the protocol has set its packet filter yet.
+    pub fn is_set(&self) -> bool {
+        self.set.load(Ordering::Acquire)
+    }
+
     /// A set request of the protocol above completed with `status`: keeps what it changed.
     pub fn observe_set(&self, oid: u32, data: &[u8], status: NDIS_STATUS) {
         if status != NDIS_STATUS_SUCCESS {
@@ -67,6 +74,7 @@ impl ReceiveFilter {
                 if let Some(bits) = data.first_chunk::<4>() {
                     self.packet_filter
                         .store(u32::from_le_bytes(*bits), Ordering::Relaxed);
+                    self.set.store(true, Ordering::Release);
                 }
             }
             OID_802_3_MULTICAST_LIST => {

@@ -20,29 +20,40 @@ impl Module {
     /// chain in one CAS.
     pub fn receive(&self, chain: NblChain, port: NDIS_PORT_NUMBER, flags: ReceiveFlags) {
         self.note_probe_answers(&chain);
-        self.indicate_up(chain, port, flags);
+        if let Some(back) = self.indicate_up(chain, port, flags) {
+            // RESOURCES: the indicator's again when this callback returns.
+            back.leave_with_indicator();
+        }
     }
 
-    /// Indicates `chain` up this stack through the pause gate (see [`Module::receive`]).
-    pub(super) fn indicate_up(&self, chain: NblChain, port: NDIS_PORT_NUMBER, flags: ReceiveFlags) {
+    /// Indicates `chain` up this stack through the pause gate (see [`Module::receive`]). With
+    /// RESOURCES the NBLs come back, for the caller to leave with the indicator; otherwise they
+    /// are above, or returned below.
+    pub(super) fn indicate_up(
+        &self,
+        chain: NblChain,
+        port: NDIS_PORT_NUMBER,
+        flags: ReceiveFlags,
+    ) -> Option<NblChain> {
         let n = count(&chain);
         if self.gate.try_enter(n) {
             self.counters
                 .receive_bytes_indicated
                 .add(chain.data_length());
             self.counters.receive_nbls_indicated.add(n);
-            if let Some(back) = self.handle.indicate_receive(chain, port, flags) {
-                // RESOURCES: the NBLs are back with us as the indication returns; they are the
-                // indicator's again when this callback returns.
-                back.leave_with_indicator();
+            let back = self.handle.indicate_receive(chain, port, flags);
+            if back.is_some() {
+                // RESOURCES: the NBLs are back with us as the indication returns.
                 self.finish_leave(self.gate.leave(n));
             }
+            back
         } else {
             self.counters.receive_nbls_rejected_paused.add(n);
             if flags.has_resources() {
-                chain.leave_with_indicator();
+                Some(chain)
             } else {
                 self.handle.return_nbls(chain, flags.to_return_flags());
+                None
             }
         }
     }

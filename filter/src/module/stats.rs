@@ -117,7 +117,8 @@ pub struct ModuleStats {
     pub packet_filter_sets_failed: u64,
     /// Received frames that only the team's PROMISCUOUS bit let in, returned without indication.
     pub receive_nbls_filtered: u64,
-    /// Other members' frames received on theirs and indicated up this stack (receive takeover).
+    /// Frames for this member received on another member and indicated up this stack (receive
+    /// takeover).
     pub receive_nbls_taken_over: u64,
     /// Frames for this member received on another that could not be taken over (not Running, no
     /// clone).

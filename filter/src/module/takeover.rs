@@ -14,7 +14,8 @@
 //! - **Classification** ([`Module::receive_teamed`]): each NBL's destination MAC decides. Another
 //!   member's unicast MAC: taken over. Accepted by B's protocol's own receive filter: up B's
 //!   stack. Anything else got in only through the team's PROMISCUOUS bit and is returned at once
-//!   (counted), so B's protocol never sees a frame its filter would refuse.
+//!   (counted), so B's protocol never sees a frame its filter would refuse. Before B's protocol
+//!   has set a packet filter there is nothing to hold frames against; they go up as they came.
 //! - **Ownership.** A taken-over frame goes up A's stack as a clone from A's pool with A's handle,
 //!   indicated with `NDIS_RECEIVE_FLAGS_RESOURCES`: the receivers above A copy what they keep, the
 //!   clone is the filter's again when the call returns and is freed, and the original goes back
@@ -24,8 +25,8 @@
 //!   each taken-over frame (chosen over tracking clones across members on the return path; taken
 //!   over are only the replies to traffic another member carried).
 
-use super::Module;
 use super::route::Route;
+use super::{Module, ModuleState};
 use crate::ndis::consts::{
     NDIS_PACKET_TYPE_PROMISCUOUS, NDIS_STATUS_SUCCESS, OID_GEN_CURRENT_PACKET_FILTER,
 };
@@ -41,8 +42,8 @@ use core::sync::atomic::{AtomicBool, Ordering};
 pub(crate) struct TeamFilter {
     /// PROMISCUOUS is added to what goes down (the group has two or more members).
     widened: AtomicBool,
-    /// The protocol has set its packet filter at least once.
-    protocol_set: AtomicBool,
+    /// The value below changed and is still to be set (the module could not issue requests).
+    pending: AtomicBool,
     /// The altered data of the protocol's set requests.
     scratch: OidScratch,
     /// The filter's own sets when the group changes (`None`: no memory at attach).
@@ -79,15 +80,31 @@ impl Module {
     }
 
     /// The group now has `members` members: the packet filter below is widened from two on, and
-    /// set again if the protocol has set one. IRQL <= DISPATCH_LEVEL (control plane).
-    pub fn set_team_size(&self, members: usize) {
+    /// set again — also before any protocol set one, so that the other members' frames (and the
+    /// answers to the filter's own probe) are received from the start. Narrowing sets back the
+    /// protocol's value. `attaching`: the call comes from this module's own FilterAttach, where
+    /// NDIS refuses its requests; FilterRestart sets the filter then. IRQL <= DISPATCH_LEVEL
+    /// (control plane).
+    pub fn set_team_size(&self, members: usize, attaching: bool) {
         let Some(t) = self.team_filter() else {
             return;
         };
         let widen = members >= 2;
-        if t.widened.swap(widen, Ordering::AcqRel) == widen
-            || !t.protocol_set.load(Ordering::Acquire)
-        {
+        if t.widened.swap(widen, Ordering::AcqRel) == widen {
+            return;
+        }
+        t.pending.store(true, Ordering::Release);
+        if !attaching {
+            self.push_packet_filter();
+        }
+    }
+
+    /// Sets the packet filter below if the team changed it since it was last set.
+    pub(super) fn push_packet_filter(&self) {
+        let Some(t) = self.team_filter() else {
+            return;
+        };
+        if self.state() == ModuleState::Detached || !t.pending.swap(false, Ordering::AcqRel) {
             return;
         }
         let Some(own) = t.own.as_ref() else {
@@ -145,7 +162,6 @@ impl Module {
         let Some(t) = self.team_filter() else {
             return;
         };
-        t.protocol_set.store(true, Ordering::Release);
         let below = self.filter_below(bits);
         if below != bits {
             clone.substitute_set_data(&t.scratch, &below.to_le_bytes());
@@ -190,34 +206,65 @@ impl Module {
             return;
         }
         self.note_probe_answers(&chain);
-        let own_mac = self.info.mac_address();
         let mut chain = chain;
+        if flags.has_resources() {
+            // The indicator's chain must be linked as it was when this callback returns: each
+            // NBL is handled alone and relinked in its place.
+            let mut kept = NblChain::new();
+            while let Some(nbl) = chain.pop_front() {
+                let nbl = match self.classify(&nbl, route) {
+                    // With RESOURCES the NBL always comes back from the indication.
+                    Destination::Up => match self
+                        .indicate_up(NblChain::from(nbl), port, flags)
+                        .and_then(|mut one| one.pop_front())
+                    {
+                        Some(nbl) => nbl,
+                        None => continue,
+                    },
+                    Destination::Member(owner) => owner.take_over(nbl, port, flags),
+                    Destination::Nobody => nbl,
+                };
+                kept.push_back(nbl);
+            }
+            kept.leave_with_indicator();
+            return;
+        }
         let mut up = NblChain::new();
         let mut back = NblChain::new();
         while let Some(nbl) = chain.pop_front() {
-            let mut storage = [0u8; 6];
-            let Some(dst) = nbl.peek_front(&mut storage).first_chunk::<6>().copied() else {
-                up.push_back(nbl);
-                continue;
-            };
-            if let Some(owner) = other_member_with(route, self, dst) {
-                back.push_back(owner.take_over(nbl, port, flags));
-            } else if self.receive_filter.accepts(own_mac, dst) {
-                up.push_back(nbl);
-            } else {
-                self.counters.receive_nbls_filtered.inc();
-                back.push_back(nbl);
+            match self.classify(&nbl, route) {
+                Destination::Up => up.push_back(nbl),
+                Destination::Member(owner) => back.push_back(owner.take_over(nbl, port, flags)),
+                Destination::Nobody => back.push_back(nbl),
             }
         }
         if !back.is_empty() {
-            if flags.has_resources() {
-                back.leave_with_indicator();
-            } else {
-                self.handle.return_nbls(back, flags.to_return_flags());
-            }
+            self.handle.return_nbls(back, flags.to_return_flags());
         }
-        if !up.is_empty() {
-            self.indicate_up(up, port, flags);
+        if !up.is_empty()
+            && let Some(back) = self.indicate_up(up, port, flags)
+        {
+            // Not RESOURCES here: nothing comes back; kept for the type's sake.
+            back.leave_with_indicator();
+        }
+    }
+
+    /// Where a received frame goes: up this stack, up another member's, or nowhere.
+    fn classify<'a>(&self, nbl: &OwnedNbl, route: &Route<'a>) -> Destination<'a> {
+        let mut storage = [0u8; 6];
+        let Some(dst) = nbl.peek_front(&mut storage).first_chunk::<6>().copied() else {
+            return Destination::Up;
+        };
+        if let Some(owner) = other_member_with(route, self, dst) {
+            Destination::Member(owner)
+        } else if !self.receive_filter.is_set()
+            || self.receive_filter.accepts(self.info.mac_address(), dst)
+        {
+            // Until the protocol has stated its filter the miniport's choice stands.
+            Destination::Up
+        } else {
+            self.counters.receive_nbls_filtered.inc();
+            Destination::Nobody
         }
     }
 
@@ -247,6 +294,16 @@ impl Module {
         self.finish_leave(self.gate.leave(1));
         nbl
     }
+}
+
+/// What [`Module::receive_teamed`] does with one frame.
+enum Destination<'a> {
+    /// Up this member's stack.
+    Up,
+    /// Up another member's stack (taken over).
+    Member(&'a Module),
+    /// Back to the miniport: only the team's PROMISCUOUS bit let it in.
+    Nobody,
 }
 
 /// The member other than `me` whose MAC is `dst` (unicast only).

@@ -1,0 +1,139 @@
+//! Receive takeover in preserve mode (issue 10 items 2 and 6c), through the emulator's L2 fabric:
+//! member 0's link fails, its protocol's traffic keeps flowing through member 1 with member 0's
+//! MAC, the switch learns that MAC on member 1's port, and the peers' echoes — which arrive on
+//! member 1 — come up member 0's stack. Member 1's protocol never sees them (the emulator's
+//! `recv.outside-protocol-filter`), and reads back the packet filter it set although the team
+//! widened it below (`oid.packet-filter-altered`). Host build and loaded `mpfilter.sys`.
+
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
+
+mod common;
+
+use common::idle;
+use mpfilter::module::ModuleStats;
+use ndis_emu::config::RegValue;
+use ndis_emu::fabric::{FabricConfig, FabricReport, Port};
+use ndis_emu::ledger::OriginReport;
+use ndis_emu::wire::Fault;
+use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, TrafficConfig};
+
+const MS: u64 = 1_000_000;
+
+fn member(index: u8) -> AdapterConfig {
+    AdapterConfig::numbered(index)
+        .with_param("GroupId", RegValue::Dword(1))
+        .with_param("Policy", RegValue::Sz("failover".into()))
+        .with_param("Priority", RegValue::Dword(u32::from(index)))
+}
+
+fn traffic() -> TrafficConfig {
+    TrafficConfig {
+        tx_nbls: 6_000,
+        rx_nbls: 0,
+        max_chain: 4,
+        frame_len: (200, 600),
+        window: 64,
+        send_interval: 100_000,
+        flows: 16,
+        ..TrafficConfig::default()
+    }
+}
+
+struct Seen {
+    fabric: FabricReport,
+    origin: OriginReport,
+    stats: Vec<ModuleStats>,
+    /// The port the switch had learnt member 0's MAC on at the end of the traffic.
+    mac0_port: Option<Port>,
+}
+
+fn run(image: DriverImage) -> Seen {
+    let mut emu = Emulator::new(EmuConfig {
+        seed: 5,
+        fabric: Some(FabricConfig::with_peers(2)),
+        ..EmuConfig::default()
+    });
+    let a0 = member(0);
+    let mac0 = a0.mac;
+    emu.add_adapter(a0, traffic());
+    emu.add_adapter(member(1), idle());
+    let img = image.load().expect("image");
+    emu.load(img.entry).expect("mpfilter loads");
+    for a in 0..2 {
+        assert!(emu.start(a), "{:?}", emu.violations());
+    }
+    emu.schedule_fault(0, emu.now() + 100 * MS, Fault::LinkDown);
+    assert!(emu.run_until_idle(), "{:?}", emu.violations());
+    let mac0_port = emu.mac_port(mac0);
+    let fabric = emu.fabric_report().expect("a fabric");
+    let origin = emu.delivery().origins[0].clone();
+    let stats = (0..2)
+        .map(|a| {
+            common::module_stats(&mut emu, AdapterConfig::numbered(a).filter_if_index())
+                .expect("teamed")
+        })
+        .collect();
+    for a in 0..2 {
+        emu.stop(a);
+    }
+    emu.unload();
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+    drop(img);
+    Seen {
+        fabric,
+        origin,
+        stats,
+        mac0_port,
+    }
+}
+
+fn assert_replies_follow_the_mac(s: &Seen) {
+    let o = &s.origin;
+    assert_eq!(o.duplicates, 0);
+    assert!(o.delivered > o.sent / 2, "most frames delivered: {o:?}");
+    let p0 = &s.fabric.protocols[0];
+    let p1 = &s.fabric.protocols[1];
+    // Every delivered frame is echoed; only echoes on their way to member 0's port as its link
+    // went down (at most the flows' window) can be lost.
+    assert!(
+        p0.echoes_own + 64 >= o.delivered && p0.echoes_own <= o.delivered,
+        "echoes up member 0's stack: {p0:?} for {o:?}"
+    );
+    assert_eq!(p0.echoes_other, 0);
+    assert_eq!(
+        (p1.echoes_own, p1.echoes_other),
+        (0, 0),
+        "member 1's protocol sees none"
+    );
+    assert_eq!(
+        s.mac0_port,
+        Some(Port::Adapter(1)),
+        "the switch moved the MAC"
+    );
+    // Counted at the owner: frames for member 0 that arrived on member 1.
+    let taken = s.stats[0].receive_nbls_taken_over;
+    assert!(
+        taken > 0 && taken <= p0.echoes_own,
+        "member 1 took the echoes over for member 0: {taken} of {}",
+        p0.echoes_own
+    );
+    assert_eq!(s.stats[1].receive_nbls_taken_over, 0);
+    assert_eq!(s.stats[0].receive_takeover_dropped, 0);
+    assert!(
+        s.stats.iter().all(|m| m.packet_filter_sets >= 1),
+        "{:?}",
+        s.stats
+    );
+}
+
+#[test]
+fn after_failover_the_replies_come_up_the_failed_members_stack() {
+    assert_replies_follow_the_mac(&run(DriverImage::Host));
+}
+
+#[test]
+#[ignore = "needs the cross-built mpfilter.sys: bash tools/build-sys.sh"]
+fn sys_after_failover_the_replies_come_up_the_failed_members_stack() {
+    assert_replies_follow_the_mac(&common::on_sys(run));
+}
