@@ -20,6 +20,7 @@
 mod child;
 mod classify;
 mod frame;
+pub mod lend;
 mod meta;
 mod queue;
 pub mod refcount;

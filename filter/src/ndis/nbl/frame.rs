@@ -13,6 +13,7 @@
 //! completion comes back to this module and never goes up the stack.
 
 use super::OwnedNbl;
+use super::lend::{give_back, is_out, lend};
 use crate::ndis::consts::NDIS_STATUS_SUCCESS;
 use crate::ndis::imports;
 use crate::ndis::types::{MDL, NDIS_STATUS, NET_BUFFER_LIST};
@@ -22,7 +23,7 @@ use core::ffi::c_void;
 use core::fmt;
 use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::AtomicBool;
 
 /// The largest frame an [`OwnFrame`] carries, in bytes.
 pub const OWN_FRAME_CAPACITY: usize = 128;
@@ -99,11 +100,7 @@ impl OwnFrame {
         if frame.is_empty() || frame.len() > OWN_FRAME_CAPACITY {
             return None;
         }
-        if self
-            .away
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
+        if !lend(&self.away) {
             return None;
         }
         // SAFETY: winning the exchange makes this caller the only writer; NDIS does not read the
@@ -134,7 +131,7 @@ impl OwnFrame {
         }
         let status = nbl.status();
         let _ = nbl.into_raw();
-        self.away.store(false, Ordering::Release);
+        give_back(&self.away);
         Ok(status)
     }
 
@@ -145,7 +142,7 @@ impl OwnFrame {
 
     /// Whether the frame is out (sent and not yet completed).
     pub fn is_away(&self) -> bool {
-        self.away.load(Ordering::Acquire)
+        is_out(&self.away)
     }
 }
 
