@@ -14,10 +14,9 @@ mod common;
 
 use common::idle;
 
-use mpctl_proto::response::MODULE_ANSWER_LEN;
 use mpctl_proto::{
-    GroupList, GroupRecord, Ioctl, ModuleCounters, PathRecord, PathState as WireState,
-    Reason as WireReason, Request, status,
+    GroupList, GroupRecord, Ioctl, PathRecord, PathState as WireState, Reason as WireReason,
+    Request, status,
 };
 use mpfilter::diag::Event;
 use mpfilter::engine::{PathState, Reason};
@@ -112,18 +111,7 @@ fn encoded(r: &Request) -> Vec<u8> {
 fn read_stats(emu: &mut Emulator, members: &[AdapterConfig]) -> Option<Vec<ModuleStats>> {
     members
         .iter()
-        .map(|m| {
-            let req = encoded(&Request::ModuleStats {
-                if_index: m.filter_if_index(),
-            });
-            let o = emu
-                .device_ioctl(Ioctl::ModuleStats.code(), &req, MODULE_ANSWER_LEN, false)
-                .expect("mpfilter's control device");
-            (o.status == status::SUCCESS).then(|| {
-                let c = ModuleCounters::decode(&o.output).expect("a valid answer");
-                mpfilter::driver::module_stats_from_counters(&c.values)
-            })
-        })
+        .map(|m| common::module_stats(emu, m.filter_if_index()))
         .collect()
 }
 
