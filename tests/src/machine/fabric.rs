@@ -2,10 +2,10 @@
 //! sends them out of its ports, peers answer, and an adapter's miniport indicates what its packet
 //! filter accepts through the filter as it indicates any receive.
 
+use super::pick_irql;
+use super::receive::indicate_chain;
 use super::receive::{proto_receive_bypass, resources_reclaim};
 use super::status::random_port;
-use super::{call_filter, pick_irql};
-use crate::callbacks;
 use crate::fabric::Port;
 use crate::fabric::packets::{self, FrameKind};
 use crate::frames::{self, Check};
@@ -14,7 +14,6 @@ use crate::nblmem::{self, SnapMask};
 use crate::rules::{Rule, Subject};
 use crate::world::{self, Came, Event, ModState, NState, Origin, World};
 use core::ffi::c_void;
-use mpfilter::ndis::consts::{NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL, NDIS_RECEIVE_FLAGS_RESOURCES};
 
 /// `NDIS_PACKET_TYPE_*` bits.
 pub(crate) const DIRECTED: u32 = 0x01;
@@ -288,19 +287,7 @@ pub(super) fn mp_indicate_fabric(a: usize) {
     let Some(Some((head, nbls, irql, resources, port))) = plan else {
         return;
     };
-    let mut flags = if irql.is_dispatch() {
-        NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL
-    } else {
-        0
-    };
-    if resources {
-        flags |= NDIS_RECEIVE_FLAGS_RESOURCES;
-    }
-    let count = u32::try_from(nbls.len()).unwrap_or(u32::MAX);
-    let delivered = call_filter(Some(a), "FilterReceiveNetBufferLists", irql, |h, ctx| {
-        // SAFETY: ctx is the module context; head a chain of live NBLs lent to the filter.
-        unsafe { callbacks::receive(h, ctx, head as *mut _, port, count, flags) }
-    });
+    let delivered = indicate_chain(a, head, nbls.len(), irql, resources, port);
     world::with(|w| {
         if delivered == Some(false) {
             proto_receive_bypass(w, a, &nbls, resources);

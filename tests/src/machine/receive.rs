@@ -8,6 +8,7 @@ use super::{
 };
 use crate::callbacks;
 use crate::frames::{self, Check};
+use crate::machine::Irql;
 use crate::nblmem;
 use crate::rules::{Rule, Subject};
 use crate::world::{self, Came, Event, ModState, NState, Origin, World};
@@ -15,6 +16,7 @@ use mpfilter::ndis::consts::{
     NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL, NDIS_RECEIVE_FLAGS_RESOURCES,
     NDIS_RETURN_FLAGS_DISPATCH_LEVEL,
 };
+use mpfilter::ndis::types::NDIS_PORT_NUMBER;
 
 pub(super) fn mp_rx_tick(a: usize) {
     let go = world::with(|w| {
@@ -107,19 +109,7 @@ fn mp_indicate(a: usize) {
     let Some(Some((head, nbls, irql, resources, port))) = plan else {
         return;
     };
-    let mut flags = if irql.is_dispatch() {
-        NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL
-    } else {
-        0
-    };
-    if resources {
-        flags |= NDIS_RECEIVE_FLAGS_RESOURCES;
-    }
-    let count = u32::try_from(nbls.len()).unwrap_or(u32::MAX);
-    let delivered = call_filter(Some(a), "FilterReceiveNetBufferLists", irql, |h, ctx| {
-        // SAFETY: ctx is the module context; head a chain of live NBLs lent to the filter.
-        unsafe { callbacks::receive(h, ctx, head as *mut _, port, count, flags) }
-    });
+    let delivered = indicate_chain(a, head, nbls.len(), irql, resources, port);
     world::with(|w| {
         if delivered == Some(false) {
             proto_receive_bypass(w, a, &nbls, resources);
@@ -287,4 +277,30 @@ pub(super) fn proto_return(a: usize, nbls: &[usize]) {
         // SAFETY: ctx is the module context; the chain is live and the filter's again.
         unsafe { callbacks::return_nbls(h, ctx, head as *mut _, flags) }
     });
+}
+
+/// Calls the filter's FilterReceiveNetBufferLists with the linked chain at `head` of `len` NBLs
+/// (with RESOURCES when `resources`, DISPATCH when `irql` is); `Some(false)` when no module could
+/// take it (see `call_filter`).
+pub(super) fn indicate_chain(
+    a: usize,
+    head: usize,
+    len: usize,
+    irql: Irql,
+    resources: bool,
+    port: NDIS_PORT_NUMBER,
+) -> Option<bool> {
+    let mut flags = if irql.is_dispatch() {
+        NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL
+    } else {
+        0
+    };
+    if resources {
+        flags |= NDIS_RECEIVE_FLAGS_RESOURCES;
+    }
+    let count = u32::try_from(len).unwrap_or(u32::MAX);
+    call_filter(Some(a), "FilterReceiveNetBufferLists", irql, |h, ctx| {
+        // SAFETY: ctx is the module context; head a chain of live NBLs lent to the filter.
+        unsafe { callbacks::receive(h, ctx, head as *mut _, port, count, flags) }
+    })
 }
