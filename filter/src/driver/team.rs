@@ -474,16 +474,18 @@ impl Groups {
             let Some(route) = route else {
                 return;
             };
-            let members: Vec<&Module> = route
-                .seats
-                .iter()
-                .flatten()
-                .copied()
-                .filter(|m| leaving.is_none_or(|l| !core::ptr::eq(*m, l)))
-                .collect();
-            for m in &members {
-                let attaching = joining.is_some_and(|j| core::ptr::eq(*m, j));
-                m.set_team_size(members.len(), attaching);
+            let members = || {
+                route
+                    .seats
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .filter(|m| leaving.is_none_or(|l| !core::ptr::eq(*m, l)))
+            };
+            let size = members().count();
+            for m in members() {
+                let attaching = joining.is_some_and(|j| core::ptr::eq(m, j));
+                m.set_team_size(size, attaching);
             }
         });
     }

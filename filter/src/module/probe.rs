@@ -5,8 +5,8 @@
 //! - Sending runs from the group's timer ([`Module::probe_tick`], DISPATCH_LEVEL). The frame is
 //!   the module's [`OwnFrame`]: allocated at attach, one out at a time, counted by the pause gate
 //!   like any NBL below (a pause waits for it), completed back here and never up.
-//! - Answers are recognised on the receive path ([`Module::note_probe_answers`]) only while a
-//!   probe is out, so other traffic pays one atomic load per indication. Answers are passed up
+//! - Answers are recognised on the receive path ([`Module::note_probe_answers`]) only while the
+//!   probe out is unanswered, so other traffic pays a few atomic loads per indication. Answers are passed up
 //!   like any frame: an ARP reply to the probe form (target protocol address 0.0.0.0) or an
 //!   advertisement to an address the stack may not own is dropped by the stack above, harmlessly.
 //! - The verdicts go to the engine as `ProbeLost` (each miss; the engine fails the path after
@@ -149,15 +149,18 @@ impl Module {
         let Some(p) = self.prober.as_ref() else {
             return;
         };
-        if !p.awaiting.load(Ordering::Acquire) {
+        // Only while the probe out is unanswered: afterwards the receive path does no more than
+        // these loads until the next probe.
+        let sent = p.sent.load(Ordering::Acquire);
+        if !p.awaiting.load(Ordering::Acquire) || p.answered.load(Ordering::Acquire) == sent {
             return;
         }
         for nbl in chain {
             let mut storage = [0u8; ANSWER_PEEK];
             if check_reply(p.target, p.mac, nbl.peek_front(&mut storage)) == Reply::Answer {
-                p.answered
-                    .store(p.sent.load(Ordering::Acquire), Ordering::Release);
+                p.answered.store(sent, Ordering::Release);
                 self.counters.probe_answers.inc();
+                return;
             }
         }
     }
