@@ -46,19 +46,10 @@ fn run(members: &[AdapterConfig], run_ms: u64, image: DriverImage) -> Outcome {
     for m in members {
         emu.add_adapter(m.clone(), idle());
     }
-    let img = image.load().expect("image");
-    emu.load(img.entry).expect("mpfilter loads");
-    for a in 0..emu.adapter_count() {
-        assert!(emu.start(a), "{:?}", emu.violations());
-    }
+    let img = common::boot(&mut emu, &image);
     let t = emu.now();
     emu.run_for(run_ms * MS);
-    let transitions = emu
-        .diag_events()
-        .into_iter()
-        .filter(|r| matches!(r.event, Event::PathTransition { .. }))
-        .map(|r| (r.at.saturating_sub(t), r.event))
-        .collect();
+    let transitions = common::transitions(&emu, t);
     let stats = members
         .iter()
         .map(|m| common::module_stats(&mut emu, m.filter_if_index()).expect("teamed"))
@@ -66,13 +57,7 @@ fn run(members: &[AdapterConfig], run_ms: u64, image: DriverImage) -> Outcome {
     let wire_frames = (0..emu.adapter_count())
         .map(|a| emu.stats(a).wire_tx_frames)
         .collect();
-    for a in 0..emu.adapter_count() {
-        emu.stop(a);
-    }
-    emu.unload();
-    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
-    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
-    drop(img);
+    common::finish(emu, img);
     Outcome {
         transitions,
         stats,
@@ -194,11 +179,7 @@ mod blackhole {
         });
         emu.add_adapter(member(0, None), traffic());
         emu.add_adapter(member(1, Some(target)), idle());
-        let img = image.load().expect("image");
-        emu.load(img.entry).expect("mpfilter loads");
-        for a in 0..2 {
-            assert!(emu.start(a), "{:?}", emu.violations());
-        }
+        let img = common::boot(&mut emu, &image);
         let t = emu.now();
         emu.run_for(300 * MS);
         let before = emu.stats(1).wire_tx_frames;
@@ -213,12 +194,7 @@ mod blackhole {
         // Long enough after the hole closed for the probes to be answered again.
         emu.schedule_fault(1, emu.now() + 400 * MS, Fault::Blackhole(false));
         emu.run_for(500 * MS);
-        let transitions = emu
-            .diag_events()
-            .into_iter()
-            .filter(|r| matches!(r.event, Event::PathTransition { .. }))
-            .map(|r| (r.at.saturating_sub(t), r.event))
-            .collect();
+        let transitions = common::transitions(&emu, t);
         let stats = (0..2)
             .map(|a| {
                 let m = AdapterConfig::numbered(a);
@@ -226,13 +202,7 @@ mod blackhole {
             })
             .collect();
         let delivery = emu.delivery();
-        for a in 0..2 {
-            emu.stop(a);
-        }
-        emu.unload();
-        assert!(emu.violations().is_empty(), "{:?}", emu.violations());
-        assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
-        drop(img);
+        common::finish(emu, img);
         Seen {
             transitions,
             stats,

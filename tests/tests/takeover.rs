@@ -57,11 +57,7 @@ fn run(image: DriverImage) -> Seen {
     let mac0 = a0.mac;
     emu.add_adapter(a0, traffic());
     emu.add_adapter(member(1), idle());
-    let img = image.load().expect("image");
-    emu.load(img.entry).expect("mpfilter loads");
-    for a in 0..2 {
-        assert!(emu.start(a), "{:?}", emu.violations());
-    }
+    let img = common::boot(&mut emu, &image);
     emu.schedule_fault(0, emu.now() + 100 * MS, Fault::LinkDown);
     assert!(emu.run_until_idle(), "{:?}", emu.violations());
     let mac0_port = emu.mac_port(mac0);
@@ -73,13 +69,7 @@ fn run(image: DriverImage) -> Seen {
                 .expect("teamed")
         })
         .collect();
-    for a in 0..2 {
-        emu.stop(a);
-    }
-    emu.unload();
-    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
-    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
-    drop(img);
+    common::finish(emu, img);
     Seen {
         fabric,
         origin,

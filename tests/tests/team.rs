@@ -168,12 +168,7 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
             ..a
         })
         .collect();
-    let transitions = emu
-        .diag_events()
-        .into_iter()
-        .filter(|r| matches!(r.event, Event::PathTransition { .. }))
-        .map(|r| (r.at.saturating_sub(t), r.event))
-        .collect();
+    let transitions = common::transitions(&emu, t);
     let reroutes = emu
         .diag_events()
         .into_iter()

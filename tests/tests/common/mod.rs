@@ -311,11 +311,7 @@ pub fn run_to_end<T>(
     for (a, traffic) in adapters {
         emu.add_adapter(a, traffic);
     }
-    let img = image.load().expect("image");
-    emu.load(img.entry).expect("mpfilter loads");
-    for a in 0..emu.adapter_count() {
-        assert!(emu.start(a), "{:?}", emu.violations());
-    }
+    let img = boot(&mut emu, &image);
     let t = emu.now();
     for &(a, at, fault) in faults {
         emu.schedule_fault(a, t + at, fault);
@@ -324,13 +320,40 @@ pub fn run_to_end<T>(
     let measured = measure(&emu);
     for a in 0..emu.adapter_count() {
         assert_eq!(emu.stats(a).wire_tx_bad, 0, "adapter {a}: intact frames");
+    }
+    finish(emu, img);
+    measured
+}
+
+/// Loads `image` into `emu` and starts every adapter's stack; keep the image until [`finish`].
+pub fn boot(emu: &mut ndis_emu::Emulator, image: &ndis_emu::DriverImage) -> ndis_emu::LoadedImage {
+    let img = image.load().expect("image");
+    emu.load(img.entry).expect("mpfilter loads");
+    for a in 0..emu.adapter_count() {
+        assert!(emu.start(a), "{:?}", emu.violations());
+    }
+    img
+}
+
+/// Stops every stack and unloads the driver: no rule violation, no leak.
+pub fn finish(mut emu: ndis_emu::Emulator, img: ndis_emu::LoadedImage) {
+    for a in 0..emu.adapter_count() {
         emu.stop(a);
     }
     emu.unload();
     assert!(emu.violations().is_empty(), "{:?}", emu.violations());
     assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+    drop(emu);
     drop(img);
-    measured
+}
+
+/// The path transitions the filter reported, with their time from `since`.
+pub fn transitions(emu: &ndis_emu::Emulator, since: u64) -> Vec<(u64, mpfilter::diag::Event)> {
+    emu.diag_events()
+        .into_iter()
+        .filter(|r| matches!(r.event, mpfilter::diag::Event::PathTransition { .. }))
+        .map(|r| (r.at.saturating_sub(since), r.event))
+        .collect()
 }
 
 /// The counters of the filter module with `if_index`, through the control device's ModuleStats
