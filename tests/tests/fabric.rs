@@ -57,11 +57,7 @@ fn run(
     for (i, t) in traffic.iter().enumerate() {
         emu.add_adapter(AdapterConfig::numbered(u8::try_from(i).unwrap()), t.clone());
     }
-    let img = image.load().expect("image loads");
-    emu.load(img.entry).expect("DriverEntry succeeds");
-    for a in 0..traffic.len() {
-        assert!(emu.start(a), "{:?}", emu.violations());
-    }
+    let img = common::boot(&mut emu, image);
     // The protocols set their packet filter first (pended OIDs take up to 50 µs).
     emu.run_for(200_000);
     setup(&mut emu);
@@ -69,14 +65,7 @@ fn run(
     probe(&emu);
     let fabric = emu.fabric_report().expect("a fabric");
     let delivery = emu.delivery();
-    for a in 0..traffic.len() {
-        emu.stop(a);
-    }
-    emu.unload();
-    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
-    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
-    drop(emu);
-    drop(img);
+    common::finish(emu, img);
     Run { fabric, delivery }
 }
 

@@ -232,11 +232,7 @@ pub fn faulted_run(image: &ndis_emu::DriverImage, seed: u64) -> FaultedRun {
     for i in 0..2 {
         emu.add_adapter(AdapterConfig::numbered(i), traffic.clone());
     }
-    let img = image.load().expect("image loads");
-    emu.load(img.entry).expect("DriverEntry succeeds");
-    for a in 0..2 {
-        assert!(emu.start(a), "{:?}", emu.violations());
-    }
+    let img = boot(&mut emu, image);
     emu.schedule_fault(0, 150_000, Fault::LinkDown);
     emu.schedule_fault(0, 400_000, Fault::LinkUp);
     let resources = mpfilter::ndis::consts::NDIS_STATUS_RESOURCES;
@@ -253,14 +249,7 @@ pub fn faulted_run(image: &ndis_emu::DriverImage, seed: u64) -> FaultedRun {
     let report = emu.delivery();
     let arrivals = emu.arrivals();
     let links = (0..2).map(|a| emu.link_indications(a)).collect();
-    for a in 0..2 {
-        emu.stop(a);
-    }
-    emu.unload();
-    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
-    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
-    drop(emu);
-    drop(img);
+    finish(emu, img);
     let o = &report.origins;
     assert!(o[0].completed_with(mpfilter::ndis::consts::NDIS_STATUS_MEDIA_DISCONNECTED) > 0);
     assert_eq!(o[1].completed_with(resources), 5);
