@@ -153,7 +153,14 @@ pub fn build_flow_to(
     ip[16..20].copy_from_slice(&flow_dst_ip(target.min(id.flow)));
     let csum = internet_checksum(ip);
     ip[10..12].copy_from_slice(&csum.to_be_bytes());
-    let tcp = &mut buf[ETH_HEADER + IPV4_HEADER..FLOW_PAYLOAD];
+    tcp_and_payload(buf, FLOW_PAYLOAD, MIN_FLOW_FRAME, id, len);
+    len
+}
+
+/// The TCP header before `payload` and the flow payload from it (identity up to `min_frame`, the
+/// fill pattern after, up to `len`): the part IPv4 and IPv6 flow frames share.
+fn tcp_and_payload(buf: &mut [u8], payload: usize, min_frame: usize, id: FrameId, len: usize) {
+    let tcp = &mut buf[payload - TCP_HEADER..payload];
     tcp[0..2].copy_from_slice(&flow_src_port(id.flow).to_be_bytes());
     tcp[2..4].copy_from_slice(&FLOW_DST_PORT.to_be_bytes());
     tcp[4..8].copy_from_slice(&id.flow_seq.to_le_bytes()[..4]);
@@ -163,17 +170,16 @@ pub fn build_flow_to(
     tcp[13] = 0x18;
     tcp[14..16].copy_from_slice(&u16::MAX.to_be_bytes());
     tcp[16..20].fill(0);
-    let p = &mut buf[FLOW_PAYLOAD..MIN_FLOW_FRAME];
+    let p = &mut buf[payload..min_frame];
     p[0..4].copy_from_slice(&FLOW_MAGIC);
     p[4] = low_byte(id.origin);
     p[5] = DIR_FLOW_TX;
     p[6..10].copy_from_slice(&id.flow.to_le_bytes());
     p[10..18].copy_from_slice(&id.flow_seq.to_le_bytes());
     p[18..26].copy_from_slice(&id.seq.to_le_bytes());
-    for (i, b) in buf[MIN_FLOW_FRAME..len].iter_mut().enumerate() {
+    for (i, b) in buf[min_frame..len].iter_mut().enumerate() {
         *b = fill(id.seq, i);
     }
-    len
 }
 
 /// Direction byte of flow frames a protocol sent.
@@ -230,25 +236,7 @@ pub fn build_flow6_to(
     ip[7] = 64;
     ip[8..24].copy_from_slice(&flow_src_ip6(id.origin));
     ip[24..40].copy_from_slice(&flow_dst_ip6(target.min(id.flow)));
-    let tcp = &mut buf[ETH_HEADER + IPV6_HEADER..FLOW6_PAYLOAD];
-    tcp[0..2].copy_from_slice(&flow_src_port(id.flow).to_be_bytes());
-    tcp[2..4].copy_from_slice(&FLOW_DST_PORT.to_be_bytes());
-    tcp[4..8].copy_from_slice(&id.flow_seq.to_le_bytes()[..4]);
-    tcp[8..12].fill(0);
-    tcp[12] = 0x50;
-    tcp[13] = 0x18;
-    tcp[14..16].copy_from_slice(&u16::MAX.to_be_bytes());
-    tcp[16..20].fill(0);
-    let p = &mut buf[FLOW6_PAYLOAD..MIN_FLOW6_FRAME];
-    p[0..4].copy_from_slice(&FLOW_MAGIC);
-    p[4] = low_byte(id.origin);
-    p[5] = DIR_FLOW_TX;
-    p[6..10].copy_from_slice(&id.flow.to_le_bytes());
-    p[10..18].copy_from_slice(&id.flow_seq.to_le_bytes());
-    p[18..26].copy_from_slice(&id.seq.to_le_bytes());
-    for (i, b) in buf[MIN_FLOW6_FRAME..len].iter_mut().enumerate() {
-        *b = fill(id.seq, i);
-    }
+    tcp_and_payload(buf, FLOW6_PAYLOAD, MIN_FLOW6_FRAME, id, len);
     len
 }
 
