@@ -15,7 +15,6 @@ use mpctl_proto::{
 };
 use mpfilter::diag::{Event, RequestRejectReason};
 use ndis_emu::config::RegValue;
-use ndis_emu::pe::{kernel, run_guarded};
 use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, TrafficConfig};
 
 const MS: u64 = 1_000_000;
@@ -228,11 +227,7 @@ fn conversation(image: &DriverImage) {
             ..TrafficConfig::default()
         },
     );
-    let img = image.load().expect("image");
-    emu.load(img.entry).expect("mpfilter loads");
-    for a in 0..2 {
-        assert!(emu.start(a), "{:?}", emu.violations());
-    }
+    let img = common::boot(&mut emu, image);
     assert_eq!(emu.device_create(0), Some(status::SUCCESS));
     assert_eq!(
         emu.device_create(12),
@@ -287,13 +282,7 @@ fn conversation(image: &DriverImage) {
 
     assert_eq!(emu.device_close(), Some((status::SUCCESS, status::SUCCESS)));
     assert!(emu.run_until_idle(), "{:?}", emu.violations());
-    for a in 0..2 {
-        emu.stop(a);
-    }
-    emu.unload();
-    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
-    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
-    drop(img);
+    common::finish(emu, img);
 }
 
 /// A set-group or set-path request of `pairs`.
@@ -345,11 +334,7 @@ fn runtime_change(image: &DriverImage) {
             traffic,
         );
     }
-    let img = image.load().expect("image");
-    emu.load(img.entry).expect("mpfilter loads");
-    for a in 0..2 {
-        assert!(emu.start(a), "{:?}", emu.violations());
-    }
+    let img = common::boot(&mut emu, image);
     assert_eq!(emu.device_create(0), Some(status::SUCCESS));
     emu.run_for(3 * MS);
     // The change must find NBLs out below (their completions belong to the old engine).
@@ -368,13 +353,7 @@ fn runtime_change(image: &DriverImage) {
     assert!(s0.get("send_nbls_forwarded").expect("a counter") > 0);
 
     assert_eq!(emu.device_close(), Some((status::SUCCESS, status::SUCCESS)));
-    for a in 0..2 {
-        emu.stop(a);
-    }
-    emu.unload();
-    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
-    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
-    drop(img);
+    common::finish(emu, img);
 }
 
 /// Every refused set-group / set-path request of group 7 (member `if1`).
@@ -565,11 +544,7 @@ fn changes_while_sends_are_out(image: &DriverImage) {
         m.link_speed_bps = 10_000_000;
         emu.add_adapter(m, traffic);
     }
-    let img = image.load().expect("image");
-    emu.load(img.entry).expect("mpfilter loads");
-    for a in 0..2 {
-        assert!(emu.start(a), "{:?}", emu.violations());
-    }
+    let img = common::boot(&mut emu, image);
     assert_eq!(emu.device_create(0), Some(status::SUCCESS));
     emu.run_for(MS);
     let policies = ["failover", "round-robin"];
@@ -624,13 +599,7 @@ fn changes_while_sends_are_out(image: &DriverImage) {
         "every NBL counted once, in whichever generation sent it"
     );
     assert_eq!(emu.device_close(), Some((status::SUCCESS, status::SUCCESS)));
-    for a in 0..2 {
-        emu.stop(a);
-    }
-    emu.unload();
-    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
-    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
-    drop(img);
+    common::finish(emu, img);
 }
 
 #[test]
@@ -641,14 +610,7 @@ fn changes_while_sends_are_out_on_the_host_build() {
 #[test]
 #[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test control -- --ignored"]
 fn changes_while_sends_are_out_on_the_sys() {
-    let outcome = run_guarded(|| {
-        changes_while_sends_are_out(&DriverImage::Pe(common::sys_image()));
-        kernel::outstanding_pool()
-    });
-    match outcome {
-        Ok(pool) => assert!(pool.is_empty(), "pool leaked after unload: {pool:?}"),
-        Err(bug_check) => panic!("the driver stopped the machine: {bug_check}"),
-    }
+    common::on_sys(|image| changes_while_sends_are_out(&image));
 }
 
 #[test]
@@ -659,14 +621,7 @@ fn policy_parameters_and_counters_change_at_runtime_on_the_host_build() {
 #[test]
 #[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test control -- --ignored"]
 fn policy_parameters_and_counters_change_at_runtime_on_the_sys() {
-    let outcome = run_guarded(|| {
-        runtime_change(&DriverImage::Pe(common::sys_image()));
-        kernel::outstanding_pool()
-    });
-    match outcome {
-        Ok(pool) => assert!(pool.is_empty(), "pool leaked after unload: {pool:?}"),
-        Err(bug_check) => panic!("the driver stopped the machine: {bug_check}"),
-    }
+    common::on_sys(|image| runtime_change(&image));
 }
 
 #[test]
@@ -677,12 +632,5 @@ fn the_control_device_lists_fails_and_reinstates_on_the_host_build() {
 #[test]
 #[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test control -- --ignored"]
 fn the_control_device_lists_fails_and_reinstates_on_the_sys() {
-    let outcome = run_guarded(|| {
-        conversation(&DriverImage::Pe(common::sys_image()));
-        kernel::outstanding_pool()
-    });
-    match outcome {
-        Ok(pool) => assert!(pool.is_empty(), "pool leaked after unload: {pool:?}"),
-        Err(bug_check) => panic!("the driver stopped the machine: {bug_check}"),
-    }
+    common::on_sys(|image| conversation(&image));
 }
