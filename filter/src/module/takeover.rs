@@ -255,11 +255,16 @@ impl Module {
         let Some(dst) = nbl.peek_front(&mut storage).first_chunk::<6>().copied() else {
             return Destination::Up;
         };
-        if let Some(owner) = other_member_with(route, self, dst) {
+        let own = self.info.mac_address();
+        // The common case, a frame to this member's own MAC, needs no search of the others.
+        let theirs = if own == dst {
+            None
+        } else {
+            other_member_with(route, self, dst)
+        };
+        if let Some(owner) = theirs {
             Destination::Member(owner)
-        } else if !self.receive_filter.is_set()
-            || self.receive_filter.accepts(self.info.mac_address(), dst)
-        {
+        } else if !self.receive_filter.is_set() || self.receive_filter.accepts(own, dst) {
             // Until the protocol has stated its filter the miniport's choice stands.
             Destination::Up
         } else {
