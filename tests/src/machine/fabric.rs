@@ -2,18 +2,16 @@
 //! sends them out of its ports, peers answer, and an adapter's miniport indicates what its packet
 //! filter accepts through the filter as it indicates any receive.
 
-use super::pick_irql;
 use super::receive::indicate_chain;
 use super::receive::{proto_receive_bypass, resources_reclaim};
 use super::status::random_port;
+use super::{bytes_nbl, pick_irql};
 use crate::fabric::Port;
 use crate::fabric::packets::{self, FrameKind};
 use crate::frames::{self, Check};
 use crate::ledger::FrameKey;
-use crate::nblmem::{self, SnapMask};
 use crate::rules::{Rule, Subject};
 use crate::world::{self, Came, Event, ModState, NState, Origin, World};
-use core::ffi::c_void;
 
 /// `NDIS_PACKET_TYPE_*` bits.
 pub(crate) const DIRECTED: u32 = 0x01;
@@ -216,28 +214,9 @@ pub(crate) fn link_down(w: &mut World, a: usize) {
 /// receive.
 fn frame_nbl(w: &mut World, a: usize, bytes: &[u8], state: NState, port: u32) -> Option<usize> {
     let pool = w.adapters[a].mp.pool;
-    let nbl = w.pool_alloc(pool, Origin::MpRx(a))?;
-    let len = bytes
-        .len()
-        .min(nblmem::FRAME_CAPACITY - nblmem::FRAME_BACKFILL);
-    // SAFETY: nbl is a live emulator block with a frame buffer and a NET_BUFFER, and no other
-    // reference to it is alive.
-    unsafe {
-        nblmem::write_frame(nbl, |buf| {
-            buf[..len].copy_from_slice(&bytes[..len]);
-            len
-        });
-    }
     let source = w.adapters[a].mp.token.addr();
-    // SAFETY: as above.
-    unsafe { nblmem::nbl_mut(nbl) }.SourceHandle = source as *mut c_void;
-    // SAFETY: nbl is live.
-    let snap = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
-    let tr = w.nbls.get_mut(&nbl)?;
-    tr.state = state;
-    tr.source = source;
-    tr.entry_snap = snap;
-    tr.port = port;
+    let (nbl, _) = bytes_nbl(w, pool, Origin::MpRx(a), bytes, source, state)?;
+    w.nbls.get_mut(&nbl)?.port = port;
     w.fabric_nbls.insert(nbl);
     Some(nbl)
 }

@@ -313,6 +313,40 @@ pub(super) struct FramedNbl {
     pub flow: Option<(u32, u64)>,
 }
 
+/// An NBL from `pool` carrying `bytes` as they are (cut to a frame buffer), stamped with `source`,
+/// snapshotted for the hand-back check and recorded as handed to the filter in `state`. Returns
+/// the NBL and the frame length.
+pub(super) fn bytes_nbl(
+    w: &mut World,
+    pool: usize,
+    origin: Origin,
+    bytes: &[u8],
+    source: usize,
+    state: NState,
+) -> Option<(usize, usize)> {
+    let nbl = w.pool_alloc(pool, origin)?;
+    let len = bytes
+        .len()
+        .min(nblmem::FRAME_CAPACITY - nblmem::FRAME_BACKFILL);
+    // SAFETY: nbl is a live emulator block with a frame buffer and a NET_BUFFER, and no other
+    // reference to it is alive.
+    unsafe {
+        nblmem::write_frame(nbl, |buf| {
+            buf[..len].copy_from_slice(&bytes[..len]);
+            len
+        });
+    }
+    // SAFETY: as above.
+    unsafe { nblmem::nbl_mut(nbl) }.SourceHandle = source as *mut c_void;
+    // SAFETY: nbl is live.
+    let snap = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
+    let t = w.nbls.get_mut(&nbl)?;
+    t.state = state;
+    t.source = source;
+    t.entry_snap = snap;
+    Some((nbl, len))
+}
+
 /// Allocates and fills a [`FramedNbl`], snapshots it for the hand-back check and records it as
 /// handed to the filter. Returns the NBL and the frame length.
 pub(super) fn framed_nbl(w: &mut World, f: &FramedNbl) -> Option<(usize, usize)> {

@@ -4,7 +4,7 @@
 use super::forward::{self, CancelKind};
 use super::status::random_port;
 use super::transmit::mp_enqueue;
-use super::{DIR_TX, FramedNbl, call_filter, framed_nbl, pick_irql};
+use super::{DIR_TX, FramedNbl, bytes_nbl, call_filter, framed_nbl, pick_irql};
 use crate::callbacks;
 use crate::irql::Irql;
 use crate::ledger::FrameKey;
@@ -243,29 +243,11 @@ pub(crate) fn proto_send_frame(a: usize, bytes: &[u8]) -> bool {
         }
         let pool = ad.proto.pool;
         let source = ad.proto.token.addr();
-        let nbl = w.pool_alloc(pool, Origin::ProtoTx(a))?;
-        let len = bytes
-            .len()
-            .min(nblmem::FRAME_CAPACITY - nblmem::FRAME_BACKFILL);
-        // SAFETY: nbl is a live emulator block with a frame buffer and a NET_BUFFER, and no
-        // other reference to it is alive.
-        unsafe {
-            nblmem::write_frame(nbl, |buf| {
-                buf[..len].copy_from_slice(&bytes[..len]);
-                len
-            });
-        }
-        // SAFETY: as above.
-        unsafe { nblmem::nbl_mut(nbl) }.SourceHandle = source as *mut core::ffi::c_void;
-        // SAFETY: nbl is live.
-        let snap = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
-        let t = w.nbls.get_mut(&nbl)?;
-        t.state = NState::Filter {
+        let state = NState::Filter {
             module: Some(a),
             came: Came::Above,
         };
-        t.source = source;
-        t.entry_snap = snap;
+        let (nbl, len) = bytes_nbl(w, pool, Origin::ProtoTx(a), bytes, source, state)?;
         let ad = &mut w.adapters[a];
         ad.stats.tx_sent += 1;
         ad.stats.tx_sent_bytes += len as u64;
