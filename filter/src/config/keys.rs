@@ -82,6 +82,12 @@ pub const PROBE_TARGET: &str = "ProbeTarget";
 pub const PROBE_INTERVAL_MS: &str = "ProbeIntervalMs";
 /// `ProbeMissed`.
 pub const PROBE_MISSED: &str = "ProbeMissed";
+/// `MacMode`.
+pub const MAC_MODE: &str = "MacMode";
+/// `AnnounceCount`.
+pub const ANNOUNCE_COUNT: &str = "AnnounceCount";
+/// `AnnounceIntervalMs`.
+pub const ANNOUNCE_INTERVAL_MS: &str = "AnnounceIntervalMs";
 
 /// The policy names [`POLICY`] accepts.
 pub const POLICY_FORMS: &str = "failover | round-robin | weighted | lqd | least-blocks | hash | service-time | quota | speed-share";
@@ -91,6 +97,9 @@ pub const ROLE_FORMS: &str = "active | standby";
 pub const FAILBACK_FORMS: &str = "immediate | manual | deferred:<1..=3600000 ms>";
 /// The forms [`ALL_DOWN`] accepts.
 pub const ALL_DOWN_FORMS: &str = "fail | queue:<1..=60000 ms>";
+
+/// The forms [`MAC_MODE`] accepts.
+pub const MAC_MODE_FORMS: &str = "preserve | rewrite";
 
 /// The forms [`PROBE_TARGET`] accepts.
 pub const PROBE_TARGET_FORMS: &str =
@@ -244,6 +253,32 @@ pub const KEYS: &[KeySpec] = &[
         accepts: Accepts::Integer { min: 1, max: 255 },
         default: "2",
         doc: "This many probes missed in a row fail the path (as bonding's missed_max).",
+    },
+    KeySpec {
+        name: MAC_MODE,
+        scope: Scope::Group,
+        accepts: Accepts::Text {
+            forms: MAC_MODE_FORMS,
+        },
+        default: "preserve",
+        doc: "Source MAC of a frame sent through another member: its own member's (preserve) or the carrier's (rewrite).",
+    },
+    KeySpec {
+        name: ANNOUNCE_COUNT,
+        scope: Scope::Group,
+        accepts: Accepts::Integer { min: 0, max: 255 },
+        default: "1",
+        doc: "Rewrite mode: gratuitous ARPs / unsolicited NAs per address when a member's traffic moves (bonding's num_grat_arp).",
+    },
+    KeySpec {
+        name: ANNOUNCE_INTERVAL_MS,
+        scope: Scope::Group,
+        accepts: Accepts::Integer {
+            min: 10,
+            max: 60_000,
+        },
+        default: "100",
+        doc: "Rewrite mode: time between repeated announcements (bonding's peer_notif_delay).",
     },
 ];
 

@@ -19,7 +19,7 @@ pub mod value;
 
 pub use keys::{KEYS, KeySpec, Scope};
 pub use settings::{
-    AllDown, ConfigError, GroupSettings, MemberSettings, ModuleConfig, ParamSource, PolicyName,
-    SetError, Shown, parse_all_down, parse_failback, parse_probe_target,
+    AllDown, ConfigError, GroupSettings, MacMode, MemberSettings, ModuleConfig, ParamSource,
+    PolicyName, SetError, Shown, parse_all_down, parse_failback, parse_probe_target,
 };
 pub use value::RawValue;

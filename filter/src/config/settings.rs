@@ -86,6 +86,27 @@ pub enum AllDown {
     },
 }
 
+/// Whose source MAC a frame carries when the team sends it through another member.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MacMode {
+    /// The member whose protocol sent it (the switch moves that MAC to the carrier's port).
+    #[default]
+    Preserve,
+    /// The carrier's (its own header per NET_BUFFER; announcements move the peers' entries).
+    Rewrite,
+}
+
+impl MacMode {
+    /// The mode called `text` (lower case), if any.
+    pub fn parse(text: &str) -> Option<MacMode> {
+        match text {
+            "preserve" => Some(MacMode::Preserve),
+            "rewrite" => Some(MacMode::Rewrite),
+            _ => None,
+        }
+    }
+}
+
 /// The per-adapter values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemberSettings {
@@ -137,6 +158,12 @@ pub struct GroupSettings {
     pub send_error_threshold: u32,
     /// `ProbeMissed`.
     pub probe_missed: u8,
+    /// `MacMode` (read at attach only).
+    pub mac_mode: MacMode,
+    /// `AnnounceCount`: announcements per address after a member's traffic moves.
+    pub announce_count: u8,
+    /// `AnnounceIntervalMs`.
+    pub announce_interval_ms: u32,
 }
 
 impl GroupSettings {
@@ -164,6 +191,15 @@ impl GroupSettings {
                 keys::SEND_ERROR_THRESHOLD,
             ),
             (self.probe_missed != other.probe_missed, keys::PROBE_MISSED),
+            (self.mac_mode != other.mac_mode, keys::MAC_MODE),
+            (
+                self.announce_count != other.announce_count,
+                keys::ANNOUNCE_COUNT,
+            ),
+            (
+                self.announce_interval_ms != other.announce_interval_ms,
+                keys::ANNOUNCE_INTERVAL_MS,
+            ),
         ]
         .into_iter()
         .find_map(|(differs, key)| differs.then_some(key))
@@ -415,6 +451,9 @@ impl ModuleConfig {
             max_outstanding_per_target: r.integer(keys::MAX_OUTSTANDING_PER_TARGET)?,
             send_error_threshold: r.integer(keys::SEND_ERROR_THRESHOLD)?,
             probe_missed: 0,
+            mac_mode: MacMode::Preserve,
+            announce_count: 0,
+            announce_interval_ms: 0,
         };
         let member = MemberSettings {
             priority,
@@ -425,6 +464,9 @@ impl ModuleConfig {
             probe_interval_ms: r.integer(keys::PROBE_INTERVAL_MS)?,
         };
         group.probe_missed = u8::try_from(r.integer(keys::PROBE_MISSED)?).unwrap_or(u8::MAX);
+        group.mac_mode = r.text(keys::MAC_MODE, MacMode::parse)?;
+        group.announce_count = u8::try_from(r.integer(keys::ANNOUNCE_COUNT)?).unwrap_or(u8::MAX);
+        group.announce_interval_ms = r.integer(keys::ANNOUNCE_INTERVAL_MS)?;
         Ok(ModuleConfig::Teamed {
             group_id,
             member,

@@ -383,6 +383,12 @@ codes! {
         RegProbeIntervalMs = 0x2E,
         /// Registry `ProbeMissed`.
         RegProbeMissed = 0x2F,
+        /// Registry `MacMode` (text).
+        RegMacMode = 0x30,
+        /// Registry `AnnounceCount`.
+        RegAnnounceCount = 0x31,
+        /// Registry `AnnounceIntervalMs`.
+        RegAnnounceIntervalMs = 0x32,
         /// The module's configuration could not be opened (`value` = the NDIS status). Below the
         /// registry keys, which take 0x20 onwards in the key table's order.
         RegOpenFailed = 0x1F,

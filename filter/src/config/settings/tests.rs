@@ -97,6 +97,9 @@ fn a_group_id_alone_gives_the_table_defaults() {
                 max_outstanding_per_target: 64,
                 send_error_threshold: 8,
                 probe_missed: 2,
+                mac_mode: MacMode::Preserve,
+                announce_count: 1,
+                announce_interval_ms: 100,
             },
         }
     );
@@ -226,7 +229,23 @@ fn the_first_differing_group_key_is_named() {
     assert_eq!(a.first_difference(&c), None);
     let d = group(ModuleConfig::read(&teamed().int(keys::PROBE_MISSED, 5)).unwrap());
     assert_eq!(a.first_difference(&d), Some(keys::PROBE_MISSED));
-    assert!(KEYS.iter().filter(|k| k.scope == Scope::Group).count() == 9);
+    let e = group(ModuleConfig::read(&teamed().text(keys::MAC_MODE, "Rewrite")).unwrap());
+    assert_eq!(e.mac_mode, MacMode::Rewrite);
+    assert_eq!(a.first_difference(&e), Some(keys::MAC_MODE));
+    let f = group(ModuleConfig::read(&teamed().int(keys::ANNOUNCE_COUNT, 0)).unwrap());
+    assert_eq!(a.first_difference(&f), Some(keys::ANNOUNCE_COUNT));
+    assert!(KEYS.iter().filter(|k| k.scope == Scope::Group).count() == 12);
+}
+
+#[test]
+fn a_mac_mode_outside_its_names_is_a_config_error() {
+    let err = ModuleConfig::read(&teamed().text(keys::MAC_MODE, "swap")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "MacMode = \"swap\": accepted preserve | rewrite"
+    );
+    let err = ModuleConfig::read(&teamed().int(keys::ANNOUNCE_INTERVAL_MS, 5)).unwrap_err();
+    assert_eq!(err.key, keys::ANNOUNCE_INTERVAL_MS);
 }
 
 #[test]
