@@ -553,7 +553,7 @@ pub const MODULE_COUNTERS: usize = MODULE_COUNTER_NAMES.len();
 pub const MODULE_ANSWER_LEN: usize = HEADER_LEN + 8 + 8 * MODULE_COUNTERS;
 
 /// The module counters' names, in wire order (the filter's `ModuleStats` fields).
-pub const MODULE_COUNTER_NAMES: [&str; 54] = [
+pub const MODULE_COUNTER_NAMES: [&str; 59] = [
     "send_nbls_forwarded",
     "send_bytes_forwarded",
     "send_nbls_completed",
@@ -608,6 +608,11 @@ pub const MODULE_COUNTER_NAMES: [&str; 54] = [
     "receive_nbls_filtered",
     "receive_nbls_taken_over",
     "receive_takeover_dropped",
+    "send_headers_rewritten",
+    "send_rewrite_skipped",
+    "announcements_sent",
+    "announcements_skipped",
+    "receive_nbls_readdressed",
 ];
 
 /// One module's counters.

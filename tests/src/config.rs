@@ -187,6 +187,16 @@ impl AdapterConfig {
         self.params.push((name.to_owned(), value));
         self
     }
+
+    /// Whether its filter module is configured for rewrite mode (`MacMode` = `rewrite`): a frame
+    /// of its protocol that another adapter carries must then bear that adapter's source MAC
+    /// (the fabric's `wire.source-mac`).
+    pub fn rewrites_mac(&self) -> bool {
+        self.params.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case("MacMode")
+                && matches!(v, RegValue::Sz(s) if s.trim().eq_ignore_ascii_case("rewrite"))
+        })
+    }
 }
 
 /// Traffic one adapter carries.

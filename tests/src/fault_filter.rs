@@ -61,6 +61,7 @@ pub enum Fault {
     ChangeSourceHandle,
     OwnNblWithoutSourceHandle,
     ModifyBeforeHandback,
+    WriteDataBeforeHandback,
     LeaveContextPushed,
     WrongNblCount,
     ReturnResourcesNbl,
@@ -1089,6 +1090,24 @@ unsafe extern "system" fn send_complete(ctx: NDIS_HANDLE, head: *mut NET_BUFFER_
     {
         // SAFETY: held NBL.
         unsafe { nbl(f) }.ProtocolReserved[1] = ptr::without_provenance_mut(7);
+    }
+    if fault == Fault::WriteDataBeforeHandback
+        && let Some(&f) = up.first()
+    {
+        // SAFETY: a held NBL.
+        let nb = unsafe { nbl(f) }.FirstNetBuffer;
+        if !nb.is_null() {
+            // SAFETY: the held NBL's NET_BUFFER; its first 12 bytes are contiguous (NULL
+            // otherwise, then nothing is written).
+            let p = unsafe { NdisGetDataBuffer(nb, 12, null_mut(), 1, 0) }.cast::<u8>();
+            if !p.is_null() {
+                // SAFETY: byte 11 (the source MAC's last) is within the 12 contiguous bytes.
+                let last = unsafe { p.add(11) };
+                // SAFETY: the fault: the protocol's frame data is written, in memory the NBL
+                // describes.
+                unsafe { *last ^= 0x10 };
+            }
+        }
     }
     if fault == Fault::PassiveOnlyAtDispatch && disp {
         // SAFETY: the fault: a PASSIVE-only call at DISPATCH.

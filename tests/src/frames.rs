@@ -334,6 +334,9 @@ pub enum Check {
 /// carry, or `None` if no frame from that origin is expected where this one was found.
 pub type MacsOf<'a> = &'a dyn Fn(&FrameId) -> Option<([u8; 6], [u8; 6])>;
 
+/// What [`check`] says of a frame whose source MAC is not its sender's.
+pub const SOURCE_MAC: &str = "source MAC";
+
 /// Checks a frame (`data` holds its first `data.len()` bytes, `total` its full length) of either
 /// format, travelling in direction `dir`; the frame names its origin, and `macs_of` says what
 /// addresses a frame of that origin must have here.
@@ -358,7 +361,7 @@ pub fn check(data: &[u8], total: usize, dir: u8, macs_of: MacsOf<'_>) -> Check {
         return Check::Bad("destination MAC");
     }
     if data[6..12] != src {
-        return Check::Bad("source MAC");
+        return Check::Bad(SOURCE_MAC);
     }
     Check::Good(id)
 }

@@ -323,6 +323,8 @@ pub struct Snap {
     hdr: [u8; SNAP_LEN],
     nb: [usize; 6],
     ctx_offset: u32,
+    /// Digest of the frame data of every NET_BUFFER (handback snapshots only; 0 otherwise).
+    data: u64,
 }
 
 impl Snap {
@@ -331,6 +333,7 @@ impl Snap {
         hdr: [0; SNAP_LEN],
         nb: [0; 6],
         ctx_offset: 0,
+        data: 0,
     };
 }
 
@@ -349,6 +352,8 @@ pub unsafe fn snapshot(nbl: usize, mask: SnapMask) -> Snap {
     unsafe { ptr::copy_nonoverlapping(nbl as *const u8, s.hdr.as_mut_ptr(), SNAP_LEN) };
     blank(&mut s.hdr, offset_of!(NET_BUFFER_LIST, Next), 8);
     if let SnapMask::Handback = mask {
+        // SAFETY: per the contract.
+        s.data = unsafe { data_digest(nbl) };
         blank(&mut s.hdr, offset_of!(NET_BUFFER_LIST, Status), 4);
         blank(&mut s.hdr, offset_of!(NET_BUFFER_LIST, Scratch), 8);
         blank(&mut s.hdr, offset_of!(NET_BUFFER_LIST, NdisReserved), 16);
@@ -433,7 +438,42 @@ pub fn diff(a: &Snap, b: &Snap) -> Option<String> {
     if a.ctx_offset != b.ctx_offset {
         return Some("context Offset changed".to_string());
     }
+    if a.data != b.data {
+        return Some(DATA_CHANGED.to_string());
+    }
     Some("header bytes changed".to_string())
+}
+
+/// What [`diff`] says when only the frame data differs (`nbl.data-written`).
+pub const DATA_CHANGED: &str = "the frame data changed";
+
+/// An FNV-1a digest of the data of every NET_BUFFER of a live NBL, read through its MDLs.
+///
+/// # Safety
+/// As for [`snapshot`]; every NET_BUFFER's MDLs describe readable memory.
+pub unsafe fn data_digest(nbl: usize) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    // SAFETY: per the contract.
+    let mut nb = unsafe { nbl_mut(nbl) }.FirstNetBuffer.cast_const();
+    let mut buf = Vec::new();
+    let mut hops = 0;
+    while !nb.is_null() && hops < 256 {
+        hops += 1;
+        // SAFETY: a NET_BUFFER of a live NBL (contract).
+        let length = unsafe { (*nb).DataLength };
+        // SAFETY: the union's ULONG view, as NDIS reads it.
+        let total = unsafe { length.DataLength } as usize;
+        buf.clear();
+        buf.resize(total.min(1 << 20), 0);
+        // SAFETY: as above.
+        let (_, n) = unsafe { read_nb(nb, &mut buf) };
+        for &b in &buf[..n] {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        // SAFETY: as above.
+        nb = unsafe { (*nb).Next }.cast_const();
+    }
+    h
 }
 
 /// Where the context stack of a live NBL stands: (top area, its Offset).

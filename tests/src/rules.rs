@@ -99,6 +99,8 @@ rules! {
         "An NBL the filter originates (pool NBL or clone) carries SourceHandle = the sending module's NdisFilterHandle.";
     NblModifiedOnHandback => "nbl.modified-on-handback", "[WDS comments]",
         "An NBL from another driver is handed back (completed up, returned down) unmodified except for Next, Status, Scratch and the reserved areas of NDIS and the miniport.";
+    NblDataWritten => "nbl.data-written", "[DDI NdisAllocateCloneNetBufferList][DERIVED]",
+        "The frame data an NBL from another driver describes is unchanged when the filter hands it back: a filter that changes a header sends its own copy of it, never writes the buffers it was given.";
     NblContextNotRestored => "nbl.context-not-restored", "[DDI NdisAllocateNetBufferListContext]",
         "Contexts a filter pushes onto another driver's NBL are popped before the NBL is handed back.";
     RecvCountMismatch => "recv.count-mismatch", "[DDI NdisFIndicateReceiveNetBufferLists]",
@@ -229,8 +231,8 @@ rules! {
         "With a fabric, no frame is indicated to a protocol that the packet filter it set itself would reject: a filter that widens the miniport's filter (promiscuous) does not pass the extra frames on.";
     OidPacketFilterAltered => "oid.packet-filter-altered", "[DOC:oid-gen-current-packet-filter]",
         "With a fabric, a protocol's query of OID_GEN_CURRENT_PACKET_FILTER returns the filter it last set: bits a filter added below it are hidden.";
-    WireSourceMac => "wire.source-mac", "[IEEE 802.3 clause 3.2.3]",
-        "With a fabric, every frame a miniport puts on its wire has a unicast, non-zero source MAC.";
+    WireSourceMac => "wire.source-mac", "[IEEE 802.3 clause 3.2.3][DOC:NIC-Teaming-MAC-Address-Use-and-Management]",
+        "With a fabric, every frame a miniport puts on its wire has a unicast, non-zero source MAC, and a protocol's frame its sender's: its own adapter's, or in rewrite mode (the adapter's MacMode) the adapter that carries it.";
 }
 
 impl fmt::Display for Rule {

@@ -94,6 +94,7 @@ violation_tests! {
     rule_nbl_source_handle_modified: ChangeSourceHandle => "nbl.source-handle-modified" in Some("FilterSendNetBufferLists");
     rule_nbl_source_handle_not_filter: OwnNblWithoutSourceHandle => "nbl.source-handle-not-filter" in Some("FilterSendNetBufferLists");
     rule_nbl_modified_on_handback: ModifyBeforeHandback => "nbl.modified-on-handback" in Some("FilterSendNetBufferListsComplete");
+    rule_nbl_data_written: WriteDataBeforeHandback => "nbl.data-written" in Some("FilterSendNetBufferListsComplete");
     rule_nbl_context_not_restored: LeaveContextPushed => "nbl.context-not-restored" in Some("FilterSendNetBufferListsComplete");
     rule_recv_count_mismatch: WrongNblCount => "recv.count-mismatch" in Some("FilterReceiveNetBufferLists");
     rule_recv_return_resources: ReturnResourcesNbl => "recv.return-resources" in Some("FilterReceiveNetBufferLists");
@@ -264,6 +265,8 @@ enum FabricCase {
     Oids,
     /// One adapter sending 10 flow frames.
     Sends,
+    /// Two adapters configured for rewrite mode (`MacMode`), adapter 0 sending 20 flow frames.
+    RewriteSends,
 }
 
 /// Runs `case` under the fault filter with `fault`; the violations.
@@ -291,10 +294,15 @@ fn fabric_run(fault: Fault, case: FabricCase) -> Vec<ndis_emu::Violation> {
         FabricCase::Flooded => vec![sending(50), idle.clone()],
         FabricCase::Oids => vec![idle.clone()],
         FabricCase::Sends => vec![sending(10)],
+        FabricCase::RewriteSends => vec![sending(20), idle.clone()],
     };
     let n = traffic.len();
     for (i, t) in traffic.into_iter().enumerate() {
-        emu.add_adapter(AdapterConfig::numbered(u8::try_from(i).unwrap()), t);
+        let mut a = AdapterConfig::numbered(u8::try_from(i).unwrap());
+        if let FabricCase::RewriteSends = case {
+            a = a.with_param("MacMode", ndis_emu::config::RegValue::Sz("rewrite".into()));
+        }
+        emu.add_adapter(a, t);
     }
     let img = image(fault).load().expect("fault filter");
     emu.load(img.entry).expect("loads");
@@ -339,6 +347,7 @@ fabric_tests! {
     rule_recv_outside_protocol_filter: WidenPacketFilter in Flooded => "recv.outside-protocol-filter";
     rule_oid_packet_filter_altered: WidenPacketFilter in Oids => "oid.packet-filter-altered";
     rule_wire_source_mac: MulticastSourceMac in Sends => "wire.source-mac";
+    rule_wire_source_mac_rewrite: RerouteClones in RewriteSends => "wire.source-mac";
 }
 
 #[test]

@@ -83,6 +83,11 @@ counter_fields! {
     receive_nbls_filtered,
     receive_nbls_taken_over,
     receive_takeover_dropped,
+    send_headers_rewritten,
+    send_rewrite_skipped,
+    announcements_sent,
+    announcements_skipped,
+    receive_nbls_readdressed,
 }
 
 #[cfg(test)]

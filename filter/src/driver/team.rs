@@ -647,6 +647,7 @@ impl Groups {
             if let Some(route) = route {
                 Module::drain_group(route, SendCompleteFlags::dispatch(true));
                 self.probe_group(route);
+                Module::announce_group(route, clock::now_ns());
             }
         });
     }

@@ -13,7 +13,7 @@ use super::{
     Counters, IllegalTransition, Leave, Module, ModuleEvent, ModuleInfo, ModuleState, NOT_TEAMED,
     PauseGate,
 };
-use crate::config::ModuleConfig;
+use crate::config::{MacMode, ModuleConfig};
 use crate::diag::{self, Event};
 use crate::ndis::NblPool;
 use crate::ndis::consts::{
@@ -56,6 +56,7 @@ impl Module {
             last_offload: teamed.then(super::capability::LastOffload::new),
             prober: prober_for(handle, &config, mac_src),
             team_filter: teamed.then(super::takeover::TeamFilter::new),
+            rewrite: rewrite_for(handle, &config),
             handle,
             gate: PauseGate::new(),
             counters: Counters::default(),
@@ -246,6 +247,16 @@ impl Module {
 
 /// The probe of a teamed module whose configuration names a target (an Ethernet MAC is needed
 /// for the frames); `None` otherwise, or without resources (the path is then not probed).
+fn rewrite_for(handle: FilterHandle, config: &ModuleConfig) -> Option<super::rewrite::Rewrite> {
+    let ModuleConfig::Teamed { group, .. } = config else {
+        return None;
+    };
+    if group.mac_mode != MacMode::Rewrite {
+        return None;
+    }
+    super::rewrite::Rewrite::new(handle, group.announce_count, group.announce_interval_ms)
+}
+
 fn prober_for(
     handle: FilterHandle,
     config: &ModuleConfig,

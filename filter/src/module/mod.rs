@@ -21,6 +21,7 @@
 //! lock: one CAS on the pause gate per call, relaxed counter increments, and a walk of the chain to
 //! count it and its bytes.
 
+mod announce;
 pub mod capability;
 mod configure;
 pub mod gate;
@@ -31,6 +32,7 @@ mod oid;
 mod parking;
 mod probe;
 mod receive;
+mod rewrite;
 pub mod route;
 mod send;
 mod send_complete;
@@ -121,6 +123,9 @@ pub struct Module {
     prober: Option<probe::Prober>,
     /// The team's share of the packet filter (teamed modules only).
     team_filter: Option<takeover::TeamFilter>,
+    /// Rewrite mode's header slots, learnt addresses and announcements (teamed modules with
+    /// `MacMode = rewrite`).
+    rewrite: Option<rewrite::Rewrite>,
 }
 
 impl Module {

@@ -168,8 +168,9 @@ impl Module {
     /// Takes this module's probe frame out of a completed chain; returns how many NBLs that
     /// was (0 or 1), for the pause gate.
     pub(super) fn take_probe_completion(&self, chain: NblChain) -> (NblChain, u64) {
+        let (chain, announced) = self.take_announce_completion(chain);
         let Some(p) = self.prober.as_ref().filter(|p| p.frame.is_away()) else {
-            return (chain, 0);
+            return (chain, announced);
         };
         let (mine, rest) = chain.split_by(|nbl| p.frame.owns(nbl));
         let mut mine = mine;
@@ -181,6 +182,6 @@ impl Module {
                 NblChain::from(nbl).leave_with_indicator();
             }
         }
-        (rest, n)
+        (rest, n + announced)
     }
 }

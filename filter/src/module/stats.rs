@@ -123,6 +123,16 @@ pub struct ModuleStats {
     /// Frames for this member received on another that could not be taken over (not Running, no
     /// clone).
     pub receive_takeover_dropped: u64,
+    /// Rewrite mode: other members' NBLs sent down this stack with this member's source MAC.
+    pub send_headers_rewritten: u64,
+    /// Rewrite mode: such NBLs sent as they were (no header slot free).
+    pub send_rewrite_skipped: u64,
+    /// Rewrite mode: gratuitous ARPs and unsolicited neighbour advertisements sent down this stack.
+    pub announcements_sent: u64,
+    /// Rewrite mode: announcements due but not sent (not Running, frame still below).
+    pub announcements_skipped: u64,
+    /// Rewrite mode: frames to this member's MAC for another member's address, taken over.
+    pub receive_nbls_readdressed: u64,
 }
 
 /// The live counters behind [`ModuleStats`].
@@ -181,6 +191,11 @@ pub(crate) struct Counters {
     pub receive_nbls_filtered: Counter,
     pub receive_nbls_taken_over: Counter,
     pub receive_takeover_dropped: Counter,
+    pub send_headers_rewritten: Counter,
+    pub send_rewrite_skipped: Counter,
+    pub announcements_sent: Counter,
+    pub announcements_skipped: Counter,
+    pub receive_nbls_readdressed: Counter,
 }
 
 /// One monotonically increasing counter.
@@ -259,6 +274,11 @@ impl Counters {
             receive_nbls_filtered: self.receive_nbls_filtered.get(),
             receive_nbls_taken_over: self.receive_nbls_taken_over.get(),
             receive_takeover_dropped: self.receive_takeover_dropped.get(),
+            send_headers_rewritten: self.send_headers_rewritten.get(),
+            send_rewrite_skipped: self.send_rewrite_skipped.get(),
+            announcements_sent: self.announcements_sent.get(),
+            announcements_skipped: self.announcements_skipped.get(),
+            receive_nbls_readdressed: self.receive_nbls_readdressed.get(),
         }
     }
 }

@@ -221,7 +221,8 @@ impl Module {
                         Some(nbl) => nbl,
                         None => continue,
                     },
-                    Destination::Member(owner) => owner.take_over(nbl, port, flags),
+                    Destination::Member(owner) => owner.take_over(nbl, port, flags, false),
+                    Destination::Readdressed(owner) => owner.take_over(nbl, port, flags, true),
                     Destination::Nobody => nbl,
                 };
                 kept.push_back(nbl);
@@ -234,7 +235,12 @@ impl Module {
         while let Some(nbl) = chain.pop_front() {
             match self.classify(&nbl, route) {
                 Destination::Up => up.push_back(nbl),
-                Destination::Member(owner) => back.push_back(owner.take_over(nbl, port, flags)),
+                Destination::Member(owner) => {
+                    back.push_back(owner.take_over(nbl, port, flags, false));
+                }
+                Destination::Readdressed(owner) => {
+                    back.push_back(owner.take_over(nbl, port, flags, true));
+                }
                 Destination::Nobody => back.push_back(nbl),
             }
         }
@@ -258,6 +264,9 @@ impl Module {
         let own = self.info.mac_address();
         // The common case, a frame to this member's own MAC, needs no search of the others.
         let theirs = if own == dst {
+            if let Some(owner) = self.address_owner(nbl, route) {
+                return Destination::Readdressed(owner);
+            }
             None
         } else {
             other_member_with(route, self, dst)
@@ -273,9 +282,32 @@ impl Module {
         }
     }
 
+    /// Rewrite mode: the other member whose address a frame to this member's MAC is for (its
+    /// IPv4 or IPv6 destination, or an ARP packet's target), if any.
+    fn address_owner<'a>(&self, nbl: &OwnedNbl, route: &Route<'a>) -> Option<&'a Module> {
+        self.rewrite.as_ref()?;
+        let mut storage = [0u8; 64];
+        let addr = super::rewrite::destination_address(nbl.peek_front(&mut storage))?;
+        route
+            .seats
+            .iter()
+            .flatten()
+            .copied()
+            .find(|m| !core::ptr::eq(*m, self) && m.owns_address(addr))
+    }
+
     /// Indicates a clone of `nbl` (another member's frame) up this stack, lent with RESOURCES;
-    /// gives `nbl` back. IRQL <= DISPATCH_LEVEL.
-    fn take_over(&self, nbl: OwnedNbl, port: NDIS_PORT_NUMBER, flags: ReceiveFlags) -> OwnedNbl {
+    /// gives `nbl` back. `readdressed`: the frame came to the receiving member's MAC for this
+    /// member's address (rewrite mode), and goes up with this member's MAC as its destination,
+    /// through a header slot of this member's (dropped, counted, when none is free).
+    /// IRQL <= DISPATCH_LEVEL.
+    fn take_over(
+        &self,
+        nbl: OwnedNbl,
+        port: NDIS_PORT_NUMBER,
+        flags: ReceiveFlags,
+        readdressed: bool,
+    ) -> OwnedNbl {
         if !self.gate.try_enter(1) {
             self.counters.receive_takeover_dropped.inc();
             return nbl;
@@ -287,8 +319,16 @@ impl Module {
         };
         let nbl = match cloned {
             Ok(child) => {
-                child.indicate_lent(self.handle, port, flags.is_dispatch());
-                self.counters.receive_nbls_taken_over.inc();
+                if !readdressed || self.readdress(&child) {
+                    child.indicate_lent(self.handle, port, flags.is_dispatch());
+                    self.counters.receive_nbls_taken_over.inc();
+                    if readdressed {
+                        self.counters.receive_nbls_readdressed.inc();
+                        self.restore_child(&child);
+                    }
+                } else {
+                    self.counters.receive_takeover_dropped.inc();
+                }
                 child.release()
             }
             Err(nbl) => {
@@ -307,6 +347,9 @@ enum Destination<'a> {
     Up,
     /// Up another member's stack (taken over).
     Member(&'a Module),
+    /// To this member's MAC but another member's address (rewrite mode): up that member's
+    /// stack with its MAC as the destination.
+    Readdressed(&'a Module),
     /// Back to the miniport: only the team's PROMISCUOUS bit let it in.
     Nobody,
 }

@@ -205,6 +205,7 @@ impl Module {
     fn request(&self, nbl: &Nbl, cpu: u32) -> (SendRequest, Need) {
         let mut storage = [0u8; HEADER_BYTES];
         let headers = nbl.peek_front(&mut storage);
+        self.learn_address(headers);
         let c = flow::classify(headers, nbl.vlan_id());
         if c.malformed.is_some() {
             self.counters.send_headers_malformed.inc();
@@ -356,6 +357,7 @@ impl Module {
             self.finish_leave(self.gate.leave(1));
             return Err(parent);
         }
+        self.rewrite_child(&child);
         Ok(child.into_owned())
     }
 
@@ -708,6 +710,7 @@ impl Module {
             let meta = child.pop_meta();
             let (status, lso) = child.completion();
             cx.account(&meta, status);
+            self.restore_child(&child);
             let parent = child.release();
             parent.set_status(status);
             // The miniport's LSO write-back landed on the clone; the protocol reads the parent.

@@ -325,6 +325,36 @@ unsafe extern "system" {
     pub fn KeQueryMaximumProcessorCountEx(GroupNumber: u16) -> u32;
 }
 
+// MDLs over part of another MDL (ntoskrnl, <= DISPATCH_LEVEL): the header slots of rewrite mode.
+#[cfg_attr(
+    all(windows, not(feature = "wdk")),
+    link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
+)]
+unsafe extern "system" {
+    /// Allocates an MDL large enough for `Length` bytes at `VirtualAddress` (not built);
+    /// NULL when out of resources.
+    pub fn IoAllocateMdl(
+        VirtualAddress: *mut c_void,
+        Length: u32,
+        SecondaryBuffer: BOOLEAN,
+        ChargeQuota: BOOLEAN,
+        Irp: *mut c_void,
+    ) -> *mut MDL;
+    /// Frees an MDL from `IoAllocateMdl`.
+    pub fn IoFreeMdl(Mdl: *mut MDL);
+    /// Makes `TargetMdl` describe `Length` bytes at `VirtualAddress` within `SourceMdl`'s range
+    /// (0 = to its end), using the source's pages.
+    pub fn IoBuildPartialMdl(
+        SourceMdl: *mut MDL,
+        TargetMdl: *mut MDL,
+        VirtualAddress: *mut c_void,
+        Length: u32,
+    );
+    /// Releases a mapping of an MDL's pages (what `MmPrepareMdlForReuse` calls for a partial
+    /// MDL that was mapped).
+    pub fn MmUnmapLockedPages(BaseAddress: *mut c_void, MemoryDescriptorList: *mut MDL);
+}
+
 // The control device's I/O (ntoskrnl, PASSIVE_LEVEL in a dispatch routine).
 #[cfg_attr(
     all(windows, not(feature = "wdk")),

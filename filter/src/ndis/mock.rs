@@ -10,6 +10,7 @@
 
 use super::consts::{NDIS_PARAMETER_INTEGER, NDIS_PARAMETER_STRING, NDIS_STATUS_FAILURE};
 use super::consts::{NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS};
+use super::types::BOOLEAN;
 use super::types::{
     DRIVER_OBJECT, MDL, NDIS_FILTER_ATTRIBUTES, NDIS_FILTER_DRIVER_CHARACTERISTICS, NDIS_HANDLE,
     NDIS_OID_REQUEST, NDIS_PORT_NUMBER, NDIS_STATUS, NDIS_STATUS_INDICATION, NET_BUFFER,
@@ -899,6 +900,57 @@ pub unsafe fn NdisAllocateMdl(_handle: NDIS_HANDLE, va: *mut c_void, len: u32) -
     let mdl = Box::into_raw(mdl);
     STATE.with(|s| s.borrow_mut().live_mdls.push(mdl));
     mdl
+}
+
+pub unsafe fn IoAllocateMdl(
+    va: *mut c_void,
+    len: u32,
+    _secondary: BOOLEAN,
+    _quota: BOOLEAN,
+    _irp: *mut c_void,
+) -> *mut MDL {
+    // SAFETY: MDL is pointers and integers, for which all zeroes is valid.
+    let mut mdl = unsafe { Box::<MDL>::new_zeroed().assume_init() };
+    mdl.StartVa = va;
+    mdl.ByteCount = len;
+    let mdl = Box::into_raw(mdl);
+    STATE.with(|s| s.borrow_mut().live_mdls.push(mdl));
+    mdl
+}
+
+pub unsafe fn IoFreeMdl(mdl: *mut MDL) {
+    // SAFETY: forwarded: both doubles box plain MDLs on the same list.
+    unsafe { NdisFreeMdl(mdl) };
+}
+
+pub unsafe fn IoBuildPartialMdl(source: *mut MDL, target: *mut MDL, va: *mut c_void, len: u32) {
+    // SAFETY: the caller passes live MDLs.
+    let s = unsafe { &*source };
+    // SAFETY: as above.
+    let t = unsafe { &mut *target };
+    let offset = va.addr() - (s.StartVa.addr() + s.ByteOffset as usize);
+    assert!(
+        offset < s.ByteCount as usize,
+        "the range starts outside the source"
+    );
+    let len = if len == 0 {
+        s.ByteCount - u32::try_from(offset).unwrap()
+    } else {
+        len
+    };
+    assert!(
+        offset + len as usize <= s.ByteCount as usize,
+        "the range passes the source's end"
+    );
+    t.StartVa = s.StartVa;
+    t.ByteOffset = s.ByteOffset + u32::try_from(offset).unwrap();
+    t.ByteCount = len;
+    t.MdlFlags = 0x10 | (s.MdlFlags & 0x1);
+    t.MappedSystemVa = s.MappedSystemVa.cast::<u8>().wrapping_add(offset).cast();
+}
+
+pub unsafe fn MmUnmapLockedPages(_base: *mut c_void, _mdl: *mut MDL) {
+    panic!("the doubles never map a partial MDL");
 }
 
 pub unsafe fn NdisFreeMdl(mdl: *mut MDL) {

@@ -64,7 +64,7 @@ pub(crate) mod mock_io;
 
 pub use flags::{ReceiveFlags, ReturnFlags, SendCompleteFlags, SendFlags};
 pub use handle::FilterHandle;
-pub use nbl::{CancelId, Nbl, NblChain, NetBuffer, OwnFrame, OwnedNbl, SendMeta};
+pub use nbl::{CancelId, HeaderSlots, Nbl, NblChain, NetBuffer, OwnFrame, OwnedNbl, SendMeta};
 pub use offload::OffloadLimits;
 pub use oid::{ClonedOidRequest, OID_SCRATCH_LEN, OidForward, OidRequest, OidScratch, RequestId};
 pub use own_query::{OwnQuery, QueryStart};

@@ -18,8 +18,10 @@
 //! operation is usable on the send and receive paths.
 
 mod child;
+pub mod claim;
 mod classify;
 mod frame;
+mod header;
 pub mod lend;
 mod meta;
 mod queue;
@@ -29,6 +31,7 @@ mod single;
 pub use child::{ChildNbl, CloneFlags, Cloning, ParentNbl};
 pub use classify::{Classified, MAX_DESTINATIONS, SourceSplit};
 pub use frame::{OWN_FRAME_CAPACITY, OwnFrame};
+pub use header::{HEADER_SLOT_BYTES, HeaderSlots, PARTIAL_SPAN};
 pub use meta::{SEND_META_SIZE, SendMeta};
 pub use queue::NblQueue;
 pub use single::SingleChild;

@@ -9,8 +9,8 @@
 //! with the source link-layer address option, so the advertisement comes back unicast to that MAC.
 
 use super::{
-    ETH_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV6, ICMPV6_NS, IPV6_LEN, ND_HOP_LIMIT, NEXT_HEADER_ICMPV6,
-    ProbeTarget,
+    ETH_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV6, ICMPV6_NA, ICMPV6_NS, IPV6_LEN, ND_HOP_LIMIT,
+    NEXT_HEADER_ICMPV6, ProbeTarget,
 };
 
 /// The largest request frame, in bytes.
@@ -68,6 +68,55 @@ pub fn request(target: ProbeTarget, mac: [u8; 6], out: &mut [u8; PROBE_FRAME_MAX
     }
 }
 
+/// The announcement that `addr` is at `mac` (rewrite mode, after a member's traffic moved),
+/// written to the front of `out`; returns its length.
+///
+/// IPv4: a gratuitous ARP request (sender and target protocol address both `addr`, broadcast),
+/// the form Linux sends for its peer notifications; neighbour caches update an entry they have.
+/// IPv6: an unsolicited neighbour advertisement (RFC 4861 §7.2.6) from `addr` to all-nodes, hop
+/// limit 255, Solicited clear and Override set, with the target link-layer address option.
+pub fn announcement(addr: ProbeTarget, mac: [u8; 6], out: &mut [u8; PROBE_FRAME_MAX]) -> usize {
+    out.fill(0);
+    match addr {
+        ProbeTarget::V4(ip) => {
+            ethernet(out, [0xFF; 6], mac, ETHERTYPE_ARP);
+            let arp = &mut out[ETH_LEN..ETH_LEN + ARP_LEN];
+            arp[0..2].copy_from_slice(&1u16.to_be_bytes());
+            arp[2..4].copy_from_slice(&0x0800u16.to_be_bytes());
+            arp[4] = 6;
+            arp[5] = 4;
+            arp[6..8].copy_from_slice(&1u16.to_be_bytes());
+            arp[8..14].copy_from_slice(&mac);
+            arp[14..18].copy_from_slice(&ip);
+            arp[24..28].copy_from_slice(&ip);
+            ETH_MIN
+        }
+        ProbeTarget::V6(ip) => {
+            const ALL_NODES: [u8; 16] = [0xFF, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+            ethernet(out, [0x33, 0x33, 0, 0, 0, 1], mac, ETHERTYPE_IPV6);
+            let ip6 = &mut out[ETH_LEN..ETH_LEN + IPV6_LEN];
+            ip6[0] = 0x60;
+            // NS_LEN (the advertisement has the same layout) fits in 16 bits.
+            #[allow(clippy::cast_possible_truncation)]
+            ip6[4..6].copy_from_slice(&(NS_LEN as u16).to_be_bytes());
+            ip6[6] = NEXT_HEADER_ICMPV6;
+            ip6[7] = ND_HOP_LIMIT;
+            ip6[8..24].copy_from_slice(&ip);
+            ip6[24..40].copy_from_slice(&ALL_NODES);
+            let na = &mut out[ETH_LEN + IPV6_LEN..ETH_LEN + IPV6_LEN + NS_LEN];
+            na[0] = ICMPV6_NA;
+            na[4] = 0x20; // Override
+            na[8..24].copy_from_slice(&ip);
+            na[24] = 2; // target link-layer address
+            na[25] = 1;
+            na[26..32].copy_from_slice(&mac);
+            let sum = icmpv6_checksum(&ip, &ALL_NODES, na);
+            na[2..4].copy_from_slice(&sum.to_be_bytes());
+            ETH_LEN + IPV6_LEN + NS_LEN
+        }
+    }
+}
+
 fn ethernet(out: &mut [u8], dst: [u8; 6], src: [u8; 6], ethertype: u16) {
     out[0..6].copy_from_slice(&dst);
     out[6..12].copy_from_slice(&src);
@@ -101,7 +150,7 @@ fn solicited_node(ip: [u8; 16]) -> [u8; 16] {
 
 /// The ICMPv6 checksum of `msg` (its checksum field taken as zero) between `src` and `dst`
 /// (RFC 4443 §2.3, pseudo-header of RFC 8200 §8.1).
-pub(super) fn icmpv6_checksum(src: &[u8; 16], dst: &[u8; 16], msg: &[u8]) -> u16 {
+pub fn icmpv6_checksum(src: &[u8; 16], dst: &[u8; 16], msg: &[u8]) -> u16 {
     let mut sum: u64 = 0;
     let mut add = |bytes: &[u8]| {
         for pair in bytes.chunks(2) {

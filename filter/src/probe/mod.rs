@@ -19,7 +19,7 @@ mod frame;
 mod reply;
 mod target;
 
-pub use frame::{PROBE_FRAME_MAX, link_local_of, request};
+pub use frame::{PROBE_FRAME_MAX, announcement, icmpv6_checksum, link_local_of, request};
 pub use reply::{Reply, check_reply};
 pub use target::{ProbeTarget, TargetError};
 

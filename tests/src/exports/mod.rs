@@ -11,6 +11,7 @@ pub mod diag;
 mod driver;
 pub mod etw;
 pub mod io;
+pub mod mdl;
 mod nbl;
 pub mod ndis;
 pub mod ntos;

@@ -8,7 +8,7 @@ use super::status::random_port;
 use super::{bytes_nbl, pick_irql};
 use crate::fabric::Port;
 use crate::fabric::packets::{self, FrameKind};
-use crate::frames::{self, Check};
+use crate::frames::{self, Check, SOURCE_MAC};
 use crate::ledger::FrameKey;
 use crate::rules::{Rule, Subject};
 use crate::world::{self, Came, Event, ModState, NState, Origin, World};
@@ -68,6 +68,19 @@ pub(crate) fn on_wire(
             Subject::Driver,
             "-",
             format!("adapter {a}'s miniport put a frame with source MAC {src:02x?} on its wire"),
+        );
+        return true;
+    }
+    if let Check::Bad(SOURCE_MAC) = check {
+        w.violate(
+            Rule::WireSourceMac,
+            Subject::Driver,
+            "-",
+            format!(
+                "adapter {a}'s miniport put a protocol's frame with source MAC {src:02x?} on its \
+                 wire: not its sender's in the group's MAC mode (preserve: the protocol's \
+                 adapter's; rewrite: the carrying adapter's)"
+            ),
         );
         return true;
     }

@@ -249,7 +249,12 @@ pub(crate) fn handback_ok(w: &mut World, nbl: usize, call: &'static str) -> bool
     // SAFETY: nbl is live.
     let now = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
     if let Some(d) = nblmem::diff(&entry, &now) {
-        w.violate(Rule::NblModifiedOnHandback, Subject::Nbl(nbl), call, d);
+        let rule = if d == nblmem::DATA_CHANGED {
+            Rule::NblDataWritten
+        } else {
+            Rule::NblModifiedOnHandback
+        };
+        w.violate(rule, Subject::Nbl(nbl), call, d);
         return false;
     }
     true

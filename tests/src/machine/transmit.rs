@@ -160,10 +160,16 @@ pub(super) fn mp_flush(a: usize) {
 fn wire_check(w: &mut World, a: usize, nbl: usize, delivered: bool) -> bool {
     super::each_frame(w, nbl, "-", |w, frame, total| {
         let check = {
+            // Rewrite mode: another adapter carries a protocol's frame with its own MAC.
             let macs_of = |id: &frames::FrameId| {
-                w.adapters
-                    .get(id.origin)
-                    .map(|ad| (w.tx_dst_of(id), ad.cfg.mac))
+                w.adapters.get(id.origin).map(|ad| {
+                    let src = if id.origin != a && ad.cfg.rewrites_mac() {
+                        w.adapters[a].cfg.mac
+                    } else {
+                        ad.cfg.mac
+                    };
+                    (w.tx_dst_of(id), src)
+                })
             };
             frames::check(frame, total, DIR_TX, &macs_of)
         };

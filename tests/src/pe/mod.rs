@@ -39,7 +39,7 @@ pub struct LoadedDriver {
 
 /// Everything a driver image may import from the emulator: ndis.sys, the ntoskrnl driver-object
 /// extension routines, and this module's kernel runtime.
-pub fn driver_tables() -> [&'static [Export]; 9] {
+pub fn driver_tables() -> [&'static [Export]; 10] {
     [
         crate::exports::ndis::EXPORTS,
         crate::exports::ntos::EXPORTS,
@@ -50,6 +50,7 @@ pub fn driver_tables() -> [&'static [Export]; 9] {
         crate::exports::kernel_time::EXPORTS,
         crate::exports::io::EXPORTS,
         crate::exports::etw::EXPORTS,
+        crate::exports::mdl::EXPORTS,
     ]
 }
 

@@ -229,11 +229,11 @@ fn the_first_differing_group_key_is_named() {
     assert_eq!(a.first_difference(&c), None);
     let d = group(ModuleConfig::read(&teamed().int(keys::PROBE_MISSED, 5)).unwrap());
     assert_eq!(a.first_difference(&d), Some(keys::PROBE_MISSED));
-    let e = group(ModuleConfig::read(&teamed().text(keys::MAC_MODE, "Rewrite")).unwrap());
-    assert_eq!(e.mac_mode, MacMode::Rewrite);
-    assert_eq!(a.first_difference(&e), Some(keys::MAC_MODE));
-    let f = group(ModuleConfig::read(&teamed().int(keys::ANNOUNCE_COUNT, 0)).unwrap());
-    assert_eq!(a.first_difference(&f), Some(keys::ANNOUNCE_COUNT));
+    let rewrite = group(ModuleConfig::read(&teamed().text(keys::MAC_MODE, "Rewrite")).unwrap());
+    assert_eq!(rewrite.mac_mode, MacMode::Rewrite);
+    assert_eq!(a.first_difference(&rewrite), Some(keys::MAC_MODE));
+    let silent = group(ModuleConfig::read(&teamed().int(keys::ANNOUNCE_COUNT, 0)).unwrap());
+    assert_eq!(a.first_difference(&silent), Some(keys::ANNOUNCE_COUNT));
     assert!(KEYS.iter().filter(|k| k.scope == Scope::Group).count() == 12);
 }
 
