@@ -1,5 +1,5 @@
 //! Rewrite mode (issue 10 items 3 and 6b), through the emulator's L2 fabric: member 0's protocol
-//! sends flows to two peers, which echo them. Member 0's link fails at 100 ms: its traffic keeps
+//! sends flows to two peers, which echo them. Member 0's link fails at 103 ms: its traffic keeps
 //! flowing through member 1 with member 1's source MAC (the emulator's `wire.source-mac` holds
 //! every carried frame to the carrier's MAC in rewrite mode, and `nbl.data-written` every
 //! protocol buffer to what the protocol wrote), so the switch never learns member 0's MAC on
@@ -27,7 +27,8 @@ use ndis_emu::wire::Fault;
 use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, TrafficConfig};
 
 const MS: u64 = 1_000_000;
-const DOWN_AT: u64 = 100 * MS;
+/// Between two of the group timer's 10 ms ticks.
+const DOWN_AT: u64 = 103 * MS;
 const UP_AT: u64 = 250 * MS;
 const INTERVAL_MS: u32 = 50;
 
@@ -184,6 +185,11 @@ fn after_failover_traffic_flows_through_the_carrier_with_its_mac_and_replies_fol
             .all(|&(_, sha, spa)| sha == mac1 && spa == adapter_ipv4(0))
     );
     let spacing: Vec<u64> = failover.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    // The first on the timer tick after the engine learnt of the link-down.
+    assert!(
+        failover[0].0 > s.down_at && failover[0].0 - s.down_at <= 11 * MS,
+        "{failover:?}"
+    );
     println!(
         "failover announcements at {:?} us after the link went down, spaced {:?} us",
         failover
@@ -191,6 +197,10 @@ fn after_failover_traffic_flows_through_the_carrier_with_its_mac_and_replies_fol
             .map(|f| (f.0 - s.down_at) / 1_000)
             .collect::<Vec<_>>(),
         spacing.iter().map(|d| d / 1_000).collect::<Vec<_>>()
+    );
+    println!(
+        "member 1 carried {} frames with its MAC; {} echoes readdressed up member 0's stack",
+        s.stats[1].send_headers_rewritten, s.stats[0].receive_nbls_readdressed
     );
     for d in &spacing {
         assert!(
