@@ -20,8 +20,8 @@ mod common;
 use common::idle;
 use mpfilter::module::ModuleStats;
 use ndis_emu::config::RegValue;
-use ndis_emu::fabric::packets::{Arp, FrameKind};
-use ndis_emu::fabric::{FabricConfig, FabricReport, Port, adapter_ipv4};
+use ndis_emu::fabric::packets::{Arp, FrameKind, NA_OVERRIDE, Nd};
+use ndis_emu::fabric::{FabricConfig, FabricReport, Port, adapter_ipv4, adapter_ipv6};
 use ndis_emu::ledger::OriginReport;
 use ndis_emu::wire::Fault;
 use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, TrafficConfig};
@@ -44,8 +44,9 @@ fn member(index: u8, announce: u32) -> AdapterConfig {
         .with_param("AnnounceIntervalMs", RegValue::Dword(INTERVAL_MS))
 }
 
-fn traffic() -> TrafficConfig {
+fn traffic(ipv6: bool) -> TrafficConfig {
     TrafficConfig {
+        ipv6,
         tx_nbls: 10_000,
         rx_nbls: 0,
         max_chain: 4,
@@ -72,6 +73,10 @@ struct Seen {
 }
 
 fn run(image: DriverImage, announce: u32) -> Seen {
+    run_with(image, announce, false)
+}
+
+fn run_with(image: DriverImage, announce: u32, ipv6: bool) -> Seen {
     let mut emu = Emulator::new(EmuConfig {
         seed: 11,
         fabric: Some(FabricConfig::with_peers(2)),
@@ -79,7 +84,7 @@ fn run(image: DriverImage, announce: u32) -> Seen {
     });
     let (a0, a1) = (member(0, announce), member(1, announce));
     let macs = [a0.mac, a1.mac];
-    emu.add_adapter(a0, traffic());
+    emu.add_adapter(a0, traffic(ipv6));
     emu.add_adapter(a1, idle());
     let img = common::boot(&mut emu, &image);
     let start = emu.now();
@@ -88,9 +93,14 @@ fn run(image: DriverImage, announce: u32) -> Seen {
     emu.run_for(UP_AT - MS);
     assert!(emu.violations().is_empty(), "{:?}", emu.violations());
     let mac0_port_while_down = emu.mac_port(macs[0]);
+    let ip: Vec<u8> = if ipv6 {
+        adapter_ipv6(0).to_vec()
+    } else {
+        adapter_ipv4(0).to_vec()
+    };
     let entries = |emu: &Emulator| {
         (0..2)
-            .map(|k| emu.peer_neighbor(k, &adapter_ipv4(0)))
+            .map(|k| emu.peer_neighbor(k, &ip))
             .collect::<Vec<_>>()
     };
     let peer_entries_while_down = entries(&emu);
@@ -255,6 +265,50 @@ fn without_announcements_the_peers_keep_the_dead_mac_and_every_echo_is_flooded()
         .map(|(_, c)| c.flooded)
         .sum();
     assert!(flooded > 1_000, "{:?}", s.fabric.ports);
+}
+
+#[test]
+fn an_ipv6_failover_is_announced_with_unsolicited_override_advertisements() {
+    let s = run_with(DriverImage::Host, 2, true);
+    assert_nothing_lost(&s, false);
+    let [mac0, mac1] = s.macs;
+    let nas = |a: usize| -> Vec<(u64, Nd, [u8; 6])> {
+        s.fabric
+            .wire_frames_of(a, FrameKind::NeighborAdvertisement)
+            .iter()
+            .map(|f| {
+                let src: [u8; 6] = f.bytes[6..12].try_into().unwrap();
+                (f.at, Nd::parse(&f.bytes).expect("checksum verified"), src)
+            })
+            .collect()
+    };
+    let failover = nas(1);
+    assert_eq!(failover.len(), 2, "{:?}", failover.len());
+    for (_, na, src) in &failover {
+        assert_eq!(*src, mac1);
+        assert_eq!((na.src, na.target), (adapter_ipv6(0), adapter_ipv6(0)));
+        assert_eq!(na.dst[..2], [0xFF, 0x02], "to all-nodes");
+        assert_eq!((na.flags, na.lladdr), (NA_OVERRIDE, Some(mac1)));
+    }
+    assert_eq!(failover[1].0 - failover[0].0, u64::from(INTERVAL_MS) * MS);
+    assert_eq!(s.peer_entries_while_down, vec![Some(mac1); 2]);
+    assert!(
+        s.stats[0].receive_nbls_readdressed > 1_000,
+        "{:?}",
+        s.stats[0]
+    );
+    let failback = nas(0);
+    assert_eq!(failback.len(), 2);
+    assert!(
+        failback
+            .iter()
+            .all(|(_, na, src)| *src == mac0 && na.lladdr == Some(mac0))
+    );
+    assert_eq!(s.peer_entries_at_end, vec![Some(mac0); 2]);
+    assert!(
+        announcements(&s, 0).is_empty() && announcements(&s, 1).is_empty(),
+        "no ARP"
+    );
 }
 
 #[test]
