@@ -216,12 +216,24 @@ impl HeaderSlots {
         edit: &mut impl FnMut(&mut [u8]),
     ) -> bool {
         let slot = &self.slots[index];
-        // SAFETY: the caller owns the live NET_BUFFER.
-        let b = unsafe { &mut *nb };
+        // What the NET_BUFFER is now, read before NDIS reads it (no reference to it is held
+        // across the call below).
+        // SAFETY: the caller owns the live NET_BUFFER; plain field reads.
+        let before = unsafe {
+            Saved {
+                mdl_chain: (*nb).MdlChain,
+                current_mdl: (*nb).CurrentMdl,
+                current_mdl_offset: (*nb).CurrentMdlOffset,
+                data_offset: (*nb).DataOffset,
+                partial: false,
+            }
+        };
+        // SAFETY: as above.
+        let length = unsafe { (*nb).DataLength };
         // SAFETY: the ULONG member of the union.
-        let total = unsafe { b.DataLength.DataLength } as usize;
+        let total = unsafe { length.DataLength } as usize;
         let h = total.min(HEADER_SLOT_BYTES);
-        if h == 0 || b.CurrentMdl.is_null() {
+        if h == 0 || before.current_mdl.is_null() {
             return false;
         }
         // SAFETY: slot `index`'s bytes lie within the buffer array.
@@ -243,8 +255,8 @@ impl HeaderSlots {
             unsafe { ptr::copy_nonoverlapping(data, copy.as_mut_ptr(), h) };
         }
         // Where the copy ends: MDL `mdl`, `pos` bytes into it.
-        let mut mdl = b.CurrentMdl;
-        let mut pos = b.CurrentMdlOffset as usize + h;
+        let mut mdl = before.current_mdl;
+        let mut pos = before.current_mdl_offset as usize + h;
         // SAFETY: MDLs of the live NET_BUFFER's chain are live.
         while !mdl.is_null() && pos >= unsafe { (*mdl).ByteCount } as usize {
             // SAFETY: as above.
@@ -294,15 +306,9 @@ impl HeaderSlots {
             m.Next = tail;
         }
         // SAFETY: the claim makes the saved fields ours.
-        unsafe {
-            *slot.saved.get() = Saved {
-                mdl_chain: b.MdlChain,
-                current_mdl: b.CurrentMdl,
-                current_mdl_offset: b.CurrentMdlOffset,
-                data_offset: b.DataOffset,
-                partial,
-            };
-        }
+        unsafe { *slot.saved.get() = Saved { partial, ..before } };
+        // SAFETY: the caller owns the live NET_BUFFER; nothing else refers to it now.
+        let b = unsafe { &mut *nb };
         b.MdlChain = slot.mdl.as_ptr();
         b.CurrentMdl = slot.mdl.as_ptr();
         b.CurrentMdlOffset = 0;
