@@ -218,20 +218,20 @@ impl HeaderSlots {
         let slot = &self.slots[index];
         // What the NET_BUFFER is now, read before NDIS reads it (no reference to it is held
         // across the call below).
-        // SAFETY: the caller owns the live NET_BUFFER; plain field reads.
-        let before = unsafe {
-            Saved {
-                mdl_chain: (*nb).MdlChain,
-                current_mdl: (*nb).CurrentMdl,
-                current_mdl_offset: (*nb).CurrentMdlOffset,
-                data_offset: (*nb).DataOffset,
+        let (before, total) = {
+            // SAFETY: the caller owns the live NET_BUFFER; only read here.
+            let b = unsafe { &*nb };
+            // SAFETY: the ULONG member of the union.
+            let total = unsafe { b.DataLength.DataLength } as usize;
+            let before = Saved {
+                mdl_chain: b.MdlChain,
+                current_mdl: b.CurrentMdl,
+                current_mdl_offset: b.CurrentMdlOffset,
+                data_offset: b.DataOffset,
                 partial: false,
-            }
+            };
+            (before, total)
         };
-        // SAFETY: as above.
-        let length = unsafe { (*nb).DataLength };
-        // SAFETY: the ULONG member of the union.
-        let total = unsafe { length.DataLength } as usize;
         let h = total.min(HEADER_SLOT_BYTES);
         if h == 0 || before.current_mdl.is_null() {
             return false;
