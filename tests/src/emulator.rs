@@ -490,6 +490,29 @@ impl Emulator {
         })
     }
 
+    /// Peer `peer` puts one frame of `bytes` on its wire (e.g. a broadcast ARP request of its
+    /// own); false without a fabric or such a peer.
+    pub fn peer_send(&mut self, peer: usize, bytes: &[u8]) -> bool {
+        Self::with(|w| {
+            let hop = match w.fabric.as_mut() {
+                Some(f) if peer < f.peers.len() => {
+                    f.in_flight += 1;
+                    f.cfg.hop_latency
+                }
+                _ => return false,
+            };
+            w.sched.after(
+                hop,
+                world::Event::FabricIn {
+                    port: crate::fabric::Port::Peer(peer),
+                    frame: bytes.to_vec(),
+                    wire: None,
+                },
+            );
+            true
+        })
+    }
+
     /// Adapter `adapter`'s protocol sends one frame of `bytes` (e.g.
     /// [`crate::fabric::packets::Arp::request`]) through the filter; false if it cannot send now
     /// (not running, or its packet filter not set yet).

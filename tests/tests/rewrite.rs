@@ -21,7 +21,9 @@ use common::idle;
 use mpfilter::module::ModuleStats;
 use ndis_emu::config::RegValue;
 use ndis_emu::fabric::packets::{Arp, FrameKind, NA_OVERRIDE, Nd};
-use ndis_emu::fabric::{FabricConfig, FabricReport, Port, adapter_ipv4, adapter_ipv6};
+use ndis_emu::fabric::{
+    FabricConfig, FabricReport, Port, adapter_ipv4, adapter_ipv6, peer_ipv4, peer_ipv6, peer_mac,
+};
 use ndis_emu::ledger::OriginReport;
 use ndis_emu::wire::Fault;
 use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, TrafficConfig};
@@ -31,6 +33,8 @@ const MS: u64 = 1_000_000;
 const DOWN_AT: u64 = 103 * MS;
 const UP_AT: u64 = 250 * MS;
 const INTERVAL_MS: u32 = 50;
+/// When a peer asks for member 0's address, its link down.
+const ASK_AT: u64 = 200 * MS;
 
 fn member(index: u8, announce: u32) -> AdapterConfig {
     AdapterConfig::numbered(index)
@@ -65,6 +69,8 @@ struct Seen {
     macs: [[u8; 6]; 2],
     /// When member 0's link went down (virtual ns).
     down_at: u64,
+    /// The flows were IPv6.
+    ipv6: bool,
     /// The port the switch had learnt member 0's MAC on just before its link came back.
     mac0_port_while_down: Option<Port>,
     /// The MAC each peer had for member 0's IPv4 address while its link was down, and at the end.
@@ -90,7 +96,16 @@ fn run_with(image: DriverImage, announce: u32, ipv6: bool) -> Seen {
     let start = emu.now();
     emu.schedule_fault(0, start + DOWN_AT, Fault::LinkDown);
     emu.schedule_fault(0, start + UP_AT, Fault::LinkUp);
-    emu.run_for(UP_AT - MS);
+    // Mid-outage, peer 0 asks the segment for member 0's address (its cache entry expired, say):
+    // member 0's port is dead, so only the carrier's copy can reach member 0's stack.
+    emu.run_for(ASK_AT);
+    let question = if ipv6 {
+        Nd::solicit(peer_mac(0), peer_ipv6(0), adapter_ipv6(0))
+    } else {
+        Arp::request(peer_mac(0), peer_ipv4(0), adapter_ipv4(0))
+    };
+    assert!(emu.peer_send(0, &question));
+    emu.run_for(UP_AT - MS - ASK_AT);
     assert!(emu.violations().is_empty(), "{:?}", emu.violations());
     let mac0_port_while_down = emu.mac_port(macs[0]);
     let ip: Vec<u8> = if ipv6 {
@@ -121,6 +136,7 @@ fn run_with(image: DriverImage, announce: u32, ipv6: bool) -> Seen {
         stats,
         macs,
         down_at: start + DOWN_AT,
+        ipv6,
         mac0_port_while_down,
         peer_entries_while_down,
         peer_entries_at_end,
@@ -165,6 +181,16 @@ fn assert_nothing_lost(s: &Seen, flooded: bool) {
         (0, 0, 0),
         "member 1's protocol sees none: {p1:?}"
     );
+    // The peer's question during the outage went up member 0's stack, not member 1's; member 1's
+    // protocol sees only member 0's broadcast failback announcements (the unsolicited
+    // advertisements go to all-nodes, which its packet filter does not take).
+    let (q0, q1) = if s.ipv6 {
+        (p0.nd, p1.nd)
+    } else {
+        (p0.arp, p1.arp)
+    };
+    let failback_arps = announcements(s, 0).len() as u64;
+    assert_eq!((q0, q1), (1, failback_arps), "{p0:?} {p1:?}");
     assert_ne!(
         s.mac0_port_while_down,
         Some(Port::Adapter(1)),
@@ -255,7 +281,10 @@ fn without_announcements_the_peers_keep_the_dead_mac_and_every_echo_is_flooded()
     let [mac0, _] = s.macs;
     assert!(announcements(&s, 0).is_empty() && announcements(&s, 1).is_empty());
     assert_eq!(s.peer_entries_while_down, vec![Some(mac0), Some(mac0)]);
-    assert_eq!(s.stats[0].receive_nbls_readdressed, 0);
+    assert_eq!(
+        s.stats[0].receive_nbls_readdressed, 1,
+        "only the peer's broadcast question"
+    );
     // The echoes reached member 1 only because the switch flooded them.
     let flooded: u64 = s
         .fabric

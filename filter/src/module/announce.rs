@@ -89,7 +89,7 @@ impl Announcing {
 }
 
 /// Whether `seat`'s path is in the engine's eligible set.
-fn usable(route: &Route<'_>, eligible: u32, seat: u8) -> bool {
+pub(super) fn usable(route: &Route<'_>, eligible: u32, seat: u8) -> bool {
     route
         .path_seat
         .iter()

@@ -138,15 +138,36 @@ pub(crate) fn source_address(frame: &[u8]) -> Option<ProbeTarget> {
     unicast.then_some(addr)
 }
 
-/// The address a received frame is for: IPv4 or IPv6 destination, or an ARP packet's target.
+/// The address a received frame is for: IPv4 or IPv6 destination, an ARP packet's target, or a
+/// neighbour solicitation's target (its destination is a solicited-node group).
 pub(crate) fn destination_address(frame: &[u8]) -> Option<ProbeTarget> {
     let (ethertype, at) = ethertype(frame)?;
     Some(match ethertype {
         ETHERTYPE_IPV4 => ProbeTarget::V4(frame.get(at + 16..at + 20)?.try_into().ok()?),
         ETHERTYPE_ARP => ProbeTarget::V4(frame.get(at + 24..at + 28)?.try_into().ok()?),
+        ETHERTYPE_IPV6 if is_solicitation(frame, at) => {
+            ProbeTarget::V6(frame.get(at + 48..at + 64)?.try_into().ok()?)
+        }
         ETHERTYPE_IPV6 => ProbeTarget::V6(frame.get(at + 24..at + 40)?.try_into().ok()?),
         _ => return None,
     })
+}
+
+fn is_solicitation(frame: &[u8], at: usize) -> bool {
+    frame.get(at + 6) == Some(&58) && frame.get(at + 40) == Some(&135)
+}
+
+/// Whether a received frame asks for an address's owner: an ARP request that is not an
+/// announcement, or a neighbour solicitation.
+pub(crate) fn is_address_query(frame: &[u8]) -> bool {
+    match ethertype(frame) {
+        Some((ETHERTYPE_ARP, at)) => {
+            frame.get(at + 6..at + 8) == Some(&[0, 1])
+                && frame.get(at + 14..at + 18) != frame.get(at + 24..at + 28)
+        }
+        Some((ETHERTYPE_IPV6, at)) => is_solicitation(frame, at),
+        _ => false,
+    }
 }
 
 /// The frame's ethertype and where its payload starts (past one 802.1Q tag).
@@ -347,6 +368,27 @@ mod tests {
             icmpv6_checksum(&src, &dst, msg).to_be_bytes(),
             [msg[2], msg[3]]
         );
+    }
+
+    #[test]
+    fn questions_for_an_address_are_recognised_and_name_it() {
+        let v6 = [0xFD, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        let mut out = [0u8; crate::probe::PROBE_FRAME_MAX];
+        let n = crate::probe::request(ProbeTarget::V6(v6), A, &mut out);
+        assert!(is_address_query(&out[..n]));
+        assert_eq!(destination_address(&out[..n]), Some(ProbeTarget::V6(v6)));
+        let n = crate::probe::request(ProbeTarget::V4([10, 0, 0, 1]), A, &mut out);
+        assert!(is_address_query(&out[..n]));
+        assert_eq!(
+            destination_address(&out[..n]),
+            Some(ProbeTarget::V4([10, 0, 0, 1]))
+        );
+        // Announcements ask nothing.
+        let n = crate::probe::announcement(ProbeTarget::V4([10, 0, 0, 1]), A, &mut out);
+        assert!(!is_address_query(&out[..n]));
+        let n = crate::probe::announcement(ProbeTarget::V6(v6), A, &mut out);
+        assert!(!is_address_query(&out[..n]));
+        assert_eq!(destination_address(&out[..n]).map(|_| ()), Some(()));
     }
 
     #[test]

@@ -268,6 +268,11 @@ impl Module {
                 return Destination::Readdressed(owner);
             }
             None
+        } else if dst[0] & 1 != 0 {
+            if let Some(owner) = self.stranded_owner(nbl, route) {
+                return Destination::Readdressed(owner);
+            }
+            None
         } else {
             other_member_with(route, self, dst)
         };
@@ -286,7 +291,7 @@ impl Module {
     /// IPv4 or IPv6 destination, or an ARP packet's target), if any.
     fn address_owner<'a>(&self, nbl: &OwnedNbl, route: &Route<'a>) -> Option<&'a Module> {
         self.rewrite.as_ref()?;
-        let mut storage = [0u8; 64];
+        let mut storage = [0u8; 80];
         let addr = super::rewrite::destination_address(nbl.peek_front(&mut storage))?;
         route
             .seats
@@ -294,6 +299,29 @@ impl Module {
             .flatten()
             .copied()
             .find(|m| !core::ptr::eq(*m, self) && m.owns_address(addr))
+    }
+
+    /// Rewrite mode: the member a broadcast ARP request or multicast neighbour solicitation for
+    /// one of its addresses is for, when that member's own path is not eligible (its port may be
+    /// dead, so its stack would never hear the question; while its path is up it gets its own
+    /// copy and this one stays here).
+    fn stranded_owner<'a>(&self, nbl: &OwnedNbl, route: &Route<'a>) -> Option<&'a Module> {
+        self.rewrite.as_ref()?;
+        let mut storage = [0u8; 80];
+        let frame = nbl.peek_front(&mut storage);
+        if !super::rewrite::is_address_query(frame) {
+            return None;
+        }
+        let addr = super::rewrite::destination_address(frame)?;
+        let eligible = route.selector.eligible_mask();
+        route.seats.iter().enumerate().find_map(|(seat, m)| {
+            let m = (*m)?;
+            let seat = u8::try_from(seat).ok()?;
+            (!core::ptr::eq(m, self)
+                && m.owns_address(addr)
+                && !super::announce::usable(route, eligible, seat))
+            .then_some(m)
+        })
     }
 
     /// Indicates a clone of `nbl` (another member's frame) up this stack, lent with RESOURCES;
