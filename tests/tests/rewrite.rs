@@ -18,6 +18,7 @@
 mod common;
 
 use common::idle;
+use mpfilter::diag::Event;
 use mpfilter::module::ModuleStats;
 use ndis_emu::config::RegValue;
 use ndis_emu::fabric::packets::{Arp, FrameKind, NA_OVERRIDE, Nd};
@@ -71,6 +72,8 @@ struct Seen {
     down_at: u64,
     /// The flows were IPv6.
     ipv6: bool,
+    /// The filter's `Announced` events: (owner seat, carrier seat, announcements sent).
+    announced: Vec<(u8, u8, u8)>,
     /// The port the switch had learnt member 0's MAC on just before its link came back.
     mac0_port_while_down: Option<Port>,
     /// The MAC each peer had for member 0's IPv4 address while its link was down, and at the end.
@@ -121,6 +124,19 @@ fn run_with(image: DriverImage, announce: u32, ipv6: bool) -> Seen {
     let peer_entries_while_down = entries(&emu);
     assert!(emu.run_until_idle(), "{:?}", emu.violations());
     let peer_entries_at_end = entries(&emu);
+    let announced = emu
+        .diag_events()
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::Announced {
+                owner,
+                carrier,
+                sent,
+                ..
+            } => Some((owner, carrier, sent)),
+            _ => None,
+        })
+        .collect();
     let fabric = emu.fabric_report().expect("a fabric");
     let origin = emu.delivery().origins[0].clone();
     let stats = (0..2)
@@ -137,6 +153,7 @@ fn run_with(image: DriverImage, announce: u32, ipv6: bool) -> Seen {
         macs,
         down_at: start + DOWN_AT,
         ipv6,
+        announced,
         mac0_port_while_down,
         peer_entries_while_down,
         peer_entries_at_end,
@@ -266,6 +283,13 @@ fn after_failover_traffic_flows_through_the_carrier_with_its_mac_and_replies_fol
     );
     assert!(failback[0].0 > failover[2].0);
     assert_eq!(s.peer_entries_at_end, vec![Some(mac0), Some(mac0)]);
+    // Traced: three rounds of member 0's one address by member 1 (seat 1), then three by itself
+    // (seats follow attach order here).
+    assert_eq!(
+        s.announced,
+        [[(0, 1, 1); 3], [(0, 0, 1); 3]].concat(),
+        "Announced events"
+    );
     assert_eq!(s.stats[1].announcements_sent, 3);
     assert_eq!(s.stats[0].announcements_sent, 3);
     assert_eq!(
@@ -280,6 +304,7 @@ fn without_announcements_the_peers_keep_the_dead_mac_and_every_echo_is_flooded()
     assert_nothing_lost(&s, true);
     let [mac0, _] = s.macs;
     assert!(announcements(&s, 0).is_empty() && announcements(&s, 1).is_empty());
+    assert!(s.announced.is_empty());
     assert_eq!(s.peer_entries_while_down, vec![Some(mac0), Some(mac0)]);
     assert_eq!(
         s.stats[0].receive_nbls_readdressed, 1,
@@ -350,4 +375,6 @@ fn sys_after_failover_traffic_flows_through_the_carrier_with_its_mac_and_replies
     assert_eq!(announcements(&s, 0).len(), 3);
     assert_eq!(s.peer_entries_at_end, vec![Some(s.macs[0]); 2]);
     assert!(s.stats[0].receive_nbls_readdressed > 1_000);
+    // The Announced events came through the driver's ETW provider.
+    assert_eq!(s.announced, [[(0, 1, 1); 3], [(0, 0, 1); 3]].concat());
 }

@@ -273,6 +273,17 @@ impl Event {
                 policy,
                 generation,
             } => w.u16(group).u8(policy).u32(generation),
+            Event::Announced {
+                group,
+                owner,
+                carrier,
+                sent,
+            } => w.u16(group).u8(owner).u8(carrier).u8(sent),
+            Event::RewriteSkipped {
+                group,
+                carrier,
+                skipped,
+            } => w.u16(group).u8(carrier).u64(skipped),
             Event::ConfigRejected {
                 key,
                 value,
@@ -356,6 +367,17 @@ impl Event {
                     (usize::from(v) < crate::config::PolicyName::ALL.len()).then_some(v)
                 })?,
                 generation: r.u32(),
+            },
+            EventId::Announced => Event::Announced {
+                group: r.u16(),
+                owner: r.path("owner")?,
+                carrier: r.path("carrier")?,
+                sent: r.u8(),
+            },
+            EventId::RewriteSkipped => Event::RewriteSkipped {
+                group: r.u16(),
+                carrier: r.path("carrier")?,
+                skipped: r.u64(),
             },
             EventId::ConfigRejected => Event::ConfigRejected {
                 key: r.code("key", ConfigKey::from_code)?,
@@ -457,6 +479,17 @@ mod tests {
                 group: 3,
                 policy: 8,
                 generation: 0xFFFF_FFFF,
+            },
+            Event::Announced {
+                group: 1,
+                owner: 0,
+                carrier: 15,
+                sent: 4,
+            },
+            Event::RewriteSkipped {
+                group: 0xFFFF,
+                carrier: 3,
+                skipped: u64::MAX,
             },
         ];
         for id in EventId::ALL {

@@ -33,6 +33,10 @@ pub enum EventId {
     Reroute = 0x11,
     /// [`Event::PolicyChanged`].
     PolicyChanged = 0x12,
+    /// [`Event::Announced`].
+    Announced = 0x13,
+    /// [`Event::RewriteSkipped`].
+    RewriteSkipped = 0x14,
     /// [`Event::ConfigRejected`].
     ConfigRejected = 0x20,
     /// [`Event::GroupSettingIgnored`].
@@ -47,7 +51,7 @@ pub enum EventId {
 
 impl EventId {
     /// Every id, in catalogue order.
-    pub const ALL: [EventId; 15] = [
+    pub const ALL: [EventId; 17] = [
         EventId::ModuleAttached,
         EventId::ModuleAttachFailed,
         EventId::ModuleDetached,
@@ -58,6 +62,8 @@ impl EventId {
         EventId::PathTransition,
         EventId::Reroute,
         EventId::PolicyChanged,
+        EventId::Announced,
+        EventId::RewriteSkipped,
         EventId::ConfigRejected,
         EventId::GroupSettingIgnored,
         EventId::StatusDropped,
@@ -88,6 +94,8 @@ impl EventId {
             EventId::PathTransition => "path-transition",
             EventId::Reroute => "reroute",
             EventId::PolicyChanged => "policy-changed",
+            EventId::Announced => "announced",
+            EventId::RewriteSkipped => "rewrite-skipped",
             EventId::ConfigRejected => "config-rejected",
             EventId::GroupSettingIgnored => "group-setting-ignored",
             EventId::StatusDropped => "status-dropped",
@@ -180,6 +188,28 @@ pub enum Event {
         /// The group's generation now.
         generation: u32,
     },
+    /// Rewrite mode: a member's addresses were announced at the MAC of the member now carrying
+    /// its traffic (one round of gratuitous ARPs / unsolicited neighbour advertisements).
+    Announced {
+        /// The path group.
+        group: u16,
+        /// The seat of the member whose addresses were announced.
+        owner: u8,
+        /// The seat of the member whose MAC they were announced at (which sent them).
+        carrier: u8,
+        /// Announcements sent in this round (one per address).
+        sent: u8,
+    },
+    /// Rewrite mode: a member sent another member's NBL with that member's source MAC because no
+    /// header slot was free; emitted at the first of a run of such sends, not for each.
+    RewriteSkipped {
+        /// The path group.
+        group: u16,
+        /// The seat of the carrying member.
+        carrier: u8,
+        /// Such sends of this member so far (its `send_rewrite_skipped` counter).
+        skipped: u64,
+    },
     /// A configuration value was refused; the previous (or default) value stays. For a registry
     /// key (`Reg*`) the module joins no group and passes traffic through; a text value is carried
     /// as its first 8 bytes (little-endian, zero-padded) with `min` = `max` = 0.
@@ -242,6 +272,8 @@ impl Event {
             Event::PathTransition { .. } => EventId::PathTransition,
             Event::Reroute { .. } => EventId::Reroute,
             Event::PolicyChanged { .. } => EventId::PolicyChanged,
+            Event::Announced { .. } => EventId::Announced,
+            Event::RewriteSkipped { .. } => EventId::RewriteSkipped,
             Event::ConfigRejected { .. } => EventId::ConfigRejected,
             Event::GroupSettingIgnored { .. } => EventId::GroupSettingIgnored,
             Event::StatusDropped { .. } => EventId::StatusDropped,

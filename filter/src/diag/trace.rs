@@ -168,6 +168,17 @@ macro_rules! catalogue {
                 to_path "to_path" u8 plain,
                 nbls "nbls" u32 plain,
             }
+            Announced "Announced" Informational PATHS {
+                group "group" u16 plain,
+                owner "owner" u8 plain,
+                carrier "carrier" u8 plain,
+                sent "sent" u8 plain,
+            }
+            RewriteSkipped "RewriteSkipped" Warning PATHS {
+                group "group" u16 plain,
+                carrier "carrier" u8 plain,
+                skipped "skipped" u64 plain,
+            }
             PolicyChanged "PolicyChanged" Informational CONFIG {
                 group "group" u16 plain,
                 policy "policy" u8 plain,

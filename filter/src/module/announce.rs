@@ -18,6 +18,7 @@
 
 use super::Module;
 use super::route::{NONE, Route};
+use crate::diag::{self, Event};
 use crate::engine::types::MAX_PATHS;
 use crate::ndis::NblChain;
 use crate::ndis::SendFlags;
@@ -125,16 +126,29 @@ impl Module {
             if r.announce.due(now)
                 && let Some(c) = route.member_at(carrier)
             {
-                c.announce_for(m);
+                let sent = c.announce_for(m);
+                // Group ids are reported in 16 bits.
+                #[allow(clippy::cast_possible_truncation)]
+                diag::emit(
+                    c.handle,
+                    Event::Announced {
+                        group: route.group as u16,
+                        owner: me,
+                        carrier,
+                        sent,
+                    },
+                );
             }
         }
     }
 
-    /// Sends one announcement per address of `owner` at this module's MAC, down this stack.
-    fn announce_for(&self, owner: &Module) {
+    /// Sends one announcement per address of `owner` at this module's MAC, down this stack;
+    /// how many went.
+    fn announce_for(&self, owner: &Module) -> u8 {
         let (Some(mine), Some(theirs)) = (self.rewrite.as_ref(), owner.rewrite.as_ref()) else {
-            return;
+            return 0;
         };
+        let mut sent = 0;
         let mac = self.mac6();
         for addr in theirs.addresses.each() {
             if !self.gate.try_enter(1) {
@@ -154,12 +168,14 @@ impl Module {
                 continue;
             };
             self.counters.announcements_sent.inc();
+            sent += 1;
             self.handle.send(
                 NblChain::from(nbl),
                 0,
                 SendFlags::from_bits(NDIS_SEND_FLAGS_DISPATCH_LEVEL),
             );
         }
+        sent
     }
 
     /// Takes this module's announcement frames out of a completed chain; returns how many NBLs

@@ -19,9 +19,10 @@
 //!   few loads per NBL once known.
 
 use super::Module;
+use crate::diag::{self, Event};
 use crate::ndis::{HeaderSlots, Nbl, OwnFrame, cpu};
 use crate::probe::{ProbeTarget, icmpv6_checksum};
-use core::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 
 /// Header slots per member.
 pub(crate) const HEADER_SLOTS: usize = 256;
@@ -247,6 +248,9 @@ pub(crate) struct Rewrite {
     /// The frames announcements go out in (any member's addresses, at this member's MAC).
     pub(super) frames: [Option<OwnFrame>; ADDRESSES],
     pub(super) announce: super::announce::Announcing,
+    /// The last carried NBL went out without a header slot (the next success clears it): the
+    /// `RewriteSkipped` event is emitted once per run.
+    skipping: AtomicBool,
 }
 
 impl Rewrite {
@@ -261,6 +265,7 @@ impl Rewrite {
             addresses: AddressBook::new(),
             frames: core::array::from_fn(|_| OwnFrame::new(handle)),
             announce: super::announce::Announcing::new(count, interval_ms),
+            skipping: AtomicBool::new(false),
         })
     }
 }
@@ -291,8 +296,23 @@ impl Module {
         let hint = cpu::current_index() as usize;
         if r.slots.rewrite(child, hint, |h| edit_header(h, mac)) {
             self.counters.send_headers_rewritten.inc();
+            if r.skipping.load(Ordering::Relaxed) {
+                r.skipping.store(false, Ordering::Relaxed);
+            }
         } else {
             self.counters.send_rewrite_skipped.inc();
+            if !r.skipping.swap(true, Ordering::Relaxed) {
+                // Group ids are reported in 16 bits.
+                #[allow(clippy::cast_possible_truncation)]
+                diag::emit(
+                    self.handle,
+                    Event::RewriteSkipped {
+                        group: self.info.path_group as u16,
+                        carrier: self.seat(),
+                        skipped: self.counters.send_rewrite_skipped.get(),
+                    },
+                );
+            }
         }
     }
 

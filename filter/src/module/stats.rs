@@ -211,7 +211,7 @@ impl Counter {
     pub fn inc(&self) {
         self.add(1);
     }
-    fn get(&self) -> u64 {
+    pub(crate) fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
 }
