@@ -250,3 +250,11 @@ pub use super::offload_types::{
     NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_1, NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_3,
     OID_TCP_OFFLOAD_CURRENT_CONFIG,
 };
+
+/// `MDL_MAPPED_TO_SYSTEM_VA`: the MDL's `MappedSystemVa` is valid.
+pub const MDL_MAPPED_TO_SYSTEM_VA: i16 = 0x0001;
+/// `MDL_PARTIAL`: built by `IoBuildPartialMdl` over another MDL's pages.
+pub const MDL_PARTIAL: i16 = 0x0010;
+/// `MDL_PARTIAL_HAS_BEEN_MAPPED`: a partial MDL that was mapped on its own; `MmPrepareMdlForReuse`
+/// unmaps it before the MDL describes another range.
+pub const MDL_PARTIAL_HAS_BEEN_MAPPED: i16 = 0x0020;

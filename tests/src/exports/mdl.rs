@@ -16,6 +16,7 @@ use crate::abi::Abi;
 use crate::rules::{Rule, Subject};
 use crate::world;
 use core::ffi::c_void;
+use mpfilter::ndis::consts::{MDL_MAPPED_TO_SYSTEM_VA, MDL_PARTIAL, MDL_PARTIAL_HAS_BEEN_MAPPED};
 use mpfilter::ndis::types::MDL;
 use std::alloc::Layout;
 
@@ -24,10 +25,7 @@ use std::alloc::Layout;
 pub const IO_MDL_TAG: u32 = u32::from_le_bytes(*b"eIoM");
 
 const PAGE: usize = 0x1000;
-const MDL_MAPPED_TO_SYSTEM_VA: i16 = 0x0001;
 const MDL_SOURCE_IS_NONPAGED_POOL: i16 = 0x0004;
-const MDL_PARTIAL: i16 = 0x0010;
-const MDL_PARTIAL_HAS_BEEN_MAPPED: i16 = 0x0020;
 
 /// Pages a range of `len` bytes at `va` touches (ADDRESS_AND_SIZE_TO_SPAN_PAGES).
 fn span_pages(va: usize, len: usize) -> usize {

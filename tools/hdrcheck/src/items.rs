@@ -459,8 +459,21 @@ fn timer_sync_items() -> Vec<Item> {
     v.push(Item::size("KIRQL", size_of::<t::KIRQL>()));
     v.extend(defines!(
         NDIS_OBJECT_TYPE_TIMER_CHARACTERISTICS,
-        ALL_PROCESSOR_GROUPS
+        ALL_PROCESSOR_GROUPS,
+        MDL_MAPPED_TO_SYSTEM_VA,
+        MDL_PARTIAL,
+        MDL_PARTIAL_HAS_BEEN_MAPPED
     ));
+    // Rewrite mode's header slots (`ndis/nbl/header.rs`): the MDL routines as `ffi.rs` declares
+    // them.
+    for sig in [
+        "__builtin_types_compatible_p(__typeof__(&IoAllocateMdl), PMDL (*)(PVOID, ULONG, BOOLEAN, BOOLEAN, PIRP))",
+        "__builtin_types_compatible_p(__typeof__(&IoFreeMdl), VOID (*)(PMDL))",
+        "__builtin_types_compatible_p(__typeof__(&IoBuildPartialMdl), VOID (*)(PMDL, PMDL, PVOID, ULONG))",
+        "__builtin_types_compatible_p(__typeof__(&MmUnmapLockedPages), VOID (*)(PVOID, PMDL))",
+    ] {
+        v.push(Item::expr(sig, 1));
+    }
     v.push(Item::expr(
         "__builtin_types_compatible_p(__typeof__(&KeGetCurrentProcessorNumberEx), ULONG (*)(PPROCESSOR_NUMBER))",
         1,

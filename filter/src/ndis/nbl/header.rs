@@ -27,6 +27,7 @@
 use super::Nbl;
 use super::claim;
 use crate::ndis::FilterHandle;
+use crate::ndis::consts::MDL_PARTIAL_HAS_BEEN_MAPPED;
 use crate::ndis::imports;
 use crate::ndis::types::{MDL, NET_BUFFER};
 use alloc::boxed::Box;
@@ -45,7 +46,6 @@ pub const HEADER_SLOT_BYTES: usize = 128;
 pub const PARTIAL_SPAN: u32 = 0x1_1000;
 
 const PAGE: usize = 0x1000;
-const MDL_PARTIAL_HAS_BEEN_MAPPED: i16 = 0x0020;
 
 /// What a NET_BUFFER looked like before its header was replaced.
 #[derive(Clone, Copy)]
