@@ -13,8 +13,10 @@
 //! The frames are the carrier's own ([`OwnFrame`](crate::ndis::OwnFrame)s allocated at attach,
 //! one per address, counted by its pause gate, completed back to it and never up) and not user
 //! traffic: counted as `announcements_sent`, or `announcements_skipped` when the carrier is not
-//! Running or the frame is still below from the last round. A carrier change in the middle of
-//! a series starts a new series for the new carrier.
+//! Running or the frame is still below from the last round; each round that sent something is
+//! traced (`Announced`). A carrier change in the middle of a series starts a new series for the
+//! new carrier. A member whose stack has sent nothing yet has no address to announce: its rounds
+//! pass empty.
 
 use super::Module;
 use super::route::{NONE, Route};
@@ -127,6 +129,10 @@ impl Module {
                 && let Some(c) = route.member_at(carrier)
             {
                 let sent = c.announce_for(m);
+                if sent == 0 {
+                    // No address known yet (the member has sent nothing): a round of nothing.
+                    continue;
+                }
                 // Group ids are reported in 16 bits.
                 #[allow(clippy::cast_possible_truncation)]
                 diag::emit(
