@@ -6,7 +6,7 @@
 pub mod control;
 pub mod plan;
 
-use crate::scenario::Scenario;
+use crate::scenario::{MacMode, Scenario};
 use mpfilter::diag::Event;
 use mpfilter::driver::GroupSnapshot;
 use ndis_emu::config::RegValue;
@@ -127,6 +127,11 @@ fn member(s: &Scenario, i: usize) -> AdapterConfig {
         if let Some(v) = v {
             a = a.with_param(key, RegValue::Dword(v));
         }
+    }
+    if s.mac_mode == Some(MacMode::Rewrite) {
+        // Rerouted frames then bear the carrying path's MAC (the emulator's wire check holds
+        // them to it); without a fabric there are no peers to announce to.
+        a = a.with_param("MacMode", RegValue::Sz("rewrite".into()));
     }
     if p.shim {
         // The miniport links mpshim with the defaults docs/miniport-shim.md justifies: its
