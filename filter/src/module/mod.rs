@@ -23,6 +23,7 @@
 
 pub mod capability;
 mod configure;
+pub mod drain_turn;
 pub mod gate;
 mod health;
 mod lifecycle;
