@@ -294,6 +294,11 @@ impl Emulator {
         });
     }
 
+    /// The packet filter adapter `adapter`'s miniport applies now (the last set it processed).
+    pub fn miniport_packet_filter(&self, adapter: usize) -> u32 {
+        Self::with(|w| w.adapters[adapter].mp.packet_filter)
+    }
+
     /// Attaches and restarts a module again on a stopped (detached) adapter, then lets its
     /// protocol send; true if the module is Running.
     pub fn reattach(&mut self, adapter: usize) -> bool {
