@@ -208,9 +208,15 @@ pub(crate) fn each_frame(
             whole = false;
             break;
         }
-        // SAFETY: NET_BUFFERs of a live NBL describe readable data.
-        let (total, got) = unsafe { nblmem::read_nb(nb, &mut scratch) };
-        f(w, &scratch[..got], total);
+        // SAFETY: NET_BUFFERs of a live NBL describe readable data, which `f` (the emulator's
+        // own checks, no driver call) neither frees nor writes.
+        if let Some((data, total)) = unsafe { nblmem::contiguous_nb(nb, scratch.len()) } {
+            f(w, data, total);
+        } else {
+            // SAFETY: as above.
+            let (total, got) = unsafe { nblmem::read_nb(nb, &mut scratch) };
+            f(w, &scratch[..got], total);
+        }
         // SAFETY: nb is a live NET_BUFFER.
         nb = unsafe { (*nb).Next };
     }
