@@ -424,6 +424,15 @@ fn storm_5_seeds_sys() {
 }
 
 #[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test storm -- --ignored"]
+fn storm_3_seeds_fabric_sys() {
+    for seed in 101..=103 {
+        let r = common::on_sys(move |image| storm(seed, 2_500, 24, image, Wire::Fabric));
+        assert_survived(seed, &r);
+    }
+}
+
+#[test]
 #[ignore = "the million-NBL storm, by hand (minutes in release): cargo test -p ndis-emu --release --test storm -- --ignored storm_million --nocapture"]
 fn storm_million() {
     let started = std::time::Instant::now();
