@@ -6,6 +6,7 @@
 pub mod control;
 pub mod plan;
 
+use crate::scenario::MacMode;
 use crate::scenario::Scenario;
 use mpfilter::config::keys;
 use mpfilter::diag::Event;
@@ -107,7 +108,18 @@ fn member(s: &Scenario, i: usize) -> AdapterConfig {
     a.mtu = u32::try_from(frame_bytes(s).saturating_sub(14))
         .unwrap_or(u32::MAX)
         .max(1500);
-    let text = [("Failback", &s.failback), ("AllDown", &s.all_down)];
+    let mac_mode = s.mac_mode.map(|m| {
+        match m {
+            MacMode::Preserve => "preserve",
+            MacMode::Rewrite => "rewrite",
+        }
+        .to_owned()
+    });
+    let text = [
+        ("Failback", &s.failback),
+        ("AllDown", &s.all_down),
+        ("MacMode", &mac_mode),
+    ];
     for (key, v) in text {
         if let Some(v) = v {
             a = a.with_param(key, RegValue::Sz(v.clone()));

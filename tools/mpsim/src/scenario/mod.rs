@@ -7,7 +7,7 @@ mod check;
 mod model;
 
 pub use check::ScenarioError;
-pub use model::{EventKind, Scenario};
+pub use model::{EventKind, MacMode, Scenario};
 
 use std::fmt::Write as _;
 
