@@ -7,7 +7,7 @@ use super::{call_filter, lifecycle_deadline, run_until};
 use crate::callbacks;
 use crate::irql::Irql;
 use crate::rules::{Rule, Subject};
-use crate::world::{self, AttachStore, ModState, Op, World};
+use crate::world::{self, AttachStore, Came, ModState, NState, Op, World};
 use core::ffi::c_void;
 use mpfilter::ndis::consts::{
     MEDIA_CONNECT_STATE_CONNECTED, NDIS_FILTER_ATTACH_PARAMETERS_REVISION_4,
@@ -286,6 +286,9 @@ pub(super) fn pause_module(a: usize, probe: bool) -> bool {
             return false;
         }
         m.state = ModState::Pausing;
+        w.census.stamp += 1;
+        let m = &mut w.adapters[a].module;
+        m.pausing_since = w.census.stamp;
         m.pause = Op::InCallback;
         m.stats.pauses += 1;
         true
@@ -386,8 +389,32 @@ pub(super) fn pause_module(a: usize, probe: bool) -> bool {
 }
 
 /// The pause gate: nothing outstanding on the module. Records a violation if not.
+///
+/// NBLs still inside a FilterSendNetBufferLists another processor is running do not count (in
+/// threads mode): NDIS may call FilterSendNetBufferLists while the module pauses, and the filter
+/// completes such sends with PAUSED once it sees them — or, if it passed them on, its send on
+/// a paused module is `state.send-not-running`.
 pub(crate) fn pause_gate_ok(w: &mut World, a: usize, when: &str) -> bool {
-    let o = w.outstanding(a);
+    let mut o = w.outstanding(a);
+    let cpu = w.kernel.cpu;
+    let entering = w
+        .census
+        .in_send
+        .iter()
+        .filter(|&(n, &c)| {
+            w.census.threads()
+                && c != cpu
+                && w.nbls.get(n).is_some_and(|t| {
+                    t.state
+                        == NState::Filter {
+                            module: Some(a),
+                            came: Came::Above,
+                        }
+                })
+        })
+        .count();
+    o.0 -= entering;
+    w.census.entering_at_pause += entering as u64;
     if o == (0, 0, 0, 0) {
         return true;
     }
