@@ -28,9 +28,6 @@ pub struct ThreadsReport {
     /// Sends and receive indications on a Pausing module from a callback that began before
     /// the pause (on another processor than FilterPause): allowed, and waited for by the pause.
     pub across_pause: u64,
-    /// NBLs still inside another processor's FilterSendNetBufferLists when a pause of their
-    /// module completed: not counted as held (the filter must then complete them with PAUSED).
-    pub entering_at_pause: u64,
 }
 
 /// Leaves the shared world when its thread is done with it, even by a panic (a thread that
@@ -122,7 +119,6 @@ impl Emulator {
             overlapping: c.overlapping,
             most_in_driver: c.most_in_driver,
             across_pause: c.across_pause,
-            entering_at_pause: c.entering_at_pause,
         };
         (r, report)
     }

@@ -211,12 +211,18 @@ pub(crate) struct Census {
     /// A clock of driver entries and pauses, ordering the two.
     pub stamp: u64,
     /// NBLs handed to a FilterSendNetBufferLists that has not returned yet, with the processor
-    /// it runs on.
-    pub in_send: Map<usize, u32>,
+    /// it runs on and the adapter whose module it is.
+    pub in_send: Map<usize, (u32, usize)>,
     /// Sends and indications on a Pausing module from a callback begun before its pause.
     pub across_pause: u64,
-    /// NBLs inside another processor's FilterSendNetBufferLists when a pause completed.
-    pub entering_at_pause: u64,
+    /// Adapters whose stack a processor is changing (attach, pause, restart, detach) or
+    /// delivering a status or PnP event to, with that processor and its nesting: NDIS
+    /// serialises these per stack.
+    pub pnp: Map<usize, (u32, u32)>,
+    /// Callbacks into each adapter's module running now (any processor).
+    pub in_module: Map<usize, u32>,
+    /// PnP-serialised events put back because another processor held their stack.
+    pub pnp_deferred: u64,
     /// The calling processor's own part (swapped per processor).
     pub here: Here,
 }

@@ -7,7 +7,7 @@ use super::{call_filter, lifecycle_deadline, run_until};
 use crate::callbacks;
 use crate::irql::Irql;
 use crate::rules::{Rule, Subject};
-use crate::world::{self, AttachStore, Came, ModState, NState, Op, World};
+use crate::world::{self, AttachStore, ModState, Op, World};
 use core::ffi::c_void;
 use mpfilter::ndis::consts::{
     MEDIA_CONNECT_STATE_CONNECTED, NDIS_FILTER_ATTACH_PARAMETERS_REVISION_4,
@@ -280,6 +280,10 @@ pub(super) fn restart_module(a: usize) -> bool {
 /// FilterPause, waiting for NdisFPauseComplete if it pends; true when Paused.
 #[allow(clippy::too_many_lines)]
 pub(super) fn pause_module(a: usize, probe: bool) -> bool {
+    // NDIS pauses a module once the drivers above are quiet: in threads mode a
+    // FilterSendNetBufferLists into it another processor is still in finishes first.
+    let dl = lifecycle_deadline();
+    run_until(|w| !w.census.in_send.values().any(|&(_, m)| m == a), dl);
     let ok = world::with(|w| {
         let m = &mut w.adapters[a].module;
         if m.state != ModState::Running {
@@ -389,32 +393,8 @@ pub(super) fn pause_module(a: usize, probe: bool) -> bool {
 }
 
 /// The pause gate: nothing outstanding on the module. Records a violation if not.
-///
-/// NBLs still inside a FilterSendNetBufferLists another processor is running do not count (in
-/// threads mode): NDIS may call FilterSendNetBufferLists while the module pauses, and the filter
-/// completes such sends with PAUSED once it sees them — or, if it passed them on, its send on
-/// a paused module is `state.send-not-running`.
 pub(crate) fn pause_gate_ok(w: &mut World, a: usize, when: &str) -> bool {
-    let mut o = w.outstanding(a);
-    let cpu = w.kernel.cpu;
-    let entering = w
-        .census
-        .in_send
-        .iter()
-        .filter(|&(n, &c)| {
-            w.census.threads()
-                && c != cpu
-                && w.nbls.get(n).is_some_and(|t| {
-                    t.state
-                        == NState::Filter {
-                            module: Some(a),
-                            came: Came::Above,
-                        }
-                })
-        })
-        .count();
-    o.0 -= entering;
-    w.census.entering_at_pause += entering as u64;
+    let o = w.outstanding(a);
     if o == (0, 0, 0, 0) {
         return true;
     }
@@ -433,6 +413,7 @@ pub(crate) fn pause_gate_ok(w: &mut World, a: usize, when: &str) -> bool {
 
 /// NetPnPEvent(NetEventFilterPreDetach), FilterDetach, then the module's leak check.
 pub(super) fn detach(a: usize) {
+    super::threads::quiet_module(a);
     let ok = world::with(|w| w.adapters[a].module.state == ModState::Paused);
     if ok != Some(true) {
         return;

@@ -71,12 +71,12 @@ fn call_filter<R>(
         w.frames.push(Frame { name, adapter });
         let prev = w.irql;
         w.irql = irql;
-        threads::driver_entered(&mut w.census);
+        threads::driver_entered(&mut w.census, adapter);
         Some((h, ctx, prev))
     })??;
     let r = f(&h, ctx as *mut c_void);
     world::with(|w| {
-        threads::driver_left(&mut w.census);
+        threads::driver_left(&mut w.census, adapter);
         crate::exports::spin_lock::check_released_on_return(w, w.frames.len());
         w.frames.pop();
         w.irql = prev;
@@ -175,6 +175,17 @@ pub(crate) fn run_until(mut pred: impl FnMut(&World) -> bool, deadline: Option<N
 }
 
 fn dispatch(ev: Event) {
+    let Some(ev) = threads::pnp_event_begins(ev) else {
+        return;
+    };
+    let pnp = threads::pnp_adapter(&ev);
+    dispatch_event(ev);
+    if let Some(a) = pnp {
+        threads::pnp_end(a);
+    }
+}
+
+fn dispatch_event(ev: Event) {
     match ev {
         Event::ProtoSendTick(a) => send::proto_send_tick(a),
         Event::MpRxTick(a) => receive::mp_rx_tick(a),

@@ -203,7 +203,7 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
         let irql = pick_irql(w);
         let cancel = (!probe && w.rng.chance(w.cfg.random.send_cancel_percent))
             .then(|| tag_cancel(w, a, &nbls));
-        entering(w, &nbls);
+        entering(w, a, &nbls);
         Some((World::link(&nbls), irql, cancel, port, nbls))
     });
     let Some(Some((head, irql, cancel, port, nbls))) = plan else {
@@ -249,7 +249,7 @@ pub(crate) fn proto_send_frame(a: usize, bytes: &[u8]) -> bool {
         ad.stats.chains_sent += 1;
         ad.proto.outstanding += 1;
         let irql = pick_irql(w);
-        entering(w, &[nbl]);
+        entering(w, a, &[nbl]);
         Some((nbl, irql))
     });
     let Some(Some((nbl, irql))) = plan else {
@@ -337,12 +337,12 @@ pub(crate) fn proto_send_completed(w: &mut World, a: usize, nbl: usize) {
     w.pool_release(nbl);
 }
 
-/// `nbls` go into a FilterSendNetBufferLists on this processor (threads mode: another processor
-/// may pause the module meanwhile; see `lifecycle::pause_gate_ok`).
-fn entering(w: &mut World, nbls: &[usize]) {
+/// `nbls` go into adapter `a`'s FilterSendNetBufferLists on this processor (threads mode: its
+/// pause waits for the call to return, as NDIS pauses a module once the drivers above are quiet).
+fn entering(w: &mut World, a: usize, nbls: &[usize]) {
     if w.census.threads() {
         let cpu = w.kernel.cpu;
-        w.census.in_send.extend(nbls.iter().map(|&n| (n, cpu)));
+        w.census.in_send.extend(nbls.iter().map(|&n| (n, (cpu, a))));
     }
 }
 
@@ -351,7 +351,7 @@ fn entering(w: &mut World, nbls: &[usize]) {
 fn entered(w: &mut World, nbls: &[usize]) {
     let cpu = w.kernel.cpu;
     for n in nbls {
-        if w.census.in_send.get(n) == Some(&cpu) {
+        if w.census.in_send.get(n).is_some_and(|&(c, _)| c == cpu) {
             w.census.in_send.remove(n);
         }
     }

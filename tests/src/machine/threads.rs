@@ -8,7 +8,7 @@
 //! due in microseconds, the others would run the far-off timer firings and carry the clock
 //! hundreds of milliseconds ahead of it.
 
-use super::{dispatch, liveness, timer};
+use super::{dispatch, lifecycle_deadline, liveness, run_until, timer};
 use crate::sched::Nanos;
 use crate::world::{self, Census, Event, World};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -79,8 +79,12 @@ pub(super) fn event_done(c: &mut Census) {
     c.change(|h| h.events = h.events.saturating_sub(1));
 }
 
-/// A processor enters the driver (nested calls on one processor count once).
-pub(super) fn driver_entered(c: &mut Census) {
+/// A processor enters the driver (nested calls on one processor count once), calling the module
+/// of `adapter` if any.
+pub(super) fn driver_entered(c: &mut Census, adapter: Option<usize>) {
+    if let Some(a) = adapter {
+        *c.in_module.entry(a).or_insert(0) += 1;
+    }
     c.change(|h| h.in_driver += 1);
     if c.here.in_driver == 1 {
         c.stamp += 1;
@@ -95,7 +99,10 @@ pub(super) fn driver_entered(c: &mut Census) {
 }
 
 /// A processor's driver call returns.
-pub(super) fn driver_left(c: &mut Census) {
+pub(super) fn driver_left(c: &mut Census, adapter: Option<usize>) {
+    if let Some(n) = adapter.and_then(|a| c.in_module.get_mut(&a)) {
+        *n = n.saturating_sub(1);
+    }
     c.change(|h| h.in_driver = h.in_driver.saturating_sub(1));
     if c.here.in_driver == 0 {
         c.in_driver = c.in_driver.saturating_sub(1);
@@ -144,4 +151,81 @@ pub(crate) fn worker(done: &AtomicBool) {
         }
     }
     world::with(|w| w.census.unpark());
+}
+
+/// The adapter whose stack an event changes or delivers a status or PnP event to: what NDIS
+/// serialises per stack (in threads mode, [`pnp_event_begins`]).
+pub(super) fn pnp_adapter(ev: &Event) -> Option<usize> {
+    match *ev {
+        Event::Status(a)
+        | Event::NetPnp(a)
+        | Event::DevicePnp(a)
+        | Event::RestartFilter(a)
+        | Event::Fault(a, _) => Some(a),
+        _ => None,
+    }
+}
+
+/// Takes adapter `a`'s stack for this processor (nested takes count); false if another
+/// processor has it. Always true with one thread.
+fn pnp_try(w: &mut World, a: usize) -> bool {
+    if !w.census.threads() {
+        return true;
+    }
+    let cpu = w.kernel.cpu;
+    let e = w.census.pnp.entry(a).or_insert((cpu, 0));
+    if e.0 != cpu {
+        return false;
+    }
+    e.1 += 1;
+    true
+}
+
+/// Gives back one take of adapter `a`'s stack.
+pub(super) fn pnp_end(a: usize) {
+    world::with(|w| {
+        if let Some(e) = w.census.pnp.get_mut(&a) {
+            e.1 = e.1.saturating_sub(1);
+            if e.1 == 0 {
+                w.census.pnp.remove(&a);
+            }
+        }
+    });
+}
+
+/// An event NDIS serialises per stack begins: `Some` (with the stack taken, to be given back
+/// with [`pnp_end`]) if it may run now; otherwise it is put back a little later and `None`.
+pub(super) fn pnp_event_begins(ev: Event) -> Option<Event> {
+    let Some(a) = pnp_adapter(&ev) else {
+        return Some(ev);
+    };
+    world::with(|w| {
+        if pnp_try(w, a) {
+            return Some(ev);
+        }
+        w.census.pnp_deferred += 1;
+        w.sched.after(LOOKAHEAD / 10, ev);
+        None
+    })
+    .flatten()
+}
+
+/// Takes adapter `a`'s stack for a lifecycle operation of this processor, waiting (and running
+/// events) while another processor has it; give it back with [`pnp_end`].
+pub(super) fn pnp_begin(a: usize) {
+    while world::with(|w| pnp_try(w, a)) == Some(false) {
+        let dl = lifecycle_deadline();
+        let cpu = world::with(|w| w.kernel.cpu).unwrap_or(0);
+        run_until(|w| w.census.pnp.get(&a).is_none_or(|e| e.0 == cpu), dl);
+    }
+}
+
+/// Waits (running events) until no other processor is inside a callback of adapter `a`'s
+/// module: NDIS detaches a module only once the calls into it have returned.
+pub(super) fn quiet_module(a: usize) {
+    let dl = lifecycle_deadline();
+    run_until(
+        |w| !w.census.threads() || w.census.in_module.get(&a).is_none_or(|&n| n == 0),
+        dl,
+    );
 }
