@@ -131,6 +131,7 @@ impl Emulator {
                     attrs_set: false,
                     attach: None,
                     stats: LifecycleStats::default(),
+                    pausing_since: 0,
                 },
                 mp: Miniport {
                     token: Token::new(),
