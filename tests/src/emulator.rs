@@ -131,6 +131,7 @@ impl Emulator {
                     attrs_set: false,
                     attach: None,
                     stats: LifecycleStats::default(),
+                    pausing_since: 0,
                 },
                 mp: Miniport {
                     token: Token::new(),
@@ -292,6 +293,11 @@ impl Emulator {
                 machine::unload_leaks(w);
             }
         });
+    }
+
+    /// The packet filter adapter `adapter`'s miniport applies now (the last set it processed).
+    pub fn miniport_packet_filter(&self, adapter: usize) -> u32 {
+        Self::with(|w| w.adapters[adapter].mp.packet_filter)
     }
 
     /// Attaches and restarts a module again on a stopped (detached) adapter, then lets its

@@ -68,6 +68,20 @@ fn fill(seq: u64, i: usize) -> u8 {
     seq.to_le_bytes()[0] ^ i.to_le_bytes()[0].wrapping_mul(31)
 }
 
+/// The fill repeats every 256 bytes: one period of it for `seq`, so that frames are written and
+/// checked a block at a time (copies and compares) rather than byte by byte.
+fn fill_period(seq: u64) -> [u8; 256] {
+    core::array::from_fn(|i| fill(seq, i))
+}
+
+/// Writes the fill of `seq` into `tail`.
+fn write_fill(tail: &mut [u8], seq: u64) {
+    let period = fill_period(seq);
+    for chunk in tail.chunks_mut(period.len()) {
+        chunk.copy_from_slice(&period[..chunk.len()]);
+    }
+}
+
 /// The Internet checksum (RFC 1071) of `bytes`.
 pub fn internet_checksum(bytes: &[u8]) -> u16 {
     let mut sum: u32 = 0;
@@ -99,9 +113,7 @@ pub fn build(
     buf[14..22].copy_from_slice(&seq.to_le_bytes());
     buf[22] = low_byte(adapter);
     buf[23] = dir;
-    for (i, b) in buf[MIN_FRAME..len].iter_mut().enumerate() {
-        *b = fill(seq, i);
-    }
+    write_fill(&mut buf[MIN_FRAME..len], seq);
     len
 }
 
@@ -177,9 +189,7 @@ fn tcp_and_payload(buf: &mut [u8], payload: usize, min_frame: usize, id: FrameId
     p[6..10].copy_from_slice(&id.flow.to_le_bytes());
     p[10..18].copy_from_slice(&id.flow_seq.to_le_bytes());
     p[18..26].copy_from_slice(&id.seq.to_le_bytes());
-    for (i, b) in buf[min_frame..len].iter_mut().enumerate() {
-        *b = fill(id.seq, i);
-    }
+    write_fill(&mut buf[min_frame..len], id.seq);
 }
 
 /// Direction byte of flow frames a protocol sent.
@@ -386,7 +396,9 @@ fn decode_plain(data: &[u8], total: usize, dir: u8) -> Check {
 }
 
 fn fill_intact(tail: &[u8], seq: u64) -> bool {
-    tail.iter().enumerate().all(|(i, &b)| b == fill(seq, i))
+    let period = fill_period(seq);
+    tail.chunks(period.len())
+        .all(|chunk| chunk == &period[..chunk.len()])
 }
 
 fn le_u64(b: &[u8]) -> u64 {
@@ -498,6 +510,29 @@ mod tests {
         src: [u8; 6],
     ) -> impl Fn(&FrameId) -> Option<([u8; 6], [u8; 6])> {
         move |id| (id.origin == a).then_some((dst, src))
+    }
+
+    #[test]
+    fn the_fill_is_written_and_checked_by_the_byte_formula_across_periods() {
+        for len in [0, 1, 255, 256, 257, 1500, 9000] {
+            let mut tail = vec![0u8; len];
+            write_fill(&mut tail, 0x1234_5678_9ABC);
+            assert!(
+                tail.iter()
+                    .enumerate()
+                    .all(|(i, &b)| b == fill(0x1234_5678_9ABC, i))
+            );
+            assert!(fill_intact(&tail, 0x1234_5678_9ABC));
+            if len > 0 {
+                assert!(!fill_intact(&tail, 0x1234_5678_9ABD), "another seq");
+                let last = len - 1;
+                tail[last] ^= 1;
+                assert!(
+                    !fill_intact(&tail, 0x1234_5678_9ABC),
+                    "len {len}: last byte"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! The simulated interrupt request level of the emulator's thread.
+//! The simulated interrupt request level of a virtual processor (the emulator's thread, or in
+//! threads mode each thread's own).
 
 use std::fmt;
 
 /// The IRQLs an NDIS filter runs at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Irql {
     /// PASSIVE_LEVEL (0).
+    #[default]
     Passive,
     /// DISPATCH_LEVEL (2).
     Dispatch,

@@ -98,14 +98,40 @@ pub struct DeliveryReport {
 struct KeyState {
     completed: Option<i32>,
     arrivals: u32,
+    /// The key was fed (a slot of a flow's vector below its highest sequence may not be).
+    present: bool,
     sent_at: Nanos,
+}
+
+/// One flow's frames by sequence: the emulator numbers each flow's frames from 0, so a vector
+/// indexed by sequence holds them (no hashing on a path every frame takes four times).
+#[derive(Default)]
+struct FlowFrames {
+    states: Vec<KeyState>,
+    /// The highest sequence arrived so far.
+    highest: Option<u64>,
+}
+
+/// Flows numbered below this are kept by index.
+const DENSE_FLOWS: u32 = 1 << 20;
+/// A sequence this far beyond a flow's highest so far is kept in the map instead (only keys fed
+/// by hand are sparse).
+const DENSE_GAP: usize = 1 << 16;
+
+/// Where a key's state lives.
+enum Slot {
+    Dense(usize, usize, usize),
+    Sparse,
 }
 
 /// The ledger itself: fed by the emulator (or, in tests, by hand).
 #[derive(Default)]
 pub struct Ledger {
-    keys: Map<FrameKey, KeyState>,
-    highest: Map<(usize, u32), u64>,
+    /// Per origin, per flow.
+    flows: Vec<Vec<FlowFrames>>,
+    /// Keys that fit no flow's vector, and their flows' highest arrived sequence.
+    sparse: Map<FrameKey, KeyState>,
+    sparse_highest: Map<(usize, u32), u64>,
     arrivals: Vec<Arrival>,
     /// Per origin: sent, completed OK, errors by status, duplicates, reordered (counted as they
     /// happen; delivered and the losses are derived in `report`).
@@ -122,23 +148,59 @@ impl Ledger {
         &mut self.running[o]
     }
 
+    fn slot(&mut self, key: FrameKey) -> Slot {
+        let (Ok(seq), true) = (usize::try_from(key.seq), key.flow < DENSE_FLOWS) else {
+            return Slot::Sparse;
+        };
+        let flow = key.flow as usize;
+        if self.flows.len() <= key.origin {
+            self.flows.resize_with(key.origin + 1, Vec::new);
+        }
+        let per = &mut self.flows[key.origin];
+        if per.len() <= flow {
+            per.resize_with(flow + 1, FlowFrames::default);
+        }
+        let states = &mut per[flow].states;
+        if seq >= states.len() + DENSE_GAP {
+            return Slot::Sparse;
+        }
+        if seq >= states.len() {
+            states.resize(seq + 1, KeyState::default());
+        }
+        Slot::Dense(key.origin, flow, seq)
+    }
+
+    /// The state of `key`, created as it is first fed.
+    fn state(&mut self, key: FrameKey) -> &mut KeyState {
+        let k = match self.slot(key) {
+            Slot::Dense(o, f, s) => &mut self.flows[o][f].states[s],
+            Slot::Sparse => self.sparse.entry(key).or_default(),
+        };
+        k.present = true;
+        k
+    }
+
     /// The protocol of `key.origin` sent `key`.
     pub fn sent(&mut self, key: FrameKey) {
-        self.keys.entry(key).or_default();
+        self.state(key);
         self.origin(key.origin).sent += 1;
     }
 
     /// The protocol of `key.origin` sent `key` at `at` (what [`Ledger::completion_times`]
     /// measures from).
     pub fn sent_at(&mut self, key: FrameKey, at: Nanos) {
-        self.sent(key);
-        self.keys.entry(key).or_default().sent_at = at;
+        self.state(key).sent_at = at;
+        self.origin(key.origin).sent += 1;
     }
 
     /// `key` was completed to its protocol at `at` with `status`.
     pub fn completed_at(&mut self, key: FrameKey, status: i32, at: Nanos) {
-        self.completed(key, status);
-        let sent = self.keys.get(&key).map_or(at, |k| k.sent_at);
+        let sent = {
+            let k = self.state(key);
+            k.completed = Some(status);
+            k.sent_at
+        };
+        self.count_completion(key.origin, status);
         self.completion_times.push(at.saturating_sub(sent));
     }
 
@@ -149,8 +211,12 @@ impl Ledger {
 
     /// `key` was completed to its protocol with `status`.
     pub fn completed(&mut self, key: FrameKey, status: i32) {
-        self.keys.entry(key).or_default().completed = Some(status);
-        let o = self.origin(key.origin);
+        self.state(key).completed = Some(status);
+        self.count_completion(key.origin, status);
+    }
+
+    fn count_completion(&mut self, origin: usize, status: i32) {
+        let o = self.origin(origin);
         if status == 0 {
             o.completed_ok += 1;
         } else {
@@ -161,15 +227,24 @@ impl Ledger {
     /// `key` left `wire` at `at` (calls come in arrival order).
     pub fn arrived(&mut self, key: FrameKey, wire: usize, at: Nanos) {
         self.arrivals.push(Arrival { at, wire, key });
-        let k = self.keys.entry(key).or_default();
+        let k = self.state(key);
         k.arrivals += 1;
         let dup = k.arrivals > 1;
-        let high = self
-            .highest
-            .entry((key.origin, key.flow))
-            .or_insert(key.seq);
-        let late = key.seq < *high;
-        *high = (*high).max(key.seq);
+        let late = if key.flow < DENSE_FLOWS {
+            // state() made the flow.
+            let f = &mut self.flows[key.origin][key.flow as usize];
+            let late = f.highest.is_some_and(|h| key.seq < h);
+            f.highest = Some(f.highest.map_or(key.seq, |h| h.max(key.seq)));
+            late
+        } else {
+            let h = self
+                .sparse_highest
+                .entry((key.origin, key.flow))
+                .or_insert(key.seq);
+            let late = key.seq < *h;
+            *h = (*h).max(key.seq);
+            late
+        };
         let o = self.origin(key.origin);
         o.duplicates += u64::from(dup);
         o.reordered += u64::from(late);
@@ -185,8 +260,13 @@ impl Ledger {
         let mut origins = self.running.clone();
         let n = adapters.max(origins.len());
         origins.resize_with(n, OriginReport::default);
-        for (key, k) in &self.keys {
-            let o = &mut origins[key.origin];
+        let dense = self.flows.iter().enumerate().flat_map(|(origin, per)| {
+            per.iter()
+                .flat_map(move |f| f.states.iter().map(move |k| (origin, k)))
+        });
+        let sparse = self.sparse.iter().map(|(key, k)| (key.origin, k));
+        for (origin, k) in dense.chain(sparse).filter(|(_, k)| k.present) {
+            let o = &mut origins[origin];
             let delivered = k.arrivals > 0;
             o.delivered += u64::from(delivered);
             o.outstanding += u64::from(k.completed.is_none());

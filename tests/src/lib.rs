@@ -35,6 +35,7 @@ pub mod scenario;
 pub mod sched;
 pub mod stats;
 mod table;
+pub mod threads;
 pub mod wire;
 mod world;
 // Timers, spin locks and virtual processors.
@@ -50,4 +51,5 @@ pub use image::{DriverImage, LoadedImage};
 pub use ledger::{DeliveryReport, FrameKey, OriginReport};
 pub use rules::{Leak, Rule, Subject, Violation};
 pub use scenario::{PassthroughConfig, ScenarioReport, SmokeConfig};
+pub use threads::ThreadsReport;
 pub use world::ModState;

@@ -556,6 +556,38 @@ pub unsafe fn read_nb(nb: *const NET_BUFFER, out: &mut [u8]) -> (usize, usize) {
     (total, copied)
 }
 
+/// The data of `nb` (at most `cap` bytes, as [`read_nb`] would copy into a buffer of `cap`) as a
+/// slice of its MDL's own buffer when one MDL holds all of it — the common case, read without a
+/// copy — with the NET_BUFFER's DataLength; `None` when the data spans MDLs or is not mapped.
+///
+/// # Safety
+/// `nb` is null or a live NET_BUFFER whose MDLs describe readable memory that stays allocated
+/// and unwritten for `'a`.
+pub unsafe fn contiguous_nb<'a>(nb: *const NET_BUFFER, cap: usize) -> Option<(&'a [u8], usize)> {
+    if nb.is_null() {
+        return None;
+    }
+    // SAFETY: per the contract nb is live.
+    let nb = unsafe { &*nb };
+    // SAFETY: the union's ULONG view is what NDIS reads.
+    let total = unsafe { nb.DataLength.DataLength } as usize;
+    let mdl = nb.CurrentMdl.cast_const();
+    if mdl.is_null() {
+        return None;
+    }
+    // SAFETY: the current MDL of a live NET_BUFFER is live (contract).
+    let m = unsafe { &*mdl };
+    let skip = nb.CurrentMdlOffset as usize;
+    if m.MappedSystemVa.is_null() || skip.checked_add(total)? > m.ByteCount as usize {
+        return None;
+    }
+    // SAFETY: skip <= ByteCount: inside (or at the end of) the MDL's mapped buffer.
+    let start = unsafe { m.MappedSystemVa.cast::<u8>().add(skip) };
+    // SAFETY: skip + total <= ByteCount: the MDL's mapped buffer, readable for 'a (contract).
+    let data = unsafe { core::slice::from_raw_parts(start, total.min(cap)) };
+    Some((data, total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

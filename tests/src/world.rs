@@ -1,8 +1,10 @@
 //! The emulator's state: one `World` per thread, found by the exported NDIS functions (which take
-//! no emulator argument) through a thread-local.
+//! no emulator argument) through a thread-local — or, in threads mode, one world shared by several
+//! real threads (`crate::threads`), each with its own processor state.
 //!
 //! Nothing here calls into a driver. The rule: take what is needed out of the world, drop the
-//! borrow, then call the driver (it re-enters through the exports).
+//! borrow, then call the driver (it re-enters through the exports). That rule is what lets real
+//! threads share a world: the lock is held only inside [`with`], never while the driver runs.
 
 use crate::callbacks::Handlers;
 use crate::config::{AdapterConfig, EmuConfig};
@@ -21,18 +23,43 @@ use std::alloc::Layout;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
+use std::sync::{Arc, Mutex, PoisonError};
 
 thread_local! {
     static WORLD: RefCell<Option<Box<World>>> = const { RefCell::new(None) };
+    /// The shared world this thread entered (threads mode), with this thread's processor.
+    static ENTERED: RefCell<Option<Entered>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` on this thread's world; `None` if there is none (or it is already borrowed, which
-/// would be an emulator bug, never a reason to panic across an FFI boundary).
+/// Runs `f` on this thread's world (its own, or the shared one it entered); `None` if there is
+/// none (or it is already borrowed on this thread, which would be an emulator bug, never a reason
+/// to panic across an FFI boundary).
 pub(crate) fn with<R>(f: impl FnOnce(&mut World) -> R) -> Option<R> {
-    WORLD.with(|c| {
-        let mut b = c.try_borrow_mut().ok()?;
-        let w = b.as_mut()?;
-        Some(f(w))
+    let own = WORLD.with(|c| c.try_borrow().map(|b| b.is_some()));
+    match own {
+        Ok(true) => WORLD.with(|c| {
+            let mut b = c.try_borrow_mut().ok()?;
+            let w = b.as_mut()?;
+            Some(f(w))
+        }),
+        Ok(false) => with_shared(f),
+        Err(_) => None,
+    }
+}
+
+/// [`with`] on the shared world: its lock held for `f` only, this thread's processor state
+/// swapped in for `f` and out again after.
+fn with_shared<R>(body: impl FnOnce(&mut World) -> R) -> Option<R> {
+    ENTERED.with(|cell| {
+        // Borrowed already: a nested `with` on this thread, refused as on an own world (the
+        // mutex would deadlock instead).
+        let mut slot = cell.try_borrow_mut().ok()?;
+        let entered = slot.as_mut()?;
+        let mut world = entered.shared.lock();
+        entered.cpu.swap(&mut world);
+        let r = body(&mut world);
+        entered.cpu.swap(&mut world);
+        Some(r)
     })
 }
 
@@ -53,6 +80,185 @@ pub(crate) fn uninstall() -> Option<Box<World>> {
     WORLD.with(|c| c.borrow_mut().take())
 }
 
+/// A world several real threads share (threads mode): behind a lock taken only inside [`with`].
+pub(crate) struct Shared(Mutex<Box<World>>);
+
+// SAFETY: the world's raw pointers (NBL blocks, heap values, the driver object) point at memory
+// the world owns or the driver handed it; every access to them goes through the mutex, and the
+// driver code that uses the same memory without the lock is the code under test, whose own
+// synchronisation (NDIS's contract) is what the threads mode exists to exercise.
+unsafe impl Send for Shared {}
+// SAFETY: as above: `&Shared` only gives access through the mutex.
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    /// Shares `w`.
+    pub(crate) fn new(w: Box<World>) -> Arc<Shared> {
+        Arc::new(Shared(Mutex::new(w)))
+    }
+
+    /// The world, locked. A panic under the lock (an emulator bug, reported by the thread that
+    /// hit it) does not stop the others from reading what happened.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Box<World>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The world back, once no other thread holds the share.
+    pub(crate) fn into_world(this: Arc<Shared>) -> Option<Box<World>> {
+        Arc::into_inner(this).map(|s| s.0.into_inner().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// What a thread in threads mode keeps of its own: its processor.
+struct Entered {
+    shared: Arc<Shared>,
+    cpu: Cpu,
+}
+
+/// One processor's part of the world, swapped in while its thread holds the lock: the IRQL, the
+/// callback stack, the processor number and a status indication being delivered. Whatever reads
+/// `World::irql` or `World::frames` thus reads the calling processor's.
+#[derive(Default)]
+pub(crate) struct Cpu {
+    irql: Irql,
+    frames: Vec<Frame>,
+    number: u32,
+    delivering_status: usize,
+    private_status: Option<Heap<(NDIS_STATUS_INDICATION, Vec<u8>)>>,
+    offload_status: Option<Heap<(NDIS_STATUS_INDICATION, Vec<u8>)>>,
+    status_store: Option<
+        Heap<(
+            NDIS_STATUS_INDICATION,
+            mpfilter::ndis::types::NDIS_LINK_STATE,
+        )>,
+    >,
+    here: Here,
+}
+
+impl Cpu {
+    /// Processor `number` at PASSIVE_LEVEL, in no callback.
+    pub(crate) fn new(number: u32) -> Self {
+        Cpu {
+            number,
+            ..Cpu::default()
+        }
+    }
+
+    fn swap(&mut self, w: &mut World) {
+        std::mem::swap(&mut self.irql, &mut w.irql);
+        std::mem::swap(&mut self.frames, &mut w.frames);
+        std::mem::swap(&mut self.number, &mut w.kernel.cpu);
+        std::mem::swap(&mut self.delivering_status, &mut w.delivering_status);
+        std::mem::swap(&mut self.private_status, &mut w.private_status);
+        std::mem::swap(&mut self.offload_status, &mut w.offload_status);
+        std::mem::swap(&mut self.status_store, &mut w.status_store);
+        std::mem::swap(&mut self.here, &mut w.census.here);
+    }
+}
+
+/// Enters `shared` on this thread as processor `cpu` (threads mode); false if this thread has
+/// a world of its own or entered one already.
+pub(crate) fn enter(shared: &Arc<Shared>, cpu: Cpu) -> bool {
+    if WORLD.with(|c| c.borrow().is_some()) {
+        return false;
+    }
+    let fresh = ENTERED.with(|c| {
+        let mut b = c.borrow_mut();
+        if b.is_some() {
+            return false;
+        }
+        *b = Some(Entered {
+            shared: Arc::clone(shared),
+            cpu,
+        });
+        true
+    });
+    if fresh {
+        with_shared(|w| w.census.entered += 1);
+    }
+    fresh
+}
+
+/// Leaves the shared world this thread entered; the callback frames it left open (none, unless
+/// a driver call on it never returned).
+pub(crate) fn leave() -> usize {
+    let open = with_shared(|w| {
+        w.census.entered -= 1;
+        w.frames.len()
+    })
+    .unwrap_or(0);
+    ENTERED.with(|c| c.borrow_mut().take());
+    open
+}
+
+/// Who shares the world in threads mode (all zero otherwise). Kept by `machine::threads`.
+#[derive(Default)]
+pub(crate) struct Census {
+    /// Threads that entered the shared world.
+    pub entered: u32,
+    /// Of those, threads that found nothing they may run and wait for another to make some.
+    pub parked: u32,
+    /// Threads busy (running an event, or inside the driver) and not parked.
+    pub active: u32,
+    /// Processors inside the driver now.
+    pub in_driver: u32,
+    /// Driver calls made from the emulator.
+    pub driver_calls: u64,
+    /// Of those, calls that began while another processor was inside the driver.
+    pub overlapping: u64,
+    /// Most processors inside the driver at once.
+    pub most_in_driver: u32,
+    /// A clock of driver entries and pauses, ordering the two.
+    pub stamp: u64,
+    /// NBLs handed to a FilterSendNetBufferLists that has not returned yet, with the processor
+    /// it runs on and the adapter whose module it is.
+    pub in_send: Map<usize, (u32, usize)>,
+    /// Sends and indications on a Pausing module from a callback begun before its pause.
+    pub across_pause: u64,
+    /// Adapters whose stack a processor is changing (attach, pause, restart, detach) or
+    /// delivering a status or PnP event to, with that processor and its nesting: NDIS
+    /// serialises these per stack.
+    pub pnp: Map<usize, (u32, u32)>,
+    /// Callbacks into each adapter's module running now (any processor).
+    pub in_module: Map<usize, u32>,
+    /// PnP-serialised events put back because another processor held their stack.
+    pub pnp_deferred: u64,
+    /// The calling processor's own part (swapped per processor).
+    pub here: Here,
+}
+
+/// One processor's part of the [`Census`].
+#[derive(Clone, Copy)]
+pub(crate) struct Here {
+    /// Events it is running (nested: a lifecycle wait inside an event runs others).
+    pub events: u32,
+    /// Driver calls it is in (nested calls count once in the census).
+    pub in_driver: u32,
+    /// Whether it is parked.
+    pub parked: bool,
+    /// The census stamp of its entry into the driver (`u64::MAX` when outside, or inside
+    /// through a path that is not stamped: no callback of it counts as begun earlier).
+    pub entered: u64,
+}
+
+impl Default for Here {
+    fn default() -> Self {
+        Here {
+            events: 0,
+            in_driver: 0,
+            parked: false,
+            entered: u64::MAX,
+        }
+    }
+}
+
+impl Census {
+    /// Whether real threads share the world.
+    pub(crate) fn threads(&self) -> bool {
+        self.entered > 0
+    }
+}
+
 /// A heap value the driver holds raw pointers into. Kept as the raw pointer `Box::into_raw`
 /// returned, so that moving the owner (into a map, an `Option`) never re-asserts uniqueness over
 /// memory the driver still points at; every pointer handed out derives from [`Heap::ptr`].
@@ -66,8 +272,8 @@ impl<T> Heap<T> {
         self.0
     }
     pub(crate) fn get(&self) -> &T {
-        // SAFETY: live until drop; the emulator is single-threaded and the driver does not run
-        // while this shared borrow lives.
+        // SAFETY: live until drop; the caller holds the world (its own, or the shared one's
+        // lock), and the emulator never hands the driver this value's memory while it reads it.
         unsafe { &*self.0 }
     }
 }
@@ -278,6 +484,9 @@ pub(crate) struct Module {
     pub attrs_set: bool,
     pub attach: Option<Heap<AttachStore>>,
     pub stats: LifecycleStats,
+    /// The census stamp of its last Running → Pausing (threads mode: a callback another
+    /// processor entered before it may still be sending on the module).
+    pub pausing_since: u64,
 }
 
 /// The emulated miniport of an adapter.
@@ -569,6 +778,8 @@ pub(crate) struct World {
     pub etw: crate::exports::etw::EtwState,
     /// The L2 fabric, when configured.
     pub fabric: Option<crate::fabric::Fabric>,
+    /// Real threads sharing this world (threads mode).
+    pub census: Census,
     /// NBLs a miniport indicated carrying a frame the fabric brought.
     pub fabric_nbls: Set<usize>,
 }
@@ -642,6 +853,7 @@ impl World {
             etw: crate::exports::etw::EtwState::default(),
             fabric,
             fabric_nbls: Set::default(),
+            census: Census::default(),
         });
         w.clone_pool = w.new_pool(0, false, false, 0);
         w

@@ -15,6 +15,7 @@ mod common;
 
 use mpfilter::ndis::consts::{NDIS_STATUS_FAILURE, NDIS_STATUS_RESOURCES};
 use ndis_emu::config::RegValue;
+use ndis_emu::fabric::FabricConfig;
 use ndis_emu::pe::{kernel, run_guarded};
 use ndis_emu::rng::Rng;
 use ndis_emu::wire::Fault;
@@ -25,6 +26,19 @@ use std::collections::BTreeMap;
 
 const MS: u64 = 1_000_000;
 const MEMBERS: u8 = 4;
+/// Peer hosts behind the fabric's switch, and the flows' distinct targets.
+const PEERS: u8 = 4;
+
+/// Where the members' frames go.
+#[derive(Clone, Copy, Debug)]
+enum Wire {
+    /// Each wire ends at the delivery ledger; receives are synthetic.
+    Ledger,
+    /// The L2 fabric: a learning switch and peer hosts that echo every flow frame, so the
+    /// receives are replies, and a member's replies come back wherever the switch last saw its
+    /// MAC — up its own stack through another member's (receive takeover) once it has failed.
+    Fabric,
+}
 
 /// What one storm did and found.
 #[derive(Debug)]
@@ -173,7 +187,7 @@ fn plan(
 }
 
 /// Runs one storm on `image`: `per_member` NBLs from each member's protocol.
-fn storm(seed: u64, per_member: u64, events: u32, image: DriverImage) -> StormReport {
+fn storm(seed: u64, per_member: u64, events: u32, image: DriverImage, wire: Wire) -> StormReport {
     let mut rng = Rng::new(seed ^ 0x5707_4D00);
     let all_down = if seed.is_multiple_of(2) {
         "fail"
@@ -186,17 +200,26 @@ fn storm(seed: u64, per_member: u64, events: u32, image: DriverImage) -> StormRe
         // Stalls of up to 15 ms and all-paths-down periods hold NBLs that long by design.
         progress_timeout: 60 * MS,
         lifecycle_timeout: 200 * MS,
+        fabric: match wire {
+            Wire::Ledger => None,
+            Wire::Fabric => Some(FabricConfig::with_peers(PEERS)),
+        },
         ..EmuConfig::default()
     });
     for i in 0..MEMBERS {
         let traffic = TrafficConfig {
             tx_nbls: per_member,
-            rx_nbls: per_member / 4,
             max_chain: 8,
             frame_len: (64, 1514),
             send_interval: 4_000,
             window: 512,
             flows: 32,
+            targets: u32::from(PEERS),
+            // Through the fabric the peers' echoes are the receives.
+            rx_nbls: match wire {
+                Wire::Ledger => per_member / 4,
+                Wire::Fabric => 0,
+            },
             ..TrafficConfig::default()
         };
         let cfg = member(i, &mut rng, all_down);
@@ -361,7 +384,17 @@ fn assert_survived(seed: u64, r: &StormReport) {
 #[test]
 fn storm_20_seeds_host() {
     for seed in 1..=20 {
-        let r = storm(seed, 2_500, 24, DriverImage::Host);
+        let r = storm(seed, 2_500, 24, DriverImage::Host, Wire::Ledger);
+        assert_survived(seed, &r);
+    }
+}
+
+/// The same storms through the fabric: every flow frame echoed, the echoes received under the
+/// same faults (takeover, promiscuous filters set and cleared as members come and go).
+#[test]
+fn storm_10_seeds_fabric_host() {
+    for seed in 101..=110 {
+        let r = storm(seed, 2_500, 24, DriverImage::Host, Wire::Fabric);
         assert_survived(seed, &r);
     }
 }
@@ -371,7 +404,13 @@ fn storm_20_seeds_host() {
 fn storm_5_seeds_sys() {
     for seed in 1..=5 {
         let r = run_guarded(move || {
-            let r = storm(seed, 2_500, 24, DriverImage::Pe(common::sys_image()));
+            let r = storm(
+                seed,
+                2_500,
+                24,
+                DriverImage::Pe(common::sys_image()),
+                Wire::Ledger,
+            );
             (r, kernel::outstanding_pool())
         });
         match r {
@@ -385,14 +424,28 @@ fn storm_5_seeds_sys() {
 }
 
 #[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test storm -- --ignored"]
+fn storm_3_seeds_fabric_sys() {
+    for seed in 101..=103 {
+        let r = common::on_sys(move |image| storm(seed, 2_500, 24, image, Wire::Fabric));
+        assert_survived(seed, &r);
+    }
+}
+
+#[test]
 #[ignore = "the million-NBL storm, by hand (minutes in release): cargo test -p ndis-emu --release --test storm -- --ignored storm_million --nocapture"]
 fn storm_million() {
     let started = std::time::Instant::now();
-    let r = storm(1_000_001, 250_000, 400, DriverImage::Host);
+    let wire = if std::env::var_os("STORM_FABRIC").is_some() {
+        Wire::Fabric
+    } else {
+        Wire::Ledger
+    };
+    let r = storm(1_000_001, 250_000, 400, DriverImage::Host, wire);
     assert_survived(1_000_001, &r);
     let t = &r.delivery.total;
     println!(
-        "storm: {} NBLs, {} ms virtual, {:.1} s wall; faults {:?}; completed ok {}, with errors {} {:?}; delivered {}, silently lost (blackholes) {}, duplicates {}, reordered {}",
+        "storm ({wire:?}): {} NBLs, {} ms virtual, {:.1} s wall; faults {:?}; completed ok {}, with errors {} {:?}; delivered {}, silently lost (blackholes) {}, duplicates {}, reordered {}",
         r.nbls,
         r.virtual_ms,
         started.elapsed().as_secs_f64(),

@@ -127,3 +127,60 @@ fn after_failover_the_replies_come_up_the_failed_members_stack() {
 fn sys_after_failover_the_replies_come_up_the_failed_members_stack() {
     assert_replies_follow_the_mac(&common::on_sys(run));
 }
+
+/// A member detached and attached again (as NDIS does to add or remove a filter below a bound
+/// protocol). Before the old module goes, the stack below gets back the protocol's own packet
+/// filter, without the team's bit; the new module reads that filter from the stack, widens it
+/// again, and the protocol — whose binding never went away — still reads back what it set. Found
+/// by the fault storm through the fabric: the new module's first set replaced the protocol's
+/// filter (0x0B) with the team's bit alone, and the protocol read back 0.
+fn attached_again(image: DriverImage) {
+    const TEAM_BIT: u32 = 0x20; // NDIS_PACKET_TYPE_PROMISCUOUS
+    let mut emu = Emulator::new(EmuConfig {
+        seed: 7,
+        fabric: Some(FabricConfig::with_peers(1)),
+        ..EmuConfig::default()
+    });
+    emu.add_adapter(member(0), idle());
+    emu.add_adapter(member(1), idle());
+    let img = common::boot(&mut emu, &image);
+    emu.run_for(20 * MS);
+    assert_eq!(emu.miniport_packet_filter(1), 0x0B | TEAM_BIT, "widened");
+    emu.schedule_fault(1, emu.now(), Fault::Detach);
+    emu.run_for(20 * MS);
+    assert_eq!(emu.module_state(1), ndis_emu::ModState::Detached);
+    assert_eq!(
+        emu.miniport_packet_filter(1),
+        0x0B,
+        "the protocol's own, while detached"
+    );
+    assert_eq!(
+        emu.miniport_packet_filter(0),
+        0x0B,
+        "a group of one is not widened"
+    );
+    assert!(emu.reattach(1));
+    emu.run_for(20 * MS);
+    assert_eq!(
+        emu.miniport_packet_filter(1),
+        0x0B | TEAM_BIT,
+        "learnt and widened"
+    );
+    assert_eq!(emu.miniport_packet_filter(0), 0x0B | TEAM_BIT);
+    // Reads of the packet filter among them (`oid.packet-filter-altered` checks each answer).
+    emu.issue_oids(1, 60);
+    emu.run_for(20 * MS);
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    common::finish(emu, img);
+}
+
+#[test]
+fn a_member_attached_again_keeps_the_protocols_packet_filter() {
+    attached_again(DriverImage::Host);
+}
+
+#[test]
+#[ignore = "needs the cross-built mpfilter.sys: bash tools/build-sys.sh"]
+fn sys_a_member_attached_again_keeps_the_protocols_packet_filter() {
+    common::on_sys(attached_again);
+}

@@ -94,6 +94,17 @@ impl ReceiveFilter {
         }
     }
 
+    /// The packet filter the stack below already had when this module came (the protocol set it
+    /// through an earlier instance, or before the filter was installed), read by the filter's
+    /// own query; kept until the protocol sets one through this module.
+    pub fn adopt_packet_filter(&self, bits: u32) {
+        if self.is_set() || bits == 0 {
+            return;
+        }
+        self.packet_filter.store(bits, Ordering::Relaxed);
+        self.set.store(true, Ordering::Release);
+    }
+
     /// Whether a frame to `dst` passes this filter on an adapter whose address is `own`.
     pub fn accepts(&self, own: &[u8], dst: [u8; 6]) -> bool {
         let bits = self.packet_filter();

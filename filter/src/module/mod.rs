@@ -24,6 +24,7 @@
 mod announce;
 pub mod capability;
 mod configure;
+pub mod drain_turn;
 pub mod gate;
 mod health;
 mod lifecycle;

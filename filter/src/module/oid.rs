@@ -45,6 +45,7 @@ impl Module {
             OidForward::Completed(clone, status) => {
                 let mut original = self.handle.finish_oid_clone(clone);
                 self.observe_request(&original, status);
+                self.protocol_request_done(&original);
                 self.hide_widening(&mut original, status);
                 original.answer(status)
             }
@@ -60,6 +61,7 @@ impl Module {
         self.counters.oids_completed_pending.inc();
         let mut original = self.handle.finish_oid_clone(clone);
         self.observe_request(&original, status);
+        self.protocol_request_done(&original);
         self.hide_widening(&mut original, status);
         self.handle.complete_oid_request(original, status);
     }

@@ -7,6 +7,7 @@
 //! common send takes no lock. Parked NBLs are linked through their own `Next` fields (nothing is
 //! allocated) and each carries a send context saying why and since when it waits.
 
+use super::drain_turn;
 use crate::ndis::nbl::NblQueue;
 use crate::ndis::{Nbl, NblChain, OwnedNbl, SpinLock};
 use alloc::boxed::Box;
@@ -32,6 +33,8 @@ pub(crate) struct Parking {
     len: AtomicU32,
     /// One drain at a time: a send made while draining may complete inline and drain again.
     draining: AtomicBool,
+    /// A drain was asked for while another processor held the turn (`drain_turn`).
+    wanted: AtomicBool,
 }
 
 impl Parking {
@@ -44,6 +47,7 @@ impl Parking {
             }),
             len: AtomicU32::new(0),
             draining: AtomicBool::new(false),
+            wanted: AtomicBool::new(false),
         }
     }
 
@@ -100,13 +104,20 @@ impl Parking {
         taken
     }
 
-    /// Claims the right to drain; false when another processor is draining.
+    /// Asks for a drain: true when the caller now holds the turn and must drain, false when
+    /// another processor holds it and will drain again for this request.
     pub(crate) fn begin_drain(&self) -> bool {
-        !self.draining.swap(true, Ordering::AcqRel)
+        drain_turn::claim(&self.wanted, &self.draining)
     }
 
-    /// Gives the right to drain back.
-    pub(crate) fn end_drain(&self) {
-        self.draining.store(false, Ordering::Release);
+    /// Starts one pass of a drain (the requests so far are what it answers).
+    pub(crate) fn begin_pass(&self) {
+        drain_turn::begin_pass(&self.wanted);
+    }
+
+    /// Gives the turn back after a pass: true when a drain was asked for meanwhile and the
+    /// caller holds the turn again, to make another pass.
+    pub(crate) fn end_drain(&self) -> bool {
+        drain_turn::hand_back(&self.wanted, &self.draining)
     }
 }

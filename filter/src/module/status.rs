@@ -76,6 +76,11 @@ impl Module {
     ///
     /// IRQL: PASSIVE_LEVEL. Serialised: against nothing the filter relies on.
     pub fn net_pnp_event(&self, event: &NetPnpEvent<'_>) -> NDIS_STATUS {
+        if event.is_filter_pre_detach() {
+            // The last point for requests: the stack below gets back the protocol's own packet
+            // filter, not the team's widening (a module attached later learns it from there).
+            self.set_team_size(1, false);
+        }
         self.counters.pnp_events_forwarded.inc();
         self.handle.net_pnp_event(event)
     }

@@ -10,7 +10,12 @@
 //!   set is forwarded with its value altered in the module's [`OidScratch`] (the protocol's buffer
 //!   is never written), and when the group grows or shrinks the filter sets the stack's value
 //!   itself. A query of the packet filter is answered with what the protocol last set, so the
-//!   layers above B read back the filter they set.
+//!   layers above B read back the filter they set. The filter's own set and the protocol's can
+//!   cross below (a miniport applies each when it gets to it, and either may pend): an own set
+//!   carries the protocol's value while the protocol's set is still below, and when the two were
+//!   below together, the last of them to complete sets the value once more from what the
+//!   protocol then has. An own set that finds the previous one still below goes when it
+//!   completes.
 //! - **Classification** ([`Module::receive_teamed`]): each NBL's destination MAC decides. Another
 //!   member's unicast MAC: taken over. Accepted by B's protocol's own receive filter: up B's
 //!   stack. Anything else got in only through the team's PROMISCUOUS bit and is returned at once
@@ -35,15 +40,61 @@ use crate::ndis::{
     ClonedOidRequest, NblChain, OidRequest, OidScratch, OwnQuery, OwnedNbl, QueryStart,
     ReceiveFlags,
 };
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+/// The protocol's packet-filter set is below (NDIS gives a module one request at a time).
+const PROTOCOL_BELOW: u32 = 1;
+/// The filter's own packet-filter set is below.
+const OWN_BELOW: u32 = 2;
+/// Both were below at once: the last to complete sets the value again.
+const CROSSED: u32 = 4;
+
+/// Marks `mine` below, and the two as crossed when the other one is: false (nothing changed)
+/// when `mine` already was.
+fn went_below(word: &AtomicU32, mine: u32) -> bool {
+    word.fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+        if w & mine != 0 {
+            return None;
+        }
+        let crossed = if w & (PROTOCOL_BELOW | OWN_BELOW) == 0 {
+            0
+        } else {
+            CROSSED
+        };
+        Some(w | mine | crossed)
+    })
+    .is_ok()
+}
+
+/// Marks `mine` completed: true when it was the last of two that crossed (the caller sets the
+/// value again).
+fn came_back(word: &AtomicU32, mine: u32) -> bool {
+    let mut again = false;
+    let _ = word.fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+        let w = w & !mine;
+        again = w & CROSSED != 0 && w & (PROTOCOL_BELOW | OWN_BELOW) == 0;
+        Some(if again { w & !CROSSED } else { w })
+    });
+    again
+}
 
 /// A member's share of the team's packet filter.
 #[derive(Default)]
 pub(crate) struct TeamFilter {
     /// PROMISCUOUS is added to what goes down (the group has two or more members).
     widened: AtomicBool,
-    /// The value below changed and is still to be set (the module could not issue requests).
+    /// The value below changed and is still to be set (the module could not issue requests, or
+    /// its previous own set was still below).
     pending: AtomicBool,
+    /// Which packet-filter sets are below (`PROTOCOL_BELOW`, `OWN_BELOW`) and whether they were
+    /// below together (`CROSSED`).
+    below: AtomicU32,
+    /// The value of the protocol's set while it is below.
+    requested: AtomicU32,
+    /// The own request below is the query that learns the stack's packet filter.
+    learning: AtomicBool,
+    /// That query was made (once per module).
+    learned: AtomicBool,
     /// The altered data of the protocol's set requests.
     scratch: OidScratch,
     /// The filter's own sets when the group changes (`None`: no memory at attach).
@@ -99,27 +150,125 @@ impl Module {
         }
     }
 
-    /// Sets the packet filter below if the team changed it since it was last set.
+    /// Sets the packet filter below if the team changed it since it was last set. While the
+    /// previous own set is below, the change waits for its completion, which comes back here.
     pub(super) fn push_packet_filter(&self) {
         let Some(t) = self.team_filter() else {
             return;
         };
-        if self.state() == ModuleState::Detached || !t.pending.swap(false, Ordering::AcqRel) {
-            return;
-        }
         let Some(own) = t.own.as_ref() else {
             return;
         };
-        let bits = self.filter_below(self.receive_filter.packet_filter());
+        if self.state() == ModuleState::Detached
+            || !t.pending.load(Ordering::Acquire)
+            || !went_below(&t.below, OWN_BELOW)
+        {
+            return;
+        }
+        if !t.pending.swap(false, Ordering::AcqRel) {
+            // Another processor's push took the change first.
+            self.own_filter_set_back(false);
+            return;
+        }
+        if !self.receive_filter.is_set() && !t.learned.swap(true, Ordering::AcqRel) {
+            self.learn_packet_filter(t, own);
+            return;
+        }
+        let protocol = if t.below.load(Ordering::Acquire) & PROTOCOL_BELOW != 0 {
+            t.requested.load(Ordering::Acquire)
+        } else {
+            self.receive_filter.packet_filter()
+        };
+        let bits = self.filter_below(protocol);
         match own.issue_set(
             self.handle,
             OID_GEN_CURRENT_PACKET_FILTER,
             &bits.to_le_bytes(),
         ) {
             QueryStart::Pending => {}
-            QueryStart::Done(status, _) => self.count_filter_set(status),
-            // An earlier change is still below; the protocol's next set carries the new value.
-            QueryStart::Busy => self.counters.packet_filter_sets_failed.inc(),
+            QueryStart::Done(status, _) => {
+                self.count_filter_set(status);
+                self.own_filter_set_back(true);
+            }
+            // Not while OWN_BELOW is ours (the own query has no other user): counted, and the
+            // next change or completion sets the value.
+            QueryStart::Busy => {
+                self.counters.packet_filter_sets_failed.inc();
+                t.pending.store(true, Ordering::Release);
+                let _ = came_back(&t.below, OWN_BELOW);
+            }
+        }
+    }
+
+    /// Reads the stack's packet filter before the filter's first set, which would otherwise
+    /// replace what the protocol set before this module was attached (through an earlier
+    /// instance, or before the filter was installed) with nothing. The set follows the answer.
+    fn learn_packet_filter(&self, t: &TeamFilter, own: &OwnQuery) {
+        t.pending.store(true, Ordering::Release);
+        t.learning.store(true, Ordering::Release);
+        let mut out = [0u8; 4];
+        match own.issue(self.handle, OID_GEN_CURRENT_PACKET_FILTER, &mut out) {
+            QueryStart::Pending => {}
+            QueryStart::Done(status, n) => {
+                t.learning.store(false, Ordering::Release);
+                self.learned_packet_filter(status, &out[..n.min(4)]);
+                self.own_filter_set_back(true);
+            }
+            QueryStart::Busy => {
+                t.learning.store(false, Ordering::Release);
+                let _ = came_back(&t.below, OWN_BELOW);
+            }
+        }
+    }
+
+    /// The stack's packet filter as the query found it.
+    fn learned_packet_filter(&self, status: NDIS_STATUS, answer: &[u8]) {
+        if status == NDIS_STATUS_SUCCESS
+            && let Some(bits) = answer.first_chunk::<4>()
+        {
+            let bits = u32::from_le_bytes(*bits);
+            // The team's bit is never the protocol's: an earlier instance narrows before it
+            // detaches, so one still there was left by someone else's set.
+            self.receive_filter
+                .adopt_packet_filter(bits & !NDIS_PACKET_TYPE_PROMISCUOUS);
+        }
+    }
+
+    /// The filter's own set is no longer below (or, `sent` false, was never sent): sets the
+    /// value again if the protocol's set crossed it, or if a change waited for it.
+    fn own_filter_set_back(&self, sent: bool) {
+        let Some(t) = self.team_filter() else {
+            return;
+        };
+        if came_back(&t.below, OWN_BELOW) {
+            t.pending.store(true, Ordering::Release);
+        }
+        if sent || t.pending.load(Ordering::Acquire) {
+            self.push_packet_filter();
+        }
+    }
+
+    /// The protocol's packet-filter set `bits` goes down now.
+    fn protocol_filter_sent(&self, bits: u32) {
+        if let Some(t) = self.team_filter() {
+            t.requested.store(bits, Ordering::Release);
+            let _ = went_below(&t.below, PROTOCOL_BELOW);
+        }
+    }
+
+    /// A request of the protocol completed (its results already observed): when it set the
+    /// packet filter while an own set went down, the two may have crossed, so the value below is
+    /// set once more from what the protocol now has.
+    pub(super) fn protocol_request_done(&self, original: &OidRequest) {
+        let Some(t) = self.team_filter() else {
+            return;
+        };
+        if Self::protocol_filter_set(original).is_none() {
+            return;
+        }
+        if came_back(&t.below, PROTOCOL_BELOW) {
+            t.pending.store(true, Ordering::Release);
+            self.push_packet_filter();
         }
     }
 
@@ -137,14 +286,24 @@ impl Module {
         req: *mut crate::ndis::types::NDIS_OID_REQUEST,
         status: NDIS_STATUS,
     ) -> bool {
-        let Some(own) = self.team_filter().and_then(|t| t.own.as_ref()) else {
+        let Some(t) = self.team_filter() else {
+            return false;
+        };
+        let Some(own) = t.own.as_ref() else {
             return false;
         };
         if !own.is(req) {
             return false;
         }
-        let status = own.finish(status, &mut []).map_or_else(|s| s, |_| status);
-        self.count_filter_set(status);
+        if t.learning.swap(false, Ordering::AcqRel) {
+            let mut out = [0u8; 4];
+            let n = own.finish(status, &mut out).unwrap_or(0);
+            self.learned_packet_filter(status, &out[..n.min(4)]);
+        } else {
+            let status = own.finish(status, &mut []).map_or_else(|s| s, |_| status);
+            self.count_filter_set(status);
+        }
+        self.own_filter_set_back(true);
         true
     }
 
@@ -162,6 +321,7 @@ impl Module {
         let Some(t) = self.team_filter() else {
             return;
         };
+        self.protocol_filter_sent(bits);
         let below = self.filter_below(bits);
         if below != bits {
             clone.substitute_set_data(&t.scratch, &below.to_le_bytes());

@@ -21,6 +21,7 @@
 //!   preferring another path; otherwise the NBL completes with the status it got.
 
 use super::capability::{Need, incapable_paths};
+use super::parking::Parking;
 use super::route::{MAX_RESENDS, NONE, Route};
 use super::state::ModuleState;
 use super::{Module, count};
@@ -571,13 +572,32 @@ impl Module {
         if parking.is_empty() || self.state() != ModuleState::Running || !parking.begin_drain() {
             return;
         }
+        let mut done = NblChain::new();
+        loop {
+            parking.begin_pass();
+            self.drain_pass(parking, route, flags, &mut done);
+            if !parking.end_drain() {
+                break;
+            }
+        }
+        self.complete_now(done, flags);
+    }
+
+    /// One pass of [`Module::drain_parked`]: sends parked NBLs until one still cannot leave;
+    /// what is finished (expired, failed) joins `done`.
+    fn drain_pass(
+        &self,
+        parking: &Parking,
+        route: &Route<'_>,
+        flags: SendCompleteFlags,
+        done: &mut NblChain,
+    ) {
         let now = clock::now_ns();
         let cpu = cpu::current_index();
         let max_wait = match route.all_down {
             AllDown::Queue { ms } => u64::from(ms) * 1_000_000,
             AllDown::Fail => 0,
         };
-        let mut done = NblChain::new();
         while let Some(nbl) = parking.pop() {
             let meta = nbl.pop_meta();
             let port = port_of(&meta);
@@ -611,8 +631,6 @@ impl Module {
                 }
             }
         }
-        parking.end_drain();
-        self.complete_now(done, flags);
     }
 
     /// Completes `chain` (statuses set) up this module's stack and counts it out of the gate.

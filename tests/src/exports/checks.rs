@@ -57,8 +57,15 @@ pub(super) fn data_call(
         return None;
     }
     if let Some(rule) = not_running {
-        let state = w.adapters[a].module.state;
-        if state != ModState::Running {
+        let m = &w.adapters[a].module;
+        // In threads mode a callback this processor entered before the module began to pause
+        // may still send on it: FilterPause (on another processor) then waits for that send.
+        let began_running = m.state == ModState::Pausing
+            && w.census.threads()
+            && w.census.here.entered < m.pausing_since;
+        let state = m.state;
+        w.census.across_pause += u64::from(began_running);
+        if state != ModState::Running && !began_running {
             w.violate(rule, subject, call, format!("module is {state:?}"));
             return None;
         }

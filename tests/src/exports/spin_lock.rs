@@ -1,9 +1,11 @@
 //! NDIS spin locks: `NdisAllocateSpinLock`, `NdisFreeSpinLock`, `NdisAcquireSpinLock`,
 //! `NdisReleaseSpinLock`, `NdisDprAcquireSpinLock`, `NdisDprReleaseSpinLock`.
 //!
-//! Checked, never spun on: the emulator runs one thread, so acquiring a held lock can only be a
-//! deadlock. Acquire raises the simulated IRQL to DISPATCH_LEVEL (so a PASSIVE-only call under a
-//! lock is caught as such) and release restores it.
+//! On one thread, checked, never spun on: acquiring a held lock can only be a deadlock. In threads
+//! mode (`crate::threads`) a lock another processor holds is spun on, outside the world's lock,
+//! until that processor releases it: the locks really exclude. Acquiring one the same processor
+//! holds is a deadlock either way. Acquire raises the acquiring processor's simulated IRQL to
+//! DISPATCH_LEVEL (so a PASSIVE-only call under a lock is caught as such) and release restores it.
 #![allow(non_snake_case)]
 
 use crate::abi::Abi;
@@ -95,12 +97,24 @@ fn usable(w: &mut World, call: &'static str, l: usize, dpr: bool) -> bool {
     true
 }
 
-fn acquire(w: &mut World, call: &'static str, l: usize, dpr: bool) {
+/// What an acquire did.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Acquire {
+    /// Taken, or refused with a violation recorded.
+    Settled,
+    /// Held by another processor (threads mode): spin and try again.
+    Contended,
+}
+
+fn acquire(w: &mut World, call: &'static str, l: usize, dpr: bool) -> Acquire {
     if !usable(w, call, l, dpr) {
-        return;
+        return Acquire::Settled;
     }
     if let Some(Some(h)) = w.kernel.locks.get(&l) {
         let cpu = h.cpu;
+        if w.census.threads() && cpu != w.kernel.cpu {
+            return Acquire::Contended;
+        }
         w.violate(
             Rule::SpinLockRecursiveAcquire,
             Subject::Memory(l),
@@ -109,7 +123,7 @@ fn acquire(w: &mut World, call: &'static str, l: usize, dpr: bool) {
                 "the lock is already held (taken on CPU {cpu}): this processor would spin for ever"
             ),
         );
-        return;
+        return Acquire::Settled;
     }
     let held = Held {
         cpu: w.kernel.cpu,
@@ -119,6 +133,15 @@ fn acquire(w: &mut World, call: &'static str, l: usize, dpr: bool) {
     };
     w.kernel.locks.insert(l, Some(held));
     w.irql = Irql::Dispatch;
+    Acquire::Settled
+}
+
+/// Acquires `l`, spinning (without the world's lock) while another processor holds it.
+fn acquire_spinning(call: &'static str, l: usize, dpr: bool) {
+    while world::with(|w| acquire(w, call, l, dpr)) == Some(Acquire::Contended) {
+        std::hint::spin_loop();
+        std::thread::yield_now();
+    }
 }
 
 fn release(w: &mut World, call: &'static str, l: usize, dpr: bool) {
@@ -127,6 +150,15 @@ fn release(w: &mut World, call: &'static str, l: usize, dpr: bool) {
     }
     let held = w.kernel.locks.get(&l).copied().flatten();
     match held {
+        Some(h) if h.cpu != w.kernel.cpu => w.violate(
+            Rule::SpinLockReleaseNotHeld,
+            Subject::Memory(l),
+            call,
+            format!(
+                "the lock is held by CPU {}, not this processor ({})",
+                h.cpu, w.kernel.cpu
+            ),
+        ),
         Some(h) if h.dpr == dpr => {
             w.kernel.locks.insert(l, None);
             w.irql = h.old_irql;
@@ -155,7 +187,7 @@ fn release(w: &mut World, call: &'static str, l: usize, dpr: bool) {
 /// # Safety
 /// None beyond the C contract.
 pub unsafe fn acquire_lock(_abi: Abi, lock: *mut NDIS_SPIN_LOCK) {
-    world::with(|w| acquire(w, "NdisAcquireSpinLock", lock as usize, false));
+    acquire_spinning("NdisAcquireSpinLock", lock as usize, false);
 }
 
 /// `NdisReleaseSpinLock`.
@@ -171,7 +203,7 @@ pub unsafe fn release_lock(_abi: Abi, lock: *mut NDIS_SPIN_LOCK) {
 /// # Safety
 /// None beyond the C contract.
 pub unsafe fn dpr_acquire_lock(_abi: Abi, lock: *mut NDIS_SPIN_LOCK) {
-    world::with(|w| acquire(w, "NdisDprAcquireSpinLock", lock as usize, true));
+    acquire_spinning("NdisDprAcquireSpinLock", lock as usize, true);
 }
 
 /// `NdisDprReleaseSpinLock`.
@@ -182,15 +214,15 @@ pub unsafe fn dpr_release_lock(_abi: Abi, lock: *mut NDIS_SPIN_LOCK) {
     world::with(|w| release(w, "NdisDprReleaseSpinLock", lock as usize, true));
 }
 
-/// Locks still held by a callback at stack depth `depth` that is returning to NDIS: each is a
-/// `spinlock.held-on-return` violation; the simulated IRQL the callback returns at is the
+/// Locks still held by a callback at stack depth `depth` of this processor that is returning to
+/// NDIS: each is a `spinlock.held-on-return` violation; the simulated IRQL the callback returns at is the
 /// caller's business (the emulator restores its own).
 pub(crate) fn check_released_on_return(w: &mut World, depth: usize) {
     let mut held: Vec<usize> = w
         .kernel
         .locks
         .iter()
-        .filter(|(_, h)| h.is_some_and(|h| h.depth >= depth))
+        .filter(|(_, h)| h.is_some_and(|h| h.depth >= depth && h.cpu == w.kernel.cpu))
         .map(|(&l, _)| l)
         .collect();
     held.sort_unstable();

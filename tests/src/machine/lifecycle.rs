@@ -280,12 +280,19 @@ pub(super) fn restart_module(a: usize) -> bool {
 /// FilterPause, waiting for NdisFPauseComplete if it pends; true when Paused.
 #[allow(clippy::too_many_lines)]
 pub(super) fn pause_module(a: usize, probe: bool) -> bool {
+    // NDIS pauses a module once the drivers above are quiet: in threads mode a
+    // FilterSendNetBufferLists into it another processor is still in finishes first.
+    let dl = lifecycle_deadline();
+    run_until(|w| !w.census.in_send.values().any(|&(_, m)| m == a), dl);
     let ok = world::with(|w| {
         let m = &mut w.adapters[a].module;
         if m.state != ModState::Running {
             return false;
         }
         m.state = ModState::Pausing;
+        w.census.stamp += 1;
+        let m = &mut w.adapters[a].module;
+        m.pausing_since = w.census.stamp;
         m.pause = Op::InCallback;
         m.stats.pauses += 1;
         true
@@ -406,6 +413,7 @@ pub(crate) fn pause_gate_ok(w: &mut World, a: usize, when: &str) -> bool {
 
 /// NetPnPEvent(NetEventFilterPreDetach), FilterDetach, then the module's leak check.
 pub(super) fn detach(a: usize) {
+    super::threads::quiet_module(a);
     let ok = world::with(|w| w.adapters[a].module.state == ModState::Paused);
     if ok != Some(true) {
         return;

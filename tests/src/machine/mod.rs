@@ -28,6 +28,8 @@ mod status;
 mod transmit;
 // Timer objects on the virtual clock.
 pub(crate) mod timer;
+// Real threads sharing one world.
+pub(crate) mod threads;
 
 pub(crate) use fault::LinkState;
 pub(crate) use forward::Owed;
@@ -69,10 +71,12 @@ fn call_filter<R>(
         w.frames.push(Frame { name, adapter });
         let prev = w.irql;
         w.irql = irql;
+        threads::driver_entered(&mut w.census, adapter);
         Some((h, ctx, prev))
     })??;
     let r = f(&h, ctx as *mut c_void);
     world::with(|w| {
+        threads::driver_left(&mut w.census, adapter);
         crate::exports::spin_lock::check_released_on_return(w, w.frames.len());
         w.frames.pop();
         w.irql = prev;
@@ -92,16 +96,23 @@ enum Step {
     Done,
     Halted,
     Idle,
+    /// Nothing to run now, but another thread (threads mode) is still at work and may make some.
+    Wait,
     Run(Event),
 }
 
 /// Runs events until `pred` holds (true), or the run halts, the queue empties, virtual time
 /// passes `deadline` or the event budget is spent (false).
+///
+/// In threads mode the queue is shared: an empty one is idle only once every other thread is
+/// parked too (one inside the driver may still queue work), and far-off events wait while
+/// another thread is busy (`threads::may_run`); meanwhile this thread parks.
 pub(crate) fn run_until(mut pred: impl FnMut(&World) -> bool, deadline: Option<Nanos>) -> bool {
     let Some(budget) = world::with(|w| w.cfg.max_events_per_run) else {
         return false;
     };
-    for _ in 0..budget {
+    let mut ran = 0;
+    while ran < budget {
         let step = world::with(|w| {
             if w.halted {
                 return Step::Halted;
@@ -113,6 +124,7 @@ pub(crate) fn run_until(mut pred: impl FnMut(&World) -> bool, deadline: Option<N
                 return Step::Halted;
             }
             match w.sched.peek_time() {
+                None if w.census.park() => Step::Wait,
                 None => {
                     liveness::idle(w);
                     Step::Idle
@@ -125,29 +137,55 @@ pub(crate) fn run_until(mut pred: impl FnMut(&World) -> bool, deadline: Option<N
                         && timer::only_firings_queued(w)
                         && !liveness::anything_owed(w) =>
                 {
-                    Step::Idle
+                    if w.census.park() {
+                        Step::Wait
+                    } else {
+                        Step::Idle
+                    }
+                }
+                Some(t) if !threads::may_run(w, t) => {
+                    w.census.park();
+                    Step::Wait
                 }
                 Some(_) => {
-                    if w.cfg.cpus > 1 {
+                    if w.cfg.cpus > 1 && !w.census.threads() {
                         let cpu = w.rng.range(0, u64::from(w.cfg.cpus) - 1);
                         w.kernel.cpu = u32::try_from(cpu).unwrap_or(0);
                     }
-                    w.sched.pop().map_or(Step::Idle, Step::Run)
+                    threads::take_event(w).map_or(Step::Idle, Step::Run)
                 }
             }
         });
+        if !matches!(step, Some(Step::Wait)) {
+            world::with(|w| w.census.unpark());
+        }
         match step {
             None | Some(Step::Halted | Step::Idle) => {
                 return world::with(|w| !w.halted && pred(w)).unwrap_or(false);
             }
             Some(Step::Done) => return true,
-            Some(Step::Run(ev)) => dispatch(ev),
+            Some(Step::Wait) => std::thread::yield_now(),
+            Some(Step::Run(ev)) => {
+                ran += 1;
+                threads::run_event(ev);
+            }
         }
     }
     false
 }
 
 fn dispatch(ev: Event) {
+    let Some(ev) = threads::pnp_event_begins(ev) else {
+        return;
+    };
+    let pnp = threads::pnp_adapter(&ev);
+    dispatch_event(ev);
+    if let Some(a) = pnp {
+        threads::pnp_end(a);
+    }
+}
+
+fn dispatch_event(ev: Event) {
     match ev {
         Event::ProtoSendTick(a) => send::proto_send_tick(a),
         Event::MpRxTick(a) => receive::mp_rx_tick(a),
@@ -208,9 +246,15 @@ pub(crate) fn each_frame(
             whole = false;
             break;
         }
-        // SAFETY: NET_BUFFERs of a live NBL describe readable data.
-        let (total, got) = unsafe { nblmem::read_nb(nb, &mut scratch) };
-        f(w, &scratch[..got], total);
+        // SAFETY: NET_BUFFERs of a live NBL describe readable data, which `f` (the emulator's
+        // own checks, no driver call) neither frees nor writes.
+        if let Some((data, total)) = unsafe { nblmem::contiguous_nb(nb, scratch.len()) } {
+            f(w, data, total);
+        } else {
+            // SAFETY: as above.
+            let (total, got) = unsafe { nblmem::read_nb(nb, &mut scratch) };
+            f(w, &scratch[..got], total);
+        }
         // SAFETY: nb is a live NET_BUFFER.
         nb = unsafe { (*nb).Next };
     }

@@ -203,23 +203,18 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
         let irql = pick_irql(w);
         let cancel = (!probe && w.rng.chance(w.cfg.random.send_cancel_percent))
             .then(|| tag_cancel(w, a, &nbls));
-        Some((World::link(&nbls), irql, cancel, port))
+        entering(w, a, &nbls);
+        Some((World::link(&nbls), irql, cancel, port, nbls))
     });
-    let Some(Some((head, irql, cancel, port))) = plan else {
+    let Some(Some((head, irql, cancel, port, nbls))) = plan else {
         return;
     };
-    let mut flags = if irql.is_dispatch() {
-        NDIS_SEND_FLAGS_DISPATCH_LEVEL
-    } else {
-        0
-    };
-    if world::with(|w| w.traffic(a).check_for_loopback) == Some(true) {
-        flags |= NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK;
-    }
+    let flags = send_flags(a, irql);
     let sent = call_filter(Some(a), "FilterSendNetBufferLists", irql, |h, ctx| {
         // SAFETY: ctx is the module context; head a chain of live NBLs now owned by the filter.
         unsafe { callbacks::send(h, ctx, head as *mut _, port, flags) }
     });
+    world::with(|w| entered(w, &nbls));
     if let (Some(true), Some(id)) = (sent, cancel) {
         proto_cancel(a, irql, id);
     }
@@ -254,6 +249,7 @@ pub(crate) fn proto_send_frame(a: usize, bytes: &[u8]) -> bool {
         ad.stats.chains_sent += 1;
         ad.proto.outstanding += 1;
         let irql = pick_irql(w);
+        entering(w, a, &[nbl]);
         Some((nbl, irql))
     });
     let Some(Some((nbl, irql))) = plan else {
@@ -268,6 +264,7 @@ pub(crate) fn proto_send_frame(a: usize, bytes: &[u8]) -> bool {
         // SAFETY: ctx is the module context; nbl a live NBL now owned by the filter.
         unsafe { callbacks::send(h, ctx, nbl as *mut _, 0, flags) }
     });
+    world::with(|w| entered(w, &[nbl]));
     if sent == Some(false) {
         bypass_filter(a, nbl);
     }
@@ -338,4 +335,37 @@ pub(crate) fn proto_send_completed(w: &mut World, a: usize, nbl: usize) {
     }
     super::liveness::progress(w, a, super::liveness::Wait::Sends);
     w.pool_release(nbl);
+}
+
+/// `nbls` go into adapter `a`'s FilterSendNetBufferLists on this processor (threads mode: its
+/// pause waits for the call to return, as NDIS pauses a module once the drivers above are quiet).
+fn entering(w: &mut World, a: usize, nbls: &[usize]) {
+    if w.census.threads() {
+        let cpu = w.kernel.cpu;
+        w.census.in_send.extend(nbls.iter().map(|&n| (n, (cpu, a))));
+    }
+}
+
+/// The FilterSendNetBufferLists that took `nbls` returned (an NBL already completed and sent
+/// again on another processor is that one's now).
+fn entered(w: &mut World, nbls: &[usize]) {
+    let cpu = w.kernel.cpu;
+    for n in nbls {
+        if w.census.in_send.get(n).is_some_and(|&(c, _)| c == cpu) {
+            w.census.in_send.remove(n);
+        }
+    }
+}
+
+/// The SendFlags of a protocol's send on adapter `a` at `irql`.
+fn send_flags(a: usize, irql: Irql) -> u32 {
+    let mut flags = if irql.is_dispatch() {
+        NDIS_SEND_FLAGS_DISPATCH_LEVEL
+    } else {
+        0
+    };
+    if world::with(|w| w.traffic(a).check_for_loopback) == Some(true) {
+        flags |= NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK;
+    }
+    flags
 }

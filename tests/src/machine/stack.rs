@@ -4,11 +4,19 @@
 use super::lifecycle::{attach, detach, pause_module, restart_module};
 use super::pnp::pre_detach;
 use super::send::proto_send;
+use super::threads::{pnp_begin, pnp_end};
 use super::{lifecycle_deadline, run_until};
 use crate::world::{self, Event, ModState};
 
 /// Brings an adapter's stack up: miniport, attach, restart, protocol.
 pub(crate) fn start_stack(a: usize) -> bool {
+    pnp_begin(a);
+    let r = start_stack_now(a);
+    pnp_end(a);
+    r
+}
+
+fn start_stack_now(a: usize) -> bool {
     world::with(|w| w.adapters[a].mp.running = true);
     if !attach(a) || !restart_module(a) {
         return false;
@@ -55,6 +63,13 @@ fn proto_restart(a: usize) {
 /// wire or in a completion batch); they complete only after FilterPause returned, so the
 /// filter's last send completion must complete the pause.
 pub(crate) fn pause_stack(a: usize, probe: bool) -> bool {
+    pnp_begin(a);
+    let r = pause_stack_now(a, probe);
+    pnp_end(a);
+    r
+}
+
+fn pause_stack_now(a: usize, probe: bool) -> bool {
     let overlap = world::with(|w| {
         w.adapters[a].proto.running = false;
         w.adapters[a].proto.outstanding > 0
@@ -84,6 +99,13 @@ pub(crate) fn pause_stack(a: usize, probe: bool) -> bool {
 
 /// Restarts a paused stack bottom-up: miniport, SetModuleOptions + FilterRestart, protocol.
 pub(crate) fn restart_stack(a: usize) -> bool {
+    pnp_begin(a);
+    let r = restart_stack_now(a);
+    pnp_end(a);
+    r
+}
+
+fn restart_stack_now(a: usize) -> bool {
     world::with(|w| w.adapters[a].mp.running = true);
     if !restart_module(a) {
         return false;
@@ -114,6 +136,12 @@ pub(super) fn restart_filter(a: usize) {
 
 /// Takes a stack down for good: NetEventFilterPreDetach, pause, detach.
 pub(crate) fn stop_stack(a: usize) {
+    pnp_begin(a);
+    stop_stack_now(a);
+    pnp_end(a);
+}
+
+fn stop_stack_now(a: usize) {
     let state = world::with(|w| w.adapters[a].module.state);
     if state == Some(ModState::Running) {
         pre_detach(a);

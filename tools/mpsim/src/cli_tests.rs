@@ -532,3 +532,87 @@ fn a_path_whose_miniport_links_the_shim_is_failed_by_the_shims_report() {
     // TX timeout 2 s + debounce 0.5 s after the stall began, within the monitor's tick.
     assert!((3_000.0..3_010.0).contains(&failed_at), "{failed_at}");
 }
+
+/// scenarios/blackhole.toml, shorter and lighter.
+const PROBED_BLACKHOLE: &str = r#"
+name = "probed-blackhole"
+duration_ms = 1400
+policy = "round-robin"
+failback = "immediate"
+up_delay_ms = 0
+[[path]]
+name = "a"
+rate_mbps = 1000
+latency_us = 30
+[[path]]
+name = "b"
+rate_mbps = 1000
+latency_us = 30
+probe = true
+[traffic]
+flows = 8
+frame_bytes = 1514
+offered_mbps = 200
+window_nbls = 16
+[[event]]
+at_ms = 300
+path = "b"
+kind = "blackhole"
+until_ms = 800
+"#;
+
+#[test]
+fn a_probed_path_is_failed_by_its_probe_within_its_budget() {
+    let dir = Dir::new("probe");
+    let scenario = dir.file("s.toml", PROBED_BLACKHOLE);
+    let out_json = dir.0.join("r.json");
+    let out = mpsim(&[
+        "run".as_ref(),
+        scenario.as_ref(),
+        "--json".as_ref(),
+        out_json.as_ref(),
+    ]);
+    assert_eq!(out.0, ExitCode::SUCCESS, "{}", out.1);
+    let r = json(&out_json);
+    assert_eq!(r["nbls_lost"].as_u64(), Some(0));
+    let failover = r["failovers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "b")
+        .unwrap_or_else(|| panic!("no failover of b in {}", r["failovers"]));
+    let detected = f(&failover["detected_ms"]) - f(&failover["injected_ms"]);
+    // Two missed 100 ms intervals after the one the hole opened in.
+    assert!((100.0..=300.0).contains(&detected), "{detected}");
+    let transitions = r["paths"][1]["transitions"].as_array().unwrap();
+    assert!(
+        transitions.iter().any(|t| t["reason"] == "ProbeLost"),
+        "{transitions:?}"
+    );
+    // The hole closes at 800 ms: the probe's answers bring b back.
+    assert_eq!(r["paths"][1]["final_state"], "active", "{}", r["paths"][1]);
+    // Only what went into the hole before the probe found it is undelivered: at most the
+    // detection time's share of b's traffic (half of 200 Mbit/s of 1514-byte frames).
+    let undelivered = r["undelivered"].as_f64().unwrap();
+    let bound = detected / 1_000.0 * 100e6 / (1514.0 * 8.0) * 1.2;
+    assert!(
+        undelivered > 0.0 && undelivered <= bound,
+        "{undelivered} > {bound}"
+    );
+}
+
+#[test]
+fn probing_the_sending_path_in_preserve_mode_is_refused_with_the_reason() {
+    let dir = Dir::new("probe0");
+    let scenario = dir.file(
+        "s.toml",
+        &PROBED_BLACKHOLE.replace(
+            "latency_us = 30\n[[path]]",
+            "latency_us = 30\nprobe = true\n[[path]]",
+        ),
+    );
+    let out = mpsim(&["run".as_ref(), scenario.as_ref()]);
+    assert_ne!(out.0, ExitCode::SUCCESS);
+    assert!(out.1.contains("path[0].probe"), "{}", out.1);
+    assert!(out.1.contains("mac_mode"), "{}", out.1);
+}

@@ -11,6 +11,7 @@
 mod demo;
 mod progress;
 mod report;
+mod resources;
 mod run;
 mod scenario;
 
@@ -254,8 +255,9 @@ fn run_cmd(
     err: &mut dyn Write,
 ) -> Result<ExitCode, ExitCode> {
     let s = overridden(load(path, err)?, policy, seed, err)?;
+    let cost = resources::Cost::start();
     let r = run_with(&s, opts, err)?;
-    print!("{}", report::summary(&r));
+    print!("{}{}", report::summary(&r), cost.line());
     if let Some(j) = json {
         write_json(j, &r, err)?;
     }
@@ -308,8 +310,9 @@ fn demo_cmd(err: &mut dyn Write) -> Result<ExitCode, ExitCode> {
          half a minute (docs/performance.md).",
         s.duration_ms
     );
+    let cost = resources::Cost::start();
     let r = run_one(&s, None, err)?;
-    print!("{}", report::summary(&r));
+    print!("{}{}", report::summary(&r), cost.line());
     write_json(Path::new("demo.json"), &r, err)?;
     write_svg(Path::new("demo.svg"), &r, err)?;
     println!("wrote demo.json and demo.svg");

@@ -6,10 +6,13 @@
 pub mod control;
 pub mod plan;
 
-use crate::scenario::{MacMode, Scenario};
+use crate::scenario::MacMode;
+use crate::scenario::Scenario;
+use mpfilter::config::keys;
 use mpfilter::diag::Event;
 use mpfilter::driver::GroupSnapshot;
 use ndis_emu::config::RegValue;
+use ndis_emu::fabric::FabricConfig;
 use ndis_emu::ledger::{Arrival, OriginReport};
 use ndis_emu::pe::{kernel, run_guarded};
 use ndis_emu::rules::{Leak, Violation};
@@ -105,7 +108,18 @@ fn member(s: &Scenario, i: usize) -> AdapterConfig {
     a.mtu = u32::try_from(frame_bytes(s).saturating_sub(14))
         .unwrap_or(u32::MAX)
         .max(1500);
-    let text = [("Failback", &s.failback), ("AllDown", &s.all_down)];
+    let mac_mode = s.mac_mode.map(|m| {
+        match m {
+            MacMode::Preserve => "preserve",
+            MacMode::Rewrite => "rewrite",
+        }
+        .to_owned()
+    });
+    let text = [
+        ("Failback", &s.failback),
+        ("AllDown", &s.all_down),
+        ("MacMode", &mac_mode),
+    ];
     for (key, v) in text {
         if let Some(v) = v {
             a = a.with_param(key, RegValue::Sz(v.clone()));
@@ -128,10 +142,13 @@ fn member(s: &Scenario, i: usize) -> AdapterConfig {
             a = a.with_param(key, RegValue::Dword(v));
         }
     }
-    if s.mac_mode == Some(MacMode::Rewrite) {
-        // Rerouted frames then bear the carrying path's MAC (the emulator's wire check holds
-        // them to it); without a fabric there are no peers to announce to.
-        a = a.with_param("MacMode", RegValue::Sz("rewrite".into()));
+    if p.probe {
+        // Peer 0 of the fabric answers: the filter's own ARP probe down this path.
+        let [a0, a1, a2, a3] = PROBE_TARGET;
+        a = a.with_param(
+            keys::PROBE_TARGET,
+            RegValue::Sz(format!("{a0}.{a1}.{a2}.{a3}")),
+        );
     }
     if p.shim {
         // The miniport links mpshim with the defaults docs/miniport-shim.md justifies: its
@@ -139,6 +156,25 @@ fn member(s: &Scenario, i: usize) -> AdapterConfig {
         a = a.with_shim(mpshim::contract::Settings::default());
     }
     a
+}
+
+/// The address every probed path probes: peer 0 of the fabric.
+const PROBE_TARGET: [u8; 4] = [10, 1, 0, 0];
+
+/// The L2 fabric a scenario with a probed path needs: a switch and peers that answer ARP (the
+/// probes) but do not echo the flows, so the report's traffic is the same as without one. One peer
+/// per traffic target, so each flow frame has a host to reach.
+fn fabric(s: &Scenario) -> Option<FabricConfig> {
+    if !s.paths.iter().any(|p| p.probe) {
+        return None;
+    }
+    let n = u8::try_from(s.traffic.targets.clamp(1, 255)).unwrap_or(u8::MAX);
+    let mut f = FabricConfig::with_peers(n);
+    for peer in &mut f.peers {
+        peer.echoes = false;
+    }
+    debug_assert_eq!(f.peers[0].ipv4, PROBE_TARGET);
+    Some(f)
 }
 
 /// Bytes of each frame: the scenario's, raised to what a flow frame needs.
@@ -267,6 +303,7 @@ fn run_on(
         cpus: CPUS,
         progress_timeout: progress_timeout(s),
         lifecycle_timeout: progress_timeout(s),
+        fabric: fabric(s),
         ..EmuConfig::default()
     });
     for i in 0..s.paths.len() {

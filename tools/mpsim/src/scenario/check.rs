@@ -1,6 +1,6 @@
 //! Range and consistency checks; every error names the key.
 
-use super::model::{EventKind, Scenario};
+use super::model::{EventKind, MacMode, Scenario};
 use mpfilter::config::keys::{self, Accepts};
 use mpfilter::config::{PolicyName, parse_all_down, parse_failback};
 use std::fmt;
@@ -158,6 +158,16 @@ impl Scenario {
                 let (min, max) = filter_range(keys::QUOTA_BYTES);
                 range(&key("quota_bytes"), q, min, max)?;
             }
+        }
+        if self.paths[0].probe && self.mac_mode != Some(MacMode::Rewrite) {
+            // docs/design.md, "The filter's own probe".
+            return Err(invalid(
+                "path[0].probe",
+                true,
+                "false for path 0 (the one whose protocol sends) unless mac_mode = \"rewrite\": \
+                 in preserve mode its MAC goes out of every path with its traffic, and the switch \
+                 delivers its probe's answers wherever it saw that MAC last",
+            ));
         }
         Ok(())
     }
