@@ -124,7 +124,7 @@ impl AddressBook {
 }
 
 /// The unicast source address of a frame a stack sends: IPv4 or IPv6 source, or ARP sender.
-pub(crate) fn source_address(frame: &[u8]) -> Option<ProbeTarget> {
+pub fn source_address(frame: &[u8]) -> Option<ProbeTarget> {
     let (ethertype, at) = ethertype(frame)?;
     let addr = match ethertype {
         ETHERTYPE_IPV4 => ProbeTarget::V4(frame.get(at + 12..at + 16)?.try_into().ok()?),
@@ -141,7 +141,7 @@ pub(crate) fn source_address(frame: &[u8]) -> Option<ProbeTarget> {
 
 /// The address a received frame is for: IPv4 or IPv6 destination, an ARP packet's target, or a
 /// neighbour solicitation's target (its destination is a solicited-node group).
-pub(crate) fn destination_address(frame: &[u8]) -> Option<ProbeTarget> {
+pub fn destination_address(frame: &[u8]) -> Option<ProbeTarget> {
     let (ethertype, at) = ethertype(frame)?;
     Some(match ethertype {
         ETHERTYPE_IPV4 => ProbeTarget::V4(frame.get(at + 16..at + 20)?.try_into().ok()?),
@@ -160,7 +160,7 @@ fn is_solicitation(frame: &[u8], at: usize) -> bool {
 
 /// Whether a received frame asks for an address's owner: an ARP request that is not an
 /// announcement, or a neighbour solicitation.
-pub(crate) fn is_address_query(frame: &[u8]) -> bool {
+pub fn is_address_query(frame: &[u8]) -> bool {
     match ethertype(frame) {
         Some((ETHERTYPE_ARP, at)) => {
             frame.get(at + 6..at + 8) == Some(&[0, 1])
@@ -184,7 +184,7 @@ fn ethertype(frame: &[u8]) -> Option<(u16, usize)> {
 /// Rewrites, in `h` (a copy of a frame's first bytes), the source MAC to `mac`, and where the
 /// frame names the old source MAC as its own link-layer address (ARP sender; NS/NA option),
 /// that too.
-pub(crate) fn edit_header(h: &mut [u8], mac: [u8; 6]) {
+pub fn edit_header(h: &mut [u8], mac: [u8; 6]) {
     let Some(old) = h.get(6..12).and_then(|s| <[u8; 6]>::try_from(s).ok()) else {
         return;
     };
