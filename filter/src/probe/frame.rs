@@ -27,43 +27,18 @@ const NS_LEN: usize = 32;
 pub fn request(target: ProbeTarget, mac: [u8; 6], out: &mut [u8; PROBE_FRAME_MAX]) -> usize {
     out.fill(0);
     match target {
-        ProbeTarget::V4(ip) => {
-            ethernet(out, [0xFF; 6], mac, ETHERTYPE_ARP);
-            let arp = &mut out[ETH_LEN..ETH_LEN + ARP_LEN];
-            arp[0..2].copy_from_slice(&1u16.to_be_bytes()); // Ethernet
-            arp[2..4].copy_from_slice(&0x0800u16.to_be_bytes()); // IPv4
-            arp[4] = 6;
-            arp[5] = 4;
-            arp[6..8].copy_from_slice(&1u16.to_be_bytes()); // request
-            arp[8..14].copy_from_slice(&mac);
-            // Sender IP 0.0.0.0 and target MAC 0 are already zero.
-            arp[24..28].copy_from_slice(&ip);
-            ETH_MIN
-        }
+        // Sender IP 0.0.0.0 (RFC 5227's probe): no cache on the segment learns from it.
+        ProbeTarget::V4(ip) => arp_request(out, mac, [0; 4], ip),
         ProbeTarget::V6(ip) => {
             let group = solicited_node(ip);
             let mut dst_mac = [0x33, 0x33, 0, 0, 0, 0];
             dst_mac[2..].copy_from_slice(&group[12..]);
-            ethernet(out, dst_mac, mac, ETHERTYPE_IPV6);
-            let src = link_local_of(mac);
-            let ip6 = &mut out[ETH_LEN..ETH_LEN + IPV6_LEN];
-            ip6[0] = 0x60;
-            // NS_LEN fits in 16 bits.
-            #[allow(clippy::cast_possible_truncation)]
-            ip6[4..6].copy_from_slice(&(NS_LEN as u16).to_be_bytes());
-            ip6[6] = NEXT_HEADER_ICMPV6;
-            ip6[7] = ND_HOP_LIMIT;
-            ip6[8..24].copy_from_slice(&src);
-            ip6[24..40].copy_from_slice(&group);
-            let ns = &mut out[ETH_LEN + IPV6_LEN..ETH_LEN + IPV6_LEN + NS_LEN];
-            ns[0] = ICMPV6_NS;
-            ns[8..24].copy_from_slice(&ip);
-            ns[24] = 1; // source link-layer address
-            ns[25] = 1; // in units of 8 bytes
-            ns[26..32].copy_from_slice(&mac);
-            let sum = icmpv6_checksum(&src, &group, ns);
-            ns[2..4].copy_from_slice(&sum.to_be_bytes());
-            ETH_LEN + IPV6_LEN + NS_LEN
+            let nd = Nd {
+                kind: ICMPV6_NS,
+                flags: 0,
+                option: 1, // source link-layer address
+            };
+            nd_message(out, nd, dst_mac, link_local_of(mac), group, ip, mac)
         }
     }
 }
@@ -76,45 +51,81 @@ pub fn request(target: ProbeTarget, mac: [u8; 6], out: &mut [u8; PROBE_FRAME_MAX
 /// IPv6: an unsolicited neighbour advertisement (RFC 4861 §7.2.6) from `addr` to all-nodes, hop
 /// limit 255, Solicited clear and Override set, with the target link-layer address option.
 pub fn announcement(addr: ProbeTarget, mac: [u8; 6], out: &mut [u8; PROBE_FRAME_MAX]) -> usize {
+    const ALL_NODES: [u8; 16] = [0xFF, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
     out.fill(0);
     match addr {
-        ProbeTarget::V4(ip) => {
-            ethernet(out, [0xFF; 6], mac, ETHERTYPE_ARP);
-            let arp = &mut out[ETH_LEN..ETH_LEN + ARP_LEN];
-            arp[0..2].copy_from_slice(&1u16.to_be_bytes());
-            arp[2..4].copy_from_slice(&0x0800u16.to_be_bytes());
-            arp[4] = 6;
-            arp[5] = 4;
-            arp[6..8].copy_from_slice(&1u16.to_be_bytes());
-            arp[8..14].copy_from_slice(&mac);
-            arp[14..18].copy_from_slice(&ip);
-            arp[24..28].copy_from_slice(&ip);
-            ETH_MIN
-        }
+        ProbeTarget::V4(ip) => arp_request(out, mac, ip, ip),
         ProbeTarget::V6(ip) => {
-            const ALL_NODES: [u8; 16] = [0xFF, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-            ethernet(out, [0x33, 0x33, 0, 0, 0, 1], mac, ETHERTYPE_IPV6);
-            let ip6 = &mut out[ETH_LEN..ETH_LEN + IPV6_LEN];
-            ip6[0] = 0x60;
-            // NS_LEN (the advertisement has the same layout) fits in 16 bits.
-            #[allow(clippy::cast_possible_truncation)]
-            ip6[4..6].copy_from_slice(&(NS_LEN as u16).to_be_bytes());
-            ip6[6] = NEXT_HEADER_ICMPV6;
-            ip6[7] = ND_HOP_LIMIT;
-            ip6[8..24].copy_from_slice(&ip);
-            ip6[24..40].copy_from_slice(&ALL_NODES);
-            let na = &mut out[ETH_LEN + IPV6_LEN..ETH_LEN + IPV6_LEN + NS_LEN];
-            na[0] = ICMPV6_NA;
-            na[4] = 0x20; // Override
-            na[8..24].copy_from_slice(&ip);
-            na[24] = 2; // target link-layer address
-            na[25] = 1;
-            na[26..32].copy_from_slice(&mac);
-            let sum = icmpv6_checksum(&ip, &ALL_NODES, na);
-            na[2..4].copy_from_slice(&sum.to_be_bytes());
-            ETH_LEN + IPV6_LEN + NS_LEN
+            let nd = Nd {
+                kind: ICMPV6_NA,
+                flags: 0x20, // Override
+                option: 2,   // target link-layer address
+            };
+            nd_message(out, nd, [0x33, 0x33, 0, 0, 0, 1], ip, ALL_NODES, ip, mac)
         }
     }
+}
+
+/// A broadcast ARP request from `mac` (sender protocol address `sender`) for `target`, in a
+/// zeroed `out`; returns the frame's length (the Ethernet minimum).
+fn arp_request(out: &mut [u8], mac: [u8; 6], sender: [u8; 4], target: [u8; 4]) -> usize {
+    ethernet(out, [0xFF; 6], mac, ETHERTYPE_ARP);
+    let arp = &mut out[ETH_LEN..ETH_LEN + ARP_LEN];
+    arp[0..2].copy_from_slice(&1u16.to_be_bytes()); // Ethernet
+    arp[2..4].copy_from_slice(&0x0800u16.to_be_bytes()); // IPv4
+    arp[4] = 6;
+    arp[5] = 4;
+    arp[6..8].copy_from_slice(&1u16.to_be_bytes()); // request
+    arp[8..14].copy_from_slice(&mac);
+    arp[14..18].copy_from_slice(&sender);
+    // Target MAC 0 is already zero.
+    arp[24..28].copy_from_slice(&target);
+    ETH_MIN
+}
+
+/// What distinguishes a neighbour discovery message [`nd_message`] writes.
+#[derive(Clone, Copy)]
+struct Nd {
+    /// ICMPv6 type.
+    kind: u8,
+    /// The flags byte (an advertisement's R/S/O).
+    flags: u8,
+    /// The link-layer address option's type (1 source, 2 target).
+    option: u8,
+}
+
+/// A solicitation or advertisement about `target` with `mac` in its one link-layer address
+/// option, from `src` to `dst` (at `dst_mac`), hop limit 255, in a zeroed `out`; returns the
+/// frame's length.
+fn nd_message(
+    out: &mut [u8],
+    nd: Nd,
+    dst_mac: [u8; 6],
+    src: [u8; 16],
+    dst: [u8; 16],
+    target: [u8; 16],
+    mac: [u8; 6],
+) -> usize {
+    ethernet(out, dst_mac, mac, ETHERTYPE_IPV6);
+    let ip6 = &mut out[ETH_LEN..ETH_LEN + IPV6_LEN];
+    ip6[0] = 0x60;
+    // NS_LEN (an advertisement has the same layout) fits in 16 bits.
+    #[allow(clippy::cast_possible_truncation)]
+    ip6[4..6].copy_from_slice(&(NS_LEN as u16).to_be_bytes());
+    ip6[6] = NEXT_HEADER_ICMPV6;
+    ip6[7] = ND_HOP_LIMIT;
+    ip6[8..24].copy_from_slice(&src);
+    ip6[24..40].copy_from_slice(&dst);
+    let msg = &mut out[ETH_LEN + IPV6_LEN..ETH_LEN + IPV6_LEN + NS_LEN];
+    msg[0] = nd.kind;
+    msg[4] = nd.flags;
+    msg[8..24].copy_from_slice(&target);
+    msg[24] = nd.option;
+    msg[25] = 1; // in units of 8 bytes
+    msg[26..32].copy_from_slice(&mac);
+    let sum = icmpv6_checksum(&src, &dst, msg);
+    msg[2..4].copy_from_slice(&sum.to_be_bytes());
+    ETH_LEN + IPV6_LEN + NS_LEN
 }
 
 fn ethernet(out: &mut [u8], dst: [u8; 6], src: [u8; 6], ethertype: u16) {
