@@ -20,34 +20,15 @@
 
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
-use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;
 mod common;
 
 use common::running_gate;
-use mpfilter::module::sync::AtomicWord;
+#[path = "common/loom_word.rs"]
+mod loom_word;
+use loom_word::LoomWord;
 use mpfilter::module::{ModuleEvent, ModuleState, PauseGate};
-
-/// loom's atomic behind the gate's trait.
-struct LoomWord(AtomicU64);
-
-impl AtomicWord for LoomWord {
-    fn new(value: u64) -> Self {
-        LoomWord(AtomicU64::new(value))
-    }
-    fn load(&self, order: Ordering) -> u64 {
-        self.0.load(order)
-    }
-    fn compare_exchange_weak(
-        &self,
-        current: u64,
-        new: u64,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u64, u64> {
-        self.0.compare_exchange_weak(current, new, success, failure)
-    }
-}
 
 type Gate = PauseGate<LoomWord>;
 

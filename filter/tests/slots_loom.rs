@@ -12,30 +12,13 @@
 
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
-use loom::sync::atomic::{AtomicU64, Ordering};
 use loom::thread;
-use mpfilter::ndis::nbl::claim::{ClaimWord, claim, is_held, release};
+use mpfilter::ndis::atomic_word::AtomicWord;
+use mpfilter::ndis::nbl::claim::{claim, is_held, release};
 
-/// loom's atomic behind the claim trait.
-struct LoomWord(AtomicU64);
-
-impl ClaimWord for LoomWord {
-    fn load(&self, order: Ordering) -> u64 {
-        self.0.load(order)
-    }
-    fn compare_exchange_weak(
-        &self,
-        current: u64,
-        new: u64,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u64, u64> {
-        self.0.compare_exchange_weak(current, new, success, failure)
-    }
-    fn fetch_or(&self, value: u64, order: Ordering) -> u64 {
-        self.0.fetch_or(value, order)
-    }
-}
+#[path = "common/loom_word.rs"]
+mod loom_word;
+use loom_word::LoomWord;
 
 struct Slots {
     words: [LoomWord; 1],
@@ -58,7 +41,7 @@ fn two_senders_never_share_a_slot_and_each_holders_writes_are_ordered() {
     loom::model(|| {
         // Two slots free (bits 0 and 1).
         let s = Arc::new(Slots {
-            words: [LoomWord(AtomicU64::new(0b11))],
+            words: [LoomWord::new(0b11)],
             contents: [UnsafeCell::new(0), UnsafeCell::new(0)],
         });
         let other = {
@@ -88,7 +71,7 @@ fn two_senders_never_share_a_slot_and_each_holders_writes_are_ordered() {
 fn with_one_slot_a_second_claim_waits_for_the_release_never_shares() {
     loom::model(|| {
         let s = Arc::new(Slots {
-            words: [LoomWord(AtomicU64::new(0b1))],
+            words: [LoomWord::new(0b1)],
             contents: [UnsafeCell::new(0), UnsafeCell::new(0)],
         });
         let other = {

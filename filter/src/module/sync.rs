@@ -1,46 +1,4 @@
-//! The atomic word the pause gate is built on.
-//!
-//! The gate is generic over [`AtomicWord`] so that the loom model (`filter/tests/module_loom.rs`,
-//! run with `--cfg loom`) drives the very same gate code on loom's atomics, while the driver uses
-//! `core::sync::atomic::AtomicU64`. A `#[cfg(loom)] use loom::sync::atomic` switch inside this
-//! crate is not possible: loom is a dev-dependency, and the library build an integration test
-//! links against never sees dev-dependencies.
+//! The atomic word the pause gate is built on: [`AtomicWord`], shared with the header slots'
+//! bitmap (`ndis::atomic_word`, where the reason for the indirection is written).
 
-use core::sync::atomic::{AtomicU64, Ordering};
-
-/// The three operations the gate needs from a 64-bit atomic.
-pub trait AtomicWord: Send + Sync {
-    /// A new atomic holding `value`.
-    fn new(value: u64) -> Self;
-    /// `load`.
-    fn load(&self, order: Ordering) -> u64;
-    /// `compare_exchange_weak`.
-    ///
-    /// # Errors
-    /// The current value, when it is not `current` (or spuriously, for weak exchanges).
-    fn compare_exchange_weak(
-        &self,
-        current: u64,
-        new: u64,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u64, u64>;
-}
-
-impl AtomicWord for AtomicU64 {
-    fn new(value: u64) -> Self {
-        AtomicU64::new(value)
-    }
-    fn load(&self, order: Ordering) -> u64 {
-        AtomicU64::load(self, order)
-    }
-    fn compare_exchange_weak(
-        &self,
-        current: u64,
-        new: u64,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u64, u64> {
-        AtomicU64::compare_exchange_weak(self, current, new, success, failure)
-    }
-}
+pub use crate::ndis::atomic_word::AtomicWord;

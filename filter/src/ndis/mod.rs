@@ -23,6 +23,7 @@
 //! linked, so no unit test of this crate can call them); `mock` and `testkit` serve the driver's
 //! callback tests too.
 
+pub mod atomic_word;
 pub mod config;
 pub mod consts;
 #[cfg(not(windows))]

@@ -6,48 +6,12 @@
 //! free slot and sees everything the slot's last holder did before releasing it; a release sets
 //! the bit again with a release `fetch_or`. The holder alone touches the slot in between.
 
-use core::sync::atomic::{AtomicU64, Ordering};
-
-/// The atomic a word of the bitmap lives in.
-pub trait ClaimWord: Sync {
-    /// `load`.
-    fn load(&self, order: Ordering) -> u64;
-    /// `compare_exchange_weak`.
-    ///
-    /// # Errors
-    /// The current value when it was not `current` (or spuriously).
-    fn compare_exchange_weak(
-        &self,
-        current: u64,
-        new: u64,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u64, u64>;
-    /// `fetch_or`.
-    fn fetch_or(&self, value: u64, order: Ordering) -> u64;
-}
-
-impl ClaimWord for AtomicU64 {
-    fn load(&self, order: Ordering) -> u64 {
-        AtomicU64::load(self, order)
-    }
-    fn compare_exchange_weak(
-        &self,
-        current: u64,
-        new: u64,
-        success: Ordering,
-        failure: Ordering,
-    ) -> Result<u64, u64> {
-        AtomicU64::compare_exchange_weak(self, current, new, success, failure)
-    }
-    fn fetch_or(&self, value: u64, order: Ordering) -> u64 {
-        AtomicU64::fetch_or(self, value, order)
-    }
-}
+use crate::ndis::atomic_word::AtomicWord;
+use core::sync::atomic::Ordering;
 
 /// Claims a free slot, starting the search at word `hint % words.len()` (callers spread by CPU
 /// so processors rarely contend on one word). `None` when every slot is held.
-pub fn claim<W: ClaimWord>(words: &[W], hint: usize) -> Option<usize> {
+pub fn claim<W: AtomicWord>(words: &[W], hint: usize) -> Option<usize> {
     let n = words.len();
     for k in 0..n {
         let w = (hint + k) % n;
@@ -70,14 +34,14 @@ pub fn claim<W: ClaimWord>(words: &[W], hint: usize) -> Option<usize> {
 }
 
 /// Gives slot `index` back: the holder's accesses happen before the next claim of it.
-pub fn release<W: ClaimWord>(words: &[W], index: usize) {
+pub fn release<W: AtomicWord>(words: &[W], index: usize) {
     if let Some(word) = words.get(index / 64) {
         word.fetch_or(1u64 << (index % 64), Ordering::Release);
     }
 }
 
 /// Whether slot `index` is held.
-pub fn is_held<W: ClaimWord>(words: &[W], index: usize) -> bool {
+pub fn is_held<W: AtomicWord>(words: &[W], index: usize) -> bool {
     words
         .get(index / 64)
         .is_some_and(|w| w.load(Ordering::Acquire) & (1u64 << (index % 64)) == 0)
@@ -87,6 +51,7 @@ pub fn is_held<W: ClaimWord>(words: &[W], index: usize) -> bool {
 mod tests {
     use super::*;
     use alloc::vec::Vec;
+    use core::sync::atomic::AtomicU64;
 
     #[test]
     fn every_slot_is_claimed_once_then_none_and_a_release_makes_it_claimable_again() {
