@@ -65,6 +65,9 @@ pub struct AdapterStats {
     pub rx_received_bytes: u64,
     /// Received frames the protocol found malformed.
     pub rx_bad: u64,
+    /// Received NBLs (loopback aside) that reached the protocol without the receive information
+    /// the miniport set on every frame it received (`machine::RX_CHECKSUM_INFO`).
+    pub rx_receive_info_missing: u64,
     /// Received NBLs the protocol returned.
     pub rx_returned_by_protocol: u64,
     /// OIDs the protocol issued.

@@ -45,6 +45,8 @@ struct Seen {
     stats: Vec<ModuleStats>,
     /// The port the switch had learnt member 0's MAC on at the end of the traffic.
     mac0_port: Option<Port>,
+    /// NBLs member 0's protocol received without the miniport's receive information.
+    info_missing: u64,
 }
 
 fn run(image: DriverImage) -> Seen {
@@ -61,6 +63,7 @@ fn run(image: DriverImage) -> Seen {
     emu.schedule_fault(0, emu.now() + 100 * MS, Fault::LinkDown);
     assert!(emu.run_until_idle(), "{:?}", emu.violations());
     let mac0_port = emu.mac_port(mac0);
+    let info_missing = emu.stats(0).rx_receive_info_missing;
     let fabric = emu.fabric_report().expect("a fabric");
     let origin = emu.delivery().origins[0].clone();
     let stats = (0..2)
@@ -75,6 +78,7 @@ fn run(image: DriverImage) -> Seen {
         origin,
         stats,
         mac0_port,
+        info_missing,
     }
 }
 
@@ -110,6 +114,8 @@ fn assert_replies_follow_the_mac(s: &Seen) {
     );
     assert_eq!(s.stats[1].receive_nbls_taken_over, 0);
     assert_eq!(s.stats[0].receive_takeover_dropped, 0);
+    // Each clone carries the received frame's checksum results up (NdisCopyReceiveNetBufferListInfo).
+    assert_eq!(s.info_missing, 0, "{taken} taken over");
     assert!(
         s.stats.iter().all(|m| m.packet_filter_sets >= 1),
         "{:?}",

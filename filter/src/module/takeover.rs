@@ -507,6 +507,7 @@ impl Module {
         };
         let nbl = match cloned {
             Ok(child) => {
+                child.copy_receive_info();
                 if !readdressed || self.readdress(&child) {
                     child.indicate_lent(self.handle, port, flags.is_dispatch());
                     self.counters.receive_nbls_taken_over.inc();

@@ -196,6 +196,12 @@ unsafe extern "system" {
         DestNetBufferList: *mut NET_BUFFER_LIST,
         SrcNetBufferList: *mut NET_BUFFER_LIST,
     );
+    /// Copies the receive out-of-band info (checksum results, 802.1Q, hash, frame type, …) from
+    /// one NBL to another (VOID in the DDI).
+    pub fn NdisCopyReceiveNetBufferListInfo(
+        DestNetBufferList: *mut NET_BUFFER_LIST,
+        SrcNetBufferList: *mut NET_BUFFER_LIST,
+    );
     /// Moves a NET_BUFFER's data start back (into backfill), allocating an MDL if needed.
     pub fn NdisRetreatNetBufferDataStart(
         NetBuffer: *mut NET_BUFFER,

@@ -1108,6 +1108,16 @@ pub unsafe fn NdisCopySendNetBufferListInfo(dst: *mut NET_BUFFER_LIST, src: *mut
     unsafe { (*dst).NetBufferListInfo = info };
 }
 
+pub unsafe fn NdisCopyReceiveNetBufferListInfo(
+    dst: *mut NET_BUFFER_LIST,
+    src: *mut NET_BUFFER_LIST,
+) {
+    // SAFETY: a live NBL, only read.
+    let info = unsafe { (*src).NetBufferListInfo };
+    // SAFETY: a live NBL the caller owns.
+    unsafe { (*dst).NetBufferListInfo = info };
+}
+
 /// `NdisGetDataBuffer` as NDIS does it: a pointer into the current MDL when the bytes are
 /// contiguous there, else a copy into `storage` (NULL without storage); NULL when the NET_BUFFER
 /// has fewer than `bytes` bytes of data.

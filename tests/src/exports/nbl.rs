@@ -556,6 +556,24 @@ pub unsafe fn copy_send_info(_abi: Abi, dst: *mut NET_BUFFER_LIST, src: *mut NET
     });
 }
 
+/// `NdisCopyReceiveNetBufferListInfo`: the whole out-of-band array, as for the send side (the DDI's
+/// list of receive items is a subset; nothing here reads the others on a receive).
+///
+/// # Safety
+/// As for [`copy_send_info`].
+pub unsafe fn copy_receive_info(_abi: Abi, dst: *mut NET_BUFFER_LIST, src: *mut NET_BUFFER_LIST) {
+    const CALL: &str = "NdisCopyReceiveNetBufferListInfo";
+    world::with(|w| {
+        if !checks::live_nbl(w, CALL, dst as usize) || !checks::live_nbl(w, CALL, src as usize) {
+            return;
+        }
+        // SAFETY: both are live emulator NBLs.
+        let info = unsafe { nblmem::nbl_mut(src as usize) }.NetBufferListInfo;
+        // SAFETY: as above.
+        unsafe { nblmem::nbl_mut(dst as usize) }.NetBufferListInfo = info;
+    });
+}
+
 /// `NdisRetreatNetBufferDataStart`: uses unused data space, else prepends an MDL the emulator
 /// allocates.
 ///

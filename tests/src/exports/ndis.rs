@@ -46,6 +46,7 @@ crate::exports! {
         fn NdisAllocateNetBufferListContext(n: *mut NET_BUFFER_LIST, s: u16, b: u16, tag: u32) -> NDIS_STATUS => nbl::alloc_context;
         fn NdisFreeNetBufferListContext(n: *mut NET_BUFFER_LIST, s: u16) => nbl::free_context;
         fn NdisCopySendNetBufferListInfo(d: *mut NET_BUFFER_LIST, s: *mut NET_BUFFER_LIST) => nbl::copy_send_info;
+        fn NdisCopyReceiveNetBufferListInfo(d: *mut NET_BUFFER_LIST, s: *mut NET_BUFFER_LIST) => nbl::copy_receive_info;
         fn NdisRetreatNetBufferDataStart(nb: *mut NET_BUFFER, d: u32, b: u32, f: *mut c_void) -> NDIS_STATUS => nbl::retreat;
         fn NdisAdvanceNetBufferDataStart(nb: *mut NET_BUFFER, d: u32, fm: BOOLEAN, f: *mut c_void) => nbl::advance;
         fn NdisGetDataBuffer(nb: *mut NET_BUFFER, n: u32, s: *mut c_void, am: u32, ao: u32) -> *mut c_void => nbl::get_data_buffer;

@@ -362,6 +362,23 @@ pub(super) struct FramedNbl {
     pub flow: Option<(u32, u64)>,
 }
 
+/// What an emulated miniport says of every frame it receives, in the NBL's
+/// `TcpIpChecksumNetBufferListInfo` slot: TCP and IP checksums verified (the receive view's
+/// `TcpChecksumSucceeded` and `IpChecksumSucceeded` bits). A clone a filter indicates up in a
+/// received NBL's place has to carry it (`NdisCopyReceiveNetBufferListInfo`), or the stack above
+/// verifies every checksum again; the protocol counts the NBLs without it.
+pub const RX_CHECKSUM_INFO: usize = 0x28;
+
+/// Stamps a miniport's receive with [`RX_CHECKSUM_INFO`].
+fn mark_received(nbl: usize, origin: Origin) {
+    if matches!(origin, Origin::MpRx(_)) {
+        // SAFETY: the callers pass a live emulator NBL no one else references.
+        unsafe { nblmem::nbl_mut(nbl) }.NetBufferListInfo
+            [mpfilter::ndis::consts::TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO] =
+            RX_CHECKSUM_INFO as *mut c_void;
+    }
+}
+
 /// An NBL from `pool` carrying `bytes` as they are (cut to a frame buffer), stamped with `source`,
 /// snapshotted for the hand-back check and recorded as handed to the filter in `state`. Returns
 /// the NBL and the frame length.
@@ -387,6 +404,7 @@ pub(super) fn bytes_nbl(
     }
     // SAFETY: as above.
     unsafe { nblmem::nbl_mut(nbl) }.SourceHandle = source as *mut c_void;
+    mark_received(nbl, origin);
     // SAFETY: nbl is live.
     let snap = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
     let t = w.nbls.get_mut(&nbl)?;
@@ -439,6 +457,7 @@ pub(super) fn framed_nbl(w: &mut World, f: &FramedNbl) -> Option<(usize, usize)>
     }
     // SAFETY: as above.
     unsafe { nblmem::nbl_mut(nbl) }.SourceHandle = f.source as *mut c_void;
+    mark_received(nbl, f.origin);
     // SAFETY: nbl is live.
     let snap = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
     let tr = w.nbls.get_mut(&nbl)?;

@@ -187,6 +187,13 @@ pub(crate) fn proto_receive(w: &mut World, a: usize, nbls: &[usize], resources: 
         if super::loopback_received(w, a, nbl) {
             continue;
         }
+        // SAFETY: the callers pass live emulator NBLs.
+        let info = unsafe { crate::nblmem::nbl_mut(nbl) }.NetBufferListInfo
+            [mpfilter::ndis::consts::TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO]
+            as usize;
+        if info != super::RX_CHECKSUM_INFO {
+            w.adapters[a].stats.rx_receive_info_missing += 1;
+        }
         let whole = super::each_frame(
             w,
             nbl,

@@ -275,6 +275,17 @@ impl ChildNbl {
         }
     }
 
+    /// `NdisCopyReceiveNetBufferListInfo` from the parent: a received frame's checksum results,
+    /// 802.1Q tag, hash and frame type go up with the clone indicated in its place, so the
+    /// stack above need not verify what the miniport already did. IRQL <= DISPATCH_LEVEL.
+    pub fn copy_receive_info(&self) {
+        // SAFETY: the clone is owned and live; the parent is live (this child's count) and only
+        // read; the receive path runs at IRQL <= DISPATCH_LEVEL.
+        unsafe {
+            imports::NdisCopyReceiveNetBufferListInfo(self.clone.as_ptr(), self.parent.as_ptr());
+        }
+    }
+
     /// What the miniport left on the completed clone for its parent: its `Status` and its
     /// `TcpLargeSendNetBufferListInfo` slot (the LSOv1 `TcpPayload` / LSOv2 completion
     /// write-back; reroute facts §1.4), to copy to the parent with [`Nbl::set_status`] and

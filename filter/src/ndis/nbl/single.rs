@@ -35,6 +35,11 @@ impl SingleChild {
         self.0.copy_send_info();
     }
 
+    /// `NdisCopyReceiveNetBufferListInfo` from the parent (a clone indicated up in its place).
+    pub fn copy_receive_info(&self) {
+        self.0.copy_receive_info();
+    }
+
     /// The clone's completion status and its LSO information (the miniport's write-back).
     pub fn completion(&self) -> (NDIS_STATUS, usize) {
         self.0.completion()
