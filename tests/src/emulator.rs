@@ -189,7 +189,8 @@ impl Emulator {
                 tx_ticking: false,
                 rx_ticking: false,
                 owed: crate::machine::Owed::default(),
-                progress: [0; 2],
+                progress: [0; 3],
+                rx_unseen: 0,
             };
             w.handles
                 .insert(ad.module.token.addr(), world::HandleKind::Module(a));

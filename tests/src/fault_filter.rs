@@ -114,6 +114,8 @@ pub enum Fault {
     LoopChain,
     LoopNetBuffers,
     SwallowSends,
+    /// Returns every receive to the miniport instead of indicating it up.
+    SwallowReceives,
     DoubleDecrement,
     /// A correct filter that also runs a periodic timer and a spin lock (see `fault_timers`).
     CorrectTimers,
@@ -1171,6 +1173,13 @@ unsafe extern "system" fn receive(
     if !m.running && fault != Fault::IndicateWhileNotRunning {
         if !resources {
             // SAFETY: returning what we were given.
+            unsafe { NdisFReturnNetBufferLists(m.handle, head, cflag(disp)) };
+        }
+        return;
+    }
+    if fault == Fault::SwallowReceives {
+        if !resources {
+            // SAFETY: the fault: straight back to the miniport, never up.
             unsafe { NdisFReturnNetBufferLists(m.handle, head, cflag(disp)) };
         }
         return;

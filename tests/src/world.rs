@@ -574,7 +574,10 @@ pub(crate) struct Adapter {
     pub owed: crate::machine::Owed,
     /// Per kind of wait (`machine::liveness::Wait`): when something last came back, or when the
     /// wait began.
-    pub progress: [Nanos; 2],
+    pub progress: [Nanos; 3],
+    /// Frames the synthetic receive generator indicated (all to this adapter's own MAC) since the
+    /// protocol last received one.
+    pub rx_unseen: u64,
 }
 
 /// State of an OID request from the emulated protocol.

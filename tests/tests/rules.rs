@@ -132,6 +132,7 @@ violation_tests! {
     rule_nbl_chain_cycle: LoopChain => "nbl.chain-cycle" in Some("FilterSendNetBufferLists");
     rule_nbl_chain_cycle_net_buffers: LoopNetBuffers => "nbl.chain-cycle" in None;
     rule_liveness_no_progress: SwallowSends => "liveness.no-progress" in None;
+    rule_liveness_no_progress_receives: SwallowReceives => "liveness.no-progress" in None;
     rule_timer_characteristics: TimerBadCharacteristics => "timer.characteristics" in Some("FilterAttach");
     rule_timer_free_while_set: FreeTimerWhileSet => "timer.free-while-set" in Some("FilterRestart");
     rule_timer_cancel_periodic_at_dispatch: CancelPeriodicAtDispatch => "timer.cancel-periodic-at-dispatch" in Some("NetTimerCallback");

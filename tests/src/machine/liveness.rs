@@ -7,7 +7,7 @@
 //! one at a time, so nothing spins, and `oid.never-completed` names it at detach.
 
 use crate::rules::{Rule, Subject};
-use crate::world::World;
+use crate::world::{ModState, World};
 
 /// What an emulated protocol or miniport can wait for from the filter.
 #[derive(Clone, Copy, Debug)]
@@ -16,9 +16,16 @@ pub(crate) enum Wait {
     Sends = 0,
     /// The miniport, for returns of what it indicated.
     Returns = 1,
+    /// The protocol, for the synthetic receives it is owed (frames to its own MAC the miniport
+    /// keeps indicating): a filter that returns them all instead of indicating them up would
+    /// otherwise make the generator indicate for ever.
+    Receives = 2,
 }
 
-const WAITS: [Wait; 2] = [Wait::Sends, Wait::Returns];
+const WAITS: [Wait; 3] = [Wait::Sends, Wait::Returns, Wait::Receives];
+/// What a run that went idle can still owe: receives are not, since an idle generator has
+/// stopped indicating (it spins only while the protocol is owed frames).
+const OWED_AT_IDLE: [Wait; 2] = [Wait::Sends, Wait::Returns];
 
 /// How many of `wait` adapter `a` is owed.
 fn owed(w: &World, a: usize, wait: Wait) -> u64 {
@@ -26,6 +33,9 @@ fn owed(w: &World, a: usize, wait: Wait) -> u64 {
     match wait {
         Wait::Sends => ad.proto.outstanding,
         Wait::Returns => ad.mp.rx_outstanding,
+        // Only while its module runs: one that pauses returns what it is given, as it must.
+        Wait::Receives if ad.module.state == ModState::Running => ad.rx_unseen,
+        Wait::Receives => 0,
     }
 }
 
@@ -71,7 +81,7 @@ pub(super) fn progressing(w: &mut World) -> bool {
 /// The event queue ran dry: if anything is still owed, nothing can ever bring it back.
 pub(super) fn idle(w: &mut World) {
     for a in 0..w.adapters.len() {
-        for wait in WAITS {
+        for wait in OWED_AT_IDLE {
             let n = owed(w, a, wait);
             if n > 0 {
                 stalled(
@@ -89,5 +99,5 @@ pub(super) fn idle(w: &mut World) {
 
 /// Whether any adapter waits for something from the filter.
 pub(super) fn anything_owed(w: &World) -> bool {
-    (0..w.adapters.len()).any(|a| WAITS.iter().any(|&wait| owed(w, a, wait) > 0))
+    (0..w.adapters.len()).any(|a| OWED_AT_IDLE.iter().any(|&wait| owed(w, a, wait) > 0))
 }

@@ -97,6 +97,10 @@ fn mp_indicate(a: usize) {
         ad.stats.chains_indicated += 1;
         ad.stats.chains_on_other_ports += u64::from(port != 0);
         ad.stats.rx_indicated += n as u64;
+        // Frames a Running module's protocol is owed (a module not Running returns them).
+        if ad.module.state == ModState::Running {
+            ad.rx_unseen += n as u64;
+        }
         ad.mp.rx_inflight += n as u64;
         if resources {
             ad.stats.rx_indicated_resources += n as u64;
@@ -187,6 +191,8 @@ pub(crate) fn proto_receive(w: &mut World, a: usize, nbls: &[usize], resources: 
         if super::loopback_received(w, a, nbl) {
             continue;
         }
+        w.adapters[a].rx_unseen = 0;
+        super::liveness::progress(w, a, super::liveness::Wait::Receives);
         // SAFETY: the callers pass live emulator NBLs.
         let info = unsafe { crate::nblmem::nbl_mut(nbl) }.NetBufferListInfo
             [mpfilter::ndis::consts::TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO]
