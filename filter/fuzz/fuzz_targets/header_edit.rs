@@ -1,4 +1,4 @@
-//! Rewrite mode's frame parsing and editing (`mpfilter::module::rewrite`): the addresses learnt
+//! Rewrite mode's frame parsing and editing (`mpfilter::probe`, module `addressing`): the addresses learnt
 //! from what a stack sends, the address a received frame is for, whether it asks for an owner,
 //! and the header edit made in a slot's copy of a frame's first bytes. Nothing panics or reads
 //! past what it is given; the edit keeps the length, puts the new MAC in the source, touches
@@ -6,9 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mpfilter::module::rewrite::{
-    destination_address, edit_header, is_address_query, source_address,
-};
+use mpfilter::probe::{destination_address, edit_header, is_address_query, source_address};
 
 /// The ICMPv6 message of an untagged IPv6 frame whose checksum verifies, as (start, length).
 fn verified_icmpv6(frame: &[u8]) -> Option<(usize, usize)> {

@@ -33,7 +33,7 @@ mod oid;
 mod parking;
 mod probe;
 mod receive;
-pub mod rewrite;
+mod rewrite;
 pub mod route;
 mod send;
 mod send_complete;

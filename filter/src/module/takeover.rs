@@ -40,7 +40,12 @@ use crate::ndis::{
     ClonedOidRequest, NblChain, OidRequest, OidScratch, OwnQuery, OwnedNbl, QueryStart,
     ReceiveFlags,
 };
+use crate::probe::{destination_address, is_address_query};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+/// Bytes of a received frame read for its addresses in rewrite mode (Ethernet, one VLAN tag, the
+/// IPv6 header and a solicitation's target).
+const ADDRESSING_BYTES: usize = 80;
 
 /// The protocol's packet-filter set is below (NDIS gives a module one request at a time).
 const PROTOCOL_BELOW: u32 = 1;
@@ -417,19 +422,26 @@ impl Module {
 
     /// Where a received frame goes: up this stack, up another member's, or nowhere.
     fn classify<'a>(&self, nbl: &OwnedNbl, route: &Route<'a>) -> Destination<'a> {
-        let mut storage = [0u8; 6];
-        let Some(dst) = nbl.peek_front(&mut storage).first_chunk::<6>().copied() else {
+        // One read of the frame: its destination MAC, and in rewrite mode the addresses too.
+        let mut storage = [0u8; ADDRESSING_BYTES];
+        let want = if self.rewrite.is_some() {
+            ADDRESSING_BYTES
+        } else {
+            6
+        };
+        let frame = nbl.peek_front(&mut storage[..want]);
+        let Some(dst) = frame.first_chunk::<6>().copied() else {
             return Destination::Up;
         };
         let own = self.info.mac_address();
         // The common case, a frame to this member's own MAC, needs no search of the others.
         let theirs = if own == dst {
-            if let Some(owner) = self.address_owner(nbl, route) {
+            if let Some(owner) = self.address_owner(frame, route) {
                 return Destination::Readdressed(owner);
             }
             None
         } else if dst[0] & 1 != 0 {
-            if let Some(owner) = self.stranded_owner(nbl, route) {
+            if let Some(owner) = self.stranded_owner(frame, route) {
                 return Destination::Readdressed(owner);
             }
             None
@@ -449,10 +461,9 @@ impl Module {
 
     /// Rewrite mode: the other member whose address a frame to this member's MAC is for (its
     /// IPv4 or IPv6 destination, or an ARP packet's target), if any.
-    fn address_owner<'a>(&self, nbl: &OwnedNbl, route: &Route<'a>) -> Option<&'a Module> {
+    fn address_owner<'a>(&self, frame: &[u8], route: &Route<'a>) -> Option<&'a Module> {
         self.rewrite.as_ref()?;
-        let mut storage = [0u8; 80];
-        let addr = super::rewrite::destination_address(nbl.peek_front(&mut storage))?;
+        let addr = destination_address(frame)?;
         route
             .seats
             .iter()
@@ -465,14 +476,12 @@ impl Module {
     /// one of its addresses is for, when that member's own path is not eligible (its port may be
     /// dead, so its stack would never hear the question; while its path is up it gets its own
     /// copy and this one stays here).
-    fn stranded_owner<'a>(&self, nbl: &OwnedNbl, route: &Route<'a>) -> Option<&'a Module> {
+    fn stranded_owner<'a>(&self, frame: &[u8], route: &Route<'a>) -> Option<&'a Module> {
         self.rewrite.as_ref()?;
-        let mut storage = [0u8; 80];
-        let frame = nbl.peek_front(&mut storage);
-        if !super::rewrite::is_address_query(frame) {
+        if !is_address_query(frame) {
             return None;
         }
-        let addr = super::rewrite::destination_address(frame)?;
+        let addr = destination_address(frame)?;
         let eligible = route.selector.eligible_mask();
         route.seats.iter().enumerate().find_map(|(seat, m)| {
             let m = (*m)?;

@@ -15,10 +15,12 @@
 //! within the slice given.
 #![forbid(unsafe_code)]
 
+mod addressing;
 mod frame;
 mod reply;
 mod target;
 
+pub use addressing::{destination_address, edit_header, is_address_query, source_address};
 pub use frame::{PROBE_FRAME_MAX, announcement, icmpv6_checksum, link_local_of, request};
 pub use reply::{Reply, check_reply};
 pub use target::{ProbeTarget, TargetError};
