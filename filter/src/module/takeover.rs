@@ -170,15 +170,13 @@ impl Module {
         {
             return;
         }
-        if !t.pending.swap(false, Ordering::AcqRel) {
-            // Another processor's push took the change first.
-            self.own_filter_set_back(false);
-            return;
-        }
+        // OWN_BELOW is this call's now: no other push runs until the own request is back.
         if !self.receive_filter.is_set() && !t.learned.swap(true, Ordering::AcqRel) {
+            // The change stays pending for the set that follows the answer.
             self.learn_packet_filter(t, own);
             return;
         }
+        t.pending.store(false, Ordering::Release);
         let protocol = if t.below.load(Ordering::Acquire) & PROTOCOL_BELOW != 0 {
             t.requested.load(Ordering::Acquire)
         } else {
@@ -193,23 +191,24 @@ impl Module {
             QueryStart::Pending => {}
             QueryStart::Done(status, _) => {
                 self.count_filter_set(status);
-                self.own_filter_set_back(true);
+                self.own_filter_set_back();
             }
-            // Not while OWN_BELOW is ours (the own query has no other user): counted, and the
-            // next change or completion sets the value.
-            QueryStart::Busy => {
-                self.counters.packet_filter_sets_failed.inc();
-                t.pending.store(true, Ordering::Release);
-                let _ = came_back(&t.below, OWN_BELOW);
-            }
+            QueryStart::Busy => self.own_query_busy(t),
         }
+    }
+
+    /// Not while OWN_BELOW is held (the own query has no other user): counted, and the next
+    /// change or completion sets the value.
+    fn own_query_busy(&self, t: &TeamFilter) {
+        self.counters.packet_filter_sets_failed.inc();
+        t.pending.store(true, Ordering::Release);
+        let _ = came_back(&t.below, OWN_BELOW);
     }
 
     /// Reads the stack's packet filter before the filter's first set, which would otherwise
     /// replace what the protocol set before this module was attached (through an earlier
     /// instance, or before the filter was installed) with nothing. The set follows the answer.
     fn learn_packet_filter(&self, t: &TeamFilter, own: &OwnQuery) {
-        t.pending.store(true, Ordering::Release);
         t.learning.store(true, Ordering::Release);
         let mut out = [0u8; 4];
         match own.issue(self.handle, OID_GEN_CURRENT_PACKET_FILTER, &mut out) {
@@ -217,11 +216,11 @@ impl Module {
             QueryStart::Done(status, n) => {
                 t.learning.store(false, Ordering::Release);
                 self.learned_packet_filter(status, &out[..n.min(4)]);
-                self.own_filter_set_back(true);
+                self.own_filter_set_back();
             }
             QueryStart::Busy => {
                 t.learning.store(false, Ordering::Release);
-                let _ = came_back(&t.below, OWN_BELOW);
+                self.own_query_busy(t);
             }
         }
     }
@@ -239,18 +238,16 @@ impl Module {
         }
     }
 
-    /// The filter's own set is no longer below (or, `sent` false, was never sent): sets the
-    /// value again if the protocol's set crossed it, or if a change waited for it.
-    fn own_filter_set_back(&self, sent: bool) {
+    /// The filter's own request is no longer below: sets the value again if the protocol's set
+    /// crossed it, or if a change waited for it.
+    fn own_filter_set_back(&self) {
         let Some(t) = self.team_filter() else {
             return;
         };
         if came_back(&t.below, OWN_BELOW) {
             t.pending.store(true, Ordering::Release);
         }
-        if sent || t.pending.load(Ordering::Acquire) {
-            self.push_packet_filter();
-        }
+        self.push_packet_filter();
     }
 
     /// The protocol's packet-filter set `bits` goes down now.
@@ -308,7 +305,7 @@ impl Module {
             let status = own.finish(status, &mut []).map_or_else(|s| s, |_| status);
             self.count_filter_set(status);
         }
-        self.own_filter_set_back(true);
+        self.own_filter_set_back();
         true
     }
 
