@@ -74,19 +74,7 @@ fn unanswered(image: DriverImage) {
         1_000,
         image,
     );
-    let failed: Vec<_> = o
-        .transitions
-        .iter()
-        .filter(|(_, e)| {
-            matches!(
-                e,
-                Event::PathTransition {
-                    to: PathState::Failed,
-                    ..
-                }
-            )
-        })
-        .collect();
+    let failed = common::failures(&o.transitions);
     match failed.as_slice() {
         [
             (
@@ -216,19 +204,7 @@ mod blackhole {
     /// what went into the hole before is lost (completed OK: silently), nothing after; path 1
     /// carries only probes until the hole closes, and its answers bring the path back.
     pub fn assert_found(s: &Seen) {
-        let failed: Vec<_> = s
-            .transitions
-            .iter()
-            .filter(|(_, e)| {
-                matches!(
-                    e,
-                    Event::PathTransition {
-                        to: PathState::Failed,
-                        ..
-                    }
-                )
-            })
-            .collect();
+        let failed = common::failures(&s.transitions);
         let found = match failed.as_slice() {
             [
                 (

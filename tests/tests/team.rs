@@ -335,19 +335,9 @@ both_builds!(
             })
             .sum();
         assert!(moved > 0, "{:?}", o.reroutes);
-        let failed: Vec<_> = o
-            .transitions
-            .iter()
-            .filter(|(_, e)| {
-                matches!(
-                    e,
-                    Event::PathTransition {
-                        path: 1,
-                        to: PathState::Failed,
-                        ..
-                    }
-                )
-            })
+        let failed: Vec<_> = common::failures(&o.transitions)
+            .into_iter()
+            .filter(|(_, e)| matches!(e, Event::PathTransition { path: 1, .. }))
             .collect();
         assert!(
             matches!(

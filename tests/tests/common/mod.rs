@@ -345,6 +345,24 @@ pub fn transitions(emu: &ndis_emu::Emulator, since: u64) -> Vec<(u64, mpfilter::
         .collect()
 }
 
+/// The transitions among `transitions` into the Failed state, in order.
+pub fn failures(
+    transitions: &[(u64, mpfilter::diag::Event)],
+) -> Vec<&(u64, mpfilter::diag::Event)> {
+    transitions
+        .iter()
+        .filter(|(_, e)| {
+            matches!(
+                e,
+                mpfilter::diag::Event::PathTransition {
+                    to: mpfilter::engine::PathState::Failed,
+                    ..
+                }
+            )
+        })
+        .collect()
+}
+
 /// The counters of the filter module with `if_index`, through the control device's ModuleStats
 /// IOCTL (so both builds answer alike); `None` when the module is in no path group.
 pub fn module_stats(
