@@ -183,35 +183,6 @@ impl Module {
         }
         sent
     }
-
-    /// Takes this module's announcement frames out of a completed chain; returns how many NBLs
-    /// that was, for the pause gate.
-    pub(super) fn take_announce_completion(&self, chain: NblChain) -> (NblChain, u64) {
-        let Some(r) = self.rewrite.as_ref() else {
-            return (chain, 0);
-        };
-        let frames = || r.frames.iter().flatten();
-        if !frames().any(crate::ndis::OwnFrame::is_away) {
-            return (chain, 0);
-        }
-        let (mut mine, rest) = chain.split_by(|nbl| frames().any(|f| f.owns(nbl)));
-        let mut n = 0;
-        while let Some(nbl) = mine.pop_front() {
-            n += 1;
-            let mut nbl = Some(nbl);
-            for f in frames() {
-                match f.reclaim(nbl.take().expect("held until reclaimed")) {
-                    Ok(_) => break,
-                    Err(back) => nbl = Some(back),
-                }
-            }
-            if let Some(nbl) = nbl {
-                // `owns` chose it: unreachable; kept from going anywhere it could be used.
-                NblChain::from(nbl).leave_with_indicator();
-            }
-        }
-        (rest, n)
-    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 
 use super::Module;
 use crate::ndis::consts::NDIS_SEND_FLAGS_DISPATCH_LEVEL;
+use crate::ndis::nbl::reclaim_from;
 use crate::ndis::{NblChain, OwnFrame, SendFlags};
 use crate::probe::{PROBE_FRAME_MAX, ProbeTarget, Reply, check_reply, request};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -165,23 +166,13 @@ impl Module {
         }
     }
 
-    /// Takes this module's probe frame out of a completed chain; returns how many NBLs that
-    /// was (0 or 1), for the pause gate.
-    pub(super) fn take_probe_completion(&self, chain: NblChain) -> (NblChain, u64) {
-        let (chain, announced) = self.take_announce_completion(chain);
-        let Some(p) = self.prober.as_ref().filter(|p| p.frame.is_away()) else {
-            return (chain, announced);
-        };
-        let (mine, rest) = chain.split_by(|nbl| p.frame.owns(nbl));
-        let mut mine = mine;
-        let mut n = 0;
-        while let Some(nbl) = mine.pop_front() {
-            n += 1;
-            if let Err(nbl) = p.frame.reclaim(nbl) {
-                // `owns` chose it: unreachable; kept from going anywhere it could be used.
-                NblChain::from(nbl).leave_with_indicator();
-            }
-        }
-        (rest, n + announced)
+    /// Takes the filter's own frames (this member's probe, its announcements) out of a
+    /// completed chain; returns the rest and how many were its own, for the pause gate.
+    pub(super) fn take_own_completions(&self, chain: NblChain) -> (NblChain, u64) {
+        reclaim_from(chain, || {
+            let probe = self.prober.iter().map(|p| &p.frame);
+            let announcing = self.rewrite.iter().flat_map(|r| r.frames.iter().flatten());
+            probe.chain(announcing)
+        })
     }
 }

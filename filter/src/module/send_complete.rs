@@ -15,7 +15,7 @@ impl Module {
     /// IRQL: <= DISPATCH_LEVEL; the completion flags carry DISPATCH when the caller knows it is at
     /// DISPATCH_LEVEL. Serialised: against nothing; the pause gate counts the NBLs back in one CAS.
     pub fn send_complete(&self, chain: NblChain, flags: SendCompleteFlags) {
-        let (chain, probes) = self.take_probe_completion(chain);
+        let (chain, probes) = self.take_own_completions(chain);
         let n = count(&chain);
         self.counters.send_nbls_completed.add(n);
         self.handle.send_complete(chain, flags);

@@ -685,7 +685,7 @@ impl Module {
             cpu: cpu::current_index(),
             burst: Burst::default(),
         };
-        let (chain, probes) = self.take_probe_completion(chain);
+        let (chain, probes) = self.take_own_completions(chain);
         let split = chain.split_by_source(self.handle);
         let mut up = NblChain::new();
         let mut own_nbls = split.pass_through;

@@ -30,7 +30,7 @@ mod single;
 
 pub use child::{ChildNbl, CloneFlags, Cloning, ParentNbl};
 pub use classify::{Classified, MAX_DESTINATIONS, SourceSplit};
-pub use frame::{OWN_FRAME_CAPACITY, OwnFrame};
+pub use frame::{OWN_FRAME_CAPACITY, OwnFrame, reclaim_from};
 pub use header::{HEADER_SLOT_BYTES, HeaderSlots, PARTIAL_SPAN};
 pub use meta::{SEND_META_SIZE, SendMeta};
 pub use queue::NblQueue;

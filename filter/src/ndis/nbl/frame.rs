@@ -146,6 +146,32 @@ impl OwnFrame {
     }
 }
 
+/// Takes the NBLs of `frames` (the filter's own, back from below) out of a completed `chain`, each
+/// reclaimed by its frame; returns the rest of the chain and how many were taken (for the pause
+/// gate). Nothing is walked while none of the frames is out.
+pub fn reclaim_from<'f, I>(chain: super::NblChain, frames: impl Fn() -> I) -> (super::NblChain, u64)
+where
+    I: Iterator<Item = &'f OwnFrame>,
+{
+    if !frames().any(OwnFrame::is_away) {
+        return (chain, 0);
+    }
+    let (mut mine, rest) = chain.split_by(|nbl| frames().any(|f| f.owns(nbl)));
+    let mut n = 0;
+    while let Some(nbl) = mine.pop_front() {
+        n += 1;
+        let back = match frames().find(|f| f.owns(&nbl)) {
+            Some(f) => f.reclaim(nbl).err(),
+            None => Some(nbl),
+        };
+        if let Some(nbl) = back {
+            // `owns` chose it: unreachable; kept from going anywhere it could be used.
+            super::NblChain::from(nbl).leave_with_indicator();
+        }
+    }
+    (rest, n)
+}
+
 impl Drop for OwnFrame {
     fn drop(&mut self) {
         if self.is_away() {
