@@ -447,7 +447,7 @@ pub fn diff(a: &Snap, b: &Snap) -> Option<String> {
 /// What [`diff`] says when only the frame data differs (`nbl.data-written`).
 pub const DATA_CHANGED: &str = "the frame data changed";
 
-/// An FNV-1a digest of the data of every NET_BUFFER of a live NBL, read through its MDLs.
+/// A digest of the data of every NET_BUFFER of a live NBL, read through its MDLs.
 ///
 /// # Safety
 /// As for [`snapshot`]; every NET_BUFFER's MDLs describe readable memory.
@@ -459,21 +459,49 @@ pub unsafe fn data_digest(nbl: usize) -> u64 {
     let mut hops = 0;
     while !nb.is_null() && hops < 256 {
         hops += 1;
-        // SAFETY: a NET_BUFFER of a live NBL (contract).
-        let length = unsafe { (*nb).DataLength };
-        // SAFETY: the union's ULONG view, as NDIS reads it.
-        let total = unsafe { length.DataLength } as usize;
-        buf.clear();
-        buf.resize(total.min(1 << 20), 0);
-        // SAFETY: as above.
-        let (_, n) = unsafe { read_nb(nb, &mut buf) };
-        for &b in &buf[..n] {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        // SAFETY: a NET_BUFFER of a live NBL (contract); the slice is read before anything else
+        // runs.
+        if let Some((data, total)) = unsafe { contiguous_nb(nb, 1 << 20) } {
+            h = digest_bytes(h ^ total as u64, data);
+        } else {
+            // SAFETY: as above.
+            let length = unsafe { (*nb).DataLength };
+            // SAFETY: the union's ULONG view, as NDIS reads it.
+            let total = unsafe { length.DataLength } as usize;
+            buf.resize(total.min(1 << 20), 0);
+            // SAFETY: as above.
+            let (_, n) = unsafe { read_nb(nb, &mut buf) };
+            h = digest_bytes(h ^ total as u64, &buf[..n]);
         }
         // SAFETY: as above.
         nb = unsafe { (*nb).Next }.cast_const();
     }
     h
+}
+
+/// Folds `bytes` into `h`, eight bytes at a time over four independent lanes (so the processor
+/// overlaps them). Each step is a bijection of its lane for a given word (xor, a multiply by an
+/// odd constant, a rotation), and so is each step of the final fold for a given lane, so a change
+/// confined to one word always changes the result; what it is for — a check that nobody wrote a
+/// frame — needs nothing stronger, and a byte-at-a-time hash made it half of an mpsim run's time.
+fn digest_bytes(h: u64, bytes: &[u8]) -> u64 {
+    const K: u64 = 0x0100_0000_01b3;
+    let step = |lane: u64, word: u64| (lane ^ word).wrapping_mul(K).rotate_left(29);
+    let word = |w: &[u8]| u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+    let mut lanes = [h, h ^ 1, h ^ 2, h ^ 3];
+    let mut blocks = bytes.chunks_exact(32);
+    for b in &mut blocks {
+        for (lane, w) in lanes.iter_mut().zip(b.chunks_exact(8)) {
+            *lane = step(*lane, word(w));
+        }
+    }
+    let mut tail = [0u8; 32];
+    let rest = blocks.remainder();
+    tail[..rest.len()].copy_from_slice(rest);
+    for (lane, w) in lanes.iter_mut().zip(tail.chunks_exact(8)) {
+        *lane = step(*lane, word(w));
+    }
+    lanes.iter().fold(0, |acc, &lane| step(acc, lane))
 }
 
 /// Where the context stack of a live NBL stands: (top area, its Offset).
@@ -591,6 +619,19 @@ pub unsafe fn contiguous_nb<'a>(nb: *const NET_BUFFER, cap: usize) -> Option<(&'
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_data_digest_changes_with_any_one_byte() {
+        for len in [0usize, 1, 7, 8, 31, 32, 33, 64, 1514] {
+            let frame: Vec<u8> = (0..len).map(|i| i.to_le_bytes()[0].wrapping_mul(7)).collect();
+            let d = digest_bytes(5, &frame);
+            for at in 0..len {
+                let mut changed = frame.clone();
+                changed[at] ^= 0x40;
+                assert_ne!(digest_bytes(5, &changed), d, "len {len}, byte {at}");
+            }
+        }
+    }
 
     #[test]
     #[allow(clippy::multiple_unsafe_ops_per_block)]
