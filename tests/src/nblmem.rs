@@ -623,7 +623,9 @@ mod tests {
     #[test]
     fn the_data_digest_changes_with_any_one_byte() {
         for len in [0usize, 1, 7, 8, 31, 32, 33, 64, 1514] {
-            let frame: Vec<u8> = (0..len).map(|i| i.to_le_bytes()[0].wrapping_mul(7)).collect();
+            let frame: Vec<u8> = (0..len)
+                .map(|i| i.to_le_bytes()[0].wrapping_mul(7))
+                .collect();
             let d = digest_bytes(5, &frame);
             for at in 0..len {
                 let mut changed = frame.clone();
