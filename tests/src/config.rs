@@ -248,7 +248,18 @@ pub struct TrafficConfig {
     /// Flow frames are Ethernet + IPv6 + TCP (fd00::`adapter`:1 to fd01::`target`) instead of
     /// IPv4 (at least [`crate::frames::MIN_FLOW6_FRAME`] bytes).
     pub ipv6: bool,
+    /// Destination MACs the protocol's frames go to: flow `f`'s to `destinations[f % len]`
+    /// (empty: the far end, or broadcast with `broadcast`). With `check_for_loopback`, a mix of
+    /// broadcast, multicast and directed addresses tries every branch of a packet filter.
+    pub destinations: Vec<[u8; 6]>,
+    /// After its packet filter, the protocol sets this multicast list
+    /// (`OID_802_3_MULTICAST_LIST`, at most [`MAX_PROTOCOL_MULTICAST`] addresses), and it sends
+    /// nothing until that request completed.
+    pub multicast_list: Option<Vec<[u8; 6]>>,
 }
+
+/// The longest multicast list a [`TrafficConfig`] sets (what its request buffer holds).
+pub const MAX_PROTOCOL_MULTICAST: usize = 40;
 
 impl Default for TrafficConfig {
     fn default() -> Self {
@@ -269,6 +280,8 @@ impl Default for TrafficConfig {
             targets: 0,
             keeps_bind_limits: false,
             ipv6: false,
+            destinations: Vec::new(),
+            multicast_list: None,
         }
     }
 }

@@ -42,6 +42,9 @@ pub struct AdapterStats {
     /// Loopback indications of its own sent frames the protocol received (NDIS's, or a filter's
     /// that provides the service), each frame counted once.
     pub rx_loopback: u64,
+    /// Frames its protocol sent asking for loopback that the receive filter it set accepts:
+    /// what [`AdapterStats::rx_loopback`] should come to.
+    pub tx_loopback_expected: u64,
     /// Loopback indications of a frame the protocol had already got back.
     pub rx_loopback_duplicates: u64,
     /// Loopback indications of frames this protocol never sent (another adapter's).

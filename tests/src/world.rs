@@ -544,6 +544,9 @@ pub(crate) struct Protocol {
     /// The packet filter the protocol sets first (`TrafficConfig::packet_filter`), until its
     /// request completes: no sends meanwhile.
     pub filter_pending: Option<u32>,
+    /// The multicast list the protocol sets after its packet filter
+    /// (`TrafficConfig::multicast_list`), until its request completes: no sends meanwhile.
+    pub multicast_pending: Option<Vec<[u8; 6]>>,
     /// The MTU its stack presented at the last restart (`MtuSize` as it reached the protocol).
     pub mtu_view: u32,
     /// The IPv4 LSOv2 limit its stack presented at bind (0: none).
@@ -613,8 +616,12 @@ pub(crate) struct OidAnswer {
 #[repr(C)]
 pub(crate) struct OidStore {
     pub req: NDIS_OID_REQUEST,
-    pub buf: [u8; 64],
+    pub buf: [u8; OID_STORE_BUFFER],
 }
+
+/// The information buffer of a request the emulator makes: room for the protocol's longest
+/// multicast list.
+pub(crate) const OID_STORE_BUFFER: usize = 6 * crate::config::MAX_PROTOCOL_MULTICAST;
 
 /// A request the filter passed below (at the miniport).
 #[derive(Clone, Copy)]
@@ -869,7 +876,11 @@ impl World {
     /// The destination MAC of the frames adapter `a`'s protocol sends (of flow `flow`): with a
     /// fabric, the peer the flow goes to (peer 0 for plain frames).
     pub(crate) fn tx_dst(&self, a: usize, flow: u32) -> [u8; 6] {
-        if self.adapters[a].traffic.broadcast {
+        let traffic = &self.adapters[a].traffic;
+        if !traffic.destinations.is_empty() {
+            return traffic.destinations[flow as usize % traffic.destinations.len()];
+        }
+        if traffic.broadcast {
             return [0xFF; 6];
         }
         match self.fabric.as_ref().map(|f| &f.cfg.peers) {

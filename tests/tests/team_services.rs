@@ -54,6 +54,9 @@ struct Outcome {
     taken: Vec<u64>,
     /// Per adapter: the protocol's loopback receipts (own frames once, duplicates, foreign).
     loopback: Vec<(u64, u64, u64)>,
+    /// Per adapter: the frames its protocol sent asking for loopback that its own receive
+    /// filter accepts (what its loopback receipts should come to).
+    loopback_expected: Vec<u64>,
     /// Per adapter: sends that reached its miniport still asking NDIS for loopback.
     flagged_below: Vec<u64>,
     /// Per adapter: the largest frame its miniport took, and how many large sends.
@@ -130,6 +133,7 @@ fn run_full(
                     )
                 })
                 .collect(),
+            loopback_expected: each(|s| s.tx_loopback_expected),
             flagged_below: each(|s| s.tx_loopback_flagged),
             largest: each(|s| s.tx_largest_frame),
             large_sends: each(|s| s.tx_large_sends),
@@ -482,4 +486,141 @@ fn a_smaller_member_joining_later_narrows_what_the_bound_members_present() {
 #[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
 fn sys_a_smaller_member_joining_later_narrows_what_the_bound_members_present() {
     check_joined_later(&run_sys(unequal(), big_frames(536)));
+}
+
+/// `NDIS_PACKET_TYPE_*` bits a protocol's packet filter is made of.
+mod packet_type {
+    pub const DIRECTED: u32 = 0x01;
+    pub const MULTICAST: u32 = 0x02;
+    pub const ALL_MULTICAST: u32 = 0x04;
+    pub const BROADCAST: u32 = 0x08;
+    pub const PROMISCUOUS: u32 = 0x20;
+    pub const ALL_LOCAL: u32 = 0x80;
+}
+
+/// Multicast addresses adapter 0's frames go to: the first two are in the lists the protocol
+/// sets, the third never is.
+const GROUP_A: [u8; 6] = [0x01, 0x00, 0x5E, 0x00, 0x00, 0x0A];
+const GROUP_B: [u8; 6] = [0x01, 0x00, 0x5E, 0x00, 0x00, 0x0B];
+const GROUP_C: [u8; 6] = [0x01, 0x00, 0x5E, 0x00, 0x00, 0x0C];
+
+/// A multicast address none of adapter 0's frames goes to (list filler).
+fn unused_group(i: usize) -> [u8; 6] {
+    [0x01, 0x00, 0x5E, 0x00, 0x01, u8::try_from(i).unwrap()]
+}
+
+/// Adapter 0's frames spread over every kind of destination a packet filter tells apart:
+/// broadcast, two multicast groups the protocol may join and one it never does, its own MAC,
+/// and another station's.
+fn mixed_destinations() -> Vec<[u8; 6]> {
+    vec![
+        [0xFF; 6],
+        GROUP_A,
+        GROUP_B,
+        GROUP_C,
+        AdapterConfig::numbered(0).mac,
+        ndis_emu::frames::peer_mac(0),
+    ]
+}
+
+/// Loopback traffic to [`mixed_destinations`] with `packet_filter` and, when given, a
+/// multicast list.
+fn mixed_load(packet_filter: u32, multicast_list: Option<Vec<[u8; 6]>>) -> TrafficConfig {
+    TrafficConfig {
+        destinations: mixed_destinations(),
+        multicast_list,
+        ..loopback_load(packet_filter)
+    }
+}
+
+/// A run of `traffic` on a team and one without (NDIS loops back itself): per run, adapter
+/// 0's protocol's loopback receipts (own frames once, duplicates, foreign) and the receipts its
+/// receive filter calls for.
+fn loopback_team_and_ndis(traffic: &TrafficConfig) -> [((u64, u64, u64), u64); 2] {
+    let team = run_on(&team(), traffic, DriverImage::Host);
+    let ndis = run_on(&[plain(0, 0), plain(1, 0)], traffic, DriverImage::Host);
+    for o in [&team, &ndis] {
+        assert_all_delivered(&o.origin, N);
+        assert_eq!(
+            o.loopback[1],
+            (0, 0, 0),
+            "adapter 1's protocol sent nothing"
+        );
+    }
+    assert_eq!(
+        team.flagged_below,
+        vec![0, 0],
+        "the team asks NDIS for no loopback"
+    );
+    [team, ndis].map(|o| (o.loopback[0], o.loopback_expected[0]))
+}
+
+/// Every packet filter bit, over broadcast, joined and unjoined multicast groups, the
+/// protocol's own MAC and a stranger's: the team loops back exactly the frames the protocol's
+/// receive filter accepts, each once — as NDIS does without a team — and each filter takes
+/// some of the frames and leaves others, so that every branch of the filter is told apart.
+#[test]
+fn a_team_loops_back_what_ndis_would_for_every_kind_of_packet_filter() {
+    use packet_type::{ALL_LOCAL, ALL_MULTICAST, BROADCAST, DIRECTED, MULTICAST, PROMISCUOUS};
+    let joined = Some(vec![GROUP_A, GROUP_B]);
+    let cases = [
+        ("directed", DIRECTED, None),
+        ("broadcast", BROADCAST, None),
+        ("multicast list", MULTICAST, joined.clone()),
+        ("all multicast", ALL_MULTICAST, None),
+        (
+            "all but promiscuous",
+            DIRECTED | BROADCAST | MULTICAST,
+            joined.clone(),
+        ),
+        (
+            "a list without the multicast bit",
+            DIRECTED | BROADCAST,
+            joined,
+        ),
+        ("promiscuous", PROMISCUOUS, None),
+        ("all local", ALL_LOCAL, None),
+    ];
+    for (name, bits, list) in cases {
+        let everything = bits & (PROMISCUOUS | ALL_LOCAL) != 0;
+        for (run, (receipts, expected)) in ["team", "ndis"]
+            .into_iter()
+            .zip(loopback_team_and_ndis(&mixed_load(bits, list.clone())))
+        {
+            assert_eq!(receipts, (expected, 0, 0), "{name} ({bits:#x}) on {run}");
+            if everything {
+                assert_eq!(expected, N, "{name}");
+            } else {
+                assert!(expected > 0 && expected < N, "{name}: {expected} of {N}");
+            }
+        }
+    }
+}
+
+/// A list of exactly the filter's capacity is kept whole (group C, outside it, is not looped
+/// back); a longer one makes the team loop back every multicast frame rather than miss one (the
+/// module docs' choice), where NDIS loops back only the listed groups.
+#[test]
+fn a_multicast_list_at_and_beyond_the_filters_capacity() {
+    use mpfilter::module::MAX_MULTICAST;
+    use packet_type::MULTICAST;
+    // Group A last, so that a list cut short loses it.
+    let list_of = |n: usize| {
+        let mut l: Vec<_> = (0..n - 1).map(unused_group).collect();
+        l.push(GROUP_A);
+        l
+    };
+    let [(team, expected), (ndis, ndis_expected)] =
+        loopback_team_and_ndis(&mixed_load(MULTICAST, Some(list_of(MAX_MULTICAST))));
+    assert_eq!(team, (expected, 0, 0), "a full list, on the team");
+    assert_eq!(ndis, (ndis_expected, 0, 0), "a full list, NDIS");
+    assert!(expected > 0);
+    let [(team, expected), (ndis, ndis_expected)] =
+        loopback_team_and_ndis(&mixed_load(MULTICAST, Some(list_of(MAX_MULTICAST + 1))));
+    assert_eq!(ndis, (ndis_expected, 0, 0), "a long list, NDIS");
+    assert!(expected > 0);
+    assert!(
+        team.0 > expected && team.0 < N && (team.1, team.2) == (0, 0),
+        "a long list: the team loops back groups B and C too: {team:?}, {expected} expected"
+    );
 }

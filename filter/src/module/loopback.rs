@@ -30,6 +30,9 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 /// Multicast addresses kept per module.
 pub const MAX_MULTICAST: usize = 32;
 
+/// Packet filter bits under which every frame is accepted.
+const EVERY_FRAME: u32 = NDIS_PACKET_TYPE_PROMISCUOUS | NDIS_PACKET_TYPE_ALL_LOCAL;
+
 /// Marks a multicast list longer than [`MAX_MULTICAST`].
 const LIST_TOO_LONG: u32 = u32::MAX;
 
@@ -108,7 +111,7 @@ impl ReceiveFilter {
     /// Whether a frame to `dst` passes this filter on an adapter whose address is `own`.
     pub fn accepts(&self, own: &[u8], dst: [u8; 6]) -> bool {
         let bits = self.packet_filter();
-        if bits & (NDIS_PACKET_TYPE_PROMISCUOUS | NDIS_PACKET_TYPE_ALL_LOCAL) != 0 {
+        if bits & EVERY_FRAME != 0 {
             return true;
         }
         if dst == [0xFF; 6] {

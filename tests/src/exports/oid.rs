@@ -188,7 +188,7 @@ pub unsafe fn alloc_clone(
         let zeroed: NDIS_OID_REQUEST = unsafe { core::mem::zeroed() };
         let mut c = Box::new(OidStore {
             req: zeroed,
-            buf: [0; 64],
+            buf: [0; crate::world::OID_STORE_BUFFER],
         });
         // SAFETY: orig is readable per the contract; both are NDIS_OID_REQUEST.
         unsafe { core::ptr::copy_nonoverlapping(orig.cast_const(), &raw mut c.req, 1) };

@@ -18,15 +18,16 @@ use super::DIR_TX;
 
 /// `NDIS_PACKET_TYPE_*` bits the acceptance check reads.
 const DIRECTED: u32 = 0x01;
+const MULTICAST: u32 = 0x02;
 const ALL_MULTICAST: u32 = 0x04;
 const BROADCAST: u32 = 0x08;
 const PROMISCUOUS: u32 = 0x20;
 const ALL_LOCAL: u32 = 0x80;
 
-/// Whether adapter `a`'s packet filter accepts a frame to `dst` (the emulated miniports keep no
-/// multicast list, so multicast needs ALL_MULTICAST).
-fn accepted(w: &World, a: usize, dst: &[u8]) -> bool {
-    let bits = w.adapters[a].mp.packet_filter;
+/// Whether a packet filter of `bits` with multicast list `list`, on an adapter whose MAC is
+/// `own`, accepts a frame to `dst`: a multicast frame needs ALL_MULTICAST, or MULTICAST and its
+/// address in the list.
+fn accepts(bits: u32, list: &[[u8; 6]], own: [u8; 6], dst: &[u8]) -> bool {
     if bits & (PROMISCUOUS | ALL_LOCAL) != 0 {
         return true;
     }
@@ -34,9 +35,27 @@ fn accepted(w: &World, a: usize, dst: &[u8]) -> bool {
         return bits & BROADCAST != 0;
     }
     if dst[0] & 1 != 0 {
-        return bits & ALL_MULTICAST != 0;
+        return bits & ALL_MULTICAST != 0
+            || (bits & MULTICAST != 0 && list.iter().any(|m| m == dst));
     }
-    bits & DIRECTED != 0 && dst == w.adapters[a].cfg.mac
+    bits & DIRECTED != 0 && dst == own
+}
+
+/// Whether adapter `a`'s miniport filter accepts a frame to `dst`.
+fn accepted(w: &World, a: usize, dst: &[u8]) -> bool {
+    let ad = &w.adapters[a];
+    accepts(ad.mp.packet_filter, &ad.mp.multicast, ad.cfg.mac, dst)
+}
+
+/// Adapter `a`'s protocol sends a frame to `dst` asking for loopback: counts it as expected
+/// back when the receive filter the protocol itself set accepts it.
+pub(crate) fn expect_loopback(w: &mut World, a: usize, dst: [u8; 6]) {
+    let ad = &w.adapters[a];
+    let bits = ad.proto.filter_set.unwrap_or(0);
+    let list = ad.traffic.multicast_list.as_deref().unwrap_or(&[]);
+    if accepts(bits, list, ad.cfg.mac, &dst) {
+        w.adapters[a].stats.tx_loopback_expected += 1;
+    }
 }
 
 /// The miniport of adapter `a` takes `nbls`, sent with `flags`.

@@ -27,7 +27,7 @@ fn new_protocol_oid(w: &mut World, a: usize) -> Box<OidStore> {
     let zeroed: NDIS_OID_REQUEST = unsafe { core::mem::zeroed() };
     let mut store = Box::new(OidStore {
         req: zeroed,
-        buf: [0; 64],
+        buf: [0; crate::world::OID_STORE_BUFFER],
     });
     let first_filter = w.adapters[a].proto.filter_pending;
     // With a fabric the protocol also reads its packet filter back (kind 6); without one the
@@ -35,6 +35,8 @@ fn new_protocol_oid(w: &mut World, a: usize) -> Box<OidStore> {
     let kinds = if w.fabric.is_some() { 6 } else { 5 };
     let kind = if first_filter.is_some() {
         2
+    } else if w.adapters[a].proto.multicast_pending.is_some() {
+        7
     } else {
         w.rng.range(0, kinds)
     };
@@ -57,9 +59,28 @@ fn new_protocol_oid(w: &mut World, a: usize) -> Box<OidStore> {
             OID_GEN_CURRENT_PACKET_FILTER,
             4,
         ),
+        7 => {
+            let list = w.adapters[a]
+                .proto
+                .multicast_pending
+                .as_deref()
+                .unwrap_or(&[]);
+            assert!(
+                list.len() <= crate::config::MAX_PROTOCOL_MULTICAST,
+                "a protocol's multicast list holds at most {} addresses",
+                crate::config::MAX_PROTOCOL_MULTICAST
+            );
+            for (slot, mac) in store.buf.chunks_exact_mut(6).zip(list) {
+                slot.copy_from_slice(mac);
+            }
+            // At most 40 addresses (asserted).
+            #[allow(clippy::cast_possible_truncation)]
+            let len = (6 * list.len()) as u32;
+            (NDIS_REQUEST_SET_INFORMATION, OID_802_3_MULTICAST_LIST, len)
+        }
         _ => (NDIS_REQUEST_QUERY_INFORMATION, OID_UNSUPPORTED, 4),
     };
-    if rt == NDIS_REQUEST_SET_INFORMATION {
+    if oid == OID_GEN_CURRENT_PACKET_FILTER && rt == NDIS_REQUEST_SET_INFORMATION {
         let value = first_filter.unwrap_or(0x0000_000B);
         store.buf[..4].copy_from_slice(&value.to_le_bytes());
         w.adapters[a].proto.filter_setting = Some(value);
@@ -191,6 +212,10 @@ fn oid_answer_ok(w: &World, a: usize, req: usize, status: NDIS_STATUS) -> bool {
             status == NDIS_STATUS_SUCCESS && q.BytesWritten == 4 && word == 1500
         }
         OID_GEN_CURRENT_PACKET_FILTER => status == NDIS_STATUS_SUCCESS && q.BytesWritten == 4,
+        // A set: BytesRead shares BytesWritten's place.
+        OID_802_3_MULTICAST_LIST => {
+            status == NDIS_STATUS_SUCCESS && q.BytesWritten == q.InformationBufferLength
+        }
         _ => status == NDIS_STATUS_NOT_SUPPORTED,
     }
 }
@@ -288,8 +313,10 @@ pub(crate) fn proto_oid_done(w: &mut World, a: usize, req: usize, status: NDIS_S
         return;
     }
     // OIDs go one at a time: the first to complete is the packet filter the protocol sets
-    // before it sends.
-    w.adapters[a].proto.filter_pending = None;
+    // before it sends, the next its multicast list if it sets one.
+    if w.adapters[a].proto.filter_pending.take().is_none() {
+        w.adapters[a].proto.multicast_pending = None;
+    }
     let st = &mut w.adapters[a].stats;
     if sync {
         st.oids_completed_sync += 1;

@@ -134,6 +134,7 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
             if !ad.proto.running
                 || ad.module.state != ModState::Running
                 || ad.proto.filter_pending.is_some()
+                || ad.proto.multicast_pending.is_some()
             {
                 return None;
             }
@@ -186,6 +187,9 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
                 w.adapters[a].stats.probes_sent += 1;
             } else {
                 count_sent(w, a, nbl, len, flow.unwrap_or((0, seq)));
+                if w.adapters[a].traffic.check_for_loopback {
+                    super::loopback::expect_loopback(w, a, w.tx_dst(a, flow.map_or(0, |f| f.0)));
+                }
             }
             nbls.push(nbl);
         }
@@ -233,6 +237,7 @@ pub(crate) fn proto_send_frame(a: usize, bytes: &[u8]) -> bool {
         if !ad.proto.running
             || ad.module.state != ModState::Running
             || ad.proto.filter_pending.is_some()
+            || ad.proto.multicast_pending.is_some()
         {
             return None;
         }
