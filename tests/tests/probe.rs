@@ -144,6 +144,7 @@ mod blackhole {
         /// after it opened), and afterwards until the hole closed.
         pub wire1: [u64; 3],
         pub hole_at: u64,
+        pub closed_at: u64,
     }
 
     fn traffic() -> TrafficConfig {
@@ -177,6 +178,7 @@ mod blackhole {
         let finding = emu.stats(1).wire_tx_frames;
         emu.run_for(600 * MS);
         let after = emu.stats(1).wire_tx_frames;
+        let closed_at = emu.now() - t;
         emu.schedule_fault(1, emu.now(), Fault::Blackhole(false));
         assert!(emu.run_until_idle(), "{:?}", emu.violations());
         // Long enough after the hole closed for the probes to be answered again.
@@ -197,6 +199,7 @@ mod blackhole {
             delivery,
             wire1: [before, finding - before, after - finding],
             hole_at,
+            closed_at,
         }
     }
 
@@ -243,6 +246,24 @@ mod blackhole {
         );
         assert!(s1.probe_answers > 0 && s1.probes_missed >= 2, "{s1:?}");
         assert_eq!(s.stats[0].probes_sent, 0, "member 0 is not probed");
+        let back = s.transitions.iter().find(|(at, e)| {
+            *at > found
+                && matches!(
+                    e,
+                    Event::PathTransition {
+                        path: 1,
+                        to: PathState::Recovering,
+                        ..
+                    }
+                )
+        });
+        // The first probe out after the hole closed is answered, and its interval's verdict
+        // (the next 100 ms tick) brings the path back.
+        assert!(
+            back.is_some_and(|(at, _)| *at > s.closed_at && *at <= s.closed_at + 200 * MS),
+            "back within two probe intervals of {} ns: {back:?}",
+            s.closed_at
+        );
         assert!(
             s.transitions.iter().any(|(at, e)| *at > found
                 && matches!(

@@ -177,6 +177,10 @@ fn attached_again(image: DriverImage) {
     emu.issue_oids(1, 60);
     emu.run_for(20 * MS);
     assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    // The other requests' answers come back as the miniport gave them: the team's hiding of its
+    // bit touches the packet filter's answer alone.
+    assert_eq!(emu.stats(1).oids_bad_answer, 0);
+    assert!(emu.stats(1).oids_completed_sync + emu.stats(1).oids_completed_pending >= 60);
     common::finish(emu, img);
 }
 
@@ -189,4 +193,44 @@ fn a_member_attached_again_keeps_the_protocols_packet_filter() {
 #[ignore = "needs the cross-built mpfilter.sys: bash tools/build-sys.sh"]
 fn sys_a_member_attached_again_keeps_the_protocols_packet_filter() {
     common::on_sys(attached_again);
+}
+
+/// A protocol that asks for PROMISCUOUS itself keeps it below a team member, and reads back what
+/// it set.
+fn promiscuous_protocol(image: DriverImage) {
+    const PROMISCUOUS: u32 = 0x20;
+    let own = 0x0B | PROMISCUOUS;
+    let mut emu = Emulator::new(EmuConfig {
+        seed: 7,
+        fabric: Some(FabricConfig::with_peers(1)),
+        ..EmuConfig::default()
+    });
+    emu.add_adapter(member(0), idle());
+    emu.add_adapter(
+        member(1),
+        TrafficConfig {
+            packet_filter: Some(own),
+            ..idle()
+        },
+    );
+    let img = common::boot(&mut emu, &image);
+    emu.run_for(20 * MS);
+    assert_eq!(emu.miniport_packet_filter(1), own);
+    assert_eq!(emu.miniport_packet_filter(0), 0x0B | PROMISCUOUS, "widened");
+    emu.issue_oids(1, 30);
+    emu.run_for(20 * MS);
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    assert_eq!(emu.stats(1).oids_bad_answer, 0);
+    common::finish(emu, img);
+}
+
+#[test]
+fn a_protocol_that_sets_promiscuous_keeps_it_below_a_team_member() {
+    promiscuous_protocol(DriverImage::Host);
+}
+
+#[test]
+#[ignore = "needs the cross-built mpfilter.sys: bash tools/build-sys.sh"]
+fn sys_a_protocol_that_sets_promiscuous_keeps_it_below_a_team_member() {
+    common::on_sys(promiscuous_protocol);
 }

@@ -91,13 +91,16 @@ impl Announcing {
     }
 }
 
+// The engine's eligible set is one bit per path of a u32.
+const _: () = assert!(MAX_PATHS <= 32);
+
 /// Whether `seat`'s path is in the engine's eligible set.
 pub(super) fn usable(route: &Route<'_>, eligible: u32, seat: u8) -> bool {
     route
         .path_seat
         .iter()
         .enumerate()
-        .any(|(p, &s)| s == seat && p < 32 && eligible & (1 << p) != 0)
+        .any(|(p, &s)| s == seat && eligible & (1 << p) != 0)
 }
 
 impl Module {

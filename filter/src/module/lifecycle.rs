@@ -8,10 +8,9 @@
 //! receives may arrive on other CPUs while the module pauses (the gate rejects them), and the
 //! completions that end a pause run on whatever CPU finishes the last NBL.
 
-use super::route::NONE;
 use super::{
     Counters, IllegalTransition, Leave, Module, ModuleEvent, ModuleInfo, ModuleState, NOT_TEAMED,
-    PauseGate,
+    PauseGate, UNSEATED,
 };
 use crate::config::{MacMode, ModuleConfig};
 use crate::diag::{self, Event};
@@ -21,7 +20,7 @@ use crate::ndis::consts::{
 };
 use crate::ndis::types::NDIS_STATUS;
 use crate::ndis::{AttachParameters, FilterHandle, PauseParameters, RestartParameters};
-use core::sync::atomic::{AtomicU8, AtomicU16, Ordering};
+use core::sync::atomic::{AtomicU16, Ordering};
 
 impl Module {
     /// FilterAttach: a module for the attach in progress (state Attaching). The driver then
@@ -48,8 +47,7 @@ impl Module {
             },
             parking: teamed.then(super::parking::Parking::new),
             health: super::health::HealthQuery::new(),
-            team_group: AtomicU8::new(NONE),
-            team_seat: AtomicU8::new(NONE),
+            team_position: AtomicU16::new(UNSEATED),
             context_backfill: AtomicU16::new(0),
             receive_filter: super::loopback::ReceiveFilter::default(),
             capability: super::capability::Capability::default(),

@@ -53,8 +53,11 @@ pub use stats::ModuleStats;
 
 use crate::config::ModuleConfig;
 use crate::ndis::{FilterHandle, NblChain, NblPool};
-use core::sync::atomic::{AtomicU8, AtomicU16, Ordering};
+use core::sync::atomic::{AtomicU16, Ordering};
 use route::NONE;
+
+/// A module's team position when it is in no group.
+const UNSEATED: u16 = u16::from_le_bytes([NONE, NONE]);
 use stats::Counters;
 
 /// The number of NBLs in `chain`, as the gate and the counters count them.
@@ -106,10 +109,10 @@ pub struct Module {
     parking: Option<parking::Parking>,
     /// The filter's own query of the miniport's mpshim health, and its last answer.
     health: Option<health::HealthQuery>,
-    /// Index of the module's path group in the driver's group table ([`NONE`] when in none).
-    team_group: AtomicU8,
-    /// The module's seat in its group ([`NONE`] when in none).
-    team_seat: AtomicU8,
+    /// The module's place in a path group: the group's index in the driver's group table in the
+    /// high byte, its seat in the low one; [`UNSEATED`] when in none. One word, so that a reader
+    /// never pairs a group with a seat in another.
+    team_position: AtomicU16,
     /// NBL context backfill the drivers below asked for in the last restart attributes
     /// (`ContextBackFillSize`): reserved in front of the filter's own context on every NBL it
     /// sends down this stack, its own and other members' clones alike.
@@ -162,20 +165,25 @@ impl Module {
 
     /// The module's (group index, seat) while it is a member of a path group.
     pub fn team_position(&self) -> Option<(usize, u8)> {
-        let group = self.team_group.load(Ordering::Acquire);
-        let seat = self.team_seat.load(Ordering::Acquire);
-        (group != NONE && seat != NONE).then_some((usize::from(group), seat))
+        let [seat, group] = self.team_position.load(Ordering::Acquire).to_le_bytes();
+        (group != NONE).then_some((usize::from(group), seat))
     }
 
-    /// Records the module's place in a path group (the driver's control plane, under its lock).
+    /// Records the module's place in a path group (the driver's control plane, under its lock):
+    /// both [`NONE`] when it leaves its group.
     pub fn set_team_position(&self, group: u8, seat: u8) {
-        self.team_seat.store(seat, Ordering::Release);
-        self.team_group.store(group, Ordering::Release);
+        debug_assert_eq!(
+            group == NONE,
+            seat == NONE,
+            "a group and a seat, or neither"
+        );
+        self.team_position
+            .store(u16::from_le_bytes([seat, group]), Ordering::Release);
     }
 
     /// The module's seat in its group ([`NONE`] when in none).
     pub fn seat(&self) -> u8 {
-        self.team_seat.load(Ordering::Acquire)
+        self.team_position.load(Ordering::Acquire).to_le_bytes()[0]
     }
 
     /// The module's group was full (or the group table was): it passes traffic through.

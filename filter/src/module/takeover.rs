@@ -53,6 +53,8 @@ const PROTOCOL_BELOW: u32 = 1;
 const OWN_BELOW: u32 = 2;
 /// Both were below at once: the last to complete sets the value again.
 const CROSSED: u32 = 4;
+/// One set or the other is below.
+const EITHER_BELOW: u32 = PROTOCOL_BELOW | OWN_BELOW;
 
 /// Marks `mine` below, and the two as crossed when the other one is: false (nothing changed)
 /// when `mine` already was.
@@ -77,7 +79,7 @@ fn came_back(word: &AtomicU32, mine: u32) -> bool {
     let mut again = false;
     let _ = word.fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
         let w = w & !mine;
-        again = w & CROSSED != 0 && w & (PROTOCOL_BELOW | OWN_BELOW) == 0;
+        again = w & CROSSED != 0 && w & EITHER_BELOW == 0;
         Some(if again { w & !CROSSED } else { w })
     });
     again

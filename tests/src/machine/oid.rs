@@ -81,7 +81,10 @@ fn new_protocol_oid(w: &mut World, a: usize) -> Box<OidStore> {
         _ => (NDIS_REQUEST_QUERY_INFORMATION, OID_UNSUPPORTED, 4),
     };
     if oid == OID_GEN_CURRENT_PACKET_FILTER && rt == NDIS_REQUEST_SET_INFORMATION {
-        let value = first_filter.unwrap_or(0x0000_000B);
+        // The protocol sets its own filter again (the default one when it has none).
+        let value = first_filter
+            .or(w.adapters[a].traffic.packet_filter)
+            .unwrap_or(0x0000_000B);
         store.buf[..4].copy_from_slice(&value.to_le_bytes());
         w.adapters[a].proto.filter_setting = Some(value);
     }
