@@ -21,7 +21,9 @@ use mpctl_proto::{
 use mpfilter::diag::Event;
 use mpfilter::engine::{PathState, Reason};
 use mpfilter::module::ModuleStats;
-use mpfilter::ndis::consts::{NDIS_STATUS_FAILURE, NDIS_STATUS_MEDIA_DISCONNECTED};
+use mpfilter::ndis::consts::{
+    NDIS_STATUS_FAILURE, NDIS_STATUS_MEDIA_DISCONNECTED, NDIS_STATUS_SEND_ABORTED,
+};
 use ndis_emu::config::RegValue;
 use ndis_emu::ledger::{Arrival, OriginReport};
 use ndis_emu::wire::Fault;
@@ -401,6 +403,59 @@ both_builds!(
             let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
             assert!(retried >= 40, "retried {retried}: {stats:?}");
         }
+        // 40 failures are past the error threshold: the path fails for them.
+        assert!(
+            common::failures(&o.transitions)
+                .iter()
+                .any(|(_, e)| matches!(
+                    e,
+                    Event::PathTransition {
+                        path: 1,
+                        reason: Reason::SendErrors,
+                        ..
+                    }
+                )),
+            "{:?}",
+            o.transitions
+        );
+    }
+);
+
+// (b') An aborted send was cancelled, not lost by the path: it goes back to the protocol as
+// aborted, not sent again, and the path stays in service.
+both_builds!(
+    aborted_completions_go_back_to_the_protocol_and_fail_no_path,
+    sys_aborted_completions_go_back_to_the_protocol_and_fail_no_path,
+    Scenario {
+        seed: 4,
+        members: round_robin(2),
+        traffic: load(4_000),
+        faults: vec![(
+            1,
+            2 * MS,
+            Fault::ErrorCompletions {
+                status: NDIS_STATUS_SEND_ABORTED,
+                count: 40,
+            }
+        )],
+    },
+    |o| {
+        let o_ = &o.origin;
+        assert_eq!(o_.completed_with(NDIS_STATUS_SEND_ABORTED), 40, "{o_:?}");
+        assert_eq!(o_.completed_ok, 4_000 - 40, "{o_:?}");
+        assert_eq!(
+            (o_.delivered, o_.duplicates),
+            (o_.completed_ok, 0),
+            "{o_:?}"
+        );
+        if let Some(stats) = &o.stats {
+            let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
+            assert_eq!(retried, 0, "{stats:?}");
+        }
+        assert_eq!(
+            common::failures(&o.transitions),
+            Vec::<&(u64, Event)>::new()
+        );
     }
 );
 

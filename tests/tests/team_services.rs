@@ -168,6 +168,8 @@ fn check_backfill(o: &Outcome) {
     assert!(o.wires.iter().all(|&w| w > N / 4), "spread: {:?}", o.wires);
     assert!(o.taken.iter().all(|&t| t > 0), "{:?}", o.taken);
     assert_eq!(o.backfill_short, vec![0, 0], "taken {:?}", o.taken);
+    // The protocol did not ask for loopback: the team takes none over.
+    assert_eq!(o.loopback, vec![(0, 0, 0), (0, 0, 0)]);
 }
 
 #[test]
@@ -244,6 +246,20 @@ fn a_team_loops_back_nothing_the_protocols_packet_filter_rejects() {
     assert_all_delivered(&o.origin, N);
     assert_eq!(o.loopback, vec![(0, 0, 0), (0, 0, 0)]);
     assert_eq!(o.flagged_below, vec![0, 0]);
+}
+
+/// Broadcasts the protocol's filter accepts, sent without asking for loopback: nothing comes
+/// back.
+#[test]
+fn a_team_loops_back_nothing_the_protocol_did_not_ask_for() {
+    let traffic = TrafficConfig {
+        check_for_loopback: false,
+        ..loopback_load(DIRECTED_BROADCAST)
+    };
+    let o = run_on(&team(), &traffic, DriverImage::Host);
+    assert_all_delivered(&o.origin, N);
+    assert_eq!(o.loopback, vec![(0, 0, 0), (0, 0, 0)]);
+    assert_eq!(o.loopback_expected, vec![0, 0]);
 }
 
 /// The reference: without a team the filter passes the flag down and NDIS loops every accepted

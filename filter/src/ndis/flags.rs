@@ -40,10 +40,6 @@ impl SendFlags {
     pub const fn is_dispatch(self) -> bool {
         self.0 & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0
     }
-    /// The caller said it runs at DISPATCH_LEVEL (the same as [`SendFlags::is_dispatch`]).
-    pub const fn dispatch_level(self) -> bool {
-        self.is_dispatch()
-    }
     /// The flags for sending, down another module's stack, NBLs that came down this send: only
     /// DISPATCH (true for that call too: it is made inside this one).
     ///
@@ -167,12 +163,12 @@ mod tests {
             every.for_other_module().bits(),
             NDIS_SEND_FLAGS_DISPATCH_LEVEL
         );
-        assert!(every.for_other_module().dispatch_level());
+        assert!(every.for_other_module().is_dispatch());
         let passive = SendFlags::from_bits(
             NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK | NDIS_SEND_FLAGS_SINGLE_QUEUE | OTHER_BITS,
         );
         assert_eq!(passive.for_other_module().bits(), 0);
-        assert!(!passive.dispatch_level());
+        assert!(!passive.is_dispatch());
         assert_eq!(
             SendFlags::default().for_other_module(),
             SendFlags::default()
