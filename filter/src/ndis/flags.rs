@@ -134,7 +134,9 @@ impl ReturnFlags {
     pub const fn bits(self) -> u32 {
         self.0
     }
-    /// The caller said it runs at DISPATCH_LEVEL.
+    /// The caller said it runs at DISPATCH_LEVEL (the filter passes these flags on as they came;
+    /// read by the unit tests).
+    #[cfg(test)]
     pub const fn is_dispatch(self) -> bool {
         self.0 & NDIS_RETURN_FLAGS_DISPATCH_LEVEL != 0
     }
