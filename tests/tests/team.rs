@@ -685,6 +685,54 @@ both_builds!(
     }
 );
 
+// (h) … and the queue holds at most PARK_MAX_NBLS: with every path down and more sends
+// outstanding than that, the rest fail at once with MEDIA_DISCONNECTED, the queued ones leave when
+// a path returns.
+both_builds!(
+    all_paths_down_queue_mode_holds_no_more_than_its_capacity,
+    sys_all_paths_down_queue_mode_holds_no_more_than_its_capacity,
+    Scenario {
+        seed: 10,
+        members: (0..2)
+            .map(|i| member(
+                i,
+                GBPS,
+                "round-robin",
+                &[("AllDown", RegValue::Sz("queue:1000".into()))]
+            ))
+            .collect(),
+        traffic: TrafficConfig {
+            window: 6_000,
+            frame_len: (60, 200),
+            ..load(12_000)
+        },
+        faults: vec![
+            (0, 2 * MS, Fault::LinkDown),
+            (1, 2 * MS, Fault::LinkDown),
+            (1, 15 * MS, Fault::LinkUp),
+        ],
+    },
+    |o| {
+        let r = &o.origin;
+        let failed = r.completed_with(NDIS_STATUS_MEDIA_DISCONNECTED);
+        assert!(failed > 0, "{r:?}");
+        assert_eq!(r.completed_ok + failed, 12_000, "{r:?}");
+        assert_eq!((r.duplicates, r.silently_lost), (0, 0), "{r:?}");
+        assert_eq!(r.delivered, r.completed_ok, "{r:?}");
+        if let Some(stats) = &o.stats {
+            let s = &stats[0];
+            assert!(s.send_nbls_park_overflow > 0, "{s:?}");
+            // Parked once each, while nothing could leave: exactly a full queue.
+            assert_eq!(
+                s.send_nbls_parked,
+                u64::from(mpfilter::module::PARK_MAX_NBLS),
+                "{s:?}"
+            );
+            assert_eq!(s.send_nbls_park_expired, 0, "{s:?}");
+        }
+    }
+);
+
 // (c) Flapping with deferred failback: member 1's link goes down and up every 2 ms for 12 ms.
 // Failback is deferred by 20 ms, so no up period is long enough to bring path 1 back; after the
 // flap-damping threshold (3 failures) it comes back Marginal, a last resort only, so path 0 keeps

@@ -47,6 +47,7 @@ mod teamed;
 pub use gate::{Leave, PauseGate};
 pub use health::HealthQueryStart;
 pub use loopback::MAX_MULTICAST;
+pub use parking::PARK_MAX_NBLS;
 pub use probe::ProbeVerdict;
 pub use state::{IllegalTransition, ModuleEvent, ModuleState};
 pub use stats::ModuleStats;
