@@ -119,6 +119,9 @@ pub struct AdapterConfig {
     /// LSO); a large send above it, or any large send without LSO, breaks
     /// `send.beyond-adapter-limits`.
     pub lso_max: u32,
+    /// The IPv6 LSOv2 `MaxOffLoadSize` when it differs from [`AdapterConfig::lso_max`] (which
+    /// then is IPv4's alone).
+    pub lso_v6_max: Option<u32>,
     /// One-way propagation delay of the adapter's wire: a frame reaches the far end this long
     /// after its transmission ends (its send completes without waiting for it).
     pub wire_latency_ns: u64,
@@ -154,6 +157,7 @@ impl AdapterConfig {
             context_backfill: 0,
             mtu: 1500,
             lso_max: 0,
+            lso_v6_max: None,
             wire_latency_ns: 0,
         }
     }
@@ -171,6 +175,22 @@ impl AdapterConfig {
         self.mtu = mtu;
         self.lso_max = lso_max;
         self
+    }
+
+    /// This adapter with an IPv6 LSOv2 limit of its own (`with_limits` sets both).
+    #[must_use]
+    pub fn with_lso_v6(mut self, lso_v6_max: u32) -> Self {
+        self.lso_v6_max = Some(lso_v6_max);
+        self
+    }
+
+    /// The IPv6 LSOv2 limit (0: none).
+    pub fn lso_v6(&self) -> u32 {
+        if self.lso_max == 0 {
+            0
+        } else {
+            self.lso_v6_max.unwrap_or(self.lso_max)
+        }
     }
 
     /// This adapter with drivers below the filter that want `bytes` of NBL context backfill.

@@ -179,6 +179,7 @@ impl Emulator {
                     multicast_pending: traffic.multicast_list.clone(),
                     mtu_view: cfg.mtu,
                     lso_view: cfg.lso_max,
+                    lso6_view: cfg.lso_v6(),
                     looped_back: std::collections::HashSet::new(),
                     filter_set: None,
                     filter_setting: None,
@@ -406,6 +407,11 @@ impl Emulator {
             },
             None,
         )
+    }
+
+    /// The IPv6 LSOv2 limit adapter `a`'s protocol was presented (as [`Emulator::protocol_view`]).
+    pub fn protocol_lso6_view(&self, adapter: usize) -> u32 {
+        Self::with(|w| w.adapters[adapter].proto.lso6_view)
     }
 
     /// What adapter `a`'s protocol was presented: (MTU at its last restart, IPv4 LSO limit at

@@ -551,6 +551,8 @@ pub(crate) struct Protocol {
     pub mtu_view: u32,
     /// The IPv4 LSOv2 limit its stack presented at bind (0: none).
     pub lso_view: u32,
+    /// The IPv6 LSOv2 limit its stack presented (as `lso_view`).
+    pub lso6_view: u32,
     /// Its own frames the protocol got back as loopback indications.
     pub looped_back: std::collections::HashSet<crate::ledger::FrameKey>,
     /// The packet filter its last successful OID_GEN_CURRENT_PACKET_FILTER set installed.

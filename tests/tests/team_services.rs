@@ -64,6 +64,8 @@ struct Outcome {
     large_sends: Vec<u64>,
     /// Per adapter: what its protocol was presented (MTU, IPv4 LSO limit).
     views: Vec<(u32, u32)>,
+    /// Per adapter: the IPv6 LSO limit its protocol was presented last.
+    lso6_views: Vec<u32>,
 }
 
 /// Runs adapter 0's traffic over `adapters` on `image`, then detaches every module and unloads:
@@ -139,6 +141,9 @@ fn run_full(
             large_sends: each(|s| s.tx_large_sends),
             views: (0..emu.adapter_count())
                 .map(|a| emu.protocol_view(a))
+                .collect(),
+            lso6_views: (0..emu.adapter_count())
+                .map(|a| emu.protocol_lso6_view(a))
                 .collect(),
         }
     })
@@ -639,4 +644,63 @@ fn a_multicast_list_at_and_beyond_the_filters_capacity() {
         team.0 > expected && team.0 < N && (team.1, team.2) == (0, 0),
         "a long list: the team loops back groups B and C too: {team:?}, {expected} expected"
     );
+}
+
+/// Two members alike but for member 1's IPv6 LSO limit (1000 against 1900).
+fn unequal_v6() -> Vec<AdapterConfig> {
+    vec![
+        member(0, 0).with_limits(1900, 1900),
+        member(1, 0).with_limits(1900, 1900).with_lso_v6(1000),
+    ]
+}
+
+/// IPv6 large sends up to adapter 0's own limits, built for what it was bound with.
+fn stale_ipv6_large_sends() -> TrafficConfig {
+    TrafficConfig {
+        ipv6: true,
+        frame_len: (ndis_emu::frames::MIN_FLOW6_FRAME, 1914),
+        ..stale_large_sends()
+    }
+}
+
+/// An IPv6 large send is held to the IPv6 limit: member 1 takes those up to 1000 bytes, member
+/// 0 the larger ones (the emulator's `send.beyond-adapter-limits` checks each against its
+/// version's limit).
+#[test]
+fn ipv6_large_sends_above_a_members_ipv6_limit_never_go_to_that_member() {
+    check_limits(
+        &run_on(&unequal_v6(), &stale_ipv6_large_sends(), DriverImage::Host),
+        true,
+    );
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
+fn sys_ipv6_large_sends_above_a_members_ipv6_limit_never_go_to_that_member() {
+    check_limits(&run_sys(unequal_v6(), stale_ipv6_large_sends()), true);
+}
+
+/// Member 1, whose IPv6 limit alone is smaller, joins after member 0 bound: member 0's protocol
+/// is told the group's IPv6 limit, and its IPv4 limit stays its own.
+#[test]
+fn a_member_smaller_only_for_ipv6_narrows_the_ipv6_limit_alone() {
+    let traffic = TrafficConfig {
+        ipv6: true,
+        frame_len: (ndis_emu::frames::MIN_FLOW6_FRAME, 1914),
+        ..big_frames(536)
+    };
+    let o = run_on(&unequal_v6(), &traffic, DriverImage::Host);
+    assert_all_delivered(&o.origin, N);
+    assert_eq!(o.lso6_views[0], 1000, "{:?}", o.lso6_views);
+    assert_eq!(o.views[0], (1900, 1900));
+    assert!(o.largest[1] <= 1_014, "largest {:?}", o.largest);
+}
+
+/// … while its IPv4 large sends are held to the IPv4 limit alone: member 1 carries them whole.
+#[test]
+fn ipv4_large_sends_are_held_to_the_ipv4_limit_alone() {
+    let o = run_on(&unequal_v6(), &stale_large_sends(), DriverImage::Host);
+    assert_all_delivered(&o.origin, N);
+    assert!(o.largest[1] > 1_014, "largest {:?}", o.largest);
+    assert_eq!(o.large_sends, o.wires);
 }

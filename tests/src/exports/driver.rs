@@ -626,10 +626,11 @@ pub unsafe fn indicate_status(_abi: Abi, h: NDIS_HANDLE, ind: *mut NDIS_STATUS_I
         }
         w.adapters[a].stats.status_indications += 1;
         // SAFETY: ind is readable (contract), its buffer for its size.
-        if let Some(lso) = unsafe { offload_lso_v4(ind) }
+        if let Some((v4, v6)) = unsafe { offload_lso(ind) }
             && !w.traffic(a).keeps_bind_limits
         {
-            w.adapters[a].proto.lso_view = lso;
+            w.adapters[a].proto.lso_view = v4;
+            w.adapters[a].proto.lso6_view = v6;
         }
         // SAFETY: ind is readable (contract); its buffer is read only if its size says it holds
         // a link state.
@@ -639,12 +640,12 @@ pub unsafe fn indicate_status(_abi: Abi, h: NDIS_HANDLE, ind: *mut NDIS_STATUS_I
     });
 }
 
-/// The IPv4 LSOv2 limit (0: off) of a NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG indication with a
+/// The IPv4 and IPv6 LSOv2 limits (0: off) of a NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG indication with a
 /// revision-1 NDIS_OFFLOAD.
 ///
 /// # Safety
 /// `ind` is readable, and its buffer readable for `StatusBufferSize` bytes.
-unsafe fn offload_lso_v4(ind: *const NDIS_STATUS_INDICATION) -> Option<u32> {
+unsafe fn offload_lso(ind: *const NDIS_STATUS_INDICATION) -> Option<(u32, u32)> {
     // SAFETY: forwarded contract.
     let i = unsafe { &*ind };
     if i.StatusCode != mpfilter::ndis::consts::NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG
@@ -656,7 +657,7 @@ unsafe fn offload_lso_v4(ind: *const NDIS_STATUS_INDICATION) -> Option<u32> {
     // SAFETY: the buffer holds `size` readable bytes (contract).
     let bytes = unsafe { core::slice::from_raw_parts(i.StatusBuffer.cast::<u8>(), size) };
     let l = mpfilter::ndis::OffloadLimits::from_bytes(bytes)?;
-    Some(l.lso_v4_max)
+    Some((l.lso_v4_max, l.lso_v6_max))
 }
 
 /// The link state an indication carries, if it is a NDIS_STATUS_LINK_STATE with a whole

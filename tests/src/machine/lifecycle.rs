@@ -139,13 +139,15 @@ pub(super) fn attach(a: usize) -> bool {
             let lso = m.attach.as_ref().map(|s| {
                 // SAFETY: the live attach store; the filter's FilterAttach has returned.
                 let o = unsafe { (*s.ptr()).offload };
-                if o.LsoV2IPv4.Encapsulation == 0 {
-                    0
-                } else {
-                    o.LsoV2IPv4.MaxOffLoadSize
-                }
+                let limit = |e: u32, max: u32| if e == 0 { 0 } else { max };
+                (
+                    limit(o.LsoV2IPv4.Encapsulation, o.LsoV2IPv4.MaxOffLoadSize),
+                    limit(o.LsoV2IPv6.Encapsulation, o.LsoV2IPv6.MaxOffLoadSize),
+                )
             });
-            w.adapters[a].proto.lso_view = lso.unwrap_or(0);
+            let (v4, v6) = lso.unwrap_or((0, 0));
+            w.adapters[a].proto.lso_view = v4;
+            w.adapters[a].proto.lso6_view = v6;
             true
         } else {
             m.state = ModState::Detached;

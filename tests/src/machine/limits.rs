@@ -16,7 +16,8 @@ use mpfilter::ndis::types::{NDIS_OBJECT_HEADER, NDIS_OFFLOAD};
 /// `NDIS_ENCAPSULATION_IEEE_802_3`.
 const ENCAPSULATION_802_3: u32 = 2;
 
-/// The offload configuration of `cfg`'s miniport: LSOv2 for both IP versions up to `lso_max`.
+/// The offload configuration of `cfg`'s miniport: LSOv2 for both IP versions, up to `lso_max`
+/// and `lso_v6()`.
 pub(crate) fn offload_of(cfg: &AdapterConfig) -> NDIS_OFFLOAD {
     let mut o = NDIS_OFFLOAD {
         Header: NDIS_OBJECT_HEADER::new(
@@ -31,7 +32,7 @@ pub(crate) fn offload_of(cfg: &AdapterConfig) -> NDIS_OFFLOAD {
         o.LsoV2IPv4.MaxOffLoadSize = cfg.lso_max;
         o.LsoV2IPv4.MinSegmentCount = 2;
         o.LsoV2IPv6.Encapsulation = ENCAPSULATION_802_3;
-        o.LsoV2IPv6.MaxOffLoadSize = cfg.lso_max;
+        o.LsoV2IPv6.MaxOffLoadSize = cfg.lso_v6();
         o.LsoV2IPv6.MinSegmentCount = 2;
     }
     o
@@ -41,13 +42,20 @@ pub(crate) fn offload_of(cfg: &AdapterConfig) -> NDIS_OFFLOAD {
 /// send, its LSO limit.
 pub(crate) fn check(w: &mut World, a: usize, nbls: &[usize]) {
     const CALL: &str = "NdisFSendNetBufferLists";
-    let (mtu, lso_max) = (w.adapters[a].cfg.mtu, w.adapters[a].cfg.lso_max);
+    let cfg = &w.adapters[a].cfg;
+    let (mtu, lso_v4, lso_v6) = (cfg.mtu, cfg.lso_max, cfg.lso_v6());
     for &n in nbls {
         // SAFETY: n is a live emulator NBL (walked by the caller).
         let info = unsafe { nblmem::nbl_mut(n) }.NetBufferListInfo
             [TCP_LARGE_SEND_NET_BUFFER_LIST_INFO]
             .addr();
         let large = info & 0x000F_FFFF != 0;
+        // LSOv2 (Type, bit 30) over IPv6 (IPVersion, bit 31).
+        let lso_max = if info & (3 << 30) == 3 << 30 {
+            lso_v6
+        } else {
+            lso_v4
+        };
         w.adapters[a].stats.tx_large_sends += u64::from(large);
         let mut beyond = None;
         super::each_frame(w, n, CALL, |w, frame, total| {

@@ -81,16 +81,22 @@ fn count_sent(w: &mut World, a: usize, nbl: usize, len: usize, (flow, seq): (u32
 fn frame_plan(w: &World, a: usize) -> (bool, (usize, usize)) {
     let t = w.traffic(a);
     let view = &w.adapters[a].proto;
-    let lso = t.lso_mss != 0 && view.lso_view > 0;
-    let limit = if lso { view.lso_view } else { view.mtu_view };
+    let lso_view = if t.ipv6 {
+        view.lso6_view
+    } else {
+        view.lso_view
+    };
+    let lso = t.lso_mss != 0 && lso_view > 0;
+    let limit = if lso { lso_view } else { view.mtu_view };
     let cap = 14 + usize::try_from(limit).unwrap_or(usize::MAX - 14);
     (lso, (t.frame_len.0.min(cap), t.frame_len.1.min(cap)))
 }
 
-/// Makes `nbl` (the protocol's, not yet sent) an LSOv2 send over IPv4 with `mss`.
-fn mark_large_send(w: &mut World, nbl: usize, mss: u32) {
-    // LSOv2 (Type bit 30), IPv4 (bit 31 clear), the MSS in bits 0-19.
-    let info = (mss & 0x000F_FFFF) | (1 << 30);
+/// Makes `nbl` (the protocol's, not yet sent) an LSOv2 send with `mss`, over IPv6 or IPv4.
+fn mark_large_send(w: &mut World, nbl: usize, mss: u32, ipv6: bool) {
+    // LSOv2 (Type bit 30), IPv4 (bit 31 clear) or IPv6 (set), the MSS in bits 0-19.
+    let v6 = if ipv6 { 1 << 31 } else { 0 };
+    let info = (mss & 0x000F_FFFF) | (1 << 30) | v6;
     // SAFETY: the protocol's own NBL, not yet handed to the filter.
     unsafe { nblmem::nbl_mut(nbl) }.NetBufferListInfo
         [mpfilter::ndis::consts::TCP_LARGE_SEND_NET_BUFFER_LIST_INFO] =
@@ -181,7 +187,7 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
                 },
             )?;
             if lso {
-                mark_large_send(w, nbl, t.lso_mss);
+                mark_large_send(w, nbl, t.lso_mss, t.ipv6);
             }
             if probe {
                 w.adapters[a].stats.probes_sent += 1;
