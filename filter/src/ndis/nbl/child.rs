@@ -111,7 +111,8 @@ impl ParentNbl {
         self.0.source_handle()
     }
 
-    /// The parent's `NDIS_NBL_FLAGS_*`.
+    /// The parent's `NDIS_NBL_FLAGS_*` (read by the unit tests).
+    #[cfg(test)]
     pub fn flags(&self) -> u32 {
         self.0.flags()
     }
