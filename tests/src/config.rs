@@ -122,6 +122,9 @@ pub struct AdapterConfig {
     /// The IPv6 LSOv2 `MaxOffLoadSize` when it differs from [`AdapterConfig::lso_max`] (which
     /// then is IPv4's alone).
     pub lso_v6_max: Option<u32>,
+    /// NDIS refuses the filter's `NdisFSetAttributes` for this adapter's module (with
+    /// NDIS_STATUS_RESOURCES, as when NDIS cannot allocate for it): its FilterAttach must fail.
+    pub set_attributes_fails: bool,
     /// One-way propagation delay of the adapter's wire: a frame reaches the far end this long
     /// after its transmission ends (its send completes without waiting for it).
     pub wire_latency_ns: u64,
@@ -158,6 +161,7 @@ impl AdapterConfig {
             mtu: 1500,
             lso_max: 0,
             lso_v6_max: None,
+            set_attributes_fails: false,
             wire_latency_ns: 0,
         }
     }
@@ -174,6 +178,13 @@ impl AdapterConfig {
     pub fn with_limits(mut self, mtu: u32, lso_max: u32) -> Self {
         self.mtu = mtu;
         self.lso_max = lso_max;
+        self
+    }
+
+    /// This adapter with NDIS refusing its module's `NdisFSetAttributes`.
+    #[must_use]
+    pub fn with_set_attributes_failing(mut self) -> Self {
+        self.set_attributes_fails = true;
         self
     }
 

@@ -188,3 +188,47 @@ fn the_recorder_keys_records_by_handle_and_refuses_bad_ones() {
             .any(|e| e.name == "MpDiagRecordHost")
     );
 }
+
+/// NDIS refuses adapter 0's module its attributes: its FilterAttach fails and says so with
+/// `ModuleAttachFailed`, the module never attaches or restarts, nothing of it leaks, and adapter
+/// 1's module, beside it, attaches and runs as ever.
+#[test]
+fn a_module_refused_its_attributes_fails_its_attach_and_reports_it() {
+    let quiet = TrafficConfig {
+        tx_nbls: 0,
+        rx_nbls: 0,
+        ..TrafficConfig::default()
+    };
+    let mut emu = Emulator::new(EmuConfig::default());
+    emu.add_adapter(
+        AdapterConfig::numbered(0).with_set_attributes_failing(),
+        quiet.clone(),
+    );
+    emu.add_adapter(AdapterConfig::numbered(1), quiet);
+    let img = DriverImage::Host.load().expect("image");
+    emu.load(img.entry).expect("mpfilter loads");
+    assert!(!emu.start(0), "attach failed");
+    assert!(emu.start(1), "{:?}", emu.violations());
+    assert_eq!(emu.module_state(0), ndis_emu::ModState::Detached);
+    let events = emu.diag_events();
+    assert_eq!(
+        of_adapter(&events, 0),
+        vec![Event::ModuleAttachFailed {
+            if_index: module_if_index(0)
+        }]
+    );
+    assert!(matches!(
+        of_adapter(&events, 1).as_slice(),
+        [
+            Event::ModuleAttached { .. },
+            Event::ModuleRestarted { .. },
+            ..
+        ]
+    ));
+    for a in 0..2 {
+        emu.stop(a);
+    }
+    emu.unload();
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+}

@@ -453,6 +453,9 @@ pub unsafe fn set_attributes(
                     && hd.Size >= 8 => {}
             _ => return NDIS_STATUS_INVALID_PARAMETER,
         }
+        if w.adapters[a].cfg.set_attributes_fails {
+            return NDIS_STATUS_RESOURCES;
+        }
         let m = &mut w.adapters[a].module;
         m.ctx = ctx as usize;
         m.attrs_set = true;
