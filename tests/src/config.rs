@@ -30,6 +30,10 @@ pub struct Randomization {
     /// Percentage of pauses for which NDIS does not wait for the protocol's sends to complete
     /// first: FilterPause comes while sends are still below, and they complete after it returned.
     pub pause_with_sends_below_percent: u8,
+    /// Percentage of `NdisAllocateCloneOidRequest` calls NDIS refuses (RESOURCES, with a poisoned
+    /// pointer left in the out parameter, which NDIS does not promise to clear): the filter must
+    /// answer the protocol's request itself.
+    pub oid_clone_fail_percent: u8,
 }
 
 impl Default for Randomization {
@@ -44,6 +48,7 @@ impl Default for Randomization {
             send_cancel_percent: 0,
             oid_cancel_percent: 0,
             pause_with_sends_below_percent: 50,
+            oid_clone_fail_percent: 0,
         }
     }
 }

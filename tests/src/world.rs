@@ -600,6 +600,8 @@ pub(crate) struct OrigOid {
     pub adapter: usize,
     pub state: OrigState,
     pub cancelled: bool,
+    /// NDIS refused the filter a clone of this request: the filter answers it itself.
+    pub clone_refused: bool,
     /// What the miniport answered on the filter's clone of this request.
     pub answer: Option<OidAnswer>,
 }

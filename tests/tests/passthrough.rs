@@ -113,3 +113,27 @@ fn mpfilter_is_clean_across_seeds_and_switch_extremes() {
         }
     }
 }
+
+/// NDIS refuses the filter a clone for some of the protocol's requests (leaving a poisoned
+/// pointer behind, as it may): the filter answers each of those requests itself with
+/// RESOURCES and never touches the pointer; every other request is answered as the miniport
+/// answered it.
+#[test]
+fn requests_ndis_refuses_to_clone_are_answered_with_resources() {
+    let cfg = PassthroughConfig {
+        seed: 3,
+        nbls_each_way: 500,
+        oid_storm: 80,
+        random: ndis_emu::Randomization {
+            oid_clone_fail_percent: 30,
+            ..ndis_emu::Randomization::default()
+        },
+        ..PassthroughConfig::default()
+    };
+    let r = scenario::passthrough(&cfg, DriverImage::Host);
+    assert!(r.is_clean(), "{r}");
+    for a in &r.adapters {
+        assert_eq!(a.stats.oids_bad_answer, 0, "{r}");
+        assert!(a.stats.oids_failed > 0, "{r}");
+    }
+}

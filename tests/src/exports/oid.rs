@@ -9,7 +9,7 @@ use crate::world::{self, Event, OidClone, OidStore, OrigState};
 use core::ffi::c_void;
 use mpfilter::ndis::consts::{
     NDIS_STATUS_FAILURE, NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_REQUEST_ABORTED,
-    NDIS_STATUS_SUCCESS,
+    NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS,
 };
 use mpfilter::ndis::types::{NDIS_HANDLE, NDIS_OID_REQUEST, NDIS_STATUS};
 
@@ -181,6 +181,23 @@ pub unsafe fn alloc_clone(
     const CALL: &str = "NdisAllocateCloneOidRequest";
     if orig.is_null() || out.is_null() {
         return NDIS_STATUS_INVALID_PARAMETER;
+    }
+    // What a refused allocation leaves in the out parameter: not NULL, never to be used.
+    const POISON: usize = 0xDEAD_0000;
+    let refused = world::with(|w| {
+        let pct = w.cfg.random.oid_clone_fail_percent;
+        if pct == 0 || !w.rng.chance(pct) {
+            return false;
+        }
+        if let Some(o) = w.orig_oids.get_mut(&(orig as usize)) {
+            o.clone_refused = true;
+        }
+        true
+    });
+    if refused == Some(true) {
+        // SAFETY: out is non-null and writable per the contract.
+        unsafe { *out = core::ptr::without_provenance_mut(POISON) };
+        return NDIS_STATUS_RESOURCES;
     }
     let p = world::with(|w| {
         checks::module(w, CALL, h as usize)?;

@@ -136,6 +136,7 @@ pub(super) fn proto_issue_oid(a: usize) {
                 adapter: a,
                 state: OrigState::InFilter,
                 cancelled: false,
+                clone_refused: false,
                 answer: None,
             },
         );
@@ -194,6 +195,9 @@ fn oid_answer_ok(w: &World, a: usize, req: usize, status: NDIS_STATUS) -> bool {
     let q = unsafe { st.req.DATA.QUERY_INFORMATION };
     if o.cancelled && status == mpfilter::ndis::consts::NDIS_STATUS_REQUEST_ABORTED {
         return true;
+    }
+    if o.clone_refused {
+        return status == mpfilter::ndis::consts::NDIS_STATUS_RESOURCES;
     }
     let cfg = &w.adapters[a].cfg;
     let word = u32::from_le_bytes([st.buf[0], st.buf[1], st.buf[2], st.buf[3]]);
