@@ -179,11 +179,11 @@ pub unsafe fn alloc_clone(
     out: *mut *mut NDIS_OID_REQUEST,
 ) -> NDIS_STATUS {
     const CALL: &str = "NdisAllocateCloneOidRequest";
+    // What a refused allocation leaves in the out parameter: not NULL, never to be used.
+    const POISON: usize = 0xDEAD_0000;
     if orig.is_null() || out.is_null() {
         return NDIS_STATUS_INVALID_PARAMETER;
     }
-    // What a refused allocation leaves in the out parameter: not NULL, never to be used.
-    const POISON: usize = 0xDEAD_0000;
     let refused = world::with(|w| {
         let pct = w.cfg.random.oid_clone_fail_percent;
         if pct == 0 || !w.rng.chance(pct) {
