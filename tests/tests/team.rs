@@ -337,6 +337,14 @@ both_builds!(
             })
             .sum();
         assert!(moved > 0, "{:?}", o.reroutes);
+        // A completion's re-sends to one path make one burst: some bursts hold several NBLs.
+        assert!(
+            o.reroutes
+                .iter()
+                .any(|e| matches!(e, Event::Reroute { nbls, .. } if *nbls > 1)),
+            "{:?}",
+            o.reroutes
+        );
         let failed: Vec<_> = common::failures(&o.transitions)
             .into_iter()
             .filter(|(_, e)| matches!(e, Event::PathTransition { path: 1, .. }))
