@@ -130,6 +130,9 @@ pub struct AdapterConfig {
     /// NDIS refuses the filter's `NdisFSetAttributes` for this adapter's module (with
     /// NDIS_STATUS_RESOURCES, as when NDIS cannot allocate for it): its FilterAttach must fail.
     pub set_attributes_fails: bool,
+    /// The adapter's link is down when its stack starts (until a `LinkUp` fault): the filter's
+    /// attach parameters say MediaConnectStateDisconnected.
+    pub starts_disconnected: bool,
     /// One-way propagation delay of the adapter's wire: a frame reaches the far end this long
     /// after its transmission ends (its send completes without waiting for it).
     pub wire_latency_ns: u64,
@@ -167,6 +170,7 @@ impl AdapterConfig {
             lso_max: 0,
             lso_v6_max: None,
             set_attributes_fails: false,
+            starts_disconnected: false,
             wire_latency_ns: 0,
         }
     }
@@ -183,6 +187,13 @@ impl AdapterConfig {
     pub fn with_limits(mut self, mtu: u32, lso_max: u32) -> Self {
         self.mtu = mtu;
         self.lso_max = lso_max;
+        self
+    }
+
+    /// This adapter with its link down until a `LinkUp` fault.
+    #[must_use]
+    pub fn starting_disconnected(mut self) -> Self {
+        self.starts_disconnected = true;
         self
     }
 

@@ -158,7 +158,10 @@ impl Emulator {
                     shim_ticking: false,
                     below_by_target: crate::table::Map::default(),
                     below_target: crate::table::Map::default(),
-                    link: crate::machine::LinkState::default(),
+                    link: crate::machine::LinkState {
+                        up: !cfg.starts_disconnected,
+                        ..crate::machine::LinkState::default()
+                    },
                     propagating: 0,
                     fabric_inflight: 0,
                     multicast: Vec::new(),

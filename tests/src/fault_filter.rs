@@ -28,6 +28,8 @@ use std::cell::Cell;
 pub enum Fault {
     /// A correct filter.
     None,
+    /// Clones with NDIS_CLONE_FLAGS_RESERVED set.
+    CloneWithReservedFlag,
     BadCharacteristics,
     BogusHandle,
     SkipSetAttributes,
@@ -866,7 +868,7 @@ unsafe extern "system" fn send(
         }
         _ => {}
     }
-    if fault == Fault::None && m.counter.is_multiple_of(5) {
+    if matches!(fault, Fault::None | Fault::CloneWithReservedFlag) && m.counter.is_multiple_of(5) {
         send_with_extras(m, d, &v, port, flags);
         return;
     }
@@ -990,6 +992,11 @@ fn send_with_extras(
         0
     } else {
         NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS
+    } | if d.fault == Fault::CloneWithReservedFlag {
+        // NDIS_CLONE_FLAGS_RESERVED.
+        1
+    } else {
+        0
     };
     // SAFETY: cloning a held NBL from our pool.
     let c = unsafe { NdisAllocateCloneNetBufferList(first, d.pool, null_mut(), flags_c) };

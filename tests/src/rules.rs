@@ -161,6 +161,8 @@ rules! {
         "A cloned NBL's children are freed before the parent is completed or returned.";
     CloneParentPassedOn => "clone.parent-passed-on", "[DOC:relationships-between-net-buffer-list-generations]",
         "While it has live clones, a parent NBL is kept, never sent down or indicated up.";
+    CloneFlagsReserved => "clone.flags-reserved", "[DDI NdisAllocateCloneNetBufferList, NdisFreeCloneNetBufferList]",
+        "NdisAllocateCloneNetBufferList and NdisFreeCloneNetBufferList get no clone flag but NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS (NDIS_CLONE_FLAGS_RESERVED, 1, is NDIS's).";
     CloneFreeNotClone => "clone.free-not-clone", "[DDI NdisFreeCloneNetBufferList]",
         "NdisFreeCloneNetBufferList is used only on live clones the filter holds; NdisFreeNetBufferList never on a clone.";
     NblFreeInvalid => "nbl.free-invalid", "[DDI NdisFreeNetBufferList]",

@@ -120,6 +120,7 @@ violation_tests! {
     rule_send_beyond_adapter_limits: SendLargeSendUnsupported => "send.beyond-adapter-limits" in Some("FilterSendNetBufferLists");
     rule_clone_free_not_clone: FreeCloneWithFreeNbl => "clone.free-not-clone" in Some("FilterSendNetBufferLists");
     rule_nbl_free_invalid: FreeNblWhileBelow => "nbl.free-invalid" in Some("FilterSendNetBufferLists");
+    rule_clone_flags_reserved: CloneWithReservedFlag => "clone.flags-reserved" in Some("FilterSendNetBufferLists");
     rule_pool_free_with_outstanding: FreePoolWithOutstanding => "pool.free-with-outstanding" in Some("FilterDetach");
     rule_context_free_invalid: FreeContextNotAllocated => "context.free-invalid" in Some("FilterSendNetBufferLists");
     rule_memory_free_invalid: FreeMemoryTwice => "memory.free-invalid" in Some("FilterRestart");

@@ -388,6 +388,34 @@ both_builds!(
     }
 );
 
+// A member whose link is down when it attaches starts out of service: nothing is sent to it
+// until its link comes up, so no path fails, and then it carries its share.
+both_builds!(
+    a_member_attached_with_its_link_down_starts_out_of_service,
+    sys_a_member_attached_with_its_link_down_starts_out_of_service,
+    Scenario {
+        seed: 4,
+        members: vec![
+            member(0, GBPS, "round-robin", &[]),
+            member(1, GBPS, "round-robin", &[]).starting_disconnected(),
+        ],
+        traffic: load(4_000),
+        faults: vec![(1, 5 * MS, Fault::LinkUp)],
+    },
+    |o| {
+        assert_all_delivered(&o.origin, 4_000);
+        assert_eq!(
+            common::failures(&o.transitions),
+            Vec::<&(u64, Event)>::new()
+        );
+        assert!(o.wires[1] > 0, "{:?}", o.wires);
+        if let Some(stats) = &o.stats {
+            let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
+            assert_eq!(retried, 0, "{stats:?}");
+        }
+    }
+);
+
 // (b) Error completions in flight: sent again on the survivor and delivered.
 both_builds!(
     error_completions_are_sent_again_on_the_survivor,

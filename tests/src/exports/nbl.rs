@@ -369,6 +369,7 @@ pub unsafe fn alloc_clone(
     const CALL: &str = "NdisAllocateCloneNetBufferList";
     let o = orig as usize;
     world::with(|w| {
+        reserved_clone_flags(w, CALL, o, flags);
         if !checks::live_nbl(w, CALL, o) {
             return None;
         }
@@ -415,6 +416,20 @@ pub unsafe fn alloc_clone(
     .unwrap_or(ptr::null_mut())
 }
 
+/// `clone.flags-reserved`: `flags` of a clone call on `nbl` hold nothing but
+/// NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS.
+fn reserved_clone_flags(w: &mut World, call: &'static str, nbl: usize, flags: u32) {
+    let unknown = flags & !mpfilter::ndis::consts::NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS;
+    if unknown != 0 {
+        w.violate(
+            Rule::CloneFlagsReserved,
+            Subject::Nbl(nbl),
+            call,
+            format!("clone flags {flags:#x}: {unknown:#x} is not the caller's to pass"),
+        );
+    }
+}
+
 /// `NdisFreeCloneNetBufferList`.
 ///
 /// # Safety
@@ -423,6 +438,7 @@ pub unsafe fn free_clone(_abi: Abi, nbl: *mut NET_BUFFER_LIST, flags: u32) {
     const CALL: &str = "NdisFreeCloneNetBufferList";
     let n = nbl as usize;
     world::with(|w| {
+        reserved_clone_flags(w, CALL, n, flags);
         if !checks::live_nbl(w, CALL, n) {
             return;
         }
