@@ -101,7 +101,8 @@ impl ParentNbl {
         self.0.as_raw().addr()
     }
 
-    /// Sum of the parent's NET_BUFFER data lengths.
+    /// Sum of the parent's NET_BUFFER data lengths (read by the unit tests).
+    #[cfg(test)]
     pub fn data_length(&self) -> u64 {
         self.0.data_length()
     }
