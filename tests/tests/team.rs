@@ -1194,3 +1194,59 @@ fn the_filters_health_query_returns_the_shims_counters() {
     assert_all_delivered(&emu.delivery().origins[0], 12_000);
     shut_down(emu, img);
 }
+
+/// With every path down, the module's counters say how many NBLs wait: a full queue while the
+/// paths are down, none once a path is back and the queue has drained.
+fn parked_now_is_reported(image: &DriverImage) {
+    let members: Vec<_> = (0..2)
+        .map(|i| {
+            member(
+                i,
+                GBPS,
+                "round-robin",
+                &[("AllDown", RegValue::Sz("queue:1000".into()))],
+            )
+        })
+        .collect();
+    let mut emu = Emulator::new(EmuConfig {
+        seed: 10,
+        ..EmuConfig::default()
+    });
+    emu.add_adapter(
+        members[0].clone(),
+        TrafficConfig {
+            window: 6_000,
+            frame_len: (60, 200),
+            ..load(12_000)
+        },
+    );
+    emu.add_adapter(members[1].clone(), idle());
+    let img = common::boot(&mut emu, image);
+    let at = emu.now();
+    emu.schedule_fault(0, at + 2 * MS, Fault::LinkDown);
+    emu.schedule_fault(1, at + 2 * MS, Fault::LinkDown);
+    emu.schedule_fault(1, at + 15 * MS, Fault::LinkUp);
+    emu.run_for(10 * MS);
+    let if_index = members[0].filter_if_index();
+    let waiting = common::module_stats(&mut emu, if_index).expect("teamed");
+    assert_eq!(
+        waiting.send_nbls_parked_now,
+        u64::from(mpfilter::module::PARK_MAX_NBLS),
+        "{waiting:?}"
+    );
+    assert!(emu.run_until_idle(), "{:?}", emu.violations());
+    let after = common::module_stats(&mut emu, if_index).expect("teamed");
+    assert_eq!(after.send_nbls_parked_now, 0, "{after:?}");
+    common::finish(emu, img);
+}
+
+#[test]
+fn the_counters_say_how_many_nbls_wait_for_a_path() {
+    parked_now_is_reported(&DriverImage::Host);
+}
+
+#[test]
+#[ignore = "needs the cross-built mpfilter.sys: bash tools/build-sys.sh"]
+fn sys_the_counters_say_how_many_nbls_wait_for_a_path() {
+    common::on_sys(|image| parked_now_is_reported(&image));
+}
