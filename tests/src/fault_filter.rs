@@ -992,12 +992,7 @@ fn send_with_extras(
         0
     } else {
         NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS
-    } | if d.fault == Fault::CloneWithReservedFlag {
-        // NDIS_CLONE_FLAGS_RESERVED.
-        1
-    } else {
-        0
-    };
+    } | u32::from(d.fault == Fault::CloneWithReservedFlag); // NDIS_CLONE_FLAGS_RESERVED (1)
     // SAFETY: cloning a held NBL from our pool.
     let c = unsafe { NdisAllocateCloneNetBufferList(first, d.pool, null_mut(), flags_c) };
     let mut out = Vec::with_capacity(v.len());
