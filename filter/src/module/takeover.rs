@@ -63,7 +63,7 @@ fn went_below(word: &AtomicU32, mine: u32) -> bool {
         if w & mine != 0 {
             return None;
         }
-        let crossed = if w & (PROTOCOL_BELOW | OWN_BELOW) == 0 {
+        let crossed = if w & EITHER_BELOW == 0 {
             0
         } else {
             CROSSED
