@@ -63,11 +63,7 @@ fn went_below(word: &AtomicU32, mine: u32) -> bool {
         if w & mine != 0 {
             return None;
         }
-        let crossed = if w & EITHER_BELOW == 0 {
-            0
-        } else {
-            CROSSED
-        };
+        let crossed = if w & EITHER_BELOW == 0 { 0 } else { CROSSED };
         Some(w | mine | crossed)
     })
     .is_ok()

@@ -117,7 +117,9 @@ fn edit_nd(h: &mut [u8], at: usize, old: [u8; 6], mac: [u8; 6]) {
     while o + 8 <= msg.len() {
         let (kind, len) = (msg[o], usize::from(msg[o + 1]) * 8);
         if len == 0 {
-            return;
+            // A zero-length option ends the walk (receivers discard such a message), but what
+            // was already edited still gets its checksum.
+            break;
         }
         if (kind == 1 || kind == 2) && len == 8 && msg[o + 2..o + 8] == old {
             msg[o + 2..o + 8].copy_from_slice(&mac);
@@ -168,6 +170,32 @@ mod tests {
         assert_eq!(msg[26..32], B, "the SLLA option");
         let src: [u8; 16] = frame[22..38].try_into().unwrap();
         let dst: [u8; 16] = frame[38..54].try_into().unwrap();
+        assert_eq!(
+            icmpv6_checksum(&src, &dst, msg).to_be_bytes(),
+            [msg[2], msg[3]]
+        );
+    }
+
+    /// Found by the fuzz smoke (`header_edit`): an option of length zero after the edited one
+    /// ended the walk before the checksum was computed again.
+    #[test]
+    fn an_option_of_length_zero_after_the_edited_one_leaves_a_valid_checksum() {
+        let target = ProbeTarget::V6([0xFD, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9]);
+        let mut probe = [0u8; crate::probe::PROBE_FRAME_MAX];
+        let n = crate::probe::request(target, A, &mut probe);
+        // One more option, of length zero, and the payload length and checksum to match.
+        let mut out = probe[..n].to_vec();
+        out.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 0]);
+        let frame = &mut out[..];
+        let plen = u16::from_be_bytes([frame[18], frame[19]]) + 8;
+        frame[18..20].copy_from_slice(&plen.to_be_bytes());
+        let src: [u8; 16] = frame[22..38].try_into().unwrap();
+        let dst: [u8; 16] = frame[38..54].try_into().unwrap();
+        let sum = icmpv6_checksum(&src, &dst, &frame[54..]);
+        frame[56..58].copy_from_slice(&sum.to_be_bytes());
+        edit_header(frame, B);
+        let msg = &frame[54..];
+        assert_eq!(msg[26..32], B, "the SLLA option");
         assert_eq!(
             icmpv6_checksum(&src, &dst, msg).to_be_bytes(),
             [msg[2], msg[3]]
