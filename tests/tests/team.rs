@@ -48,6 +48,30 @@ fn member(index: u8, speed: u64, policy: &str, extra: &[(&str, RegValue)]) -> Ad
 }
 
 /// `count` round-robin members on 1 Gb/s links (slow enough that a fault lands mid-transfer).
+/// Two round-robin members whose group waits for a path with `AllDown` = `all_down`.
+fn queued_pair(all_down: &str) -> Vec<AdapterConfig> {
+    (0..2)
+        .map(|i| {
+            member(
+                i,
+                GBPS,
+                "round-robin",
+                &[("AllDown", RegValue::Sz(all_down.into()))],
+            )
+        })
+        .collect()
+}
+
+/// Of `n` sends, some failed with MEDIA_DISCONNECTED, the rest completed and were delivered;
+/// none lost silently or duplicated.
+fn assert_failed_as_disconnected(r: &OriginReport, n: u64) {
+    let failed = r.completed_with(NDIS_STATUS_MEDIA_DISCONNECTED);
+    assert!(failed > 0, "{r:?}");
+    assert_eq!(r.completed_ok + failed, n, "{r:?}");
+    assert_eq!((r.duplicates, r.silently_lost), (0, 0), "{r:?}");
+    assert_eq!(r.delivered, r.completed_ok, "{r:?}");
+}
+
 fn round_robin(count: u8) -> Vec<AdapterConfig> {
     (0..count)
         .map(|i| member(i, GBPS, "round-robin", &[]))
@@ -662,14 +686,7 @@ both_builds!(
     sys_all_paths_down_queue_mode_holds_sends_until_a_path_returns,
     Scenario {
         seed: 9,
-        members: (0..2)
-            .map(|i| member(
-                i,
-                GBPS,
-                "round-robin",
-                &[("AllDown", RegValue::Sz("queue:50".into()))]
-            ))
-            .collect(),
+        members: queued_pair("queue:50"),
         traffic: load(6_000),
         faults: vec![
             (0, 2 * MS, Fault::LinkDown),
@@ -693,14 +710,7 @@ both_builds!(
     sys_all_paths_down_queue_mode_fails_what_waited_too_long,
     Scenario {
         seed: 10,
-        members: (0..2)
-            .map(|i| member(
-                i,
-                GBPS,
-                "round-robin",
-                &[("AllDown", RegValue::Sz("queue:5".into()))]
-            ))
-            .collect(),
+        members: queued_pair("queue:5"),
         traffic: load(6_000),
         faults: vec![
             (0, 2 * MS, Fault::LinkDown),
@@ -709,12 +719,7 @@ both_builds!(
         ],
     },
     |o| {
-        let r = &o.origin;
-        let failed = r.completed_with(NDIS_STATUS_MEDIA_DISCONNECTED);
-        assert!(failed > 0, "{r:?}");
-        assert_eq!(r.completed_ok + failed, 6_000, "{r:?}");
-        assert_eq!((r.duplicates, r.silently_lost), (0, 0), "{r:?}");
-        assert_eq!(r.delivered, r.completed_ok, "{r:?}");
+        assert_failed_as_disconnected(&o.origin, 6_000);
         if let Some(stats) = &o.stats {
             assert!(stats[0].send_nbls_park_expired > 0, "{:?}", stats[0]);
         }
@@ -729,14 +734,7 @@ both_builds!(
     sys_all_paths_down_queue_mode_holds_no_more_than_its_capacity,
     Scenario {
         seed: 10,
-        members: (0..2)
-            .map(|i| member(
-                i,
-                GBPS,
-                "round-robin",
-                &[("AllDown", RegValue::Sz("queue:1000".into()))]
-            ))
-            .collect(),
+        members: queued_pair("queue:1000"),
         traffic: TrafficConfig {
             window: 6_000,
             frame_len: (60, 200),
@@ -749,12 +747,7 @@ both_builds!(
         ],
     },
     |o| {
-        let r = &o.origin;
-        let failed = r.completed_with(NDIS_STATUS_MEDIA_DISCONNECTED);
-        assert!(failed > 0, "{r:?}");
-        assert_eq!(r.completed_ok + failed, 12_000, "{r:?}");
-        assert_eq!((r.duplicates, r.silently_lost), (0, 0), "{r:?}");
-        assert_eq!(r.delivered, r.completed_ok, "{r:?}");
+        assert_failed_as_disconnected(&o.origin, 12_000);
         if let Some(stats) = &o.stats {
             let s = &stats[0];
             assert!(s.send_nbls_park_overflow > 0, "{s:?}");
@@ -1198,16 +1191,7 @@ fn the_filters_health_query_returns_the_shims_counters() {
 /// With every path down, the module's counters say how many NBLs wait: a full queue while the
 /// paths are down, none once a path is back and the queue has drained.
 fn parked_now_is_reported(image: &DriverImage) {
-    let members: Vec<_> = (0..2)
-        .map(|i| {
-            member(
-                i,
-                GBPS,
-                "round-robin",
-                &[("AllDown", RegValue::Sz("queue:1000".into()))],
-            )
-        })
-        .collect();
+    let members = queued_pair("queue:1000");
     let mut emu = Emulator::new(EmuConfig {
         seed: 10,
         ..EmuConfig::default()
