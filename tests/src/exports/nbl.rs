@@ -555,14 +555,10 @@ pub unsafe fn free_context(_abi: Abi, nbl: *mut NET_BUFFER_LIST, size: u16) {
     });
 }
 
-/// `NdisCopySendNetBufferListInfo` (VOID in the DDI: a dead NBL is a violation, not a status).
-///
-/// # Safety
-/// None beyond the C contract.
-pub unsafe fn copy_send_info(_abi: Abi, dst: *mut NET_BUFFER_LIST, src: *mut NET_BUFFER_LIST) {
-    const CALL: &str = "NdisCopySendNetBufferListInfo";
+/// `src`'s out-of-band information array copied to `dst` (both checked live for `call`).
+fn copy_info(call: &'static str, dst: *mut NET_BUFFER_LIST, src: *mut NET_BUFFER_LIST) {
     world::with(|w| {
-        if !checks::live_nbl(w, CALL, dst as usize) || !checks::live_nbl(w, CALL, src as usize) {
+        if !checks::live_nbl(w, call, dst as usize) || !checks::live_nbl(w, call, src as usize) {
             return;
         }
         // SAFETY: both are live emulator NBLs.
@@ -572,6 +568,15 @@ pub unsafe fn copy_send_info(_abi: Abi, dst: *mut NET_BUFFER_LIST, src: *mut NET
     });
 }
 
+/// `NdisCopySendNetBufferListInfo` (VOID in the DDI: a dead NBL is a violation, not a status).
+///
+/// # Safety
+/// None beyond the C contract.
+pub unsafe fn copy_send_info(_abi: Abi, dst: *mut NET_BUFFER_LIST, src: *mut NET_BUFFER_LIST) {
+    const CALL: &str = "NdisCopySendNetBufferListInfo";
+    copy_info(CALL, dst, src);
+}
+
 /// `NdisCopyReceiveNetBufferListInfo`: the whole out-of-band array, as for the send side (the DDI's
 /// list of receive items is a subset; nothing here reads the others on a receive).
 ///
@@ -579,15 +584,7 @@ pub unsafe fn copy_send_info(_abi: Abi, dst: *mut NET_BUFFER_LIST, src: *mut NET
 /// As for [`copy_send_info`].
 pub unsafe fn copy_receive_info(_abi: Abi, dst: *mut NET_BUFFER_LIST, src: *mut NET_BUFFER_LIST) {
     const CALL: &str = "NdisCopyReceiveNetBufferListInfo";
-    world::with(|w| {
-        if !checks::live_nbl(w, CALL, dst as usize) || !checks::live_nbl(w, CALL, src as usize) {
-            return;
-        }
-        // SAFETY: both are live emulator NBLs.
-        let info = unsafe { nblmem::nbl_mut(src as usize) }.NetBufferListInfo;
-        // SAFETY: as above.
-        unsafe { nblmem::nbl_mut(dst as usize) }.NetBufferListInfo = info;
-    });
+    copy_info(CALL, dst, src);
 }
 
 /// `NdisRetreatNetBufferDataStart`: uses unused data space, else prepends an MDL the emulator
