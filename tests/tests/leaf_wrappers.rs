@@ -5,8 +5,9 @@
 #![allow(clippy::multiple_unsafe_ops_per_block)]
 
 use mpfilter::ndis::consts::{
-    IEEE8021Q_NET_BUFFER_LIST_INFO, NDIS_OBJECT_TYPE_DEFAULT, NDIS_STATUS_MEDIA_DISCONNECTED,
-    NDIS_STATUS_SUCCESS, TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
+    IEEE8021Q_NET_BUFFER_LIST_INFO, NDIS_NBL_FLAGS_IS_LOOPBACK_PACKET, NDIS_OBJECT_TYPE_DEFAULT,
+    NDIS_STATUS_MEDIA_DISCONNECTED, NDIS_STATUS_SUCCESS, TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO,
+    TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
 };
 use mpfilter::ndis::nbl::CloneFlags;
 use mpfilter::ndis::types::{
@@ -135,9 +136,15 @@ fn peek_meta_and_child_completion_through_the_emulator() {
     parent.set_info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, 0x1_0000_05B4);
     parent.set_info(IEEE8021Q_NET_BUFFER_LIST_INFO, 0x2A);
     let cloning = parent.start_cloning(filter(&emu, a));
+    assert_eq!(cloning.parent().child_count(), 1, "the cloning's own count");
     let child = cloning
         .clone_in(&clones, CloneFlags::NEW_MDLS)
         .expect("a clone");
+    assert_eq!(
+        child.parent().child_count(),
+        2,
+        "the child and the unfinished cloning, in the emulator's ChildRefCount"
+    );
     child.copy_send_info();
     assert_eq!(child.info(TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO), Some(0x15));
     assert_eq!(child.info(IEEE8021Q_NET_BUFFER_LIST_INFO), Some(0x2A));
@@ -195,4 +202,96 @@ fn a_clone_pool_with_a_clone_out_is_a_violation() {
     assert!(emu.halted());
     // The emulator has halted: nothing is given back.
     let _ = (child, cloning);
+}
+
+/// The out-of-band readers over an NBL the emulator allocated and the protocol filled in.
+#[test]
+fn out_of_band_readers_see_what_the_protocol_set() {
+    let (mut emu, a) = booted();
+    let h = emu.module_handle(a) as NDIS_HANDLE;
+    let proto = protocol_pool(h);
+    let mut bytes = frame();
+    let mut m = mdl_over(&mut bytes);
+    // SAFETY: the test's pool and MDL, which outlive the NBL.
+    let raw = unsafe { x::NdisAllocateNetBufferAndNetBufferList(proto, 0, 0, &raw mut m, 0, 64) };
+    let nbl = owned(raw);
+
+    // 802.1Q: UserPriority in bits 0-2, CanonicalFormatId in bit 3, VlanId in bits 4-15.
+    assert_eq!(nbl.vlan_id(), None, "no tag");
+    for (tag, vlan) in [
+        ((0x2A << 4) | 5, Some(0x2A)),
+        (0x7 | 0x8, None),
+        ((0xFFF << 4) | 0x1_0000, Some(0xFFF)),
+        (0x10, Some(1)),
+    ] {
+        nbl.set_info(IEEE8021Q_NET_BUFFER_LIST_INFO, tag);
+        assert_eq!(nbl.vlan_id(), vlan, "tag {tag:#x}");
+    }
+
+    // Large send: MSS in bits 0-19, Type (LSOv2) in bit 30, IPVersion (LSOv2: IPv6) in bit 31.
+    let v2 = 1usize << 30;
+    let v6 = 1usize << 31;
+    let (mss, mss6) = (0x5B4, 0x5A0);
+    for (info, expected) in [
+        (0, None),
+        (v2 | v6, None),
+        (mss, Some(false)),
+        (mss | v2, Some(false)),
+        (mss6 | v2 | v6, Some(true)),
+        // LSOv1 has no IP version: its reserved top bit does not make it IPv6.
+        (mss | v6, Some(false)),
+        // Only the low 32 bits are the bit-fields.
+        ((1 << 32) | mss | v2, Some(false)),
+    ] {
+        nbl.set_info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, info);
+        assert_eq!(nbl.large_send(), expected, "info {info:#x}");
+    }
+
+    // NblFlags, the field NDIS reads for the loopback mark.
+    assert_eq!(nbl.nbl_flags(), 0, "NDIS zeroes a new NBL's flags");
+    nbl.set_nbl_flags(NDIS_NBL_FLAGS_IS_LOOPBACK_PACKET | 0x3);
+    // SAFETY: a plain read of the live NBL.
+    let written = unsafe { (*raw).NblFlags };
+    assert_eq!(written, NDIS_NBL_FLAGS_IS_LOOPBACK_PACKET | 0x3);
+    assert_eq!(nbl.nbl_flags(), NDIS_NBL_FLAGS_IS_LOOPBACK_PACKET | 0x3);
+
+    // SAFETY: the test's NBL and pool.
+    unsafe {
+        x::NdisFreeNetBufferList(nbl.into_raw());
+        x::NdisFreeNetBufferListPool(proto);
+    }
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    emu.stop(a);
+    emu.unload();
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+}
+
+/// `FilterHandle::restart_filter` reaches NdisFRestartFilter: the stack pauses and restarts.
+#[test]
+fn restart_filter_restarts_the_stack() {
+    let (mut emu, a) = booted();
+    assert_eq!(filter(&emu, a).restart_filter(), NDIS_STATUS_SUCCESS);
+    emu.add_traffic(a, 50, 50);
+    assert!(emu.run_until_idle());
+    let m = emu.lifecycle_stats(a);
+    assert_eq!((m.restart_requests, m.pauses, m.restarts), (1, 1, 2));
+    assert_eq!(emu.module_state(a), ndis_emu::ModState::Running);
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    emu.stop(a);
+    emu.unload();
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+}
+
+/// `FilterHandle::restart_complete` reaches NdisFRestartComplete: outside a restart, the
+/// emulator names the violation.
+#[test]
+fn restart_complete_outside_a_restart_is_a_violation() {
+    let (emu, a) = booted();
+    filter(&emu, a).restart_complete(NDIS_STATUS_SUCCESS);
+    let v = emu.violations();
+    assert_eq!(
+        v[0].rule,
+        ndis_emu::Rule::RestartCompleteNotPending,
+        "{v:?}"
+    );
 }

@@ -45,10 +45,6 @@ impl<'a> AttachParameters<'a> {
     pub fn base_miniport_if_index(&self) -> NET_IFINDEX {
         self.0.BaseMiniportIfIndex
     }
-    /// Interface index of the module below.
-    pub fn lower_if_index(&self) -> NET_IFINDEX {
-        self.0.LowerIfIndex
-    }
     /// The current MAC address (at most 32 bytes, as NDIS sizes the field).
     pub fn mac_address(&self) -> &'a [u8] {
         let len = usize::from(self.0.MacAddressLength).min(self.0.CurrentMacAddress.len());
@@ -66,10 +62,6 @@ impl<'a> AttachParameters<'a> {
     /// `MediaConnectState*` at attach.
     pub fn media_connect_state(&self) -> i32 {
         self.0.MediaConnectState
-    }
-    /// The miniport's `NdisMedium*`.
-    pub fn media_type(&self) -> i32 {
-        self.0.MiniportMediaType
     }
     /// Narrows `DefaultOffloadConfiguration` to `limits` — what the drivers above this module
     /// will see at bind — as [`NarrowedOffload::of`] does (lowered, or turned off where a limit is
@@ -141,11 +133,6 @@ impl RestartParameters<'_> {
         // SAFETY: NULL or valid for `'a`, by the caller's contract.
         Self(unsafe { p.as_ref() })
     }
-    /// Interface index of the module below (0 when NDIS passed no parameters).
-    pub fn lower_if_index(&self) -> NET_IFINDEX {
-        self.0.map_or(0, |p| p.LowerIfIndex)
-    }
-
     /// Lowers the general restart attributes' `MtuSize` to `mtu` (never raises it) — what the
     /// drivers above see; NDIS lets a filter change any member of them. Nothing happens without a
     /// general entry or for `mtu` 0.

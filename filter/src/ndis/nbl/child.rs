@@ -96,7 +96,8 @@ impl ParentNbl {
         unsafe { p.cast::<ParentNbl>().as_ref() }
     }
 
-    /// The parent's address (to match a child to its parent).
+    /// The parent's address (read by the unit tests, to match a child to its parent).
+    #[cfg(test)]
     pub fn addr(&self) -> usize {
         self.0.as_raw().addr()
     }
@@ -105,11 +106,6 @@ impl ParentNbl {
     #[cfg(test)]
     pub fn data_length(&self) -> u64 {
         self.0.data_length()
-    }
-
-    /// The parent's `SourceHandle` (its originator above the filter).
-    pub fn source_handle(&self) -> NDIS_HANDLE {
-        self.0.source_handle()
     }
 
     /// The parent's `NDIS_NBL_FLAGS_*` (read by the unit tests).

@@ -53,7 +53,8 @@ impl NblQueue {
         taken
     }
 
-    /// Takes every NBL.
+    /// Takes every NBL (read by the unit tests).
+    #[cfg(test)]
     pub fn take_all(&mut self) -> NblChain {
         core::mem::take(&mut self.0)
     }
