@@ -27,7 +27,9 @@ use mpfilter::ndis::consts::{
 use ndis_emu::config::RegValue;
 use ndis_emu::ledger::{Arrival, OriginReport};
 use ndis_emu::wire::Fault;
-use ndis_emu::{AdapterConfig, DriverImage, EmuConfig, Emulator, LoadedImage, TrafficConfig};
+use ndis_emu::{
+    AdapterConfig, DriverImage, EmuConfig, Emulator, LoadedImage, Randomization, TrafficConfig,
+};
 
 const MS: u64 = 1_000_000;
 const GBPS: u64 = 1_000_000_000;
@@ -108,6 +110,8 @@ struct Outcome {
     wires: Vec<u64>,
     /// Most NBLs for one destination below each member's miniport at once.
     below_peak: Vec<u64>,
+    /// NBLs each member's miniport completed aborted because a cancel named them in its queue.
+    cancelled_below: Vec<u64>,
     /// Every frame that left a wire, in arrival order (times relative to the start of traffic).
     arrivals: Vec<Arrival>,
     /// The path transitions the filter reported, with their time relative to the start of traffic.
@@ -159,9 +163,15 @@ fn read_group(emu: &mut Emulator, if_index: u32) -> Option<GroupView> {
 /// Boots the team on `image`, applies the faults, runs the traffic to its end, detaches every
 /// member, unloads: no violation, no leak, no frame damaged on any wire.
 fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
+    run_with(s, image, Randomization::default())
+}
+
+/// [`run_on`] with the emulator's `random` settings (cancels, for one).
+fn run_with(s: &Scenario, image: DriverImage, random: Randomization) -> Outcome {
     let mut emu = Emulator::new(EmuConfig {
         seed: s.seed,
         cpus: 4,
+        random,
         ..EmuConfig::default()
     });
     for (i, m) in s.members.iter().enumerate() {
@@ -208,6 +218,9 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
     let below_peak = (0..emu.adapter_count())
         .map(|a| emu.stats(a).tx_below_peak_per_target)
         .collect();
+    let cancelled_below = (0..emu.adapter_count())
+        .map(|a| emu.stats(a).mp_tx_cancelled)
+        .collect();
     for a in 0..emu.adapter_count() {
         assert_eq!(emu.stats(a).wire_tx_bad, 0, "adapter {a}: intact frames");
         emu.stop(a);
@@ -221,6 +234,7 @@ fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
         origin: d.origins[0].clone(),
         wires: d.per_wire.clone(),
         below_peak,
+        cancelled_below,
         arrivals,
         transitions,
         reroutes,
@@ -518,6 +532,97 @@ both_builds!(
         );
     }
 );
+
+/// Every chain the protocol sends is cancelled as soon as the send returns.
+fn cancelling() -> Randomization {
+    Randomization {
+        send_cancel_percent: 100,
+        ..Randomization::default()
+    }
+}
+
+/// Each NBL completed OK (and delivered) or aborted by a cancel; nothing else, nothing lost.
+fn assert_ok_or_cancelled(r: &OriginReport, n: u64) {
+    let aborted = r.completed_with(NDIS_STATUS_SEND_ABORTED);
+    assert!(aborted > 0, "{r:?}");
+    assert_eq!(r.completed_ok + aborted, n, "{r:?}");
+    assert_eq!(r.delivered, r.completed_ok, "{r:?}");
+    assert_eq!((r.duplicates, r.silently_lost), (0, 0), "{r:?}");
+}
+
+/// (b'') A protocol's cancel reaches every member where its NBLs wait, not only its own
+/// adapter's miniport: the children queued below the other member are aborted too, and each goes
+/// back to the protocol as aborted.
+fn cancels_reach_every_member(image: DriverImage) {
+    let s = Scenario {
+        seed: 12,
+        members: round_robin(2),
+        traffic: load(3_000),
+        faults: vec![],
+    };
+    let o = run_with(&s, image, cancelling());
+    assert_ok_or_cancelled(&o.origin, 3_000);
+    assert!(
+        o.cancelled_below.iter().all(|&c| c > 0),
+        "cancelled below each member: {:?}",
+        o.cancelled_below
+    );
+    assert_eq!(
+        o.origin.completed_with(NDIS_STATUS_SEND_ABORTED),
+        o.cancelled_below.iter().sum::<u64>(),
+        "every abort is a miniport's, and each reached the protocol: {:?}",
+        o.cancelled_below
+    );
+}
+
+#[test]
+fn a_cancel_reaches_every_member_where_the_protocols_nbls_wait() {
+    cancels_reach_every_member(DriverImage::Host);
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team -- --ignored"]
+fn sys_a_cancel_reaches_every_member_where_the_protocols_nbls_wait() {
+    common::on_sys(cancels_reach_every_member);
+}
+
+/// (h'') With every path down and AllDown = queue, a cancel takes its NBLs out of the queue at
+/// once: they go back aborted, counted, and the rest leave when a path returns.
+fn cancels_empty_the_queue(image: DriverImage) {
+    let s = Scenario {
+        seed: 13,
+        members: queued_pair("queue:1000"),
+        traffic: load(3_000),
+        faults: vec![
+            (0, MS / 2, Fault::LinkDown),
+            (1, MS / 2, Fault::LinkDown),
+            (1, 20 * MS, Fault::LinkUp),
+        ],
+    };
+    let o = run_with(&s, image, cancelling());
+    assert_ok_or_cancelled(&o.origin, 3_000);
+    let stats = o.stats.as_ref().expect("a team");
+    let from_queue = stats[0].send_nbls_park_cancelled;
+    assert!(from_queue > 0, "{:?}", stats[0]);
+    assert_eq!(
+        o.origin.completed_with(NDIS_STATUS_SEND_ABORTED),
+        from_queue + o.cancelled_below.iter().sum::<u64>(),
+        "aborted in the queue or below: {:?} {:?}",
+        stats[0],
+        o.cancelled_below
+    );
+}
+
+#[test]
+fn a_cancel_takes_its_nbls_out_of_the_all_down_queue() {
+    cancels_empty_the_queue(DriverImage::Host);
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team -- --ignored"]
+fn sys_a_cancel_takes_its_nbls_out_of_the_all_down_queue() {
+    common::on_sys(cancels_empty_the_queue);
+}
 
 // (h) All paths down with AllDown = fail: sends complete at once with MEDIA_DISCONNECTED; a path
 // that returns carries the rest.

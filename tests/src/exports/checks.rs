@@ -17,14 +17,41 @@ pub(super) fn passive(w: &mut World, call: &'static str, subject: Subject) -> bo
     true
 }
 
-/// The DISPATCH bit of a data-path call's flags must say what the IRQL is.
+/// The callbacks NDIS may call at any IRQL up to DISPATCH_LEVEL without telling the filter
+/// which: inside them the filter does not know the IRQL.
+const IRQL_UNKNOWN_IN: [&str; 4] = [
+    "FilterCancelSendNetBufferLists",
+    "FilterStatus",
+    "FilterOidRequestComplete",
+    "FilterCancelOidRequest",
+];
+
+/// Whether the filter knows the current IRQL: anywhere but in the callbacks of
+/// [`IRQL_UNKNOWN_IN`], unless it holds a spin lock there (it raised the IRQL itself).
+fn irql_known(w: &World) -> bool {
+    let unknown = w
+        .frames
+        .last()
+        .is_some_and(|f| IRQL_UNKNOWN_IN.contains(&f.name));
+    let cpu = w.kernel.cpu;
+    !unknown
+        || w.kernel
+            .locks
+            .values()
+            .any(|h| h.is_some_and(|h| h.cpu == cpu))
+}
+
+/// The DISPATCH bit of a data-path call's flags says what the IRQL is: never set below
+/// DISPATCH_LEVEL, and set at DISPATCH_LEVEL wherever the filter knows the IRQL. Where it does
+/// not (a callback of [`IRQL_UNKNOWN_IN`]), a clear bit is what the documentation asks for.
 pub(super) fn dispatch_flag(
     w: &mut World,
     call: &'static str,
     flag: bool,
     subject: Subject,
 ) -> bool {
-    if flag != w.irql.is_dispatch() {
+    let at_dispatch = w.irql.is_dispatch();
+    if flag != at_dispatch && (flag || irql_known(w)) {
         let irql = w.irql;
         w.violate(
             Rule::IrqlDispatchFlagMismatch,

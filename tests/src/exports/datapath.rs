@@ -468,6 +468,7 @@ pub unsafe fn cancel_send(_abi: Abi, h: NDIS_HANDLE, id: *mut c_void) {
         }
         w.adapters[a].mp.tx_queue = keep;
         if !hit.is_empty() {
+            w.adapters[a].stats.mp_tx_cancelled += u64::try_from(hit.len()).unwrap_or(u64::MAX);
             for &n in &hit {
                 w.cancelled.insert(n);
             }
