@@ -679,7 +679,7 @@ fn send_errors_fail_path_and_are_forgiven() {
     assert_eq!(g.on_complete(&err(SendError::Failure), 2), Attention::None);
     assert_eq!(g.on_complete(&err(SendError::Failure), 3), Attention::None);
     assert_eq!(
-        g.on_complete(&err(SendError::MediaDisconnected), 4),
+        g.on_complete(&err(SendError::Failure), 4),
         Attention::EvaluateHealth
     );
     let ts = g.tick(5);

@@ -495,6 +495,85 @@ both_builds!(
     }
 );
 
+/// Two round-robin members that never leave service for send errors (`SendErrorThreshold` 0).
+fn error_tolerant_pair() -> Vec<AdapterConfig> {
+    (0..2)
+        .map(|i| {
+            member(
+                i,
+                GBPS,
+                "round-robin",
+                &[("SendErrorThreshold", RegValue::Dword(0))],
+            )
+        })
+        .collect()
+}
+
+/// Every NBL a member's miniport finishes from the start fails with NDIS_STATUS_FAILURE.
+fn always_failing(a: usize) -> (usize, u64, Fault) {
+    (
+        a,
+        0,
+        Fault::ErrorCompletions {
+            status: NDIS_STATUS_FAILURE,
+            count: u32::MAX,
+        },
+    )
+}
+
+// (b, re-sends) A path that fails sends but stays in service (its error threshold off): each NBL
+// it fails is sent again on another path, never back on the one that failed it, so every NBL is
+// delivered after one re-send at most.
+both_builds!(
+    a_resend_avoids_the_path_that_failed_it,
+    sys_a_resend_avoids_the_path_that_failed_it,
+    Scenario {
+        seed: 14,
+        members: error_tolerant_pair(),
+        traffic: load(2_000),
+        faults: vec![always_failing(1)],
+    },
+    |o| {
+        assert_all_delivered(&o.origin, 2_000);
+        let stats = o.stats.as_ref().expect("a team");
+        let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
+        assert!(retried > 0, "{stats:?}");
+        let exhausted: u64 = stats.iter().map(|s| s.send_nbls_retries_exhausted).sum();
+        assert_eq!(exhausted, 0, "{stats:?}");
+        assert_eq!(
+            common::failures(&o.transitions),
+            Vec::<&(u64, Event)>::new()
+        );
+    }
+);
+
+// (b, re-sends) When every path fails every send and none leaves service, an NBL is sent again
+// MAX_RESENDS times and then completed with the failure: no endless re-sending.
+both_builds!(
+    an_nbl_every_path_fails_is_completed_after_max_resends,
+    sys_an_nbl_every_path_fails_is_completed_after_max_resends,
+    Scenario {
+        seed: 15,
+        members: error_tolerant_pair(),
+        traffic: load(500),
+        faults: vec![always_failing(0), always_failing(1)],
+    },
+    |o| {
+        let r = &o.origin;
+        assert_eq!(r.completed_with(NDIS_STATUS_FAILURE), 500, "{r:?}");
+        assert_eq!((r.delivered, r.duplicates), (0, 0), "{r:?}");
+        let stats = o.stats.as_ref().expect("a team");
+        let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
+        let exhausted: u64 = stats.iter().map(|s| s.send_nbls_retries_exhausted).sum();
+        assert_eq!(exhausted, 500, "{stats:?}");
+        assert_eq!(
+            retried,
+            500 * u64::from(mpfilter::module::route::MAX_RESENDS),
+            "{stats:?}"
+        );
+    }
+);
+
 // (b') An aborted send was cancelled, not lost by the path: it goes back to the protocol as
 // aborted, not sent again, and the path stays in service.
 both_builds!(

@@ -80,10 +80,9 @@ pub enum Selection {
 /// Why a send completion failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendError {
-    /// Generic failure (`NDIS_STATUS_FAILURE` and similar). Counted toward the error threshold.
+    /// The path failed the send (`NDIS_STATUS_FAILURE`, `NDIS_STATUS_MEDIA_DISCONNECTED` and
+    /// every other status not named below). Counted toward the error threshold.
     Failure,
-    /// The medium is disconnected. Counted toward the error threshold.
-    MediaDisconnected,
     /// Out of resources: transient back-pressure, not counted.
     Resources,
     /// The member was pausing or resetting: not a path fault, not counted.
@@ -95,7 +94,7 @@ pub enum SendError {
 impl SendError {
     /// Whether this error counts toward the path's send-error threshold.
     pub const fn counts_as_path_fault(self) -> bool {
-        matches!(self, Self::Failure | Self::MediaDisconnected)
+        matches!(self, Self::Failure)
     }
 }
 

@@ -162,7 +162,6 @@ pub fn is_path_failure(status: NDIS_STATUS) -> bool {
 fn completion_status(status: NDIS_STATUS) -> CompletionStatus {
     match status {
         NDIS_STATUS_SUCCESS => CompletionStatus::Ok,
-        NDIS_STATUS_MEDIA_DISCONNECTED => CompletionStatus::Error(SendError::MediaDisconnected),
         NDIS_STATUS_RESOURCES => CompletionStatus::Error(SendError::Resources),
         NDIS_STATUS_PAUSED => CompletionStatus::Error(SendError::Paused),
         NDIS_STATUS_SEND_ABORTED | NDIS_STATUS_REQUEST_ABORTED => {
