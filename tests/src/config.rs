@@ -30,9 +30,10 @@ pub struct Randomization {
     /// Percentage of pauses for which NDIS does not wait for the protocol's sends to complete
     /// first: FilterPause comes while sends are still below, and they complete after it returned.
     pub pause_with_sends_below_percent: u8,
-    /// Percentage of `NdisAllocateCloneOidRequest` calls NDIS refuses (RESOURCES, with a poisoned
-    /// pointer left in the out parameter, which NDIS does not promise to clear): the filter must
-    /// answer the protocol's request itself.
+    /// Percentage of `NdisAllocateCloneOidRequest` calls NDIS refuses, with RESOURCES or FAILURE
+    /// (the two refusals its documentation names) and a poisoned pointer left in the out parameter
+    /// (stricter than the documented NULL: the filter must not read it): the filter must answer the
+    /// protocol's request itself, with the status NDIS gave it.
     pub oid_clone_fail_percent: u8,
 }
 

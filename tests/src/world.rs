@@ -600,8 +600,9 @@ pub(crate) struct OrigOid {
     pub adapter: usize,
     pub state: OrigState,
     pub cancelled: bool,
-    /// NDIS refused the filter a clone of this request: the filter answers it itself.
-    pub clone_refused: bool,
+    /// NDIS refused the filter a clone of this request, with this status: the filter answers it
+    /// itself, with that status.
+    pub clone_refused: Option<mpfilter::ndis::types::NDIS_STATUS>,
     /// What the miniport answered on the filter's clone of this request.
     pub answer: Option<OidAnswer>,
 }

@@ -114,12 +114,12 @@ fn mpfilter_is_clean_across_seeds_and_switch_extremes() {
     }
 }
 
-/// NDIS refuses the filter a clone for some of the protocol's requests (leaving a poisoned
-/// pointer behind, as it may): the filter answers each of those requests itself with
-/// RESOURCES and never touches the pointer; every other request is answered as the miniport
-/// answered it.
+/// NDIS refuses the filter a clone for some of the protocol's requests, with RESOURCES or
+/// FAILURE (and a poisoned pointer behind, stricter than the documented NULL): the filter answers
+/// each of those requests itself with the status NDIS gave and never touches the pointer; every
+/// other request is answered as the miniport answered it.
 #[test]
-fn requests_ndis_refuses_to_clone_are_answered_with_resources() {
+fn requests_ndis_refuses_to_clone_are_answered_with_its_status() {
     let cfg = PassthroughConfig {
         seed: 3,
         nbls_each_way: 500,

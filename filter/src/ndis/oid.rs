@@ -212,20 +212,23 @@ impl ClonedOidRequest {
     }
 
     /// Makes a set request's clone carry `data` from `scratch` instead of the requester's buffer
-    /// (which stays as it was). False, and nothing changed, for another request type or data
-    /// longer than the scratch.
+    /// (which stays as it was). False, and nothing changed, for another request type. Data longer
+    /// than the scratch does not compile.
     ///
     /// `scratch` must be the module's own (one regular request at a time uses it) and outlive the
     /// request, as a module's fields do: NDIS completes every request before FilterDetach.
-    pub fn substitute_set_data(&mut self, scratch: &OidScratch, data: &[u8]) -> bool {
-        if request_type_of(self.clone) != NDIS_REQUEST_SET_INFORMATION
-            || data.len() > OID_SCRATCH_LEN
-        {
+    pub fn substitute_set_data<const N: usize>(
+        &mut self,
+        scratch: &OidScratch,
+        data: &[u8; N],
+    ) -> bool {
+        const { assert!(N <= OID_SCRATCH_LEN, "more data than the scratch holds") };
+        if request_type_of(self.clone) != NDIS_REQUEST_SET_INFORMATION {
             return false;
         }
         let buffer = scratch.0.get().cast::<u8>();
         // SAFETY: the module's one outstanding request is this one (NDIS serialises them), so
-        // nobody reads the scratch now; `data` fits.
+        // nobody reads the scratch now; `data` fits (the const assertion above).
         unsafe { ptr::copy_nonoverlapping(data.as_ptr(), buffer, data.len()) };
         // SAFETY: the clone is ours until forwarded.
         let union = unsafe { &mut (*self.clone.as_ptr()).DATA };

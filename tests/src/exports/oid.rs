@@ -187,17 +187,22 @@ pub unsafe fn alloc_clone(
     let refused = world::with(|w| {
         let pct = w.cfg.random.oid_clone_fail_percent;
         if pct == 0 || !w.rng.chance(pct) {
-            return false;
+            return None;
         }
+        let status = if w.rng.chance(50) {
+            NDIS_STATUS_RESOURCES
+        } else {
+            NDIS_STATUS_FAILURE
+        };
         if let Some(o) = w.orig_oids.get_mut(&(orig as usize)) {
-            o.clone_refused = true;
+            o.clone_refused = Some(status);
         }
-        true
+        Some(status)
     });
-    if refused == Some(true) {
+    if let Some(Some(status)) = refused {
         // SAFETY: out is non-null and writable per the contract.
         unsafe { *out = core::ptr::without_provenance_mut(POISON) };
-        return NDIS_STATUS_RESOURCES;
+        return status;
     }
     let p = world::with(|w| {
         checks::module(w, CALL, h as usize)?;

@@ -136,7 +136,7 @@ pub(super) fn proto_issue_oid(a: usize) {
                 adapter: a,
                 state: OrigState::InFilter,
                 cancelled: false,
-                clone_refused: false,
+                clone_refused: None,
                 answer: None,
             },
         );
@@ -196,8 +196,8 @@ fn oid_answer_ok(w: &World, a: usize, req: usize, status: NDIS_STATUS) -> bool {
     if o.cancelled && status == mpfilter::ndis::consts::NDIS_STATUS_REQUEST_ABORTED {
         return true;
     }
-    if o.clone_refused {
-        return status == mpfilter::ndis::consts::NDIS_STATUS_RESOURCES;
+    if let Some(refused) = o.clone_refused {
+        return status == refused;
     }
     let cfg = &w.adapters[a].cfg;
     let word = u32::from_le_bytes([st.buf[0], st.buf[1], st.buf[2], st.buf[3]]);
