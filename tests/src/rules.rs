@@ -72,7 +72,7 @@ rules! {
     RestartNeverCompleted => "restart.never-completed", "[DDI FilterRestart]",
         "A restart that returned NDIS_STATUS_PENDING is completed with NdisFRestartComplete.";
     IrqlDispatchFlagMismatch => "irql.dispatch-flag-mismatch", "[DOC:dispatch-irql-tracking]",
-        "The DISPATCH_LEVEL bit of send, send-complete, receive and return flags is set exactly when the caller runs at DISPATCH_LEVEL.";
+        "The DISPATCH_LEVEL bit of send, send-complete, receive and return flags is never set below DISPATCH_LEVEL, and is set at DISPATCH_LEVEL wherever the filter knows the IRQL. It does not know it in the callbacks NDIS makes at any IRQL up to DISPATCH_LEVEL without flags (FilterCancelSendNetBufferLists, FilterStatus, FilterOidRequestComplete, FilterCancelOidRequest) unless it holds a spin lock there: there the documentation asks for a clear bit, since the IRQL is unknown.";
     IrqlPassiveOnly => "irql.passive-only", "[DDI req.irql]",
         "PASSIVE_LEVEL-only functions (register/deregister, NdisFSetAttributes, NdisRegisterDeviceEx, NdisSetOptionalHandlers, NdisFRestartComplete, NdisOpenConfigurationEx, NdisReadConfiguration, NdisCloseConfiguration) are not called at DISPATCH_LEVEL.";
     SendCompleteTwice => "send.complete-twice", "[DOC:sending-data-from-a-filter-driver][SO]",

@@ -8,13 +8,20 @@ use crate::kernel_sync::{GROUP_SIZE, processors_in};
 use crate::world;
 use mpfilter::ndis::types::PROCESSOR_NUMBER;
 
-/// `KeQueryInterruptTimePrecise`: virtual time in 100 ns units (monotonic: the virtual clock
+/// How long the machine has been up when the emulator's virtual clock starts, in nanoseconds:
+/// on Windows the interrupt time counts from boot, and a filter attaches seconds after it at the
+/// earliest. A filter that takes 0 for "long ago" (a time never set) then sees a time 9 s back,
+/// not one that is still in its future.
+pub const UPTIME_AT_START: u64 = 9_000_000_000;
+
+/// `KeQueryInterruptTimePrecise`: virtual time since boot ([`UPTIME_AT_START`] plus the
+/// emulator's virtual time) in 100 ns units (monotonic: the virtual clock
 /// never goes back). The "performance counter" written to `qpc` is virtual nanoseconds.
 ///
 /// # Safety
 /// `qpc` is null or writable.
 pub unsafe fn interrupt_time(_abi: Abi, qpc: *mut u64) -> u64 {
-    let now = world::with(|w| w.now()).unwrap_or(0);
+    let now = world::with(|w| w.now()).unwrap_or(0) + UPTIME_AT_START;
     if !qpc.is_null() {
         // SAFETY: non-null and writable (contract).
         unsafe { qpc.write(now) };
