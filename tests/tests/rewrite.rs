@@ -99,6 +99,7 @@ fn run_with(image: DriverImage, announce: u32, flows: Flows) -> Seen {
     let ipv6 = flows == Flows::V6;
     let mut emu = Emulator::new(EmuConfig {
         seed: 11,
+        cpus: 4,
         fabric: Some(FabricConfig::with_peers(2)),
         ..EmuConfig::default()
     });

@@ -256,7 +256,8 @@ impl ChildNbl {
         unsafe { ParentNbl::from_ptr(self.parent) }
     }
 
-    /// The flags the clone was allocated with.
+    /// The flags the clone was allocated with (read by the unit tests).
+    #[cfg(test)]
     pub fn flags(&self) -> CloneFlags {
         self.flags
     }
