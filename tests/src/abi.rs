@@ -61,6 +61,7 @@ macro_rules! exports {
             $($(
                 /// Win64-ABI entry point; forwards to the single implementation.
                 pub unsafe extern "win64" fn $name($($arg: $ty),*) $(-> $ret)? {
+                    $crate::world::driver_called();
                     // SAFETY: the arguments are passed through unchanged; the implementation is
                     // written to validate what it is given, exactly as for host callers.
                     unsafe { $imp($crate::abi::Abi::Win64, $($arg),*) }
@@ -83,6 +84,7 @@ macro_rules! exports {
             #[unsafe(no_mangle)]
             #[allow(non_snake_case, clippy::missing_safety_doc)]
             pub unsafe extern "system" fn $name($($arg: $ty),*) $(-> $ret)? {
+                $crate::world::driver_called();
                 // SAFETY: the arguments are passed through unchanged; the implementation is
                 // written to validate what it is given.
                 unsafe { $imp($crate::abi::Abi::Host, $($arg),*) }

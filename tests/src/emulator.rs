@@ -219,10 +219,7 @@ impl Emulator {
                 return None;
             }
             w.entry_abi = Some(entry.abi());
-            w.frames.push(Frame {
-                name: "DriverEntry",
-                adapter: None,
-            });
+            w.frames.push(Frame::new("DriverEntry", None));
             w.irql = Irql::Passive;
             let d = w.driver_object;
             let r = std::ptr::from_mut(&mut w.registry_path.0);
@@ -283,10 +280,7 @@ impl Emulator {
             let abi = w.entry_abi?;
             // SAFETY: the world's driver object is live until the world drops.
             let unload = unsafe { (*w.driver_object).DriverUnload }.map_or(0, |f| f as usize);
-            w.frames.push(Frame {
-                name: "DriverUnload",
-                adapter: None,
-            });
+            w.frames.push(Frame::new("DriverUnload", None));
             Some((abi, unload, w.driver_object))
         });
         let Some((abi, unload, d)) = plan else { return };

@@ -116,6 +116,8 @@ pub enum Fault {
     LoopChain,
     LoopNetBuffers,
     SwallowSends,
+    /// FilterRestart never returns: it calls NdisGetVersion in an endless loop.
+    SpinInCallback,
     /// Returns every receive to the miniport instead of indicating it up.
     SwallowReceives,
     DoubleDecrement,
@@ -657,6 +659,10 @@ unsafe extern "system" fn restart(
             unsafe { NdisFRestartComplete(m.handle, NDIS_STATUS_SUCCESS) };
         }
         Fault::RestartNeverCompletes => return NDIS_STATUS_PENDING,
+        Fault::SpinInCallback => loop {
+            // SAFETY: no arguments; the fault: a loop that never ends.
+            let _ = unsafe { NdisGetVersion() };
+        },
         Fault::StatusWithWrongSource => {
             // SAFETY: NDIS_STATUS_INDICATION is plain data.
             let mut s: NDIS_STATUS_INDICATION = unsafe { core::mem::zeroed() };

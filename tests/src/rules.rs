@@ -177,6 +177,8 @@ rules! {
         "NdisOpenConfigurationEx gets a configuration object of type 0xA9, revision 1 or later and size 0x14 or more, without NDIS_CONFIG_FLAG_FILTER_INSTANCE_CONFIGURATION (monitoring filters only).";
     LivenessNoProgress => "liveness.no-progress", "[DOC:sending-data-from-a-filter-driver][DOC:receiving-data-in-a-filter-driver]",
         "While the protocol waits for send completions or the miniport for returns, one comes back within the progress timeout of virtual time, and the run never goes idle with either owed; while a Running module's miniport keeps indicating frames to the protocol's own MAC, the protocol receives one within the progress timeout.";
+    LivenessCallbackSpins => "liveness.callback-spins", "[DOC:bug-check-0x133--dpc-watchdog-violation]",
+        "Every callback returns: one that calls into NDIS 5,000,000 times without returning (a loop waiting for what cannot change while it runs) is reported and the run is ended, since nothing can interrupt a driver; Windows bug-checks such a callback at DISPATCH_LEVEL (DPC_WATCHDOG_VIOLATION).";
     LeakHeldNbl => "leak.held-nbl", "[DOC:detaching-a-filter-module]",
         "At detach the module holds no NBL from above or below and none is outstanding below or above it.";
     LeakNbl => "leak.nbl", "[DOC:detaching-a-filter-module]",

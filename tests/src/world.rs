@@ -47,6 +47,41 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut World) -> R) -> Option<R> {
     }
 }
 
+/// Calls the driver may make into the emulator from one callback before it counts as never
+/// returning (`liveness.callback-spins`): far more than any real callback makes, reached in well
+/// under a second by a loop that waits for what cannot change while it runs.
+pub(crate) const SPIN_LIMIT: u64 = 5_000_000;
+
+/// One more call inside the innermost callback. At [`SPIN_LIMIT`] the callback is stuck: the
+/// violation is recorded and the run ends with a panic naming it, since nothing can make a driver
+/// return (on Windows the DPC watchdog bug-checks such a callback at DISPATCH_LEVEL). Unwinding
+/// out of the driver's callback aborts the test process, which fails the test instead of hanging
+/// it.
+fn count_call(w: &mut World) {
+    let Some(frame) = w.frames.last_mut() else {
+        return;
+    };
+    frame.calls += 1;
+    if frame.calls < SPIN_LIMIT {
+        return;
+    }
+    let detail = format!("{SPIN_LIMIT} calls into NDIS without returning");
+    let at = w.where_();
+    w.violate(
+        crate::rules::Rule::LivenessCallbackSpins,
+        crate::rules::Subject::Driver,
+        "-",
+        detail.clone(),
+    );
+    panic!("liveness.callback-spins in {at}: {detail}");
+}
+
+/// Counts a call of the driver into one of the emulator's exports (both ABIs' entry points call
+/// it first): see [`count_call`].
+pub fn driver_called() {
+    let _ = with(count_call);
+}
+
 /// [`with`] on the shared world: its lock held for `f` only, this thread's processor state
 /// swapped in for `f` and out again after.
 fn with_shared<R>(body: impl FnOnce(&mut World) -> R) -> Option<R> {
@@ -724,6 +759,19 @@ pub(crate) enum Event {
 pub(crate) struct Frame {
     pub name: &'static str,
     pub adapter: Option<usize>,
+    /// Calls the driver made into the emulator while this is the innermost frame.
+    pub calls: u64,
+}
+
+impl Frame {
+    /// The frame of callback `name` (of adapter `adapter`'s module, if any).
+    pub(crate) fn new(name: &'static str, adapter: Option<usize>) -> Self {
+        Frame {
+            name,
+            adapter,
+            calls: 0,
+        }
+    }
 }
 
 /// Everything one emulator instance knows.
@@ -914,10 +962,12 @@ impl World {
             Some(Frame {
                 name,
                 adapter: Some(a),
+                ..
             }) => format!("{name} [adapter {a}]"),
             Some(Frame {
                 name,
                 adapter: None,
+                ..
             }) => (*name).to_string(),
         }
     }

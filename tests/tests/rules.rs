@@ -362,6 +362,7 @@ fn every_rule_has_a_negative_test() {
         .map(|c| c.1)
         .collect();
     covered.push("leak.held-nbl");
+    covered.push("liveness.callback-spins");
     for r in Rule::ALL {
         assert!(
             covered.contains(&r.name()),
@@ -441,4 +442,33 @@ fn every_enforcement_site_exists() {
         }
         assert!(named, "{}: no cited file mentions {variant}", r.name());
     }
+}
+
+/// `liveness.callback-spins`: the run of a driver whose FilterRestart never returns ends, naming
+/// the rule, instead of hanging. The end is a panic out of the driver's callback, which aborts the
+/// process, so the run happens in a child process: this test binary again, told by an environment
+/// variable to run the spinning driver.
+#[test]
+fn rule_liveness_callback_spins() {
+    const CHILD: &str = "MPFILTER_SPIN_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let _ = run(Fault::SpinInCallback);
+        unreachable!("the spinning callback ends the run");
+    }
+    let out = std::process::Command::new(std::env::current_exe().expect("this test binary"))
+        .args([
+            "--exact",
+            "rule_liveness_callback_spins",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .expect("the child runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("liveness.callback-spins in FilterRestart"),
+        "{stderr}"
+    );
 }

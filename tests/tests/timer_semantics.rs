@@ -74,6 +74,8 @@ unsafe extern "system" fn record(
     let mut qpc = 0;
     // SAFETY: a local out slot.
     let t = unsafe { KeQueryInterruptTimePrecise(&raw mut qpc) };
+    // In 100 ns units from the start of the emulator's virtual clock, not from boot.
+    let t = t - ndis_emu::exports::kernel_time::UPTIME_AT_START / 100;
     FIRED.with(|f| f.borrow_mut().push((ctx as usize, t)));
 }
 

@@ -49,6 +49,8 @@ unsafe extern "win64" fn tick(
         let t = ke::KeQueryInterruptTimePrecise(null_mut());
         let cpu = ke::KeGetCurrentProcessorNumberEx(null_mut());
         lock::NdisDprReleaseSpinLock(&raw mut d.lock);
+        // In 100 ns units from the start of the emulator's virtual clock, not from boot.
+        let t = t - ndis_emu::exports::kernel_time::UPTIME_AT_START / 100;
         TICKS.with(|v| v.borrow_mut().push((cpu, t)));
     }
 }

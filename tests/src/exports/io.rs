@@ -121,10 +121,7 @@ pub fn send_irp(req: &IrpRequest<'_>) -> Option<IrpOutcome> {
                 out_len: req.out_len,
             },
         );
-        w.frames.push(Frame {
-            name: "DispatchDeviceControl",
-            adapter: None,
-        });
+        w.frames.push(Frame::new("DispatchDeviceControl", None));
     });
     // SAFETY: the routine the driver registered for this major function, in its ABI; the device
     // object is the one NdisRegisterDeviceEx handed out, the IRP is complete and live.

@@ -68,7 +68,7 @@ fn call_filter<R>(
     let (h, ctx, prev) = world::with(|w| {
         let h = w.driver.as_ref()?.handlers;
         let ctx = adapter.map_or(0, |a| w.adapters[a].module.ctx);
-        w.frames.push(Frame { name, adapter });
+        w.frames.push(Frame::new(name, adapter));
         let prev = w.irql;
         w.irql = irql;
         threads::driver_entered(&mut w.census, adapter);

@@ -38,10 +38,7 @@ pub(super) fn fire(handle: usize, generation: u64) {
             w.sched.after(s.period, Event::Timer { handle, generation });
         }
         w.kernel.fired += 1;
-        w.frames.push(Frame {
-            name: FRAME,
-            adapter,
-        });
+        w.frames.push(Frame::new(FRAME, adapter));
         let prev = w.irql;
         w.irql = Irql::Dispatch;
         Some((abi, callback, context, prev, w.frames.len()))
