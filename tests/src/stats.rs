@@ -15,6 +15,9 @@ pub struct AdapterStats {
     pub tx_cancels: u64,
     /// NBLs completed with NDIS_STATUS_SEND_ABORTED.
     pub tx_completed_aborted: u64,
+    /// Of those, NBLs the protocol never tagged for a cancel: aborted although nobody cancelled
+    /// them.
+    pub tx_aborted_uncancelled: u64,
     /// NBLs the miniport completed with NDIS_STATUS_SEND_ABORTED because a cancel that reached it
     /// named them while they still waited in its queue (whichever protocol sent them).
     pub mp_tx_cancelled: u64,

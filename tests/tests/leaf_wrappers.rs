@@ -11,7 +11,8 @@ use mpfilter::ndis::consts::{
 };
 use mpfilter::ndis::nbl::CloneFlags;
 use mpfilter::ndis::types::{
-    MDL, NDIS_HANDLE, NDIS_OBJECT_HEADER, NET_BUFFER_LIST, NET_BUFFER_LIST_POOL_PARAMETERS,
+    MAX_NET_BUFFER_LIST_INFO, MDL, NDIS_HANDLE, NDIS_OBJECT_HEADER, NET_BUFFER_LIST,
+    NET_BUFFER_LIST_POOL_PARAMETERS,
 };
 use mpfilter::ndis::{FilterHandle, NblChain, NblPool, OwnedNbl, SendMeta};
 use ndis_emu::exports::ndis as x;
@@ -246,6 +247,10 @@ fn out_of_band_readers_see_what_the_protocol_set() {
         nbl.set_info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, info);
         assert_eq!(nbl.large_send(), expected, "info {info:#x}");
     }
+
+    // A slot past NDIS 6.30's last is no slot: nothing is read.
+    assert_eq!(nbl.info(MAX_NET_BUFFER_LIST_INFO), None);
+    assert_eq!(nbl.info(MAX_NET_BUFFER_LIST_INFO - 1), Some(0));
 
     // NblFlags, the field NDIS reads for the loopback mark.
     assert_eq!(nbl.nbl_flags(), 0, "NDIS zeroes a new NBL's flags");

@@ -22,7 +22,8 @@ use mpfilter::diag::Event;
 use mpfilter::engine::{PathState, Reason};
 use mpfilter::module::ModuleStats;
 use mpfilter::ndis::consts::{
-    NDIS_STATUS_FAILURE, NDIS_STATUS_MEDIA_DISCONNECTED, NDIS_STATUS_SEND_ABORTED,
+    NDIS_STATUS_FAILURE, NDIS_STATUS_MEDIA_DISCONNECTED, NDIS_STATUS_RESOURCES,
+    NDIS_STATUS_SEND_ABORTED,
 };
 use ndis_emu::config::RegValue;
 use ndis_emu::ledger::{Arrival, OriginReport};
@@ -112,6 +113,8 @@ struct Outcome {
     below_peak: Vec<u64>,
     /// NBLs each member's miniport completed aborted because a cancel named them in its queue.
     cancelled_below: Vec<u64>,
+    /// NBLs completed to adapter 0's protocol as aborted that it never tagged for a cancel.
+    aborted_uncancelled: u64,
     /// Every frame that left a wire, in arrival order (times relative to the start of traffic).
     arrivals: Vec<Arrival>,
     /// The path transitions the filter reported, with their time relative to the start of traffic.
@@ -218,6 +221,7 @@ fn run_with(s: &Scenario, image: DriverImage, random: Randomization) -> Outcome 
     let below_peak = (0..emu.adapter_count())
         .map(|a| emu.stats(a).tx_below_peak_per_target)
         .collect();
+    let aborted_uncancelled = emu.stats(0).tx_aborted_uncancelled;
     let cancelled_below = (0..emu.adapter_count())
         .map(|a| emu.stats(a).mp_tx_cancelled)
         .collect();
@@ -235,6 +239,7 @@ fn run_with(s: &Scenario, image: DriverImage, random: Randomization) -> Outcome 
         wires: d.per_wire.clone(),
         below_peak,
         cancelled_below,
+        aborted_uncancelled,
         arrivals,
         transitions,
         reroutes,
@@ -574,6 +579,38 @@ both_builds!(
     }
 );
 
+// (b, back-pressure) Completions with NDIS_STATUS_RESOURCES are sent again elsewhere but are the
+// miniport running short, not the path failing: as many as fail a path with NDIS_STATUS_FAILURE
+// (above) leave this one in service.
+both_builds!(
+    resource_completions_are_sent_again_and_fail_no_path,
+    sys_resource_completions_are_sent_again_and_fail_no_path,
+    Scenario {
+        seed: 4,
+        members: round_robin(2),
+        traffic: load(4_000),
+        faults: vec![(
+            1,
+            2 * MS,
+            Fault::ErrorCompletions {
+                status: NDIS_STATUS_RESOURCES,
+                count: 40,
+            }
+        )],
+    },
+    |o| {
+        assert_all_delivered(&o.origin, 4_000);
+        if let Some(stats) = &o.stats {
+            let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
+            assert!(retried >= 40, "retried {retried}: {stats:?}");
+        }
+        assert_eq!(
+            common::failures(&o.transitions),
+            Vec::<&(u64, Event)>::new()
+        );
+    }
+);
+
 // (b') An aborted send was cancelled, not lost by the path: it goes back to the protocol as
 // aborted, not sent again, and the path stays in service.
 both_builds!(
@@ -612,10 +649,10 @@ both_builds!(
     }
 );
 
-/// Every chain the protocol sends is cancelled as soon as the send returns.
+/// Half the chains the protocol sends are cancelled as soon as the send returns.
 fn cancelling() -> Randomization {
     Randomization {
-        send_cancel_percent: 100,
+        send_cancel_percent: 50,
         ..Randomization::default()
     }
 }
@@ -641,6 +678,10 @@ fn cancels_reach_every_member(image: DriverImage) {
     };
     let o = run_with(&s, image, cancelling());
     assert_ok_or_cancelled(&o.origin, 3_000);
+    assert_eq!(
+        o.aborted_uncancelled, 0,
+        "only what was cancelled is aborted"
+    );
     assert!(
         o.cancelled_below.iter().all(|&c| c > 0),
         "cancelled below each member: {:?}",
@@ -671,7 +712,12 @@ fn cancels_empty_the_queue(image: DriverImage) {
     let s = Scenario {
         seed: 13,
         members: queued_pair("queue:1000"),
-        traffic: load(3_000),
+        // A window wider than what is below at the fault: the protocol goes on sending into the
+        // queue, and cancels some of what it just queued.
+        traffic: TrafficConfig {
+            window: 1_024,
+            ..load(3_000)
+        },
         faults: vec![
             (0, MS / 2, Fault::LinkDown),
             (1, MS / 2, Fault::LinkDown),
@@ -680,6 +726,10 @@ fn cancels_empty_the_queue(image: DriverImage) {
     };
     let o = run_with(&s, image, cancelling());
     assert_ok_or_cancelled(&o.origin, 3_000);
+    assert_eq!(
+        o.aborted_uncancelled, 0,
+        "only what was cancelled is aborted"
+    );
     let stats = o.stats.as_ref().expect("a team");
     let from_queue = stats[0].send_nbls_park_cancelled;
     assert!(from_queue > 0, "{:?}", stats[0]);

@@ -339,6 +339,10 @@ pub(crate) fn proto_send_completed(w: &mut World, a: usize, nbl: usize) {
             st.tx_completed_ok += 1;
         } else if status == mpfilter::ndis::consts::NDIS_STATUS_SEND_ABORTED {
             st.tx_completed_aborted += 1;
+            // SAFETY: as above.
+            let id = unsafe { nblmem::nbl_mut(nbl) }.NetBufferListInfo
+                [mpfilter::ndis::consts::NET_BUFFER_LIST_CANCEL_ID];
+            st.tx_aborted_uncancelled += u64::from(id.is_null());
         }
     }
     if !super::accounting::take_one(w, a, super::accounting::Counter::ProtoSends) {
