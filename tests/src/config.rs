@@ -304,6 +304,10 @@ pub struct TrafficConfig {
     /// (`OID_802_3_MULTICAST_LIST`, at most [`MAX_PROTOCOL_MULTICAST`] addresses), and it sends
     /// nothing until that request completed.
     pub multicast_list: Option<Vec<[u8; 6]>>,
+    /// NET_BUFFERs (frames) per NBL of the protocol's flows, drawn from this inclusive range:
+    /// the frames of one NBL are consecutive frames of its flow, as a TCP stack batches a
+    /// send. A large send always has one (NDIS requires it); so do frames without a flow.
+    pub nbs_per_nbl: (usize, usize),
 }
 
 /// The longest multicast list a [`TrafficConfig`] sets (what its request buffer holds).
@@ -330,6 +334,7 @@ impl Default for TrafficConfig {
             ipv6: false,
             destinations: Vec::new(),
             multicast_list: None,
+            nbs_per_nbl: (1, 1),
         }
     }
 }

@@ -23,13 +23,16 @@ pub const FRAME_BACKFILL: usize = 64;
 /// Capacity of an emulator frame buffer.
 pub const FRAME_CAPACITY: usize = 2048;
 
-/// One NET_BUFFER with the MDLs a clone needed of its own.
+/// One NET_BUFFER with the MDLs a clone needed of its own, or (in an NBL the emulated protocol
+/// builds with several frames) one of its frames after the first, with its MDL and bytes.
 pub struct NbPart {
     /// The NET_BUFFER (boxed so its address is stable).
     pub nb: Box<NbCell>,
     /// MDLs this part owns (empty when the clone shares the original's MDLs).
     #[allow(dead_code, reason = "storage the NET_BUFFER's MdlChain points into")]
     pub mdls: Vec<MdlCell>,
+    /// The frame's bytes (a protocol frame's part only; its MDL points into them).
+    pub data: Vec<u8>,
 }
 
 impl NbPart {
@@ -45,6 +48,7 @@ impl NbPart {
             None => NbPart {
                 nb: Box::new(NbCell(zeroed_nb())),
                 mdls: Vec::new(),
+                data: Vec::new(),
             },
         }
     }
@@ -322,6 +326,8 @@ pub enum SnapMask {
 pub struct Snap {
     hdr: [u8; SNAP_LEN],
     nb: [usize; 6],
+    /// Digest of the same fields of every later NET_BUFFER (0 with one NET_BUFFER).
+    later_nbs: u64,
     ctx_offset: u32,
     /// Digest of the frame data of every NET_BUFFER (handback snapshots only; 0 otherwise).
     data: u64,
@@ -332,6 +338,7 @@ impl Snap {
     pub const EMPTY: Snap = Snap {
         hdr: [0; SNAP_LEN],
         nb: [0; 6],
+        later_nbs: 0,
         ctx_offset: 0,
         data: 0,
     };
@@ -368,22 +375,37 @@ pub unsafe fn snapshot(nbl: usize, mask: SnapMask) -> Snap {
     if !n.FirstNetBuffer.is_null() {
         // SAFETY: FirstNetBuffer of a live NBL points at a live NET_BUFFER (contract).
         let nb = unsafe { &*n.FirstNetBuffer };
-        // SAFETY: reading the union as the pointer-sized variant; both are plain integers.
-        let len = unsafe { nb.DataLength.DataLength } as usize;
-        s.nb = [
-            nb.Next as usize,
-            nb.CurrentMdl as usize,
-            nb.CurrentMdlOffset as usize,
-            len,
-            nb.MdlChain as usize,
-            nb.DataOffset as usize,
-        ];
+        s.nb = nb_fields(nb);
+        let mut later = nb.Next.cast_const();
+        let mut hops = 0;
+        while !later.is_null() && hops < 256 {
+            hops += 1;
+            // SAFETY: the NET_BUFFERs of a live NBL are live (contract).
+            let nb = unsafe { &*later };
+            let words: Vec<u8> = nb_fields(nb).iter().flat_map(|f| f.to_le_bytes()).collect();
+            s.later_nbs = digest_bytes(s.later_nbs ^ hops, &words);
+            later = nb.Next.cast_const();
+        }
     }
     if !n.Context.is_null() {
         // SAFETY: Context of a live NBL points at a live context area (contract).
         s.ctx_offset = u32::from(unsafe { (*n.Context).Offset });
     }
     s
+}
+
+/// The NET_BUFFER fields a snapshot keeps, in the order of [`NB`].
+fn nb_fields(nb: &NET_BUFFER) -> [usize; 6] {
+    // SAFETY: reading the union as the pointer-sized variant; both are plain integers.
+    let len = unsafe { nb.DataLength.DataLength } as usize;
+    [
+        nb.Next as usize,
+        nb.CurrentMdl as usize,
+        nb.CurrentMdlOffset as usize,
+        len,
+        nb.MdlChain as usize,
+        nb.DataOffset as usize,
+    ]
 }
 
 /// Named byte ranges of the NBL header, for diff reports.
@@ -434,6 +456,9 @@ pub fn diff(a: &Snap, b: &Snap) -> Option<String> {
         if a.nb[i] != b.nb[i] {
             return Some(format!("NET_BUFFER.{name} changed"));
         }
+    }
+    if a.later_nbs != b.later_nbs {
+        return Some("a later NET_BUFFER changed".to_string());
     }
     if a.ctx_offset != b.ctx_offset {
         return Some("context Offset changed".to_string());
@@ -541,6 +566,47 @@ pub unsafe fn write_frame(nbl: usize, frame: impl FnOnce(&mut [u8]) -> usize) {
     b.nb.CurrentMdlOffset = b.nb.DataOffset;
     b.nb.DataLength.stDataLength = len;
     b.nbl.FirstNetBuffer = &raw mut b.nb;
+}
+
+/// Appends a NET_BUFFER to an NBL the emulated protocol builds: `frame` writes its bytes (as for
+/// [`write_frame`]) into a buffer of its own, which one MDL describes; the new NET_BUFFER follows
+/// the NBL's last one.
+///
+/// # Safety
+/// `nbl` is a live emulator block created `with_frame` and `with_nb`, its first frame written,
+/// and no other reference to it is alive.
+pub unsafe fn append_frame(nbl: usize, frame: impl FnOnce(&mut [u8]) -> usize) {
+    // SAFETY: forwarded contract.
+    let b = unsafe { block(nbl) };
+    let mut part = NbPart::take(&mut b.spare_parts);
+    part.data.resize(FRAME_CAPACITY, 0);
+    let len = frame(&mut part.data[FRAME_BACKFILL..]);
+    let va = part.data.as_mut_ptr();
+    let mut m = zeroed_mdl();
+    m.MappedSystemVa = va.cast();
+    m.StartVa = ((va as usize) & !0xFFF) as *mut c_void;
+    m.ByteOffset = u32::try_from((va as usize) & 0xFFF).unwrap_or(0);
+    m.ByteCount = u32::try_from(FRAME_CAPACITY).unwrap_or(0);
+    m.Size = i16::try_from(size_of::<MDL>()).unwrap_or(0);
+    // MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL, as the first frame's.
+    m.MdlFlags = 0x1 | 0x4;
+    part.mdls.push(MdlCell(m));
+    let mdl = &raw mut part.mdls[0].0;
+    let nb = &mut part.nb.0;
+    nb.MdlChain = mdl;
+    nb.CurrentMdl = mdl;
+    nb.DataOffset = u32::try_from(FRAME_BACKFILL).unwrap_or(0);
+    nb.CurrentMdlOffset = nb.DataOffset;
+    nb.DataLength.stDataLength = len;
+    nb.NdisPoolHandle = b.nb.NdisPoolHandle;
+    let new = &raw mut part.nb.0;
+    let last = match b.parts.last_mut() {
+        Some(p) => &raw mut p.nb.0,
+        None => &raw mut b.nb,
+    };
+    // SAFETY: `last` is the block's own NET_BUFFER or one of its parts', live with the block.
+    unsafe { (*last).Next = new };
+    b.parts.push(part);
 }
 
 /// Copies up to `out.len()` bytes of a NET_BUFFER's data (following its MDL chain) into `out`;

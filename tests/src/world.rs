@@ -437,8 +437,12 @@ pub(crate) struct NblTrack {
     pub probe: bool,
     /// The port number the protocol sent it on or the miniport indicated it on.
     pub port: u32,
-    /// The ledger's key of the frame a protocol sent in it (pause probes have none).
+    /// The ledger's key of the frame a protocol sent in it (pause probes have none): of its
+    /// first NET_BUFFER's, when it carries several frames of one flow (`frames` of them, with
+    /// consecutive flow sequence numbers).
     pub frame: Option<crate::ledger::FrameKey>,
+    /// How many frames (NET_BUFFERs) the protocol put in it.
+    pub frames: u16,
 }
 
 /// An NBL pool.
@@ -1056,10 +1060,11 @@ impl World {
                     probe,
                     port,
                     frame,
+                    frames,
                 } = e.get_mut();
                 (*t_pool, *t_origin, *state, *source) = (pool, origin, NState::Emu, 0);
                 (*entry_snap, *away_snap) = (Snap::EMPTY, Snap::EMPTY);
-                (*ctx_mark, *probe, *port, *frame) = (mark, false, 0, None);
+                (*ctx_mark, *probe, *port, *frame, *frames) = (mark, false, 0, None, 1);
             }
             Entry::Vacant(e) => {
                 e.insert(NblTrack {
@@ -1073,6 +1078,7 @@ impl World {
                     probe: false,
                     port: 0,
                     frame: None,
+                    frames: 1,
                 });
             }
         }

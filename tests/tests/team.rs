@@ -611,6 +611,30 @@ both_builds!(
     }
 );
 
+// (a, batches) NBLs of several NET_BUFFERs, as a TCP stack batches a send: every frame of every
+// NBL is delivered, completed once, never duplicated; each NBL goes whole down one member.
+both_builds!(
+    nbls_of_several_net_buffers_are_delivered_whole,
+    sys_nbls_of_several_net_buffers_are_delivered_whole,
+    Scenario {
+        seed: 16,
+        members: round_robin(2),
+        traffic: TrafficConfig {
+            nbs_per_nbl: (1, 4),
+            ..load(2_000)
+        },
+        faults: vec![],
+    },
+    |o| {
+        let r = &o.origin;
+        assert!(r.sent > 3_000, "several frames in most NBLs: {r:?}");
+        assert_eq!(r.completed_ok, r.sent, "{r:?}");
+        assert_eq!(r.delivered, r.sent, "{r:?}");
+        assert_eq!((r.lost, r.duplicates, r.silently_lost), (0, 0, 0), "{r:?}");
+        assert!(o.wires.iter().all(|&w| w > 0), "{:?}", o.wires);
+    }
+);
+
 // (b') An aborted send was cancelled, not lost by the path: it goes back to the protocol as
 // aborted, not sent again, and the path stays in service.
 both_builds!(

@@ -416,6 +416,76 @@ pub(super) fn bytes_nbl(
 
 /// Allocates and fills a [`FramedNbl`], snapshots it for the hand-back check and records it as
 /// handed to the filter. Returns the NBL and the frame length.
+/// The target (far-end address index) of flow `flow` of adapter `a`'s protocol: with a fabric
+/// its peers (flow `f` to peer `f % peers`), else the traffic's targets.
+fn flow_target(w: &World, a: usize) -> impl Fn(u32) -> u32 + use<> {
+    let peers = w.fabric.as_ref().map_or(0, |fab| fab.cfg.peers.len());
+    let targets = if peers > 0 {
+        u32::try_from(peers).unwrap_or(u32::MAX)
+    } else {
+        w.traffic(a).targets
+    };
+    move |flow| if targets == 0 { flow } else { flow % targets }
+}
+
+/// Writes flow frame `id` of `len` bytes to `target` into `buf`; its length.
+fn flow_frame(
+    buf: &mut [u8],
+    (dst, src): ([u8; 6], [u8; 6]),
+    id: frames::FrameId,
+    len: usize,
+    target: u32,
+    ipv6: bool,
+) -> usize {
+    if ipv6 {
+        frames::build_flow6_to(buf, dst, src, id, len, target)
+    } else {
+        frames::build_flow_to(buf, dst, src, id, len, target)
+    }
+}
+
+/// Appends to flow NBL `nbl` (built by [`framed_nbl`] for `f`, whose flow frame is its first
+/// NET_BUFFER) `extra` more NET_BUFFERs: the flow's next frames, each with the protocol's next
+/// frame sequence number and a length drawn as the first's. Returns their bytes in all.
+pub(super) fn append_flow_frames(w: &mut World, f: &FramedNbl, nbl: usize, extra: usize) -> usize {
+    let Some((flow, first_seq)) = f.flow else {
+        return 0;
+    };
+    let ipv6 = w.traffic(f.adapter).ipv6;
+    let min = if ipv6 {
+        frames::MIN_FLOW6_FRAME
+    } else {
+        frames::MIN_FLOW_FRAME
+    };
+    let target = flow_target(w, f.adapter)(flow);
+    let mut bytes = 0;
+    for i in 1..=extra {
+        let len = w.rng.range_usize(f.len.0, f.len.1).max(min);
+        let seq = w.adapters[f.adapter].proto.tx_seq;
+        w.adapters[f.adapter].proto.tx_seq += 1;
+        let id = frames::FrameId {
+            origin: f.adapter,
+            flow,
+            flow_seq: first_seq + i as u64,
+            seq,
+        };
+        // SAFETY: nbl is the live emulator block `framed_nbl` just built, not yet handed on.
+        unsafe {
+            nblmem::append_frame(nbl, |buf| flow_frame(buf, f.macs, id, len, target, ipv6));
+        }
+        bytes += len;
+    }
+    if extra > 0 {
+        // The entry snapshot must include the frames added.
+        // SAFETY: nbl is live.
+        let snap = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
+        if let Some(t) = w.nbls.get_mut(&nbl) {
+            t.entry_snap = snap;
+        }
+    }
+    bytes
+}
+
 pub(super) fn framed_nbl(w: &mut World, f: &FramedNbl) -> Option<(usize, usize)> {
     let nbl = w.pool_alloc(f.pool, f.origin)?;
     let len = w.rng.range_usize(f.len.0, f.len.1);
@@ -427,13 +497,7 @@ pub(super) fn framed_nbl(w: &mut World, f: &FramedNbl) -> Option<(usize, usize)>
         (Some(_), true) => len.max(frames::MIN_FLOW6_FRAME),
     };
     let (dst, src) = f.macs;
-    // With a fabric the targets are its peers: flow `f` to peer `f % peers`.
-    let peers = w.fabric.as_ref().map_or(0, |fab| fab.cfg.peers.len());
-    let targets = if peers > 0 {
-        u32::try_from(peers).unwrap_or(u32::MAX)
-    } else {
-        w.traffic(f.adapter).targets
-    };
+    let target = flow_target(w, f.adapter);
     // SAFETY: nbl is a live emulator block with a frame buffer and a NET_BUFFER, and no other
     // reference to it is alive.
     unsafe {
@@ -446,12 +510,7 @@ pub(super) fn framed_nbl(w: &mut World, f: &FramedNbl) -> Option<(usize, usize)>
                     flow_seq,
                     seq: f.seq,
                 };
-                let target = if targets == 0 { flow } else { flow % targets };
-                if ipv6 {
-                    frames::build_flow6_to(buf, dst, src, id, len, target)
-                } else {
-                    frames::build_flow_to(buf, dst, src, id, len, target)
-                }
+                flow_frame(buf, f.macs, id, len, target(flow), ipv6)
             }
         });
     }

@@ -4,7 +4,7 @@
 use super::forward::{self, CancelKind};
 use super::status::random_port;
 use super::transmit::mp_enqueue;
-use super::{DIR_TX, FramedNbl, bytes_nbl, call_filter, framed_nbl, pick_irql};
+use super::{DIR_TX, FramedNbl, append_flow_frames, bytes_nbl, call_filter, framed_nbl, pick_irql};
 use crate::callbacks;
 use crate::irql::Irql;
 use crate::ledger::FrameKey;
@@ -54,24 +54,38 @@ fn next_flow(w: &mut World, a: usize) -> Result<Option<(u32, u64)>, ()> {
     Ok(Some((u32::try_from(f).unwrap_or(u32::MAX), seq)))
 }
 
-/// The protocol of adapter `a` sent `nbl` (not a probe): `len` bytes, `(flow, seq)` in the
-/// ledger.
-fn count_sent(w: &mut World, a: usize, nbl: usize, len: usize, (flow, seq): (u32, u64)) {
+/// The protocol of adapter `a` sent `nbl` (not a probe): `len` bytes in `frames` frames,
+/// `(flow, seq)` and the flow's next `frames - 1` in the ledger.
+fn count_sent(
+    w: &mut World,
+    a: usize,
+    nbl: usize,
+    len: usize,
+    (flow, seq): (u32, u64),
+    frames: u16,
+) {
     let st = &mut w.adapters[a].stats;
     st.tx_sent += 1;
     st.tx_sent_bytes += len as u64;
-    let key = FrameKey {
-        origin: a,
-        flow,
-        seq,
-    };
     let now = w.now();
-    w.ledger.sent_at(key, now);
+    for i in 0..u64::from(frames) {
+        let key = FrameKey {
+            origin: a,
+            flow,
+            seq: seq + i,
+        };
+        w.ledger.sent_at(key, now);
+    }
     if let Some(n) = w.adapters[a].proto.flow_outstanding.get_mut(flow as usize) {
-        *n += 1;
+        *n += u32::from(frames);
     }
     if let Some(t) = w.nbls.get_mut(&nbl) {
-        t.frame = Some(key);
+        t.frame = Some(FrameKey {
+            origin: a,
+            flow,
+            seq,
+        });
+        t.frames = frames;
     }
 }
 
@@ -90,6 +104,21 @@ fn frame_plan(w: &World, a: usize) -> (bool, (usize, usize)) {
     let limit = if lso { lso_view } else { view.mtu_view };
     let cap = 14 + usize::try_from(limit).unwrap_or(usize::MAX - 14);
     (lso, (t.frame_len.0.min(cap), t.frame_len.1.min(cap)))
+}
+
+/// How many more frames of `flow` adapter `a`'s protocol puts in further NET_BUFFERs of the NBL
+/// it is building (its traffic's `nbs_per_nbl`; none without a flow), their flow sequence
+/// numbers taken.
+fn batch_extra(w: &mut World, a: usize, flow: Option<(u32, u64)>) -> usize {
+    let Some((f, _)) = flow else {
+        return 0;
+    };
+    let (lo, hi) = w.traffic(a).nbs_per_nbl;
+    let n = w.rng.range_usize(lo.max(1), hi.max(lo.max(1))) - 1;
+    if let Some(s) = w.adapters[a].proto.flow_seqs.get_mut(f as usize) {
+        *s += n as u64;
+    }
+    n
 }
 
 /// Makes `nbl` (the protocol's, not yet sent) an LSOv2 send with `mss`, over IPv6 or IPv4.
@@ -166,33 +195,34 @@ pub(crate) fn proto_send(a: usize, probe: bool) {
             };
             let seq = w.adapters[a].proto.tx_seq;
             w.adapters[a].proto.tx_seq += 1;
-            let (nbl, len) = framed_nbl(
-                w,
-                &FramedNbl {
-                    pool,
-                    origin: Origin::ProtoTx(a),
-                    macs: (w.tx_dst(a, flow.map_or(0, |f| f.0)), src),
-                    seq,
-                    adapter: a,
-                    dir: DIR_TX,
-                    len,
-                    source: handle,
-                    state: NState::Filter {
-                        module: Some(a),
-                        came: Came::Above,
-                    },
-                    probe,
-                    port,
-                    flow,
+            let framed = FramedNbl {
+                pool,
+                origin: Origin::ProtoTx(a),
+                macs: (w.tx_dst(a, flow.map_or(0, |f| f.0)), src),
+                seq,
+                adapter: a,
+                dir: DIR_TX,
+                len,
+                source: handle,
+                state: NState::Filter {
+                    module: Some(a),
+                    came: Came::Above,
                 },
-            )?;
+                probe,
+                port,
+                flow,
+            };
+            let (nbl, mut len) = framed_nbl(w, &framed)?;
+            let extra = if lso { 0 } else { batch_extra(w, a, flow) };
+            len += append_flow_frames(w, &framed, nbl, extra);
             if lso {
                 mark_large_send(w, nbl, t.lso_mss, t.ipv6);
             }
             if probe {
                 w.adapters[a].stats.probes_sent += 1;
             } else {
-                count_sent(w, a, nbl, len, flow.unwrap_or((0, seq)));
+                let frames = u16::try_from(extra + 1).unwrap_or(u16::MAX);
+                count_sent(w, a, nbl, len, flow.unwrap_or((0, seq)), frames);
                 if w.adapters[a].traffic.check_for_loopback {
                     super::loopback::expect_loopback(w, a, w.tx_dst(a, flow.map_or(0, |f| f.0)));
                 }
@@ -317,15 +347,25 @@ pub(crate) fn proto_send_completed(w: &mut World, a: usize, nbl: usize) {
     // SAFETY: nbl is a live protocol NBL handed back to the emulator.
     let status = unsafe { nblmem::nbl_mut(nbl) }.Status;
     let probe = w.nbls.get(&nbl).is_some_and(|t| t.probe);
+    let frames = w.nbls.get(&nbl).map_or(1, |t| t.frames);
     if let Some(key) = w.nbls.get_mut(&nbl).and_then(|t| t.frame.take()) {
         let now = w.now();
-        w.ledger.completed_at(key, status, now);
+        for i in 0..u64::from(frames) {
+            w.ledger.completed_at(
+                FrameKey {
+                    seq: key.seq + i,
+                    ..key
+                },
+                status,
+                now,
+            );
+        }
         if let Some(n) = w.adapters[a]
             .proto
             .flow_outstanding
             .get_mut(key.flow as usize)
         {
-            *n = n.saturating_sub(1);
+            *n = n.saturating_sub(u32::from(frames));
         }
     }
     let st = &mut w.adapters[a].stats;
