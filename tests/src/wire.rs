@@ -68,6 +68,9 @@ pub enum Fault {
     /// An indication tagged as mpshim's path event whose event kind is invalid (a malformed
     /// report the filter must drop).
     ShimMalformed,
+    /// The miniport indicates NDIS_STATUS_LINK_STATE with a NULL buffer whose size claims a whole
+    /// NDIS_LINK_STATE (a miniport bug): the filter passes it up as it came and changes nothing.
+    MalformedLinkState,
     /// The miniport's LSOv2 limit becomes this (0: off) and it indicates
     /// NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG with its new offload configuration.
     OffloadChange(u32),

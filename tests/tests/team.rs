@@ -635,6 +635,28 @@ both_builds!(
     }
 );
 
+// (bad input) A link-state indication whose buffer is NULL though its size claims a link state:
+// passed up as it came (the emulator's forwarding check), and read as nothing: no path changes,
+// nothing is lost.
+both_builds!(
+    a_link_state_without_a_buffer_changes_nothing,
+    sys_a_link_state_without_a_buffer_changes_nothing,
+    Scenario {
+        seed: 17,
+        members: round_robin(2),
+        traffic: load(2_000),
+        faults: vec![
+            (1, MS, Fault::MalformedLinkState),
+            (0, 2 * MS, Fault::MalformedLinkState)
+        ],
+    },
+    |o| {
+        assert_all_delivered(&o.origin, 2_000);
+        assert!(o.transitions.is_empty(), "{:?}", o.transitions);
+        assert!(o.wires.iter().all(|&w| w > 0), "{:?}", o.wires);
+    }
+);
+
 // (b') An aborted send was cancelled, not lost by the path: it goes back to the protocol as
 // aborted, not sent again, and the path stays in service.
 both_builds!(

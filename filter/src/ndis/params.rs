@@ -17,8 +17,8 @@ use super::restart_types::{
 };
 use super::types::{
     NDIS_FILTER_ATTACH_PARAMETERS, NDIS_FILTER_PAUSE_PARAMETERS, NDIS_FILTER_RESTART_PARAMETERS,
-    NDIS_LINK_STATE, NDIS_PORT_NUMBER, NDIS_STATUS, NDIS_STATUS_INDICATION, NET_DEVICE_PNP_EVENT,
-    NET_IFINDEX, NET_PNP_EVENT_CODE, NET_PNP_EVENT_NOTIFICATION,
+    NDIS_LINK_STATE, NDIS_STATUS, NDIS_STATUS_INDICATION, NET_DEVICE_PNP_EVENT, NET_IFINDEX,
+    NET_PNP_EVENT_CODE, NET_PNP_EVENT_NOTIFICATION,
 };
 use super::types::{NDIS_OBJECT_HEADER, NDIS_OFFLOAD};
 use core::marker::PhantomData;
@@ -291,10 +291,6 @@ impl StatusIndication<'_> {
     /// `StatusCode`.
     pub fn status_code(&self) -> NDIS_STATUS {
         self.get().StatusCode
-    }
-    /// `PortNumber`.
-    pub fn port_number(&self) -> NDIS_PORT_NUMBER {
-        self.get().PortNumber
     }
 
     /// The status buffer (`StatusBufferSize` bytes at `StatusBuffer`); empty when NULL.

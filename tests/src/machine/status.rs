@@ -79,6 +79,33 @@ pub(super) fn mp_status(a: usize) {
     });
 }
 
+/// The miniport indicates NDIS_STATUS_LINK_STATE with a NULL buffer of a claimed
+/// `NDIS_SIZEOF_LINK_STATE_REVISION_1` bytes: owed to the protocol as it came, like any status.
+pub(crate) fn mp_malformed_link_status(a: usize) {
+    let ind = world::with(|w| {
+        if !w.oid_state_ok(a) {
+            return None;
+        }
+        let mut ind = indication(w, a, NDIS_STATUS_LINK_STATE);
+        ind.StatusBufferSize = u32::from(NDIS_SIZEOF_LINK_STATE_REVISION_1);
+        let s = world::Heap::new((ind, Vec::new()));
+        let p = s.ptr() as usize;
+        // SAFETY: the indication just built; its buffer is NULL, which the reader skips.
+        let seen = unsafe { StatusSeen::read(p as *const NDIS_STATUS_INDICATION) };
+        w.private_status = Some(s);
+        w.delivering_status = p;
+        Some((p, seen))
+    });
+    let Some(Some((p, seen))) = ind else { return };
+    world::with(|w| forward::status_raised(w, a, p, seen));
+    deliver(a, p);
+    world::with(|w| {
+        w.delivering_status = 0;
+        forward::status_returned(w, a, p);
+        w.private_status = None;
+    });
+}
+
 /// The miniport indicates its current offload configuration
 /// (NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG, an `NDIS_OFFLOAD` of its adapter's limits) up the
 /// stack; owed to the protocol, as it is or narrowed by a filter (`forward::status_replaced`).

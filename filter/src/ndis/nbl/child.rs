@@ -24,7 +24,7 @@
 //! accesses to the shared data happen before the parent is handed back.
 
 use super::refcount::{give_count, take_count};
-use super::{Nbl, OwnedNbl, SendMeta};
+use super::{Nbl, OwnedNbl};
 use crate::ndis::consts::{
     NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
 };
@@ -120,8 +120,10 @@ impl ParentNbl {
     }
 
     /// The [`SendMeta`] the filter pushed on the parent before cloning it, as [`Nbl::meta`].
-    /// Only reads: while clones are out nobody can write the parent's meta.
-    pub fn meta(&self) -> SendMeta {
+    /// Only reads: while clones are out nobody can write the parent's meta. Read by the unit
+    /// tests.
+    #[cfg(test)]
+    pub fn meta(&self) -> super::SendMeta {
         self.0.meta()
     }
 
@@ -357,6 +359,7 @@ mod tests {
     use super::*;
     use crate::ndis::NblChain;
     use crate::ndis::mock::{Call, Config, Session};
+    use crate::ndis::nbl::SendMeta;
     use crate::ndis::testkit::FakeNbls;
     use std::vec::Vec;
 
