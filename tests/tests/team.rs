@@ -459,29 +459,33 @@ both_builds!(
     }
 );
 
-// (b) Error completions in flight: sent again on the survivor and delivered.
-both_builds!(
-    error_completions_are_sent_again_on_the_survivor,
-    sys_error_completions_are_sent_again_on_the_survivor,
+/// Two round-robin members carrying 4,000 NBLs; from 2 ms member 1's miniport completes the
+/// next 40 it finishes with `status`.
+fn forty_completions_with(status: i32) -> Scenario {
     Scenario {
         seed: 4,
         members: round_robin(2),
         traffic: load(4_000),
-        faults: vec![(
-            1,
-            2 * MS,
-            Fault::ErrorCompletions {
-                status: NDIS_STATUS_FAILURE,
-                count: 40,
-            }
-        )],
-    },
+        faults: vec![(1, 2 * MS, Fault::ErrorCompletions { status, count: 40 })],
+    }
+}
+
+/// All 4,000 delivered, the 40 failed completions among them sent again.
+fn assert_forty_sent_again(o: &Outcome) {
+    assert_all_delivered(&o.origin, 4_000);
+    if let Some(stats) = &o.stats {
+        let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
+        assert!(retried >= 40, "retried {retried}: {stats:?}");
+    }
+}
+
+// (b) Error completions in flight: sent again on the survivor and delivered.
+both_builds!(
+    error_completions_are_sent_again_on_the_survivor,
+    sys_error_completions_are_sent_again_on_the_survivor,
+    forty_completions_with(NDIS_STATUS_FAILURE),
     |o| {
-        assert_all_delivered(&o.origin, 4_000);
-        if let Some(stats) = &o.stats {
-            let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
-            assert!(retried >= 40, "retried {retried}: {stats:?}");
-        }
+        assert_forty_sent_again(o);
         // 40 failures are past the error threshold: the path fails for them.
         assert!(
             common::failures(&o.transitions)
@@ -585,25 +589,9 @@ both_builds!(
 both_builds!(
     resource_completions_are_sent_again_and_fail_no_path,
     sys_resource_completions_are_sent_again_and_fail_no_path,
-    Scenario {
-        seed: 4,
-        members: round_robin(2),
-        traffic: load(4_000),
-        faults: vec![(
-            1,
-            2 * MS,
-            Fault::ErrorCompletions {
-                status: NDIS_STATUS_RESOURCES,
-                count: 40,
-            }
-        )],
-    },
+    forty_completions_with(NDIS_STATUS_RESOURCES),
     |o| {
-        assert_all_delivered(&o.origin, 4_000);
-        if let Some(stats) = &o.stats {
-            let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
-            assert!(retried >= 40, "retried {retried}: {stats:?}");
-        }
+        assert_forty_sent_again(o);
         assert_eq!(
             common::failures(&o.transitions),
             Vec::<&(u64, Event)>::new()

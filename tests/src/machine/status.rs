@@ -96,13 +96,20 @@ pub(crate) fn mp_malformed_link_status(a: usize) {
         w.delivering_status = p;
         Some((p, seen))
     });
-    let Some(Some((p, seen))) = ind else { return };
+    if let Some(Some((p, seen))) = ind {
+        deliver_owed(a, p, seen, |w| w.private_status = None);
+    }
+}
+
+/// Delivers indication `p` (as the miniport raised it: `seen`), which the protocol is owed, to
+/// adapter `a`'s filter; then `release` drops the emulator's copy of it.
+fn deliver_owed(a: usize, p: usize, seen: StatusSeen, release: impl FnOnce(&mut World)) {
     world::with(|w| forward::status_raised(w, a, p, seen));
     deliver(a, p);
     world::with(|w| {
         w.delivering_status = 0;
         forward::status_returned(w, a, p);
-        w.private_status = None;
+        release(w);
     });
 }
 
@@ -140,14 +147,9 @@ pub(crate) fn mp_offload_status(a: usize) {
         w.delivering_status = p;
         Some((p, seen))
     });
-    let Some(Some((p, seen))) = ind else { return };
-    world::with(|w| forward::status_raised(w, a, p, seen));
-    deliver(a, p);
-    world::with(|w| {
-        w.delivering_status = 0;
-        forward::status_returned(w, a, p);
-        w.offload_status = None;
-    });
+    if let Some(Some((p, seen))) = ind {
+        deliver_owed(a, p, seen, |w| w.offload_status = None);
+    }
 }
 
 /// Writes `v`'s fields into `*dst` one by one (never its padding).
