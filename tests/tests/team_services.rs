@@ -696,6 +696,21 @@ fn a_member_smaller_only_for_ipv6_narrows_the_ipv6_limit_alone() {
     assert!(o.largest[1] <= 1_014, "largest {:?}", o.largest);
 }
 
+/// Member 1, whose IPv4 limit alone is smaller (1000 against 1900), joins after member 0 bound:
+/// member 0's protocol is told the group's IPv4 limit, and its IPv6 limit stays its own.
+#[test]
+fn a_member_smaller_only_for_ipv4_narrows_the_ipv4_limit_alone() {
+    let members = vec![
+        member(0, 0).with_limits(1900, 1900),
+        member(1, 0).with_limits(1900, 1000).with_lso_v6(1900),
+    ];
+    let o = run_on(&members, &big_frames(536), DriverImage::Host);
+    assert_all_delivered(&o.origin, N);
+    assert_eq!(o.views[0], (1900, 1000), "{:?}", o.views);
+    assert_eq!(o.lso6_views[0], 1900, "{:?}", o.lso6_views);
+    assert!(o.largest[1] <= 1_014, "largest {:?}", o.largest);
+}
+
 /// … while its IPv4 large sends are held to the IPv4 limit alone: member 1 carries them whole.
 #[test]
 fn ipv4_large_sends_are_held_to_the_ipv4_limit_alone() {
