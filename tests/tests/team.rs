@@ -1502,3 +1502,34 @@ fn the_counters_say_how_many_nbls_wait_for_a_path() {
 fn sys_the_counters_say_how_many_nbls_wait_for_a_path() {
     common::on_sys(|image| parked_now_is_reported(&image));
 }
+
+/// A group holds at most `MAX_PATHS` members: the next module to join it is refused, counted
+/// and left to pass its traffic through (its group's members count nothing).
+#[test]
+fn a_member_beyond_a_full_group_is_refused_and_counted() {
+    let n = mpfilter::engine::MAX_PATHS;
+    let mut emu = Emulator::new(EmuConfig::default());
+    for i in 0..=n {
+        let a = u8::try_from(i).expect("a few adapters");
+        emu.add_adapter(member(a, GBPS, "round-robin", &[]), idle());
+    }
+    let img = start_host(&mut emu);
+    emu.run_for(MS);
+    let refusals: Vec<u64> = (0..=n)
+        .map(|a| {
+            // SAFETY: the host build's module context of a started adapter.
+            unsafe { mpfilter::driver::module_stats(ctx(&emu, a)) }
+                .expect("attached")
+                .team_refusals
+        })
+        .collect();
+    let mut expected = vec![0; n];
+    expected.push(1);
+    assert_eq!(refusals, expected, "the last to attach is refused");
+    let last = AdapterConfig::numbered(u8::try_from(n).expect("small")).filter_if_index();
+    assert!(read_group(&mut emu, last).is_none(), "in no group");
+    let first = AdapterConfig::numbered(0).filter_if_index();
+    let group = read_group(&mut emu, first).expect("member 0's group");
+    assert_eq!(group.paths.len(), n, "full");
+    shut_down(emu, img);
+}
