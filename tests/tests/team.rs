@@ -163,13 +163,9 @@ fn read_group(emu: &mut Emulator, if_index: u32) -> Option<GroupView> {
     })
 }
 
-/// Boots the team on `image`, applies the faults, runs the traffic to its end, detaches every
-/// member, unloads: no violation, no leak, no frame damaged on any wire.
-fn run_on(s: &Scenario, image: DriverImage) -> Outcome {
-    run_with(s, image, Randomization::default())
-}
-
-/// [`run_on`] with the emulator's `random` settings (cancels, for one).
+/// Boots the team on `image` with the emulator's `random` settings (cancels, for one), applies the
+/// faults, runs the traffic to its end, detaches every member, unloads: no violation, no leak, no
+/// frame damaged on any wire.
 fn run_with(s: &Scenario, image: DriverImage, random: Randomization) -> Outcome {
     let mut emu = Emulator::new(EmuConfig {
         seed: s.seed,
@@ -250,8 +246,8 @@ fn run_with(s: &Scenario, image: DriverImage, random: Randomization) -> Outcome 
 
 /// The scenario on the loaded `mpfilter.sys`, on its own emulated CPU thread: a bug check fails
 /// the test, and the driver's pool must be empty after unload.
-fn run_sys(s: Scenario) -> Outcome {
-    common::on_sys(move |image| run_on(&s, image))
+fn run_sys(s: Scenario, random: Randomization) -> Outcome {
+    common::on_sys(move |image| run_with(&s, image, random))
 }
 
 /// Loads the host build into `emu` and starts every adapter's stack.
@@ -280,6 +276,11 @@ fn ctx(emu: &Emulator, a: usize) -> *mut core::ffi::c_void {
     emu.module_context(a) as *mut core::ffi::c_void
 }
 
+/// Counter `f` summed over every member.
+fn summed(stats: &[ModuleStats], f: fn(&ModuleStats) -> u64) -> u64 {
+    stats.iter().map(f).sum()
+}
+
 /// Nothing lost, nothing duplicated, every NBL completed with success and delivered.
 fn assert_all_delivered(o: &OriginReport, n: u64) {
     assert_eq!(o.sent, n, "{o:?}");
@@ -291,17 +292,20 @@ fn assert_all_delivered(o: &OriginReport, n: u64) {
 /// Declares a scenario's host test and its `.sys` twin: the same scenario, the same checks.
 macro_rules! both_builds {
     ($host:ident, $sys:ident, $scenario:expr, $check:expr) => {
+        both_builds!($host, $sys, $scenario, random: Randomization::default(), $check);
+    };
+    ($host:ident, $sys:ident, $scenario:expr, random: $random:expr, $check:expr) => {
         #[test]
         fn $host() {
             let check: fn(&Outcome) = $check;
-            check(&run_on(&$scenario, DriverImage::Host));
+            check(&run_with(&$scenario, DriverImage::Host, $random));
         }
 
         #[test]
         #[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team -- --ignored"]
         fn $sys() {
             let check: fn(&Outcome) = $check;
-            check(&run_sys($scenario));
+            check(&run_sys($scenario, $random));
         }
     };
 }
@@ -403,7 +407,7 @@ both_builds!(
         if let Some(stats) = &o.stats {
             // What was on wire 1 when it went down came back with MEDIA_DISCONNECTED and was
             // sent again.
-            let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
+            let retried = summed(stats, |s| s.send_nbls_retried);
             assert!(retried > 0, "{stats:?}");
             // The group as the control device reports it.
             let g = o.group.as_ref().expect("adapter 0 is in a group");
@@ -453,7 +457,7 @@ both_builds!(
         );
         assert!(o.wires[1] > 0, "{:?}", o.wires);
         if let Some(stats) = &o.stats {
-            let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
+            let retried = summed(stats, |s| s.send_nbls_retried);
             assert_eq!(retried, 0, "{stats:?}");
         }
     }
@@ -474,7 +478,7 @@ fn forty_completions_with(status: i32) -> Scenario {
 fn assert_forty_sent_again(o: &Outcome) {
     assert_all_delivered(&o.origin, 4_000);
     if let Some(stats) = &o.stats {
-        let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
+        let retried = summed(stats, |s| s.send_nbls_retried);
         assert!(retried >= 40, "retried {retried}: {stats:?}");
     }
 }
@@ -545,9 +549,9 @@ both_builds!(
     |o| {
         assert_all_delivered(&o.origin, 2_000);
         let stats = o.stats.as_ref().expect("a team");
-        let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
+        let retried = summed(stats, |s| s.send_nbls_retried);
         assert!(retried > 0, "{stats:?}");
-        let exhausted: u64 = stats.iter().map(|s| s.send_nbls_retries_exhausted).sum();
+        let exhausted = summed(stats, |s| s.send_nbls_retries_exhausted);
         assert_eq!(exhausted, 0, "{stats:?}");
         assert_eq!(
             common::failures(&o.transitions),
@@ -572,8 +576,8 @@ both_builds!(
         assert_eq!(r.completed_with(NDIS_STATUS_FAILURE), 500, "{r:?}");
         assert_eq!((r.delivered, r.duplicates), (0, 0), "{r:?}");
         let stats = o.stats.as_ref().expect("a team");
-        let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
-        let exhausted: u64 = stats.iter().map(|s| s.send_nbls_retries_exhausted).sum();
+        let retried = summed(stats, |s| s.send_nbls_retried);
+        let exhausted = summed(stats, |s| s.send_nbls_retries_exhausted);
         assert_eq!(exhausted, 500, "{stats:?}");
         assert_eq!(
             retried,
@@ -673,7 +677,7 @@ both_builds!(
             "{o_:?}"
         );
         if let Some(stats) = &o.stats {
-            let retried: u64 = stats.iter().map(|s| s.send_nbls_retried).sum();
+            let retried = summed(stats, |s| s.send_nbls_retried);
             assert_eq!(retried, 0, "{stats:?}");
         }
         assert_eq!(
@@ -691,8 +695,14 @@ fn cancelling() -> Randomization {
     }
 }
 
-/// Each NBL completed OK (and delivered) or aborted by a cancel; nothing else, nothing lost.
-fn assert_ok_or_cancelled(r: &OriginReport, n: u64) {
+/// Each NBL completed OK (and delivered) or aborted by a cancel that named it; nothing else,
+/// nothing lost.
+fn assert_ok_or_cancelled(o: &Outcome, n: u64) {
+    assert_eq!(
+        o.aborted_uncancelled, 0,
+        "only what was cancelled is aborted"
+    );
+    let r = &o.origin;
     let aborted = r.completed_with(NDIS_STATUS_SEND_ABORTED);
     assert!(aborted > 0, "{r:?}");
     assert_eq!(r.completed_ok + aborted, n, "{r:?}");
@@ -700,50 +710,41 @@ fn assert_ok_or_cancelled(r: &OriginReport, n: u64) {
     assert_eq!((r.duplicates, r.silently_lost), (0, 0), "{r:?}");
 }
 
-/// (b'') A protocol's cancel reaches every member where its NBLs wait, not only its own
-/// adapter's miniport: the children queued below the other member are aborted too, and each goes
-/// back to the protocol as aborted.
-fn cancels_reach_every_member(image: DriverImage) {
-    let s = Scenario {
+// (b'') A protocol's cancel reaches every member where its NBLs wait, not only its own
+// adapter's miniport: the children queued below the other member are aborted too, and each goes
+// back to the protocol as aborted.
+both_builds!(
+    a_cancel_reaches_every_member_where_the_protocols_nbls_wait,
+    sys_a_cancel_reaches_every_member_where_the_protocols_nbls_wait,
+    Scenario {
         seed: 12,
         members: round_robin(2),
         traffic: load(3_000),
         faults: vec![],
-    };
-    let o = run_with(&s, image, cancelling());
-    assert_ok_or_cancelled(&o.origin, 3_000);
-    assert_eq!(
-        o.aborted_uncancelled, 0,
-        "only what was cancelled is aborted"
-    );
-    assert!(
-        o.cancelled_below.iter().all(|&c| c > 0),
-        "cancelled below each member: {:?}",
-        o.cancelled_below
-    );
-    assert_eq!(
-        o.origin.completed_with(NDIS_STATUS_SEND_ABORTED),
-        o.cancelled_below.iter().sum::<u64>(),
-        "every abort is a miniport's, and each reached the protocol: {:?}",
-        o.cancelled_below
-    );
-}
+    },
+    random: cancelling(),
+    |o| {
+        assert_ok_or_cancelled(o, 3_000);
+        assert!(
+            o.cancelled_below.iter().all(|&c| c > 0),
+            "cancelled below each member: {:?}",
+            o.cancelled_below
+        );
+        assert_eq!(
+            o.origin.completed_with(NDIS_STATUS_SEND_ABORTED),
+            o.cancelled_below.iter().sum::<u64>(),
+            "every abort is a miniport's, and each reached the protocol: {:?}",
+            o.cancelled_below
+        );
+    }
+);
 
-#[test]
-fn a_cancel_reaches_every_member_where_the_protocols_nbls_wait() {
-    cancels_reach_every_member(DriverImage::Host);
-}
-
-#[test]
-#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team -- --ignored"]
-fn sys_a_cancel_reaches_every_member_where_the_protocols_nbls_wait() {
-    common::on_sys(cancels_reach_every_member);
-}
-
-/// (h'') With every path down and AllDown = queue, a cancel takes its NBLs out of the queue at
-/// once: they go back aborted, counted, and the rest leave when a path returns.
-fn cancels_empty_the_queue(image: DriverImage) {
-    let s = Scenario {
+// (h'') With every path down and AllDown = queue, a cancel takes its NBLs out of the queue at
+// once: they go back aborted, counted, and the rest leave when a path returns.
+both_builds!(
+    a_cancel_takes_its_nbls_out_of_the_all_down_queue,
+    sys_a_cancel_takes_its_nbls_out_of_the_all_down_queue,
+    Scenario {
         seed: 13,
         members: queued_pair("queue:1000"),
         // A window wider than what is below at the fault: the protocol goes on sending into the
@@ -757,35 +758,22 @@ fn cancels_empty_the_queue(image: DriverImage) {
             (1, MS / 2, Fault::LinkDown),
             (1, 20 * MS, Fault::LinkUp),
         ],
-    };
-    let o = run_with(&s, image, cancelling());
-    assert_ok_or_cancelled(&o.origin, 3_000);
-    assert_eq!(
-        o.aborted_uncancelled, 0,
-        "only what was cancelled is aborted"
-    );
-    let stats = o.stats.as_ref().expect("a team");
-    let from_queue = stats[0].send_nbls_park_cancelled;
-    assert!(from_queue > 0, "{:?}", stats[0]);
-    assert_eq!(
-        o.origin.completed_with(NDIS_STATUS_SEND_ABORTED),
-        from_queue + o.cancelled_below.iter().sum::<u64>(),
-        "aborted in the queue or below: {:?} {:?}",
-        stats[0],
-        o.cancelled_below
-    );
-}
-
-#[test]
-fn a_cancel_takes_its_nbls_out_of_the_all_down_queue() {
-    cancels_empty_the_queue(DriverImage::Host);
-}
-
-#[test]
-#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team -- --ignored"]
-fn sys_a_cancel_takes_its_nbls_out_of_the_all_down_queue() {
-    common::on_sys(cancels_empty_the_queue);
-}
+    },
+    random: cancelling(),
+    |o| {
+        assert_ok_or_cancelled(o, 3_000);
+        let stats = o.stats.as_ref().expect("a team");
+        let from_queue = stats[0].send_nbls_park_cancelled;
+        assert!(from_queue > 0, "{:?}", stats[0]);
+        assert_eq!(
+            o.origin.completed_with(NDIS_STATUS_SEND_ABORTED),
+            from_queue + o.cancelled_below.iter().sum::<u64>(),
+            "aborted in the queue or below: {:?} {:?}",
+            stats[0],
+            o.cancelled_below
+        );
+    }
+);
 
 // (h) All paths down with AllDown = fail: sends complete at once with MEDIA_DISCONNECTED; a path
 // that returns carries the rest.
