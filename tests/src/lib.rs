@@ -37,7 +37,7 @@ pub mod stats;
 mod table;
 pub mod threads;
 pub mod wire;
-pub(crate) mod world;
+mod world;
 // Timers, spin locks and virtual processors.
 pub mod fault_timers;
 mod kernel_sync;

@@ -134,9 +134,10 @@ fn lifecycle_states_follow_ndis() {
 fn restart_filter_pauses_and_restarts_the_stack() {
     let (mut emu, a) = booted(Fault::None);
     let h = emu.module_handle(a) as NDIS_HANDLE;
-    // SAFETY: what the filter would do: a module handle NDIS gave it.
-    let s = unsafe { x::NdisFRestartFilter(h) };
-    assert_eq!(s, NDIS_STATUS_SUCCESS);
+    // SAFETY: what the filter does: a module handle NDIS gave it, through its own wrapper of
+    // NdisFRestartFilter (so the wrapper is checked against the export too).
+    let filter = unsafe { mpfilter::ndis::FilterHandle::from_raw(h) }.expect("attached");
+    assert_eq!(filter.restart_filter(), NDIS_STATUS_SUCCESS);
     emu.add_traffic(a, 100, 100);
     assert!(emu.run_until_idle());
     let m = emu.lifecycle_stats(a);

@@ -271,22 +271,6 @@ fn out_of_band_readers_see_what_the_protocol_set() {
     assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
 }
 
-/// `FilterHandle::restart_filter` reaches NdisFRestartFilter: the stack pauses and restarts.
-#[test]
-fn restart_filter_restarts_the_stack() {
-    let (mut emu, a) = booted();
-    assert_eq!(filter(&emu, a).restart_filter(), NDIS_STATUS_SUCCESS);
-    emu.add_traffic(a, 50, 50);
-    assert!(emu.run_until_idle());
-    let m = emu.lifecycle_stats(a);
-    assert_eq!((m.restart_requests, m.pauses, m.restarts), (1, 1, 2));
-    assert_eq!(emu.module_state(a), ndis_emu::ModState::Running);
-    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
-    emu.stop(a);
-    emu.unload();
-    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
-}
-
 /// `FilterHandle::restart_complete` reaches NdisFRestartComplete: outside a restart, the
 /// emulator names the violation.
 #[test]

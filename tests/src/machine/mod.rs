@@ -414,8 +414,6 @@ pub(super) fn bytes_nbl(
     Some((nbl, len))
 }
 
-/// Allocates and fills a [`FramedNbl`], snapshots it for the hand-back check and records it as
-/// handed to the filter. Returns the NBL and the frame length.
 /// The target (far-end address index) of flow `flow` of adapter `a`'s protocol: with a fabric
 /// its peers (flow `f` to peer `f % peers`), else the traffic's targets.
 fn flow_target(w: &World, a: usize) -> impl Fn(u32) -> u32 + use<> {
@@ -476,16 +474,23 @@ pub(super) fn append_flow_frames(w: &mut World, f: &FramedNbl, nbl: usize, extra
         bytes += len;
     }
     if extra > 0 {
-        // The entry snapshot must include the frames added.
-        // SAFETY: nbl is live.
-        let snap = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
-        if let Some(t) = w.nbls.get_mut(&nbl) {
-            t.entry_snap = snap;
-        }
+        resnapshot(w, nbl);
     }
     bytes
 }
 
+/// Takes the hand-back snapshot of `nbl` (a live NBL the emulator built, not yet handed on)
+/// again, after its builder changed it.
+pub(super) fn resnapshot(w: &mut World, nbl: usize) {
+    // SAFETY: nbl is live (contract).
+    let snap = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
+    if let Some(t) = w.nbls.get_mut(&nbl) {
+        t.entry_snap = snap;
+    }
+}
+
+/// Allocates and fills a [`FramedNbl`], snapshots it for the hand-back check and records it as
+/// handed to the filter. Returns the NBL and the frame length.
 pub(super) fn framed_nbl(w: &mut World, f: &FramedNbl) -> Option<(usize, usize)> {
     let nbl = w.pool_alloc(f.pool, f.origin)?;
     let len = w.rng.range_usize(f.len.0, f.len.1);

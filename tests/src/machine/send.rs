@@ -4,11 +4,14 @@
 use super::forward::{self, CancelKind};
 use super::status::random_port;
 use super::transmit::mp_enqueue;
-use super::{DIR_TX, FramedNbl, append_flow_frames, bytes_nbl, call_filter, framed_nbl, pick_irql};
+use super::{
+    DIR_TX, FramedNbl, append_flow_frames, bytes_nbl, call_filter, framed_nbl, pick_irql,
+    resnapshot,
+};
 use crate::callbacks;
 use crate::irql::Irql;
 use crate::ledger::FrameKey;
-use crate::nblmem::{self, SnapMask};
+use crate::nblmem;
 use crate::world::{self, Came, Event, ModState, NState, Origin, World};
 use mpfilter::ndis::consts::{
     NDIS_SEND_FLAGS_CHECK_FOR_LOOPBACK, NDIS_SEND_FLAGS_DISPATCH_LEVEL, NDIS_STATUS_PAUSED,
@@ -131,11 +134,7 @@ fn mark_large_send(w: &mut World, nbl: usize, mss: u32, ipv6: bool) {
         [mpfilter::ndis::consts::TCP_LARGE_SEND_NET_BUFFER_LIST_INFO] =
         core::ptr::without_provenance_mut(info as usize);
     // The entry snapshot must include the LSO information.
-    // SAFETY: nbl is live.
-    let snap = unsafe { nblmem::snapshot(nbl, SnapMask::Handback) };
-    if let Some(tr) = w.nbls.get_mut(&nbl) {
-        tr.entry_snap = snap;
-    }
+    resnapshot(w, nbl);
 }
 
 /// Tags a chain the protocol is about to send with a fresh cancel id (it will cancel it).
@@ -148,11 +147,7 @@ fn tag_cancel(w: &mut World, a: usize, nbls: &[usize]) -> usize {
             [mpfilter::ndis::consts::NET_BUFFER_LIST_CANCEL_ID] =
             core::ptr::without_provenance_mut(id);
         // The entry snapshot must include the cancel id.
-        // SAFETY: n is live.
-        let snap = unsafe { nblmem::snapshot(n, SnapMask::Handback) };
-        if let Some(t) = w.nbls.get_mut(&n) {
-            t.entry_snap = snap;
-        }
+        resnapshot(w, n);
     }
     id
 }
@@ -347,8 +342,11 @@ pub(crate) fn proto_send_completed(w: &mut World, a: usize, nbl: usize) {
     // SAFETY: nbl is a live protocol NBL handed back to the emulator.
     let status = unsafe { nblmem::nbl_mut(nbl) }.Status;
     let probe = w.nbls.get(&nbl).is_some_and(|t| t.probe);
-    let frames = w.nbls.get(&nbl).map_or(1, |t| t.frames);
-    if let Some(key) = w.nbls.get_mut(&nbl).and_then(|t| t.frame.take()) {
+    let sent = w
+        .nbls
+        .get_mut(&nbl)
+        .and_then(|t| Some((t.frame.take()?, t.frames)));
+    if let Some((key, frames)) = sent {
         let now = w.now();
         for i in 0..u64::from(frames) {
             w.ledger.completed_at(
