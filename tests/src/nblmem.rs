@@ -334,6 +334,13 @@ pub struct Snap {
 }
 
 impl Snap {
+    /// Records `value` in info slot `slot`: a change the snapshot's owner expects (a miniport's
+    /// completion write-back).
+    pub fn set_info(&mut self, slot: usize, value: usize) {
+        let off = 0x90 + slot * 8;
+        self.hdr[off..off + 8].copy_from_slice(&value.to_le_bytes());
+    }
+
     /// An all-zero snapshot (placeholder before the first real one).
     pub const EMPTY: Snap = Snap {
         hdr: [0; SNAP_LEN],

@@ -97,6 +97,9 @@ pub struct AdapterStats {
     pub mp_oids_pending: u64,
     /// Status indications the protocol received.
     pub status_indications: u64,
+    /// The largest IPv4 LSOv2 limit an offload-configuration indication showed the protocol (0:
+    /// none came): with a team it must never exceed what every member can carry.
+    pub status_lso_widest: u64,
     /// PnP events (NetPnPEvent and DevicePnPEventNotify) the miniport received.
     pub pnp_events: u64,
     /// Chains the protocol sent (FilterSendNetBufferLists calls, probes included).

@@ -65,15 +65,26 @@ pub enum Fault {
         /// The report's sequence number (mpshim starts at 1 and counts up).
         sequence: u32,
     },
-    /// An indication tagged as mpshim's path event whose event kind is invalid (a malformed
-    /// report the filter must drop).
-    ShimMalformed,
+    /// An indication tagged as mpshim's path event that is malformed in the way given (a report
+    /// the filter must drop, naming why).
+    ShimMalformed(ShimDefect),
     /// The miniport indicates NDIS_STATUS_LINK_STATE with a NULL buffer whose size claims a whole
     /// NDIS_LINK_STATE (a miniport bug): the filter passes it up as it came and changes nothing.
     MalformedLinkState,
     /// The miniport's LSOv2 limit becomes this (0: off) and it indicates
     /// NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG with its new offload configuration.
     OffloadChange(u32),
+}
+
+/// How a [`Fault::ShimMalformed`] report is malformed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShimDefect {
+    /// A well-formed envelope whose event kind is none the contract defines.
+    UnknownKind,
+    /// The buffer ends before the size its header declares (the last 8 bytes are missing).
+    Truncated,
+    /// The header declares revision 0, which does not exist.
+    BadRevision,
 }
 
 /// A NDIS_STATUS_LINK_STATE indication as a protocol received it (from the filter).

@@ -4,6 +4,7 @@
 
 mod common;
 
+use mpfilter::diag::StatusDropReason;
 use mpfilter::ndis::consts::{
     MEDIA_CONNECT_STATE_CONNECTED, MEDIA_CONNECT_STATE_DISCONNECTED,
     NDIS_STATUS_MEDIA_DISCONNECTED, NDIS_STATUS_RESOURCES,
@@ -11,7 +12,7 @@ use mpfilter::ndis::consts::{
 use ndis_emu::fault_filter::{Fault as FilterMode, image};
 use ndis_emu::ledger::Arrival;
 use ndis_emu::scenario::{self, PassthroughConfig};
-use ndis_emu::wire::{Fault, LinkIndication};
+use ndis_emu::wire::{Fault, LinkIndication, ShimDefect};
 use ndis_emu::{AdapterConfig, DeliveryReport, DriverImage, EmuConfig, Emulator, TrafficConfig};
 
 const GBPS: u64 = 1_000_000_000;
@@ -488,7 +489,14 @@ fn a_pass_through_filter_takes_mpshim_path_events_and_passes_everything_else_up(
             sequence: 1,
         },
     );
-    emu.schedule_fault(0, t + 200_000, Fault::ShimMalformed);
+    let defects = [
+        ShimDefect::UnknownKind,
+        ShimDefect::Truncated,
+        ShimDefect::BadRevision,
+    ];
+    for (i, defect) in (0u64..).zip(defects) {
+        emu.schedule_fault(0, t + 200_000 + i * 10_000, Fault::ShimMalformed(defect));
+    }
     emu.schedule_fault(0, t + 300_000, Fault::LinkDown);
     emu.schedule_fault(0, t + 400_000, Fault::LinkUp);
     assert!(emu.run_until_idle(), "{:?}", emu.violations());
@@ -496,15 +504,32 @@ fn a_pass_through_filter_takes_mpshim_path_events_and_passes_everything_else_up(
     let s =
         unsafe { mpfilter::driver::module_stats(emu.module_context(0) as *mut core::ffi::c_void) }
             .expect("a module context");
-    assert_eq!((s.shim_events, s.shim_events_malformed), (1, 1), "{s:?}");
+    assert_eq!((s.shim_events, s.shim_events_malformed), (1, 3), "{s:?}");
     assert_eq!(
         link_since(&emu, 0, t).len(),
         2,
         "both link indications reached the protocol"
     );
-    assert!(emu.diag_events().iter().any(|r| matches!(
-        r.event,
-        mpfilter::diag::Event::StatusDropped { status, .. } if status == mpshim::contract::STATUS_CODE
-    )));
+    // Each drop names why, in the order the reports came.
+    let reasons: Vec<_> = emu
+        .diag_events()
+        .iter()
+        .filter_map(|r| match r.event {
+            mpfilter::diag::Event::StatusDropped { status, reason }
+                if status == mpshim::contract::STATUS_CODE =>
+            {
+                Some(reason)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            StatusDropReason::InvalidValue,
+            StatusDropReason::BufferTooSmall,
+            StatusDropReason::BadHeader
+        ]
+    );
     finish(emu);
 }

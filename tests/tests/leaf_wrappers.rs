@@ -79,6 +79,8 @@ fn meta(n: u8) -> SendMeta {
         retries: 1,
         kind: 2,
         reserved: [0; 5],
+        lso_request: 0x4000_0218,
+        spare: u64::from(n),
     }
 }
 

@@ -27,7 +27,7 @@ use mpfilter::ndis::consts::{
 };
 use ndis_emu::config::RegValue;
 use ndis_emu::ledger::{Arrival, OriginReport};
-use ndis_emu::wire::Fault;
+use ndis_emu::wire::{Fault, ShimDefect};
 use ndis_emu::{
     AdapterConfig, DriverImage, EmuConfig, Emulator, LoadedImage, Randomization, TrafficConfig,
 };
@@ -1117,7 +1117,7 @@ both_builds!(
                     sequence: 1
                 }
             ),
-            (1, 10 * MS, Fault::ShimMalformed),
+            (1, 10 * MS, Fault::ShimMalformed(ShimDefect::UnknownKind)),
         ],
     },
     |o| {

@@ -64,6 +64,8 @@ struct Outcome {
     large_sends: Vec<u64>,
     /// Per adapter: what its protocol was presented (MTU, IPv4 LSO limit).
     views: Vec<(u32, u32)>,
+    /// Per adapter, the largest IPv4 LSO limit an offload indication showed its protocol.
+    lso_widest: Vec<u64>,
     /// Per adapter: the IPv6 LSO limit its protocol was presented last.
     lso6_views: Vec<u32>,
 }
@@ -139,6 +141,7 @@ fn run_full(
             flagged_below: each(|s| s.tx_loopback_flagged),
             largest: each(|s| s.tx_largest_frame),
             large_sends: each(|s| s.tx_large_sends),
+            lso_widest: each(|s| s.status_lso_widest),
             views: (0..emu.adapter_count())
                 .map(|a| emu.protocol_view(a))
                 .collect(),
@@ -351,6 +354,57 @@ fn sys_large_sends_above_a_members_lso_limit_never_go_to_that_member() {
     check_limits(&run_sys(unequal(), stale_large_sends()), true);
 }
 
+/// `NDIS_STATUS_FAILURE`.
+const FAILURE: i32 = 0xC000_0001_u32.cast_signed();
+
+/// Equal members whose MTU (1500) is below the large sends the protocol makes (LSO 1900), kept
+/// in service whatever their send errors (`SendErrorThreshold` 0).
+fn lso_team() -> Vec<AdapterConfig> {
+    (0..2)
+        .map(|i| {
+            member(i, 0)
+                .with_limits(1500, 1900)
+                .with_param("SendErrorThreshold", RegValue::Dword(0))
+        })
+        .collect()
+}
+
+/// Each miniport fails a run of sends (member 1's are clones of adapter 0's NBLs, member 0's
+/// its own NBLs sent as they are) and overwrites each large send's request with its completion
+/// write-back, as miniports do whatever the status. The team sends them again as the large
+/// sends they were — never as frames beyond the MTU (`send.beyond-adapter-limits`) — and the
+/// protocol gets the write-back of the send that finished (the hand-back check).
+fn check_large_sends_sent_again(o: &Outcome) {
+    assert_all_delivered(&o.origin, N);
+    assert!(o.largest.iter().all(|&l| l > 1_514), "largest {:?}", o.largest);
+    // Every NBL the miniports took was a large send: each of the N once, and the 80 failed
+    // ones once more.
+    assert_eq!(o.large_sends.iter().sum::<u64>(), N + 2 * 40, "{:?}", o.large_sends);
+}
+
+fn failing_runs() -> [(usize, u64, Fault); 2] {
+    let fail = Fault::ErrorCompletions {
+        status: FAILURE,
+        count: 40,
+    };
+    [(1, 200_000, fail), (0, 600_000, fail)]
+}
+
+#[test]
+fn a_large_send_a_path_failed_goes_out_again_as_a_large_send() {
+    let o = run_faulted(&lso_team(), &big_frames(536), DriverImage::Host, &failing_runs());
+    check_large_sends_sent_again(&o);
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
+fn sys_a_large_send_a_path_failed_goes_out_again_as_a_large_send() {
+    let o = common::on_sys(move |image| {
+        run_faulted(&lso_team(), &big_frames(536), image, &failing_runs())
+    });
+    check_large_sends_sent_again(&o);
+}
+
 /// `NDIS_STATUS_INVALID_LENGTH`.
 const INVALID_LENGTH: i32 = 0xC001_0014_u32.cast_signed();
 
@@ -450,6 +504,8 @@ fn check_current_config_narrowed(o: &Outcome) {
         (1500, 1000),
         "what the large member's protocol saw last"
     );
+    // Narrowed on its way up, not corrected afterwards: the protocol never saw the 1800.
+    assert_eq!(o.lso_widest[1], 1000, "the widest limit the protocol was shown");
     assert_all_delivered(&o.origin, N);
     assert!(
         o.largest.iter().all(|&l| l <= 1_014),

@@ -276,7 +276,10 @@ impl Module {
             rechosen = true;
             avoid |= incapable_paths(route, need);
         };
-        let meta = meta_for(&req, route, p, me, port, resends, now);
+        let meta = SendMeta {
+            lso_request: lso_request(&nbl),
+            ..meta_for(&req, route, p, me, port, resends, now)
+        };
         if seat == me {
             if !nbl.push_meta_with_backfill(
                 SendMeta {
@@ -319,6 +322,7 @@ impl Module {
             retries: resends,
             kind: KIND_DIRECT,
             reserved: reserved(self.seat(), port),
+            lso_request: lso_request(&nbl),
             ..SendMeta::default()
         };
         if nbl.push_meta_with_backfill(meta, self.context_backfill()) {
@@ -465,6 +469,12 @@ impl Module {
             .then_some(meta.path);
         let avoid = failed.map_or(0, |p| 1u32 << (p & 31));
         self.counters.send_nbls_retried.inc();
+        // The miniport wrote its completion over a large send's request (on this NBL, or on the
+        // clone it was copied back from): sent again, it asks for the same segmentation.
+        nbl.set_info(
+            TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
+            usize::try_from(meta.lso_request).unwrap_or(0),
+        );
         let port = port_of(meta);
         let placed = self.place(nbl, route, port, meta.retries + 1, avoid, cx.now, cx.cpu);
         let to = match &placed {
@@ -731,9 +741,7 @@ impl Module {
             let parent = child.release();
             parent.set_status(status);
             // The miniport's LSO write-back landed on the clone; the protocol reads the parent.
-            if parent.info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO) != Some(lso) {
-                parent.set_info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, lso);
-            }
+            parent.set_info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, lso);
             let Some(origin) = route.member_at(origin_of(&meta)) else {
                 // The origin's pause waits for this parent, so it cannot have left the group.
                 self.unreachable_seat(NblChain::from(parent));
@@ -797,6 +805,12 @@ impl Module {
     }
 }
 
+/// The large-send request an NBL carries as it is placed (0 for none), for [`SendMeta`].
+fn lso_request(nbl: &Nbl) -> u64 {
+    nbl.info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO)
+        .map_or(0, |v| v as u64)
+}
+
 /// The send context of an NBL chosen for path `p`.
 fn meta_for(
     req: &SendRequest,
@@ -817,5 +831,6 @@ fn meta_for(
         retries: resends,
         kind: 0,
         reserved: reserved(origin, port),
+        ..SendMeta::default()
     }
 }

@@ -629,11 +629,13 @@ pub unsafe fn indicate_status(_abi: Abi, h: NDIS_HANDLE, ind: *mut NDIS_STATUS_I
         }
         w.adapters[a].stats.status_indications += 1;
         // SAFETY: ind is readable (contract), its buffer for its size.
-        if let Some((v4, v6)) = unsafe { offload_lso(ind) }
-            && !w.traffic(a).keeps_bind_limits
-        {
-            w.adapters[a].proto.lso_view = v4;
-            w.adapters[a].proto.lso6_view = v6;
+        if let Some((v4, v6)) = unsafe { offload_lso(ind) } {
+            let widest = &mut w.adapters[a].stats.status_lso_widest;
+            *widest = (*widest).max(u64::from(v4));
+            if !w.traffic(a).keeps_bind_limits {
+                w.adapters[a].proto.lso_view = v4;
+                w.adapters[a].proto.lso6_view = v6;
+            }
         }
         // SAFETY: ind is readable (contract); its buffer is read only if its size says it holds
         // a link state.

@@ -5,7 +5,7 @@
 use super::stack::{pause_stack, restart_stack, start_stack, stop_stack};
 use super::status::{mp_private_status, mp_status};
 use crate::sched::Nanos;
-use crate::wire::Fault;
+use crate::wire::{Fault, ShimDefect};
 use crate::world::{self, Event, ModState, World};
 
 /// Faults in force on one miniport and its wire.
@@ -136,7 +136,7 @@ pub(super) fn apply(a: usize, fault: Fault) {
             }
             Fault::Flap { .. }
             | Fault::ShimPath { .. }
-            | Fault::ShimMalformed
+            | Fault::ShimMalformed(_)
             | Fault::MalformedLinkState => None,
             Fault::Pause | Fault::Restart | Fault::Detach | Fault::Reattach => Some(state),
         }
@@ -149,10 +149,14 @@ pub(super) fn apply(a: usize, fault: Fault) {
             let if_index = world::with(|w| w.adapters[a].cfg.if_index).unwrap_or(0);
             mp_private_status(a, shim_path_event(failed, sequence, if_index).to_vec());
         }
-        (Fault::ShimMalformed, _) => {
+        (Fault::ShimMalformed(defect), _) => {
             let mut bytes = shim_path_event(true, u32::MAX, 0).to_vec();
-            // The event kind follows the 16-byte tag and the 4-byte header: no kind 0xFFFF exists.
-            bytes[20..22].copy_from_slice(&0xFFFF_u16.to_le_bytes());
+            // The 16-byte tag, then the header (type, revision, size), then the event kind.
+            match defect {
+                ShimDefect::UnknownKind => bytes[20..22].copy_from_slice(&0xFFFF_u16.to_le_bytes()),
+                ShimDefect::Truncated => bytes.truncate(bytes.len() - 8),
+                ShimDefect::BadRevision => bytes[17] = 0,
+            }
             mp_private_status(a, bytes);
         }
         (Fault::Pause, Some(Some(ModState::Running))) => {

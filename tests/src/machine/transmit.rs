@@ -11,8 +11,11 @@ use crate::ledger::FrameKey;
 use crate::nblmem;
 use crate::rules::Rule;
 use crate::sched::Nanos;
-use crate::world::{self, Came, Event, NState, World};
-use mpfilter::ndis::consts::{NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL, NDIS_STATUS_SUCCESS};
+use crate::world::{self, Came, Event, NState, Origin, World};
+use mpfilter::ndis::consts::{
+    NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL, NDIS_STATUS_SUCCESS,
+    TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
+};
 
 /// The miniport takes NBLs the filter sent (already validated and marked `Below`).
 pub(crate) fn mp_enqueue(w: &mut World, a: usize, nbls: &[usize]) {
@@ -210,6 +213,42 @@ fn wire_check(w: &mut World, a: usize, nbl: usize, delivered: bool) -> bool {
     })
 }
 
+/// `LsoV2TransmitComplete` with Type = NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE and Reserved 0.
+pub(crate) const LSO_V2_TRANSMIT_COMPLETE: usize = 1 << 30;
+
+/// Before it completes an LSOv2 send — whatever the status — a miniport writes
+/// `LsoV2TransmitComplete` over the request in the NBL's large-send info (NDIS's "Offloading the
+/// Segmentation of Large TCP Packets"). The write lands on the NBL the miniport got: a filter's
+/// clone, or the protocol's own NBL. The protocol that sent it must read the write-back at
+/// hand-back (its expected snapshot is updated here; `send.nbl-modified-on-handback` otherwise).
+/// The emulated protocols make no LSOv1 sends, whose write-back is the payload sent.
+fn lso_write_back(w: &mut World, nbl: usize) {
+    // SAFETY: nbl is live; the miniport owns it until its completion.
+    let n = unsafe { nblmem::nbl_mut(nbl) };
+    let info = n.NetBufferListInfo[TCP_LARGE_SEND_NET_BUFFER_LIST_INFO].addr();
+    // MSS in bits 0-19 (a large send), Type in bit 30 (LSOv2).
+    let mss = info & 0x000F_FFFF;
+    if mss == 0 || info & (1 << 30) == 0 {
+        return;
+    }
+    n.NetBufferListInfo[TCP_LARGE_SEND_NET_BUFFER_LIST_INFO] =
+        core::ptr::without_provenance_mut(LSO_V2_TRANSMIT_COMPLETE);
+    // The protocol's NBL this one is (or is a clone of, at any depth).
+    let mut at = nbl;
+    for _ in 0..64 {
+        let Some(t) = w.nbls.get_mut(&at) else { return };
+        match t.origin {
+            Origin::Clone { parent, .. } => at = parent,
+            Origin::ProtoTx(_) => {
+                t.entry_snap
+                    .set_info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, LSO_V2_TRANSMIT_COMPLETE);
+                return;
+            }
+            Origin::MpRx(_) | Origin::Pool => return,
+        }
+    }
+}
+
 pub(super) fn mp_complete(a: usize, mut nbls: Vec<usize>) {
     let plan = world::with(|w| {
         if let Some(until) = fault::stalled(w, a) {
@@ -242,6 +281,7 @@ pub(super) fn mp_complete(a: usize, mut nbls: Vec<usize>) {
             } else {
                 NDIS_STATUS_SUCCESS
             });
+            lso_write_back(w, nbl);
             if let Some(t) = w.nbls.get_mut(&nbl) {
                 t.state = NState::Filter {
                     module: (came != Came::Own).then_some(module),

@@ -114,7 +114,8 @@ impl ParentNbl {
         self.0.flags()
     }
 
-    /// `NET_BUFFER_LIST_INFO(parent, slot)`, as [`Nbl::info`].
+    /// `NET_BUFFER_LIST_INFO(parent, slot)`, as [`Nbl::info`] (read by the unit tests).
+    #[cfg(test)]
     pub fn info(&self, slot: usize) -> Option<usize> {
         self.0.info(slot)
     }

@@ -23,7 +23,7 @@ use crate::ndis::imports;
 use crate::ndis::types::NET_BUFFER_LIST_CONTEXT;
 use core::mem::offset_of;
 
-/// The filter's per-NBL data while it has the NBL out. 32 bytes, all integers.
+/// The filter's per-NBL data while it has the NBL out. 48 bytes, all integers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
 pub struct SendMeta {
@@ -43,11 +43,16 @@ pub struct SendMeta {
     pub kind: u8,
     /// Unused; zero.
     pub reserved: [u8; 5],
+    /// The NBL's large-send request (`TcpLargeSendNetBufferListInfo`) when it was placed: the
+    /// miniport overwrites it with its completion write-back, and a re-send restores it.
+    pub lso_request: u64,
+    /// Unused; zero (the context size stays a multiple of 16).
+    pub spare: u64,
 }
 
 /// The context bytes [`Nbl::push_meta`] pushes: `size_of::<SendMeta>()`, a multiple of
 /// `MEMORY_ALLOCATION_ALIGNMENT` (16) as `NdisAllocateNetBufferListContext` requires.
-pub const SEND_META_SIZE: u16 = 32;
+pub const SEND_META_SIZE: u16 = 48;
 
 const _: () = assert!(size_of::<SendMeta>() == SEND_META_SIZE as usize);
 const _: () = assert!(SEND_META_SIZE.is_multiple_of(16));
@@ -68,8 +73,9 @@ impl Nbl {
             return None;
         }
         let start = offset_of!(NET_BUFFER_LIST_CONTEXT, ContextData) + usize::from(offset);
-        // SAFETY: the area holds `Size` data bytes after its header and `Offset + 32 <= Size`,
-        // so the 32 bytes at `start` are inside the allocation.
+        // SAFETY: the area holds `Size` data bytes after its header and
+        // `Offset + SEND_META_SIZE <= Size`, so the meta's bytes at `start` are inside the
+        // allocation.
         Some(unsafe { top.cast::<u8>().add(start) }.cast())
     }
 
@@ -107,7 +113,7 @@ impl Nbl {
     /// to hold one.
     pub fn meta(&self) -> SendMeta {
         self.meta_ptr().map_or_else(SendMeta::default, |p| {
-            // SAFETY: 32 in-bounds bytes of a context area of an NBL the caller owns (no one
+            // SAFETY: SEND_META_SIZE in-bounds bytes of a context area of an NBL the caller owns (no one
             // else touches it meanwhile); unaligned, any bytes are a valid `SendMeta`.
             unsafe { p.read_unaligned() }
         })
@@ -159,6 +165,8 @@ mod tests {
             retries: n / 2,
             kind: 3,
             reserved: [0; 5],
+            lso_request: 0x4000_0218 | u64::from(n),
+            spare: 0,
         }
     }
 
@@ -196,12 +204,12 @@ mod tests {
             [
                 Call::AllocContext {
                     nbl,
-                    size: 32,
+                    size: SEND_META_SIZE,
                     backfill: 0,
                     tag: u32::from_le_bytes(*b"mpfl"),
                     status: 0,
                 },
-                Call::FreeContext { nbl, size: 32 },
+                Call::FreeContext { nbl, size: SEND_META_SIZE },
             ]
         );
     }
@@ -209,7 +217,7 @@ mod tests {
     #[test]
     fn another_drivers_context_below_is_kept_whether_or_not_its_backfill_is_used() {
         let s = Session::new(Config::default());
-        for backfill in [0u16, 32, 40] {
+        for backfill in [0u16, 32, 48, 56] {
             let f = FakeNbls::simple(1);
             // The protocol above pushed 16 bytes of its own, with `backfill` spare bytes before.
             // SAFETY: a live fake NBL.
@@ -225,7 +233,7 @@ mod tests {
             with_nbl(&f, |nbl| {
                 assert!(nbl.push_meta(sample(3)));
                 let reused = context(&f) == theirs;
-                assert_eq!(reused, backfill >= 32, "backfill {backfill}");
+                assert_eq!(reused, backfill >= SEND_META_SIZE, "backfill {backfill}");
                 assert_eq!(nbl.meta(), sample(3));
                 assert_eq!(nbl.pop_meta(), sample(3));
             });
