@@ -137,6 +137,13 @@ pub struct AdapterConfig {
     /// One-way propagation delay of the adapter's wire: a frame reaches the far end this long
     /// after its transmission ends (its send completes without waiting for it).
     pub wire_latency_ns: u64,
+    /// Bytes of the miniport's current-config indications (0: `NDIS_OFFLOAD`'s own size). More
+    /// is a later revision's longer structure: its header's `Size` says so, and the bytes past
+    /// `NDIS_OFFLOAD`'s are a pattern a filter must pass on unchanged.
+    pub offload_indication_len: usize,
+    /// The miniport reports its offload configuration as NDIS 6.0 did: an `NDIS_OFFLOAD` of
+    /// revision 1 (sized through `Flags`), at attach and in its current-config indications.
+    pub offload_revision_1: bool,
 }
 
 /// A registry value of the filter module's configuration.
@@ -173,7 +180,25 @@ impl AdapterConfig {
             set_attributes_fails: false,
             starts_disconnected: false,
             wire_latency_ns: 0,
+            offload_indication_len: 0,
+            offload_revision_1: false,
         }
+    }
+
+    /// This adapter with an NDIS 6.0 miniport's offload configuration (see
+    /// [`AdapterConfig::offload_revision_1`]).
+    #[must_use]
+    pub fn with_offload_revision_1(mut self) -> Self {
+        self.offload_revision_1 = true;
+        self
+    }
+
+    /// This adapter with current-config indications of `len` bytes (see
+    /// [`AdapterConfig::offload_indication_len`]).
+    #[must_use]
+    pub fn with_offload_indication_len(mut self, len: usize) -> Self {
+        self.offload_indication_len = len;
+        self
     }
 
     /// This adapter with a miniport that links mpshim (see [`AdapterConfig::shim`]).

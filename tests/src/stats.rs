@@ -100,6 +100,8 @@ pub struct AdapterStats {
     /// The largest IPv4 LSOv2 limit an offload-configuration indication showed the protocol (0:
     /// none came): with a team it must never exceed what every member can carry.
     pub status_lso_widest: u64,
+    /// Bytes of the last offload-configuration indication the protocol received.
+    pub status_offload_len: u64,
     /// PnP events (NetPnPEvent and DevicePnPEventNotify) the miniport received.
     pub pnp_events: u64,
     /// Chains the protocol sent (FilterSendNetBufferLists calls, probes included).

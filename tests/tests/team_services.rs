@@ -565,6 +565,92 @@ fn sys_a_smaller_member_joining_later_narrows_what_the_bound_members_present() {
     check_joined_later(&run_sys(unequal(), big_frames(536)));
 }
 
+/// Member 1's miniport is an NDIS 6.0 one: its offload configuration is a revision-1
+/// `NDIS_OFFLOAD`, which holds the LSOv2 limits too. The team reads them: large sends go to both
+/// members (a member whose limits it could not read would get none).
+fn check_revision_1_member(o: &Outcome) {
+    assert_all_delivered(&o.origin, N);
+    assert!(o.large_sends.iter().all(|&l| l > N / 4), "{:?}", o.large_sends);
+    assert!(o.largest.iter().all(|&l| l > 1_514), "largest {:?}", o.largest);
+}
+
+fn revision_1_team() -> Vec<AdapterConfig> {
+    let mut team = lso_team();
+    team[1] = team[1].clone().with_offload_revision_1();
+    team
+}
+
+#[test]
+fn a_member_whose_miniport_reports_a_revision_1_offload_configuration_takes_large_sends() {
+    check_revision_1_member(&run_on(&revision_1_team(), &big_frames(536), DriverImage::Host));
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
+fn sys_a_member_whose_miniport_reports_a_revision_1_offload_configuration_takes_large_sends() {
+    check_revision_1_member(&run_sys(revision_1_team(), big_frames(536)));
+}
+
+/// The large member binds alone, its miniport reports a current configuration of `len` bytes
+/// (a later revision's longer `NDIS_OFFLOAD`), then the small member joins: what the large
+/// member's protocol is shown — the bytes of the filter's own narrowed indication, and its LSO
+/// limit.
+fn config_kept_then_narrowed(len: usize, image: &DriverImage) -> (u64, u32) {
+    let mut emu = ndis_emu::Emulator::new(EmuConfig {
+        seed: 3,
+        ..EmuConfig::default()
+    });
+    emu.add_adapter(
+        member(0, 0)
+            .with_limits(1900, 1900)
+            .with_offload_indication_len(len),
+        idle(),
+    );
+    emu.add_adapter(member(1, 0).with_limits(1500, 1000), idle());
+    let img = image.load().expect("image");
+    emu.load(img.entry).expect("mpfilter loads");
+    assert!(emu.start(0), "{:?}", emu.violations());
+    emu.run_for(1_000_000);
+    emu.schedule_fault(0, emu.now(), Fault::OffloadChange(1900));
+    emu.run_for(1_000_000);
+    assert_eq!(emu.stats(0).status_offload_len, len as u64, "passed up whole");
+    assert!(emu.start(1), "{:?}", emu.violations());
+    emu.run_for(20_000_000);
+    let seen = (emu.stats(0).status_offload_len, emu.protocol_view(0).1);
+    common::finish(emu, img);
+    seen
+}
+
+/// `MAX_OFFLOAD_COPY`: the longest configuration a member keeps to narrow again later.
+const MAX_OFFLOAD_COPY: usize = 512;
+
+/// A configuration of exactly the longest a member keeps is kept whole: the narrowing the
+/// large member presents when the small one joins carries all its bytes (the emulator checks
+/// they are the raised ones but for the LSO limits). One byte longer is not kept: the narrowing
+/// is made from the attach-time configuration instead — the limit shown is the same.
+fn check_config_kept(image: &DriverImage) {
+    assert_eq!(
+        config_kept_then_narrowed(MAX_OFFLOAD_COPY, image),
+        (MAX_OFFLOAD_COPY as u64, 1000)
+    );
+    let attach_len = size_of::<mpfilter::ndis::types::NDIS_OFFLOAD>() as u64;
+    assert_eq!(
+        config_kept_then_narrowed(MAX_OFFLOAD_COPY + 1, image),
+        (attach_len, 1000)
+    );
+}
+
+#[test]
+fn the_longest_configuration_a_member_keeps_is_narrowed_whole_when_a_smaller_member_joins() {
+    check_config_kept(&DriverImage::Host);
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
+fn sys_the_longest_configuration_a_member_keeps_is_narrowed_whole_when_a_smaller_member_joins() {
+    common::on_sys(|image| check_config_kept(&image));
+}
+
 /// `NDIS_PACKET_TYPE_*` bits a protocol's packet filter is made of.
 mod packet_type {
     pub const DIRECTED: u32 = 0x01;

@@ -630,8 +630,10 @@ pub unsafe fn indicate_status(_abi: Abi, h: NDIS_HANDLE, ind: *mut NDIS_STATUS_I
         w.adapters[a].stats.status_indications += 1;
         // SAFETY: ind is readable (contract), its buffer for its size.
         if let Some((v4, v6)) = unsafe { offload_lso(ind) } {
-            let widest = &mut w.adapters[a].stats.status_lso_widest;
-            *widest = (*widest).max(u64::from(v4));
+            let st = &mut w.adapters[a].stats;
+            st.status_lso_widest = st.status_lso_widest.max(u64::from(v4));
+            // SAFETY: ind is readable (contract).
+            st.status_offload_len = u64::from(unsafe { (*ind).StatusBufferSize });
             if !w.traffic(a).keeps_bind_limits {
                 w.adapters[a].proto.lso_view = v4;
                 w.adapters[a].proto.lso6_view = v6;

@@ -8,7 +8,8 @@ use crate::nblmem;
 use crate::rules::{Rule, Subject};
 use crate::world::World;
 use mpfilter::ndis::consts::{
-    NDIS_OBJECT_TYPE_OFFLOAD, NDIS_OFFLOAD_REVISION_3, NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_3,
+    NDIS_OBJECT_TYPE_OFFLOAD, NDIS_OFFLOAD_REVISION_1, NDIS_OFFLOAD_REVISION_3,
+    NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_1, NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_3,
     TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
 };
 use mpfilter::ndis::types::{NDIS_OBJECT_HEADER, NDIS_OFFLOAD};
@@ -17,14 +18,16 @@ use mpfilter::ndis::types::{NDIS_OBJECT_HEADER, NDIS_OFFLOAD};
 const ENCAPSULATION_802_3: u32 = 2;
 
 /// The offload configuration of `cfg`'s miniport: LSOv2 for both IP versions, up to `lso_max`
-/// and `lso_v6()`.
+/// and `lso_v6()`; of revision 3, or 1 for an NDIS 6.0 miniport (its header's `Size` then ends
+/// at `Flags`: the bytes after it are not its).
 pub(crate) fn offload_of(cfg: &AdapterConfig) -> NDIS_OFFLOAD {
+    let (revision, size) = if cfg.offload_revision_1 {
+        (NDIS_OFFLOAD_REVISION_1, NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_1)
+    } else {
+        (NDIS_OFFLOAD_REVISION_3, NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_3)
+    };
     let mut o = NDIS_OFFLOAD {
-        Header: NDIS_OBJECT_HEADER::new(
-            NDIS_OBJECT_TYPE_OFFLOAD,
-            NDIS_OFFLOAD_REVISION_3,
-            NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_3,
-        ),
+        Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_OFFLOAD, revision, size),
         ..NDIS_OFFLOAD::default()
     };
     if cfg.lso_max > 0 {

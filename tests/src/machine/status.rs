@@ -123,14 +123,24 @@ pub(crate) fn mp_offload_status(a: usize) {
         }
         let o = super::limits::offload_of(&w.adapters[a].cfg);
         let mut bytes = vec![0u8; size_of::<NDIS_OFFLOAD>()];
+        // A revision-1 configuration is as long as its header says.
+        bytes.truncate(usize::from(o.Header.Size));
         // SAFETY: NDIS_OFFLOAD is integers only with no padding (its one gap is a field);
-        // copied byte for byte into a buffer of its size.
+        // its first `bytes.len()` bytes (at most its size) are copied.
         unsafe {
             core::ptr::copy_nonoverlapping(
                 core::ptr::from_ref(&o).cast::<u8>(),
                 bytes.as_mut_ptr(),
                 bytes.len(),
             );
+        }
+        let len = w.adapters[a].cfg.offload_indication_len;
+        if len > bytes.len() {
+            let base = bytes.len();
+            bytes.extend((base..len).map(|i| i.to_le_bytes()[0] ^ 0xA5));
+            // The header's Size: a later revision's length (u16, as NDIS_OBJECT_HEADER has it).
+            let size = u16::try_from(len).unwrap_or(u16::MAX);
+            bytes[2..4].copy_from_slice(&size.to_le_bytes());
         }
         let mut ind = indication(w, a, NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG);
         ind.StatusBufferSize = u32::try_from(bytes.len()).unwrap_or(0);
