@@ -250,9 +250,13 @@ fn out_of_band_readers_see_what_the_protocol_set() {
         assert_eq!(nbl.large_send(), expected, "info {info:#x}");
     }
 
-    // A slot past NDIS 6.30's last is no slot: nothing is read.
+    // A slot past NDIS 6.30's last is no slot: nothing is read, nothing written.
     assert_eq!(nbl.info(MAX_NET_BUFFER_LIST_INFO), None);
     assert_eq!(nbl.info(MAX_NET_BUFFER_LIST_INFO - 1), Some(0));
+    nbl.set_info(MAX_NET_BUFFER_LIST_INFO, 0x77);
+    nbl.set_info(MAX_NET_BUFFER_LIST_INFO - 1, 0x66);
+    assert_eq!(nbl.info(MAX_NET_BUFFER_LIST_INFO - 1), Some(0x66));
+    nbl.set_info(MAX_NET_BUFFER_LIST_INFO - 1, 0);
 
     // NblFlags, the field NDIS reads for the loopback mark.
     assert_eq!(nbl.nbl_flags(), 0, "NDIS zeroes a new NBL's flags");
@@ -285,4 +289,86 @@ fn restart_complete_outside_a_restart_is_a_violation() {
         ndis_emu::Rule::RestartCompleteNotPending,
         "{v:?}"
     );
+}
+
+/// An own set request carries at most the block's buffer: one of exactly `OWN_QUERY_BUFFER`
+/// bytes goes down to the miniport (which does not know the OID), one byte more is refused
+/// before any call.
+#[test]
+fn an_own_set_of_the_whole_buffer_goes_down_and_one_byte_more_does_not() {
+    use mpfilter::ndis::own_query::OWN_QUERY_BUFFER;
+    use mpfilter::ndis::{OwnQuery, QueryStart};
+    const OID_NOBODY_KNOWS: u32 = 0xFF00_0001;
+    let mut emu = Emulator::new(EmuConfig {
+        random: ndis_emu::Randomization {
+            oid_pending_percent: 0,
+            ..ndis_emu::Randomization::default()
+        },
+        ..EmuConfig::default()
+    });
+    let a = emu.add_adapter(AdapterConfig::numbered(3), TrafficConfig::default());
+    let img = image(Fault::None).load().expect("host image");
+    emu.load(img.entry).expect("loads");
+    assert!(emu.start(a));
+    let query = OwnQuery::new().expect("memory");
+    let taken = |emu: &Emulator| emu.stats(a).mp_oids_sync + emu.stats(a).mp_oids_pending;
+    let before = taken(&emu);
+    let whole = [0x5Au8; OWN_QUERY_BUFFER + 1];
+    assert_eq!(
+        query.issue_set(filter(&emu, a), OID_NOBODY_KNOWS, &whole[..OWN_QUERY_BUFFER]),
+        QueryStart::Done(mpfilter::ndis::consts::NDIS_STATUS_NOT_SUPPORTED, 0)
+    );
+    assert_eq!(taken(&emu), before + 1, "the miniport got it");
+    assert_eq!(
+        query.issue_set(filter(&emu, a), OID_NOBODY_KNOWS, &whole),
+        QueryStart::Done(mpfilter::ndis::consts::NDIS_STATUS_BUFFER_TOO_SHORT, 0)
+    );
+    assert_eq!(taken(&emu), before + 1, "refused before any call");
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+}
+
+/// The filter's meta lives only in a context area it pushed: on an NBL whose top area is
+/// another driver's 16 bytes, there is no meta to read and none to pop. A backfill request near
+/// the 16-bit limit reaches NDIS whole (rounded up to 16).
+#[test]
+fn meta_only_in_the_filters_own_context_area_and_backfill_asked_whole() {
+    let (mut emu, a) = booted();
+    let h = emu.module_handle(a) as NDIS_HANDLE;
+    let proto = protocol_pool(h);
+    let mut bytes = frame();
+    let mut m = mdl_over(&mut bytes);
+    // SAFETY: the test's pool and MDL, which outlive the NBL.
+    let raw = unsafe { x::NdisAllocateNetBufferAndNetBufferList(proto, 0, 0, &raw mut m, 0, 64) };
+    let nbl = owned(raw);
+    // SAFETY: the "protocol" pushes 16 bytes of its own on its live NBL.
+    let status = unsafe { x::NdisAllocateNetBufferListContext(raw, 16, 0, 7) };
+    assert_eq!(status, NDIS_STATUS_SUCCESS);
+    // SAFETY: a plain read of the live NBL.
+    let theirs = unsafe { (*raw).Context };
+    assert_eq!(nbl.meta(), SendMeta::default(), "another driver's area holds no meta");
+    assert_eq!(nbl.pop_meta(), SendMeta::default());
+    // SAFETY: as above.
+    assert_eq!(unsafe { (*raw).Context }, theirs, "nothing popped");
+    // SAFETY: the protocol pops its own area.
+    unsafe { x::NdisFreeNetBufferListContext(raw, 16) };
+
+    for (asked, offset) in [(8_190u16, 8_192u16), (65_000, 65_008)] {
+        assert!(nbl.push_meta_with_backfill(meta(4), asked));
+        // SAFETY: the area NDIS just pushed.
+        let pushed = unsafe { &*(*raw).Context };
+        assert_eq!(pushed.Offset, offset, "backfill asked {asked}");
+        assert_eq!(nbl.pop_meta(), meta(4));
+    }
+    // SAFETY: as above.
+    assert!(unsafe { (*raw).Context }.is_null());
+
+    // SAFETY: the test's NBL and pool.
+    unsafe {
+        x::NdisFreeNetBufferList(nbl.into_raw());
+        x::NdisFreeNetBufferListPool(proto);
+    }
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    emu.stop(a);
+    emu.unload();
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
 }
