@@ -372,3 +372,29 @@ fn meta_only_in_the_filters_own_context_area_and_backfill_asked_whole() {
     emu.unload();
     assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
 }
+
+/// The filter's own frame NBL carries 1 to `OWN_FRAME_CAPACITY` bytes: an empty frame or one
+/// byte too many is refused, and nothing is lent out for it.
+#[test]
+fn an_own_frame_takes_one_to_capacity_bytes() {
+    use mpfilter::ndis::nbl::{OWN_FRAME_CAPACITY, OwnFrame};
+    let (mut emu, a) = booted();
+    let own = OwnFrame::new(filter(&emu, a)).expect("resources");
+    let bytes = [0x42u8; OWN_FRAME_CAPACITY + 1];
+    assert!(own.take(&[]).is_none(), "empty");
+    assert!(own.take(&bytes).is_none(), "one byte too many");
+    assert!(!own.is_away());
+    for len in [1, OWN_FRAME_CAPACITY] {
+        let nbl = own.take(&bytes[..len]).expect("a frame");
+        assert!(own.is_away());
+        assert_eq!(nbl.data_length(), len as u64);
+        let mut seen = [0u8; OWN_FRAME_CAPACITY + 1];
+        assert_eq!(nbl.peek_front(&mut seen), &bytes[..len]);
+        assert_eq!(own.reclaim(nbl).ok(), Some(NDIS_STATUS_SUCCESS));
+    }
+    drop(own);
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    emu.stop(a);
+    emu.unload();
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+}
