@@ -71,6 +71,10 @@ pub enum Fault {
     /// The miniport indicates NDIS_STATUS_LINK_STATE with a NULL buffer whose size claims a whole
     /// NDIS_LINK_STATE (a miniport bug): the filter passes it up as it came and changes nothing.
     MalformedLinkState,
+    /// The miniport indicates NDIS_STATUS_LINK_STATE whose buffer holds a whole disconnected
+    /// NDIS_LINK_STATE but whose size claims only 8 bytes (a miniport bug): passed up as it came;
+    /// the filter reads nothing past the size and changes nothing.
+    ShortLinkState,
     /// The miniport's LSOv2 limit becomes this (0: off) and it indicates
     /// NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG with its new offload configuration.
     OffloadChange(u32),

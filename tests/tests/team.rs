@@ -627,19 +627,21 @@ both_builds!(
     }
 );
 
-// (bad input) A link-state indication whose buffer is NULL though its size claims a link state:
-// passed up as it came (the emulator's forwarding check), and read as nothing: no path changes,
-// nothing is lost.
+// (bad input) A link-state indication whose buffer is NULL though its size claims a link state,
+// and one whose size is too short for the disconnected state its buffer holds: passed up as they
+// came (the emulator's forwarding check), and read as nothing: no path changes, nothing is lost.
 both_builds!(
-    a_link_state_without_a_buffer_changes_nothing,
-    sys_a_link_state_without_a_buffer_changes_nothing,
+    a_malformed_link_state_changes_nothing,
+    sys_a_malformed_link_state_changes_nothing,
     Scenario {
         seed: 17,
         members: round_robin(2),
         traffic: load(2_000),
         faults: vec![
             (1, MS, Fault::MalformedLinkState),
-            (0, 2 * MS, Fault::MalformedLinkState)
+            (0, 2 * MS, Fault::MalformedLinkState),
+            (1, 3 * MS, Fault::ShortLinkState),
+            (0, 4 * MS, Fault::ShortLinkState)
         ],
     },
     |o| {

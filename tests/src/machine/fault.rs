@@ -137,14 +137,16 @@ pub(super) fn apply(a: usize, fault: Fault) {
             Fault::Flap { .. }
             | Fault::ShimPath { .. }
             | Fault::ShimMalformed(_)
-            | Fault::MalformedLinkState => None,
+            | Fault::MalformedLinkState
+            | Fault::ShortLinkState => None,
             Fault::Pause | Fault::Restart | Fault::Detach | Fault::Reattach => Some(state),
         }
     });
     match (fault, lifecycle) {
         (Fault::LinkDown | Fault::LinkUp | Fault::Rate(_), _) => mp_status(a),
         (Fault::OffloadChange(_), _) => super::status::mp_offload_status(a),
-        (Fault::MalformedLinkState, _) => super::status::mp_malformed_link_status(a),
+        (Fault::MalformedLinkState, _) => super::status::mp_malformed_link_status(a, false),
+        (Fault::ShortLinkState, _) => super::status::mp_malformed_link_status(a, true),
         (Fault::ShimPath { failed, sequence }, _) => {
             let if_index = world::with(|w| w.adapters[a].cfg.if_index).unwrap_or(0);
             mp_private_status(a, shim_path_event(failed, sequence, if_index).to_vec());

@@ -79,18 +79,34 @@ pub(super) fn mp_status(a: usize) {
     });
 }
 
-/// The miniport indicates NDIS_STATUS_LINK_STATE with a NULL buffer of a claimed
-/// `NDIS_SIZEOF_LINK_STATE_REVISION_1` bytes: owed to the protocol as it came, like any status.
-pub(crate) fn mp_malformed_link_status(a: usize) {
+/// The miniport indicates NDIS_STATUS_LINK_STATE malformed: with a NULL buffer of a claimed
+/// `NDIS_SIZEOF_LINK_STATE_REVISION_1` bytes, or (`short`) with a buffer that holds a whole
+/// disconnected link state but whose size claims only its first 8 bytes. Owed to the protocol
+/// as it came, like any status; a reader must take nothing from it.
+pub(crate) fn mp_malformed_link_status(a: usize, short: bool) {
     let ind = world::with(|w| {
         if !w.oid_state_ok(a) {
             return None;
         }
         let mut ind = indication(w, a, NDIS_STATUS_LINK_STATE);
-        ind.StatusBufferSize = u32::from(NDIS_SIZEOF_LINK_STATE_REVISION_1);
-        let s = world::Heap::new((ind, Vec::new()));
-        let p = s.ptr() as usize;
-        // SAFETY: the indication just built; its buffer is NULL, which the reader skips.
+        let bytes = if short {
+            ind.StatusBufferSize = 8;
+            disconnected_link_state_bytes(w.adapters[a].cfg.link_speed_bps)
+        } else {
+            ind.StatusBufferSize = u32::from(NDIS_SIZEOF_LINK_STATE_REVISION_1);
+            Vec::new()
+        };
+        let s = world::Heap::new((ind, bytes));
+        let sp = s.ptr();
+        if short {
+            // SAFETY: sp is the live heap pair; the buffer pointer derives from its raw pointer.
+            let buffer = unsafe { (*sp).1.as_mut_ptr() };
+            // SAFETY: as above.
+            unsafe { (*sp).0.StatusBuffer = buffer.cast() };
+        }
+        let p = sp as usize;
+        // SAFETY: the indication just built; its buffer is NULL (which the reader skips) or
+        // holds more than its size.
         let seen = unsafe { StatusSeen::read(p as *const NDIS_STATUS_INDICATION) };
         w.private_status = Some(s);
         w.delivering_status = p;
@@ -99,6 +115,24 @@ pub(crate) fn mp_malformed_link_status(a: usize) {
     if let Some(Some((p, seen))) = ind {
         deliver_owed(a, p, seen, |w| w.private_status = None);
     }
+}
+
+/// The bytes of a whole revision-1 `NDIS_LINK_STATE` saying disconnected (padding zero).
+fn disconnected_link_state_bytes(bps: u64) -> Vec<u8> {
+    use core::mem::offset_of;
+    let mut b = vec![0u8; size_of::<NDIS_LINK_STATE>()];
+    b[0] = NDIS_OBJECT_TYPE_DEFAULT;
+    b[1] = NDIS_LINK_STATE_REVISION_1;
+    b[2..4].copy_from_slice(&NDIS_SIZEOF_LINK_STATE_REVISION_1.to_le_bytes());
+    let at = offset_of!(NDIS_LINK_STATE, MediaConnectState);
+    b[at..at + 4].copy_from_slice(&MEDIA_CONNECT_STATE_DISCONNECTED.to_le_bytes());
+    for at in [
+        offset_of!(NDIS_LINK_STATE, XmitLinkSpeed),
+        offset_of!(NDIS_LINK_STATE, RcvLinkSpeed),
+    ] {
+        b[at..at + 8].copy_from_slice(&bps.to_le_bytes());
+    }
+    b
 }
 
 /// Delivers indication `p` (as the miniport raised it: `seen`), which the protocol is owed, to
