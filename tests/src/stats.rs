@@ -95,6 +95,9 @@ pub struct AdapterStats {
     pub mp_oids_sync: u64,
     /// OIDs the miniport pended.
     pub mp_oids_pending: u64,
+    /// NBLs the miniport took that a miniport had failed before (re-sends of a protocol's NBL,
+    /// or of a clone of it).
+    pub tx_resends_taken: u64,
     /// Status indications the protocol received.
     pub status_indications: u64,
     /// The largest IPv4 LSOv2 limit an offload-configuration indication showed the protocol (0:

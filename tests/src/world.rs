@@ -831,6 +831,9 @@ pub(crate) struct World {
     pub cancelled: Set<usize>,
     /// NBLs the miniport decided to fail (link down, error completions): their status.
     pub tx_failed: Map<usize, i32>,
+    /// The protocol NBLs (by the emulator's address) a miniport failed, until a miniport takes
+    /// them (or a clone of them) again: a re-send.
+    pub failed_sends: Set<usize>,
     /// Where every protocol frame went.
     pub ledger: crate::ledger::Ledger,
     pub delivered: Set<usize>,
@@ -852,6 +855,20 @@ pub(crate) struct World {
 }
 
 impl World {
+    /// The protocol's NBL that `nbl` is, or is a clone of (at any depth); `None` for NBLs no
+    /// protocol sent (receives, the filter's own pool NBLs).
+    pub(crate) fn protocol_root(&self, nbl: usize) -> Option<usize> {
+        let mut at = nbl;
+        for _ in 0..64 {
+            match self.nbls.get(&at)?.origin {
+                Origin::Clone { parent, .. } => at = parent,
+                Origin::ProtoTx(_) => return Some(at),
+                Origin::MpRx(_) | Origin::Pool => return None,
+            }
+        }
+        None
+    }
+
     pub(crate) fn new(cfg: EmuConfig) -> Box<World> {
         // SAFETY: DRIVER_OBJECT is plain data (pointers, integers, an Option of a fn pointer,
         // whose all-zero pattern is None); all-zero is valid.
@@ -911,6 +928,7 @@ impl World {
             scratch: vec![0; nblmem::FRAME_CAPACITY],
             cancelled: Set::default(),
             tx_failed: Map::default(),
+            failed_sends: Set::default(),
             ledger: crate::ledger::Ledger::default(),
             delivered: Set::default(),
             retreat_mdls: Map::default(),

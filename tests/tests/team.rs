@@ -115,6 +115,8 @@ struct Outcome {
     cancelled_below: Vec<u64>,
     /// NBLs completed to adapter 0's protocol as aborted that it never tagged for a cancel.
     aborted_uncancelled: u64,
+    /// Re-sends each member's miniport took (NBLs a miniport had failed before).
+    resends_taken: Vec<u64>,
     /// Every frame that left a wire, in arrival order (times relative to the start of traffic).
     arrivals: Vec<Arrival>,
     /// The path transitions the filter reported, with their time relative to the start of traffic.
@@ -221,6 +223,9 @@ fn run_with(s: &Scenario, image: DriverImage, random: Randomization) -> Outcome 
     let cancelled_below = (0..emu.adapter_count())
         .map(|a| emu.stats(a).mp_tx_cancelled)
         .collect();
+    let resends_taken = (0..emu.adapter_count())
+        .map(|a| emu.stats(a).tx_resends_taken)
+        .collect();
     for a in 0..emu.adapter_count() {
         assert_eq!(emu.stats(a).wire_tx_bad, 0, "adapter {a}: intact frames");
         emu.stop(a);
@@ -236,6 +241,7 @@ fn run_with(s: &Scenario, image: DriverImage, random: Randomization) -> Outcome 
         below_peak,
         cancelled_below,
         aborted_uncancelled,
+        resends_taken,
         arrivals,
         transitions,
         reroutes,
@@ -521,6 +527,60 @@ fn error_tolerant_pair() -> Vec<AdapterConfig> {
         })
         .collect()
 }
+
+/// Three round-robin members that stay in service whatever their send errors; from 2 ms member
+/// 1's miniport fails the next 60 sends it finishes.
+fn sixty_failures_among_three() -> Scenario {
+    Scenario {
+        seed: 21,
+        members: (0..3)
+            .map(|i| {
+                member(
+                    i,
+                    GBPS,
+                    "round-robin",
+                    &[("SendErrorThreshold", RegValue::Dword(0))],
+                )
+            })
+            .collect(),
+        traffic: load(3_000),
+        faults: vec![(
+            1,
+            2 * MS,
+            Fault::ErrorCompletions {
+                status: NDIS_STATUS_FAILURE,
+                count: 60,
+            },
+        )],
+    }
+}
+
+// (b, reroute events) The re-sends of member 1's failures go to members 0 and 2, and the
+// `Reroute` events say so exactly: per destination, the NBLs they report moved there are the
+// re-sends that member's miniport took.
+both_builds!(
+    reroute_events_report_where_each_resend_went,
+    sys_reroute_events_report_where_each_resend_went,
+    sixty_failures_among_three(),
+    |o| {
+        assert_all_delivered(&o.origin, 3_000);
+        let mut reported = [0u64; 3];
+        for e in &o.reroutes {
+            match e {
+                Event::Reroute {
+                    from_path: 1,
+                    to_path,
+                    nbls,
+                    ..
+                } => reported[usize::from(*to_path)] += u64::from(*nbls),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(reported.to_vec(), o.resends_taken, "{:?}", o.reroutes);
+        assert_eq!(reported.iter().sum::<u64>(), 60);
+        assert!(reported[0] > 0 && reported[2] > 0, "{reported:?}");
+    }
+);
 
 /// Every NBL a member's miniport finishes from the start fails with NDIS_STATUS_FAILURE.
 fn always_failing(a: usize) -> (usize, u64, Fault) {

@@ -341,6 +341,8 @@ fn proto_cancel(a: usize, irql: Irql, id: usize) {
 pub(crate) fn proto_send_completed(w: &mut World, a: usize, nbl: usize) {
     // SAFETY: nbl is a live protocol NBL handed back to the emulator.
     let status = unsafe { nblmem::nbl_mut(nbl) }.Status;
+    // Back with the protocol: no re-send of it can follow (its address may be reused).
+    w.failed_sends.remove(&nbl);
     let probe = w.nbls.get(&nbl).is_some_and(|t| t.probe);
     let sent = w
         .nbls

@@ -11,7 +11,7 @@ use crate::ledger::FrameKey;
 use crate::nblmem;
 use crate::rules::Rule;
 use crate::sched::Nanos;
-use crate::world::{self, Came, Event, NState, Origin, World};
+use crate::world::{self, Came, Event, NState, World};
 use mpfilter::ndis::consts::{
     NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL, NDIS_STATUS_SUCCESS,
     TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
@@ -21,6 +21,11 @@ use mpfilter::ndis::consts::{
 pub(crate) fn mp_enqueue(w: &mut World, a: usize, nbls: &[usize]) {
     w.adapters[a].mp.tx_queue.extend(nbls.iter().copied());
     for &nbl in nbls {
+        if let Some(root) = w.protocol_root(nbl)
+            && w.failed_sends.remove(&root)
+        {
+            w.adapters[a].stats.tx_resends_taken += 1;
+        }
         let target = destination_of(w, nbl);
         let ad = &mut w.adapters[a];
         let n = ad.mp.below_by_target.entry(target).or_insert(0);
@@ -110,6 +115,9 @@ pub(super) fn mp_tx_done(a: usize) {
         match fault::fate(w, a) {
             Fate::Fail(status) => {
                 w.tx_failed.insert(nbl, status);
+                if let Some(root) = w.protocol_root(nbl) {
+                    w.failed_sends.insert(root);
+                }
             }
             fate => {
                 if !wire_check(w, a, nbl, fate == Fate::Deliver) {
@@ -233,19 +241,11 @@ fn lso_write_back(w: &mut World, nbl: usize) {
     }
     n.NetBufferListInfo[TCP_LARGE_SEND_NET_BUFFER_LIST_INFO] =
         core::ptr::without_provenance_mut(LSO_V2_TRANSMIT_COMPLETE);
-    // The protocol's NBL this one is (or is a clone of, at any depth).
-    let mut at = nbl;
-    for _ in 0..64 {
-        let Some(t) = w.nbls.get_mut(&at) else { return };
-        match t.origin {
-            Origin::Clone { parent, .. } => at = parent,
-            Origin::ProtoTx(_) => {
-                t.entry_snap
-                    .set_info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, LSO_V2_TRANSMIT_COMPLETE);
-                return;
-            }
-            Origin::MpRx(_) | Origin::Pool => return,
-        }
+    if let Some(root) = w.protocol_root(nbl)
+        && let Some(t) = w.nbls.get_mut(&root)
+    {
+        t.entry_snap
+            .set_info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, LSO_V2_TRANSMIT_COMPLETE);
     }
 }
 
