@@ -22,8 +22,8 @@ use mpfilter::diag::Event;
 use mpfilter::engine::{PathState, Reason};
 use mpfilter::module::ModuleStats;
 use mpfilter::ndis::consts::{
-    NDIS_STATUS_FAILURE, NDIS_STATUS_MEDIA_DISCONNECTED, NDIS_STATUS_RESOURCES,
-    NDIS_STATUS_SEND_ABORTED,
+    NDIS_STATUS_FAILURE, NDIS_STATUS_MEDIA_DISCONNECTED, NDIS_STATUS_PAUSED,
+    NDIS_STATUS_RESOURCES, NDIS_STATUS_SEND_ABORTED,
 };
 use ndis_emu::config::RegValue;
 use ndis_emu::ledger::{Arrival, OriginReport};
@@ -654,6 +654,22 @@ both_builds!(
     resource_completions_are_sent_again_and_fail_no_path,
     sys_resource_completions_are_sent_again_and_fail_no_path,
     forty_completions_with(NDIS_STATUS_RESOURCES),
+    |o| {
+        assert_forty_sent_again(o);
+        assert_eq!(
+            common::failures(&o.transitions),
+            Vec::<&(u64, Event)>::new()
+        );
+    }
+);
+
+// (b, a driver below pausing) Completions with NDIS_STATUS_PAUSED — what a filter below that is
+// pausing answers — are sent again elsewhere but fail no path either: the stack below is being
+// paused, not broken.
+both_builds!(
+    paused_completions_are_sent_again_and_fail_no_path,
+    sys_paused_completions_are_sent_again_and_fail_no_path,
+    forty_completions_with(NDIS_STATUS_PAUSED),
     |o| {
         assert_forty_sent_again(o);
         assert_eq!(
