@@ -315,7 +315,11 @@ fn an_own_set_of_the_whole_buffer_goes_down_and_one_byte_more_does_not() {
     let before = taken(&emu);
     let whole = [0x5Au8; OWN_QUERY_BUFFER + 1];
     assert_eq!(
-        query.issue_set(filter(&emu, a), OID_NOBODY_KNOWS, &whole[..OWN_QUERY_BUFFER]),
+        query.issue_set(
+            filter(&emu, a),
+            OID_NOBODY_KNOWS,
+            &whole[..OWN_QUERY_BUFFER]
+        ),
         QueryStart::Done(mpfilter::ndis::consts::NDIS_STATUS_NOT_SUPPORTED, 0)
     );
     assert_eq!(taken(&emu), before + 1, "the miniport got it");
@@ -345,7 +349,11 @@ fn meta_only_in_the_filters_own_context_area_and_backfill_asked_whole() {
     assert_eq!(status, NDIS_STATUS_SUCCESS);
     // SAFETY: a plain read of the live NBL.
     let theirs = unsafe { (*raw).Context };
-    assert_eq!(nbl.meta(), SendMeta::default(), "another driver's area holds no meta");
+    assert_eq!(
+        nbl.meta(),
+        SendMeta::default(),
+        "another driver's area holds no meta"
+    );
     assert_eq!(nbl.pop_meta(), SendMeta::default());
     // SAFETY: as above.
     assert_eq!(unsafe { (*raw).Context }, theirs, "nothing popped");

@@ -22,8 +22,8 @@ use mpfilter::diag::Event;
 use mpfilter::engine::{PathState, Reason};
 use mpfilter::module::ModuleStats;
 use mpfilter::ndis::consts::{
-    NDIS_STATUS_FAILURE, NDIS_STATUS_MEDIA_DISCONNECTED, NDIS_STATUS_PAUSED,
-    NDIS_STATUS_RESOURCES, NDIS_STATUS_SEND_ABORTED,
+    NDIS_STATUS_FAILURE, NDIS_STATUS_MEDIA_DISCONNECTED, NDIS_STATUS_PAUSED, NDIS_STATUS_RESOURCES,
+    NDIS_STATUS_SEND_ABORTED,
 };
 use ndis_emu::config::RegValue;
 use ndis_emu::ledger::{Arrival, OriginReport};

@@ -376,10 +376,19 @@ fn lso_team() -> Vec<AdapterConfig> {
 /// protocol gets the write-back of the send that finished (the hand-back check).
 fn check_large_sends_sent_again(o: &Outcome) {
     assert_all_delivered(&o.origin, N);
-    assert!(o.largest.iter().all(|&l| l > 1_514), "largest {:?}", o.largest);
+    assert!(
+        o.largest.iter().all(|&l| l > 1_514),
+        "largest {:?}",
+        o.largest
+    );
     // Every NBL the miniports took was a large send: each of the N once, and the 80 failed
     // ones once more.
-    assert_eq!(o.large_sends.iter().sum::<u64>(), N + 2 * 40, "{:?}", o.large_sends);
+    assert_eq!(
+        o.large_sends.iter().sum::<u64>(),
+        N + 2 * 40,
+        "{:?}",
+        o.large_sends
+    );
 }
 
 fn failing_runs() -> [(usize, u64, Fault); 2] {
@@ -392,7 +401,12 @@ fn failing_runs() -> [(usize, u64, Fault); 2] {
 
 #[test]
 fn a_large_send_a_path_failed_goes_out_again_as_a_large_send() {
-    let o = run_faulted(&lso_team(), &big_frames(536), DriverImage::Host, &failing_runs());
+    let o = run_faulted(
+        &lso_team(),
+        &big_frames(536),
+        DriverImage::Host,
+        &failing_runs(),
+    );
     check_large_sends_sent_again(&o);
 }
 
@@ -505,7 +519,10 @@ fn check_current_config_narrowed(o: &Outcome) {
         "what the large member's protocol saw last"
     );
     // Narrowed on its way up, not corrected afterwards: the protocol never saw the 1800.
-    assert_eq!(o.lso_widest[1], 1000, "the widest limit the protocol was shown");
+    assert_eq!(
+        o.lso_widest[1], 1000,
+        "the widest limit the protocol was shown"
+    );
     assert_all_delivered(&o.origin, N);
     assert!(
         o.largest.iter().all(|&l| l <= 1_014),
@@ -570,8 +587,16 @@ fn sys_a_smaller_member_joining_later_narrows_what_the_bound_members_present() {
 /// members (a member whose limits it could not read would get none).
 fn check_revision_1_member(o: &Outcome) {
     assert_all_delivered(&o.origin, N);
-    assert!(o.large_sends.iter().all(|&l| l > N / 4), "{:?}", o.large_sends);
-    assert!(o.largest.iter().all(|&l| l > 1_514), "largest {:?}", o.largest);
+    assert!(
+        o.large_sends.iter().all(|&l| l > N / 4),
+        "{:?}",
+        o.large_sends
+    );
+    assert!(
+        o.largest.iter().all(|&l| l > 1_514),
+        "largest {:?}",
+        o.largest
+    );
 }
 
 fn revision_1_team() -> Vec<AdapterConfig> {
@@ -582,7 +607,11 @@ fn revision_1_team() -> Vec<AdapterConfig> {
 
 #[test]
 fn a_member_whose_miniport_reports_a_revision_1_offload_configuration_takes_large_sends() {
-    check_revision_1_member(&run_on(&revision_1_team(), &big_frames(536), DriverImage::Host));
+    check_revision_1_member(&run_on(
+        &revision_1_team(),
+        &big_frames(536),
+        DriverImage::Host,
+    ));
 }
 
 #[test]
@@ -613,7 +642,11 @@ fn config_kept_then_narrowed(len: usize, image: &DriverImage) -> (u64, u32) {
     emu.run_for(1_000_000);
     emu.schedule_fault(0, emu.now(), Fault::OffloadChange(1900));
     emu.run_for(1_000_000);
-    assert_eq!(emu.stats(0).status_offload_len, len as u64, "passed up whole");
+    assert_eq!(
+        emu.stats(0).status_offload_len,
+        len as u64,
+        "passed up whole"
+    );
     assert!(emu.start(1), "{:?}", emu.violations());
     emu.run_for(20_000_000);
     let seen = (emu.stats(0).status_offload_len, emu.protocol_view(0).1);

@@ -25,8 +25,7 @@ use crate::ndis::imports;
 use crate::ndis::nbl::{CancelId, NblChain};
 use crate::ndis::oid::{ClonedOidRequest, OidRequest, RequestId};
 use crate::ndis::params::{
-    AttachParameters, DevicePnpEvent, NetPnpEvent, PauseParameters, RestartParameters,
-    StatusIndication,
+    AttachParameters, DevicePnpEvent, NetPnpEvent, RestartParameters, StatusIndication,
 };
 use crate::ndis::types::{
     NDIS_FILTER_ATTACH_PARAMETERS, NDIS_FILTER_ATTRIBUTES, NDIS_FILTER_PAUSE_PARAMETERS,
@@ -196,14 +195,14 @@ pub(crate) unsafe extern "system" fn filter_restart(
     )
 }
 
-/// `FILTER_PAUSE`. Pause cannot fail, not even for a NULL context.
+/// `FILTER_PAUSE`. Pause cannot fail, not even for a NULL context. The parameters are not
+/// read: their one field, `PauseReason`, is deprecated since NDIS 6.40, and every pause is
+/// handled alike whatever its reason.
 pub(crate) unsafe extern "system" fn filter_pause(
     filter_module_context: NDIS_HANDLE,
-    pause_parameters: *mut NDIS_FILTER_PAUSE_PARAMETERS,
+    _pause_parameters: *mut NDIS_FILTER_PAUSE_PARAMETERS,
 ) -> NDIS_STATUS {
     with_module(filter_module_context, NDIS_STATUS_SUCCESS, |module| {
-        // SAFETY: NULL or valid for the duration of this call.
-        let params = unsafe { PauseParameters::from_raw(pause_parameters) };
         // The path leaves service before the pause is acknowledged, and what it parked is
         // completed (before and after the pause gate closes: a send may park in between).
         module
@@ -212,7 +211,7 @@ pub(crate) unsafe extern "system" fn filter_pause(
             .member_changed(module.module(), MemberChange::Paused);
         let passive = SendCompleteFlags::from_bits(0);
         module.flush_parked(NDIS_STATUS_PAUSED, passive);
-        let status = module.pause(&params);
+        let status = module.pause();
         module.flush_parked(NDIS_STATUS_PAUSED, passive);
         status
     })

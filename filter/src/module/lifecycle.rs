@@ -19,7 +19,7 @@ use crate::ndis::consts::{
     MEDIA_CONNECT_STATE_DISCONNECTED, NDIS_STATUS_FAILURE, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS,
 };
 use crate::ndis::types::NDIS_STATUS;
-use crate::ndis::{AttachParameters, FilterHandle, PauseParameters, RestartParameters};
+use crate::ndis::{AttachParameters, FilterHandle, RestartParameters};
 use core::sync::atomic::{AtomicU16, Ordering};
 
 impl Module {
@@ -165,7 +165,7 @@ impl Module {
     /// IRQL: PASSIVE_LEVEL. Serialised: only from Running, never with a restart or detach of the
     /// same module; concurrent with sends, receives and their completions on other CPUs, which
     /// the pause gate orders against it.
-    pub fn pause(&self, _params: &PauseParameters<'_>) -> NDIS_STATUS {
+    pub fn pause(&self) -> NDIS_STATUS {
         self.counters.pauses.inc();
         match self.gate.transition(ModuleEvent::Pause) {
             Ok(ModuleState::Pausing) => {

@@ -70,8 +70,8 @@ pub use offload::OffloadLimits;
 pub use oid::{ClonedOidRequest, OID_SCRATCH_LEN, OidForward, OidRequest, OidScratch, RequestId};
 pub use own_query::{OwnQuery, QueryStart};
 pub use params::{
-    AttachParameters, DevicePnpEvent, GeneralAttributes, LinkState, NetPnpEvent, PauseParameters,
-    RestartParameters, StatusIndication,
+    AttachParameters, DevicePnpEvent, GeneralAttributes, LinkState, NetPnpEvent, RestartParameters,
+    StatusIndication,
 };
 pub use pool::NblPool;
 

@@ -16,9 +16,9 @@ use super::restart_types::{
     OID_GEN_MINIPORT_RESTART_ATTRIBUTES, RESTART_ATTRIBUTES_DATA_OFFSET,
 };
 use super::types::{
-    NDIS_FILTER_ATTACH_PARAMETERS, NDIS_FILTER_PAUSE_PARAMETERS, NDIS_FILTER_RESTART_PARAMETERS,
-    NDIS_LINK_STATE, NDIS_STATUS, NDIS_STATUS_INDICATION, NET_DEVICE_PNP_EVENT, NET_IFINDEX,
-    NET_PNP_EVENT_CODE, NET_PNP_EVENT_NOTIFICATION,
+    NDIS_FILTER_ATTACH_PARAMETERS, NDIS_FILTER_RESTART_PARAMETERS, NDIS_LINK_STATE, NDIS_STATUS,
+    NDIS_STATUS_INDICATION, NET_DEVICE_PNP_EVENT, NET_IFINDEX, NET_PNP_EVENT_CODE,
+    NET_PNP_EVENT_NOTIFICATION,
 };
 use super::types::{NDIS_OBJECT_HEADER, NDIS_OFFLOAD};
 use core::marker::PhantomData;
@@ -104,22 +104,6 @@ impl<'a> AttachParameters<'a> {
     /// `NDIS_OFFLOAD` of revision 1 or later.
     pub fn offload_limits(&self) -> Option<OffloadLimits> {
         OffloadLimits::from_bytes(self.offload_bytes()?)
-    }
-}
-
-/// `NDIS_FILTER_PAUSE_PARAMETERS`.
-pub struct PauseParameters<'a>(Option<&'a NDIS_FILTER_PAUSE_PARAMETERS>);
-
-impl PauseParameters<'_> {
-    /// # Safety
-    /// `p` must be NULL or valid for `'a` (the FilterPause call).
-    pub(crate) unsafe fn from_raw(p: *const NDIS_FILTER_PAUSE_PARAMETERS) -> Self {
-        // SAFETY: NULL or valid for `'a`, by the caller's contract.
-        Self(unsafe { p.as_ref() })
-    }
-    /// The `NDIS_PAUSE_*` reason bits (0 when NDIS passed no parameters).
-    pub fn reason(&self) -> u32 {
-        self.0.map_or(0, |p| p.PauseReason)
     }
 }
 

@@ -244,8 +244,10 @@ fn lso_write_back(w: &mut World, nbl: usize) {
     if let Some(root) = w.protocol_root(nbl)
         && let Some(t) = w.nbls.get_mut(&root)
     {
-        t.entry_snap
-            .set_info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, LSO_V2_TRANSMIT_COMPLETE);
+        t.entry_snap.set_info(
+            TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
+            LSO_V2_TRANSMIT_COMPLETE,
+        );
     }
 }
 

@@ -209,7 +209,10 @@ mod tests {
                     tag: u32::from_le_bytes(*b"mpfl"),
                     status: 0,
                 },
-                Call::FreeContext { nbl, size: SEND_META_SIZE },
+                Call::FreeContext {
+                    nbl,
+                    size: SEND_META_SIZE
+                },
             ]
         );
     }
