@@ -206,11 +206,6 @@ impl ClonedOidRequest {
         Some(Self { clone, original })
     }
 
-    /// The OID.
-    pub fn oid(&self) -> NDIS_OID {
-        oid_of(self.clone)
-    }
-
     /// Makes a set request's clone carry `data` from `scratch` instead of the requester's buffer
     /// (which stays as it was). False, and nothing changed, for another request type. Data longer
     /// than the scratch does not compile.
