@@ -298,3 +298,52 @@ fn sys_a_silent_blackhole_is_found_by_the_arp_probe_within_its_budget() {
     let s = common::on_sys(|image| blackhole::run("10.1.0.1", image));
     blackhole::assert_found(&s);
 }
+
+/// The probe target's owner answers every probe twice (as a host and a proxy-ARP router both
+/// answering for the address would): the path stays in service and each probe counts one
+/// answer, not two.
+fn answered_twice(image: DriverImage) {
+    use ndis_emu::fabric::FabricConfig;
+    let mut fabric = FabricConfig::with_peers(1);
+    fabric.peers[0].answers_twice = true;
+    let target = ndis_emu::fabric::peer_ipv4(0);
+    let target = format!("{}.{}.{}.{}", target[0], target[1], target[2], target[3]);
+    let mut emu = Emulator::new(EmuConfig {
+        seed: 8,
+        fabric: Some(fabric),
+        ..EmuConfig::default()
+    });
+    emu.add_adapter(member(0, None), idle());
+    emu.add_adapter(member(1, Some(&target)), idle());
+    let img = common::boot(&mut emu, &image);
+    let t = emu.now();
+    emu.run_for(1_000 * MS);
+    let transitions = common::transitions(&emu, t);
+    let s1 = common::module_stats(&mut emu, AdapterConfig::numbered(1).filter_if_index())
+        .expect("teamed");
+    let replies = emu.fabric_report().map(|f| f.peers[0].arp_answered);
+    common::finish(emu, img);
+    assert!(common::failures(&transitions).is_empty(), "{transitions:?}");
+    assert!(s1.probes_sent >= 9, "{s1:?}");
+    assert_eq!(
+        replies,
+        Some(s1.probes_sent),
+        "the peer answered each probe"
+    );
+    // Every probe but possibly the last (still out when the run ended) is answered, once.
+    assert!(
+        (s1.probes_sent - 1..=s1.probes_sent).contains(&s1.probe_answers),
+        "{s1:?}"
+    );
+}
+
+#[test]
+fn a_probe_answered_twice_counts_one_answer() {
+    answered_twice(DriverImage::Host);
+}
+
+#[test]
+#[ignore = "needs the cross-built mpfilter.sys: bash tools/build-sys.sh"]
+fn sys_a_probe_answered_twice_counts_one_answer() {
+    common::on_sys(answered_twice);
+}

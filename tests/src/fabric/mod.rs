@@ -22,8 +22,13 @@ pub(crate) mod switch;
 use crate::sched::Nanos;
 use packets::FrameKind;
 
+/// How long after its first answer a peer that [`PeerConfig::answers_twice`] sends the second.
+pub const LATE_ANSWER: Nanos = 1_000_000;
+
 /// A peer host behind the switch.
 #[derive(Clone, Debug, PartialEq, Eq)]
+// Independent switches of a scenario's peer, each set on its own.
+#[allow(clippy::struct_excessive_bools)]
 pub struct PeerConfig {
     /// Its name (for reports).
     pub name: String,
@@ -35,6 +40,10 @@ pub struct PeerConfig {
     pub ipv6: [u8; 16],
     /// Answers ARP requests and neighbour solicitations for its addresses.
     pub answers_neighbors: bool,
+    /// Sends each such answer twice, the second [`LATE_ANSWER`] after the first (as a host and a
+    /// proxy-ARP router that both answer for the address do): a prober must count one answer
+    /// per request.
+    pub answers_twice: bool,
     /// Echoes flow frames addressed to it.
     pub echoes: bool,
     /// Its neighbour cache starts with every adapter's IPv4 and IPv6 address at that adapter's
@@ -52,6 +61,7 @@ impl PeerConfig {
             ipv4: peer_ipv4(usize::from(k)),
             ipv6: peer_ipv6(usize::from(k)),
             answers_neighbors: true,
+            answers_twice: false,
             echoes: true,
             static_neighbors: true,
         }

@@ -23,6 +23,8 @@ pub(crate) struct Peer {
 pub(crate) struct Outcome {
     /// Frames it sends in answer.
     pub replies: Vec<Vec<u8>>,
+    /// Answers that follow a moment later ([`PeerConfig::answers_twice`]'s second answer).
+    pub late_replies: Vec<Vec<u8>>,
     /// The flow frame addressed to it that it received.
     pub flow: Option<FrameId>,
 }
@@ -91,7 +93,11 @@ impl Peer {
         } else {
             self.mac_for(&arp.spa, arp.sha)
         };
-        out.replies.push(reply.frame(to, self.cfg.mac));
+        let frame = reply.frame(to, self.cfg.mac);
+        if self.cfg.answers_twice {
+            out.late_replies.push(frame.clone());
+        }
+        out.replies.push(frame);
     }
 
     fn nd(&mut self, nd: &Nd, frame: &[u8], out: &mut Outcome) {
@@ -135,7 +141,11 @@ impl Peer {
             flags,
             lladdr: Some(self.cfg.mac),
         };
-        out.replies.push(na.frame(eth_dst, self.cfg.mac));
+        let frame = na.frame(eth_dst, self.cfg.mac);
+        if self.cfg.answers_twice {
+            out.late_replies.push(frame.clone());
+        }
+        out.replies.push(frame);
     }
 
     fn flow(&mut self, frame: &[u8], out: &mut Outcome) {

@@ -169,13 +169,15 @@ fn to_peer(w: &mut World, k: usize, frame: &[u8], wire: Option<usize>) {
         };
         w.ledger.arrived(key, wire, now);
     }
-    let n = out.replies.len() as u64;
+    let n = (out.replies.len() + out.late_replies.len()) as u64;
     if let Some(f) = w.fabric.as_mut() {
         f.in_flight += n;
     }
-    for r in out.replies {
+    let late = hop + crate::fabric::LATE_ANSWER;
+    let timed = out.replies.into_iter().map(|r| (hop, r));
+    for (after, r) in timed.chain(out.late_replies.into_iter().map(|r| (late, r))) {
         w.sched.after(
-            hop,
+            after,
             Event::FabricIn {
                 port: Port::Peer(k),
                 frame: r,
