@@ -2,11 +2,12 @@
 """Gives every mutant of the current code an outcome from the runs so far, and lists the ones to
 (re-)run on the current code.
 
-usage: stitch.py LIST RUNDIR... [--final FINALDIR]
+usage: stitch.py LIST RUNDIR... [--final FINALDIR] [--rerun-file PATH]...
 LIST: `cargo mutants --list` of the current code. RUNDIRs oldest first (cargo-mutants -o dirs).
 A mutant is matched by file and description (lines move); a description that occurs more than
 once in the current list is always re-run. The latest run that tested a description decides;
 caught and unviable carry over, anything else (missed, timeout, never tested) is re-run.
+Every mutant of a --rerun-file (a file whose behaviour changed since the runs) is re-run.
 With --final, the final run's outcomes (on the current code) replace everything it tested.
 """
 import re, sys, collections, json
@@ -14,6 +15,9 @@ args = sys.argv[1:]
 final = None
 if '--final' in args:
     i = args.index('--final'); final = args[i+1]; del args[i:i+2]
+forced = set()
+while '--rerun-file' in args:
+    i = args.index('--rerun-file'); forced.add(args[i+1]); del args[i:i+2]
 listfile, runs = args[0], args[1:]
 pat = re.compile(r"^(.*?):(\d+):(\d+): (.*)$")
 def key(line):
@@ -46,7 +50,7 @@ for k in sorted(set(cur)):
         for _ in range(c - len(fin[k][:c])):
             counts['untested'] += 1
         continue
-    if c == 1 and k in latest and latest[k][1][-1] in ("caught", "unviable"):
+    if c == 1 and k[0] not in forced and k in latest and latest[k][1][-1] in ("caught", "unviable"):
         counts[latest[k][1][-1]] += 1; src[latest[k][0]] += 1
         continue
     rerun.append(k)
