@@ -333,6 +333,11 @@ pub struct TrafficConfig {
     /// the frames of one NBL are consecutive frames of its flow, as a TCP stack batches a
     /// send. A large send always has one (NDIS requires it); so do frames without a flow.
     pub nbs_per_nbl: (usize, usize),
+    /// The protocol's frames carry an in-frame 802.1Q tag with this TCI after their MACs (as a
+    /// stack that tags in software does) instead of none; the frame lengths drawn are those of
+    /// the untagged frames, so a tagged frame is up to 4 bytes longer than the MTU allows an
+    /// untagged one.
+    pub in_frame_tag: Option<u16>,
 }
 
 /// The longest multicast list a [`TrafficConfig`] sets (what its request buffer holds).
@@ -360,6 +365,7 @@ impl Default for TrafficConfig {
             destinations: Vec::new(),
             multicast_list: None,
             nbs_per_nbl: (1, 1),
+            in_frame_tag: None,
         }
     }
 }

@@ -259,12 +259,37 @@ pub enum FlowDir {
     Echo,
 }
 
-/// Where the IP header, the TCP header and the payload of a flow frame (IPv4 or IPv6) start,
-/// and the IP address length.
+/// TPID of an in-frame 802.1Q tag.
+pub const TPID_8021Q: u16 = 0x8100;
+/// Bytes of an 802.1Q tag (TPID and TCI).
+pub const VLAN_TAG: usize = 4;
+
+/// Where a frame's network header starts: after the MACs and the EtherType, and after an
+/// in-frame 802.1Q tag when it has one.
+fn link_len(data: &[u8]) -> usize {
+    if data.get(12..14) == Some(&TPID_8021Q.to_be_bytes()[..]) {
+        ETH_HEADER + VLAN_TAG
+    } else {
+        ETH_HEADER
+    }
+}
+
+/// Puts an 802.1Q tag (TCI `tci`) after the MACs of the `len`-byte frame at the start of `buf`
+/// (which has room for it); the tagged frame's length.
+pub fn insert_tag(buf: &mut [u8], len: usize, tci: u16) -> usize {
+    buf.copy_within(12..len, 12 + VLAN_TAG);
+    buf[12..14].copy_from_slice(&TPID_8021Q.to_be_bytes());
+    buf[14..16].copy_from_slice(&tci.to_be_bytes());
+    len + VLAN_TAG
+}
+
+/// Where the IP header, the TCP header and the payload of a flow frame (IPv4 or IPv6, with or
+/// without an in-frame 802.1Q tag) start, and the IP address length.
 fn flow_layout(data: &[u8]) -> Option<(usize, usize, usize)> {
-    let (tcp, addr) = match u16::from_be_bytes([*data.get(12)?, *data.get(13)?]) {
-        ETHERTYPE_IPV4 if data.get(ETH_HEADER + 9) == Some(&6) => (ETH_HEADER + IPV4_HEADER, 4),
-        ETHERTYPE_IPV6 if data.get(ETH_HEADER + 6) == Some(&6) => (ETH_HEADER + IPV6_HEADER, 16),
+    let l = link_len(data);
+    let (tcp, addr) = match u16::from_be_bytes([*data.get(l - 2)?, *data.get(l - 1)?]) {
+        ETHERTYPE_IPV4 if data.get(l + 9) == Some(&6) => (l + IPV4_HEADER, 4),
+        ETHERTYPE_IPV6 if data.get(l + 6) == Some(&6) => (l + IPV6_HEADER, 16),
         _ => return None,
     };
     let payload = tcp + TCP_HEADER;
@@ -299,11 +324,7 @@ pub fn flow_identity(data: &[u8]) -> Option<(FrameId, FlowDir)> {
 /// The (source, destination) IP addresses of a flow frame (4 or 16 bytes each).
 pub fn flow_ips(data: &[u8]) -> Option<(&[u8], &[u8])> {
     let (_, _, addr) = flow_layout(data)?;
-    let at = if addr == 4 {
-        ETH_HEADER + 12
-    } else {
-        ETH_HEADER + 8
-    };
+    let at = link_len(data) + if addr == 4 { 12 } else { 8 };
     Some((&data[at..at + addr], &data[at + addr..at + 2 * addr]))
 }
 
@@ -315,11 +336,7 @@ pub fn echo_of(data: &[u8], dst: [u8; 6], src: [u8; 6]) -> Option<Vec<u8>> {
     let mut e = data.to_vec();
     e[0..6].copy_from_slice(&dst);
     e[6..12].copy_from_slice(&src);
-    let at = if addr == 4 {
-        ETH_HEADER + 12
-    } else {
-        ETH_HEADER + 8
-    };
+    let at = link_len(data) + if addr == 4 { 12 } else { 8 };
     e[at..at + addr].copy_from_slice(&data[at + addr..at + 2 * addr]);
     e[at + addr..at + 2 * addr].copy_from_slice(&data[at..at + addr]);
     e[tcp..tcp + 2].copy_from_slice(&data[tcp + 2..tcp + 4]);
@@ -353,6 +370,14 @@ pub const SOURCE_MAC: &str = "source MAC";
 pub fn check(data: &[u8], total: usize, dir: u8, macs_of: MacsOf<'_>) -> Check {
     if data.len() < ETH_HEADER {
         return Check::Foreign;
+    }
+    if link_len(data) > ETH_HEADER {
+        // An in-frame 802.1Q tag: the frame behind it is checked as if untagged.
+        if data.len() < ETH_HEADER + VLAN_TAG {
+            return Check::Bad("802.1Q tag");
+        }
+        let plain = [&data[..12], &data[12 + VLAN_TAG..]].concat();
+        return check(&plain, total - VLAN_TAG, dir, macs_of);
     }
     let decoded = match u16::from_be_bytes([data[12], data[13]]) {
         ETHERTYPE => decode_plain(data, total, dir),

@@ -354,6 +354,40 @@ fn sys_large_sends_above_a_members_lso_limit_never_go_to_that_member() {
     check_limits(&run_sys(unequal(), stale_large_sends()), true);
 }
 
+/// Frames of 1400 to 1514 bytes before an in-frame 802.1Q tag (VLAN 7) that the protocol
+/// writes after their MACs.
+fn tagged_frames() -> TrafficConfig {
+    TrafficConfig {
+        frame_len: (1_400, 1_514),
+        in_frame_tag: Some(7),
+        ..load(N)
+    }
+}
+
+/// A stack that tags in software puts the 802.1Q tag in the frame: a tagged frame of 1518 bytes
+/// carries 1500 bytes after its tag, which fits an MTU of 1500. The team sends each such frame
+/// on either member, as it would untagged; none fails for its length.
+fn check_tagged(o: &Outcome) {
+    assert_all_delivered(&o.origin, N);
+    assert!(o.wires.iter().all(|&w| w > N / 4), "spread: {:?}", o.wires);
+    assert!(
+        o.largest.iter().all(|&l| l > 1_514 && l <= 1_518),
+        "largest {:?}",
+        o.largest
+    );
+}
+
+#[test]
+fn frames_with_an_in_frame_vlan_tag_fit_the_mtu_after_their_tag() {
+    check_tagged(&run_on(&team(), &tagged_frames(), DriverImage::Host));
+}
+
+#[test]
+#[ignore = "needs mpfilter.sys: bash tools/build-sys.sh && cargo test -p ndis-emu --test team_services -- --ignored"]
+fn sys_frames_with_an_in_frame_vlan_tag_fit_the_mtu_after_their_tag() {
+    check_tagged(&run_sys(team(), tagged_frames()));
+}
+
 /// `NDIS_STATUS_FAILURE`.
 const FAILURE: i32 = 0xC000_0001_u32.cast_signed();
 

@@ -426,20 +426,32 @@ fn flow_target(w: &World, a: usize) -> impl Fn(u32) -> u32 + use<> {
     move |flow| if targets == 0 { flow } else { flow % targets }
 }
 
-/// Writes flow frame `id` of `len` bytes to `target` into `buf`; its length.
+/// Writes flow frame `id` of `len` bytes (before a `tag`) to `target` into `buf`; its length.
 fn flow_frame(
     buf: &mut [u8],
     (dst, src): ([u8; 6], [u8; 6]),
     id: frames::FrameId,
-    len: usize,
+    (len, tag): (usize, Option<u16>),
     target: u32,
     ipv6: bool,
 ) -> usize {
-    if ipv6 {
+    let n = if ipv6 {
         frames::build_flow6_to(buf, dst, src, id, len, target)
     } else {
         frames::build_flow_to(buf, dst, src, id, len, target)
+    };
+    match tag {
+        Some(tci) if n + frames::VLAN_TAG <= buf.len() => frames::insert_tag(buf, n, tci),
+        _ => n,
     }
+}
+
+/// The in-frame 802.1Q tag of the frames `f` describes: a protocol's sends, when its traffic
+/// tags them.
+fn tag_of(w: &World, f: &FramedNbl) -> Option<u16> {
+    (f.dir == DIR_TX)
+        .then(|| w.traffic(f.adapter).in_frame_tag)
+        .flatten()
 }
 
 /// Appends to flow NBL `nbl` (built by [`framed_nbl`] for `f`, whose flow frame is its first
@@ -456,6 +468,7 @@ pub(super) fn append_flow_frames(w: &mut World, f: &FramedNbl, nbl: usize, extra
         frames::MIN_FLOW_FRAME
     };
     let target = flow_target(w, f.adapter)(flow);
+    let tag = tag_of(w, f);
     let mut bytes = 0;
     for i in 1..=extra {
         let len = w.rng.range_usize(f.len.0, f.len.1).max(min);
@@ -467,11 +480,15 @@ pub(super) fn append_flow_frames(w: &mut World, f: &FramedNbl, nbl: usize, extra
             flow_seq: first_seq + i as u64,
             seq,
         };
+        let mut written = 0;
         // SAFETY: nbl is the live emulator block `framed_nbl` just built, not yet handed on.
         unsafe {
-            nblmem::append_frame(nbl, |buf| flow_frame(buf, f.macs, id, len, target, ipv6));
+            nblmem::append_frame(nbl, |buf| {
+                written = flow_frame(buf, f.macs, id, (len, tag), target, ipv6);
+                written
+            });
         }
-        bytes += len;
+        bytes += written;
     }
     if extra > 0 {
         resnapshot(w, nbl);
@@ -503,6 +520,7 @@ pub(super) fn framed_nbl(w: &mut World, f: &FramedNbl) -> Option<(usize, usize)>
     };
     let (dst, src) = f.macs;
     let target = flow_target(w, f.adapter);
+    let tag = tag_of(w, f);
     // SAFETY: nbl is a live emulator block with a frame buffer and a NET_BUFFER, and no other
     // reference to it is alive.
     unsafe {
@@ -515,7 +533,7 @@ pub(super) fn framed_nbl(w: &mut World, f: &FramedNbl) -> Option<(usize, usize)>
                     flow_seq,
                     seq: f.seq,
                 };
-                flow_frame(buf, f.macs, id, len, target(flow), ipv6)
+                flow_frame(buf, f.macs, id, (len, tag), target(flow), ipv6)
             }
         });
     }

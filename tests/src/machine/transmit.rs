@@ -56,7 +56,13 @@ fn destination_of(w: &mut World, nbl: usize) -> u32 {
     let mut scratch = std::mem::take(&mut w.scratch);
     // SAFETY: the NET_BUFFERs of a live NBL describe readable data.
     let (_, got) = unsafe { nblmem::read_nb(nb, &mut scratch) };
-    let frame = &scratch[..got];
+    let whole = &scratch[..got];
+    // Behind an in-frame 802.1Q tag, the frame is read as if untagged.
+    let frame = if whole.get(12..14) == Some(&frames::TPID_8021Q.to_be_bytes()[..]) {
+        whole.get(frames::VLAN_TAG..).unwrap_or_default()
+    } else {
+        whole
+    };
     let target = match (frame.get(12..14), frame.get(30..34)) {
         (Some([0x08, 0x00]), Some(ip)) => {
             u32::from_be_bytes(<[u8; 4]>::try_from(ip).unwrap_or_default())
