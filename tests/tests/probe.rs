@@ -347,3 +347,75 @@ fn a_probe_answered_twice_counts_one_answer() {
 fn sys_a_probe_answered_twice_counts_one_answer() {
     common::on_sys(answered_twice);
 }
+
+/// Member 1 is probed and its probes are answered, but its miniport fails 8 sends in a row: the
+/// path fails for its send errors and stays out of service for the errors' recovery time (10 s
+/// by default). An answered probe reports a recovery only after a missed one: a path whose
+/// probes never went unanswered is not thereby forgiven its errors.
+fn errors_outlast_answered_probes(image: DriverImage) {
+    use ndis_emu::fabric::FabricConfig;
+    use ndis_emu::wire::Fault;
+    let target = ndis_emu::fabric::peer_ipv4(0);
+    let target = format!("{}.{}.{}.{}", target[0], target[1], target[2], target[3]);
+    let mut emu = Emulator::new(EmuConfig {
+        seed: 9,
+        fabric: Some(FabricConfig::with_peers(2)),
+        ..EmuConfig::default()
+    });
+    let traffic = ndis_emu::TrafficConfig {
+        tx_nbls: 4_000,
+        rx_nbls: 0,
+        max_chain: 4,
+        frame_len: (200, 600),
+        window: 64,
+        send_interval: 200_000,
+        flows: 16,
+        ..ndis_emu::TrafficConfig::default()
+    };
+    emu.add_adapter(member(0, None), traffic);
+    emu.add_adapter(member(1, Some(&target)), idle());
+    let img = common::boot(&mut emu, &image);
+    let t = emu.now();
+    // The default threshold: 8 errors within a second.
+    let fail = Fault::ErrorCompletions {
+        status: mpfilter::ndis::consts::NDIS_STATUS_FAILURE,
+        count: 8,
+    };
+    emu.schedule_fault(1, t + 100 * MS, fail);
+    emu.run_for(1_000 * MS);
+    let transitions = common::transitions(&emu, t);
+    let s1 = common::module_stats(&mut emu, AdapterConfig::numbered(1).filter_if_index())
+        .expect("teamed");
+    common::finish(emu, img);
+    let path1: Vec<_> = transitions
+        .iter()
+        .filter_map(|(at, e)| match e {
+            Event::PathTransition {
+                path: 1,
+                to,
+                reason,
+                ..
+            } => Some((*at, *to, *reason)),
+            _ => None,
+        })
+        .collect();
+    match path1.as_slice() {
+        [(at, PathState::Failed, Reason::SendErrors)] => {
+            assert!((100 * MS..300 * MS).contains(at), "failed at {at} ns");
+        }
+        other => panic!("one SendErrors failure of path 1 and nothing after it, got {other:?}"),
+    }
+    // Its probes were answered all along.
+    assert!(s1.probes_sent >= 9 && s1.probes_missed == 0, "{s1:?}");
+}
+
+#[test]
+fn send_errors_keep_a_path_out_though_its_probes_are_answered() {
+    errors_outlast_answered_probes(DriverImage::Host);
+}
+
+#[test]
+#[ignore = "needs the cross-built mpfilter.sys: bash tools/build-sys.sh"]
+fn sys_send_errors_keep_a_path_out_though_its_probes_are_answered() {
+    common::on_sys(errors_outlast_answered_probes);
+}
