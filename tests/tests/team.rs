@@ -117,6 +117,8 @@ struct Outcome {
     aborted_uncancelled: u64,
     /// Re-sends each member's miniport took (NBLs a miniport had failed before).
     resends_taken: Vec<u64>,
+    /// Bytes of the frames each member's miniport put on its wire.
+    wire_bytes: Vec<u64>,
     /// Every frame that left a wire, in arrival order (times relative to the start of traffic).
     arrivals: Vec<Arrival>,
     /// The path transitions the filter reported, with their time relative to the start of traffic.
@@ -226,6 +228,9 @@ fn run_with(s: &Scenario, image: DriverImage, random: Randomization) -> Outcome 
     let resends_taken = (0..emu.adapter_count())
         .map(|a| emu.stats(a).tx_resends_taken)
         .collect();
+    let wire_bytes = (0..emu.adapter_count())
+        .map(|a| emu.stats(a).wire_tx_bytes)
+        .collect();
     for a in 0..emu.adapter_count() {
         assert_eq!(emu.stats(a).wire_tx_bad, 0, "adapter {a}: intact frames");
         emu.stop(a);
@@ -242,6 +247,7 @@ fn run_with(s: &Scenario, image: DriverImage, random: Randomization) -> Outcome 
         cancelled_below,
         aborted_uncancelled,
         resends_taken,
+        wire_bytes,
         arrivals,
         transitions,
         reroutes,
@@ -435,6 +441,8 @@ both_builds!(
             }
             assert!(p1.failed_nbls > 0, "{p1:?}");
             assert_eq!(p1.completed_nbls, o.wires[1], "{p1:?}");
+            // The bytes the engine counts as completed on path 1 are those its wire carried.
+            assert_eq!(p1.completed_bytes, o.wire_bytes[1], "{p1:?}");
             assert_eq!(stats[0].send_nbls_rerouted, p1.sent_nbls);
             assert!(u64::from(moved) <= retried, "{moved} of {retried}");
         }
