@@ -2,19 +2,20 @@
 """Gives every mutant of the current code an outcome from the runs so far, and lists the ones to
 (re-)run on the current code.
 
-usage: stitch.py LIST RUNDIR... [--final FINALDIR] [--rerun-file PATH]...
+usage: stitch.py LIST RUNDIR... [--final FINALDIR]... [--rerun-file PATH]...
 LIST: `cargo mutants --list` of the current code. RUNDIRs oldest first (cargo-mutants -o dirs).
 A mutant is matched by file and description (lines move); a description that occurs more than
 once in the current list is always re-run. The latest run that tested a description decides;
 caught and unviable carry over, anything else (missed, timeout, never tested) is re-run.
 Every mutant of a --rerun-file (a file whose behaviour changed since the runs) is re-run.
-With --final, the final run's outcomes (on the current code) replace everything it tested.
+With --final, the final run's outcomes (on the current code) replace everything it tested; of
+several final runs, a later one's replace an earlier one's.
 """
 import re, sys, collections, json
 args = sys.argv[1:]
-final = None
-if '--final' in args:
-    i = args.index('--final'); final = args[i+1]; del args[i:i+2]
+finals = []
+while '--final' in args:
+    i = args.index('--final'); finals.append(args[i+1]); del args[i:i+2]
 forced = set()
 while '--rerun-file' in args:
     i = args.index('--rerun-file'); forced.add(args[i+1]); del args[i:i+2]
@@ -39,7 +40,10 @@ latest = {}
 for d in runs:
     for k, v in outcomes(d).items():
         latest[k] = (d, v)
-fin = outcomes(final) if final else {}
+fin = {}
+for d in finals:
+    # A later final run's outcome replaces an earlier one's for the mutants it tested.
+    fin.update(outcomes(d))
 counts = collections.Counter(); rerun = []; src = collections.Counter()
 for k in sorted(set(cur)):
     c = mult[k]
