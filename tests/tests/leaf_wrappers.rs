@@ -69,6 +69,23 @@ fn owned(n: *mut NET_BUFFER_LIST) -> OwnedNbl {
     unsafe { NblChain::from_raw(n) }.pop_front().unwrap()
 }
 
+/// Frees a "protocol" NBL the test allocated from `proto`, and the pool.
+fn free_protocol_nbl(nbl: OwnedNbl, proto: NDIS_HANDLE) {
+    // SAFETY: the test's NBL, back with the test, and its pool, with nothing else allocated.
+    unsafe {
+        x::NdisFreeNetBufferList(nbl.into_raw());
+        x::NdisFreeNetBufferListPool(proto);
+    }
+}
+
+/// No rule broken; detach and unload; nothing leaked.
+fn finish(mut emu: Emulator, a: usize) {
+    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
+    emu.stop(a);
+    emu.unload();
+    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+}
+
 fn meta(n: u8) -> SendMeta {
     SendMeta {
         sent_ns: 123_456_789 + u64::from(n),
@@ -86,7 +103,7 @@ fn meta(n: u8) -> SendMeta {
 
 #[test]
 fn peek_meta_and_child_completion_through_the_emulator() {
-    let (mut emu, a) = booted();
+    let (emu, a) = booted();
     let h = emu.module_handle(a) as NDIS_HANDLE;
     let proto = protocol_pool(h);
     let clones = NblPool::for_clones(filter(&emu, a)).expect("a clone pool");
@@ -174,16 +191,10 @@ fn peek_meta_and_child_completion_through_the_emulator() {
     assert_eq!(parent.info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO), Some(2920));
     parent.set_status(NDIS_STATUS_SUCCESS);
 
-    // SAFETY: the test's NBL, back from its only clone, and its pool.
-    unsafe {
-        x::NdisFreeNetBufferList(parent.into_raw());
-        x::NdisFreeNetBufferListPool(proto);
-    }
+    // Back from its only clone.
+    free_protocol_nbl(parent, proto);
     drop(clones);
-    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
-    emu.stop(a);
-    emu.unload();
-    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+    finish(emu, a);
 }
 
 #[test]
@@ -210,7 +221,7 @@ fn a_clone_pool_with_a_clone_out_is_a_violation() {
 /// The out-of-band readers over an NBL the emulator allocated and the protocol filled in.
 #[test]
 fn out_of_band_readers_see_what_the_protocol_set() {
-    let (mut emu, a) = booted();
+    let (emu, a) = booted();
     let h = emu.module_handle(a) as NDIS_HANDLE;
     let proto = protocol_pool(h);
     let mut bytes = frame();
@@ -266,15 +277,8 @@ fn out_of_band_readers_see_what_the_protocol_set() {
     assert_eq!(written, NDIS_NBL_FLAGS_IS_LOOPBACK_PACKET | 0x3);
     assert_eq!(nbl.nbl_flags(), NDIS_NBL_FLAGS_IS_LOOPBACK_PACKET | 0x3);
 
-    // SAFETY: the test's NBL and pool.
-    unsafe {
-        x::NdisFreeNetBufferList(nbl.into_raw());
-        x::NdisFreeNetBufferListPool(proto);
-    }
-    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
-    emu.stop(a);
-    emu.unload();
-    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+    free_protocol_nbl(nbl, proto);
+    finish(emu, a);
 }
 
 /// `FilterHandle::restart_complete` reaches NdisFRestartComplete: outside a restart, the
@@ -336,7 +340,7 @@ fn an_own_set_of_the_whole_buffer_goes_down_and_one_byte_more_does_not() {
 /// the 16-bit limit reaches NDIS whole (rounded up to 16).
 #[test]
 fn meta_only_in_the_filters_own_context_area_and_backfill_asked_whole() {
-    let (mut emu, a) = booted();
+    let (emu, a) = booted();
     let h = emu.module_handle(a) as NDIS_HANDLE;
     let proto = protocol_pool(h);
     let mut bytes = frame();
@@ -370,15 +374,8 @@ fn meta_only_in_the_filters_own_context_area_and_backfill_asked_whole() {
     // SAFETY: as above.
     assert!(unsafe { (*raw).Context }.is_null());
 
-    // SAFETY: the test's NBL and pool.
-    unsafe {
-        x::NdisFreeNetBufferList(nbl.into_raw());
-        x::NdisFreeNetBufferListPool(proto);
-    }
-    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
-    emu.stop(a);
-    emu.unload();
-    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+    free_protocol_nbl(nbl, proto);
+    finish(emu, a);
 }
 
 /// The filter's own frame NBL carries 1 to `OWN_FRAME_CAPACITY` bytes: an empty frame or one
@@ -386,7 +383,7 @@ fn meta_only_in_the_filters_own_context_area_and_backfill_asked_whole() {
 #[test]
 fn an_own_frame_takes_one_to_capacity_bytes() {
     use mpfilter::ndis::nbl::{OWN_FRAME_CAPACITY, OwnFrame};
-    let (mut emu, a) = booted();
+    let (emu, a) = booted();
     let own = OwnFrame::new(filter(&emu, a)).expect("resources");
     let bytes = [0x42u8; OWN_FRAME_CAPACITY + 1];
     assert!(own.take(&[]).is_none(), "empty");
@@ -401,8 +398,5 @@ fn an_own_frame_takes_one_to_capacity_bytes() {
         assert_eq!(own.reclaim(nbl).ok(), Some(NDIS_STATUS_SUCCESS));
     }
     drop(own);
-    assert!(emu.violations().is_empty(), "{:?}", emu.violations());
-    emu.stop(a);
-    emu.unload();
-    assert!(emu.leaks().is_empty(), "{:?}", emu.leaks());
+    finish(emu, a);
 }

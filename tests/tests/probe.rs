@@ -299,35 +299,65 @@ fn sys_a_silent_blackhole_is_found_by_the_arp_probe_within_its_budget() {
     blackhole::assert_found(&s);
 }
 
-/// The probe target's owner answers every probe twice (as a host and a proxy-ARP router both
-/// answering for the address would): the path stays in service and each probe counts one
-/// answer, not two.
-fn answered_twice(image: DriverImage) {
-    use ndis_emu::fabric::FabricConfig;
-    let mut fabric = FabricConfig::with_peers(1);
-    fabric.peers[0].answers_twice = true;
-    let target = ndis_emu::fabric::peer_ipv4(0);
-    let target = format!("{}.{}.{}.{}", target[0], target[1], target[2], target[3]);
+/// What a second of [`probing_peer_0`] showed: the path transitions (times from the start),
+/// member 1's counters and the fabric's account.
+struct Probed {
+    transitions: Vec<(u64, Event)>,
+    s1: ModuleStats,
+    fabric: ndis_emu::fabric::FabricReport,
+}
+
+/// Member 0 sending `traffic` and member 1 probing peer 0's address, over `fabric`, for one
+/// second with `faults` (adapter, time from the start, fault).
+fn probing_peer_0(
+    seed: u64,
+    fabric: ndis_emu::fabric::FabricConfig,
+    traffic: ndis_emu::TrafficConfig,
+    faults: &[(usize, u64, ndis_emu::wire::Fault)],
+    image: DriverImage,
+) -> Probed {
+    let ip = ndis_emu::fabric::peer_ipv4(0);
+    let target = format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3]);
     let mut emu = Emulator::new(EmuConfig {
-        seed: 8,
+        seed,
         fabric: Some(fabric),
         ..EmuConfig::default()
     });
-    emu.add_adapter(member(0, None), idle());
+    emu.add_adapter(member(0, None), traffic);
     emu.add_adapter(member(1, Some(&target)), idle());
     let img = common::boot(&mut emu, &image);
     let t = emu.now();
+    for &(a, at, fault) in faults {
+        emu.schedule_fault(a, t + at, fault);
+    }
     emu.run_for(1_000 * MS);
     let transitions = common::transitions(&emu, t);
     let s1 = common::module_stats(&mut emu, AdapterConfig::numbered(1).filter_if_index())
         .expect("teamed");
-    let replies = emu.fabric_report().map(|f| f.peers[0].arp_answered);
+    let fabric = emu.fabric_report().expect("a fabric");
     common::finish(emu, img);
+    Probed {
+        transitions,
+        s1,
+        fabric,
+    }
+}
+
+/// The probe target's owner answers every probe twice (as a host and a proxy-ARP router both
+/// answering for the address would): the path stays in service and each probe counts one
+/// answer, not two.
+fn answered_twice(image: DriverImage) {
+    let mut fabric = ndis_emu::fabric::FabricConfig::with_peers(1);
+    fabric.peers[0].answers_twice = true;
+    let Probed {
+        transitions,
+        s1,
+        fabric,
+    } = probing_peer_0(8, fabric, idle(), &[], image);
     assert!(common::failures(&transitions).is_empty(), "{transitions:?}");
     assert!(s1.probes_sent >= 9, "{s1:?}");
     assert_eq!(
-        replies,
-        Some(s1.probes_sent),
+        fabric.peers[0].arp_answered, s1.probes_sent,
         "the peer answered each probe"
     );
     // Every probe but possibly the last (still out when the run ended) is answered, once.
@@ -353,15 +383,6 @@ fn sys_a_probe_answered_twice_counts_one_answer() {
 /// by default). An answered probe reports a recovery only after a missed one: a path whose
 /// probes never went unanswered is not thereby forgiven its errors.
 fn errors_outlast_answered_probes(image: DriverImage) {
-    use ndis_emu::fabric::FabricConfig;
-    use ndis_emu::wire::Fault;
-    let target = ndis_emu::fabric::peer_ipv4(0);
-    let target = format!("{}.{}.{}.{}", target[0], target[1], target[2], target[3]);
-    let mut emu = Emulator::new(EmuConfig {
-        seed: 9,
-        fabric: Some(FabricConfig::with_peers(2)),
-        ..EmuConfig::default()
-    });
     let traffic = ndis_emu::TrafficConfig {
         tx_nbls: 4_000,
         rx_nbls: 0,
@@ -372,21 +393,20 @@ fn errors_outlast_answered_probes(image: DriverImage) {
         flows: 16,
         ..ndis_emu::TrafficConfig::default()
     };
-    emu.add_adapter(member(0, None), traffic);
-    emu.add_adapter(member(1, Some(&target)), idle());
-    let img = common::boot(&mut emu, &image);
-    let t = emu.now();
     // The default threshold: 8 errors within a second.
-    let fail = Fault::ErrorCompletions {
+    let fail = ndis_emu::wire::Fault::ErrorCompletions {
         status: mpfilter::ndis::consts::NDIS_STATUS_FAILURE,
         count: 8,
     };
-    emu.schedule_fault(1, t + 100 * MS, fail);
-    emu.run_for(1_000 * MS);
-    let transitions = common::transitions(&emu, t);
-    let s1 = common::module_stats(&mut emu, AdapterConfig::numbered(1).filter_if_index())
-        .expect("teamed");
-    common::finish(emu, img);
+    let Probed {
+        transitions, s1, ..
+    } = probing_peer_0(
+        9,
+        ndis_emu::fabric::FabricConfig::with_peers(2),
+        traffic,
+        &[(1, 100 * MS, fail)],
+        image,
+    );
     let path1: Vec<_> = transitions
         .iter()
         .filter_map(|(at, e)| match e {
