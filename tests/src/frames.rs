@@ -266,7 +266,7 @@ pub const VLAN_TAG: usize = 4;
 
 /// Where a frame's network header starts: after the MACs and the EtherType, and after an
 /// in-frame 802.1Q tag when it has one.
-fn link_len(data: &[u8]) -> usize {
+pub fn link_len(data: &[u8]) -> usize {
     if data.get(12..14) == Some(&TPID_8021Q.to_be_bytes()[..]) {
         ETH_HEADER + VLAN_TAG
     } else {

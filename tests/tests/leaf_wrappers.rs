@@ -63,6 +63,31 @@ fn protocol_pool(h: NDIS_HANDLE) -> NDIS_HANDLE {
     pool
 }
 
+/// What a one-MDL "protocol" NBL rests on: the frame's bytes and the MDL over them, kept in
+/// place on the heap until the NBL is freed.
+struct OneMdl {
+    _bytes: Vec<u8>,
+    mdl: MDL,
+}
+
+/// A "protocol" NBL, 64 bytes of [`frame`] over one MDL, from a new pool on adapter `a`'s
+/// module: the pool, the NBL (raw and owned), and what it rests on (keep it until the NBL is
+/// freed).
+fn protocol_nbl(
+    emu: &Emulator,
+    a: usize,
+) -> (NDIS_HANDLE, *mut NET_BUFFER_LIST, OwnedNbl, Box<OneMdl>) {
+    let proto = protocol_pool(emu.module_handle(a) as NDIS_HANDLE);
+    let mut bytes = frame();
+    let mdl = mdl_over(&mut bytes);
+    // The Vec's buffer stays where it is when the Vec moves into the box.
+    let mut held = Box::new(OneMdl { _bytes: bytes, mdl });
+    // SAFETY: the test's pool and the boxed MDL, which the caller keeps until the NBL is freed.
+    let raw =
+        unsafe { x::NdisAllocateNetBufferAndNetBufferList(proto, 0, 0, &raw mut held.mdl, 0, 64) };
+    (proto, raw, owned(raw), held)
+}
+
 /// Takes the NBL `n` as the filter owns one it was handed.
 fn owned(n: *mut NET_BUFFER_LIST) -> OwnedNbl {
     // SAFETY: a live NBL of the test's pool, unlinked, that nothing else touches.
@@ -222,13 +247,7 @@ fn a_clone_pool_with_a_clone_out_is_a_violation() {
 #[test]
 fn out_of_band_readers_see_what_the_protocol_set() {
     let (emu, a) = booted();
-    let h = emu.module_handle(a) as NDIS_HANDLE;
-    let proto = protocol_pool(h);
-    let mut bytes = frame();
-    let mut m = mdl_over(&mut bytes);
-    // SAFETY: the test's pool and MDL, which outlive the NBL.
-    let raw = unsafe { x::NdisAllocateNetBufferAndNetBufferList(proto, 0, 0, &raw mut m, 0, 64) };
-    let nbl = owned(raw);
+    let (proto, raw, nbl, _held) = protocol_nbl(&emu, a);
 
     // 802.1Q: UserPriority in bits 0-2, CanonicalFormatId in bit 3, VlanId in bits 4-15.
     assert_eq!(nbl.vlan_id(), None, "no tag");
@@ -341,13 +360,7 @@ fn an_own_set_of_the_whole_buffer_goes_down_and_one_byte_more_does_not() {
 #[test]
 fn meta_only_in_the_filters_own_context_area_and_backfill_asked_whole() {
     let (emu, a) = booted();
-    let h = emu.module_handle(a) as NDIS_HANDLE;
-    let proto = protocol_pool(h);
-    let mut bytes = frame();
-    let mut m = mdl_over(&mut bytes);
-    // SAFETY: the test's pool and MDL, which outlive the NBL.
-    let raw = unsafe { x::NdisAllocateNetBufferAndNetBufferList(proto, 0, 0, &raw mut m, 0, 64) };
-    let nbl = owned(raw);
+    let (proto, raw, nbl, _held) = protocol_nbl(&emu, a);
     // SAFETY: the "protocol" pushes 16 bytes of its own on its live NBL.
     let status = unsafe { x::NdisAllocateNetBufferListContext(raw, 16, 0, 7) };
     assert_eq!(status, NDIS_STATUS_SUCCESS);

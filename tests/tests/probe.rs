@@ -36,32 +36,60 @@ struct Outcome {
     stats: Vec<ModuleStats>,
     /// Frames each adapter's miniport put on its wire.
     wire_frames: Vec<u64>,
+    /// The fabric's account, when there is one.
+    fabric: Option<ndis_emu::fabric::FabricReport>,
+}
+
+/// A run: its seed, the members with their protocols' traffic, the L2 fabric if any, and the
+/// faults (adapter, time from the start, fault).
+struct Run<'a> {
+    seed: u64,
+    members: Vec<(AdapterConfig, ndis_emu::TrafficConfig)>,
+    fabric: Option<ndis_emu::fabric::FabricConfig>,
+    faults: &'a [(usize, u64, ndis_emu::wire::Fault)],
 }
 
 fn run(members: &[AdapterConfig], run_ms: u64, image: DriverImage) -> Outcome {
-    let mut emu = Emulator::new(EmuConfig {
+    let r = Run {
         seed: 7,
+        members: members.iter().map(|m| (m.clone(), idle())).collect(),
+        fabric: None,
+        faults: &[],
+    };
+    run_spec(&r, run_ms, image)
+}
+
+fn run_spec(r: &Run<'_>, run_ms: u64, image: DriverImage) -> Outcome {
+    let mut emu = Emulator::new(EmuConfig {
+        seed: r.seed,
+        fabric: r.fabric.clone(),
         ..EmuConfig::default()
     });
-    for m in members {
-        emu.add_adapter(m.clone(), idle());
+    for (m, traffic) in &r.members {
+        emu.add_adapter(m.clone(), traffic.clone());
     }
     let img = common::boot(&mut emu, &image);
     let t = emu.now();
+    for &(a, at, fault) in r.faults {
+        emu.schedule_fault(a, t + at, fault);
+    }
     emu.run_for(run_ms * MS);
     let transitions = common::transitions(&emu, t);
-    let stats = members
+    let stats = r
+        .members
         .iter()
-        .map(|m| common::module_stats(&mut emu, m.filter_if_index()).expect("teamed"))
+        .map(|(m, _)| common::module_stats(&mut emu, m.filter_if_index()).expect("teamed"))
         .collect();
     let wire_frames = (0..emu.adapter_count())
         .map(|a| emu.stats(a).wire_tx_frames)
         .collect();
+    let fabric = emu.fabric_report();
     common::finish(emu, img);
     Outcome {
         transitions,
         stats,
         wire_frames,
+        fabric,
     }
 }
 
@@ -299,14 +327,6 @@ fn sys_a_silent_blackhole_is_found_by_the_arp_probe_within_its_budget() {
     blackhole::assert_found(&s);
 }
 
-/// What a second of [`probing_peer_0`] showed: the path transitions (times from the start),
-/// member 1's counters and the fabric's account.
-struct Probed {
-    transitions: Vec<(u64, Event)>,
-    s1: ModuleStats,
-    fabric: ndis_emu::fabric::FabricReport,
-}
-
 /// Member 0 sending `traffic` and member 1 probing peer 0's address, over `fabric`, for one
 /// second with `faults` (adapter, time from the start, fault).
 fn probing_peer_0(
@@ -315,32 +335,19 @@ fn probing_peer_0(
     traffic: ndis_emu::TrafficConfig,
     faults: &[(usize, u64, ndis_emu::wire::Fault)],
     image: DriverImage,
-) -> Probed {
+) -> Outcome {
     let ip = ndis_emu::fabric::peer_ipv4(0);
     let target = format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3]);
-    let mut emu = Emulator::new(EmuConfig {
+    let r = Run {
         seed,
+        members: vec![
+            (member(0, None), traffic),
+            (member(1, Some(&target)), idle()),
+        ],
         fabric: Some(fabric),
-        ..EmuConfig::default()
-    });
-    emu.add_adapter(member(0, None), traffic);
-    emu.add_adapter(member(1, Some(&target)), idle());
-    let img = common::boot(&mut emu, &image);
-    let t = emu.now();
-    for &(a, at, fault) in faults {
-        emu.schedule_fault(a, t + at, fault);
-    }
-    emu.run_for(1_000 * MS);
-    let transitions = common::transitions(&emu, t);
-    let s1 = common::module_stats(&mut emu, AdapterConfig::numbered(1).filter_if_index())
-        .expect("teamed");
-    let fabric = emu.fabric_report().expect("a fabric");
-    common::finish(emu, img);
-    Probed {
-        transitions,
-        s1,
-        fabric,
-    }
+        faults,
+    };
+    run_spec(&r, 1_000, image)
 }
 
 /// The probe target's owner answers every probe twice (as a host and a proxy-ARP router both
@@ -349,12 +356,10 @@ fn probing_peer_0(
 fn answered_twice(image: DriverImage) {
     let mut fabric = ndis_emu::fabric::FabricConfig::with_peers(1);
     fabric.peers[0].answers_twice = true;
-    let Probed {
-        transitions,
-        s1,
-        fabric,
-    } = probing_peer_0(8, fabric, idle(), &[], image);
-    assert!(common::failures(&transitions).is_empty(), "{transitions:?}");
+    let o = probing_peer_0(8, fabric, idle(), &[], image);
+    let (transitions, s1) = (&o.transitions, &o.stats[1]);
+    let fabric = o.fabric.as_ref().expect("a fabric");
+    assert!(common::failures(transitions).is_empty(), "{transitions:?}");
     assert!(s1.probes_sent >= 9, "{s1:?}");
     assert_eq!(
         fabric.peers[0].arp_answered, s1.probes_sent,
@@ -398,15 +403,14 @@ fn errors_outlast_answered_probes(image: DriverImage) {
         status: mpfilter::ndis::consts::NDIS_STATUS_FAILURE,
         count: 8,
     };
-    let Probed {
-        transitions, s1, ..
-    } = probing_peer_0(
+    let o = probing_peer_0(
         9,
         ndis_emu::fabric::FabricConfig::with_peers(2),
         traffic,
         &[(1, 100 * MS, fail)],
         image,
     );
+    let (transitions, s1) = (&o.transitions, &o.stats[1]);
     let path1: Vec<_> = transitions
         .iter()
         .filter_map(|(at, e)| match e {

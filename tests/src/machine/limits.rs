@@ -41,6 +41,26 @@ pub(crate) fn offload_of(cfg: &AdapterConfig) -> NDIS_OFFLOAD {
     o
 }
 
+/// What an NBL's large-send info asks for, when it asks for a large send (an MSS, bits 0-19).
+#[derive(Clone, Copy)]
+pub(crate) struct LargeSend {
+    /// LSOv2 (Type, bit 30); LSOv1 otherwise.
+    pub v2: bool,
+    /// LSOv2 over IPv6 (IPVersion, bit 31; LSOv1 has no IP version).
+    pub ipv6: bool,
+}
+
+/// The large send `info` (an NBL's `TcpLargeSendNetBufferListInfo`) asks for; `None` without an
+/// MSS.
+pub(crate) fn large_send(info: usize) -> Option<LargeSend> {
+    let mss = info & 0x000F_FFFF;
+    let v2 = info & (1 << 30) != 0;
+    (mss != 0).then_some(LargeSend {
+        v2,
+        ipv6: v2 && info & (1 << 31) != 0,
+    })
+}
+
 /// The miniport of adapter `a` takes `nbls`: each must fit the adapter's MTU, or, as a large
 /// send, its LSO limit.
 pub(crate) fn check(w: &mut World, a: usize, nbls: &[usize]) {
@@ -52,9 +72,9 @@ pub(crate) fn check(w: &mut World, a: usize, nbls: &[usize]) {
         let info = unsafe { nblmem::nbl_mut(n) }.NetBufferListInfo
             [TCP_LARGE_SEND_NET_BUFFER_LIST_INFO]
             .addr();
-        let large = info & 0x000F_FFFF != 0;
-        // LSOv2 (Type, bit 30) over IPv6 (IPVersion, bit 31).
-        let lso_max = if info & (3 << 30) == 3 << 30 {
+        let send = large_send(info);
+        let large = send.is_some();
+        let lso_max = if send.is_some_and(|l| l.ipv6) {
             lso_v6
         } else {
             lso_v4
@@ -64,8 +84,7 @@ pub(crate) fn check(w: &mut World, a: usize, nbls: &[usize]) {
         super::each_frame(w, n, CALL, |w, frame, total| {
             let st = &mut w.adapters[a].stats;
             st.tx_largest_frame = st.tx_largest_frame.max(total as u64);
-            let tagged = frame.get(12..14) == Some(&[0x81, 0x00][..]);
-            let payload = total.saturating_sub(if tagged { 18 } else { 14 });
+            let payload = total.saturating_sub(crate::frames::link_len(frame));
             let payload = u32::try_from(payload).unwrap_or(u32::MAX);
             if large && (lso_max == 0 || payload > lso_max) {
                 beyond = Some(format!(

@@ -17,30 +17,34 @@ use mpfilter::ndis::types::{
     NDIS_LINK_STATE, NDIS_OBJECT_HEADER, NDIS_OFFLOAD, NDIS_STATUS_INDICATION,
 };
 
+/// A revision-1 link state: connected or not, full duplex, `bps` both ways.
+fn link_state(bps: u64, connected: bool) -> NDIS_LINK_STATE {
+    NDIS_LINK_STATE {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_DEFAULT,
+            NDIS_LINK_STATE_REVISION_1,
+            NDIS_SIZEOF_LINK_STATE_REVISION_1,
+        ),
+        MediaConnectState: if connected {
+            MEDIA_CONNECT_STATE_CONNECTED
+        } else {
+            MEDIA_CONNECT_STATE_DISCONNECTED
+        },
+        MediaDuplexState: 2,
+        XmitLinkSpeed: bps,
+        RcvLinkSpeed: bps,
+        PauseFunctions: 0,
+        AutoNegotiationFlags: 0,
+    }
+}
+
 /// The miniport indicates its link state (connected or not, current speeds) up the stack.
 pub(super) fn mp_status(a: usize) {
     let ind = world::with(|w| {
         if !w.oid_state_ok(a) {
             return None;
         }
-        let cfg = &w.adapters[a].cfg;
-        let ls = NDIS_LINK_STATE {
-            Header: NDIS_OBJECT_HEADER::new(
-                NDIS_OBJECT_TYPE_DEFAULT,
-                NDIS_LINK_STATE_REVISION_1,
-                NDIS_SIZEOF_LINK_STATE_REVISION_1,
-            ),
-            MediaConnectState: if w.adapters[a].mp.link.up {
-                MEDIA_CONNECT_STATE_CONNECTED
-            } else {
-                MEDIA_CONNECT_STATE_DISCONNECTED
-            },
-            MediaDuplexState: 2,
-            XmitLinkSpeed: cfg.link_speed_bps,
-            RcvLinkSpeed: cfg.link_speed_bps,
-            PauseFunctions: 0,
-            AutoNegotiationFlags: 0,
-        };
+        let ls = link_state(w.adapters[a].cfg.link_speed_bps, w.adapters[a].mp.link.up);
         let mut ind = indication(w, a, NDIS_STATUS_LINK_STATE);
         ind.PortNumber = random_port(w);
         ind.StatusBufferSize = u32::from(NDIS_SIZEOF_LINK_STATE_REVISION_1);
@@ -119,20 +123,16 @@ pub(crate) fn mp_malformed_link_status(a: usize, short: bool) {
 
 /// The bytes of a whole revision-1 `NDIS_LINK_STATE` saying disconnected (padding zero).
 fn disconnected_link_state_bytes(bps: u64) -> Vec<u8> {
-    use core::mem::offset_of;
-    let mut b = vec![0u8; size_of::<NDIS_LINK_STATE>()];
-    b[0] = NDIS_OBJECT_TYPE_DEFAULT;
-    b[1] = NDIS_LINK_STATE_REVISION_1;
-    b[2..4].copy_from_slice(&NDIS_SIZEOF_LINK_STATE_REVISION_1.to_le_bytes());
-    let at = offset_of!(NDIS_LINK_STATE, MediaConnectState);
-    b[at..at + 4].copy_from_slice(&MEDIA_CONNECT_STATE_DISCONNECTED.to_le_bytes());
-    for at in [
-        offset_of!(NDIS_LINK_STATE, XmitLinkSpeed),
-        offset_of!(NDIS_LINK_STATE, RcvLinkSpeed),
-    ] {
-        b[at..at + 8].copy_from_slice(&bps.to_le_bytes());
+    // SAFETY: NDIS_LINK_STATE is plain data: all-zero is valid. Zeroed in place, so its padding
+    // stays zero (a moved value's padding would not).
+    let mut ls = unsafe { Box::<NDIS_LINK_STATE>::new_zeroed().assume_init() };
+    // SAFETY: a live, writable link state; a field-wise write leaves the zeroed padding alone.
+    unsafe { fill_link_state(&raw mut *ls, &link_state(bps, false)) };
+    // SAFETY: the box holds size_of::<NDIS_LINK_STATE>() initialised bytes.
+    unsafe {
+        core::slice::from_raw_parts((&raw const *ls).cast::<u8>(), size_of::<NDIS_LINK_STATE>())
     }
-    b
+    .to_vec()
 }
 
 /// Delivers indication `p` (as the miniport raised it: `seen`), which the protocol is owed, to

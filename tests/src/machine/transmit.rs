@@ -21,7 +21,8 @@ use mpfilter::ndis::consts::{
 pub(crate) fn mp_enqueue(w: &mut World, a: usize, nbls: &[usize]) {
     w.adapters[a].mp.tx_queue.extend(nbls.iter().copied());
     for &nbl in nbls {
-        if let Some(root) = w.protocol_root(nbl)
+        if !w.failed_sends.is_empty()
+            && let Some(root) = w.protocol_root(nbl)
             && w.failed_sends.remove(&root)
         {
             w.adapters[a].stats.tx_resends_taken += 1;
@@ -58,11 +59,9 @@ fn destination_of(w: &mut World, nbl: usize) -> u32 {
     let (_, got) = unsafe { nblmem::read_nb(nb, &mut scratch) };
     let whole = &scratch[..got];
     // Behind an in-frame 802.1Q tag, the frame is read as if untagged.
-    let frame = if whole.get(12..14) == Some(&frames::TPID_8021Q.to_be_bytes()[..]) {
-        whole.get(frames::VLAN_TAG..).unwrap_or_default()
-    } else {
-        whole
-    };
+    let frame = whole
+        .get(frames::link_len(whole) - frames::ETH_HEADER..)
+        .unwrap_or_default();
     let target = match (frame.get(12..14), frame.get(30..34)) {
         (Some([0x08, 0x00]), Some(ip)) => {
             u32::from_be_bytes(<[u8; 4]>::try_from(ip).unwrap_or_default())
@@ -240,9 +239,7 @@ fn lso_write_back(w: &mut World, nbl: usize) {
     // SAFETY: nbl is live; the miniport owns it until its completion.
     let n = unsafe { nblmem::nbl_mut(nbl) };
     let info = n.NetBufferListInfo[TCP_LARGE_SEND_NET_BUFFER_LIST_INFO].addr();
-    // MSS in bits 0-19 (a large send), Type in bit 30 (LSOv2).
-    let mss = info & 0x000F_FFFF;
-    if mss == 0 || info & (1 << 30) == 0 {
+    if !super::limits::large_send(info).is_some_and(|l| l.v2) {
         return;
     }
     n.NetBufferListInfo[TCP_LARGE_SEND_NET_BUFFER_LIST_INFO] =

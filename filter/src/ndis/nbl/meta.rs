@@ -113,8 +113,8 @@ impl Nbl {
     /// to hold one.
     pub fn meta(&self) -> SendMeta {
         self.meta_ptr().map_or_else(SendMeta::default, |p| {
-            // SAFETY: SEND_META_SIZE in-bounds bytes of a context area of an NBL the caller owns (no one
-            // else touches it meanwhile); unaligned, any bytes are a valid `SendMeta`.
+            // SAFETY: SEND_META_SIZE in-bounds bytes of a context area of an NBL the caller owns
+            // (no one else touches it meanwhile); unaligned, any bytes are a valid `SendMeta`.
             unsafe { p.read_unaligned() }
         })
     }
